@@ -1,0 +1,173 @@
+package agreements
+
+import "time"
+
+// Document kinds accepted in a YAML file (the top-level `kind:` key).
+const (
+	KindDataContract = "DataContract"
+	KindAgreement    = "Agreement"
+	KindAgency       = "Agency"
+)
+
+// Pos is a position in a source file, 1-based. The zero Pos means "unknown".
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// Classification is the sensitivity of one field of a dataset.
+type Classification string
+
+const (
+	Public    Classification = "public"
+	Internal  Classification = "internal"
+	Personal  Classification = "personal"
+	Sensitive Classification = "sensitive"
+)
+
+// Severity of a quality rule: an error quarantines the record, a warning only flags it.
+type Severity string
+
+const (
+	SeverityError Severity = "error"
+	SeverityWarn  Severity = "warn"
+)
+
+// OnStale says what happens to a record older than the freshness max age.
+type OnStale string
+
+const (
+	StaleQuarantine     OnStale = "quarantine"
+	StaleDeliverFlagged OnStale = "deliver_flagged"
+)
+
+// Status is an agreement's lifecycle state.
+type Status string
+
+const (
+	StatusDraft     Status = "draft"
+	StatusProposed  Status = "proposed"
+	StatusApproved  Status = "approved"
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+	StatusRevoked   Status = "revoked"
+	StatusExpired   Status = "expired"
+)
+
+// Agency is a government body that publishes and receives data.
+type Agency struct {
+	ID       string   // lowercase slug: health, social-services
+	Name     string   // display name
+	Stewards []string // people who may approve agreements for this agency
+	Pos      Pos
+}
+
+// FieldClass is the classification of one top-level schema field.
+type FieldClass struct {
+	Name  string
+	Class Classification
+	Pos   Pos
+}
+
+// QualityRule is a CEL boolean expression over `record`; false means the rule failed.
+type QualityRule struct {
+	Name     string
+	Rule     string // CEL source
+	Severity Severity
+	Pos      Pos // position of the rule expression
+}
+
+// Freshness is a dataset's freshness SLA.
+type Freshness struct {
+	EventTime     string        // field holding the event time (timestamp-millis/micros, date, or RFC 3339 string)
+	MaxAge        time.Duration // older than this when evaluated = stale; 0 = no limit
+	ExpectedEvery time.Duration // longest silence allowed between records; 0 = no SLA
+	OnStale       OnStale
+	Pos           Pos
+}
+
+// DataContract describes one dataset: its schema subject, the classification
+// of its fields, quality rules and freshness SLA. Owned by the providing agency.
+type DataContract struct {
+	Dataset string // <agency>.<name>
+	Owner   string // agency id
+	Subject string // registry subject whose versions the dataset accepts
+	// DataSubject names the field holding the data subject's identifier
+	// (YAML `data_subject:`); the ledger stores a keyed hash of it so that an
+	// authorised query can list who received data about one person.
+	DataSubject string
+	Fields      []FieldClass // in file order
+	Quality     []QualityRule
+	Freshness   *Freshness // nil: no freshness checks
+	Pos         Pos        // position of the document
+}
+
+// TransformKind names a per-field transform in an agreement.
+type TransformKind string
+
+const (
+	Keep         TransformKind = "keep"
+	Redact       TransformKind = "redact"
+	Pseudonymize TransformKind = "pseudonymize"
+	Hash         TransformKind = "hash"
+	Truncate     TransformKind = "truncate"
+	Mask         TransformKind = "mask"
+	Generalize   TransformKind = "generalize"
+)
+
+// Transform is how one allowed field is delivered.
+type Transform struct {
+	Kind TransformKind
+	// N is the argument of truncate (characters kept) and mask (keep_last).
+	N int
+	// Unit is the generalize granularity for dates and timestamps: year, month or day.
+	Unit string
+	// Bucket is the generalize bucket width for numbers (`generalize: {bucket: N}`).
+	Bucket float64
+}
+
+// FieldRule is one entry of an agreement's allow-list.
+type FieldRule struct {
+	Name      string
+	Transform Transform
+	Pos       Pos
+}
+
+// Approval is one steward's approval of an agreement.
+type Approval struct {
+	Agency  string // provider or consumer agency id
+	Steward string
+	At      time.Time
+}
+
+// Transition records one lifecycle change: who moved the agreement, when, and why.
+type Transition struct {
+	From   Status
+	To     Status
+	By     string
+	At     time.Time
+	Reason string
+}
+
+// Agreement is a data-sharing agreement: one provider dataset to one consumer agency.
+type Agreement struct {
+	ID         string
+	Provider   string // dataset id
+	Consumer   string // agency id
+	Purpose    string
+	LegalBasis string
+	ValidFrom  time.Time
+	ValidUntil time.Time
+	Fields     []FieldRule // allow-list, in file order
+	Filter     string      // optional CEL row filter over `record`
+	// MaxAge, when non-zero, is a freshness limit stricter than the contract's.
+	MaxAge    time.Duration
+	Status    Status
+	Approvals []Approval
+	History   []Transition
+	Pos       Pos
+	// Positions of individual keys, for validation messages; keyed by YAML path
+	// such as "filter", "valid_until", "fields.citizen_id".
+	KeyPos map[string]Pos
+}

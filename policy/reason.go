@@ -1,0 +1,40 @@
+package policy
+
+// Reason codes are `<stage>:<detail>`. This catalogue is the one source of
+// truth: the same strings are the `exchange-reason` header, the ledger's
+// reason column and the `reason` metric label.
+const (
+	ReasonDecodeMalformed    = "decode:malformed"
+	ReasonDecodeTombstone    = "decode:tombstone" // null value
+	ReasonSchemaUnknownID    = "schema:unknown_id"
+	ReasonSchemaNotAllowed   = "schema:not_allowed_for_dataset"
+	ReasonSchemaUnresolvable = "schema:unresolvable" // decodes under the writer schema but cannot be resolved to the plan's
+	ReasonFreshnessStale     = "freshness:stale"
+	ReasonFreshnessFuture    = "freshness:future" // event time beyond the allowed clock skew
+	ReasonFreshnessMissing   = "freshness:missing_event_time"
+	ReasonSizeTooLarge       = "size:too_large"
+	ReasonHeadersInvalid     = "headers:invalid"
+	reasonQualityPrefix      = "quality:"
+)
+
+// Skip reasons: why an agreement did not receive a record that passed the
+// dataset's checks.
+const (
+	SkipFilter      = "filter"
+	SkipNotYetValid = "not_yet_valid"
+	SkipExpired     = "expired"
+	SkipSuspended   = "suspended"
+	SkipRevoked     = "revoked"
+	SkipNotActive   = "not_active" // draft, proposed or approved but not yet activated
+	SkipStale       = "stale"      // older than the agreement's stricter max age
+)
+
+// QualityReason is the reason code of a failed quality rule.
+func QualityReason(rule string) string { return reasonQualityPrefix + rule }
+
+// Reason is a reason code with a human-readable detail. Details never hold
+// field values: they end up in headers, logs and the ledger.
+type Reason struct {
+	Code   string
+	Detail string
+}
