@@ -1,0 +1,150 @@
+// Package server is the exchange's HTTP surface: the Confluent-compatible
+// schema registry under /registry, the steward and governance API under
+// /api/v1, Prometheus metrics at /metrics, and the health endpoints /healthz
+// (the process is alive) and /readyz (every readiness check passes).
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ErrAddrInUse is returned (wrapped) by Listen when the address is taken.
+var ErrAddrInUse = errors.New("address already in use")
+
+// Check is one readiness check; it returns nil when ready. It must honour ctx.
+type Check func(ctx context.Context) error
+
+// Server routes the exchange's HTTP endpoints.
+type Server struct {
+	mux    *http.ServeMux
+	log    *slog.Logger
+	mu     sync.RWMutex
+	checks map[string]Check
+}
+
+// New returns a server with /healthz, /readyz and, when gatherer is not nil, /metrics.
+func New(log *slog.Logger, gatherer prometheus.Gatherer) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{mux: http.NewServeMux(), log: log, checks: map[string]Check{}}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
+	return s
+}
+
+// Mount serves h under prefix (e.g. "/registry"), with the prefix stripped.
+func (s *Server) Mount(prefix string, h http.Handler) {
+	s.mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+}
+
+// Handle registers h for a ServeMux pattern such as "GET /api/v1/audit".
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// AddCheck adds a named readiness check to /readyz.
+func (s *Server) AddCheck(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[name] = c
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	s.mu.RLock()
+	names := make([]string, 0, len(s.checks))
+	for n := range s.checks {
+		names = append(names, n)
+	}
+	checks := make(map[string]Check, len(s.checks))
+	for n, c := range s.checks {
+		checks[n] = c
+	}
+	s.mu.RUnlock()
+	sort.Strings(names)
+	type result struct {
+		Name  string `json:"name"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	out := struct {
+		Ready  bool     `json:"ready"`
+		Checks []result `json:"checks"`
+	}{Ready: true}
+	for _, n := range names {
+		res := result{Name: n, OK: true}
+		if err := checks[n](ctx); err != nil {
+			res.OK, res.Error, out.Ready = false, err.Error(), false
+		}
+		out.Checks = append(out.Checks, res)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !out.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// Listen binds addr; a taken address wraps ErrAddrInUse.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s: %w", addr, ErrAddrInUse)
+		}
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully
+// within shutdownTimeout. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
