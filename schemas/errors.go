@@ -1,0 +1,143 @@
+package schemas
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Stores must return (possibly wrapped) ErrSubjectNotFound,
+// ErrVersionNotFound, ErrSchemaNotFound, ErrConfigNotFound and ErrConflict
+// exactly where their contract says so; the registry and the HTTP handler
+// branch on them with errors.Is.
+var (
+	ErrSubjectNotFound = errors.New("subject not found")
+	ErrVersionNotFound = errors.New("version not found")
+	ErrSchemaNotFound  = errors.New("schema not found")
+	// ErrConfigNotFound: no compatibility level is set at this level
+	// (global or subject).
+	ErrConfigNotFound = errors.New("compatibility config not found")
+	// ErrConflict: an optimistic write lost a race (Store.AddVersion saw a
+	// different latest version than the caller checked against).
+	ErrConflict = errors.New("concurrent modification")
+
+	ErrInvalidSchema        = errors.New("invalid schema")
+	ErrInvalidVersion       = errors.New("invalid version")
+	ErrInvalidCompatibility = errors.New("invalid compatibility level")
+	ErrInvalidSubject       = errors.New("invalid subject")
+	// ErrIncompatible is matched by *IncompatibleError.
+	ErrIncompatible = errors.New("schema is incompatible")
+
+	// Delete protocol (Confluent: soft delete first, then permanent).
+	ErrSubjectSoftDeleted    = errors.New("subject was soft deleted")
+	ErrSubjectNotSoftDeleted = errors.New("subject was not soft deleted first")
+	ErrVersionSoftDeleted    = errors.New("version was soft deleted")
+	ErrVersionNotSoftDeleted = errors.New("version was not soft deleted first")
+
+	// Wire format and decoding. Both ErrMalformedFrame and
+	// ErrMalformedPayload map to the reason code decode:malformed;
+	// ErrUnknownSchemaID maps to schema:unknown_id (see ReasonCode).
+	ErrMalformedFrame   = errors.New("malformed frame")
+	ErrMalformedPayload = errors.New("malformed avro payload")
+	ErrUnknownSchemaID  = errors.New("unknown schema id")
+)
+
+// Reason codes this package's errors map to. They equal the constants of
+// the policy package's catalogue; schemas does not import policy.
+const (
+	ReasonDecodeMalformed = "decode:malformed"
+	ReasonSchemaUnknownID = "schema:unknown_id"
+)
+
+// ReasonCode maps an error from ParseFrame or Codecs.Decode to its reason
+// code, or "" when err is not a decode error (for example a cancelled
+// context or a store failure, which must not quarantine a record).
+func ReasonCode(err error) string {
+	switch {
+	case errors.Is(err, ErrUnknownSchemaID):
+		return ReasonSchemaUnknownID
+	case errors.Is(err, ErrMalformedFrame), errors.Is(err, ErrMalformedPayload):
+		return ReasonDecodeMalformed
+	}
+	return ""
+}
+
+// FrameError describes why a Confluent-framed value could not be decoded.
+// It matches ErrMalformedFrame, ErrMalformedPayload or ErrUnknownSchemaID
+// through errors.Is.
+type FrameError struct {
+	// SchemaID is the id read from the frame, or -1 when the header itself
+	// is malformed.
+	SchemaID int
+	// Kind is one of ErrMalformedFrame, ErrMalformedPayload,
+	// ErrUnknownSchemaID.
+	Kind error
+	// Detail says what was wrong (never the payload bytes).
+	Detail string
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+func (e *FrameError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.Error())
+	if e.SchemaID >= 0 {
+		fmt.Fprintf(&b, " (schema id %d)", e.SchemaID)
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the kind and the cause.
+func (e *FrameError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Kind, e.Err}
+	}
+	return []error{e.Kind}
+}
+
+// IncompatibleError is returned by Registry.Register when the new schema
+// breaks the subject's compatibility level. Messages name the field path,
+// the old and new type, and the rule.
+type IncompatibleError struct {
+	Subject  string
+	Level    Compatibility
+	Messages []string
+}
+
+func (e *IncompatibleError) Error() string {
+	return fmt.Sprintf("schema being registered is incompatible with an earlier schema for subject %q: %s",
+		e.Subject, strings.Join(e.Messages, "; "))
+}
+
+// Is makes errors.Is(err, ErrIncompatible) true.
+func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompatible }
+
+// InvalidSchemaError is returned when a schema does not parse or breaks
+// the registry's limits (nesting depth, recursion).
+type InvalidSchemaError struct {
+	Reason string
+	Err    error
+}
+
+func (e *InvalidSchemaError) Error() string {
+	if e.Err != nil {
+		return "invalid schema: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "invalid schema: " + e.Reason
+}
+
+// Unwrap returns ErrInvalidSchema and the cause.
+func (e *InvalidSchemaError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalidSchema, e.Err}
+	}
+	return []error{ErrInvalidSchema}
+}
