@@ -1,0 +1,186 @@
+// Package config reads exchange.yaml, the configuration of `exchange serve`,
+// strictly (an unknown key is an error naming its line), applies defaults,
+// lets environment variables override the file, and validates the result.
+//
+//	kafka:
+//	  brokers: [kafka-1:9092, kafka-2:9092]
+//	  group_id: exchange
+//	  partitions: 6
+//	  replication_factor: 3
+//	database:
+//	  url: postgres://exchange@db/exchange
+//	http:
+//	  addr: 0.0.0.0:8080
+//	contracts:
+//	  dir: /etc/exchange/contracts
+//	secrets:
+//	  key_file: /var/lib/exchange/secret.key        # pseudonym and subject-hash master key
+//	  signing_key_file: /var/lib/exchange/ledger.key # Ed25519 ledger checkpoint key
+//
+// Environment overrides: EXCHANGE_KAFKA_BROKERS (comma-separated),
+// EXCHANGE_KAFKA_GROUP_ID, EXCHANGE_KAFKA_PARTITIONS,
+// EXCHANGE_KAFKA_REPLICATION_FACTOR, EXCHANGE_DATABASE_URL,
+// EXCHANGE_HTTP_ADDR, EXCHANGE_CONTRACTS_DIR, EXCHANGE_KEY_FILE,
+// EXCHANGE_SIGNING_KEY_FILE.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of a production exchange process.
+type Config struct {
+	Kafka     Kafka     `yaml:"kafka"`
+	Database  Database  `yaml:"database"`
+	HTTP      HTTP      `yaml:"http"`
+	Contracts Contracts `yaml:"contracts"`
+	Secrets   Secrets   `yaml:"secrets"`
+}
+
+// Kafka is the external cluster.
+type Kafka struct {
+	Brokers           []string `yaml:"brokers"`
+	GroupID           string   `yaml:"group_id"`           // default "exchange"
+	Partitions        int      `yaml:"partitions"`         // partitions of topics the exchange creates; default 3
+	ReplicationFactor int      `yaml:"replication_factor"` // default 1
+}
+
+// Database is the store (postgres:// or sqlite:///path).
+type Database struct {
+	URL string `yaml:"url"`
+}
+
+// HTTP is the listen address of the HTTP surface.
+type HTTP struct {
+	Addr string `yaml:"addr"` // default 127.0.0.1:8080
+}
+
+// Contracts is where contracts and agreements are read from.
+type Contracts struct {
+	Dir string `yaml:"dir"`
+}
+
+// Secrets are key files.
+type Secrets struct {
+	KeyFile        string `yaml:"key_file"`
+	SigningKeyFile string `yaml:"signing_key_file"`
+}
+
+// Defaults returns a configuration with every default filled in.
+func Defaults() Config {
+	return Config{
+		Kafka: Kafka{GroupID: "exchange", Partitions: 3, ReplicationFactor: 1},
+		HTTP:  HTTP{Addr: "127.0.0.1:8080"},
+	}
+}
+
+// Load reads path (may be empty: defaults + environment only), applies the
+// environment, and validates.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("reading config: %w", err)
+		}
+		if err := Parse(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Parse decodes YAML strictly into cfg (which holds the defaults).
+func Parse(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty document (io.EOF) means "no settings": defaults apply.
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	if v := getenv("EXCHANGE_KAFKA_BROKERS"); v != "" {
+		cfg.Kafka.Brokers = nil
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				cfg.Kafka.Brokers = append(cfg.Kafka.Brokers, b)
+			}
+		}
+	}
+	str := map[string]*string{
+		"EXCHANGE_KAFKA_GROUP_ID":   &cfg.Kafka.GroupID,
+		"EXCHANGE_DATABASE_URL":     &cfg.Database.URL,
+		"EXCHANGE_HTTP_ADDR":        &cfg.HTTP.Addr,
+		"EXCHANGE_CONTRACTS_DIR":    &cfg.Contracts.Dir,
+		"EXCHANGE_KEY_FILE":         &cfg.Secrets.KeyFile,
+		"EXCHANGE_SIGNING_KEY_FILE": &cfg.Secrets.SigningKeyFile,
+	}
+	for name, p := range str {
+		if v := getenv(name); v != "" {
+			*p = v
+		}
+	}
+	ints := map[string]*int{
+		"EXCHANGE_KAFKA_PARTITIONS":         &cfg.Kafka.Partitions,
+		"EXCHANGE_KAFKA_REPLICATION_FACTOR": &cfg.Kafka.ReplicationFactor,
+	}
+	for name, p := range ints {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not an integer", name, v)
+			}
+			*p = n
+		}
+	}
+	return nil
+}
+
+// Validate reports every problem of a configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Kafka.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka.brokers: at least one broker is required (or EXCHANGE_KAFKA_BROKERS)"))
+	}
+	if c.Kafka.GroupID == "" {
+		errs = append(errs, errors.New("kafka.group_id: must not be empty"))
+	}
+	if c.Kafka.Partitions < 1 {
+		errs = append(errs, fmt.Errorf("kafka.partitions: %d, must be at least 1", c.Kafka.Partitions))
+	}
+	if c.Kafka.ReplicationFactor < 1 {
+		errs = append(errs, fmt.Errorf("kafka.replication_factor: %d, must be at least 1", c.Kafka.ReplicationFactor))
+	}
+	if c.Database.URL == "" {
+		errs = append(errs, errors.New("database.url: required (postgres://… or sqlite:///path; or EXCHANGE_DATABASE_URL)"))
+	} else if !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") && !strings.HasPrefix(c.Database.URL, "sqlite://") {
+		errs = append(errs, errors.New("database.url: must start with postgres:// or sqlite://"))
+	}
+	if c.Contracts.Dir == "" {
+		errs = append(errs, errors.New("contracts.dir: required (or EXCHANGE_CONTRACTS_DIR)"))
+	}
+	if c.Secrets.KeyFile == "" {
+		errs = append(errs, errors.New("secrets.key_file: required: the master key of pseudonyms must survive restarts (or EXCHANGE_KEY_FILE)"))
+	}
+	if c.HTTP.Addr == "" {
+		errs = append(errs, errors.New("http.addr: must not be empty"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,62 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadFileThenEnvironmentOverrides(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(`
+kafka:
+  brokers: [k1:9092, k2:9092]
+  partitions: 6
+database:
+  url: postgres://exchange@db/exchange
+contracts:
+  dir: /etc/exchange/contracts
+secrets:
+  key_file: /var/lib/exchange/secret.key
+`), 0o600)
+	cfg, err := Load(p, env(map[string]string{"EXCHANGE_KAFKA_BROKERS": "a:1, b:2", "EXCHANGE_HTTP_ADDR": "0.0.0.0:9000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Kafka.Brokers, ",") != "a:1,b:2" {
+		t.Errorf("brokers = %v, want env override a:1,b:2", cfg.Kafka.Brokers)
+	}
+	if cfg.Kafka.Partitions != 6 || cfg.Kafka.GroupID != "exchange" || cfg.Kafka.ReplicationFactor != 1 {
+		t.Errorf("kafka = %+v, want partitions 6 from file and defaults elsewhere", cfg.Kafka)
+	}
+	if cfg.HTTP.Addr != "0.0.0.0:9000" {
+		t.Errorf("http.addr = %q", cfg.HTTP.Addr)
+	}
+}
+
+func TestLoadRejectsUnknownKeyWithLine(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte("kafka:\n  brokerz: [x]\n"), 0o600)
+	_, err := Load(p, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "brokerz") {
+		t.Fatalf("got %v, want an error naming line 2 and brokerz", err)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	_, err := Load("", env(map[string]string{"EXCHANGE_KAFKA_PARTITIONS": "0", "EXCHANGE_DATABASE_URL": "mysql://x"}))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"kafka.brokers", "kafka.partitions", "database.url: must start", "contracts.dir", "secrets.key_file"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if _, err := Load("", env(map[string]string{"EXCHANGE_KAFKA_PARTITIONS": "six"})); err == nil || !strings.Contains(err.Error(), "EXCHANGE_KAFKA_PARTITIONS") {
+		t.Errorf("non-integer env: %v", err)
+	}
+}
