@@ -20,10 +20,10 @@ import (
 type Kind int
 
 const (
-	Valid      Kind = iota // a well-formed, fresh record
-	Stale                  // well-formed, event time far in the past
-	Malformed              // garbage after a valid frame header
-	UnknownID              // a frame naming a schema id nobody registered
+	Valid     Kind = iota // a well-formed, fresh record
+	Stale                 // well-formed, event time far in the past
+	Malformed             // garbage after a valid frame header
+	UnknownID             // a frame naming a schema id nobody registered
 )
 
 func (k Kind) String() string {
@@ -54,7 +54,9 @@ func Mix(stale, malformed, unknownID float64) Option {
 }
 
 // Seed makes the sequence deterministic. Default: seeded from the clock.
-func Seed(s uint64) Option { return func(g *Generator) { g.rng = rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)) } }
+func Seed(s uint64) Option {
+	return func(g *Generator) { g.rng = rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)) }
+}
 
 // New returns a generator for the record schema registered under id.
 func New(schema avro.Schema, id int, opts ...Option) (*Generator, error) {
@@ -98,7 +100,7 @@ func (g *Generator) Next(now time.Time) (key, value []byte, kind Kind, err error
 		if g.seq%2 == 0 {
 			value[0] = 0x7f // not the wire format's magic byte
 		} else {
-			body = body[:len(body)/2] // truncated Avro
+			body = body[:len(body)-1] // truncated Avro: the last field ends early
 		}
 	}
 	return key, append(value, body...), kind, nil
