@@ -61,6 +61,11 @@ type Agency struct {
 	Name     string   // display name
 	Stewards []string // people who may approve agreements for this agency
 	Pos      Pos
+	// Description is optional free text (YAML `description:`).
+	Description string
+	// KeyPos holds the position of each key's value, keyed by YAML path
+	// ("id", "stewards"), for validation messages.
+	KeyPos map[string]Pos
 }
 
 // FieldClass is the classification of one top-level schema field.
@@ -101,6 +106,12 @@ type DataContract struct {
 	Quality     []QualityRule
 	Freshness   *Freshness // nil: no freshness checks
 	Pos         Pos        // position of the document
+	// Description is optional free text (YAML `description:`).
+	Description string
+	// KeyPos holds the position of each key's value, keyed by YAML path
+	// ("dataset", "owner", "fields.age", "quality.0.severity",
+	// "freshness.max_age"), for validation messages.
+	KeyPos map[string]Pos
 }
 
 // TransformKind names a per-field transform in an agreement.
