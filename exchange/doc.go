@@ -2,4 +2,35 @@
 // ingress record through the policy plan to delivery and quarantine topics,
 // the ledger writes that precede each offset commit, plan reloads, the HTTP
 // server, metrics, tracing and dev mode.
+//
+// # The record loop
+//
+// A Worker is one member of the consumer group over every dataset's
+// ingress.<dataset> topic. Per batch (up to WorkerConfig.MaxBatchRecords
+// records, or what arrived within Linger of the first):
+//
+//  1. read the current plan once: every record of the batch is decided on it;
+//  2. per record: strip reserved exchange-* headers, bound headers and size,
+//     check the wire frame, Plan.Evaluate;
+//  3. produce every delivery and quarantine copy synchronously with acks=all,
+//     retrying failures (never skipping);
+//  4. append one ledger entry per record (fail closed: retried while the
+//     ledger is down, consumption paused);
+//  5. commit, per partition, the offsets of the batch's records fetched
+//     under the current group generation.
+//
+// A crash anywhere re-processes from the last commit; duplicates carry the
+// same exchange-delivery-id and the ledger is idempotent on source position.
+//
+// # Wiring
+//
+//	m := exchange.NewMetrics(registry)
+//	w, err := exchange.NewWorker(exchange.WorkerConfig{Brokers: brokers},
+//		plans, ledgerStore,
+//		exchange.WithLogger(log), exchange.WithMetrics(m), exchange.WithTracerProvider(tp))
+//	if err != nil { ... }
+//	err = w.Run(ctx) // returns after a graceful drain when ctx is cancelled
+//
+// Metric names are listed on Metrics; headers and topic names are constants
+// of this package (HeaderAgreement, IngressTopic, ...).
 package exchange

@@ -1,0 +1,451 @@
+package exchange
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
+	"github.com/exchange-gov/exchange/schemas"
+)
+
+// Headers the exchange writes. Every header starting with ReservedPrefix is
+// stripped from ingress records: a publisher cannot forge them.
+const (
+	ReservedPrefix       = "exchange-"
+	HeaderAgreement      = "exchange-agreement"
+	HeaderDeliveryID     = "exchange-delivery-id"
+	HeaderSource         = "exchange-source"
+	HeaderEventTime      = "exchange-event-time"
+	HeaderReason         = "exchange-reason"
+	HeaderDetail         = "exchange-detail"
+	HeaderTraceparent    = "traceparent"
+	eventTimeLayout      = "2006-01-02T15:04:05.000Z07:00" // RFC 3339 with milliseconds
+	maxDetailHeaderBytes = 1024
+)
+
+// DeliveryID is the stable id of one delivery: the first 32 hex digits of
+// SHA-256(agreement id | source topic | partition | offset). Re-processing a
+// record yields the same id, so consumers can drop duplicates.
+func DeliveryID(agreementID, topic string, partition int, offset int64) string {
+	h := sha256.New()
+	h.Write([]byte(agreementID))
+	h.Write([]byte{'|'})
+	h.Write([]byte(topic))
+	h.Write([]byte{'|'})
+	h.Write(strconv.AppendInt(nil, int64(partition), 10))
+	h.Write([]byte{'|'})
+	h.Write(strconv.AppendInt(nil, offset, 10))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))[:32]
+}
+
+// sourceRef is the exchange-source header value: topic/partition/offset.
+func sourceRef(m *kafka.Message) string {
+	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+}
+
+// isReserved reports whether a header key is in the exchange's namespace
+// (case-insensitive: "Exchange-Agreement" is as forged as the lower case).
+func isReserved(key string) bool {
+	return len(key) >= len(ReservedPrefix) && strings.EqualFold(key[:len(ReservedPrefix)], ReservedPrefix)
+}
+
+// recordResult is everything one record produced: its ledger entry and the
+// messages to write (deliveries and quarantine).
+type recordResult struct {
+	entry ledger.Entry
+	out   []kafka.Message
+}
+
+// decide routes one ingress record under plan. It never fails: anything
+// wrong with the record becomes a quarantine with reason codes.
+func (w *Worker) decide(plan Plan, m *kafka.Message, now time.Time, batchSpan trace.SpanContext) recordResult {
+	dataset := datasetOf(m.Topic)
+	e := ledger.Entry{
+		Topic:        m.Topic,
+		Partition:    int32(m.Partition),
+		Offset:       m.Offset,
+		Dataset:      dataset,
+		PlanVersion:  plan.Version(),
+		DecisionTime: now,
+	}
+	if m.Key != nil {
+		k := sha256.Sum256(m.Key)
+		e.KeyHash = k[:]
+	}
+	if m.Value != nil {
+		p := sha256.Sum256(m.Value)
+		e.PayloadHash = p[:]
+	}
+
+	// Headers: drop reserved ones, remember the publisher's traceparent,
+	// bound count and size.
+	var (
+		kept        []kafka.Header
+		traceparent string
+		headerBytes int
+	)
+	for _, h := range m.Headers {
+		headerBytes += len(h.Key) + len(h.Value)
+		if isReserved(h.Key) {
+			continue
+		}
+		if strings.EqualFold(h.Key, HeaderTraceparent) {
+			traceparent = string(h.Value)
+		}
+		kept = append(kept, h)
+	}
+
+	quarantine := func(value []byte, headers []kafka.Header, reasons ...policy.Reason) recordResult {
+		e.Decision = ledger.Quarantined
+		codesList := make([]string, 0, len(reasons))
+		details := make([]string, 0, len(reasons))
+		for _, r := range reasons {
+			codesList = append(codesList, r.Code)
+			if r.Detail != "" {
+				details = append(details, r.Code+": "+r.Detail)
+			}
+		}
+		e.Reasons = append(e.Reasons, codesList...)
+		detail := strings.Join(details, "; ")
+		if len(detail) > maxDetailHeaderBytes {
+			detail = detail[:maxDetailHeaderBytes]
+		}
+		hs := make([]kafka.Header, 0, len(headers)+3)
+		hs = append(hs, headers...)
+		hs = append(hs,
+			kafka.Header{Key: HeaderReason, Value: []byte(strings.Join(codesList, ","))},
+			kafka.Header{Key: HeaderDetail, Value: []byte(detail)},
+			kafka.Header{Key: HeaderSource, Value: []byte(sourceRef(m))},
+		)
+		return recordResult{entry: e, out: []kafka.Message{{
+			Topic: QuarantineTopic(dataset), Key: m.Key, Value: value, Headers: hs,
+		}}}
+	}
+
+	if len(m.Headers) > w.cfg.MaxHeaders || headerBytes > w.cfg.MaxHeaderBytes {
+		return quarantine(m.Value, nil, policy.Reason{Code: policy.ReasonHeadersInvalid,
+			Detail: fmt.Sprintf("%d headers of %d bytes exceed the limits of %d headers, %d bytes; headers dropped",
+				len(m.Headers), headerBytes, w.cfg.MaxHeaders, w.cfg.MaxHeaderBytes)})
+	}
+	if len(m.Value) > w.cfg.MaxRecordBytes {
+		// The copy carries no value: the original may not fit the quarantine
+		// topic with the added headers. exchange-source points at it.
+		return quarantine([]byte{}, kept, policy.Reason{Code: policy.ReasonSizeTooLarge,
+			Detail: fmt.Sprintf("value of %d bytes exceeds the limit of %d bytes; value not copied, see %s",
+				len(m.Value), w.cfg.MaxRecordBytes, HeaderSource)})
+	}
+	if m.Value == nil {
+		return quarantine(nil, kept, policy.Reason{Code: policy.ReasonDecodeTombstone, Detail: "null value"})
+	}
+	id, body, err := schemas.ParseFrame(m.Value)
+	if err != nil {
+		var fe *schemas.FrameError
+		detail := "not in the wire format"
+		if errors.As(err, &fe) {
+			detail = fe.Detail
+		}
+		return quarantine(m.Value, kept, policy.Reason{Code: policy.ReasonDecodeMalformed, Detail: detail})
+	}
+	e.SchemaID = id
+
+	d := plan.Evaluate(policy.Record{Dataset: dataset, SchemaID: id, Body: body}, now)
+	e.EventTime = d.EventTime
+	e.SubjectHash = d.SubjectHash
+	if d.Quarantined {
+		r := quarantine(m.Value, kept, d.Reasons...)
+		for _, wr := range d.Warnings {
+			r.entry.Reasons = append(r.entry.Reasons, wr.Code)
+		}
+		return r
+	}
+	for _, wr := range d.Warnings {
+		e.Reasons = append(e.Reasons, wr.Code)
+	}
+
+	eventTime := d.EventTime
+	if eventTime.IsZero() {
+		// No event-time field in the contract: the record's Kafka timestamp.
+		eventTime = m.Time
+	}
+	eventTimeHeader := []byte(eventTime.UTC().Format(eventTimeLayout))
+	source := []byte(sourceRef(m))
+	tp := []byte(childTraceparent(traceparent, batchSpan))
+
+	var out []kafka.Message
+	for _, o := range d.Outcomes {
+		if !o.Delivered {
+			e.Skips = append(e.Skips, ledger.Skip{AgreementID: o.AgreementID, Reason: o.Skip})
+			continue
+		}
+		id := DeliveryID(o.AgreementID, m.Topic, m.Partition, m.Offset)
+		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: id})
+		out = append(out, kafka.Message{
+			Topic: o.Topic,
+			// The source key: Hash puts it on one partition, keeping per-key order.
+			Key:   m.Key,
+			Value: o.Value,
+			Headers: []kafka.Header{
+				{Key: HeaderAgreement, Value: []byte(o.AgreementID)},
+				{Key: HeaderDeliveryID, Value: []byte(id)},
+				{Key: HeaderSource, Value: source},
+				{Key: HeaderEventTime, Value: eventTimeHeader},
+				{Key: HeaderTraceparent, Value: tp},
+			},
+		})
+	}
+	if len(e.Deliveries) > 0 {
+		e.Decision = ledger.Delivered
+	} else {
+		e.Decision = ledger.Dropped
+	}
+	return recordResult{entry: e, out: out}
+}
+
+// batchCounts aggregates a batch's metrics so label lookups happen once per
+// label set, not once per record.
+type batchCounts struct {
+	in          map[string]int
+	delivered   map[[2]string]int
+	skipped     map[[3]string]int
+	quarantined map[[2]string]int
+	warned      map[[2]string]int
+}
+
+func (w *Worker) processBatch(ctx context.Context, s *session, plan Plan, batch []fetched) error {
+	start := batch[0].at
+	ctx, span := w.tracer.Start(ctx, "exchange.batch", trace.WithAttributes(
+		attribute.Int("exchange.records", len(batch)),
+		attribute.String("exchange.plan_version", plan.Version()),
+	))
+	defer span.End()
+	now := w.now()
+
+	results := make([]recordResult, len(batch))
+	var msgs []kafka.Message
+	entries := make([]ledger.Entry, len(batch))
+	for i := range batch {
+		results[i] = w.decide(plan, &batch[i].msg, now, span.SpanContext())
+		msgs = append(msgs, results[i].out...)
+		entries[i] = results[i].entry
+	}
+
+	// 1. Every delivery and quarantine copy acknowledged by all in-sync replicas.
+	if err := w.produce(ctx, msgs); err != nil {
+		span.SetStatus(codes.Error, "produce abandoned")
+		return fmt.Errorf("producing %d messages: %w", len(msgs), err)
+	}
+	// 2. The ledger entries durable.
+	if err := w.appendLedger(ctx, entries); err != nil {
+		span.SetStatus(codes.Error, "ledger append abandoned")
+		return fmt.Errorf("appending %d ledger entries: %w", len(entries), err)
+	}
+	// 3. Only now the offsets.
+	committed := s.commit(ctx, batch)
+
+	w.observe(plan, batch, results, now)
+	w.metrics.batchSize.Observe(float64(len(batch)))
+	w.metrics.batchDur.Observe(time.Since(start).Seconds())
+	span.SetAttributes(
+		attribute.Int("exchange.messages_out", len(msgs)),
+		attribute.Int("exchange.partitions_committed", committed),
+	)
+	return nil
+}
+
+// produce writes msgs synchronously, retrying failed ones with backoff until
+// all are acknowledged or ctx ends. It never gives up on its own: a record
+// that cannot be written blocks its batch (and so its partition), it is
+// never skipped.
+func (w *Worker) produce(ctx context.Context, msgs []kafka.Message) error {
+	pending := msgs
+	for attempt := 1; len(pending) > 0; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
+		err := w.writer.WriteMessages(actx, pending...)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		// WriteMessages is not atomic (kafka-go #777, #1152): WriteErrors
+		// says which messages failed; retry only those. Any other error,
+		// including a deadline, is an unknown outcome for all (kafka-go
+		// #1427): retry all; duplicates carry the same delivery id.
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(pending) {
+			failed := make([]kafka.Message, 0, werrs.Count())
+			for i, e := range werrs {
+				if e != nil {
+					failed = append(failed, pending[i])
+				}
+			}
+			pending = failed
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.metrics.produceRetr.Inc()
+		w.log.Warn("produce failed; retrying", "err", err, "messages", len(pending), "attempt", attempt)
+		if !sleepCtx(ctx, backoff(attempt)) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// appendLedger appends entries, retrying with backoff until it succeeds or
+// ctx ends. While it fails, consumption is paused (fail closed): no further
+// batch is processed and nothing is committed.
+func (w *Worker) appendLedger(ctx context.Context, entries []ledger.Entry) error {
+	defer func() {
+		w.paused.Store(false)
+		w.metrics.paused.Set(0)
+	}()
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, w.cfg.LedgerTimeout)
+		err := w.ledger.Append(actx, entries)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.paused.Store(true)
+		w.metrics.paused.Set(1)
+		w.metrics.ledgerRetr.Inc()
+		w.log.Error("ledger append failed: consumption paused; retrying", "err", err, "entries", len(entries), "attempt", attempt)
+		if !sleepCtx(ctx, backoff(attempt)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// commit commits, per partition, the highest offset of the batch's records
+// fetched under the current generation; it returns how many partitions it
+// committed. Every record of the batch was produced and audited, and
+// records of a partition are fetched in order, so the highest offset is the
+// end of the contiguous processed prefix (commits are positional: committing
+// past an unprocessed record would lose it, kafka-go #764, #1354). Records of
+// an older generation are left uncommitted (kafka-go #1398, #1308). A failed
+// commit is not fatal: the records are re-processed later, with the same
+// delivery ids.
+//
+// The commit has its own context: on shutdown it still completes for a
+// batch that finished (the final commit).
+func (s *session) commit(ctx context.Context, batch []fetched) int {
+	w := s.w
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.CommitTimeout)
+	defer cancel()
+	// Register the cancel before reading the generation: either newGeneration
+	// sees it and cancels this commit, or this read sees the new generation.
+	s.pmu.Lock()
+	s.pendingCommit = cancel
+	s.pmu.Unlock()
+	defer func() {
+		s.pmu.Lock()
+		s.pendingCommit = nil
+		s.pmu.Unlock()
+	}()
+	gen := s.gen.Load()
+
+	type tp struct {
+		topic string
+		part  int
+	}
+	last := map[tp]kafka.Message{}
+	stale := 0
+	for i := range batch {
+		f := &batch[i]
+		if f.gen != gen {
+			stale++
+			continue
+		}
+		k := tp{f.msg.Topic, f.msg.Partition}
+		if prev, ok := last[k]; !ok || f.msg.Offset > prev.Offset {
+			last[k] = f.msg
+		}
+	}
+	if stale > 0 {
+		w.metrics.commits.WithLabelValues("skipped_rebalance").Inc()
+		w.log.Info("records fetched before a rebalance left uncommitted", "records", stale)
+	}
+	if len(last) == 0 {
+		return 0
+	}
+	msgs := make([]kafka.Message, 0, len(last))
+	for _, m := range last {
+		msgs = append(msgs, kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+	}
+	if err := s.reader.CommitMessages(cctx, msgs...); err != nil {
+		w.metrics.commits.WithLabelValues("error").Inc()
+		w.log.Warn("commit failed; records will be re-processed", "err", err, "partitions", len(msgs))
+		return 0
+	}
+	w.metrics.commits.WithLabelValues("ok").Inc()
+	return len(msgs)
+}
+
+// observe updates the per-record metrics of a processed batch.
+func (w *Worker) observe(plan Plan, batch []fetched, results []recordResult, now time.Time) {
+	m := w.metrics
+	c := batchCounts{
+		in: map[string]int{}, delivered: map[[2]string]int{}, skipped: map[[3]string]int{},
+		quarantined: map[[2]string]int{}, warned: map[[2]string]int{},
+	}
+	fresh := map[string][]float64{}
+	for i := range results {
+		e := &results[i].entry
+		c.in[e.Dataset]++
+		for _, d := range e.Deliveries {
+			c.delivered[[2]string{e.Dataset, d.AgreementID}]++
+		}
+		for _, sk := range e.Skips {
+			c.skipped[[3]string{e.Dataset, sk.AgreementID, sk.Reason}]++
+		}
+		if e.Decision == ledger.Quarantined {
+			for _, r := range e.Reasons {
+				c.quarantined[[2]string{e.Dataset, r}]++
+			}
+		} else {
+			for _, r := range e.Reasons {
+				c.warned[[2]string{e.Dataset, r}]++
+			}
+		}
+		if !e.EventTime.IsZero() {
+			fresh[e.Dataset] = append(fresh[e.Dataset], now.Sub(e.EventTime).Seconds())
+		}
+	}
+	for k, n := range c.in {
+		m.in.WithLabelValues(k).Add(float64(n))
+	}
+	for k, n := range c.delivered {
+		m.delivered.WithLabelValues(k[0], k[1]).Add(float64(n))
+	}
+	for k, n := range c.skipped {
+		m.skipped.WithLabelValues(k[0], k[1], k[2]).Add(float64(n))
+	}
+	for k, n := range c.quarantined {
+		m.quarantined.WithLabelValues(k[0], k[1]).Add(float64(n))
+	}
+	for k, n := range c.warned {
+		m.warned.WithLabelValues(k[0], k[1]).Add(float64(n))
+	}
+	for ds, vs := range fresh {
+		h := m.freshness.WithLabelValues(ds)
+		for _, v := range vs {
+			h.Observe(v)
+		}
+	}
+}

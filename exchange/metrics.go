@@ -1,0 +1,107 @@
+package exchange
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the worker's Prometheus metrics. Every name is listed here and
+// nowhere else; labels hold ids and reason codes only, never record content.
+//
+//	exchange_records_in_total{dataset}                        records fetched from ingress.<dataset>
+//	exchange_records_delivered_total{dataset,agreement}       copies written to deliver.<consumer>.<agreement>
+//	exchange_records_skipped_total{dataset,agreement,reason}  agreements that did not receive a record (policy Skip* reason)
+//	exchange_records_quarantined_total{dataset,reason}        records written to quarantine.<dataset>, once per reason code
+//	exchange_records_warned_total{dataset,reason}             warn-level rule failures (delivered anyway)
+//	exchange_freshness_lag_seconds{dataset}                   histogram: decision time minus event time
+//	exchange_batch_duration_seconds                           histogram: fetch of a batch's first record to its commit
+//	exchange_batch_records                                    histogram: records per batch
+//	exchange_produce_retries_total                            produce attempts that failed (whole or partial) and were retried
+//	exchange_ledger_retries_total                             ledger appends that failed and were retried
+//	exchange_ledger_paused                                    1 while consumption is paused on ledger failures (fail closed)
+//	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance
+//	exchange_group_generations_total                          consumer group generations joined (rebalances)
+//	exchange_consumer_lag                                     records behind the partition end, summed over assigned partitions (reader stats)
+//	exchange_reader_restarts_total                            readers recreated because the plan's dataset set changed
+type Metrics struct {
+	in          *prometheus.CounterVec
+	delivered   *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
+	quarantined *prometheus.CounterVec
+	warned      *prometheus.CounterVec
+	freshness   *prometheus.HistogramVec
+	batchDur    prometheus.Histogram
+	batchSize   prometheus.Histogram
+	produceRetr prometheus.Counter
+	ledgerRetr  prometheus.Counter
+	paused      prometheus.Gauge
+	commits     *prometheus.CounterVec
+	generations prometheus.Counter
+	lag         prometheus.Gauge
+	restarts    prometheus.Counter
+}
+
+// NewMetrics creates the worker metrics and registers them on reg (when not
+// nil). Registering the same names twice on one registry panics, as
+// prometheus.MustRegister does: create one Metrics per registry and share it
+// between workers of one process.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		in: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_records_in_total", Help: "Records fetched from ingress topics.",
+		}, []string{"dataset"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_records_delivered_total", Help: "Record copies written to delivery topics.",
+		}, []string{"dataset", "agreement"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_records_skipped_total", Help: "Agreements that did not receive a record, by skip reason.",
+		}, []string{"dataset", "agreement", "reason"}),
+		quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_records_quarantined_total", Help: "Records quarantined, counted once per reason code.",
+		}, []string{"dataset", "reason"}),
+		warned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_records_warned_total", Help: "Warn-level rule failures of delivered records.",
+		}, []string{"dataset", "reason"}),
+		freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "exchange_freshness_lag_seconds",
+			Help:    "Decision time minus the record's event time.",
+			Buckets: []float64{.01, .05, .1, .5, 1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86400},
+		}, []string{"dataset"}),
+		batchDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "exchange_batch_duration_seconds",
+			Help:    "From the fetch of a batch's first record to its offset commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "exchange_batch_records",
+			Help:    "Records per processed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+		produceRetr: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exchange_produce_retries_total", Help: "Produce attempts that failed wholly or partly and were retried.",
+		}),
+		ledgerRetr: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exchange_ledger_retries_total", Help: "Ledger appends that failed and were retried.",
+		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exchange_ledger_paused", Help: "1 while consumption is paused because the ledger cannot be written.",
+		}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_commits_total", Help: "Offset commits by result (ok, error, skipped_rebalance).",
+		}, []string{"result"}),
+		generations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exchange_group_generations_total", Help: "Consumer group generations joined.",
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exchange_consumer_lag", Help: "Records behind the end of the assigned ingress partitions (reader stats).",
+		}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exchange_reader_restarts_total", Help: "Readers recreated because the plan's dataset set changed.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.in, m.delivered, m.skipped, m.quarantined, m.warned, m.freshness,
+			m.batchDur, m.batchSize, m.produceRetr, m.ledgerRetr, m.paused, m.commits,
+			m.generations, m.lag, m.restarts)
+	}
+	return m
+}

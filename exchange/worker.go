@@ -1,0 +1,621 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
+)
+
+// Plan is what the worker needs of a compiled policy plan. A plan is
+// immutable: the worker reads the current one once per batch, so a record
+// finishes on the plan it started with.
+type Plan interface {
+	// Version labels the plan; it is recorded in every ledger entry.
+	Version() string
+	// Datasets lists the dataset ids with a contract; the worker consumes
+	// ingress.<dataset> for each.
+	Datasets() []string
+	// DeliveryTopics lists deliver.<consumer>.<agreement id> for every agreement.
+	DeliveryTopics() []string
+	// Evaluate decides one framed record. It must not block.
+	Evaluate(rec policy.Record, now time.Time) policy.Decision
+}
+
+// PlanSource hands out the current plan; plans are swapped atomically
+// (hot reload). Current may return nil while no plan is loaded: the worker
+// then waits.
+type PlanSource interface {
+	Current() Plan
+}
+
+// Ledger is the audit ledger the worker writes before committing offsets.
+// Append must return only once the entries are durable, and must be
+// idempotent on (Topic, Partition, Offset): records are re-processed after a
+// crash or rebalance. An error means "not durable": the worker pauses
+// consumption and retries with backoff (fail closed); it never commits
+// offsets of records whose entries were not appended.
+type Ledger interface {
+	Append(ctx context.Context, entries []ledger.Entry) error
+}
+
+// WorkerConfig configures a Worker. Zero values take the documented defaults.
+type WorkerConfig struct {
+	// Brokers are the Kafka bootstrap addresses (host:port). Required.
+	Brokers []string
+	// GroupID is the consumer group shared by all exchange workers. Default "exchange".
+	GroupID string
+
+	// Partitions of the topics the worker creates. Default 3.
+	Partitions int
+	// ReplicationFactor of created topics; 0 means the broker default.
+	ReplicationFactor int
+	// SkipTopicCreation: the topics exist already (the worker's principal may
+	// not create topics). Default false: the worker creates what the plan needs.
+	SkipTopicCreation bool
+
+	// MaxBatchRecords bounds one batch (records fetched, processed, produced,
+	// audited and committed together). Default 1000.
+	MaxBatchRecords int
+	// Linger is how long a batch waits for more records after its first one.
+	// Default 5ms.
+	Linger time.Duration
+	// MaxRecordBytes: larger ingress values are quarantined as size:too_large
+	// (their quarantine copy carries no value, so it still fits). Default 512 KiB.
+	MaxRecordBytes int
+	// MaxHeaders and MaxHeaderBytes bound an ingress record's headers (count
+	// and total key+value bytes); beyond them the record is quarantined as
+	// headers:invalid without its headers. Defaults 64 and 16 KiB.
+	MaxHeaders     int
+	MaxHeaderBytes int
+	// ProduceBatchBytes bounds one produce request per partition; it must stay
+	// under the brokers' message.max.bytes (1 MiB by default; kfake refuses
+	// more). Default 900 KiB.
+	ProduceBatchBytes int64
+
+	// WriteTimeout bounds one produce attempt; a timeout is an unknown
+	// outcome and is retried (kafka-go #1427). Default 10s.
+	WriteTimeout time.Duration
+	// LedgerTimeout bounds one ledger append attempt. Default 10s.
+	LedgerTimeout time.Duration
+	// CommitTimeout bounds one offset commit, including the final one. Default 10s.
+	CommitTimeout time.Duration
+	// ShutdownTimeout is how long the batch in flight may take to finish
+	// after the run context is cancelled; past it the batch is abandoned
+	// uncommitted (it is re-processed by whoever owns the partition next).
+	// Default 10s.
+	ShutdownTimeout time.Duration
+	// PlanCheckInterval: how often an idle worker looks for a new plan
+	// (a busy one looks before every batch). Default 1s.
+	PlanCheckInterval time.Duration
+
+	// Consumer group timings (kafka-go defaults are 30s/3s/30s). Defaults
+	// 10s session, 1s heartbeat, 10s rebalance.
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+	// MaxWait is the longest a fetch waits on the broker for data. Default 250ms.
+	MaxWait time.Duration
+
+	// Dialer for the reader (TLS, SASL); nil: kafka-go's default.
+	Dialer *kafka.Dialer
+	// Transport for the writer and topic creation (TLS, SASL); nil: a new
+	// kafka.Transport per worker.
+	Transport kafka.RoundTripper
+}
+
+func (c *WorkerConfig) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.GroupID == "" {
+		c.GroupID = "exchange"
+	}
+	def(&c.Partitions, 3)
+	def(&c.MaxBatchRecords, 1000)
+	def(&c.MaxRecordBytes, 512<<10)
+	def(&c.MaxHeaders, 64)
+	def(&c.MaxHeaderBytes, 16<<10)
+	if c.ProduceBatchBytes <= 0 {
+		c.ProduceBatchBytes = 900 << 10
+	}
+	defd(&c.Linger, 5*time.Millisecond)
+	defd(&c.WriteTimeout, 10*time.Second)
+	defd(&c.LedgerTimeout, 10*time.Second)
+	defd(&c.CommitTimeout, 10*time.Second)
+	defd(&c.ShutdownTimeout, 10*time.Second)
+	defd(&c.PlanCheckInterval, time.Second)
+	defd(&c.SessionTimeout, 10*time.Second)
+	defd(&c.HeartbeatInterval, time.Second)
+	defd(&c.RebalanceTimeout, 10*time.Second)
+	defd(&c.MaxWait, 250*time.Millisecond)
+}
+
+func (c *WorkerConfig) validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("worker config: no brokers")
+	}
+	if int64(c.MaxRecordBytes)+int64(c.MaxHeaderBytes)+4096 > c.ProduceBatchBytes {
+		return fmt.Errorf("worker config: max record bytes %d plus headers %d must fit in produce batch bytes %d",
+			c.MaxRecordBytes, c.MaxHeaderBytes, c.ProduceBatchBytes)
+	}
+	return nil
+}
+
+// Option configures a Worker.
+type Option func(*Worker)
+
+// WithLogger sets the logger. Default slog.Default(). Logs carry topics,
+// partitions, offsets, counts and reason codes, never record content.
+func WithLogger(l *slog.Logger) Option { return func(w *Worker) { w.log = l } }
+
+// WithTracerProvider sets where batch spans go. Default: a no-op provider.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(w *Worker) { w.tracer = tp.Tracer("github.com/exchange-gov/exchange/exchange") }
+}
+
+// WithMetrics sets the metrics. Default: metrics registered nowhere.
+func WithMetrics(m *Metrics) Option { return func(w *Worker) { w.metrics = m } }
+
+// WithClock sets the clock used for decisions (freshness) and ledger
+// decision times. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(w *Worker) { w.now = now } }
+
+// Worker is one member of the exchange's consumer group: it routes every
+// record of the ingress topics it is assigned through the current plan.
+//
+// Run it once; several workers (in one process or many) with the same
+// GroupID split the ingress partitions between them.
+type Worker struct {
+	cfg     WorkerConfig
+	plans   PlanSource
+	ledger  Ledger
+	log     *slog.Logger
+	tracer  trace.Tracer
+	metrics *Metrics
+	now     func() time.Time
+
+	transport kafka.RoundTripper
+	writer    *kafka.Writer
+
+	running atomic.Bool
+	joined  atomic.Bool // a group generation was joined
+	paused  atomic.Bool // ledger failing: consumption paused
+
+	// ensured holds the topics already created (or found) by this worker.
+	ensured map[string]struct{}
+}
+
+// NewWorker checks the configuration and builds a worker; it does no I/O.
+func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*Worker, error) {
+	if plans == nil {
+		return nil, errors.New("new worker: nil plan source")
+	}
+	if lg == nil {
+		return nil, errors.New("new worker: nil ledger")
+	}
+	cfg.Brokers = slices.Clone(cfg.Brokers)
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:     cfg,
+		plans:   plans,
+		ledger:  lg,
+		log:     slog.Default(),
+		tracer:  noop.NewTracerProvider().Tracer(""),
+		now:     time.Now,
+		ensured: map[string]struct{}{},
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	if w.metrics == nil {
+		w.metrics = NewMetrics(nil)
+	}
+	w.log = w.log.With("component", "worker", "group", cfg.GroupID)
+	w.transport = cfg.Transport
+	if w.transport == nil {
+		w.transport = &kafka.Transport{}
+	}
+	w.writer = &kafka.Writer{
+		Addr: kafka.TCP(cfg.Brokers...),
+		// Hash keeps every key on one partition of the delivery topic, so
+		// per-key order holds from ingress to delivery.
+		Balancer: &kafka.Hash{},
+		// kafka-go defaults to RequireNone (fire-and-forget): an
+		// acknowledged write must be on every in-sync replica.
+		RequiredAcks: kafka.RequireAll,
+		// Synchronous: async writes report errors only to a callback
+		// (kafka-go #65, #405, #1181), and we must know before committing.
+		Async: false,
+		// The 1 s default would add a second to every batch.
+		BatchTimeout: 2 * time.Millisecond,
+		// One WriteMessages call carries a whole batch; let it go out in as
+		// few requests as the byte bound allows.
+		BatchSize:  1 << 20,
+		BatchBytes: cfg.ProduceBatchBytes,
+		// Topics are created up front through the same transport (see
+		// ensureTopics); auto-creation would hide a misrouted topic.
+		AllowAutoTopicCreation: false,
+		// kafka-go's internal retries are short; the worker retries on top
+		// with its own backoff and never gives up on a batch.
+		MaxAttempts:  3,
+		WriteTimeout: cfg.WriteTimeout,
+		ReadTimeout:  cfg.WriteTimeout,
+		Transport:    w.transport,
+	}
+	return w, nil
+}
+
+// Ready reports whether the worker is consuming: it has joined a group
+// generation and is not paused on ledger failures. Suitable as a /readyz check.
+func (w *Worker) Ready(context.Context) error {
+	switch {
+	case !w.running.Load():
+		return errors.New("worker not running")
+	case !w.joined.Load():
+		return errors.New("worker has not joined the consumer group yet")
+	case w.paused.Load():
+		return errors.New("worker paused: ledger unavailable")
+	}
+	return nil
+}
+
+// Run consumes until ctx is cancelled, then drains: it stops fetching,
+// finishes the batch in flight within ShutdownTimeout (or abandons it
+// uncommitted), makes the final commit with its own context, and closes the
+// reader and writer. It returns nil after a drain caused by ctx, and an
+// error when something fatal happened (a Worker runs once).
+//
+// Plan reload: before every batch (and every PlanCheckInterval when idle)
+// the worker reads the current plan. When the plan changed, the topics it
+// needs are created first. When its set of datasets changed, the worker
+// finishes and commits the batch in flight, closes its reader (leaving the
+// group), and opens a new reader over the new ingress topics, which rejoins
+// the group and triggers a rebalance. Every worker of the group sees the same
+// plan source, so all of them converge on the same subscription.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("worker: Run called twice")
+	}
+	defer w.running.Store(false)
+	defer func() {
+		if err := w.writer.Close(); err != nil {
+			w.log.Warn("closing writer", "err", err)
+		}
+	}()
+
+	// procCtx bounds work on a batch: it outlives ctx by ShutdownTimeout so
+	// the batch in flight can finish after a shutdown request.
+	procCtx, cancelProc := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelProc()
+	stopDrainTimer := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(w.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelProc()
+		case <-procCtx.Done():
+		}
+	})
+	defer stopDrainTimer()
+
+	for {
+		plan, err := w.waitPlan(ctx)
+		if err != nil {
+			return nil // ctx cancelled while waiting: nothing in flight
+		}
+		topics := ingressTopics(plan)
+		s, err := w.newSession(topics)
+		if err != nil {
+			return err
+		}
+		restart, err := w.consume(ctx, procCtx, s)
+		s.close(w.cfg.ShutdownTimeout)
+		if err != nil {
+			return err
+		}
+		if !restart {
+			return nil
+		}
+		w.metrics.restarts.Inc()
+		w.log.Info("plan datasets changed: recreating reader", "topics", ingressTopics(w.plans.Current()))
+	}
+}
+
+// waitPlan returns the current plan once there is one with at least one
+// dataset whose topics exist, or an error when ctx ends first.
+func (w *Worker) waitPlan(ctx context.Context) (Plan, error) {
+	t := time.NewTicker(w.cfg.PlanCheckInterval)
+	defer t.Stop()
+	attempt := 0
+	for {
+		plan := w.plans.Current()
+		if plan != nil && len(plan.Datasets()) > 0 {
+			if err := w.ensurePlanTopics(ctx, plan); err == nil {
+				return plan, nil
+			} else if ctx.Err() == nil {
+				attempt++
+				w.log.Warn("creating topics failed; retrying", "err", err, "attempt", attempt)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// ensurePlanTopics creates the topics of plan not created yet by this worker.
+func (w *Worker) ensurePlanTopics(ctx context.Context, plan Plan) error {
+	if w.cfg.SkipTopicCreation {
+		return nil
+	}
+	var missing []string
+	for _, t := range Topics(plan) {
+		if _, ok := w.ensured[t]; !ok {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	// Through the writer's transport: kafka-go refreshes that transport's
+	// metadata after CreateTopics, so the writer sees the topics at once.
+	err := ensureTopics(ctx, w.cfg.Brokers, missing, w.cfg.Partitions,
+		TopicOptions{ReplicationFactor: w.cfg.ReplicationFactor, Transport: w.transport})
+	if err != nil {
+		return err
+	}
+	for _, t := range missing {
+		w.ensured[t] = struct{}{}
+	}
+	w.log.Info("topics ensured", "topics", missing)
+	return nil
+}
+
+// backoff returns the wait before retry attempt n (1-based): 50ms doubling
+// to 5s.
+func backoff(n int) time.Duration {
+	d := 50 * time.Millisecond
+	for i := 1; i < n && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether the full wait elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// session is one kafka-go Reader over a fixed set of ingress topics, with its
+// fetch goroutine and generation tracking.
+type session struct {
+	w       *Worker
+	topics  []string
+	reader  *kafka.Reader
+	fetched chan fetched
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	// gen counts group generations joined by this reader (see genLogger).
+	gen atomic.Uint64
+	// pendingCommit cancels the commit in progress, if any, when a new
+	// generation starts (see commit).
+	pmu           sync.Mutex
+	pendingCommit context.CancelFunc
+}
+
+type fetched struct {
+	msg kafka.Message
+	gen uint64
+	at  time.Time
+}
+
+func (w *Worker) newSession(topics []string) (*session, error) {
+	s := &session{w: w, topics: topics, done: make(chan struct{})}
+	rc := kafka.ReaderConfig{
+		Brokers:     w.cfg.Brokers,
+		GroupID:     w.cfg.GroupID,
+		GroupTopics: topics,
+		Dialer:      w.cfg.Dialer,
+		// CommitInterval > 0 commits in the background and only logs
+		// commit errors; 0 makes CommitMessages synchronous.
+		CommitInterval: 0,
+		// A new group starts at the beginning: nothing published before the
+		// exchange first ran is skipped.
+		StartOffset:       kafka.FirstOffset,
+		MinBytes:          1,
+		MaxBytes:          10 << 20,
+		MaxWait:           w.cfg.MaxWait,
+		QueueCapacity:     w.cfg.MaxBatchRecords,
+		SessionTimeout:    w.cfg.SessionTimeout,
+		HeartbeatInterval: w.cfg.HeartbeatInterval,
+		RebalanceTimeout:  w.cfg.RebalanceTimeout,
+		// New partitions of an ingress topic join the assignment.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		ReadBackoffMin:         50 * time.Millisecond,
+		ReadBackoffMax:         time.Second,
+		Logger:                 &genLogger{s: s, log: w.log},
+		ErrorLogger:            kafkaErrorLogger{log: w.log},
+	}
+	// kafka.NewReader panics on an invalid config; check first.
+	if err := rc.Validate(); err != nil {
+		return nil, fmt.Errorf("reader config: %w", err)
+	}
+	s.reader = kafka.NewReader(rc)
+	s.fetched = make(chan fetched, w.cfg.MaxBatchRecords)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.fetchLoop(ctx)
+	return s, nil
+}
+
+// fetchLoop fetches records ahead of processing. It is the only caller of
+// FetchMessage, and never calls ReadMessage: with a GroupID, ReadMessage
+// commits before the record is processed (kafka-go #626, #455, #1179).
+// It closes s.fetched and s.done when it returns.
+func (s *session) fetchLoop(ctx context.Context) {
+	defer close(s.done)
+	defer close(s.fetched)
+	attempt := 0
+	for {
+		m, err := s.reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			attempt++
+			s.w.log.Warn("fetch failed; retrying", "err", err, "attempt", attempt)
+			if !sleepCtx(ctx, backoff(attempt)) {
+				return
+			}
+			continue
+		}
+		attempt = 0
+		// The generation is read after the fetch: a record fetched across a
+		// generation change is tagged with the older one and is then not
+		// committed (safe: it is re-fetched).
+		f := fetched{msg: m, gen: s.gen.Load(), at: time.Now()}
+		select {
+		case s.fetched <- f:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// close stops fetching and closes the reader within timeout (kafka-go's
+// Close leaves the group and can block on an unreachable coordinator).
+func (s *session) close(timeout time.Duration) {
+	s.cancel()
+	<-s.done
+	closed := make(chan error, 1)
+	go func() { closed <- s.reader.Close() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-closed:
+		if err != nil {
+			s.w.log.Warn("closing reader", "err", err)
+		}
+	case <-t.C:
+		s.w.log.Warn("closing reader timed out", "timeout", timeout)
+	}
+}
+
+// consume runs batches until ctx is cancelled (restart false) or the plan's
+// dataset set differs from the session's topics (restart true).
+func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
+	tick := time.NewTicker(w.cfg.PlanCheckInterval)
+	defer tick.Stop()
+	lagTick := time.NewTicker(5 * time.Second)
+	defer lagTick.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	batch := make([]fetched, 0, w.cfg.MaxBatchRecords)
+	for {
+		batch = batch[:0]
+		// Wait for a first record, a plan check, or the end.
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-lagTick.C:
+			w.metrics.lag.Set(float64(s.reader.Stats().Lag))
+			continue
+		case <-tick.C:
+			plan := w.plans.Current()
+			if plan == nil {
+				continue
+			}
+			if err := w.ensurePlanTopics(ctx, plan); err != nil {
+				w.log.Warn("creating topics failed; retrying", "err", err)
+				continue
+			}
+			if !slices.Equal(ingressTopics(plan), s.topics) {
+				return true, nil
+			}
+			continue
+		case f, ok := <-s.fetched:
+			if !ok {
+				return false, errors.New("fetch loop stopped unexpectedly")
+			}
+			batch = append(batch, f)
+		}
+		// Take what is already there, then linger briefly for more.
+		linger.Reset(w.cfg.Linger)
+	fill:
+		for len(batch) < w.cfg.MaxBatchRecords {
+			select {
+			case f, ok := <-s.fetched:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, f)
+			case <-linger.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
+			}
+		}
+
+		plan := w.plans.Current()
+		if plan == nil {
+			// Plans are never unloaded once loaded; be safe anyway.
+			continue
+		}
+		if err := w.ensurePlanTopics(procCtx, plan); err != nil && procCtx.Err() == nil {
+			// The writer retries below; a missing topic shows as produce errors.
+			w.log.Warn("creating topics failed", "err", err)
+		}
+		if err := w.processBatch(procCtx, s, plan, batch); err != nil {
+			if procCtx.Err() != nil {
+				w.log.Warn("shutdown deadline passed: batch abandoned uncommitted", "records", len(batch))
+				return false, nil
+			}
+			return false, err
+		}
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		if !slices.Equal(ingressTopics(plan), s.topics) {
+			return true, nil
+		}
+	}
+}
