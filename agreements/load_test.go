@@ -119,3 +119,13 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestExamplesValidate(t *testing.T) {
+	s, err := LoadDir("../deploy/examples")
+	if err != nil {
+		t.Fatalf("LoadDir: %v", err)
+	}
+	if ps := Validate(s); len(ps) > 0 {
+		t.Fatalf("examples have %d problems:\n%v", len(ps), ps)
+	}
+}

@@ -1,0 +1,571 @@
+package agreements
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+)
+
+// MaxExprLen bounds a CEL expression; rules are one-liners, and the bound
+// keeps a pathological file from stalling the parser.
+const MaxExprLen = 4096
+
+var (
+	slugRe      = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	datasetRe   = regexp.MustCompile(`^([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\.([a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)$`)
+	agreementRe = regexp.MustCompile(`^[a-z0-9]+([-_][a-z0-9]+)*$`)
+	ruleNameRe  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	avroNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// Limits of ids: agreement ids appear in topic names
+// (deliver.<consumer>.<agreement id>, at most 249 characters in Kafka).
+const (
+	maxSlugLen        = 63
+	maxAgreementIDLen = 120
+)
+
+var (
+	classifications = []string{string(Public), string(Internal), string(Personal), string(Sensitive)}
+	severities      = []string{string(SeverityError), string(SeverityWarn)}
+	onStales        = []string{string(StaleQuarantine), string(StaleDeliverFlagged)}
+	transformKinds  = []string{string(Keep), string(Redact), string(Pseudonymize), string(Hash), string(Truncate), string(Mask), string(Generalize)}
+	generalizeUnits = []string{"year", "month", "day"}
+)
+
+// Validate checks a loaded Set and returns every problem found, sorted by
+// file, line and column; nil means valid. It checks what can be judged
+// without the registered schemas: required keys, enum values, id formats,
+// duplicates, references between documents, classification rules for
+// transforms, transform arguments, CEL syntax, validity windows, approvals
+// and lifecycle history. Checks against the schemas (unknown fields,
+// transform fits the field's type, CEL is boolean) are policy.Check's.
+//
+// References to agencies are checked only when the Set declares at least
+// one agency, so that a file of contracts can be validated alone; a
+// reference to a dataset is always checked, since an agreement cannot be
+// judged without its contract.
+func Validate(s *Set) Problems {
+	v := &validator{set: s}
+	v.agencies()
+	v.contracts()
+	v.agreements()
+	v.probs.Sort()
+	return v.probs
+}
+
+type validator struct {
+	set   *Set
+	probs Problems
+}
+
+func (v *validator) add(p Pos, hint, format string, args ...any) {
+	v.probs = append(v.probs, Problem{Pos: p, Message: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// at returns the position of key's value, or fallback when it was not written.
+func at(keyPos map[string]Pos, key string, fallback Pos) Pos {
+	if p, ok := keyPos[key]; ok {
+		return p
+	}
+	return fallback
+}
+
+func (v *validator) agencies() {
+	first := map[string]Pos{}
+	for i := range v.set.Agencies {
+		a := &v.set.Agencies[i]
+		idPos := at(a.KeyPos, "id", a.Pos)
+		switch {
+		case a.ID == "":
+			v.add(a.Pos, "add id: <lowercase slug>, e.g. social-services", "agency has no id")
+		case !isSlug(a.ID):
+			v.add(idPos, "use lowercase letters, digits and single hyphens, starting with a letter (e.g. social-services)", "agency id %q is not a lowercase slug", a.ID)
+		}
+		if a.ID != "" {
+			if p, dup := first[a.ID]; dup {
+				v.add(idPos, "each agency is declared once", "duplicate agency id %q (first declared at %s)", a.ID, p)
+			} else {
+				first[a.ID] = idPos
+			}
+		}
+		if strings.TrimSpace(a.Name) == "" {
+			v.add(a.Pos, "add name: <display name>", "agency %s has no name", a.ID)
+		}
+		if len(a.Stewards) == 0 {
+			v.add(at(a.KeyPos, "stewards", a.Pos), "list the people who may approve agreements: stewards: [first.last]", "agency %s has no stewards; no agreement of it could be approved", a.ID)
+		}
+		seen := map[string]bool{}
+		for _, s := range a.Stewards {
+			if seen[s] {
+				v.add(at(a.KeyPos, "stewards", a.Pos), "list each steward once", "agency %s lists steward %q twice", a.ID, s)
+			}
+			seen[s] = true
+		}
+	}
+}
+
+func isSlug(s string) bool { return len(s) <= maxSlugLen && slugRe.MatchString(s) }
+
+func (v *validator) agencyIDs() []string {
+	ids := make([]string, 0, len(v.set.Agencies))
+	for _, a := range v.set.Agencies {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+// checkAgencyRef reports an unknown agency reference when agencies are declared.
+func (v *validator) checkAgencyRef(p Pos, role, id string) {
+	if len(v.set.Agencies) == 0 || id == "" {
+		return
+	}
+	if _, ok := v.set.Agency(id); !ok {
+		v.add(p, suggestHint(id, v.agencyIDs()), "%s %q is not a declared agency", role, id)
+	}
+}
+
+func (v *validator) contracts() {
+	firstDataset := map[string]Pos{}
+	firstSubject := map[string]string{}
+	for i := range v.set.Contracts {
+		c := &v.set.Contracts[i]
+		v.contract(c)
+		dsPos := at(c.KeyPos, "dataset", c.Pos)
+		if c.Dataset != "" {
+			if p, dup := firstDataset[c.Dataset]; dup {
+				v.add(dsPos, "a dataset has one contract; merge the two", "duplicate contract for dataset %q (first at %s)", c.Dataset, p)
+			} else {
+				firstDataset[c.Dataset] = dsPos
+			}
+		}
+		if c.Subject != "" {
+			if other, dup := firstSubject[c.Subject]; dup && other != c.Dataset {
+				v.add(at(c.KeyPos, "subject", c.Pos), "each dataset has its own subject, usually ingress.<dataset>-value", "subject %q is already the subject of dataset %s", c.Subject, other)
+			} else if !dup {
+				firstSubject[c.Subject] = c.Dataset
+			}
+		}
+	}
+}
+
+func (v *validator) contract(c *DataContract) {
+	name := c.Dataset
+	if name == "" {
+		name = "(no dataset)"
+	}
+	dsPos := at(c.KeyPos, "dataset", c.Pos)
+	switch m := datasetRe.FindStringSubmatch(c.Dataset); {
+	case c.Dataset == "":
+		v.add(c.Pos, "add dataset: <agency>.<name>, e.g. health.immunisations", "data contract has no dataset")
+	case m == nil || len(c.Dataset) > 2*maxSlugLen:
+		v.add(dsPos, "write <agency>.<name> in lowercase, e.g. health.immunisations", "dataset id %q is not <agency>.<name>", c.Dataset)
+	case c.Owner != "" && m[1] != c.Owner:
+		v.add(dsPos, fmt.Sprintf("a dataset id starts with its owner: %s.%s", c.Owner, m[2]), "dataset %s is not named after its owner %s", c.Dataset, c.Owner)
+	}
+	ownerPos := at(c.KeyPos, "owner", c.Pos)
+	switch {
+	case c.Owner == "":
+		v.add(c.Pos, "add owner: <agency id>", "contract %s has no owner", name)
+	case !isSlug(c.Owner):
+		v.add(ownerPos, "use the agency's id, a lowercase slug", "owner %q is not an agency id", c.Owner)
+	default:
+		v.checkAgencyRef(ownerPos, "owner", c.Owner)
+	}
+	if c.Subject == "" {
+		hint := "add subject: ingress.<dataset>-value"
+		if c.Dataset != "" {
+			hint = "add subject: ingress." + c.Dataset + "-value"
+		}
+		v.add(c.Pos, hint, "contract %s has no subject", name)
+	}
+
+	// Fields and their classification.
+	if len(c.Fields) == 0 {
+		v.add(at(c.KeyPos, "fields", c.Pos), "classify every top-level field of the schema: fields: {<field>: public|internal|personal|sensitive}", "contract %s classifies no fields", name)
+	}
+	var fieldNames []string
+	for _, f := range c.Fields {
+		fieldNames = append(fieldNames, f.Name)
+		if !avroNameRe.MatchString(f.Name) {
+			v.add(f.Pos, "field names are Avro names: letters, digits and _, not starting with a digit", "field name %q is not a valid Avro name", f.Name)
+		}
+		valPos := at(c.KeyPos, "fields."+f.Name, f.Pos)
+		if !contains(classifications, string(f.Class)) {
+			v.add(valPos, suggestHint(string(f.Class), classifications), "field %s has unknown classification %q", f.Name, f.Class)
+		}
+	}
+	if c.DataSubject != "" {
+		if _, ok := c.Field(c.DataSubject); !ok {
+			v.add(at(c.KeyPos, "data_subject", c.Pos), fieldHint(c.DataSubject, fieldNames), "data_subject %q is not a classified field of %s", c.DataSubject, name)
+		}
+	}
+
+	// Quality rules.
+	firstRule := map[string]bool{}
+	for i, q := range c.Quality {
+		itemPos := at(c.KeyPos, fmt.Sprintf("quality.%d", i), c.Pos)
+		namePos := at(c.KeyPos, fmt.Sprintf("quality.%d.name", i), itemPos)
+		switch {
+		case q.Name == "":
+			v.add(itemPos, "add name: <snake_case>; it becomes the reason code quality:<name>", "quality rule %d of %s has no name", i+1, name)
+		case !ruleNameRe.MatchString(q.Name) || len(q.Name) > maxSlugLen:
+			v.add(namePos, "use lowercase letters, digits and _ (it becomes the reason code quality:<name>)", "quality rule name %q is not snake_case", q.Name)
+		case firstRule[q.Name]:
+			v.add(namePos, "rule names are reason codes and must be unique within a contract", "duplicate quality rule %q in %s", q.Name, name)
+		}
+		firstRule[q.Name] = true
+		label := q.Name
+		if label == "" {
+			label = fmt.Sprint(i + 1)
+		}
+		if strings.TrimSpace(q.Rule) == "" {
+			v.add(itemPos, "add rule: a CEL expression over record, e.g. record.age >= 0", "quality rule %s has no rule", label)
+		} else {
+			v.checkCEL(q.Rule, q.Pos, "quality rule "+label)
+		}
+		if !contains(severities, string(q.Severity)) {
+			v.add(at(c.KeyPos, fmt.Sprintf("quality.%d.severity", i), itemPos), suggestHint(string(q.Severity), severities), "quality rule %s has unknown severity %q", label, q.Severity)
+		}
+	}
+
+	// Freshness.
+	if f := c.Freshness; f != nil {
+		switch {
+		case f.EventTime == "":
+			v.add(f.Pos, "add event_time: <field holding the event time>", "freshness of %s has no event_time", name)
+		default:
+			if _, ok := c.Field(f.EventTime); !ok {
+				v.add(at(c.KeyPos, "freshness.event_time", f.Pos), fieldHint(f.EventTime, fieldNames), "freshness event_time %q is not a classified field of %s", f.EventTime, name)
+			}
+		}
+		if f.MaxAge < 0 || f.ExpectedEvery < 0 {
+			v.add(f.Pos, "durations are positive", "freshness of %s has a negative duration", name)
+		}
+		if f.MaxAge == 0 && f.ExpectedEvery == 0 {
+			v.add(f.Pos, "set max_age (staleness per record), expected_every (silence SLA) or both", "freshness of %s sets neither max_age nor expected_every", name)
+		}
+		if !contains(onStales, string(f.OnStale)) {
+			v.add(at(c.KeyPos, "freshness.on_stale", f.Pos), suggestHint(string(f.OnStale), onStales), "freshness on_stale %q is not known", f.OnStale)
+		}
+	}
+}
+
+func fieldHint(name string, fields []string) string {
+	if s := suggest(name, fields); s != "" {
+		return fmt.Sprintf("did you mean %q?", s)
+	}
+	return "name a field listed under the contract's fields"
+}
+
+func (v *validator) agreements() {
+	first := map[string]Pos{}
+	for i := range v.set.Agreements {
+		a := &v.set.Agreements[i]
+		v.agreement(a)
+		if a.ID != "" {
+			idPos := at(a.KeyPos, "id", a.Pos)
+			if p, dup := first[a.ID]; dup {
+				v.add(idPos, "agreement ids are unique; a renewal gets a new id", "duplicate agreement id %q (first at %s)", a.ID, p)
+			} else {
+				first[a.ID] = idPos
+			}
+		}
+	}
+}
+
+func (v *validator) datasetIDs() []string {
+	ids := make([]string, 0, len(v.set.Contracts))
+	for _, c := range v.set.Contracts {
+		ids = append(ids, c.Dataset)
+	}
+	return ids
+}
+
+func (v *validator) agreement(a *Agreement) {
+	name := a.ID
+	if name == "" {
+		name = "(no id)"
+	}
+	switch {
+	case a.ID == "":
+		v.add(a.Pos, "add id: e.g. health-to-social-2026-001", "agreement has no id")
+	case !agreementRe.MatchString(a.ID) || len(a.ID) > maxAgreementIDLen:
+		v.add(at(a.KeyPos, "id", a.Pos), fmt.Sprintf("use lowercase letters, digits, - and _ (at most %d characters); it is part of the delivery topic name", maxAgreementIDLen), "agreement id %q is not a valid id", a.ID)
+	}
+
+	// Provider and consumer.
+	var contract *DataContract
+	provPos := at(a.KeyPos, "provider", a.Pos)
+	switch {
+	case a.Provider == "":
+		v.add(a.Pos, "add provider: <dataset id>, e.g. health.immunisations", "agreement %s has no provider", name)
+	default:
+		if c, ok := v.set.Contract(a.Provider); ok {
+			contract = c
+		} else if datasetRe.MatchString(a.Provider) {
+			v.add(provPos, suggestHintOr(a.Provider, v.datasetIDs(), "load the dataset's contract with the agreement"), "agreement %s: provider %q is not a dataset with a contract", name, a.Provider)
+		} else {
+			v.add(provPos, "the provider is a dataset id <agency>.<name>, e.g. health.immunisations", "agreement %s: provider %q is not a dataset id", name, a.Provider)
+		}
+	}
+	consPos := at(a.KeyPos, "consumer", a.Pos)
+	switch {
+	case a.Consumer == "":
+		v.add(a.Pos, "add consumer: <agency id>", "agreement %s has no consumer", name)
+	case !isSlug(a.Consumer):
+		v.add(consPos, "the consumer is an agency id, a lowercase slug", "agreement %s: consumer %q is not an agency id", name, a.Consumer)
+	default:
+		v.checkAgencyRef(consPos, "consumer", a.Consumer)
+	}
+
+	// Purpose, legal basis, validity.
+	if strings.TrimSpace(a.Purpose) == "" {
+		v.add(a.Pos, "state why the consumer needs the data: purpose: \"...\"", "agreement %s has no purpose", name)
+	}
+	if strings.TrimSpace(a.LegalBasis) == "" {
+		v.add(a.Pos, "cite the act and section that allow the sharing, e.g. \"Social Services Act 2019, s.12(3)\"", "agreement %s has no legal_basis", name)
+	}
+	if a.ValidFrom.IsZero() {
+		v.add(a.Pos, "add valid_from: <RFC 3339 timestamp>", "agreement %s has no valid_from", name)
+	}
+	if a.ValidUntil.IsZero() {
+		v.add(a.Pos, "add valid_until: <RFC 3339 timestamp>; agreements end and are renewed", "agreement %s has no valid_until", name)
+	}
+	if !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() && !a.ValidUntil.After(a.ValidFrom) {
+		v.add(at(a.KeyPos, "valid_until", a.Pos), "valid_until must be after valid_from", "agreement %s: valid_until %s is not after valid_from %s", name, a.ValidUntil.Format(time.RFC3339), a.ValidFrom.Format(time.RFC3339))
+	}
+
+	// Fields.
+	if len(a.Fields) == 0 {
+		v.add(at(a.KeyPos, "fields", a.Pos), "list the allowed fields with their transforms: fields: {<field>: keep|pseudonymize|...}", "agreement %s allows no fields", name)
+	}
+	var classified []string
+	if contract != nil {
+		for _, f := range contract.Fields {
+			classified = append(classified, f.Name)
+		}
+	}
+	for _, f := range a.Fields {
+		valPos := at(a.KeyPos, "fields."+f.Name, f.Pos)
+		v.transform(name, f, valPos)
+		if contract == nil {
+			continue
+		}
+		fc, ok := contract.Field(f.Name)
+		if !ok {
+			v.add(f.Pos, suggestHintOr(f.Name, classified, "classify it in the contract of "+contract.Dataset+" first, or remove it"), "agreement %s: field %q is not classified by the contract of %s", name, f.Name, contract.Dataset)
+			continue
+		}
+		if fc.Class == Sensitive {
+			switch f.Transform.Kind {
+			case Keep:
+				v.add(valPos, "deliver it pseudonymize, redact, truncate, mask or generalize, or drop it", "agreement %s: sensitive field %s may not be delivered with keep", name, f.Name)
+			case Hash:
+				v.add(valPos, "an unkeyed hash of a sensitive value can be reversed by hashing candidates; use pseudonymize (keyed per agreement)", "agreement %s: sensitive field %s may not be delivered with hash", name, f.Name)
+			}
+		}
+	}
+	if strings.TrimSpace(a.Filter) != "" {
+		v.checkCEL(a.Filter, at(a.KeyPos, "filter", a.Pos), "filter of agreement "+name)
+	}
+
+	// Stricter freshness.
+	if a.MaxAge < 0 {
+		v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "durations are positive", "agreement %s: negative freshness max_age", name)
+	}
+	if a.MaxAge > 0 && contract != nil {
+		cf := contract.Freshness
+		switch {
+		case cf == nil || cf.EventTime == "":
+			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "add freshness: {event_time: <field>} to the contract of "+contract.Dataset, "agreement %s sets freshness max_age but the contract of %s names no event_time", name, contract.Dataset)
+		case cf.MaxAge > 0 && a.MaxAge > cf.MaxAge:
+			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "an agreement may only tighten freshness; remove it or make it at most "+FormatDuration(cf.MaxAge), "agreement %s: freshness max_age %s is looser than the contract's %s", name, FormatDuration(a.MaxAge), FormatDuration(cf.MaxAge))
+		}
+	}
+
+	v.lifecycle(a, name)
+}
+
+func suggestHintOr(word string, candidates []string, otherwise string) string {
+	if s := suggest(word, candidates); s != "" {
+		return fmt.Sprintf("did you mean %q?", s)
+	}
+	return otherwise
+}
+
+func (v *validator) transform(agreement string, f FieldRule, p Pos) {
+	t := f.Transform
+	if t.Kind == "" {
+		return // the loader has reported the missing or malformed transform
+	}
+	if !contains(transformKinds, string(t.Kind)) {
+		v.add(p, suggestHintOr(string(t.Kind), transformKinds, transformHint), "agreement %s: field %s has unknown transform %q", agreement, f.Name, t.Kind)
+		return
+	}
+	switch t.Kind {
+	case Truncate:
+		if t.N < 1 {
+			v.add(p, "truncate keeps the first N characters, N ≥ 1; to withhold the value use redact", "agreement %s: field %s: truncate %d is not at least 1", agreement, f.Name, t.N)
+		}
+	case Mask:
+		if t.N < 0 {
+			v.add(p, "keep_last is the number of trailing characters left visible, ≥ 0", "agreement %s: field %s: mask keep_last %d is negative", agreement, f.Name, t.N)
+		}
+	case Generalize:
+		switch {
+		case t.Unit != "" && t.Bucket != 0:
+			v.add(p, "give either a unit or {bucket: N}", "agreement %s: field %s: generalize has both a unit and a bucket", agreement, f.Name)
+		case t.Unit != "":
+			if !contains(generalizeUnits, t.Unit) {
+				v.add(p, suggestHint(t.Unit, generalizeUnits), "agreement %s: field %s: unknown generalize unit %q", agreement, f.Name, t.Unit)
+			}
+		case math.IsNaN(t.Bucket) || math.IsInf(t.Bucket, 0) || t.Bucket <= 0:
+			v.add(p, "bucket is the width of the number bands, > 0 (e.g. {bucket: 10})", "agreement %s: field %s: generalize bucket %v is not positive", agreement, f.Name, t.Bucket)
+		}
+	}
+}
+
+func (v *validator) lifecycle(a *Agreement, name string) {
+	statusPos := at(a.KeyPos, "status", a.Pos)
+	if !a.Status.Valid() {
+		v.add(statusPos, suggestHintOr(string(a.Status), statusStrings(), "one of "+statusList()), "agreement %s has unknown status %q", name, a.Status)
+	}
+	provider := a.ProviderAgency()
+	for i, ap := range a.Approvals {
+		p := at(a.KeyPos, fmt.Sprintf("approvals.%d", i), a.Pos)
+		switch {
+		case ap.Agency == "":
+			v.add(p, "add agency: <provider or consumer agency>", "agreement %s: approval %d names no agency", name, i+1)
+		case ap.Agency != provider && ap.Agency != a.Consumer:
+			v.add(at(a.KeyPos, fmt.Sprintf("approvals.%d.agency", i), p), fmt.Sprintf("approvals come from the provider (%s) or the consumer (%s)", provider, a.Consumer), "agreement %s: approval by agency %s, which is not a party", name, ap.Agency)
+		}
+		if ap.Steward == "" {
+			v.add(p, "add steward: <name>", "agreement %s: approval %d names no steward", name, i+1)
+		} else if ag, ok := v.set.Agency(ap.Agency); ok && !ag.IsSteward(ap.Steward) {
+			v.add(at(a.KeyPos, fmt.Sprintf("approvals.%d.steward", i), p), fmt.Sprintf("stewards of %s: %s", ap.Agency, strings.Join(ag.Stewards, ", ")), "agreement %s: %s is not a steward of %s", name, ap.Steward, ap.Agency)
+		}
+		if ap.At.IsZero() {
+			v.add(p, "add at: <RFC 3339 timestamp>", "agreement %s: approval %d has no time", name, i+1)
+		}
+	}
+	switch a.Status {
+	case StatusApproved, StatusActive, StatusSuspended:
+		if err := a.approvalsComplete(); err != nil {
+			v.add(statusPos, "add approvals: [{agency: <id>, steward: <name>, at: <time>}] for both parties, or set status: proposed", "agreement %s is %s but %v", name, a.Status, err)
+		}
+	}
+	prev := Status("")
+	for i, t := range a.History {
+		p := at(a.KeyPos, fmt.Sprintf("history.%d", i), a.Pos)
+		if !t.From.Valid() || !t.To.Valid() {
+			v.add(p, "from and to are lifecycle statuses: "+statusList(), "agreement %s: history entry %d has an unknown status (%q to %q)", name, i+1, t.From, t.To)
+			prev = t.To
+			continue
+		}
+		if !CanTransition(t.From, t.To) {
+			v.add(p, "allowed from "+string(t.From)+": "+joinStatuses(transitions[t.From]), "agreement %s: history entry %d goes from %s to %s, which is not a lifecycle step", name, i+1, t.From, t.To)
+		}
+		if prev != "" && t.From != prev {
+			v.add(p, "each entry starts where the previous one ended", "agreement %s: history entry %d starts at %s but the previous one ended at %s", name, i+1, t.From, prev)
+		}
+		if t.By == "" || t.At.IsZero() {
+			v.add(p, "every transition records by and at", "agreement %s: history entry %d does not say who and when", name, i+1)
+		}
+		if i > 0 && !t.At.IsZero() && t.At.Before(a.History[i-1].At) {
+			v.add(p, "history is in time order", "agreement %s: history entry %d is earlier than entry %d", name, i+1, i)
+		}
+		prev = t.To
+	}
+	if n := len(a.History); n > 0 && a.Status.Valid() && a.History[n-1].To != a.Status {
+		v.add(statusPos, "record the change in history, or correct the status", "agreement %s: status is %s but its history ends at %s", name, a.Status, a.History[n-1].To)
+	}
+}
+
+func statusStrings() []string {
+	out := make([]string, len(Statuses))
+	for i, s := range Statuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// celEnv is used for syntax checks only; type checking against the schema is
+// policy.Check's.
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(cel.Variable("record", cel.DynType))
+})
+
+// checkCEL reports each syntax error of expr at its position: p is where the
+// expression's text starts in the file.
+func (v *validator) checkCEL(expr string, p Pos, what string) {
+	if len(expr) > MaxExprLen {
+		v.add(p, fmt.Sprintf("keep expressions under %d characters; split the rule", MaxExprLen), "%s is too long (%d characters)", what, len(expr))
+		return
+	}
+	for _, e := range ParseCEL(expr) {
+		ep := p
+		if e.Line > 1 {
+			ep.Line += e.Line - 1
+		}
+		ep.Column += e.Column
+		v.add(ep, "CEL syntax: e.g. record.age >= 0 && record.region in ['north', 'east']", "%s: CEL syntax error: %s", what, e.Message)
+	}
+}
+
+// CELError is one syntax error of a CEL expression; Line is 1-based and
+// Column 0-based within the expression.
+type CELError struct {
+	Line, Column int
+	Message      string
+}
+
+// ParseCEL parses expr (syntax only) and returns its errors, sorted.
+func ParseCEL(expr string) (errs []CELError) {
+	env, err := celEnv()
+	if err != nil {
+		return []CELError{{Line: 1, Message: "CEL environment: " + err.Error()}}
+	}
+	defer func() {
+		if r := recover(); r != nil { // never crash on outside input
+			errs = []CELError{{Line: 1, Message: fmt.Sprintf("CEL parser failed: %v", r)}}
+		}
+	}()
+	_, iss := env.Parse(expr)
+	if iss == nil || iss.Err() == nil {
+		return nil
+	}
+	for _, e := range iss.Errors() {
+		line, col := e.Location.Line(), e.Location.Column()
+		if line < 1 {
+			line = 1
+		}
+		if col < 0 {
+			col = 0
+		}
+		errs = append(errs, CELError{Line: line, Column: col, Message: shortCELMessage(e.Message)})
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].Line != errs[j].Line {
+			return errs[i].Line < errs[j].Line
+		}
+		return errs[i].Column < errs[j].Column
+	})
+	return errs
+}
+
+// shortCELMessage drops the parser's prefix and its list of expected tokens,
+// which names grammar symbols rather than helping a steward.
+func shortCELMessage(m string) string {
+	m = strings.TrimPrefix(m, "Syntax error: ")
+	if i := strings.Index(m, " expecting {"); i > 0 {
+		m = m[:i]
+	}
+	return m
+}
