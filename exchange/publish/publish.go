@@ -1,0 +1,369 @@
+package publish
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/schemas"
+)
+
+// IngressTopic is the topic a provider publishes dataset records to
+// (ARCHITECTURE.md, "Topics").
+func IngressTopic(dataset string) string { return "ingress." + dataset }
+
+// ValueSubject is the registry subject of a dataset's ingress values.
+func ValueSubject(dataset string) string { return IngressTopic(dataset) + "-value" }
+
+// DefaultKeyField keys records when no key field is named and the schema has it.
+const DefaultKeyField = "record_id"
+
+// LineError is one input line that was not published.
+type LineError struct {
+	Line int // 1-based line number in the input
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Encoder turns JSON lines into Kafka keys and framed Avro values (magic 0,
+// 4-byte big-endian schema id, Avro binary) for one schema. It is safe for
+// concurrent use.
+type Encoder struct {
+	schema      *Schema
+	keyField    string
+	keyType     avro.Schema
+	keyRequired bool
+}
+
+// NewEncoder returns an Encoder for schema s, which must be a record. The key
+// of each record is the value of the top-level field keyField; with keyField
+// "" it is the record_id field when the schema has one, else records have no
+// key.
+func NewEncoder(s *Schema, keyField string) (*Encoder, error) {
+	rec, ok := s.Avro.(*avro.RecordSchema)
+	if !ok {
+		return nil, fmt.Errorf("subject %q: the schema is a %s, publish needs a record", s.Subject, s.Avro.Type())
+	}
+	field := func(name string) avro.Schema {
+		for _, f := range rec.Fields() {
+			if f.Name() == name {
+				return f.Type()
+			}
+		}
+		return nil
+	}
+	e := &Encoder{schema: s}
+	switch {
+	case keyField != "":
+		if e.keyType = field(keyField); e.keyType == nil {
+			return nil, fmt.Errorf("key field %q is not a field of record %s (subject %q)", keyField, rec.FullName(), s.Subject)
+		}
+		e.keyField, e.keyRequired = keyField, true
+	default:
+		if e.keyType = field(DefaultKeyField); e.keyType != nil {
+			e.keyField = DefaultKeyField
+		}
+	}
+	return e, nil
+}
+
+// KeyField is the field records are keyed by, "" for none.
+func (e *Encoder) KeyField() string { return e.keyField }
+
+// Encode converts one JSON object to the key and framed value of a record.
+// Errors name the field and why (*FieldError), or say the line is not JSON.
+func (e *Encoder) Encode(line []byte) (key, value []byte, err error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, errors.New("invalid JSON: more than one value on the line")
+	}
+	native, err := Convert(e.schema.Avro, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.keyField != "" {
+		key, err = keyOf(v.(map[string]any), e.keyField, e.keyType, e.keyRequired)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	body, err := avro.Marshal(e.schema.Avro, native)
+	if err != nil {
+		// Convert checked every value, so this is a converter gap; say so.
+		return nil, nil, fmt.Errorf("avro encoding: %w", err)
+	}
+	value = schemas.AppendFrame(make([]byte, 0, schemas.FrameHeaderSize+len(body)), e.schema.ID)
+	return key, append(value, body...), nil
+}
+
+// keyOf renders the key field's JSON value as the record key: strings as
+// they are, numbers and booleans as their JSON text; null means no key.
+func keyOf(obj map[string]any, field string, typ avro.Schema, required bool) ([]byte, error) {
+	v, ok := obj[field]
+	if !ok {
+		if required {
+			return nil, &FieldError{field, "missing, and it is the key field"}
+		}
+		return nil, nil
+	}
+	if u, ok := typ.(*avro.UnionSchema); ok {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 { // Avro JSON union {"string": "x"}
+			for branch, inner := range m {
+				for _, t := range u.Types() {
+					if branchMatches(t, branch) {
+						v = inner
+					}
+				}
+			}
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []byte(x), nil
+	case json.Number:
+		return []byte(x.String()), nil
+	case bool:
+		return []byte(fmt.Sprint(x)), nil
+	}
+	return nil, &FieldError{field, fmt.Sprintf("key field must be a string, number or boolean, got %s", describe(v))}
+}
+
+// MessageWriter is what Run produces through; *kafka.Writer is one. A
+// partial failure is reported as kafka.WriteErrors, one entry per message.
+type MessageWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// NewWriter returns a kafka-go Writer for topic with the settings publish
+// needs: acks from all in-sync replicas, Java-compatible key hashing (so a
+// key lands on the partition a Java producer would pick), no topic
+// auto-creation, batches below the 1 MiB default request limit.
+func NewWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Murmur2Balancer{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchSize:              DefaultBatchSize,
+		BatchBytes:             DefaultBatchBytes,
+		BatchTimeout:           5 * time.Millisecond,
+		AllowAutoTopicCreation: false,
+	}
+}
+
+// CheckTopic fails with a clear message when topic does not exist.
+func CheckTopic(ctx context.Context, w *kafka.Writer, topic string) error {
+	c := &kafka.Client{Addr: w.Addr, Transport: w.Transport}
+	resp, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return fmt.Errorf("asking %s for topic %s: %w", w.Addr, topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Name == topic {
+			if t.Error != nil {
+				return fmt.Errorf("topic %s on %s: %w (is the exchange running with a contract for this dataset?)", topic, w.Addr, t.Error)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("topic %s does not exist on %s (is the exchange running with a contract for this dataset?)", topic, w.Addr)
+}
+
+// Defaults of Run.
+const (
+	DefaultBatchSize  = 500
+	DefaultBatchBytes = 768 << 10
+	// MaxLineBytes bounds one input line; a longer line is an error for that
+	// line only.
+	MaxLineBytes = 8 << 20
+)
+
+// Summary counts what Run did.
+type Summary struct {
+	Lines     int   // non-blank lines read
+	Published int   // records acknowledged by the brokers
+	Errors    int   // lines not published
+	Bytes     int64 // input bytes read so far
+}
+
+// Option configures Run.
+type Option func(*runConfig)
+
+type runConfig struct {
+	batchSize  int
+	batchBytes int
+	onError    func(*LineError)
+	onProgress func(Summary)
+}
+
+// WithBatchSize sets how many records go to the writer at once (default
+// DefaultBatchSize).
+func WithBatchSize(n int) Option { return func(c *runConfig) { c.batchSize = n } }
+
+// WithBatchBytes sets the encoded size at which a batch is sent (default
+// DefaultBatchBytes).
+func WithBatchBytes(n int) Option { return func(c *runConfig) { c.batchBytes = n } }
+
+// WithLineErrors calls f for each line that is not published, in line order
+// for conversion errors (produce errors come when their batch completes).
+func WithLineErrors(f func(*LineError)) Option { return func(c *runConfig) { c.onError = f } }
+
+// WithProgress calls f after each batch with the counts so far.
+func WithProgress(f func(Summary)) Option { return func(c *runConfig) { c.onProgress = f } }
+
+// Run reads JSON lines from r, encodes each with enc and produces them
+// through w in batches. A line that does not convert or whose produce fails
+// is counted and reported, and is not published; the others are. Blank
+// lines are skipped. The error is for what stops the whole run: reading r,
+// ctx, or a batch the brokers refused as a whole (the summary counts that
+// batch as errors).
+func Run(ctx context.Context, r io.Reader, enc *Encoder, w MessageWriter, opts ...Option) (Summary, error) {
+	cfg := runConfig{batchSize: DefaultBatchSize, batchBytes: DefaultBatchBytes}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.batchSize <= 0 {
+		cfg.batchSize = 1
+	}
+	var (
+		sum     Summary
+		batch   []kafka.Message
+		lines   []int
+		pending int
+	)
+	report := func(line int, err error) {
+		sum.Errors++
+		if cfg.onError != nil {
+			cfg.onError(&LineError{Line: line, Err: err})
+		}
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := w.WriteMessages(ctx, batch...)
+		var werrs kafka.WriteErrors
+		switch {
+		case err == nil:
+			sum.Published += len(batch)
+		case errors.As(err, &werrs) && len(werrs) == len(batch):
+			for i, werr := range werrs {
+				if werr == nil {
+					sum.Published++
+				} else {
+					report(lines[i], fmt.Errorf("produce: %w", werr))
+				}
+			}
+		default:
+			sum.Errors += len(batch)
+			first, last := lines[0], lines[len(lines)-1]
+			batch, lines, pending = batch[:0], lines[:0], 0
+			return fmt.Errorf("producing lines %d-%d: %w", first, last, err)
+		}
+		batch, lines, pending = batch[:0], lines[:0], 0
+		if cfg.onProgress != nil {
+			cfg.onProgress(sum)
+		}
+		return nil
+	}
+
+	br := bufio.NewReaderSize(countingReader{r, &sum.Bytes}, 64<<10)
+	for n := 1; ; n++ {
+		line, tooLong, readErr := readLine(br, MaxLineBytes)
+		if readErr != nil && readErr != io.EOF {
+			_ = flush()
+			return sum, fmt.Errorf("reading line %d: %w", n, readErr)
+		}
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		trimmed := bytes.TrimSpace(line)
+		switch {
+		case tooLong:
+			sum.Lines++
+			report(n, fmt.Errorf("line is longer than %d bytes", MaxLineBytes))
+		case len(trimmed) == 0:
+		default:
+			sum.Lines++
+			key, value, err := enc.Encode(trimmed)
+			if err != nil {
+				report(n, err)
+				break
+			}
+			batch = append(batch, kafka.Message{Key: key, Value: value})
+			lines = append(lines, n)
+			pending += len(key) + len(value)
+			if len(batch) >= cfg.batchSize || pending >= cfg.batchBytes {
+				if err := flush(); err != nil {
+					return sum, err
+				}
+			}
+		}
+		if readErr == io.EOF {
+			break
+		}
+	}
+	if err := flush(); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+// readLine reads one line without its newline. A line longer than max is
+// consumed and reported as tooLong; its bytes still count in len(line) up to
+// max. At the end of input it returns the last line (maybe empty) and io.EOF.
+func readLine(br *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if err != nil {
+			if err == io.EOF && buf != nil {
+				return buf, tooLong, nil
+			}
+			return buf, tooLong, err
+		}
+		if !tooLong {
+			if len(buf)+len(chunk) > max {
+				tooLong = true
+				buf = nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if buf == nil {
+			buf = []byte{}
+		}
+		if !isPrefix {
+			return buf, tooLong, nil
+		}
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
