@@ -1,0 +1,187 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrUnavailable is wrapped by store errors that mean the database could not
+// be reached or did not answer (connection refused or lost, timeouts). The
+// runtime fails closed on it: it pauses consumption and retries.
+var ErrUnavailable = errors.New("ledger store unavailable")
+
+// ErrInvalidEntry is wrapped when an entry cannot be stored as given (empty
+// topic, zero decision time, text that is not UTF-8 …). Retrying does not help.
+var ErrInvalidEntry = errors.New("invalid ledger entry")
+
+// Appender is the ledger as the runtime writes it.
+//
+// Append stores entries durably before it returns nil. It is idempotent on
+// (Topic, Partition, Offset): an entry whose identity is already stored is
+// skipped and neither forks nor extends its chain, so a batch can be retried
+// after an unknown outcome (timeout, lost connection) and records
+// re-processed after a crash or rebalance leave exactly one entry. The store
+// sets the chain fields (Seq, PrevHash, Hash); values passed in are ignored
+// and the caller's slice is not modified. Appends to one chain are
+// serialised inside the database, so several exchange instances — including
+// one that lost its partition in a rebalance and has not noticed yet — can
+// append at once without forking a chain.
+type Appender interface {
+	Append(ctx context.Context, entries []Entry) error
+}
+
+// Chain identifies a hash chain: one per source topic-partition.
+type Chain struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+}
+
+func (c Chain) String() string { return fmt.Sprintf("%s/%d", c.Topic, c.Partition) }
+
+// Source is what Verify reads. Backends implement it over their tables.
+type Source interface {
+	// Chains lists every chain that has entries or checkpoints.
+	Chains(ctx context.Context) ([]Chain, error)
+	// ChainEntries calls fn with the chain's entries in Seq order. The entry
+	// passed to fn is only valid during the call.
+	ChainEntries(ctx context.Context, c Chain, fn func(*Entry) error) error
+	// ChainCheckpoints returns the chain's checkpoints in Seq order.
+	ChainCheckpoints(ctx context.Context, c Chain) ([]Checkpoint, error)
+}
+
+// Head is the end of a chain as a writer sees it inside its transaction.
+type Head struct {
+	Seq       int64  // 0 for an empty chain
+	Hash      []byte // nil for an empty chain
+	MaxOffset int64  // highest offset stored in the chain; -1 for none
+}
+
+// Batch is a validated append batch grouped by chain, in chain order.
+type Batch struct {
+	Chains  []Chain
+	Entries map[Chain][]*Entry // in the order given to Append, one per offset
+}
+
+// NewBatch validates and normalises copies of entries and groups them by
+// chain. Chains come out sorted (writers lock them in this order, so two
+// writers never deadlock); within a chain entries keep their order and a
+// repeated offset keeps its first occurrence.
+func NewBatch(entries []Entry) (*Batch, error) {
+	b := &Batch{Entries: make(map[Chain][]*Entry)}
+	seen := make(map[Chain]map[int64]struct{})
+	copies := make([]Entry, len(entries))
+	for i := range entries {
+		e := &copies[i]
+		*e = entries[i]
+		e.Seq, e.PrevHash, e.Hash = 0, nil, nil
+		Normalize(e)
+		if err := Validate(e); err != nil {
+			return nil, err
+		}
+		c := Chain{e.Topic, e.Partition}
+		offs, ok := seen[c]
+		if !ok {
+			offs = make(map[int64]struct{})
+			seen[c] = offs
+			b.Chains = append(b.Chains, c)
+		}
+		if _, dup := offs[e.Offset]; dup {
+			continue
+		}
+		offs[e.Offset] = struct{}{}
+		b.Entries[c] = append(b.Entries[c], e)
+	}
+	sort.Slice(b.Chains, func(i, j int) bool {
+		if b.Chains[i].Topic != b.Chains[j].Topic {
+			return b.Chains[i].Topic < b.Chains[j].Topic
+		}
+		return b.Chains[i].Partition < b.Chains[j].Partition
+	})
+	return b, nil
+}
+
+// Link chains fresh (not yet stored) entries after head: Seq, PrevHash and
+// Hash are set, and the new head is returned.
+func Link(head Head, fresh []*Entry) Head {
+	for _, e := range fresh {
+		e.Seq = head.Seq + 1
+		e.PrevHash = head.Hash
+		e.Hash = ComputeHash(e)
+		head.Seq, head.Hash = e.Seq, e.Hash
+		if e.Offset > head.MaxOffset {
+			head.MaxOffset = e.Offset
+		}
+	}
+	return head
+}
+
+// maxHashLen bounds the hash fields; SHA-256 needs 32, keyed hashes up to 64.
+const maxHashLen = 64
+
+// maxText bounds every text field, so one bad entry cannot bloat the ledger.
+const maxText = 1024
+
+// Validate reports why e cannot be stored, wrapping ErrInvalidEntry.
+func Validate(e *Entry) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s/%d@%d: %s", ErrInvalidEntry, e.Topic, e.Partition, e.Offset, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case e.Topic == "":
+		return bad("empty topic")
+	case e.Partition < 0:
+		return bad("negative partition")
+	case e.Offset < 0:
+		return bad("negative offset")
+	case e.DecisionTime.IsZero():
+		return bad("zero decision time")
+	case e.DecisionTime.Year() < 2000 || e.DecisionTime.Year() > 9999:
+		return bad("decision time %s out of range", e.DecisionTime.Format("2006-01-02"))
+	}
+	switch e.Decision {
+	case Delivered, Dropped, Quarantined:
+	default:
+		return bad("unknown decision %q", e.Decision)
+	}
+	for name, h := range map[string][]byte{"key hash": e.KeyHash, "payload hash": e.PayloadHash, "subject hash": e.SubjectHash} {
+		if len(h) > maxHashLen {
+			return bad("%s longer than %d bytes", name, maxHashLen)
+		}
+	}
+	texts := []string{e.Topic, e.Dataset, string(e.Decision), e.PlanVersion}
+	texts = append(texts, e.Reasons...)
+	for _, d := range e.Deliveries {
+		texts = append(texts, d.AgreementID, d.Topic, d.DeliveryID)
+	}
+	for _, s := range e.Skips {
+		texts = append(texts, s.AgreementID, s.Reason)
+	}
+	for _, s := range texts {
+		if len(s) > maxText || !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return bad("text field is longer than %d bytes, not UTF-8 or holds NUL", maxText)
+		}
+	}
+	return nil
+}
+
+// Consumer is the consumer agency of a delivery topic
+// (`deliver.<consumer>.<agreement id>`), or "" when the topic has another form.
+func Consumer(deliveryTopic string) string {
+	rest, ok := strings.CutPrefix(deliveryTopic, "deliver.")
+	if !ok {
+		return ""
+	}
+	c, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return ""
+	}
+	return c
+}
+
+// SameHash compares two hashes; nil and empty are equal.
+func SameHash(a, b []byte) bool { return bytes.Equal(a, b) }
