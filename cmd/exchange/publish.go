@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange/publish"
+)
+
+func init() {
+	register("publish", "publish JSON lines to a dataset's ingress topic as Avro records", runPublish)
+}
+
+func runPublish(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--brokers LIST] [--registry URL] [--key FIELD]
+
+Reads one JSON object per line, converts it with the latest schema of subject
+ingress.<dataset>-value from the schema registry, and produces it to topic
+ingress.<dataset> (acks=all). A line that does not fit the schema is reported
+with its line number and field, and is not published. Exit status 1 if any
+line was not published.
+
+`)
+		fs.PrintDefaults()
+	}
+	dataset := fs.String("dataset", "", "dataset id, `<agency>.<name>` (required)")
+	file := fs.String("file", "", "JSON lines file, - for stdin (required)")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	registry := fs.String("registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
+	key := fs.String("key", "", "field whose value is the record key (default: record_id when the schema has it)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
+	}
+	if *dataset == "" || *file == "" {
+		fs.Usage()
+		return exitError{2}
+	}
+	var brokerList []string
+	for _, b := range strings.Split(*brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			brokerList = append(brokerList, b)
+		}
+	}
+	if len(brokerList) == 0 {
+		return errors.New("--brokers: no broker address given")
+	}
+
+	var in io.Reader = os.Stdin
+	var size int64
+	if *file != "-" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		in = f
+	}
+
+	subject := publish.ValueSubject(*dataset)
+	fetchCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	schema, err := publish.FetchLatest(fetchCtx, nil, *registry, subject)
+	cancel()
+	if err != nil {
+		return err
+	}
+	enc, err := publish.NewEncoder(schema, *key)
+	if err != nil {
+		return err
+	}
+	topic := publish.IngressTopic(*dataset)
+	w := publish.NewWriter(brokerList, topic)
+	defer w.Close()
+	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = publish.CheckTopic(checkCtx, w, topic)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	bar := newProgressBar(os.Stderr, size)
+	sum, runErr := publish.Run(ctx, in, enc, w,
+		publish.WithLineErrors(func(e *publish.LineError) {
+			bar.clear()
+			fmt.Fprintln(os.Stderr, e.Error())
+		}),
+		publish.WithProgress(bar.update))
+	bar.done()
+	fmt.Printf("published %d records, %d errors\n", sum.Published, sum.Errors)
+	if runErr != nil {
+		return fmt.Errorf("publishing to %s: %w", topic, runErr)
+	}
+	if sum.Errors > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// progressBar draws one line on stderr while publishing, only when stderr is
+// a terminal (a character device). Redraws at most ten times a second.
+type progressBar struct {
+	mu    sync.Mutex
+	w     *os.File
+	on    bool
+	total int64
+	last  time.Time
+	drawn bool
+}
+
+func newProgressBar(w *os.File, total int64) *progressBar {
+	st, err := w.Stat()
+	return &progressBar{w: w, total: total, on: err == nil && st.Mode()&os.ModeCharDevice != 0}
+}
+
+func (p *progressBar) update(s publish.Summary) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond {
+		p.last = now
+		p.draw(s)
+	}
+}
+
+func (p *progressBar) draw(s publish.Summary) {
+	const width = 30
+	counts := fmt.Sprintf("%d published, %d errors", s.Published, s.Errors)
+	if p.total <= 0 {
+		fmt.Fprintf(p.w, "\r\033[K%s", counts)
+	} else {
+		frac := float64(s.Bytes) / float64(p.total)
+		if frac > 1 {
+			frac = 1
+		}
+		n := int(frac * width)
+		fmt.Fprintf(p.w, "\r\033[K[%s%s] %3.0f%%  %s", strings.Repeat("#", n), strings.Repeat(" ", width-n), frac*100, counts)
+	}
+	p.drawn = true
+}
+
+func (p *progressBar) clear() {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+func (p *progressBar) done() { p.clear() }
