@@ -32,6 +32,8 @@ type Codecs struct {
 	src SchemaSource
 	api avro.API
 
+	readers sync.Pool // *avro.Reader bound to api
+
 	mu    sync.RWMutex
 	cache map[int]avro.Schema
 }
@@ -64,7 +66,7 @@ func NewCodecs(src SchemaSource, opts ...CodecOption) *Codecs {
 	if cfg.maxItems <= 0 {
 		cfg.maxItems = DefaultMaxItems
 	}
-	return &Codecs{
+	c := &Codecs{
 		src: src,
 		api: avro.Config{
 			MaxByteSliceSize:  cfg.maxBytes,
@@ -74,6 +76,8 @@ func NewCodecs(src SchemaSource, opts ...CodecOption) *Codecs {
 		}.Freeze(),
 		cache: map[int]avro.Schema{},
 	}
+	c.readers.New = func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(c.api)) }
+	return c
 }
 
 // Schema returns the parsed schema of id, loading it once. An id the
@@ -135,7 +139,15 @@ func (c *Codecs) DecodeBody(s avro.Schema, body []byte) (v any, err error) {
 			v, err = nil, &FrameError{SchemaID: -1, Kind: ErrMalformedPayload, Detail: fmt.Sprintf("decoder panicked: %v", r)}
 		}
 	}()
-	if err := c.api.Unmarshal(s, body, &v); err != nil {
+	// Not api.Unmarshal: it reports a body that ends mid-value (io.EOF) as
+	// success with a nil or partial value.
+	r := c.readers.Get().(*avro.Reader)
+	defer c.readers.Put(r)
+	r.Reset(body)
+	r.ReadVal(s, &v)
+	if r.Error != nil {
+		err := r.Error
+		r.Error = nil
 		return nil, &FrameError{SchemaID: -1, Kind: ErrMalformedPayload, Err: err}
 	}
 	return v, nil
