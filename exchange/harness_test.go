@@ -1,0 +1,430 @@
+package exchange
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+)
+
+// The end-to-end suite runs on an in-process kfake broker, or on the
+// brokers in EXCHANGE_TEST_KAFKA_BROKERS (comma-separated), e.g. an Apache
+// Kafka started by deploy/local scripts. Names carry a random suffix so
+// runs never see each other's topics or groups on a shared cluster.
+const envBrokers = "EXCHANGE_TEST_KAFKA_BROKERS"
+
+// testKafka is the broker of one test.
+type testKafka struct {
+	brokers   []string
+	real      bool
+	transport *kafka.Transport
+	// query carries the test's metadata and offset requests. Its short
+	// metadata TTL lets it see topics the worker created through its own
+	// transport.
+	query *kafka.Transport
+}
+
+func startKafka(t testing.TB) *testKafka {
+	t.Helper()
+	tr := &kafka.Transport{}
+	q := &kafka.Transport{MetadataTTL: 20 * time.Millisecond}
+	t.Cleanup(tr.CloseIdleConnections)
+	t.Cleanup(q.CloseIdleConnections)
+	if env := os.Getenv(envBrokers); env != "" {
+		return &testKafka{brokers: strings.Split(env, ","), real: true, transport: tr, query: q}
+	}
+	c, err := kfake.NewCluster(
+		kfake.Ports(0), // 127.0.0.1, a free port
+		kfake.NumBrokers(1),
+		// kfake refuses session timeouts under 6 s otherwise; short ones
+		// let a killed member leave the group quickly.
+		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatalf("starting kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return &testKafka{brokers: c.ListenAddrs(), transport: tr, query: q}
+}
+
+// groupTimings are consumer-group timings a test can afford: short on kfake;
+// on real Kafka the broker's group.min.session.timeout.ms (6 s) applies.
+func (k *testKafka) groupTimings(cfg *WorkerConfig) {
+	if k.real {
+		cfg.SessionTimeout, cfg.HeartbeatInterval, cfg.RebalanceTimeout = 6*time.Second, 500*time.Millisecond, 6*time.Second
+		return
+	}
+	cfg.SessionTimeout, cfg.HeartbeatInterval, cfg.RebalanceTimeout = time.Second, 100*time.Millisecond, 2*time.Second
+}
+
+func suffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (k *testKafka) client() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(k.brokers...), Transport: k.query, Timeout: 10 * time.Second}
+}
+
+// ensure creates topics through the transport the test writer uses, so it
+// sees them at once.
+func (k *testKafka) ensure(t testing.TB, partitions int, topics ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := EnsureTopicsWith(ctx, k.brokers, topics, partitions, TopicOptions{Transport: k.transport}); err != nil {
+		t.Fatalf("ensure topics: %v", err)
+	}
+}
+
+// publish writes msgs with acks=all through kafka-go, as an agency would.
+func (k *testKafka) publish(t testing.TB, msgs ...kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{
+		Addr: kafka.TCP(k.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, BatchSize: 10000, Transport: k.transport,
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return
+		}
+		// A topic just created may still be settling on a real cluster.
+		if attempt >= 20 || ctx.Err() != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+}
+
+// partitions returns the partition ids of topic.
+func (k *testKafka) partitions(ctx context.Context, topic string) ([]int, error) {
+	md, err := k.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, err
+	}
+	for _, tm := range md.Topics {
+		if tm.Name == topic {
+			if tm.Error != nil {
+				return nil, tm.Error
+			}
+			var ps []int
+			for _, p := range tm.Partitions {
+				ps = append(ps, p.ID)
+			}
+			sort.Ints(ps)
+			return ps, nil
+		}
+	}
+	return nil, fmt.Errorf("topic %s not in metadata", topic)
+}
+
+// endOffsets returns the next offset of every partition of topic.
+func (k *testKafka) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
+	ps, err := k.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range ps {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	}
+	res, err := k.client().ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]int64{}
+	for _, po := range res.Topics[topic] {
+		if po.Error != nil {
+			return nil, po.Error
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	return out, nil
+}
+
+// committed returns the group's committed offsets on topic (-1: none).
+func (k *testKafka) committed(ctx context.Context, group, topic string) (map[int]int64, error) {
+	ps, err := k.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	res, err := k.client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
+	if err != nil {
+		return nil, err
+	}
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	out := map[int]int64{}
+	for _, p := range res.Topics[topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out, nil
+}
+
+// waitCaughtUp polls until group has committed every partition of every
+// topic up to its end: every record was produced and audited by then.
+func (k *testKafka) waitCaughtUp(t testing.TB, group string, timeout time.Duration, topics ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ok := true
+		for _, topic := range topics {
+			end, err := k.endOffsets(ctx, topic)
+			if err != nil {
+				ok, last = false, err.Error()
+				break
+			}
+			com, err := k.committed(ctx, group, topic)
+			if err != nil {
+				ok, last = false, err.Error()
+				break
+			}
+			for p, e := range end {
+				if e > 0 && com[p] != e {
+					ok, last = false, fmt.Sprintf("%s/%d committed %d of %d", topic, p, com[p], e)
+				}
+			}
+		}
+		cancel()
+		if ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for a condition
+	}
+	t.Fatalf("group %s not caught up within %v: %s", group, timeout, last)
+}
+
+// readAll reads every record of topic from the start to its current end.
+func (k *testKafka) readAll(t testing.TB, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	end, err := k.endOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	var out []kafka.Message
+	for p, e := range end {
+		if e == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: k.brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
+		})
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("reading %s/%d: %v", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset >= e-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out
+}
+
+func header(m kafka.Message, key string) (string, bool) {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
+// memLedger is an in-memory Ledger, idempotent on source position, that can
+// be made to fail.
+type memLedger struct {
+	mu      sync.Mutex
+	entries map[string]ledger.Entry
+	appends int
+	failing atomic.Bool
+	fails   atomic.Int64
+}
+
+func newMemLedger() *memLedger { return &memLedger{entries: map[string]ledger.Entry{}} }
+
+func entryKey(topic string, partition int32, offset int64) string {
+	return fmt.Sprintf("%s/%d/%d", topic, partition, offset)
+}
+
+func (l *memLedger) Append(ctx context.Context, es []ledger.Entry) error {
+	if l.failing.Load() {
+		l.fails.Add(1)
+		return errors.New("ledger unavailable (test)")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.appends++
+	for _, e := range es {
+		k := entryKey(e.Topic, e.Partition, e.Offset)
+		if _, ok := l.entries[k]; !ok {
+			l.entries[k] = e
+		}
+	}
+	return nil
+}
+
+func (l *memLedger) get(topic string, partition int, offset int64) (ledger.Entry, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[entryKey(topic, int32(partition), offset)]
+	return e, ok
+}
+
+func (l *memLedger) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.entries)
+}
+
+// fileLedger appends JSON lines and fsyncs: it survives kill -9 of the
+// process that writes it. Reading dedups on source position.
+type fileLedger struct {
+	mu   sync.Mutex
+	path string
+}
+
+func (l *fileLedger) Append(ctx context.Context, es []ledger.Entry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, err := os.OpenFile(l.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	var b []byte
+	for _, e := range es {
+		j, err := json.Marshal(e)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		b = append(append(b, j...), '\n')
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func readFileLedger(t testing.TB, path string) map[string]ledger.Entry {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading ledger: %v", err)
+	}
+	out := map[string]ledger.Entry{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		var e ledger.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			// kill -9 can cut the last line short; it was never acknowledged.
+			continue
+		}
+		k := entryKey(e.Topic, e.Partition, e.Offset)
+		if _, ok := out[k]; !ok {
+			out[k] = e
+		}
+	}
+	return out
+}
+
+// staticPlans is a PlanSource whose plan tests swap.
+type staticPlans struct{ p atomic.Pointer[Plan] }
+
+func plansOf(p Plan) *staticPlans {
+	s := &staticPlans{}
+	s.set(p)
+	return s
+}
+func (s *staticPlans) set(p Plan) { s.p.Store(&p) }
+func (s *staticPlans) Current() Plan {
+	if p := s.p.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// runWorker starts w.Run and returns a stop function that cancels it and
+// waits for Run to return (bounded).
+func runWorker(t testing.TB, w *Worker) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(60 * time.Second):
+				err = errors.New("worker did not stop within 60s")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}

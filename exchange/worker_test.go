@@ -1,0 +1,356 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+)
+
+// mechanics is one test's fake world: a dataset with two agreements.
+type mechanics struct {
+	k        *testKafka
+	dataset  string
+	ingress  string
+	topicA   string
+	topicB   string
+	quar     string
+	group    string
+	plan     *fakePlan
+	plans    *staticPlans
+	ledger   *memLedger
+	registry *prometheus.Registry
+}
+
+func newMechanics(t *testing.T, partitions int) *mechanics {
+	t.Helper()
+	k := startKafka(t)
+	s := suffix()
+	ds := "test" + s + ".people"
+	m := &mechanics{
+		k: k, dataset: ds, ingress: IngressTopic(ds), group: "exchange-test-" + s,
+		topicA: DeliverTopic("alpha", "agr-a-"+s), topicB: DeliverTopic("beta", "agr-b-"+s),
+		quar: QuarantineTopic(ds), ledger: newMemLedger(), registry: prometheus.NewRegistry(),
+	}
+	m.plan = &fakePlan{version: "v1", datasets: []string{ds}, agreements: []fakeAgreement{
+		{id: "agr-a-" + s, consumer: "alpha", dataset: ds}, {id: "agr-b-" + s, consumer: "beta", dataset: ds},
+	}}
+	m.plans = plansOf(m.plan)
+	k.ensure(t, partitions, Topics(m.plan)...)
+	return m
+}
+
+func (m *mechanics) worker(t *testing.T, lg Ledger, mod func(*WorkerConfig), opts ...Option) *Worker {
+	t.Helper()
+	cfg := WorkerConfig{Brokers: m.k.brokers, GroupID: m.group, Partitions: 4, Linger: 2 * time.Millisecond}
+	m.k.groupTimings(&cfg)
+	if mod != nil {
+		mod(&cfg)
+	}
+	if lg == nil {
+		lg = m.ledger
+	}
+	opts = append([]Option{WithLogger(testLogger(t))}, opts...)
+	w, err := NewWorker(cfg, m.plans, lg, opts...)
+	if err != nil {
+		t.Fatalf("NewWorker: %v", err)
+	}
+	return w
+}
+
+func (m *mechanics) records(n, from int) []kafka.Message {
+	out := make([]kafka.Message, n)
+	for i := range out {
+		out[i] = kafka.Message{Topic: m.ingress, Key: []byte("k" + strconv.Itoa((from+i)%17)), Value: framed(7, fmt.Sprintf("rec-%d", from+i))}
+	}
+	return out
+}
+
+// TestWorkerMechanics: every record delivered to both agreements in key
+// order, with stable ids and exchange headers; a bad one quarantined; one
+// ledger entry per record; offsets committed to the end; metrics counted.
+func TestWorkerMechanics(t *testing.T) {
+	m := newMechanics(t, 3)
+	metrics := NewMetrics(m.registry)
+	w := m.worker(t, nil, nil, WithMetrics(metrics))
+	stop := runWorker(t, w)
+
+	recs := m.records(200, 0)
+	recs = append(recs, kafka.Message{Topic: m.ingress, Key: []byte("bad"), Value: framed(fakeBadID, "x"),
+		Headers: []kafka.Header{{Key: "origin", Value: []byte("unit")}, {Key: "Exchange-Agreement", Value: []byte("forged")}}})
+	m.k.publish(t, recs...)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	for _, topic := range []string{m.topicA, m.topicB} {
+		got := m.k.readAll(t, topic)
+		if len(got) != 200 {
+			t.Fatalf("%s: %d records, want 200", topic, len(got))
+		}
+		lastPerKey := map[string]int{}
+		for _, d := range got {
+			body := string(d.Value[5:])
+			n, _ := strconv.Atoi(strings.TrimPrefix(body, "rec-"))
+			if prev, ok := lastPerKey[string(d.Key)]; ok && n < prev {
+				t.Errorf("%s: key %s out of order: %d after %d", topic, d.Key, n, prev)
+			}
+			lastPerKey[string(d.Key)] = n
+			src, _ := header(d, HeaderSource)
+			parts := strings.Split(src, "/")
+			if len(parts) != 3 || parts[0] != m.ingress {
+				t.Fatalf("bad %s %q", HeaderSource, src)
+			}
+			p, _ := strconv.Atoi(parts[1])
+			off, _ := strconv.ParseInt(parts[2], 10, 64)
+			agr, _ := header(d, HeaderAgreement)
+			id, _ := header(d, HeaderDeliveryID)
+			if want := DeliveryID(agr, m.ingress, p, off); id != want || len(id) != 32 {
+				t.Errorf("delivery id %q, want %q", id, want)
+			}
+			if tp, _ := header(d, HeaderTraceparent); len(tp) != 55 {
+				t.Errorf("traceparent %q", tp)
+			}
+			if _, ok := header(d, HeaderEventTime); !ok {
+				t.Errorf("no %s", HeaderEventTime)
+			}
+			e, ok := m.ledger.get(m.ingress, p, off)
+			if !ok || e.Decision != ledger.Delivered || len(e.Deliveries) != 2 {
+				t.Errorf("ledger entry for %s: %+v", src, e)
+			}
+		}
+	}
+	q := m.k.readAll(t, m.quar)
+	if len(q) != 1 {
+		t.Fatalf("quarantine: %d records, want 1", len(q))
+	}
+	if r, _ := header(q[0], HeaderReason); r != "quality:fake" {
+		t.Errorf("reason %q", r)
+	}
+	if v, _ := header(q[0], "origin"); v != "unit" {
+		t.Errorf("original header lost: %+v", q[0].Headers)
+	}
+	for _, h := range q[0].Headers {
+		if strings.EqualFold(h.Key, HeaderAgreement) {
+			t.Errorf("forged header kept: %s=%s", h.Key, h.Value)
+		}
+	}
+	if string(q[0].Value) != string(framed(fakeBadID, "x")) {
+		t.Errorf("quarantine value altered")
+	}
+	if n := m.ledger.len(); n != 201 {
+		t.Errorf("ledger has %d entries, want 201", n)
+	}
+	if got := counterValue(t, metrics.in.WithLabelValues(m.dataset)); got != 201 {
+		t.Errorf("records in = %v, want 201", got)
+	}
+	if got := counterValue(t, metrics.quarantined.WithLabelValues(m.dataset, "quality:fake")); got != 1 {
+		t.Errorf("quarantined = %v, want 1", got)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatalf("reading metric: %v", err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// TestWorkerRejects: records that never reach the plan are quarantined with
+// the right reason and audited: garbage bytes, a null value, an oversized
+// value (no value copied), too many headers (headers dropped).
+func TestWorkerRejects(t *testing.T) {
+	m := newMechanics(t, 1)
+	w := m.worker(t, nil, func(c *WorkerConfig) { c.MaxRecordBytes = 1000; c.MaxHeaders = 8 })
+	stop := runWorker(t, w)
+
+	many := make([]kafka.Header, 9)
+	for i := range many {
+		many[i] = kafka.Header{Key: fmt.Sprintf("h%d", i), Value: []byte("v")}
+	}
+	m.k.publish(t,
+		kafka.Message{Topic: m.ingress, Key: []byte("a"), Value: []byte("garbage, not a wire frame")},
+		kafka.Message{Topic: m.ingress, Key: []byte("b"), Value: nil},
+		kafka.Message{Topic: m.ingress, Key: []byte("c"), Value: framed(7, strings.Repeat("x", 2000))},
+		kafka.Message{Topic: m.ingress, Key: []byte("d"), Value: framed(7, "ok"), Headers: many},
+		kafka.Message{Topic: m.ingress, Key: []byte("e"), Value: []byte{1, 0, 0, 0, 7, 'x'}},
+	)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	q := m.k.readAll(t, m.quar)
+	want := []struct {
+		key, reason string
+		valueLen    int
+		headers     int
+	}{
+		{"a", "decode:malformed", 25, 3},
+		{"b", "decode:tombstone", 0, 3},
+		{"c", "size:too_large", 0, 3},
+		{"d", "headers:invalid", 7, 3},
+		{"e", "decode:malformed", 6, 3},
+	}
+	if len(q) != len(want) {
+		t.Fatalf("quarantine has %d records, want %d", len(q), len(want))
+	}
+	for i, wnt := range want {
+		got := q[i]
+		r, _ := header(got, HeaderReason)
+		if string(got.Key) != wnt.key || r != wnt.reason || len(got.Value) != wnt.valueLen || len(got.Headers) != wnt.headers {
+			t.Errorf("quarantine[%d] = key %s reason %s value %d bytes %d headers, want %+v", i, got.Key, r, len(got.Value), len(got.Headers), wnt)
+		}
+		if d, _ := header(got, HeaderDetail); d == "" {
+			t.Errorf("quarantine[%d]: empty %s", i, HeaderDetail)
+		}
+		e, ok := m.ledger.get(m.ingress, 0, int64(i))
+		if !ok || e.Decision != ledger.Quarantined || len(e.Reasons) != 1 || e.Reasons[0] != wnt.reason {
+			t.Errorf("ledger entry %d: %+v", i, e)
+		}
+	}
+	for _, topic := range []string{m.topicA, m.topicB} {
+		if got := m.k.readAll(t, topic); len(got) != 0 {
+			t.Errorf("%s received %d records", topic, len(got))
+		}
+	}
+}
+
+// TestWorkerFailClosed: while the ledger fails nothing is committed and the
+// worker reports itself paused; when it returns, everything is audited.
+func TestWorkerFailClosed(t *testing.T) {
+	m := newMechanics(t, 2)
+	m.ledger.failing.Store(true)
+	w := m.worker(t, nil, nil)
+	stop := runWorker(t, w)
+	m.k.publish(t, m.records(50, 0)...)
+
+	waitFor(t, 30*time.Second, "ledger retries", func() bool { return m.ledger.fails.Load() >= 3 })
+	if err := w.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "paused") {
+		t.Errorf("Ready while the ledger fails = %v, want paused", err)
+	}
+	com, err := m.k.committed(t.Context(), m.group, m.ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, off := range com {
+		if off > 0 {
+			t.Errorf("partition %d committed to %d while the ledger was failing", p, off)
+		}
+	}
+	m.ledger.failing.Store(false)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := m.ledger.len(); n != 50 {
+		t.Errorf("ledger has %d entries, want 50", n)
+	}
+}
+
+// countingLedger counts the entries one worker appended.
+type countingLedger struct {
+	Ledger
+	n atomic.Int64
+}
+
+func (c *countingLedger) Append(ctx context.Context, es []ledger.Entry) error {
+	if err := c.Ledger.Append(ctx, es); err != nil {
+		return err
+	}
+	c.n.Add(int64(len(es)))
+	return nil
+}
+
+// TestTwoWorkersOneGroup: two workers share the partitions; both work, every
+// record is delivered, and the first one noticed the rebalance.
+func TestTwoWorkersOneGroup(t *testing.T) {
+	m := newMechanics(t, 4)
+	l1, l2 := &countingLedger{Ledger: m.ledger}, &countingLedger{Ledger: m.ledger}
+	m1, m2 := NewMetrics(nil), NewMetrics(nil)
+	w1 := m.worker(t, l1, nil, WithMetrics(m1))
+	stop1 := runWorker(t, w1)
+	waitFor(t, 30*time.Second, "first worker joined", func() bool { return w1.Ready(t.Context()) == nil })
+	w2 := m.worker(t, l2, nil, WithMetrics(m2))
+	stop2 := runWorker(t, w2)
+	waitFor(t, 30*time.Second, "second worker joined", func() bool { return w2.Ready(t.Context()) == nil })
+
+	total := 0
+	deadline := time.Now().Add(60 * time.Second)
+	for l1.n.Load() == 0 || l2.n.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not both workers worked: %d and %d entries", l1.n.Load(), l2.n.Load())
+		}
+		m.k.publish(t, m.records(200, total)...)
+		total += 200
+		m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	}
+	if err := stop1(); err != nil {
+		t.Fatalf("Run 1: %v", err)
+	}
+	if err := stop2(); err != nil {
+		t.Fatalf("Run 2: %v", err)
+	}
+	if g := counterValue(t, m1.generations); g < 2 {
+		t.Errorf("first worker saw %v generations, want >= 2 (rebalance undetected)", g)
+	}
+	for _, topic := range []string{m.topicA, m.topicB} {
+		seen := map[string]bool{}
+		for _, d := range m.k.readAll(t, topic) {
+			src, _ := header(d, HeaderSource)
+			seen[src] = true
+		}
+		if len(seen) != total {
+			t.Errorf("%s: %d distinct source records delivered, want %d", topic, len(seen), total)
+		}
+	}
+	if n := m.ledger.len(); n != total {
+		t.Errorf("ledger has %d entries, want %d", n, total)
+	}
+	t.Logf("records %d: worker 1 audited %d, worker 2 audited %d", total, l1.n.Load(), l2.n.Load())
+}
+
+// TestPlanReloadNewDataset: a plan with a new dataset makes the worker
+// create its topics and consume its ingress topic without a restart.
+func TestPlanReloadNewDataset(t *testing.T) {
+	m := newMechanics(t, 2)
+	w := m.worker(t, nil, func(c *WorkerConfig) { c.PlanCheckInterval = 50 * time.Millisecond })
+	stop := runWorker(t, w)
+	m.k.publish(t, m.records(10, 0)...)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+
+	ds2 := m.dataset + "2"
+	agr := "agr-new-" + suffix()
+	p2 := &fakePlan{version: "v2", datasets: []string{m.dataset, ds2},
+		agreements: append(append([]fakeAgreement{}, m.plan.agreements...), fakeAgreement{id: agr, consumer: "gamma", dataset: ds2})}
+	// The publisher needs the ingress topic; the worker must create the rest.
+	m.k.ensure(t, 2, IngressTopic(ds2))
+	m.plans.set(p2)
+	m.k.publish(t, kafka.Message{Topic: IngressTopic(ds2), Key: []byte("n"), Value: framed(7, "new")})
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, IngressTopic(ds2), m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := m.k.readAll(t, DeliverTopic("gamma", agr))
+	if len(got) != 1 || string(got[0].Value[5:]) != "new" {
+		t.Fatalf("new agreement received %d records", len(got))
+	}
+	src, _ := header(got[0], HeaderSource)
+	var p int
+	fmt.Sscanf(strings.TrimPrefix(src, IngressTopic(ds2)+"/"), "%d/", &p)
+	e, ok := m.ledger.get(IngressTopic(ds2), p, 0)
+	if !ok || e.PlanVersion != "v2" {
+		t.Errorf("ledger entry %+v", e)
+	}
+}
