@@ -1,0 +1,770 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/hamba/avro/v2"
+
+	"github.com/exchange-gov/exchange/agreements"
+)
+
+// Option configures Compile.
+type Option func(*options)
+
+type options struct {
+	clockSkew   time.Duration
+	pseudoB64   bool
+	maxDepth    int
+	localIDBase int
+}
+
+func defaultOptions() options {
+	return options{clockSkew: 5 * time.Minute, maxDepth: 32, localIDBase: 1_000_000}
+}
+
+// WithClockSkew bounds how far in the future an event time may lie before
+// the record is quarantined with freshness:future. Default 5m.
+func WithClockSkew(d time.Duration) Option { return func(o *options) { o.clockSkew = d } }
+
+// WithBase64Pseudonyms writes pseudonyms as unpadded base64url (43
+// characters) instead of lowercase hex (64 characters). Default hex.
+func WithBase64Pseudonyms() Option { return func(o *options) { o.pseudoB64 = true } }
+
+// WithMaxDepth bounds the nesting of schemas the plan accepts (recursive
+// schemas are refused beyond it). Default 32.
+func WithMaxDepth(n int) Option { return func(o *options) { o.maxDepth = n } }
+
+// WithLocalIDBase sets the first id assigned to derived schemas when
+// Input.RegisterDerived is nil (ids are then base + the agreement's index in
+// id order). Default 1,000,000.
+func WithLocalIDBase(n int) Option { return func(o *options) { o.localIDBase = n } }
+
+// Plan is a compiled, immutable policy. All methods are safe for concurrent
+// use; a new policy is a new Plan (see Holder).
+type Plan struct {
+	version  string
+	opts     options
+	schemas  map[int]Schema // every known schema id
+	datasets map[string]*datasetPlan
+	names    []string // dataset ids, sorted
+	derived  []string // derived subjects, sorted
+	// subjectKey keys Decision.SubjectHash; nil when Input.SubjectKey is empty.
+	subjectKey *hmacKey
+}
+
+// AgreementInfo is what the runtime needs to know about one compiled agreement.
+type AgreementInfo struct {
+	ID       string
+	Consumer string
+	Topic    string // deliver.<consumer>.<agreement id>
+	Subject  string // deliver.<consumer>.<agreement id>-value
+	SchemaID int    // id of the derived schema, used in the delivered wire frame
+	Schema   avro.Schema
+	// SchemaJSON is the derived schema as registered (with docs), indented.
+	SchemaJSON string
+	Status     agreements.Status
+	ValidFrom  time.Time
+	ValidUntil time.Time
+}
+
+type datasetPlan struct {
+	contract     agreements.DataContract
+	latest       Schema
+	fields       []fieldInfo
+	byName       map[string]int
+	writers      map[int]*dnode // accepted writer schema ids → top-level decoder
+	unresolvable map[int]string // ids of the subject that cannot be resolved, with why
+	rules        []rulePlan
+	fresh        *freshPlan
+	subjectField int // -1 when the contract names no data subject field
+	agreements   []*agreementPlan
+	celTypeName  string
+	pool         sync.Pool
+	env          *cel.Env   // compilation only
+	asts         []*cel.Ast // compilation only: rules and filters, to find the fields they read
+}
+
+type fieldInfo struct {
+	name       string
+	schema     avro.Schema // reader type
+	class      agreements.Classification
+	classified bool
+	branches   []avro.Schema // union branches, nil when not a union
+	ident      []*dnode      // identity decoder per branch (index 0 when not a union)
+	logical    []avro.LogicalType
+}
+
+func (f *fieldInfo) logicalAt(br int32) avro.LogicalType {
+	if br >= 0 {
+		if int(br) < len(f.logical) {
+			return f.logical[br]
+		}
+		return ""
+	}
+	return f.logical[0]
+}
+
+func (f *fieldInfo) identAt(br int32) *dnode {
+	if br >= 0 {
+		if int(br) < len(f.ident) {
+			return f.ident[br]
+		}
+		return nil
+	}
+	return f.ident[0]
+}
+
+type rulePlan struct {
+	name     string
+	severity agreements.Severity
+	prg      cel.Program
+	reason   Reason // the reason when the rule is false
+	evalErr  Reason // the reason when the rule cannot be evaluated
+}
+
+type freshPlan struct {
+	field   int
+	maxAge  time.Duration
+	onStale agreements.OnStale
+}
+
+type agreementPlan struct {
+	info   AgreementInfo
+	skip   string // a Skip* reason for any record when the status is not active
+	from   time.Time
+	until  time.Time
+	maxAge time.Duration
+	filter cel.Program
+	out    []outField
+	header [5]byte
+}
+
+// outField writes one field of the derived record.
+type outField struct {
+	src     int
+	nullIdx int // derived branch of null; -1 when the derived type is not nullable
+	baseIdx int // derived branch of the value when nullable
+	redact  bool
+	union   bool // keep of a general union: the reader branch index is copied
+	schema  avro.Schema
+	enc     encFn
+}
+
+// compiler accumulates problems.
+type compiler struct {
+	in    Input
+	opts  options
+	probs agreements.Problems
+	rv    resolver
+	check bool // Check: schema-dependent findings only, nothing registered
+}
+
+func (c *compiler) addf(pos agreements.Pos, hint, format string, args ...any) {
+	c.probs = append(c.probs, agreements.Problem{Pos: pos, Message: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// Check runs the schema-dependent validation of contracts and agreements
+// (used by `exchange agreement validate`): fields unknown to the subject's
+// latest schema, transforms that do not fit a field's type, keep of a field
+// the contract does not classify (treated as sensitive), CEL that does not
+// compile or is not boolean, a freshness event-time field that is missing
+// or not a timestamp or date, an agreement max age not stricter than the
+// contract's. Model-only checks (unknown dataset or agency, keep or hash of
+// a field classified sensitive, validity window, lifecycle) belong to the
+// agreements package and are not repeated here; Compile enforces them too.
+func Check(in Input) agreements.Problems {
+	c := &compiler{in: in, opts: defaultOptions(), check: true}
+	c.rv.maxDepth = c.opts.maxDepth
+	c.compile()
+	return c.probs
+}
+
+// Compile compiles in into an immutable Plan. On any problem it returns
+// agreements.Problems holding every problem found.
+func Compile(in Input, opts ...Option) (*Plan, error) {
+	c := &compiler{in: in, opts: defaultOptions()}
+	for _, o := range opts {
+		o(&c.opts)
+	}
+	c.rv.maxDepth = c.opts.maxDepth
+	p := c.compile()
+	if len(c.probs) > 0 {
+		return nil, c.probs
+	}
+	return p, nil
+}
+
+func (c *compiler) compile() *Plan {
+	p := &Plan{version: c.in.Version, opts: c.opts, schemas: map[int]Schema{}, datasets: map[string]*datasetPlan{}}
+	if len(c.in.SubjectKey) > 0 {
+		p.subjectKey = newHMACKey(c.in.SubjectKey)
+	}
+	for _, s := range c.in.Schemas {
+		if s.Schema == nil {
+			c.addf(agreements.Pos{}, "", "schema id %d (subject %s version %d) has no parsed schema", s.ID, s.Subject, s.Version)
+			continue
+		}
+		p.schemas[s.ID] = s
+	}
+	for i := range c.in.Contracts {
+		ct := c.in.Contracts[i]
+		if _, dup := p.datasets[ct.Dataset]; dup {
+			c.addf(ct.Pos, "keep one contract per dataset", "dataset %s has more than one contract", ct.Dataset)
+			continue
+		}
+		if ds := c.dataset(ct); ds != nil {
+			p.datasets[ct.Dataset] = ds
+			p.names = append(p.names, ct.Dataset)
+		}
+	}
+	sort.Strings(p.names)
+
+	ags := make([]*agreements.Agreement, 0, len(c.in.Agreements))
+	for i := range c.in.Agreements {
+		ags = append(ags, &c.in.Agreements[i])
+	}
+	sort.SliceStable(ags, func(i, j int) bool { return ags[i].ID < ags[j].ID })
+	seen := map[string]bool{}
+	for idx, a := range ags {
+		if seen[a.ID] {
+			if !c.check {
+				c.addf(a.Pos, "agreement ids are unique", "agreement %s is defined more than once", a.ID)
+			}
+			continue
+		}
+		seen[a.ID] = true
+		ds := p.datasets[a.Provider]
+		if ds == nil {
+			if !c.check && !c.contractExists(a.Provider) {
+				c.addf(a.Pos, "write a DataContract for the dataset first", "agreement %s: provider dataset %s has no contract", a.ID, a.Provider)
+			}
+			continue
+		}
+		if ap := c.agreement(ds, a, c.opts.localIDBase+idx); ap != nil {
+			ds.agreements = append(ds.agreements, ap)
+			p.derived = append(p.derived, ap.info.Subject)
+		}
+	}
+	sort.Strings(p.derived)
+	for _, ds := range p.datasets {
+		c.finishDataset(ds)
+	}
+	return p
+}
+
+func (c *compiler) contractExists(dataset string) bool {
+	for _, ct := range c.in.Contracts {
+		if ct.Dataset == dataset {
+			return true
+		}
+	}
+	return false
+}
+
+// avroName turns an id into a valid Avro name: [A-Za-z_][A-Za-z0-9_]*.
+func avroName(id string) string {
+	var b strings.Builder
+	for i, r := range id {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if i == 0 && r >= '0' && r <= '9' {
+			b.WriteByte('_')
+			ok = true
+		}
+		if ok {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "_"
+	}
+	return b.String()
+}
+
+func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
+	ds := &datasetPlan{contract: ct, byName: map[string]int{}, writers: map[int]*dnode{}, unresolvable: map[int]string{}, subjectField: -1}
+	ds.celTypeName = "exchange.record." + avroName(ct.Dataset)
+	found := false
+	for _, s := range c.in.Schemas {
+		if s.Subject == ct.Subject && s.Schema != nil && (!found || s.Version > ds.latest.Version) {
+			ds.latest, found = s, true
+		}
+	}
+	if !found {
+		c.addf(ct.Pos, "register the dataset's schema first (or pass --schemas DIR)", "contract %s: subject %s has no registered schema", ct.Dataset, ct.Subject)
+		return nil
+	}
+	rec, ok := deref(ds.latest.Schema).(*avro.RecordSchema)
+	if !ok {
+		c.addf(ct.Pos, "the value schema of a dataset is an Avro record", "contract %s: subject %s version %d is a %s, not a record", ct.Dataset, ct.Subject, ds.latest.Version, ds.latest.Schema.Type())
+		return nil
+	}
+	classes := map[string]agreements.FieldClass{}
+	for _, fc := range ct.Fields {
+		classes[fc.Name] = fc
+	}
+	for i, f := range rec.Fields() {
+		fi := fieldInfo{name: f.Name(), schema: f.Type(), class: agreements.Sensitive}
+		if fc, ok := classes[f.Name()]; ok {
+			fi.class, fi.classified = fc.Class, true
+		}
+		branches := []avro.Schema{f.Type()}
+		if u, ok := deref(f.Type()).(*avro.UnionSchema); ok {
+			fi.branches = u.Types()
+			branches = u.Types()
+		}
+		for _, b := range branches {
+			id, err := c.rv.identity(b)
+			if err != nil {
+				c.addf(ct.Pos, "", "contract %s: field %s: %v", ct.Dataset, f.Name(), err)
+			}
+			fi.ident = append(fi.ident, id)
+			fi.logical = append(fi.logical, logicalOf(b))
+		}
+		ds.fields = append(ds.fields, fi)
+		ds.byName[f.Name()] = i
+	}
+	names := ds.fieldNames()
+	for _, fc := range ct.Fields {
+		if _, ok := ds.byName[fc.Name]; !ok {
+			c.addf(fc.Pos, "schema fields: "+names, "contract %s: field %s is not in the schema of %s (version %d)", ct.Dataset, fc.Name, ct.Subject, ds.latest.Version)
+		}
+	}
+	if ct.DataSubject != "" {
+		if i, ok := ds.byName[ct.DataSubject]; ok {
+			ds.subjectField = i
+		} else {
+			c.addf(ct.Pos, "schema fields: "+names, "contract %s: data_subject field %s is not in the schema", ct.Dataset, ct.DataSubject)
+		}
+	}
+
+	env, err := newCELEnv(ds)
+	if err != nil {
+		c.addf(ct.Pos, "", "contract %s: building the CEL environment: %v", ct.Dataset, err)
+		return nil
+	}
+	ds.pool.New = func() any { return &evalState{ds: ds, vals: make([]value, len(ds.fields))} }
+	ds.env = env
+	for _, q := range ct.Quality {
+		prg, ast, msg := compileCEL(env, q.Rule)
+		if msg != "" {
+			c.addf(q.Pos, "rules are boolean CEL over `record`; fields: "+names, "contract %s: quality rule %s: %s", ct.Dataset, q.Name, msg)
+			continue
+		}
+		ds.asts = append(ds.asts, ast)
+		ds.rules = append(ds.rules, rulePlan{
+			name: q.Name, severity: q.Severity, prg: prg,
+			reason:  Reason{Code: QualityReason(q.Name), Detail: "rule " + q.Name + " is false"},
+			evalErr: Reason{Code: QualityReason(q.Name), Detail: "rule " + q.Name + " could not be evaluated (a field it reads is null or of an unexpected type)"},
+		})
+	}
+	if fr := ct.Freshness; fr != nil && fr.EventTime != "" {
+		i, ok := ds.byName[fr.EventTime]
+		switch {
+		case !ok:
+			c.addf(fr.Pos, "schema fields: "+names, "contract %s: freshness event_time field %s is not in the schema", ct.Dataset, fr.EventTime)
+		case !isTimeField(ds.fields[i].schema):
+			c.addf(fr.Pos, "the event time is a timestamp-millis, timestamp-micros, date or RFC 3339 string field", "contract %s: freshness event_time field %s is of type %s, not a timestamp or date", ct.Dataset, fr.EventTime, typeLabel(baseOf(ds.fields[i].schema)))
+		default:
+			ds.fresh = &freshPlan{field: i, maxAge: fr.MaxAge, onStale: fr.OnStale}
+		}
+	}
+	return ds
+}
+
+func (ds *datasetPlan) fieldNames() string {
+	n := make([]string, len(ds.fields))
+	for i, f := range ds.fields {
+		n[i] = f.name
+	}
+	return strings.Join(n, ", ")
+}
+
+func baseOf(s avro.Schema) avro.Schema {
+	s = deref(s)
+	if u, ok := s.(*avro.UnionSchema); ok {
+		if b, _, _, ok := nullableBase(u); ok {
+			return b
+		}
+	}
+	return s
+}
+
+func isTimeField(s avro.Schema) bool {
+	b := baseOf(s)
+	switch logicalOf(b) {
+	case avro.TimestampMillis, avro.TimestampMicros:
+		return b.Type() == avro.Long
+	case avro.Date:
+		return b.Type() == avro.Int
+	case "":
+		return b.Type() == avro.String
+	}
+	return false
+}
+
+// finishDataset resolves every version of the subject and prunes the top-level
+// decoders to the fields someone reads.
+func (c *compiler) finishDataset(ds *datasetPlan) {
+	needed := make([]bool, len(ds.fields))
+	all := false
+	for _, a := range ds.asts {
+		fs, every := referencedFields(a)
+		all = all || every
+		for _, f := range fs {
+			if i, ok := ds.byName[f]; ok {
+				needed[i] = true
+			}
+		}
+	}
+	ds.env, ds.asts = nil, nil
+	for _, ap := range ds.agreements {
+		for _, o := range ap.out {
+			needed[o.src] = true
+		}
+	}
+	if ds.fresh != nil {
+		needed[ds.fresh.field] = true
+	}
+	if ds.subjectField >= 0 {
+		needed[ds.subjectField] = true
+	}
+	for _, s := range c.in.Schemas {
+		if s.Subject != ds.contract.Subject || s.Schema == nil {
+			continue
+		}
+		n, err := c.rv.resolve(s.Schema, ds.latest.Schema, 0)
+		if err != nil {
+			ds.unresolvable[s.ID] = fmt.Sprintf("version %d of %s cannot be resolved to version %d: %v", s.Version, s.Subject, ds.latest.Version, err)
+			continue
+		}
+		if !all {
+			n = pruneTop(n, needed)
+		}
+		ds.writers[s.ID] = n
+	}
+}
+
+// pruneTop returns a copy of a top-level record decoder that skips fields
+// nobody reads (rules, filters, freshness, data subject, agreements).
+func pruneTop(n *dnode, needed []bool) *dnode {
+	cp := *n
+	cp.steps = make([]fstep, len(n.steps))
+	for i, s := range n.steps {
+		if s.to >= 0 && !needed[s.to] {
+			s.to = -1
+		}
+		cp.steps[i] = s
+	}
+	cp.defs = nil
+	for _, d := range n.defs {
+		if needed[d.to] {
+			cp.defs = append(cp.defs, d)
+		}
+	}
+	return &cp
+}
+
+type derivedField struct {
+	Name    string          `json:"name"`
+	Type    json.RawMessage `json:"type"`
+	Doc     string          `json:"doc,omitempty"`
+	Default json.RawMessage `json:"default,omitempty"`
+}
+
+type derivedRecord struct {
+	Type   string         `json:"type"`
+	Name   string         `json:"name"`
+	Doc    string         `json:"doc"`
+	Fields []derivedField `json:"fields"`
+}
+
+// typeJSON writes s as JSON, naming (not redefining) named types already written.
+func typeJSON(s avro.Schema, seen map[string]bool) json.RawMessage {
+	if u, ok := s.(*avro.UnionSchema); ok {
+		parts := make([]json.RawMessage, len(u.Types()))
+		for i, t := range u.Types() {
+			parts[i] = typeJSON(t, seen)
+		}
+		return rawJSON(parts)
+	}
+	if n, ok := deref(s).(avro.NamedSchema); ok {
+		if seen[n.FullName()] {
+			return rawJSON(n.FullName())
+		}
+		seen[n.FullName()] = true
+	}
+	return rawJSON(deref(s))
+}
+
+func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID int) *agreementPlan {
+	ap := &agreementPlan{from: a.ValidFrom, until: a.ValidUntil, maxAge: a.MaxAge}
+	ap.info = AgreementInfo{
+		ID: a.ID, Consumer: a.Consumer,
+		Topic:   "deliver." + a.Consumer + "." + a.ID,
+		Subject: "deliver." + a.Consumer + "." + a.ID + "-value",
+		Status:  a.Status, ValidFrom: a.ValidFrom, ValidUntil: a.ValidUntil,
+	}
+	switch a.Status {
+	case agreements.StatusActive:
+	case agreements.StatusSuspended:
+		ap.skip = SkipSuspended
+	case agreements.StatusRevoked:
+		ap.skip = SkipRevoked
+	case agreements.StatusExpired:
+		ap.skip = SkipExpired
+	default:
+		ap.skip = SkipNotActive
+	}
+	pos := func(key string) agreements.Pos {
+		if p, ok := a.KeyPos[key]; ok {
+			return p
+		}
+		return a.Pos
+	}
+	before := len(c.probs)
+	names := ds.fieldNames()
+	var key *hmacKey
+	rec := derivedRecord{
+		Type: "record", Name: avroName(a.ID),
+		Doc: fmt.Sprintf("Agreement %s: %s to %s. Purpose: %s. Legal basis: %s.", a.ID, a.Provider, a.Consumer, a.Purpose, a.LegalBasis),
+	}
+	seen := map[string]bool{}
+	for _, fr := range a.Fields {
+		i, ok := ds.byName[fr.Name]
+		if !ok {
+			c.addf(fr.Pos, "schema fields: "+names, "agreement %s: field %s is not in the schema of %s (version %d)", a.ID, fr.Name, ds.contract.Subject, ds.latest.Version)
+			continue
+		}
+		fi := &ds.fields[i]
+		spec, ok := transforms[fr.Transform.Kind]
+		if !ok {
+			c.addf(fr.Pos, "transforms: "+strings.Join(Transforms(), ", "), "agreement %s: field %s: unknown transform %q", a.ID, fr.Name, fr.Transform.Kind)
+			continue
+		}
+		kind := fr.Transform.Kind
+		switch {
+		case kind == agreements.Keep && !fi.classified:
+			c.addf(fr.Pos, "classify the field in the contract, or deliver it with pseudonymize, hash, mask or redact", "agreement %s: field %s is not classified by contract %s, so it is treated as sensitive and may not be kept", a.ID, fr.Name, ds.contract.Dataset)
+			continue
+		case kind == agreements.Hash && !fi.classified:
+			c.addf(fr.Pos, "classify the field in the contract, or use pseudonymize (keyed)", "agreement %s: field %s is not classified by contract %s, so it is treated as sensitive and may not be hashed unkeyed", a.ID, fr.Name, ds.contract.Dataset)
+			continue
+		case !c.check && fi.class == agreements.Sensitive && (kind == agreements.Keep || kind == agreements.Hash):
+			c.addf(fr.Pos, "use pseudonymize, mask, generalize or redact", "agreement %s: field %s is sensitive and may not be delivered with %s", a.ID, fr.Name, kind)
+			continue
+		}
+		of := outField{src: i, nullIdx: -1, redact: kind == agreements.Redact}
+		df := derivedField{Name: fr.Name, Doc: transformDoc(fr.Transform)}
+		s := deref(fi.schema)
+		u, isUnion := s.(*avro.UnionSchema)
+		base, nullIdx, baseIdx, nullable := s, 0, 0, false
+		if isUnion {
+			if b, ni, bi, ok := nullableBase(u); ok {
+				base, nullIdx, baseIdx, nullable = b, ni, bi, true
+			} else if kind != agreements.Keep && kind != agreements.Redact {
+				c.addf(fr.Pos, "only keep and redact apply to a union of several types", "agreement %s: field %s: %s does not apply to the union %s", a.ID, fr.Name, kind, s)
+				continue
+			}
+		}
+		switch {
+		case of.redact:
+			of.nullIdx = 0
+			if nullable {
+				of.nullIdx = nullIdx
+				df.Type = typeJSON(s, seen)
+			} else {
+				df.Type = rawJSON([]json.RawMessage{json.RawMessage(`"null"`), typeJSON(s, seen)})
+			}
+			if of.nullIdx == 0 {
+				df.Default = json.RawMessage("null")
+			}
+		case kind == agreements.Keep && isUnion:
+			of.union, of.schema = true, s
+			df.Type = typeJSON(s, seen)
+			if nullable && nullIdx == 0 {
+				df.Default = json.RawMessage("null")
+			}
+			of.enc = func(dst []byte, v *value, _ *evalState) ([]byte, error) {
+				return encodeValue(dst, u.Types()[v.br], v)
+			}
+		default:
+			if msg, hint := spec.check(fr.Transform, base); msg != "" {
+				c.addf(fr.Pos, hint, "agreement %s: field %s: %s", a.ID, fr.Name, msg)
+				continue
+			}
+			var t json.RawMessage
+			if kind == agreements.Keep {
+				t = typeJSON(base, seen)
+			} else {
+				t = spec.out(fr.Transform, base)
+			}
+			if nullable {
+				of.nullIdx, of.baseIdx = nullIdx, baseIdx
+				pair := make([]json.RawMessage, 2)
+				pair[nullIdx], pair[baseIdx] = json.RawMessage(`"null"`), t
+				t = rawJSON(pair)
+				if nullIdx == 0 {
+					df.Default = json.RawMessage("null")
+				}
+			}
+			df.Type = t
+			if kind == agreements.Pseudonymize && key == nil && !c.check {
+				var k []byte
+				if c.in.PseudonymKey != nil {
+					k = c.in.PseudonymKey(a.ID)
+				}
+				if len(k) == 0 {
+					c.addf(fr.Pos, "configure a pseudonym key per agreement", "agreement %s: no pseudonym key for field %s", a.ID, fr.Name)
+					continue
+				}
+				key = newHMACKey(k)
+			}
+			if !c.check {
+				of.enc = spec.build(fr.Transform, base, transformEnv{pseudo: key, b64: c.opts.pseudoB64})
+			}
+		}
+		rec.Fields = append(rec.Fields, df)
+		ap.out = append(ap.out, of)
+	}
+	if len(a.Fields) == 0 {
+		c.addf(pos("fields"), "list the fields the consumer may receive", "agreement %s: the field allow-list is empty", a.ID)
+	}
+	if a.Filter != "" {
+		prg, ast, msg := compileCEL(ds.env, a.Filter)
+		if msg != "" {
+			c.addf(pos("filter"), "filters are boolean CEL over `record`; fields: "+names, "agreement %s: filter: %s", a.ID, msg)
+		} else {
+			ds.asts = append(ds.asts, ast)
+		}
+		ap.filter = prg
+	}
+	if a.MaxAge > 0 {
+		fr := ds.contract.Freshness
+		switch {
+		case ds.fresh == nil:
+			c.addf(pos("freshness.max_age"), "give the contract a freshness event_time", "agreement %s: freshness max_age %s needs an event time, and contract %s has none", a.ID, a.MaxAge, ds.contract.Dataset)
+		case fr.MaxAge > 0 && a.MaxAge >= fr.MaxAge:
+			c.addf(pos("freshness.max_age"), fmt.Sprintf("use less than %s, or drop it to inherit the contract's", fr.MaxAge), "agreement %s: freshness max_age %s is not stricter than contract %s's %s", a.ID, a.MaxAge, ds.contract.Dataset, fr.MaxAge)
+		}
+	}
+	if len(c.probs) > before || c.check {
+		return nil
+	}
+	js, err := json.Marshal(rec)
+	if err != nil {
+		c.addf(a.Pos, "", "agreement %s: derived schema: %v", a.ID, err)
+		return nil
+	}
+	schema, err := avro.ParseWithCache(string(js), "", &avro.SchemaCache{})
+	if err != nil {
+		c.addf(a.Pos, "", "agreement %s: derived schema does not parse: %v", a.ID, err)
+		return nil
+	}
+	var pretty bytes.Buffer
+	_ = json.Indent(&pretty, js, "", "  ")
+	pretty.WriteByte('\n')
+	ap.info.Schema, ap.info.SchemaJSON = schema, pretty.String()
+	ap.info.SchemaID = localID
+	if c.in.RegisterDerived != nil {
+		id, err := c.in.RegisterDerived(ap.info.Subject, schema)
+		if err != nil {
+			c.addf(a.Pos, "is the registry reachable?", "agreement %s: registering derived schema %s: %v", a.ID, ap.info.Subject, err)
+			return nil
+		}
+		ap.info.SchemaID = id
+	}
+	ap.header[0] = 0
+	binary.BigEndian.PutUint32(ap.header[1:], uint32(ap.info.SchemaID))
+	return ap
+}
+
+func transformDoc(t agreements.Transform) string {
+	switch t.Kind {
+	case agreements.Keep:
+		return "kept as provided"
+	case agreements.Redact:
+		return "redacted: always null"
+	case agreements.Pseudonymize:
+		return "pseudonymised: keyed HMAC-SHA256, stable within this agreement only"
+	case agreements.Hash:
+		return "hashed: SHA-256, hex"
+	case agreements.Truncate:
+		return fmt.Sprintf("truncated to its first %d characters", t.N)
+	case agreements.Mask:
+		return fmt.Sprintf("masked: all but the last %d characters replaced by *", t.N)
+	case agreements.Generalize:
+		if t.Unit != "" {
+			return "generalised to the start of its " + t.Unit
+		}
+		return fmt.Sprintf("generalised to a multiple of %v (floor)", t.Bucket)
+	}
+	return ""
+}
+
+// Version is the label of the plan (Input.Version).
+func (p *Plan) Version() string { return p.version }
+
+// Datasets lists the datasets of the plan, sorted.
+func (p *Plan) Datasets() []string { return append([]string(nil), p.names...) }
+
+// Contract returns the contract of a dataset.
+func (p *Plan) Contract(dataset string) (*agreements.DataContract, bool) {
+	ds := p.datasets[dataset]
+	if ds == nil {
+		return nil, false
+	}
+	ct := ds.contract
+	return &ct, true
+}
+
+// Agreements returns the compiled agreements of a dataset, ordered by id
+// (the order of Decision.Outcomes).
+func (p *Plan) Agreements(dataset string) []AgreementInfo {
+	ds := p.datasets[dataset]
+	if ds == nil {
+		return nil
+	}
+	out := make([]AgreementInfo, len(ds.agreements))
+	for i, ap := range ds.agreements {
+		out[i] = ap.info
+	}
+	return out
+}
+
+// DerivedSubjects lists the registry subjects of all derived schemas, sorted.
+func (p *Plan) DerivedSubjects() []string { return append([]string(nil), p.derived...) }
+
+// AllowsSchema reports whether records of dataset written with schema id are
+// accepted (a version of the dataset's subject that resolves to the plan's).
+func (p *Plan) AllowsSchema(dataset string, id int) bool {
+	ds := p.datasets[dataset]
+	if ds == nil {
+		return false
+	}
+	_, ok := ds.writers[id]
+	return ok
+}
+
+// SchemaVersions returns the schema ids of a dataset's subject the plan
+// accepts, sorted, and the latest (reader) id.
+func (p *Plan) SchemaVersions(dataset string) (accepted []int, latest int) {
+	ds := p.datasets[dataset]
+	if ds == nil {
+		return nil, 0
+	}
+	for id := range ds.writers {
+		accepted = append(accepted, id)
+	}
+	sort.Ints(accepted)
+	return accepted, ds.latest.ID
+}

@@ -1,0 +1,293 @@
+package policy
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/hamba/avro/v2"
+
+	"github.com/exchange-gov/exchange/agreements"
+)
+
+// ReasonDatasetUnknown quarantines a record of a dataset the plan has no contract for.
+const ReasonDatasetUnknown = "dataset:unknown"
+
+// Evaluate decides what happens to one record at time now. It never panics
+// on any body and is safe for concurrent use.
+func (p *Plan) Evaluate(rec Record, now time.Time) Decision {
+	var d Decision
+	p.EvaluateInto(rec, now, &d)
+	return d
+}
+
+// EvaluateInto is Evaluate writing into d, reusing its slices (Reasons,
+// Warnings, Outcomes and each Outcome's Value buffer): the caller must be
+// done with the previous decision's contents.
+func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
+	outs := d.Outcomes[:0]
+	*d = Decision{Reasons: d.Reasons[:0], Warnings: d.Warnings[:0], SubjectHash: d.SubjectHash[:0]}
+	ds := p.datasets[rec.Dataset]
+	if ds == nil {
+		d.quarantine(ReasonDatasetUnknown, "dataset "+rec.Dataset+" has no contract in plan "+p.version)
+		return
+	}
+	if _, ok := p.schemas[rec.SchemaID]; !ok {
+		d.quarantine(ReasonSchemaUnknownID, fmt.Sprintf("schema id %d is not registered", rec.SchemaID))
+		return
+	}
+	top := ds.writers[rec.SchemaID]
+	if top == nil {
+		if why, ok := ds.unresolvable[rec.SchemaID]; ok {
+			d.quarantine(ReasonSchemaUnresolvable, why)
+		} else {
+			d.quarantine(ReasonSchemaNotAllowed, fmt.Sprintf("schema id %d is not a version of %s", rec.SchemaID, ds.contract.Subject))
+		}
+		return
+	}
+	if rec.Body == nil {
+		d.quarantine(ReasonDecodeTombstone, "record value is null")
+		return
+	}
+	st := ds.pool.Get().(*evalState)
+	defer ds.pool.Put(st)
+	r := rd{b: rec.Body}
+	if err := decodeTop(top, &r, st.vals); err != nil {
+		code := ReasonDecodeMalformed
+		if errors.Is(err, errUnresolvable) {
+			code = ReasonSchemaUnresolvable
+		}
+		d.quarantine(code, fmt.Sprintf("schema id %d: %v", rec.SchemaID, err))
+		return
+	}
+
+	var eventTime time.Time
+	haveTime := false
+	if ds.fresh != nil {
+		eventTime, haveTime = ds.eventTime(st)
+		d.EventTime = eventTime
+	}
+	if ds.subjectField >= 0 && p.subjectKey != nil {
+		if v := &st.vals[ds.subjectField]; v.k != kNull {
+			st.scratch = identifierBytes(st.scratch[:0], v)
+			sum := p.subjectKey.sum(st, st.scratch)
+			d.SubjectHash = append(d.SubjectHash, sum[:]...)
+		}
+	}
+	if len(d.SubjectHash) == 0 {
+		d.SubjectHash = nil
+	}
+
+	for i := range ds.rules {
+		q := &ds.rules[i]
+		reason := &q.reason
+		out, _, err := q.prg.Eval(st)
+		if err == nil {
+			if b, ok := out.(types.Bool); ok && bool(b) {
+				continue
+			} else if !ok {
+				reason = &q.evalErr
+			}
+		} else {
+			reason = &q.evalErr
+		}
+		if q.severity == agreements.SeverityWarn {
+			d.Warnings = append(d.Warnings, *reason)
+		} else {
+			d.Quarantined = true
+			d.Reasons = append(d.Reasons, *reason)
+		}
+	}
+
+	if ds.fresh != nil {
+		switch {
+		case !haveTime:
+			d.quarantine(ReasonFreshnessMissing, "event time field "+ds.fields[ds.fresh.field].name+" is null or unreadable")
+		case eventTime.After(now.Add(p.opts.clockSkew)):
+			d.quarantine(ReasonFreshnessFuture, fmt.Sprintf("event time is %s ahead of the exchange clock (skew allowed %s)", eventTime.Sub(now).Round(time.Second), p.opts.clockSkew))
+		case ds.fresh.maxAge > 0 && now.Sub(eventTime) > ds.fresh.maxAge:
+			reason := Reason{Code: ReasonFreshnessStale, Detail: fmt.Sprintf("event time is %s old (max age %s)", now.Sub(eventTime).Round(time.Second), ds.fresh.maxAge)}
+			if ds.fresh.onStale == agreements.StaleDeliverFlagged {
+				d.Warnings = append(d.Warnings, reason)
+			} else {
+				d.Quarantined = true
+				d.Reasons = append(d.Reasons, reason)
+			}
+		}
+	}
+	if len(d.Reasons) == 0 {
+		d.Reasons = nil
+	}
+	if len(d.Warnings) == 0 {
+		d.Warnings = nil
+	}
+	if d.Quarantined {
+		d.Outcomes = outs[:0]
+		return
+	}
+
+	if cap(outs) < len(ds.agreements) {
+		outs = make([]Outcome, 0, len(ds.agreements))
+	}
+	for _, ap := range ds.agreements {
+		var buf []byte
+		if len(outs) < cap(outs) {
+			buf = outs[:len(outs)+1][len(outs)].Value[:0]
+		}
+		o := Outcome{AgreementID: ap.info.ID, Consumer: ap.info.Consumer, Topic: ap.info.Topic}
+		o.Skip = ap.check(st, now, eventTime, haveTime)
+		if o.Skip == "" {
+			v, err := ap.encode(buf, st, len(rec.Body))
+			if err != nil {
+				// An encoding failure is a plan bug, not the record's fault;
+				// fail closed for this agreement rather than deliver garbage.
+				o.Skip = SkipEncode
+			} else {
+				o.Delivered, o.Value = true, v
+			}
+		}
+		outs = append(outs, o)
+	}
+	d.Outcomes = outs
+}
+
+// SkipEncode: the record could not be encoded under the agreement's derived
+// schema (never expected; reported rather than delivered).
+const SkipEncode = "encode_failed"
+
+func (d *Decision) quarantine(code, detail string) {
+	d.Quarantined = true
+	d.Reasons = append(d.Reasons, Reason{Code: code, Detail: detail})
+}
+
+// check returns why this agreement skips the record, "" when it receives it.
+func (ap *agreementPlan) check(st *evalState, now, eventTime time.Time, haveTime bool) string {
+	if ap.skip != "" {
+		return ap.skip
+	}
+	if !ap.from.IsZero() && now.Before(ap.from) {
+		return SkipNotYetValid
+	}
+	if !ap.until.IsZero() && !now.Before(ap.until) {
+		return SkipExpired
+	}
+	if ap.maxAge > 0 && haveTime && now.Sub(eventTime) > ap.maxAge {
+		return SkipStale
+	}
+	if ap.filter != nil {
+		out, _, err := ap.filter.Eval(st)
+		if err != nil {
+			return SkipFilter
+		}
+		if b, ok := out.(types.Bool); !ok || !bool(b) {
+			return SkipFilter
+		}
+	}
+	return ""
+}
+
+// encode writes the derived record in the wire format into buf (reused when
+// large enough).
+func (ap *agreementPlan) encode(buf []byte, st *evalState, bodyLen int) ([]byte, error) {
+	if need := 5 + bodyLen + 80*len(ap.out); cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	dst := append(buf[:0], ap.header[:]...)
+	var err error
+	for i := range ap.out {
+		o := &ap.out[i]
+		v := &st.vals[o.src]
+		switch {
+		case o.redact:
+			dst = appendLong(dst, int64(o.nullIdx))
+			continue
+		case o.union:
+			if v.br < 0 {
+				return nil, fmt.Errorf("field %s: no union branch", st.ds.fields[o.src].name)
+			}
+			dst = appendLong(dst, int64(v.br))
+		case o.nullIdx >= 0:
+			if v.k == kNull {
+				dst = appendLong(dst, int64(o.nullIdx))
+				continue
+			}
+			dst = appendLong(dst, int64(o.baseIdx))
+		}
+		if dst, err = o.enc(dst, v, st); err != nil {
+			return nil, fmt.Errorf("field %s: %w", st.ds.fields[o.src].name, err)
+		}
+	}
+	return dst, nil
+}
+
+// decodeTop decodes a top-level record into vals (indexed by reader field)
+// and refuses trailing bytes.
+func decodeTop(n *dnode, r *rd, vals []value) error {
+	for i := range n.steps {
+		s := &n.steps[i]
+		var err error
+		if s.to < 0 {
+			err = s.node.skip(r, 0)
+		} else {
+			err = s.node.decodeValue(r, &vals[s.to])
+		}
+		if err != nil {
+			return fmt.Errorf("field %s: %w", s.name, err)
+		}
+	}
+	for i := range n.defs {
+		vals[n.defs[i].to] = n.defs[i].val
+	}
+	if r.i != len(r.b) {
+		return errTrailing
+	}
+	return nil
+}
+
+// eventTime reads the contract's event-time field.
+func (ds *datasetPlan) eventTime(st *evalState) (time.Time, bool) {
+	f := &ds.fields[ds.fresh.field]
+	v := &st.vals[ds.fresh.field]
+	switch v.k {
+	case kInt:
+		switch f.logicalAt(v.br) {
+		case avro.TimestampMillis:
+			return time.UnixMilli(v.n).UTC(), true
+		case avro.TimestampMicros:
+			return time.UnixMicro(v.n).UTC(), true
+		case avro.Date:
+			return time.Unix(v.n*86400, 0).UTC(), true
+		}
+	case kString:
+		t, err := time.Parse(time.RFC3339Nano, unsafeString(v.b))
+		if err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// SubjectHash computes the keyed hash of a data subject identifier the way
+// Decision.SubjectHash is computed (for authorised ledger queries).
+func SubjectHash(key []byte, identifier string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(identifier))
+	return m.Sum(nil)
+}
+
+// Holder holds the current plan; the runtime swaps plans atomically while
+// records flow. A record evaluated on a plan finishes on it: load once per
+// record (or batch) and keep the pointer.
+type Holder struct {
+	p atomic.Pointer[Plan]
+}
+
+// Load returns the current plan (nil before the first Store).
+func (h *Holder) Load() *Plan { return h.p.Load() }
+
+// Store makes p the current plan.
+func (h *Holder) Store(p *Plan) { h.p.Store(p) }

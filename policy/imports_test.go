@@ -1,0 +1,27 @@
+package policy
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportBan keeps policy a pure library: no Kafka client, SQL or HTTP
+// anywhere in its dependency graph.
+func TestImportBan(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not on PATH")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	banned := []string{"kafka", "franz-go", "database/sql", "pgx", "sqlite", "net/http"}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, b := range banned {
+			if strings.Contains(dep, b) {
+				t.Errorf("policy depends on %s (matches %q)", dep, b)
+			}
+		}
+	}
+}
