@@ -111,6 +111,9 @@ type decoder struct {
 	file  string
 	lines [][]byte
 	probs Problems
+	// invalid collects, per document, the YAML paths whose values had a
+	// problem; see mapping.
+	invalid map[string]bool
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -177,17 +180,24 @@ func (d *decoder) decodeDocument(doc *yaml.Node, set *Set) {
 		}
 	}
 	kinds := []string{KindAgency, KindDataContract, KindAgreement}
+	d.invalid = map[string]bool{}
 	switch {
 	case kind == nil:
 		d.problem(d.pos(n), "add kind: Agency, DataContract or Agreement", "document has no kind")
 	case kind.Kind != yaml.ScalarNode:
 		d.problem(d.pos(kind), "kind is one of Agency, DataContract, Agreement", "kind must be a string")
 	case kind.Value == KindAgency:
-		set.Agencies = append(set.Agencies, d.agency(n))
+		a := d.agency(n)
+		a.invalid = d.invalid
+		set.Agencies = append(set.Agencies, a)
 	case kind.Value == KindDataContract:
-		set.Contracts = append(set.Contracts, d.contract(n))
+		c := d.contract(n)
+		c.invalid = d.invalid
+		set.Contracts = append(set.Contracts, c)
 	case kind.Value == KindAgreement:
-		set.Agreements = append(set.Agreements, d.agreement(n))
+		a := d.agreement(n)
+		a.invalid = d.invalid
+		set.Agreements = append(set.Agreements, a)
 	default:
 		d.problem(d.pos(kind), suggestHint(kind.Value, kinds), "unknown kind %q", kind.Value)
 	}
@@ -228,19 +238,20 @@ func kindName(n *yaml.Node) string {
 	return "node"
 }
 
-// mapping walks a mapping node strictly: each key must be in allowed and
-// appear once. fn is called for each allowed key in file order; keyPos (if
-// non-nil) records the position of each value under prefix+key.
+// mapping walks a mapping node strictly: each key must be in allowed (nil:
+// any key) and appear once. fn is called for each allowed key in file order;
+// keyPos (if non-nil) records the position of each value under prefix+key,
+// and a key whose value had a problem is marked invalid under prefix+key.
 func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, keyPos map[string]Pos, prefix string, fn func(key string, k, v *yaml.Node)) bool {
 	if n.Kind != yaml.MappingNode {
-		d.problem(d.pos(n), "", "%s must be a mapping, not a %s", what, kindName(n))
+		d.problem(d.pos(n), "write key: value pairs under it", "%s must be a mapping, not a %s", what, kindName(n))
 		return false
 	}
 	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.problem(d.pos(k), "", "%s: keys must be strings, not a %s", what, kindName(k))
+			d.problem(d.pos(k), "write a plain word as the key", "%s: keys must be strings, not a %s", what, kindName(k))
 			continue
 		}
 		key := k.Value
@@ -260,7 +271,11 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, keyPos ma
 		if keyPos != nil {
 			keyPos[prefix+key] = d.pos(v)
 		}
+		before := len(d.probs)
 		fn(key, k, v)
+		if len(d.probs) > before && d.invalid != nil {
+			d.invalid[prefix+key] = true
+		}
 	}
 	return true
 }
@@ -279,7 +294,7 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!
 // str decodes a scalar as a string; null is the empty string.
 func (d *decoder) str(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode {
-		d.problem(d.pos(n), "", "%s must be a string, not a %s", what, kindName(n))
+		d.problem(d.pos(n), "write a single value; quote it if it contains \": \" or starts with [, { or *", "%s must be a string, not a %s", what, kindName(n))
 		return ""
 	}
 	if isNull(n) {
@@ -616,6 +631,15 @@ var transformHint = "write keep, redact, pseudonymize, hash, {truncate: N}, {mas
 // as they are (Kind) for Validate to report with a suggestion; shapes that
 // cannot be decoded are problems here.
 func (d *decoder) transform(n *yaml.Node, field string) Transform {
+	before := len(d.probs)
+	t := d.transformNode(n, field)
+	if len(d.probs) > before {
+		return Transform{} // reported; Validate skips an empty Kind
+	}
+	return t
+}
+
+func (d *decoder) transformNode(n *yaml.Node, field string) Transform {
 	what := "transform of field " + field
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -645,11 +669,12 @@ func (d *decoder) transform(n *yaml.Node, field string) Transform {
 			t.N, _ = d.integer(v, "truncate of field "+field)
 		case Mask:
 			seen := false
+			before := len(d.probs)
 			d.mapping(v, "mask of field "+field, []string{"keep_last"}, nil, "", func(_ string, _, v *yaml.Node) {
 				seen = true
 				t.N, _ = d.integer(v, "mask keep_last of field "+field)
 			})
-			if !seen && v.Kind == yaml.MappingNode {
+			if !seen && len(d.probs) == before {
 				d.problem(d.pos(v), "write {mask: {keep_last: N}}", "mask of field %s needs keep_last", field)
 			}
 		case Generalize:
@@ -658,11 +683,12 @@ func (d *decoder) transform(n *yaml.Node, field string) Transform {
 				t.Unit = d.str(v, "generalize unit of field "+field)
 			case yaml.MappingNode:
 				seen := false
+				before := len(d.probs)
 				d.mapping(v, "generalize of field "+field, []string{"bucket"}, nil, "", func(_ string, _, v *yaml.Node) {
 					seen = true
 					t.Bucket, _ = d.number(v, "generalize bucket of field "+field)
 				})
-				if !seen {
+				if !seen && len(d.probs) == before {
 					d.problem(d.pos(v), "write {generalize: {bucket: N}}", "generalize of field %s needs bucket", field)
 				}
 			default:

@@ -66,6 +66,9 @@ type Agency struct {
 	// KeyPos holds the position of each key's value, keyed by YAML path
 	// ("id", "stewards"), for validation messages.
 	KeyPos map[string]Pos
+	// invalid holds the YAML paths whose values the loader already
+	// reported, so that Validate does not report them again as missing.
+	invalid map[string]bool
 }
 
 // FieldClass is the classification of one top-level schema field.
@@ -112,6 +115,9 @@ type DataContract struct {
 	// ("dataset", "owner", "fields.age", "quality.0.severity",
 	// "freshness.max_age"), for validation messages.
 	KeyPos map[string]Pos
+	// invalid holds the YAML paths whose values the loader already
+	// reported, so that Validate does not report them again.
+	invalid map[string]bool
 }
 
 // TransformKind names a per-field transform in an agreement.
@@ -181,4 +187,7 @@ type Agreement struct {
 	// Positions of individual keys, for validation messages; keyed by YAML path
 	// such as "filter", "valid_until", "fields.citizen_id".
 	KeyPos map[string]Pos
+	// invalid holds the YAML paths whose values the loader already
+	// reported, so that Validate does not report them again.
+	invalid map[string]bool
 }

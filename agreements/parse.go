@@ -60,9 +60,21 @@ func FormatDuration(v time.Duration) string {
 		if rest == 0 {
 			return fmt.Sprintf("%dd", days)
 		}
-		return fmt.Sprintf("%dd%s", days, rest)
+		return fmt.Sprintf("%dd%s", days, shortDuration(rest))
 	}
-	return v.String()
+	return shortDuration(v)
+}
+
+// shortDuration drops zero trailing units: 1h0m0s → 1h, 15m0s → 15m.
+func shortDuration(v time.Duration) string {
+	s := v.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // suggestHint returns a did-you-mean hint for word among candidates, or the

@@ -1,8 +1,10 @@
 package agreements
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -83,6 +85,7 @@ func (v *validator) agencies() {
 		a := &v.set.Agencies[i]
 		idPos := at(a.KeyPos, "id", a.Pos)
 		switch {
+		case a.invalid["id"]:
 		case a.ID == "":
 			v.add(a.Pos, "add id: <lowercase slug>, e.g. social-services", "agency has no id")
 		case !isSlug(a.ID):
@@ -95,11 +98,15 @@ func (v *validator) agencies() {
 				first[a.ID] = idPos
 			}
 		}
-		if strings.TrimSpace(a.Name) == "" {
-			v.add(a.Pos, "add name: <display name>", "agency %s has no name", a.ID)
+		label := a.ID
+		if label == "" {
+			label = "(no id)"
 		}
-		if len(a.Stewards) == 0 {
-			v.add(at(a.KeyPos, "stewards", a.Pos), "list the people who may approve agreements: stewards: [first.last]", "agency %s has no stewards; no agreement of it could be approved", a.ID)
+		if strings.TrimSpace(a.Name) == "" && !a.invalid["name"] {
+			v.add(a.Pos, "add name: <display name>", "agency %s has no name", label)
+		}
+		if len(a.Stewards) == 0 && !a.invalid["stewards"] {
+			v.add(at(a.KeyPos, "stewards", a.Pos), "list the people who may approve agreements: stewards: [first.last]", "agency %s has no stewards; no agreement of it could be approved", label)
 		}
 		seen := map[string]bool{}
 		for _, s := range a.Stewards {
@@ -116,7 +123,9 @@ func isSlug(s string) bool { return len(s) <= maxSlugLen && slugRe.MatchString(s
 func (v *validator) agencyIDs() []string {
 	ids := make([]string, 0, len(v.set.Agencies))
 	for _, a := range v.set.Agencies {
-		ids = append(ids, a.ID)
+		if a.ID != "" && !contains(ids, a.ID) {
+			ids = append(ids, a.ID)
+		}
 	}
 	return ids
 }
@@ -127,7 +136,7 @@ func (v *validator) checkAgencyRef(p Pos, role, id string) {
 		return
 	}
 	if _, ok := v.set.Agency(id); !ok {
-		v.add(p, suggestHint(id, v.agencyIDs()), "%s %q is not a declared agency", role, id)
+		v.add(p, suggestHintOr(id, v.agencyIDs(), "declare it in a document of kind: Agency, or correct the id"), "%s %q is not a declared agency", role, id)
 	}
 }
 
@@ -162,6 +171,7 @@ func (v *validator) contract(c *DataContract) {
 	}
 	dsPos := at(c.KeyPos, "dataset", c.Pos)
 	switch m := datasetRe.FindStringSubmatch(c.Dataset); {
+	case c.invalid["dataset"]:
 	case c.Dataset == "":
 		v.add(c.Pos, "add dataset: <agency>.<name>, e.g. health.immunisations", "data contract has no dataset")
 	case m == nil || len(c.Dataset) > 2*maxSlugLen:
@@ -171,6 +181,7 @@ func (v *validator) contract(c *DataContract) {
 	}
 	ownerPos := at(c.KeyPos, "owner", c.Pos)
 	switch {
+	case c.invalid["owner"]:
 	case c.Owner == "":
 		v.add(c.Pos, "add owner: <agency id>", "contract %s has no owner", name)
 	case !isSlug(c.Owner):
@@ -178,7 +189,7 @@ func (v *validator) contract(c *DataContract) {
 	default:
 		v.checkAgencyRef(ownerPos, "owner", c.Owner)
 	}
-	if c.Subject == "" {
+	if c.Subject == "" && !c.invalid["subject"] {
 		hint := "add subject: ingress.<dataset>-value"
 		if c.Dataset != "" {
 			hint = "add subject: ingress." + c.Dataset + "-value"
@@ -187,7 +198,7 @@ func (v *validator) contract(c *DataContract) {
 	}
 
 	// Fields and their classification.
-	if len(c.Fields) == 0 {
+	if len(c.Fields) == 0 && !c.invalid["fields"] {
 		v.add(at(c.KeyPos, "fields", c.Pos), "classify every top-level field of the schema: fields: {<field>: public|internal|personal|sensitive}", "contract %s classifies no fields", name)
 	}
 	var fieldNames []string
@@ -197,7 +208,7 @@ func (v *validator) contract(c *DataContract) {
 			v.add(f.Pos, "field names are Avro names: letters, digits and _, not starting with a digit", "field name %q is not a valid Avro name", f.Name)
 		}
 		valPos := at(c.KeyPos, "fields."+f.Name, f.Pos)
-		if !contains(classifications, string(f.Class)) {
+		if !contains(classifications, string(f.Class)) && !c.invalid["fields."+f.Name] {
 			v.add(valPos, suggestHint(string(f.Class), classifications), "field %s has unknown classification %q", f.Name, f.Class)
 		}
 	}
@@ -213,6 +224,7 @@ func (v *validator) contract(c *DataContract) {
 		itemPos := at(c.KeyPos, fmt.Sprintf("quality.%d", i), c.Pos)
 		namePos := at(c.KeyPos, fmt.Sprintf("quality.%d.name", i), itemPos)
 		switch {
+		case c.invalid[fmt.Sprintf("quality.%d.name", i)]:
 		case q.Name == "":
 			v.add(itemPos, "add name: <snake_case>; it becomes the reason code quality:<name>", "quality rule %d of %s has no name", i+1, name)
 		case !ruleNameRe.MatchString(q.Name) || len(q.Name) > maxSlugLen:
@@ -225,12 +237,14 @@ func (v *validator) contract(c *DataContract) {
 		if label == "" {
 			label = fmt.Sprint(i + 1)
 		}
-		if strings.TrimSpace(q.Rule) == "" {
+		if c.invalid[fmt.Sprintf("quality.%d.rule", i)] {
+			// reported by the loader
+		} else if strings.TrimSpace(q.Rule) == "" {
 			v.add(itemPos, "add rule: a CEL expression over record, e.g. record.age >= 0", "quality rule %s has no rule", label)
 		} else {
 			v.checkCEL(q.Rule, q.Pos, "quality rule "+label)
 		}
-		if !contains(severities, string(q.Severity)) {
+		if !contains(severities, string(q.Severity)) && !c.invalid[fmt.Sprintf("quality.%d.severity", i)] {
 			v.add(at(c.KeyPos, fmt.Sprintf("quality.%d.severity", i), itemPos), suggestHint(string(q.Severity), severities), "quality rule %s has unknown severity %q", label, q.Severity)
 		}
 	}
@@ -238,6 +252,7 @@ func (v *validator) contract(c *DataContract) {
 	// Freshness.
 	if f := c.Freshness; f != nil {
 		switch {
+		case c.invalid["freshness.event_time"]:
 		case f.EventTime == "":
 			v.add(f.Pos, "add event_time: <field holding the event time>", "freshness of %s has no event_time", name)
 		default:
@@ -248,10 +263,10 @@ func (v *validator) contract(c *DataContract) {
 		if f.MaxAge < 0 || f.ExpectedEvery < 0 {
 			v.add(f.Pos, "durations are positive", "freshness of %s has a negative duration", name)
 		}
-		if f.MaxAge == 0 && f.ExpectedEvery == 0 {
+		if f.MaxAge == 0 && f.ExpectedEvery == 0 && !c.invalid["freshness.max_age"] && !c.invalid["freshness.expected_every"] {
 			v.add(f.Pos, "set max_age (staleness per record), expected_every (silence SLA) or both", "freshness of %s sets neither max_age nor expected_every", name)
 		}
-		if !contains(onStales, string(f.OnStale)) {
+		if !contains(onStales, string(f.OnStale)) && !c.invalid["freshness.on_stale"] {
 			v.add(at(c.KeyPos, "freshness.on_stale", f.Pos), suggestHint(string(f.OnStale), onStales), "freshness on_stale %q is not known", f.OnStale)
 		}
 	}
@@ -283,7 +298,9 @@ func (v *validator) agreements() {
 func (v *validator) datasetIDs() []string {
 	ids := make([]string, 0, len(v.set.Contracts))
 	for _, c := range v.set.Contracts {
-		ids = append(ids, c.Dataset)
+		if c.Dataset != "" && !contains(ids, c.Dataset) {
+			ids = append(ids, c.Dataset)
+		}
 	}
 	return ids
 }
@@ -294,6 +311,7 @@ func (v *validator) agreement(a *Agreement) {
 		name = "(no id)"
 	}
 	switch {
+	case a.invalid["id"]:
 	case a.ID == "":
 		v.add(a.Pos, "add id: e.g. health-to-social-2026-001", "agreement has no id")
 	case !agreementRe.MatchString(a.ID) || len(a.ID) > maxAgreementIDLen:
@@ -304,6 +322,7 @@ func (v *validator) agreement(a *Agreement) {
 	var contract *DataContract
 	provPos := at(a.KeyPos, "provider", a.Pos)
 	switch {
+	case a.invalid["provider"]:
 	case a.Provider == "":
 		v.add(a.Pos, "add provider: <dataset id>, e.g. health.immunisations", "agreement %s has no provider", name)
 	default:
@@ -317,6 +336,7 @@ func (v *validator) agreement(a *Agreement) {
 	}
 	consPos := at(a.KeyPos, "consumer", a.Pos)
 	switch {
+	case a.invalid["consumer"]:
 	case a.Consumer == "":
 		v.add(a.Pos, "add consumer: <agency id>", "agreement %s has no consumer", name)
 	case !isSlug(a.Consumer):
@@ -326,16 +346,16 @@ func (v *validator) agreement(a *Agreement) {
 	}
 
 	// Purpose, legal basis, validity.
-	if strings.TrimSpace(a.Purpose) == "" {
+	if strings.TrimSpace(a.Purpose) == "" && !a.invalid["purpose"] {
 		v.add(a.Pos, "state why the consumer needs the data: purpose: \"...\"", "agreement %s has no purpose", name)
 	}
-	if strings.TrimSpace(a.LegalBasis) == "" {
+	if strings.TrimSpace(a.LegalBasis) == "" && !a.invalid["legal_basis"] {
 		v.add(a.Pos, "cite the act and section that allow the sharing, e.g. \"Social Services Act 2019, s.12(3)\"", "agreement %s has no legal_basis", name)
 	}
-	if a.ValidFrom.IsZero() {
+	if a.ValidFrom.IsZero() && !a.invalid["valid_from"] {
 		v.add(a.Pos, "add valid_from: <RFC 3339 timestamp>", "agreement %s has no valid_from", name)
 	}
-	if a.ValidUntil.IsZero() {
+	if a.ValidUntil.IsZero() && !a.invalid["valid_until"] {
 		v.add(a.Pos, "add valid_until: <RFC 3339 timestamp>; agreements end and are renewed", "agreement %s has no valid_until", name)
 	}
 	if !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() && !a.ValidUntil.After(a.ValidFrom) {
@@ -343,7 +363,7 @@ func (v *validator) agreement(a *Agreement) {
 	}
 
 	// Fields.
-	if len(a.Fields) == 0 {
+	if len(a.Fields) == 0 && !a.invalid["fields"] {
 		v.add(at(a.KeyPos, "fields", a.Pos), "list the allowed fields with their transforms: fields: {<field>: keep|pseudonymize|...}", "agreement %s allows no fields", name)
 	}
 	var classified []string
@@ -434,7 +454,7 @@ func (v *validator) transform(agreement string, f FieldRule, p Pos) {
 
 func (v *validator) lifecycle(a *Agreement, name string) {
 	statusPos := at(a.KeyPos, "status", a.Pos)
-	if !a.Status.Valid() {
+	if !a.Status.Valid() && !a.invalid["status"] {
 		v.add(statusPos, suggestHintOr(string(a.Status), statusStrings(), "one of "+statusList()), "agreement %s has unknown status %q", name, a.Status)
 	}
 	provider := a.ProviderAgency()
@@ -568,4 +588,35 @@ func shortCELMessage(m string) string {
 		m = m[:i]
 	}
 	return m
+}
+
+// ValidateFiles loads every path (a YAML file, or a directory whose *.yaml
+// and *.yml files are loaded), merges them and validates the result. The
+// problems of loading and of validation come back together, sorted; err is
+// set only when a file cannot be read.
+func ValidateFiles(paths ...string) (*Set, Problems, error) {
+	set := &Set{}
+	var probs Problems
+	for _, p := range paths {
+		var (
+			s   *Set
+			err error
+		)
+		if fi, statErr := os.Stat(p); statErr == nil && fi.IsDir() {
+			s, err = LoadDir(p)
+		} else {
+			s, err = LoadFile(p)
+		}
+		var ps Problems
+		switch {
+		case errors.As(err, &ps):
+			probs = append(probs, ps...)
+		case err != nil:
+			return nil, nil, err
+		}
+		set.Merge(s)
+	}
+	probs = append(probs, Validate(set)...)
+	probs.Sort()
+	return set, probs, nil
 }
