@@ -1,0 +1,208 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/store"
+)
+
+func docLockKey(kind, id string) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "exchange.documents\x00%s\x00%s", kind, id)
+	return int64(h.Sum64())
+}
+
+func checkText(what string, s string) error {
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%s is not UTF-8 text or holds NUL", what)
+	}
+	return nil
+}
+
+const selectDoc = `SELECT kind, id, version, status, yaml, hash, author, created_at FROM documents`
+
+func scanDoc(r pgx.CollectableRow) (store.Document, error) {
+	var d store.Document
+	var status, yaml string
+	err := r.Scan(&d.Kind, &d.ID, &d.Version, &status, &yaml, &d.Hash, &d.Author, &d.Created)
+	d.Status, d.YAML, d.Created = agreements.Status(status), []byte(yaml), d.Created.UTC()
+	return d, err
+}
+
+// PutDocument stores the next version of a document (see store.AgreementStore).
+func (db *DB) PutDocument(ctx context.Context, d store.Document) (store.Document, error) {
+	if d.Kind == "" || d.ID == "" {
+		return store.Document{}, errors.New("put document: kind and id are required")
+	}
+	for what, s := range map[string]string{"kind": d.Kind, "id": d.ID, "yaml": string(d.YAML), "author": d.Author, "status": string(d.Status)} {
+		if err := checkText("put document: "+what, s); err != nil {
+			return store.Document{}, err
+		}
+	}
+	sum := sha256.Sum256(d.YAML)
+	d.Hash = sum[:]
+	d.Created = d.Created.UTC()
+	var out store.Document
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, docLockKey(d.Kind, d.ID)); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, selectDoc+` WHERE kind = $1 AND id = $2 ORDER BY version DESC LIMIT 1`, d.Kind, d.ID)
+		if err != nil {
+			return err
+		}
+		latest, err := pgx.CollectRows(rows, scanDoc)
+		if err != nil {
+			return err
+		}
+		if len(latest) == 1 && string(latest[0].YAML) == string(d.YAML) {
+			out = latest[0]
+			return nil
+		}
+		d.Version = 1
+		if len(latest) == 1 {
+			d.Version = latest[0].Version + 1
+		}
+		d.Created = db.cfg.Now().UTC()
+		_, err = tx.Exec(ctx, `INSERT INTO documents (kind, id, version, status, yaml, hash, author, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, d.Kind, d.ID, d.Version, string(d.Status), string(d.YAML), d.Hash, d.Author, d.Created)
+		out = d
+		return err
+	})
+	if err != nil {
+		return store.Document{}, fmt.Errorf("put %s %s: %w", d.Kind, d.ID, classify(ctx, err))
+	}
+	out.Created = out.Created.Truncate(time.Microsecond) // microsecond precision, as stored
+	return out, nil
+}
+
+// Document returns one version (0 = latest).
+func (db *DB) Document(ctx context.Context, kind, id string, version int) (store.Document, error) {
+	sql, args := selectDoc+` WHERE kind = $1 AND id = $2 ORDER BY version DESC LIMIT 1`, []any{kind, id}
+	if version > 0 {
+		sql, args = selectDoc+` WHERE kind = $1 AND id = $2 AND version = $3`, []any{kind, id, version}
+	}
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return store.Document{}, fmt.Errorf("%s %s: %w", kind, id, classify(ctx, err))
+	}
+	docs, err := pgx.CollectRows(rows, scanDoc)
+	if err != nil {
+		return store.Document{}, fmt.Errorf("%s %s: %w", kind, id, classify(ctx, err))
+	}
+	if len(docs) == 0 {
+		return store.Document{}, fmt.Errorf("%s %s version %d: %w", kind, id, version, store.ErrNotFound)
+	}
+	return docs[0], nil
+}
+
+// DocumentVersions returns every version, oldest first.
+func (db *DB) DocumentVersions(ctx context.Context, kind, id string) ([]store.Document, error) {
+	rows, err := db.pool.Query(ctx, selectDoc+` WHERE kind = $1 AND id = $2 ORDER BY version`, kind, id)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s %s: %w", kind, id, classify(ctx, err))
+	}
+	docs, err := pgx.CollectRows(rows, scanDoc)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s %s: %w", kind, id, classify(ctx, err))
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%s %s: %w", kind, id, store.ErrNotFound)
+	}
+	return docs, nil
+}
+
+// Documents returns the latest version of each document of kind ("" = all).
+func (db *DB) Documents(ctx context.Context, kind string) ([]store.Document, error) {
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT ON (kind, id) kind, id, version, status, yaml, hash, author, created_at
+		FROM documents WHERE $1 = '' OR kind = $1 ORDER BY kind, id, version DESC`, kind)
+	if err != nil {
+		return nil, fmt.Errorf("listing documents: %w", classify(ctx, err))
+	}
+	docs, err := pgx.CollectRows(rows, scanDoc)
+	if err != nil {
+		return nil, fmt.Errorf("listing documents: %w", classify(ctx, err))
+	}
+	return docs, nil
+}
+
+// AddTransition records a lifecycle transition (see store.AgreementStore).
+func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Transition, error) {
+	for what, s := range map[string]string{"by": t.By, "reason": t.Reason, "agreement id": t.AgreementID} {
+		if err := checkText("transition: "+what, s); err != nil {
+			return store.Transition{}, err
+		}
+	}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, docLockKey(agreements.KindAgreement, t.AgreementID)); err != nil {
+			return err
+		}
+		var latest int
+		var docStatus string
+		err := tx.QueryRow(ctx, `SELECT version, status FROM documents WHERE kind = $1 AND id = $2 ORDER BY version DESC LIMIT 1`,
+			agreements.KindAgreement, t.AgreementID).Scan(&latest, &docStatus)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("agreement %s: %w", t.AgreementID, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		current, seq := agreements.Status(docStatus), 0
+		var to string
+		err = tx.QueryRow(ctx, `SELECT seq, to_status FROM agreement_transitions WHERE agreement_id = $1 ORDER BY seq DESC LIMIT 1`,
+			t.AgreementID).Scan(&seq, &to)
+		switch {
+		case err == nil:
+			current = agreements.Status(to)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if t.From != current {
+			return fmt.Errorf("agreement %s is %s, not %s: %w", t.AgreementID, current, t.From, store.ErrConflict)
+		}
+		if t.Version == 0 {
+			t.Version = latest
+		}
+		if t.At.IsZero() {
+			t.At = db.cfg.Now()
+		}
+		t.At = t.At.UTC().Truncate(time.Microsecond)
+		_, err = tx.Exec(ctx, `INSERT INTO agreement_transitions (agreement_id, seq, version, from_status, to_status, by_whom, at, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, t.AgreementID, seq+1, t.Version, string(t.From), string(t.To), t.By, t.At, t.Reason)
+		return err
+	})
+	if err != nil {
+		return store.Transition{}, fmt.Errorf("transition of agreement %s: %w", t.AgreementID, classify(ctx, err))
+	}
+	return t, nil
+}
+
+// Transitions returns an agreement's transitions, oldest first.
+func (db *DB) Transitions(ctx context.Context, agreementID string) ([]store.Transition, error) {
+	rows, err := db.pool.Query(ctx, `SELECT agreement_id, version, from_status, to_status, by_whom, at, reason
+		FROM agreement_transitions WHERE agreement_id = $1 ORDER BY seq`, agreementID)
+	if err != nil {
+		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Transition, error) {
+		var t store.Transition
+		var from, to string
+		err := r.Scan(&t.AgreementID, &t.Version, &from, &to, &t.By, &t.At, &t.Reason)
+		t.From, t.To, t.At = agreements.Status(from), agreements.Status(to), t.At.UTC()
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
+	}
+	return out, nil
+}

@@ -1,0 +1,337 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+)
+
+var entryColumns = []string{
+	"topic", "partition", "offset", "seq", "dataset", "key_hash", "payload_hash", "schema_id",
+	"decision", "reasons", "delivery_agreements", "delivery_consumers", "delivery_topics", "delivery_ids",
+	"skip_agreements", "skip_reasons", "plan_version", "subject_hash", "event_time_us", "decision_time",
+	"prev_hash", "hash",
+}
+
+const selectEntry = `SELECT topic, partition, "offset", seq, dataset, key_hash, payload_hash, schema_id,
+	decision, reasons, delivery_agreements, delivery_topics, delivery_ids,
+	skip_agreements, skip_reasons, plan_version, subject_hash, event_time_us, decision_time,
+	prev_hash, hash FROM ledger_entries`
+
+// chainLockKey is the pg_advisory_xact_lock key of a chain. A collision only
+// serialises two unrelated chains.
+func chainLockKey(c ledger.Chain) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "exchange.ledger.chain\x00%s\x00%d", c.Topic, c.Partition)
+	return int64(h.Sum64())
+}
+
+// maxAppendAttempts bounds retries of a batch that lost a race (deadlock,
+// serialization failure, unique violation).
+const maxAppendAttempts = 5
+
+// Append stores entries (see ledger.Appender). One transaction per call:
+// each chain of the batch is locked with pg_advisory_xact_lock (in key
+// order, so writers never deadlock), its head and highest offset re-read
+// under the lock, entries already stored are dropped, the rest linked and
+// written with COPY, and a signed checkpoint added per chain. The
+// per-partition unique indexes on (topic, partition, seq) and (topic,
+// partition, offset) are the last guard against a fork.
+func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b, err := ledger.NewBatch(entries)
+	if err != nil {
+		return err
+	}
+	months := map[int64]time.Time{}
+	for _, es := range b.Entries {
+		for _, e := range es {
+			m := monthOf(e.DecisionTime)
+			months[m.Unix()] = m
+		}
+	}
+	for _, m := range months {
+		if err := db.ensurePartition(ctx, m); err != nil {
+			return err
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return db.appendTx(ctx, tx, b) })
+		if err == nil || attempt == maxAppendAttempts || !retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ledger append of %d entries: %w", len(entries), classify(ctx, err))
+	}
+	return nil
+}
+
+type chainState struct {
+	chain  ledger.Chain
+	head   ledger.Head
+	lastCP int64
+	fresh  []*ledger.Entry
+}
+
+func (db *DB) appendTx(ctx context.Context, tx pgx.Tx, b *ledger.Batch) error {
+	states := make([]*chainState, len(b.Chains))
+	for i, c := range b.Chains {
+		states[i] = &chainState{chain: c}
+	}
+	// Lock every chain of the batch in key order, then read heads.
+	keys := make([]int64, 0, len(states))
+	for _, s := range states {
+		keys = append(keys, chainLockKey(s.chain))
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	q := &pgx.Batch{}
+	for i, k := range keys {
+		if i > 0 && k == keys[i-1] {
+			continue
+		}
+		q.Queue(`SELECT pg_advisory_xact_lock($1)`, k)
+	}
+	for _, s := range states {
+		s := s
+		s.head.MaxOffset = -1
+		q.Queue(`SELECT seq, hash FROM ledger_entries WHERE topic = $1 AND partition = $2 ORDER BY seq DESC LIMIT 1`,
+			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&s.head.Seq, &s.head.Hash)
+			if err == pgx.ErrNoRows {
+				return nil
+			}
+			return err
+		})
+		q.Queue(`SELECT coalesce(max("offset"), -1) FROM ledger_entries WHERE topic = $1 AND partition = $2`,
+			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.head.MaxOffset) })
+		q.Queue(`SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = $1 AND partition = $2`,
+			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.lastCP) })
+	}
+	if err := tx.SendBatch(ctx, q).Close(); err != nil {
+		return fmt.Errorf("locking chains: %w", err)
+	}
+	// Drop entries already stored: an offset above the chain's highest is
+	// new; at or below it, ask.
+	for _, s := range states {
+		var maybe []int64
+		for _, e := range b.Entries[s.chain] {
+			if e.Offset <= s.head.MaxOffset {
+				maybe = append(maybe, e.Offset)
+			}
+		}
+		stored := map[int64]bool{}
+		if len(maybe) > 0 {
+			rows, err := tx.Query(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = $1 AND partition = $2 AND "offset" = ANY($3)`,
+				s.chain.Topic, s.chain.Partition, maybe)
+			if err != nil {
+				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
+			}
+			offs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
+			}
+			for _, o := range offs {
+				stored[o] = true
+			}
+		}
+		for _, e := range b.Entries[s.chain] {
+			if !stored[e.Offset] {
+				s.fresh = append(s.fresh, e)
+			}
+		}
+	}
+	var rows [][]any
+	for _, s := range states {
+		if len(s.fresh) == 0 {
+			continue
+		}
+		if s.head.Seq == 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO ledger_chains (topic, partition) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+				s.chain.Topic, s.chain.Partition); err != nil {
+				return fmt.Errorf("registering chain %s: %w", s.chain, err)
+			}
+		}
+		s.head = ledger.Link(s.head, s.fresh)
+		for _, e := range s.fresh {
+			rows = append(rows, entryRow(e))
+		}
+	}
+	if len(rows) == 0 {
+		return nil // everything was already stored: a retry or a re-processed batch
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_entries"}, entryColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copying entries: %w", err)
+	}
+	if db.cfg.SigningKey != nil {
+		now := db.cfg.Now()
+		q := &pgx.Batch{}
+		for _, s := range states {
+			if len(s.fresh) == 0 || s.head.Seq-s.lastCP < db.cfg.CheckpointEvery {
+				continue
+			}
+			cp := ledger.Checkpoint{Topic: s.chain.Topic, Partition: s.chain.Partition, Seq: s.head.Seq, Hash: s.head.Hash}
+			ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
+			q.Queue(`INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at, key_id, public_key, signature)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time, cp.KeyID, cp.PublicKey, cp.Signature)
+		}
+		if q.Len() > 0 {
+			if err := tx.SendBatch(ctx, q).Close(); err != nil {
+				return fmt.Errorf("writing checkpoints: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func entryRow(e *ledger.Entry) []any {
+	n := len(e.Deliveries)
+	agrs, cons, tops, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, d := range e.Deliveries {
+		agrs[i], cons[i], tops[i], ids[i] = d.AgreementID, ledger.Consumer(d.Topic), d.Topic, d.DeliveryID
+	}
+	sa, sr := make([]string, len(e.Skips)), make([]string, len(e.Skips))
+	for i, s := range e.Skips {
+		sa[i], sr[i] = s.AgreementID, s.Reason
+	}
+	reasons := e.Reasons
+	if reasons == nil {
+		reasons = []string{}
+	}
+	var evt *int64
+	if !e.EventTime.IsZero() {
+		v := e.EventTime.UnixMicro()
+		evt = &v
+	}
+	return []any{
+		e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, e.KeyHash, e.PayloadHash, int64(e.SchemaID),
+		string(e.Decision), reasons, agrs, cons, tops, ids, sa, sr, e.PlanVersion, e.SubjectHash, evt, e.DecisionTime,
+		e.PrevHash, e.Hash,
+	}
+}
+
+// scanEntry reads a row of selectEntry into e.
+func scanEntry(r pgx.Row, e *ledger.Entry) error {
+	var (
+		schemaID                int64
+		decision                string
+		agrs, tops, ids, sa, sr []string
+		evt                     *int64
+	)
+	if err := r.Scan(&e.Topic, &e.Partition, &e.Offset, &e.Seq, &e.Dataset, &e.KeyHash, &e.PayloadHash, &schemaID,
+		&decision, &e.Reasons, &agrs, &tops, &ids, &sa, &sr, &e.PlanVersion, &e.SubjectHash, &evt, &e.DecisionTime,
+		&e.PrevHash, &e.Hash); err != nil {
+		return err
+	}
+	e.SchemaID = int(schemaID)
+	e.Decision = ledger.Decision(decision)
+	if len(agrs) != len(tops) || len(agrs) != len(ids) || len(sa) != len(sr) {
+		return fmt.Errorf("entry %s/%d@%d: delivery or skip columns differ in length", e.Topic, e.Partition, e.Offset)
+	}
+	e.Deliveries = nil
+	for i := range agrs {
+		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: agrs[i], Topic: tops[i], DeliveryID: ids[i]})
+	}
+	e.Skips = nil
+	for i := range sa {
+		e.Skips = append(e.Skips, ledger.Skip{AgreementID: sa[i], Reason: sr[i]})
+	}
+	e.EventTime = time.Time{}
+	if evt != nil {
+		e.EventTime = time.UnixMicro(*evt).UTC()
+	}
+	e.DecisionTime = e.DecisionTime.UTC()
+	return nil
+}
+
+// Chains lists every chain with entries or checkpoints.
+func (db *DB) Chains(ctx context.Context) ([]ledger.Chain, error) {
+	rows, err := db.pool.Query(ctx, `SELECT topic, partition FROM ledger_chains
+		UNION SELECT DISTINCT topic, partition FROM ledger_checkpoints ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.Chain, error) {
+		var c ledger.Chain
+		return c, r.Scan(&c.Topic, &c.Partition)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
+	}
+	return out, nil
+}
+
+// ChainEntries streams a chain's entries in seq order.
+func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.Entry) error) error {
+	rows, err := db.pool.Query(ctx, selectEntry+` WHERE topic = $1 AND partition = $2 ORDER BY seq, "offset"`, c.Topic, c.Partition)
+	if err != nil {
+		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
+	}
+	defer rows.Close()
+	var e ledger.Entry
+	for rows.Next() {
+		if err := scanEntry(rows, &e); err != nil {
+			return fmt.Errorf("reading chain %s: %w", c, err)
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
+	}
+	return nil
+}
+
+const selectCheckpoint = `SELECT topic, partition, seq, hash, signed_at, key_id, public_key, signature FROM ledger_checkpoints`
+
+func scanCheckpoint(r pgx.CollectableRow) (ledger.Checkpoint, error) {
+	var cp ledger.Checkpoint
+	err := r.Scan(&cp.Topic, &cp.Partition, &cp.Seq, &cp.Hash, &cp.Time, &cp.KeyID, &cp.PublicKey, &cp.Signature)
+	cp.Time = cp.Time.UTC()
+	return cp, err
+}
+
+// ChainCheckpoints returns a chain's checkpoints in seq order.
+func (db *DB) ChainCheckpoints(ctx context.Context, c ledger.Chain) ([]ledger.Checkpoint, error) {
+	rows, err := db.pool.Query(ctx, selectCheckpoint+` WHERE topic = $1 AND partition = $2 ORDER BY seq`, c.Topic, c.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints of %s: %w", c, classify(ctx, err))
+	}
+	out, err := pgx.CollectRows(rows, scanCheckpoint)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints of %s: %w", c, classify(ctx, err))
+	}
+	return out, nil
+}
+
+// Checkpoints calls fn with every checkpoint, chain by chain in seq order.
+func (db *DB) Checkpoints(ctx context.Context, fn func(*ledger.Checkpoint) error) error {
+	rows, err := db.pool.Query(ctx, selectCheckpoint+` ORDER BY topic, partition, seq`)
+	if err != nil {
+		return fmt.Errorf("reading checkpoints: %w", classify(ctx, err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		cp, err := scanCheckpoint(rows)
+		if err != nil {
+			return fmt.Errorf("reading checkpoints: %w", err)
+		}
+		if err := fn(&cp); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading checkpoints: %w", classify(ctx, err))
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/store/postgres"
+	"github.com/exchange-gov/exchange/exchange/store/storetest"
+)
+
+func openFresh(t *testing.T, opts ...store.Option) store.Backend {
+	t.Helper()
+	url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := store.Open(ctx, url, opts...)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func superExec(t *testing.T, b store.Backend, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.(*postgres.DB).Pool().Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{Open: openFresh, Exec: superExec})
+}
+
+func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
+	url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Several starters at once on an empty database: one applies, the
+	// others wait on the advisory lock and find nothing to do.
+	const starters = 4
+	results := make(chan []string, starters)
+	errs := make(chan error, starters)
+	for i := 0; i < starters; i++ {
+		go func() {
+			b, err := store.Open(ctx, url, store.WithoutMigrate())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer b.Close()
+			applied, err := b.Migrate(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			results <- applied
+		}()
+	}
+	total := 0
+	for i := 0; i < starters; i++ {
+		select {
+		case err := <-errs:
+			t.Fatalf("concurrent migrate: %v", err)
+		case applied := <-results:
+			total += len(applied)
+		}
+	}
+	b, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	again, err := b.Migrate(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second migrate applied %v, err %v; want nothing", again, err)
+	}
+	var n int
+	if err := b.(*postgres.DB).Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != total || n == 0 {
+		t.Fatalf("schema_migrations has %d rows, the starters applied %d", n, total)
+	}
+}
+
+// TestRuntimeRoleCannotRewriteLedger connects as a login role holding
+// exchange_runtime: it can append and read, and UPDATE, DELETE and TRUNCATE
+// on the ledger tables are refused.
+func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
+	super := storetest.PostgresURL(t)
+	url := storetest.CreateDatabase(t, super)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	role, password := storetest.RandomName("exchange_app_"), storetest.RandomName("pw")
+	pool := admin.(*postgres.DB).Pool()
+	if _, err := pool.Exec(ctx, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN PASSWORD '"+password+"' IN ROLE exchange_runtime"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin.Close()
+		conn, err := pgx.Connect(c, super)
+		if err == nil {
+			defer conn.Close(c)
+			// The database is dropped by CreateDatabase's cleanup, which runs after this one.
+			_, _ = conn.Exec(c, "DROP OWNED BY "+pgx.Identifier{role}.Sanitize())
+		}
+	})
+	rt, err := store.Open(ctx, storetest.WithUser(t, url, role, password), store.WithSigningKey(storetest.TestKey(t)))
+	if err != nil {
+		t.Fatalf("open as runtime role: %v", err)
+	}
+	defer rt.Close()
+	// It appends (into a month with no partition yet, too) and reads.
+	es := storetest.Entries("ingress.health.immunisations", 0, 0, 10)
+	es[9].DecisionTime = time.Date(2031, 7, 1, 0, 0, 0, 0, time.UTC)
+	if err := rt.Append(ctx, es); err != nil {
+		t.Fatalf("runtime role append: %v", err)
+	}
+	if rep, err := ledger.Verify(ctx, rt, ledger.VerifyOptions{}); err != nil || !rep.OK() {
+		t.Fatalf("runtime role verify: %v %+v", err, rep)
+	}
+	rpool := rt.(*postgres.DB).Pool()
+	for _, sql := range []string{
+		`UPDATE ledger_entries SET decision = 'dropped'`,
+		`UPDATE ledger_entries_2026_11 SET decision = 'dropped'`,
+		`DELETE FROM ledger_entries`,
+		`DELETE FROM ledger_entries_2031_07`,
+		`TRUNCATE ledger_entries`,
+		`TRUNCATE ledger_entries_2026_11`,
+		`UPDATE ledger_checkpoints SET seq = 1`,
+		`DELETE FROM ledger_checkpoints`,
+		`TRUNCATE ledger_checkpoints`,
+		`DELETE FROM ledger_chains`,
+		`UPDATE documents SET yaml = ''`,
+		`DELETE FROM agreement_transitions`,
+		`ALTER TABLE ledger_entries DETACH PARTITION ledger_entries_2026_11`,
+		`DROP TABLE ledger_entries_2026_11`,
+	} {
+		_, err := rpool.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "42501" && !strings.Contains(pgErr.Message, "must be owner")) {
+			t.Errorf("%s as runtime role: err = %v, want permission denied", sql, err)
+		}
+	}
+	if got := storetest.ReadChain(t, rt, "ingress.health.immunisations", 0); len(got) != 10 {
+		t.Fatalf("ledger has %d entries after the refused statements, want 10", len(got))
+	}
+}
+
+// TestUnavailable: a database that cannot be reached is ErrUnavailable.
+func TestUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := store.Open(ctx, "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if !errors.Is(err, ledger.ErrUnavailable) {
+		t.Fatalf("open of a closed port: err = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestSimpleProtocolRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := store.Open(ctx, "postgres://nobody@127.0.0.1:1/none?default_query_exec_mode=simple_protocol")
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("simple protocol URL: err = %v, want refusal", err)
+	}
+}

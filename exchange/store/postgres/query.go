@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+)
+
+// Query answers an audit query. Every value is a bound parameter; the only
+// SQL text chosen by the caller is the sort direction, from an allow-list.
+func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
+	cur, err := q.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.Dataset != "" {
+		where = append(where, "dataset = "+arg(q.Dataset))
+	}
+	if q.Agreement != "" {
+		a := arg(q.Agreement)
+		where = append(where, "("+a+" = ANY(delivery_agreements) OR "+a+" = ANY(skip_agreements))")
+	}
+	if q.Consumer != "" {
+		where = append(where, arg(q.Consumer)+" = ANY(delivery_consumers)")
+	}
+	if q.Decision != "" {
+		where = append(where, "decision = "+arg(string(q.Decision)))
+	}
+	if q.Reason != "" {
+		where = append(where, arg(q.Reason)+" = ANY(reasons)")
+	}
+	if q.DeliveryID != "" {
+		where = append(where, "delivery_ids @> ARRAY["+arg(q.DeliveryID)+"]::text[]")
+	}
+	if !q.From.IsZero() {
+		where = append(where, "decision_time >= "+arg(q.From))
+	}
+	if !q.To.IsZero() {
+		where = append(where, "decision_time < "+arg(q.To))
+	}
+	if q.Topic != "" {
+		where = append(where, "topic = "+arg(q.Topic))
+	}
+	if q.Partition != nil {
+		where = append(where, "partition = "+arg(*q.Partition))
+	}
+	if q.Offset != nil {
+		where = append(where, `"offset" = `+arg(*q.Offset))
+	}
+	desc := q.Sort == ledger.SortTimeDesc
+	if cur != nil {
+		op := ">"
+		if desc {
+			op = "<"
+		}
+		where = append(where, fmt.Sprintf(`(decision_time, topic, partition, "offset") %s (%s, %s, %s, %s)`,
+			op, arg(cur.Time), arg(cur.Topic), arg(cur.Partition), arg(cur.Offset)))
+	}
+	sql := selectEntry
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	if desc {
+		sql += ` ORDER BY decision_time DESC, topic DESC, partition DESC, "offset" DESC`
+	} else {
+		sql += ` ORDER BY decision_time, topic, partition, "offset"`
+	}
+	sql += " LIMIT " + arg(q.Limit+1)
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
+	}
+	defer rows.Close()
+	page := &ledger.Page{Entries: []ledger.Entry{}}
+	for rows.Next() {
+		var e ledger.Entry
+		if err := scanEntry(rows, &e); err != nil {
+			return nil, fmt.Errorf("audit query: %w", err)
+		}
+		page.Entries = append(page.Entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
+	}
+	if len(page.Entries) > q.Limit {
+		page.Entries = page.Entries[:q.Limit]
+		page.Next = ledger.CursorAfter(&page.Entries[q.Limit-1], desc)
+	}
+	return page, nil
+}
