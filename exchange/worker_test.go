@@ -19,6 +19,7 @@ import (
 // mechanics is one test's fake world: a dataset with two agreements.
 type mechanics struct {
 	k        *testKafka
+	suffix   string
 	dataset  string
 	ingress  string
 	topicA   string
@@ -34,10 +35,17 @@ type mechanics struct {
 func newMechanics(t *testing.T, partitions int) *mechanics {
 	t.Helper()
 	k := startKafka(t)
-	s := suffix()
+	m := mechanicsWorld(k, suffix())
+	k.ensure(t, partitions, Topics(m.plan)...)
+	return m
+}
+
+// mechanicsWorld builds the world of suffix s; a helper process given the
+// same suffix builds the same one.
+func mechanicsWorld(k *testKafka, s string) *mechanics {
 	ds := "test" + s + ".people"
 	m := &mechanics{
-		k: k, dataset: ds, ingress: IngressTopic(ds), group: "exchange-test-" + s,
+		k: k, suffix: s, dataset: ds, ingress: IngressTopic(ds), group: "exchange-test-" + s,
 		topicA: DeliverTopic("alpha", "agr-a-"+s), topicB: DeliverTopic("beta", "agr-b-"+s),
 		quar: QuarantineTopic(ds), ledger: newMemLedger(), registry: prometheus.NewRegistry(),
 	}
@@ -45,7 +53,6 @@ func newMechanics(t *testing.T, partitions int) *mechanics {
 		{id: "agr-a-" + s, consumer: "alpha", dataset: ds}, {id: "agr-b-" + s, consumer: "beta", dataset: ds},
 	}}
 	m.plans = plansOf(m.plan)
-	k.ensure(t, partitions, Topics(m.plan)...)
 	return m
 }
 

@@ -1,0 +1,177 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// The crash test re-executes the test binary as a worker process
+// (TestHelperWorker) and kills it with SIGKILL: no deferred function, no
+// final commit, no graceful anything.
+const (
+	envHelper        = "EXCHANGE_TEST_HELPER_WORKER"
+	envHelperBrokers = "EXCHANGE_TEST_HELPER_BROKERS"
+	envHelperSuffix  = "EXCHANGE_TEST_HELPER_SUFFIX"
+	envHelperLedger  = "EXCHANGE_TEST_HELPER_LEDGER"
+	envHelperReal    = "EXCHANGE_TEST_HELPER_REAL"
+)
+
+// TestHelperWorker is not a test: it is the worker process of
+// TestCrashRecovery, run only when envHelper is set.
+func TestHelperWorker(t *testing.T) {
+	if os.Getenv(envHelper) != "1" {
+		t.Skip("helper process of TestCrashRecovery")
+	}
+	k := &testKafka{brokers: strings.Split(os.Getenv(envHelperBrokers), ","), real: os.Getenv(envHelperReal) == "1"}
+	m := mechanicsWorld(k, os.Getenv(envHelperSuffix))
+	cfg := WorkerConfig{Brokers: k.brokers, GroupID: m.group, Partitions: 3, MaxBatchRecords: 50, Linger: time.Millisecond}
+	k.groupTimings(&cfg)
+	w, err := NewWorker(cfg, m.plans, &fileLedger{path: os.Getenv(envHelperLedger)}, WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatalf("NewWorker: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := w.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestCrashRecovery: a worker process is killed (SIGKILL) while records
+// stream in, restarted, and killed again once caught up. Every record is
+// delivered to every agreement at least once, all copies of one record carry
+// the same delivery id, and the ledger holds an entry for every record.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes")
+	}
+	m := newMechanics(t, 3)
+	dir := t.TempDir()
+	ledgerPath := filepath.Join(dir, "ledger.jsonl")
+	start := func(n int) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorker$", "-test.count=1")
+		real := "0"
+		if m.k.real {
+			real = "1"
+		}
+		cmd.Env = append(os.Environ(), envHelper+"=1", envHelperBrokers+"="+strings.Join(m.k.brokers, ","),
+			envHelperSuffix+"="+m.suffix, envHelperLedger+"="+ledgerPath, envHelperReal+"="+real)
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d.log", n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting worker process: %v", err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			logf.Close()
+		})
+		return cmd
+	}
+	entries := func() int {
+		b, _ := os.ReadFile(ledgerPath)
+		return bytes.Count(b, []byte{'\n'})
+	}
+
+	const chunks, per = 20, 100
+	p1 := start(1)
+	published := make(chan error, 1)
+	go func() {
+		for i := 0; i < chunks; i++ {
+			if err := m.k.publishErr(m.records(per, i*per)...); err != nil {
+				published <- err
+				return
+			}
+		}
+		published <- nil
+	}()
+	waitFor(t, 60*time.Second, "the first worker to audit 300 records", func() bool { return entries() >= 300 })
+	if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9: %v", err)
+	}
+	_ = p1.Wait()
+	atKill := entries()
+
+	p2 := start(2)
+	if err := <-published; err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	total := chunks * per
+	m.k.waitCaughtUp(t, m.group, 120*time.Second, m.ingress)
+	_ = p2.Process.Signal(syscall.SIGKILL)
+	_ = p2.Wait()
+
+	end, err := m.k.endOffsets(t.Context(), m.ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []string
+	for p, e := range end {
+		for off := int64(0); off < e; off++ {
+			sources = append(sources, m.ingress+"/"+strconv.Itoa(p)+"/"+strconv.FormatInt(off, 10))
+		}
+	}
+	if len(sources) != total {
+		t.Fatalf("ingress holds %d records, want %d", len(sources), total)
+	}
+	dups := 0
+	for _, topic := range []string{m.topicA, m.topicB} {
+		copies := map[string][]kafka.Message{}
+		for _, d := range m.k.readAll(t, topic) {
+			src, _ := header(d, HeaderSource)
+			copies[src] = append(copies[src], d)
+		}
+		for _, src := range sources {
+			cs := copies[src]
+			if len(cs) == 0 {
+				t.Errorf("%s: record %s lost", topic, src)
+				continue
+			}
+			dups += len(cs) - 1
+			id0, _ := header(cs[0], HeaderDeliveryID)
+			for _, c := range cs[1:] {
+				if id, _ := header(c, HeaderDeliveryID); id != id0 {
+					t.Errorf("%s: copies of %s carry delivery ids %s and %s", topic, src, id0, id)
+				}
+			}
+		}
+	}
+	audited := readFileLedger(t, ledgerPath)
+	for _, src := range sources {
+		parts := strings.Split(src, "/")
+		p, _ := strconv.Atoi(parts[1])
+		off, _ := strconv.ParseInt(parts[2], 10, 64)
+		if _, ok := audited[entryKey(m.ingress, int32(p), off)]; !ok {
+			t.Errorf("no ledger entry for %s", src)
+		}
+	}
+	t.Logf("records %d; killed after %d ledger lines; duplicate deliveries %d (same delivery id); ledger lines %d, distinct entries %d",
+		total, atKill, dups, entries(), len(audited))
+}
+
+// publishErr is publish for goroutines other than the test's.
+func (k *testKafka) publishErr(msgs ...kafka.Message) error {
+	w := &kafka.Writer{
+		Addr: kafka.TCP(k.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, BatchSize: 10000, Transport: k.transport,
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return w.WriteMessages(ctx, msgs...)
+}
