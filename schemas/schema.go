@@ -110,7 +110,7 @@ func checkJSON(schemaJSON string, maxDepth int) error {
 	}
 	var v any
 	if err := json.Unmarshal([]byte(schemaJSON), &v); err != nil {
-		return &InvalidSchemaError{Reason: "not a single JSON value", Err: err}
+		return &InvalidSchemaError{Reason: "not valid JSON (want exactly one value)", Err: err}
 	}
 	return nil
 }
