@@ -579,10 +579,30 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 		switch {
 		case of.redact:
 			of.nullIdx = 0
-			if nullable {
+			switch {
+			case nullable:
 				of.nullIdx = nullIdx
 				df.Type = typeJSON(s, seen)
-			} else {
+			case isUnion:
+				// A union with a null branch stays as it is; otherwise null is prepended.
+				types := []json.RawMessage{json.RawMessage(`"null"`)}
+				for j, b := range u.Types() {
+					if deref(b).Type() == avro.Null {
+						of.nullIdx, types = j, nil
+						break
+					}
+				}
+				for _, b := range u.Types() {
+					if types != nil {
+						types = append(types, typeJSON(b, seen))
+					}
+				}
+				if types == nil {
+					df.Type = typeJSON(s, seen)
+				} else {
+					df.Type = rawJSON(types)
+				}
+			default:
 				df.Type = rawJSON([]json.RawMessage{json.RawMessage(`"null"`), typeJSON(s, seen)})
 			}
 			if of.nullIdx == 0 {
