@@ -64,3 +64,17 @@ elapsed_since() {
   local now=$EPOCHREALTIME
   awk -v a="$1" -v b="$now" 'BEGIN { printf "%.1f", b - a }'
 }
+
+# list_funcs REGEXP PACKAGES...: prints "import/path FuncName" for each test
+# function matching REGEXP (e.g. '^Fuzz', '^Benchmark') in PACKAGES. Packages
+# that fail to build are reported on stderr and left out (go test reports
+# them properly).
+list_funcs() {
+  local re=$1
+  shift
+  go test -list "$re" "$@" 2>&1 | awk '
+    /^ok[ \t]/ { for (i = 0; i < n; i++) print $2, names[i]; n = 0; next }
+    /^(Fuzz|Benchmark|Test|Example)[A-Za-z0-9_]*$/ { names[n++] = $0; next }
+    /^(FAIL|#|\?)/ { if ($0 !~ /no test files/) print "list_funcs: " $0 > "/dev/stderr"; n = 0; next }
+  '
+}

@@ -345,7 +345,11 @@ func integer(v any, bits int, want, path string) (int64, error) {
 		return 0, &FieldError{path, fmt.Sprintf("expected %s, got number %s (out of range)", want, num)}
 	}
 	// 12.0 or 1e3 are integers written as floats: accept when exact.
-	if r, ok := new(big.Rat).SetString(num.String()); ok && r.IsInt() {
+	r, err := ratOf(num.String())
+	if err != nil {
+		return 0, &FieldError{path, fmt.Sprintf("expected %s, got number %s (%v)", want, truncate(num.String()), err)}
+	}
+	if r != nil && r.IsInt() {
 		if r.Num().IsInt64() {
 			n := r.Num().Int64()
 			if bits == 64 || (n >= math.MinInt32 && n <= math.MaxInt32) {
@@ -475,8 +479,11 @@ func convertDecimal(d *avro.DecimalLogicalSchema, v any, path string) (any, erro
 	default:
 		return nil, mismatch(path, want, v)
 	}
-	r, ok := new(big.Rat).SetString(text)
-	if !ok || strings.ContainsAny(text, "/") {
+	r, err := ratOf(text)
+	if err != nil {
+		return nil, &FieldError{path, fmt.Sprintf("expected %s, got %s (%v)", want, describe(v), err)}
+	}
+	if r == nil {
 		return nil, &FieldError{path, fmt.Sprintf("expected %s, got %s", want, describe(v))}
 	}
 	// The value must be exact at the schema's scale and fit its precision.
@@ -487,6 +494,29 @@ func convertDecimal(d *avro.DecimalLogicalSchema, v any, path string) (any, erro
 	digits := len(new(big.Int).Abs(scaled.Num()).String())
 	if scaled.Num().Sign() != 0 && digits > d.Precision() {
 		return nil, &FieldError{path, fmt.Sprintf("expected %s, got %s (more than %d digits)", want, text, d.Precision())}
+	}
+	return r, nil
+}
+
+// maxExponent bounds the exponent of numbers parsed exactly: big.Rat would
+// otherwise build 10^exponent, and 1e999999999 would take minutes.
+const maxExponent = 1000
+
+// ratOf parses a decimal number exactly. It returns nil, nil for text that
+// is not a decimal number, and an error for an exponent beyond maxExponent.
+func ratOf(text string) (*big.Rat, error) {
+	if text == "" || strings.ContainsAny(text, "/xXpP_") {
+		return nil, nil
+	}
+	if i := strings.IndexAny(text, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(text[i+1:])
+		if err != nil || exp > maxExponent || exp < -maxExponent {
+			return nil, fmt.Errorf("exponent out of range ±%d", maxExponent)
+		}
+	}
+	r, ok := new(big.Rat).SetString(text)
+	if !ok {
+		return nil, nil
 	}
 	return r, nil
 }

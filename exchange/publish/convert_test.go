@@ -218,6 +218,9 @@ func TestConvertErrors(t *testing.T) {
 			`field "f": expected decimal(4,2) (JSON number or decimal string), got 123.45 (more than 4 digits)`},
 		{"decimal text", `{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}`, `"1/3"`,
 			`field "f": expected decimal(4,2) (JSON number or decimal string), got string "1/3"`},
+		{"int huge exponent", `"int"`, `1e999999999`, `field "f": expected int, got number 1e999999999 (exponent out of range ±1000)`},
+		{"decimal huge exponent", `{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}`, `"1e-999999999"`,
+			`field "f": expected decimal(4,2) (JSON number or decimal string), got string "1e-999999999" (exponent out of range ±1000)`},
 		{"long string cut", `"int"`, `"` + strings.Repeat("x", 50) + `"`,
 			`field "f": expected int, got string "` + strings.Repeat("x", 40) + `…"`},
 	}

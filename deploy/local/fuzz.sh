@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make fuzz: every Fuzz* target in the repository, each for FUZZTIME
+# (default 60s; make test runs this with 10s). Prints each target's
+# executions and the total. Crashers go to the package's testdata/fuzz/<Name>/
+# as go writes them: commit them as regression seeds.
+#
+#   FUZZTIME=5m deploy/local/fuzz.sh            # all targets
+#   FUZZ_PKGS=./schemas/... deploy/local/fuzz.sh  # some packages
+#
+# When EXCHANGE_TEST_COUNTS is set (test.sh), one line per target
+# "passed failed skipped execs" is appended there and no closing line is
+# printed; alone, the script ends with "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=deploy/local/lib.sh
+source deploy/local/lib.sh
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+FUZZTIME="${FUZZTIME:-60s}"
+FUZZ_PKGS="${FUZZ_PKGS:-./...}"
+# -fuzztime bounds the fuzzing; this bounds build + seed corpus + fuzzing.
+FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-20m}"
+
+own_tmp=$(mktemp -d)
+trap 'rm -rf "$own_tmp"' EXIT
+counts="${EXCHANGE_TEST_COUNTS:-$own_tmp/counts}"
+touch "$counts"
+testsum="${EXCHANGE_TESTSUM:-}"
+if [ -z "$testsum" ]; then
+  testsum="$own_tmp/testsum"
+  go build -o "$testsum" ./deploy/local/testsum
+fi
+
+mapfile -t targets < <(list_funcs '^Fuzz' $FUZZ_PKGS)
+if [ "${#targets[@]}" -eq 0 ]; then
+  echo "fuzz: no Fuzz* targets found in $FUZZ_PKGS"
+fi
+
+status=0
+total=0
+results=()
+for t in "${targets[@]}"; do
+  pkg=${t% *}
+  name=${t#* }
+  echo "== fuzz $name ($pkg) for $FUZZTIME"
+  before=$(wc -l <"$counts" 2>/dev/null || echo 0)
+  if ! go test -json -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$FUZZ_TIMEOUT" "$pkg" |
+    "$testsum" -label "fuzz $name" -counts "$counts"; then
+    status=1
+  fi
+  # The line testsum appended for this target: its executions.
+  execs=0
+  if [ "$(wc -l <"$counts")" -gt "$before" ]; then
+    execs=$(tail -n 1 "$counts" | awk '{ print $4 }')
+  fi
+  total=$((total + execs))
+  results+=("$(printf '%-28s %12d execs  %s' "$name" "$execs" "$pkg")")
+done
+
+echo "== fuzz executions ($FUZZTIME per target)"
+for r in "${results[@]}"; do
+  echo "  $r"
+done
+echo "fuzz total: $total execs over ${#targets[@]} targets"
+
+if [ -z "${EXCHANGE_TEST_COUNTS:-}" ]; then
+  read -r passed failed < <(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' "$counts" 2>/dev/null || echo "0 0")
+  echo "$passed passed, $failed failed"
+fi
+exit "$status"

@@ -1,0 +1,216 @@
+// Command testsum reads `go test -json` on stdin and prints what a person
+// needs: each package's result line, the full output of every failed test,
+// the reason of every skipped top-level test, the executions of fuzz runs,
+// and totals. deploy/local/test.sh and fuzz.sh pipe every go test run
+// through it.
+//
+//	go test -json ./... | go run ./deploy/local/testsum -counts counts.txt
+//
+// With -counts, one line "passed failed skipped fuzz_execs" is appended to
+// the file for the caller to add up. Tests and subtests are counted alike. A
+// package that fails with no failed test (a build error, a panic outside a
+// test, a timeout) counts as one failed test, so no failure goes uncounted.
+// Exit status 1 when anything failed.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+type event struct {
+	Action      string
+	Package     string
+	ImportPath  string
+	Test        string
+	Elapsed     float64
+	Output      string
+	FailedBuild string
+}
+
+// maxBuffered bounds the output kept per running test; the tail is kept.
+const maxBuffered = 256 << 10
+
+var execsRE = regexp.MustCompile(`fuzz: elapsed: (\S+), execs: (\d+)`)
+
+type key struct{ pkg, test string }
+
+type summary struct {
+	out                     io.Writer
+	buf                     map[key]*strings.Builder
+	passed, failed, skipped int
+	failedTests             []string
+	pkgFailedTests          map[string]int
+	fuzzExecs               map[key]int64
+	fuzzElapsed             map[key]string
+}
+
+func newSummary(out io.Writer) *summary {
+	return &summary{
+		out:            out,
+		buf:            map[key]*strings.Builder{},
+		pkgFailedTests: map[string]int{},
+		fuzzExecs:      map[key]int64{},
+		fuzzElapsed:    map[key]string{},
+	}
+}
+
+func (s *summary) add(e event) {
+	k := key{e.Package, e.Test}
+	switch e.Action {
+	case "build-output":
+		fmt.Fprint(s.out, e.Output)
+	case "output":
+		if m := execsRE.FindStringSubmatch(e.Output); m != nil {
+			n, _ := strconv.ParseInt(m[2], 10, 64)
+			fk := key{e.Package, e.Test}
+			if fk.test == "" {
+				fk.test = "(package)"
+			}
+			s.fuzzExecs[fk] = n
+			s.fuzzElapsed[fk] = m[1]
+		}
+		if e.Test == "" {
+			// Package-level lines: "ok pkg 1.2s", "FAIL pkg", panics, "PASS".
+			if strings.TrimSpace(e.Output) != "PASS" && strings.TrimSpace(e.Output) != "FAIL" {
+				fmt.Fprint(s.out, e.Output)
+			}
+			return
+		}
+		b := s.buf[k]
+		if b == nil {
+			b = &strings.Builder{}
+			s.buf[k] = b
+		}
+		if b.Len() > maxBuffered {
+			tail := b.String()[b.Len()-maxBuffered/2:]
+			b.Reset()
+			b.WriteString("... (earlier output cut)\n")
+			b.WriteString(tail)
+		}
+		b.WriteString(e.Output)
+	case "pass":
+		if e.Test != "" {
+			s.passed++
+			delete(s.buf, k)
+		}
+	case "skip":
+		if e.Test != "" {
+			s.skipped++
+			if !strings.Contains(e.Test, "/") {
+				fmt.Fprintf(s.out, "SKIP %s %s: %s\n", e.Package, e.Test, skipReason(s.buf[k]))
+			}
+			delete(s.buf, k)
+		}
+	case "fail":
+		if e.Test != "" {
+			s.failed++
+			s.pkgFailedTests[e.Package]++
+			s.failedTests = append(s.failedTests, e.Package+" "+e.Test)
+			if b := s.buf[k]; b != nil {
+				fmt.Fprintf(s.out, "---- output of failed %s %s\n%s", e.Package, e.Test, b.String())
+			}
+			delete(s.buf, k)
+			return
+		}
+		if s.pkgFailedTests[e.Package] == 0 {
+			// The package failed without a failing test: build error, panic
+			// in TestMain or init, timeout. Count it, and show what it said.
+			s.failed++
+			what := "package failed without a failing test (build error, panic or timeout)"
+			if e.FailedBuild != "" {
+				what = "build failed: " + e.FailedBuild
+			}
+			s.failedTests = append(s.failedTests, e.Package+" ("+what+")")
+			for bk, b := range s.buf {
+				if bk.pkg == e.Package {
+					fmt.Fprintf(s.out, "---- output of %s %s (unfinished)\n%s", bk.pkg, bk.test, b.String())
+					delete(s.buf, bk)
+				}
+			}
+		}
+	}
+}
+
+// skipReason is the last line a skipped test printed, usually t.Skip's text.
+func skipReason(b *strings.Builder) string {
+	if b == nil {
+		return "skipped"
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l != "" && !strings.HasPrefix(l, "=== ") && !strings.HasPrefix(l, "--- SKIP") {
+			return l
+		}
+	}
+	return "skipped"
+}
+
+func main() {
+	countsFile := flag.String("counts", "", "append `passed failed skipped fuzz_execs` to this file")
+	label := flag.String("label", "go test", "name of this run in the totals line")
+	flag.Parse()
+
+	s := newSummary(os.Stdout)
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var e event
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &e) != nil {
+			fmt.Fprintf(os.Stdout, "%s\n", line) // not test2json: pass it on
+			continue
+		}
+		if e.Package == "" && e.ImportPath != "" {
+			e.Package = e.ImportPath
+		}
+		s.add(e)
+	}
+	if err := sc.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "testsum: reading go test -json: %v\n", err)
+		s.failed++
+	}
+
+	var execs int64
+	keys := make([]key, 0, len(s.fuzzExecs))
+	for k := range s.fuzzExecs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].pkg+keys[i].test < keys[j].pkg+keys[j].test })
+	for _, k := range keys {
+		execs += s.fuzzExecs[k]
+		fmt.Printf("fuzz %s %s: %d execs in %s\n", k.pkg, k.test, s.fuzzExecs[k], s.fuzzElapsed[k])
+	}
+	if len(s.failedTests) > 0 {
+		fmt.Printf("%s: failed:\n", *label)
+		for _, t := range s.failedTests {
+			fmt.Printf("  %s\n", t)
+		}
+	}
+	fmt.Printf("%s: %d passed, %d failed, %d skipped\n", *label, s.passed, s.failed, s.skipped)
+	if *countsFile != "" {
+		f, err := os.OpenFile(*countsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, err = fmt.Fprintf(f, "%d %d %d %d\n", s.passed, s.failed, s.skipped, execs)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testsum: writing %s: %v\n", *countsFile, err)
+			os.Exit(1)
+		}
+	}
+	if s.failed > 0 {
+		os.Exit(1)
+	}
+}
