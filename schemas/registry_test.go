@@ -63,6 +63,9 @@ func TestRegisterRejects(t *testing.T) {
 		"self recursion":      {"s", `{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}`, ErrInvalidSchema, `recursive type "Node"`},
 		"mutual recursion":    {"s", `{"type":"record","name":"A","fields":[{"name":"b","type":{"type":"record","name":"B","fields":[{"name":"a","type":["null","A"]}]}}]}`, ErrInvalidSchema, `recursive type "A"`},
 		"too deep":            {"s", `{"type":"array","items":{"type":"array","items":{"type":"array","items":{"type":"array","items":{"type":"array","items":"int"}}}}}`, ErrInvalidSchema, "deeper than 4 levels"},
+		"array of null":       {"s", `{"type":"array","items":"null"}`, ErrInvalidSchema, "encode to zero bytes"},
+		"array of empty rec":  {"s", `{"type":"array","items":{"type":"record","name":"E","fields":[{"name":"n","type":"null"}]}}`, ErrInvalidSchema, "encode to zero bytes"},
+		"array of fixed 0":    {"s", `{"type":"array","items":{"type":"fixed","name":"Z","size":0}}`, ErrInvalidSchema, "encode to zero bytes"},
 		"json deeper than ok": {"s", strings.Repeat("[", 100) + strings.Repeat("]", 100), ErrInvalidSchema, "JSON nested deeper"},
 	}
 	for name, tc := range cases {

@@ -115,7 +115,8 @@ func checkJSON(schemaJSON string, maxDepth int) error {
 	return nil
 }
 
-// checkDepth rejects recursive named types and nesting deeper than max.
+// checkDepth rejects recursive named types, nesting deeper than max and
+// arrays of zero-sized items.
 // A recursive schema (a record holding itself) lets a payload drive the
 // decoder's recursion as deep as the payload is long.
 func checkDepth(s avro.Schema, max int) error {
@@ -141,6 +142,9 @@ func checkDepth(s avro.Schema, max int) error {
 				}
 			}
 		case *avro.ArraySchema:
+			if zeroSized(t.Items()) {
+				return &InvalidSchemaError{Reason: fmt.Sprintf("array items of type %q encode to zero bytes: a few bytes of input could claim millions of them", describe(t.Items()))}
+			}
 			return walk(t.Items(), depth+1, path)
 		case *avro.MapSchema:
 			return walk(t.Values(), depth+1, path)
@@ -154,6 +158,26 @@ func checkDepth(s avro.Schema, max int) error {
 		return nil
 	}
 	return walk(s, 0, nil)
+}
+
+// zeroSized reports whether values of s encode to no bytes at all (null,
+// fixed of size 0, records of such fields). Arrays of them are refused:
+// the item count of an array is then not bounded by the input's length.
+func zeroSized(s avro.Schema) bool {
+	switch t := deref(s).(type) {
+	case *avro.NullSchema:
+		return true
+	case *avro.FixedSchema:
+		return t.Size() == 0
+	case *avro.RecordSchema:
+		for _, f := range t.Fields() {
+			if !zeroSized(f.Type()) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // ParseSchema parses an Avro schema JSON with the registry's limits
