@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -71,7 +72,7 @@ type recordResult struct {
 
 // decide routes one ingress record under plan. It never fails: anything
 // wrong with the record becomes a quarantine with reason codes.
-func (w *Worker) decide(plan Plan, m *kafka.Message, now time.Time, batchSpan trace.SpanContext) recordResult {
+func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batchSpan trace.SpanContext, d *policy.Decision) recordResult {
 	dataset := datasetOf(m.Topic)
 	e := ledger.Entry{
 		Topic:        m.Topic,
@@ -161,9 +162,11 @@ func (w *Worker) decide(plan Plan, m *kafka.Message, now time.Time, batchSpan tr
 	}
 	e.SchemaID = id
 
-	d := plan.Evaluate(policy.Record{Dataset: dataset, SchemaID: id, Body: body}, now)
+	// EvaluateInto reuses d's buffers: d belongs to this record's slot and
+	// is reused only for the next batch, after this one's produce returned.
+	plan.EvaluateInto(policy.Record{Dataset: dataset, SchemaID: id, Body: body}, now, d)
 	e.EventTime = d.EventTime
-	e.SubjectHash = d.SubjectHash
+	e.SubjectHash = bytes.Clone(d.SubjectHash) // d's buffer is reused
 	if d.Quarantined {
 		r := quarantine(m.Value, kept, d.Reasons...)
 		for _, wr := range d.Warnings {
@@ -224,7 +227,7 @@ type batchCounts struct {
 	warned      map[[2]string]int
 }
 
-func (w *Worker) processBatch(ctx context.Context, s *session, plan Plan, batch []fetched) error {
+func (w *Worker) processBatch(ctx context.Context, s *session, plan *policy.Plan, batch []fetched) error {
 	start := batch[0].at
 	ctx, span := w.tracer.Start(ctx, "exchange.batch", trace.WithAttributes(
 		attribute.Int("exchange.records", len(batch)),
@@ -236,8 +239,11 @@ func (w *Worker) processBatch(ctx context.Context, s *session, plan Plan, batch 
 	results := make([]recordResult, len(batch))
 	var msgs []kafka.Message
 	entries := make([]ledger.Entry, len(batch))
+	if len(s.decisions) < len(batch) {
+		s.decisions = make([]policy.Decision, len(batch))
+	}
 	for i := range batch {
-		results[i] = w.decide(plan, &batch[i].msg, now, span.SpanContext())
+		results[i] = w.decide(plan, &batch[i].msg, now, span.SpanContext(), &s.decisions[i])
 		msgs = append(msgs, results[i].out...)
 		entries[i] = results[i].entry
 	}
@@ -255,7 +261,7 @@ func (w *Worker) processBatch(ctx context.Context, s *session, plan Plan, batch 
 	// 3. Only now the offsets.
 	committed := s.commit(ctx, batch)
 
-	w.observe(plan, batch, results, now)
+	w.observe(results, now)
 	w.metrics.batchSize.Observe(float64(len(batch)))
 	w.metrics.batchDur.Observe(time.Since(start).Seconds())
 	span.SetAttributes(
@@ -398,7 +404,7 @@ func (s *session) commit(ctx context.Context, batch []fetched) int {
 }
 
 // observe updates the per-record metrics of a processed batch.
-func (w *Worker) observe(plan Plan, batch []fetched, results []recordResult, now time.Time) {
+func (w *Worker) observe(results []recordResult, now time.Time) {
 	m := w.metrics
 	c := batchCounts{
 		in: map[string]int{}, delivered: map[[2]string]int{}, skipped: map[[3]string]int{},

@@ -35,7 +35,7 @@ func TestHelperWorker(t *testing.T) {
 		t.Skip("helper process of TestCrashRecovery")
 	}
 	k := &testKafka{brokers: strings.Split(os.Getenv(envHelperBrokers), ","), real: os.Getenv(envHelperReal) == "1"}
-	m := mechanicsWorld(k, os.Getenv(envHelperSuffix))
+	m := mechanicsWorld(t, k, os.Getenv(envHelperSuffix))
 	cfg := WorkerConfig{Brokers: k.brokers, GroupID: m.group, Partitions: 3, MaxBatchRecords: 50, Linger: time.Millisecond}
 	k.groupTimings(&cfg)
 	w, err := NewWorker(cfg, m.plans, &fileLedger{path: os.Getenv(envHelperLedger)}, WithLogger(testLogger(t)))

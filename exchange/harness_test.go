@@ -370,22 +370,6 @@ func readFileLedger(t testing.TB, path string) map[string]ledger.Entry {
 	return out
 }
 
-// staticPlans is a PlanSource whose plan tests swap.
-type staticPlans struct{ p atomic.Pointer[Plan] }
-
-func plansOf(p Plan) *staticPlans {
-	s := &staticPlans{}
-	s.set(p)
-	return s
-}
-func (s *staticPlans) set(p Plan) { s.p.Store(&p) }
-func (s *staticPlans) Current() Plan {
-	if p := s.p.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
 // runWorker starts w.Run and returns a stop function that cancels it and
 // waits for Run to return (bounded).
 func runWorker(t testing.TB, w *Worker) (stop func() error) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/policy"
 )
 
 // Topic name prefixes fixed by the design (ARCHITECTURE.md, "Topics").
@@ -42,7 +44,7 @@ func datasetOf(topic string) string {
 // Topics lists every topic a plan needs, sorted and without duplicates:
 // ingress.<dataset> and quarantine.<dataset> for each dataset with a
 // contract, deliver.<consumer>.<agreement id> for each agreement.
-func Topics(plan Plan) []string {
+func Topics(plan *policy.Plan) []string {
 	if plan == nil {
 		return nil
 	}
@@ -50,15 +52,15 @@ func Topics(plan Plan) []string {
 	for _, d := range plan.Datasets() {
 		set[IngressTopic(d)] = struct{}{}
 		set[QuarantineTopic(d)] = struct{}{}
-	}
-	for _, t := range plan.DeliveryTopics() {
-		set[t] = struct{}{}
+		for _, a := range plan.Agreements(d) {
+			set[a.Topic] = struct{}{}
+		}
 	}
 	return sortedKeys(set)
 }
 
 // ingressTopics lists the topics the worker consumes for plan, sorted.
-func ingressTopics(plan Plan) []string {
+func ingressTopics(plan *policy.Plan) []string {
 	if plan == nil {
 		return nil
 	}

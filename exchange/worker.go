@@ -18,27 +18,15 @@ import (
 	"github.com/exchange-gov/exchange/policy"
 )
 
-// Plan is what the worker needs of a compiled policy plan. A plan is
-// immutable: the worker reads the current one once per batch, so a record
-// finishes on the plan it started with.
-type Plan interface {
-	// Version labels the plan; it is recorded in every ledger entry.
-	Version() string
-	// Datasets lists the dataset ids with a contract; the worker consumes
-	// ingress.<dataset> for each.
-	Datasets() []string
-	// DeliveryTopics lists deliver.<consumer>.<agreement id> for every agreement.
-	DeliveryTopics() []string
-	// Evaluate decides one framed record. It must not block.
-	Evaluate(rec policy.Record, now time.Time) policy.Decision
+// PlanSource hands out the current compiled plan; plans are immutable and
+// swapped atomically (hot reload). *policy.Holder implements it. Load may
+// return nil while no plan is loaded: the worker then waits. The worker reads
+// the plan once per batch, so a record finishes on the plan it started with.
+type PlanSource interface {
+	Load() *policy.Plan
 }
 
-// PlanSource hands out the current plan; plans are swapped atomically
-// (hot reload). Current may return nil while no plan is loaded: the worker
-// then waits.
-type PlanSource interface {
-	Current() Plan
-}
+var _ PlanSource = (*policy.Holder)(nil)
 
 // Ledger is the audit ledger the worker writes before committing offsets.
 // Append must return only once the entries are durable, and must be
@@ -339,18 +327,18 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		}
 		w.metrics.restarts.Inc()
-		w.log.Info("plan datasets changed: recreating reader", "topics", ingressTopics(w.plans.Current()))
+		w.log.Info("plan datasets changed: recreating reader", "topics", ingressTopics(w.plans.Load()))
 	}
 }
 
 // waitPlan returns the current plan once there is one with at least one
 // dataset whose topics exist, or an error when ctx ends first.
-func (w *Worker) waitPlan(ctx context.Context) (Plan, error) {
+func (w *Worker) waitPlan(ctx context.Context) (*policy.Plan, error) {
 	t := time.NewTicker(w.cfg.PlanCheckInterval)
 	defer t.Stop()
 	attempt := 0
 	for {
-		plan := w.plans.Current()
+		plan := w.plans.Load()
 		if plan != nil && len(plan.Datasets()) > 0 {
 			if err := w.ensurePlanTopics(ctx, plan); err == nil {
 				return plan, nil
@@ -368,7 +356,7 @@ func (w *Worker) waitPlan(ctx context.Context) (Plan, error) {
 }
 
 // ensurePlanTopics creates the topics of plan not created yet by this worker.
-func (w *Worker) ensurePlanTopics(ctx context.Context, plan Plan) error {
+func (w *Worker) ensurePlanTopics(ctx context.Context, plan *policy.Plan) error {
 	if w.cfg.SkipTopicCreation {
 		return nil
 	}
@@ -433,6 +421,10 @@ type session struct {
 	// generation starts (see commit).
 	pmu           sync.Mutex
 	pendingCommit context.CancelFunc
+
+	// decisions are per-record slots reused batch after batch (their value
+	// buffers are referenced by the produced messages until produce returns).
+	decisions []policy.Decision
 }
 
 type fetched struct {
@@ -554,7 +546,7 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 			w.metrics.lag.Set(float64(s.reader.Stats().Lag))
 			continue
 		case <-tick.C:
-			plan := w.plans.Current()
+			plan := w.plans.Load()
 			if plan == nil {
 				continue
 			}
@@ -595,7 +587,7 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 			}
 		}
 
-		plan := w.plans.Current()
+		plan := w.plans.Load()
 		if plan == nil {
 			// Plans are never unloaded once loaded; be safe anyway.
 			continue

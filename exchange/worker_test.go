@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
 )
 
 // mechanics is one test's fake world: a dataset with two agreements.
@@ -26,33 +27,38 @@ type mechanics struct {
 	topicB   string
 	quar     string
 	group    string
-	plan     *fakePlan
-	plans    *staticPlans
+	plan     *policy.Plan
+	plans    *policy.Holder
 	ledger   *memLedger
 	registry *prometheus.Registry
+
+	agreements []testAgreement
 }
 
 func newMechanics(t *testing.T, partitions int) *mechanics {
 	t.Helper()
 	k := startKafka(t)
-	m := mechanicsWorld(k, suffix())
+	m := mechanicsWorld(t, k, suffix())
 	k.ensure(t, partitions, Topics(m.plan)...)
 	return m
 }
 
 // mechanicsWorld builds the world of suffix s; a helper process given the
 // same suffix builds the same one.
-func mechanicsWorld(k *testKafka, s string) *mechanics {
+func mechanicsWorld(t testing.TB, k *testKafka, s string) *mechanics {
 	ds := "test" + s + ".people"
 	m := &mechanics{
 		k: k, suffix: s, dataset: ds, ingress: IngressTopic(ds), group: "exchange-test-" + s,
 		topicA: DeliverTopic("alpha", "agr-a-"+s), topicB: DeliverTopic("beta", "agr-b-"+s),
 		quar: QuarantineTopic(ds), ledger: newMemLedger(), registry: prometheus.NewRegistry(),
 	}
-	m.plan = &fakePlan{version: "v1", datasets: []string{ds}, agreements: []fakeAgreement{
-		{id: "agr-a-" + s, consumer: "alpha", dataset: ds}, {id: "agr-b-" + s, consumer: "beta", dataset: ds},
-	}}
-	m.plans = plansOf(m.plan)
+	m.agreements = []testAgreement{
+		{id: "agr-a-" + s, consumer: "alpha", dataset: ds, fields: []string{"id", "n"}},
+		{id: "agr-b-" + s, consumer: "beta", dataset: ds, fields: []string{"id", "region"}},
+	}
+	m.plan = compileWorld(t, "v1", []string{ds}, m.agreements)
+	m.plans = &policy.Holder{}
+	m.plans.Store(m.plan)
 	return m
 }
 
@@ -77,7 +83,9 @@ func (m *mechanics) worker(t *testing.T, lg Ledger, mod func(*WorkerConfig), opt
 func (m *mechanics) records(n, from int) []kafka.Message {
 	out := make([]kafka.Message, n)
 	for i := range out {
-		out[i] = kafka.Message{Topic: m.ingress, Key: []byte("k" + strconv.Itoa((from+i)%17)), Value: framed(7, fmt.Sprintf("rec-%d", from+i))}
+		n := from + i
+		out[i] = kafka.Message{Topic: m.ingress, Key: []byte("k" + strconv.Itoa(n%17)),
+			Value: personValue(personSchemaID(0), person{ID: fmt.Sprintf("rec-%d", n), N: int64(n), Region: "north"})}
 	}
 	return out
 }
@@ -92,7 +100,8 @@ func TestWorkerMechanics(t *testing.T) {
 	stop := runWorker(t, w)
 
 	recs := m.records(200, 0)
-	recs = append(recs, kafka.Message{Topic: m.ingress, Key: []byte("bad"), Value: framed(fakeBadID, "x"),
+	bad := personValue(personSchemaID(0), person{ID: "bad", N: -1, Region: "north"})
+	recs = append(recs, kafka.Message{Topic: m.ingress, Key: []byte("bad"), Value: bad,
 		Headers: []kafka.Header{{Key: "origin", Value: []byte("unit")}, {Key: "Exchange-Agreement", Value: []byte("forged")}}})
 	m.k.publish(t, recs...)
 	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
@@ -100,15 +109,18 @@ func TestWorkerMechanics(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 
-	for _, topic := range []string{m.topicA, m.topicB} {
+	for i, topic := range []string{m.topicA, m.topicB} {
 		got := m.k.readAll(t, topic)
 		if len(got) != 200 {
 			t.Fatalf("%s: %d records, want 200", topic, len(got))
 		}
 		lastPerKey := map[string]int{}
 		for _, d := range got {
-			body := string(d.Value[5:])
-			n, _ := strconv.Atoi(strings.TrimPrefix(body, "rec-"))
+			v := decodeFor(t, m.plan, m.dataset, m.agreements[i].id, d.Value)
+			if len(v) != 2 {
+				t.Fatalf("%s delivered fields %v, want 2", topic, v)
+			}
+			n, _ := strconv.Atoi(strings.TrimPrefix(v["id"].(string), "rec-"))
 			if prev, ok := lastPerKey[string(d.Key)]; ok && n < prev {
 				t.Errorf("%s: key %s out of order: %d after %d", topic, d.Key, n, prev)
 			}
@@ -141,7 +153,7 @@ func TestWorkerMechanics(t *testing.T) {
 	if len(q) != 1 {
 		t.Fatalf("quarantine: %d records, want 1", len(q))
 	}
-	if r, _ := header(q[0], HeaderReason); r != "quality:fake" {
+	if r, _ := header(q[0], HeaderReason); r != "quality:n_nonneg" {
 		t.Errorf("reason %q", r)
 	}
 	if v, _ := header(q[0], "origin"); v != "unit" {
@@ -152,7 +164,7 @@ func TestWorkerMechanics(t *testing.T) {
 			t.Errorf("forged header kept: %s=%s", h.Key, h.Value)
 		}
 	}
-	if string(q[0].Value) != string(framed(fakeBadID, "x")) {
+	if string(q[0].Value) != string(bad) {
 		t.Errorf("quarantine value altered")
 	}
 	if n := m.ledger.len(); n != 201 {
@@ -161,7 +173,7 @@ func TestWorkerMechanics(t *testing.T) {
 	if got := counterValue(t, metrics.in.WithLabelValues(m.dataset)); got != 201 {
 		t.Errorf("records in = %v, want 201", got)
 	}
-	if got := counterValue(t, metrics.quarantined.WithLabelValues(m.dataset, "quality:fake")); got != 1 {
+	if got := counterValue(t, metrics.quarantined.WithLabelValues(m.dataset, "quality:n_nonneg")); got != 1 {
 		t.Errorf("quarantined = %v, want 1", got)
 	}
 }
@@ -339,19 +351,22 @@ func TestPlanReloadNewDataset(t *testing.T) {
 
 	ds2 := m.dataset + "2"
 	agr := "agr-new-" + suffix()
-	p2 := &fakePlan{version: "v2", datasets: []string{m.dataset, ds2},
-		agreements: append(append([]fakeAgreement{}, m.plan.agreements...), fakeAgreement{id: agr, consumer: "gamma", dataset: ds2})}
+	p2 := compileWorld(t, "v2", []string{m.dataset, ds2},
+		append(append([]testAgreement{}, m.agreements...), testAgreement{id: agr, consumer: "gamma", dataset: ds2, fields: []string{"id"}}))
 	// The publisher needs the ingress topic; the worker must create the rest.
 	m.k.ensure(t, 2, IngressTopic(ds2))
-	m.plans.set(p2)
-	m.k.publish(t, kafka.Message{Topic: IngressTopic(ds2), Key: []byte("n"), Value: framed(7, "new")})
+	m.plans.Store(p2)
+	m.k.publish(t, kafka.Message{Topic: IngressTopic(ds2), Key: []byte("n"), Value: personValue(personSchemaID(1), person{ID: "new", N: 1, Region: "east"})})
 	m.k.waitCaughtUp(t, m.group, 60*time.Second, IngressTopic(ds2), m.ingress)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	got := m.k.readAll(t, DeliverTopic("gamma", agr))
-	if len(got) != 1 || string(got[0].Value[5:]) != "new" {
+	if len(got) != 1 {
 		t.Fatalf("new agreement received %d records", len(got))
+	}
+	if v := decodeFor(t, p2, ds2, agr, got[0].Value); v["id"] != "new" || len(v) != 1 {
+		t.Errorf("delivered %v", v)
 	}
 	src, _ := header(got[0], HeaderSource)
 	var p int
