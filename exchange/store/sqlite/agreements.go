@@ -1,0 +1,206 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/store"
+)
+
+func checkText(what, s string) error {
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%s is not UTF-8 text or holds NUL", what)
+	}
+	return nil
+}
+
+const selectDoc = `SELECT kind, id, version, status, yaml, hash, author, created_us FROM documents`
+
+func scanDoc(r scanner) (store.Document, error) {
+	var d store.Document
+	var status, yaml string
+	var us int64
+	err := r.Scan(&d.Kind, &d.ID, &d.Version, &status, &yaml, &d.Hash, &d.Author, &us)
+	d.Status, d.YAML, d.Created = agreements.Status(status), []byte(yaml), time.UnixMicro(us).UTC()
+	return d, err
+}
+
+func (db *DB) docs(ctx context.Context, q querier, sqlText string, args ...any) ([]store.Document, error) {
+	rows, err := q.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	defer rows.Close()
+	var out []store.Document
+	for rows.Next() {
+		d, err := scanDoc(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, classify(ctx, rows.Err())
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// PutDocument stores the next version of a document (see store.AgreementStore).
+func (db *DB) PutDocument(ctx context.Context, d store.Document) (store.Document, error) {
+	if d.Kind == "" || d.ID == "" {
+		return store.Document{}, errors.New("put document: kind and id are required")
+	}
+	for what, s := range map[string]string{"kind": d.Kind, "id": d.ID, "yaml": string(d.YAML), "author": d.Author, "status": string(d.Status)} {
+		if err := checkText("put document: "+what, s); err != nil {
+			return store.Document{}, err
+		}
+	}
+	sum := sha256.Sum256(d.YAML)
+	d.Hash = sum[:]
+	var out store.Document
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		latest, err := db.docs(ctx, tx, selectDoc+` WHERE kind = ? AND id = ? ORDER BY version DESC LIMIT 1`, d.Kind, d.ID)
+		if err != nil {
+			return err
+		}
+		if len(latest) == 1 && string(latest[0].YAML) == string(d.YAML) {
+			out = latest[0]
+			return nil
+		}
+		d.Version = 1
+		if len(latest) == 1 {
+			d.Version = latest[0].Version + 1
+		}
+		d.Created = db.cfg.Now().UTC().Truncate(time.Microsecond)
+		_, err = tx.ExecContext(ctx, `INSERT INTO documents (kind, id, version, status, yaml, hash, author, created_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.Kind, d.ID, d.Version, string(d.Status), string(d.YAML), d.Hash, d.Author, d.Created.UnixMicro())
+		out = d
+		return err
+	})
+	if err != nil {
+		return store.Document{}, fmt.Errorf("put %s %s: %w", d.Kind, d.ID, err)
+	}
+	return out, nil
+}
+
+// Document returns one version (0 = latest).
+func (db *DB) Document(ctx context.Context, kind, id string, version int) (store.Document, error) {
+	var docs []store.Document
+	var err error
+	if version > 0 {
+		docs, err = db.docs(ctx, db.r, selectDoc+` WHERE kind = ? AND id = ? AND version = ?`, kind, id, version)
+	} else {
+		docs, err = db.docs(ctx, db.r, selectDoc+` WHERE kind = ? AND id = ? ORDER BY version DESC LIMIT 1`, kind, id)
+	}
+	if err != nil {
+		return store.Document{}, fmt.Errorf("%s %s: %w", kind, id, err)
+	}
+	if len(docs) == 0 {
+		return store.Document{}, fmt.Errorf("%s %s version %d: %w", kind, id, version, store.ErrNotFound)
+	}
+	return docs[0], nil
+}
+
+// DocumentVersions returns every version, oldest first.
+func (db *DB) DocumentVersions(ctx context.Context, kind, id string) ([]store.Document, error) {
+	docs, err := db.docs(ctx, db.r, selectDoc+` WHERE kind = ? AND id = ? ORDER BY version`, kind, id)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s %s: %w", kind, id, err)
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%s %s: %w", kind, id, store.ErrNotFound)
+	}
+	return docs, nil
+}
+
+// Documents returns the latest version of each document of kind ("" = all).
+func (db *DB) Documents(ctx context.Context, kind string) ([]store.Document, error) {
+	docs, err := db.docs(ctx, db.r, selectDoc+` d WHERE (?1 = '' OR kind = ?1)
+		AND version = (SELECT max(version) FROM documents m WHERE m.kind = d.kind AND m.id = d.id) ORDER BY kind, id`, kind)
+	if err != nil {
+		return nil, fmt.Errorf("listing documents: %w", err)
+	}
+	return docs, nil
+}
+
+// AddTransition records a lifecycle transition (see store.AgreementStore).
+func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Transition, error) {
+	for what, s := range map[string]string{"by": t.By, "reason": t.Reason, "agreement id": t.AgreementID} {
+		if err := checkText("transition: "+what, s); err != nil {
+			return store.Transition{}, err
+		}
+	}
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		var latest int
+		var docStatus string
+		err := tx.QueryRowContext(ctx, `SELECT version, status FROM documents WHERE kind = ? AND id = ? ORDER BY version DESC LIMIT 1`,
+			agreements.KindAgreement, t.AgreementID).Scan(&latest, &docStatus)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("agreement %s: %w", t.AgreementID, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		current, seq := agreements.Status(docStatus), 0
+		var to string
+		err = tx.QueryRowContext(ctx, `SELECT seq, to_status FROM agreement_transitions WHERE agreement_id = ? ORDER BY seq DESC LIMIT 1`,
+			t.AgreementID).Scan(&seq, &to)
+		switch {
+		case err == nil:
+			current = agreements.Status(to)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if t.From != current {
+			return fmt.Errorf("agreement %s is %s, not %s: %w", t.AgreementID, current, t.From, store.ErrConflict)
+		}
+		if t.Version == 0 {
+			t.Version = latest
+		}
+		if t.At.IsZero() {
+			t.At = db.cfg.Now()
+		}
+		t.At = t.At.UTC().Truncate(time.Microsecond)
+		_, err = tx.ExecContext(ctx, `INSERT INTO agreement_transitions (agreement_id, seq, version, from_status, to_status, by_whom, at_us, reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.AgreementID, seq+1, t.Version, string(t.From), string(t.To), t.By, t.At.UnixMicro(), t.Reason)
+		return err
+	})
+	if err != nil {
+		return store.Transition{}, fmt.Errorf("transition of agreement %s: %w", t.AgreementID, err)
+	}
+	return t, nil
+}
+
+// Transitions returns an agreement's transitions, oldest first.
+func (db *DB) Transitions(ctx context.Context, agreementID string) ([]store.Transition, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT agreement_id, version, from_status, to_status, by_whom, at_us, reason
+		FROM agreement_transitions WHERE agreement_id = ? ORDER BY seq`, agreementID)
+	if err != nil {
+		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
+	}
+	defer rows.Close()
+	var out []store.Transition
+	for rows.Next() {
+		var t store.Transition
+		var from, to string
+		var us int64
+		if err := rows.Scan(&t.AgreementID, &t.Version, &from, &to, &t.By, &us, &t.Reason); err != nil {
+			return nil, fmt.Errorf("transitions of %s: %w", agreementID, err)
+		}
+		t.From, t.To, t.At = agreements.Status(from), agreements.Status(to), time.UnixMicro(us).UTC()
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
+	}
+	return out, nil
+}

@@ -1,0 +1,397 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+)
+
+const selectEntry = `SELECT e.topic, e.partition, e."offset", e.seq, e.dataset, e.key_hash, e.payload_hash, e.schema_id,
+	e.decision, e.reasons, e.deliveries, e.skips, e.plan_version, e.subject_hash, e.event_time_us, e.decision_time_us,
+	e.prev_hash, e.hash FROM ledger_entries e`
+
+// Append stores entries (see ledger.Appender) in one IMMEDIATE
+// transaction: the database's write lock serialises every appender, across
+// processes too, so each chain's head is read and extended by one writer at
+// a time; the UNIQUE (topic, partition, seq) and (topic, partition, offset)
+// constraints are the last guard.
+func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b, err := ledger.NewBatch(entries)
+	if err != nil {
+		return err
+	}
+	if err := db.withTx(ctx, func(tx *sql.Tx) error { return db.appendTx(ctx, tx, b) }); err != nil {
+		return fmt.Errorf("ledger append of %d entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger_entries (topic, partition, "offset", seq, dataset, key_hash,
+		payload_hash, schema_id, decision, reasons, deliveries, skips, plan_version, subject_hash, event_time_us,
+		decision_time_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	insD, err := tx.PrepareContext(ctx, `INSERT INTO ledger_deliveries (entry_id, idx, agreement_id, consumer, delivery_id) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer insD.Close()
+	now := db.cfg.Now()
+	for _, c := range b.Chains {
+		head := ledger.Head{MaxOffset: -1}
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_entries WHERE topic = ? AND partition = ? ORDER BY seq DESC LIMIT 1`,
+			c.Topic, c.Partition).Scan(&head.Seq, &head.Hash)
+		if err != nil && err != sql.ErrNoRows {
+			return fmt.Errorf("reading head of %s: %w", c, err)
+		}
+		var lastCP int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max("offset"), -1), (SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = ?1 AND partition = ?2)
+			FROM ledger_entries WHERE topic = ?1 AND partition = ?2`, c.Topic, c.Partition).Scan(&head.MaxOffset, &lastCP); err != nil {
+			return fmt.Errorf("reading head of %s: %w", c, err)
+		}
+		stored := map[int64]bool{}
+		var maybe []int64
+		for _, e := range b.Entries[c] {
+			if e.Offset <= head.MaxOffset {
+				maybe = append(maybe, e.Offset)
+			}
+		}
+		if len(maybe) > 0 {
+			js, _ := json.Marshal(maybe)
+			rows, err := tx.QueryContext(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = ? AND partition = ? AND "offset" IN (SELECT value FROM json_each(?))`,
+				c.Topic, c.Partition, string(js))
+			if err != nil {
+				return fmt.Errorf("reading stored offsets of %s: %w", c, err)
+			}
+			for rows.Next() {
+				var o int64
+				if err := rows.Scan(&o); err != nil {
+					rows.Close()
+					return err
+				}
+				stored[o] = true
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		var fresh []*ledger.Entry
+		for _, e := range b.Entries[c] {
+			if !stored[e.Offset] {
+				fresh = append(fresh, e)
+			}
+		}
+		if len(fresh) == 0 {
+			continue
+		}
+		if head.Seq == 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger_chains (topic, partition, created_us) VALUES (?, ?, ?)`,
+				c.Topic, c.Partition, now.UnixMicro()); err != nil {
+				return fmt.Errorf("registering chain %s: %w", c, err)
+			}
+		}
+		head = ledger.Link(head, fresh)
+		for _, e := range fresh {
+			res, err := ins.ExecContext(ctx, entryArgs(e)...)
+			if err != nil {
+				return fmt.Errorf("inserting %s offset %d: %w", c, e.Offset, err)
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for i, d := range e.Deliveries {
+				if _, err := insD.ExecContext(ctx, id, i, d.AgreementID, ledger.Consumer(d.Topic), d.DeliveryID); err != nil {
+					return fmt.Errorf("indexing deliveries of %s offset %d: %w", c, e.Offset, err)
+				}
+			}
+		}
+		if db.cfg.SigningKey != nil && head.Seq-lastCP >= db.cfg.CheckpointEvery {
+			cp := ledger.Checkpoint{Topic: c.Topic, Partition: c.Partition, Seq: head.Seq, Hash: head.Hash}
+			ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at_us, key_id, public_key, signature)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time.UnixMicro(), cp.KeyID, cp.PublicKey, cp.Signature); err != nil {
+				return fmt.Errorf("writing checkpoint of %s: %w", c, err)
+			}
+		}
+	}
+	return nil
+}
+
+func entryArgs(e *ledger.Entry) []any {
+	reasons := e.Reasons
+	if reasons == nil {
+		reasons = []string{}
+	}
+	dl := make([][3]string, len(e.Deliveries))
+	for i, d := range e.Deliveries {
+		dl[i] = [3]string{d.AgreementID, d.Topic, d.DeliveryID}
+	}
+	sk := make([][2]string, len(e.Skips))
+	for i, s := range e.Skips {
+		sk[i] = [2]string{s.AgreementID, s.Reason}
+	}
+	rj, _ := json.Marshal(reasons)
+	dj, _ := json.Marshal(dl)
+	sj, _ := json.Marshal(sk)
+	var evt any
+	if !e.EventTime.IsZero() {
+		evt = e.EventTime.UnixMicro()
+	}
+	return []any{
+		e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, blob(e.KeyHash), blob(e.PayloadHash), int64(e.SchemaID),
+		string(e.Decision), string(rj), string(dj), string(sj), e.PlanVersion, blob(e.SubjectHash), evt,
+		e.DecisionTime.UnixMicro(), blob(e.PrevHash), e.Hash,
+	}
+}
+
+// blob stores nil as NULL and anything else as a BLOB.
+func blob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEntry(r scanner, e *ledger.Entry) error {
+	var (
+		schemaID          int64
+		decision          string
+		reasons, dl, sk   string
+		evt               sql.NullInt64
+		decisionUS        int64
+		keyH, payH, subjH []byte
+		prevH, hash       []byte
+	)
+	if err := r.Scan(&e.Topic, &e.Partition, &e.Offset, &e.Seq, &e.Dataset, &keyH, &payH, &schemaID,
+		&decision, &reasons, &dl, &sk, &e.PlanVersion, &subjH, &evt, &decisionUS, &prevH, &hash); err != nil {
+		return err
+	}
+	e.KeyHash, e.PayloadHash, e.SubjectHash, e.PrevHash, e.Hash = keyH, payH, subjH, prevH, hash
+	e.SchemaID = int(schemaID)
+	e.Decision = ledger.Decision(decision)
+	e.Reasons, e.Deliveries, e.Skips = nil, nil, nil
+	var dls [][]string
+	var sks [][]string
+	if err := json.Unmarshal([]byte(reasons), &e.Reasons); err != nil {
+		return fmt.Errorf("entry %s/%d@%d reasons: %w", e.Topic, e.Partition, e.Offset, err)
+	}
+	if err := json.Unmarshal([]byte(dl), &dls); err != nil {
+		return fmt.Errorf("entry %s/%d@%d deliveries: %w", e.Topic, e.Partition, e.Offset, err)
+	}
+	if err := json.Unmarshal([]byte(sk), &sks); err != nil {
+		return fmt.Errorf("entry %s/%d@%d skips: %w", e.Topic, e.Partition, e.Offset, err)
+	}
+	if len(e.Reasons) == 0 {
+		e.Reasons = nil
+	}
+	for _, d := range dls {
+		if len(d) != 3 {
+			return fmt.Errorf("entry %s/%d@%d: malformed delivery", e.Topic, e.Partition, e.Offset)
+		}
+		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: d[0], Topic: d[1], DeliveryID: d[2]})
+	}
+	for _, s := range sks {
+		if len(s) != 2 {
+			return fmt.Errorf("entry %s/%d@%d: malformed skip", e.Topic, e.Partition, e.Offset)
+		}
+		e.Skips = append(e.Skips, ledger.Skip{AgreementID: s[0], Reason: s[1]})
+	}
+	e.EventTime = time.Time{}
+	if evt.Valid {
+		e.EventTime = time.UnixMicro(evt.Int64).UTC()
+	}
+	e.DecisionTime = time.UnixMicro(decisionUS).UTC()
+	return nil
+}
+
+// Chains lists every chain with entries or checkpoints.
+func (db *DB) Chains(ctx context.Context) ([]ledger.Chain, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT topic, partition FROM ledger_chains
+		UNION SELECT topic, partition FROM ledger_checkpoints ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
+	}
+	defer rows.Close()
+	var out []ledger.Chain
+	for rows.Next() {
+		var c ledger.Chain
+		if err := rows.Scan(&c.Topic, &c.Partition); err != nil {
+			return nil, fmt.Errorf("listing chains: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
+	}
+	return out, nil
+}
+
+// ChainEntries streams a chain's entries in seq order.
+func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.Entry) error) error {
+	rows, err := db.r.QueryContext(ctx, selectEntry+` WHERE e.topic = ? AND e.partition = ? ORDER BY e.seq, e."offset"`, c.Topic, c.Partition)
+	if err != nil {
+		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
+	}
+	defer rows.Close()
+	var e ledger.Entry
+	for rows.Next() {
+		if err := scanEntry(rows, &e); err != nil {
+			return fmt.Errorf("reading chain %s: %w", c, err)
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
+	}
+	return nil
+}
+
+const selectCheckpoint = `SELECT topic, partition, seq, hash, signed_at_us, key_id, public_key, signature FROM ledger_checkpoints`
+
+func (db *DB) checkpoints(ctx context.Context, where string, args []any, fn func(*ledger.Checkpoint) error) error {
+	rows, err := db.r.QueryContext(ctx, selectCheckpoint+where+` ORDER BY topic, partition, seq`, args...)
+	if err != nil {
+		return fmt.Errorf("reading checkpoints: %w", classify(ctx, err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cp ledger.Checkpoint
+		var us int64
+		if err := rows.Scan(&cp.Topic, &cp.Partition, &cp.Seq, &cp.Hash, &us, &cp.KeyID, &cp.PublicKey, &cp.Signature); err != nil {
+			return fmt.Errorf("reading checkpoints: %w", err)
+		}
+		cp.Time = time.UnixMicro(us).UTC()
+		if err := fn(&cp); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading checkpoints: %w", classify(ctx, err))
+	}
+	return nil
+}
+
+// ChainCheckpoints returns a chain's checkpoints in seq order.
+func (db *DB) ChainCheckpoints(ctx context.Context, c ledger.Chain) ([]ledger.Checkpoint, error) {
+	var out []ledger.Checkpoint
+	err := db.checkpoints(ctx, ` WHERE topic = ? AND partition = ?`, []any{c.Topic, c.Partition}, func(cp *ledger.Checkpoint) error {
+		out = append(out, *cp)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chain %s: %w", c, err)
+	}
+	return out, nil
+}
+
+// Checkpoints calls fn with every checkpoint, chain by chain in seq order.
+func (db *DB) Checkpoints(ctx context.Context, fn func(*ledger.Checkpoint) error) error {
+	return db.checkpoints(ctx, "", nil, fn)
+}
+
+// Query answers an audit query. Every value is a bound parameter; the only
+// SQL text chosen by the caller is the sort direction, from an allow-list.
+func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
+	cur, err := q.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	if q.Dataset != "" {
+		add("e.dataset = ?", q.Dataset)
+	}
+	if q.Agreement != "" {
+		add(`(EXISTS (SELECT 1 FROM ledger_deliveries d WHERE d.entry_id = e.id AND d.agreement_id = ?)
+			OR EXISTS (SELECT 1 FROM json_each(e.skips) s WHERE json_extract(s.value, '$[0]') = ?))`, q.Agreement, q.Agreement)
+	}
+	if q.Consumer != "" {
+		add("EXISTS (SELECT 1 FROM ledger_deliveries d WHERE d.entry_id = e.id AND d.consumer = ?)", q.Consumer)
+	}
+	if q.Decision != "" {
+		add("e.decision = ?", string(q.Decision))
+	}
+	if q.Reason != "" {
+		add("EXISTS (SELECT 1 FROM json_each(e.reasons) r WHERE r.value = ?)", q.Reason)
+	}
+	if q.DeliveryID != "" {
+		add("e.id IN (SELECT entry_id FROM ledger_deliveries WHERE delivery_id = ?)", q.DeliveryID)
+	}
+	if !q.From.IsZero() {
+		add("e.decision_time_us >= ?", q.From.UnixMicro())
+	}
+	if !q.To.IsZero() {
+		add("e.decision_time_us < ?", q.To.UnixMicro())
+	}
+	if q.Topic != "" {
+		add("e.topic = ?", q.Topic)
+	}
+	if q.Partition != nil {
+		add("e.partition = ?", *q.Partition)
+	}
+	if q.Offset != nil {
+		add(`e."offset" = ?`, *q.Offset)
+	}
+	desc := q.Sort == ledger.SortTimeDesc
+	if cur != nil {
+		op := ">"
+		if desc {
+			op = "<"
+		}
+		add(`(e.decision_time_us, e.topic, e.partition, e."offset") `+op+` (?, ?, ?, ?)`, cur.Time.UnixMicro(), cur.Topic, cur.Partition, cur.Offset)
+	}
+	sqlText := selectEntry
+	if len(where) > 0 {
+		sqlText += " WHERE " + strings.Join(where, " AND ")
+	}
+	if desc {
+		sqlText += ` ORDER BY e.decision_time_us DESC, e.topic DESC, e.partition DESC, e."offset" DESC`
+	} else {
+		sqlText += ` ORDER BY e.decision_time_us, e.topic, e.partition, e."offset"`
+	}
+	sqlText += " LIMIT ?"
+	args = append(args, q.Limit+1)
+	rows, err := db.r.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
+	}
+	defer rows.Close()
+	page := &ledger.Page{Entries: []ledger.Entry{}}
+	for rows.Next() {
+		var e ledger.Entry
+		if err := scanEntry(rows, &e); err != nil {
+			return nil, fmt.Errorf("audit query: %w", err)
+		}
+		page.Entries = append(page.Entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
+	}
+	if len(page.Entries) > q.Limit {
+		page.Entries = page.Entries[:q.Limit]
+		page.Next = ledger.CursorAfter(&page.Entries[q.Limit-1], desc)
+	}
+	return page, nil
+}

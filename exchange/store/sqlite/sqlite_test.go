@@ -1,0 +1,167 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/store/sqlite"
+	"github.com/exchange-gov/exchange/exchange/store/storetest"
+)
+
+func openFresh(t *testing.T, opts ...store.Option) store.Backend {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "exchange.db"), opts...)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// superExec drops the append-only triggers, as anyone who can write the
+// file can, and runs sql.
+func superExec(t *testing.T, b store.Backend, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := b.(*sqlite.DB).Writer()
+	for _, tr := range []string{"ledger_entries_no_update", "ledger_entries_no_delete", "ledger_checkpoints_no_update", "ledger_checkpoints_no_delete"} {
+		if _, err := w.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.ExecContext(ctx, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{Open: openFresh, Exec: superExec})
+}
+
+func TestURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"sqlite:///var/lib/exchange/x.db": "/var/lib/exchange/x.db",
+		"sqlite:data/x.db":                "data/x.db",
+		"SQLITE:///a b.db":                "/a b.db",
+	} {
+		got, err := sqlite.Path(in)
+		if err != nil || got != want {
+			t.Errorf("Path(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"sqlite://host/x.db", "sqlite:///", "postgres:///x", "sqlite://"} {
+		if _, err := sqlite.Path(bad); err == nil {
+			t.Errorf("Path(%q) accepted", bad)
+		}
+	}
+}
+
+func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
+	url := "sqlite://" + filepath.Join(t.TempDir(), "m.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := store.Open(ctx, url, store.WithoutMigrate())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer b.Close()
+			applied, err := b.Migrate(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			total += len(applied)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if total != 1 {
+		t.Fatalf("concurrent starters applied %d migrations in total, want 1", total)
+	}
+	b, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if again, err := b.Migrate(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("second migrate: %v %v", again, err)
+	}
+}
+
+// TestAppendOnlyTriggers: through the schema, ledger rows cannot be changed.
+func TestAppendOnlyTriggers(t *testing.T) {
+	b := openFresh(t)
+	ctx := context.Background()
+	if err := b.Append(ctx, storetest.Entries("ingress.a.b", 0, 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	w := b.(*sqlite.DB).Writer()
+	for _, sql := range []string{`UPDATE ledger_entries SET decision = 'dropped'`, `DELETE FROM ledger_entries`} {
+		if _, err := w.ExecContext(ctx, sql); err == nil {
+			t.Errorf("%s succeeded", sql)
+		}
+	}
+}
+
+func TestTwoProcessesOneFile(t *testing.T) {
+	// Two stores on one file stand in for two exchange processes.
+	url := "sqlite://" + filepath.Join(t.TempDir(), "shared.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var bs []store.Backend
+	for i := 0; i < 2; i++ {
+		b, err := store.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		bs = append(bs, b)
+	}
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Add(1)
+		go func(i int, b store.Backend) {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				from := int64(j*10 + i*5)
+				if err := b.Append(ctx, storetest.Entries("ingress.a.b", 0, from, from+10)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(i, b)
+	}
+	wg.Wait()
+	got := storetest.ReadChain(t, bs[0], "ingress.a.b", 0)
+	if len(got) != 205 {
+		t.Fatalf("%d entries, want 205", len(got))
+	}
+	if rep := storetest.MustVerify(t, bs[1], ledger.VerifyOptions{}); !rep.OK() {
+		t.Fatalf("verify: %v", rep.Breaks)
+	}
+}
+
+func TestOpenFailure(t *testing.T) {
+	ctx := context.Background()
+	_, err := store.Open(ctx, "sqlite:///proc/no/such/dir/x.db")
+	if err == nil {
+		t.Fatal("opened a file that cannot exist")
+	}
+}
