@@ -1,7 +1,9 @@
 package agreements
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +129,48 @@ func TestExamplesValidate(t *testing.T) {
 	}
 	if ps := Validate(s); len(ps) > 0 {
 		t.Fatalf("examples have %d problems:\n%v", len(ps), ps)
+	}
+	// Every transform form is shown somewhere in the examples.
+	used := map[string]bool{}
+	statuses := map[Status]bool{}
+	filters := 0
+	for _, a := range s.Agreements {
+		statuses[a.Status] = true
+		if a.Filter != "" {
+			filters++
+		}
+		for _, f := range a.Fields {
+			form := string(f.Transform.Kind)
+			if f.Transform.Kind == Generalize && f.Transform.Unit == "" {
+				form = "generalize-bucket"
+			}
+			used[form] = true
+		}
+	}
+	for _, form := range []string{"keep", "redact", "pseudonymize", "hash", "truncate", "mask", "generalize", "generalize-bucket"} {
+		if !used[form] {
+			t.Errorf("no example agreement uses %s", form)
+		}
+	}
+	if filters == 0 || !statuses[StatusActive] || !(statuses[StatusSuspended] || statuses[StatusDraft]) {
+		t.Errorf("examples lack a filter, an active or a suspended/draft agreement: filters %d, statuses %v", filters, statuses)
+	}
+}
+
+func TestReferenceSchemaHas15Fields(t *testing.T) {
+	data, err := os.ReadFile("../deploy/examples/ingress.health.immunisations-value.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Fields []struct {
+			Name string `json:"name"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Fields) != 15 {
+		t.Fatalf("reference record has %d top-level fields, want 15", len(rec.Fields))
 	}
 }

@@ -176,7 +176,7 @@ func (v *validator) contract(c *DataContract) {
 		v.add(c.Pos, "add dataset: <agency>.<name>, e.g. health.immunisations", "data contract has no dataset")
 	case m == nil || len(c.Dataset) > 2*maxSlugLen:
 		v.add(dsPos, "write <agency>.<name> in lowercase, e.g. health.immunisations", "dataset id %q is not <agency>.<name>", c.Dataset)
-	case c.Owner != "" && m[1] != c.Owner:
+	case isSlug(c.Owner) && m[1] != c.Owner:
 		v.add(dsPos, fmt.Sprintf("a dataset id starts with its owner: %s.%s", c.Owner, m[2]), "dataset %s is not named after its owner %s", c.Dataset, c.Owner)
 	}
 	ownerPos := at(c.KeyPos, "owner", c.Pos)
