@@ -144,7 +144,15 @@ func newCELEnv(ds *datasetPlan) (*cel.Env, error) {
 }
 
 // compileCEL compiles one boolean expression; problems come back as text.
-func compileCEL(env *cel.Env, src string) (cel.Program, *cel.Ast, string) {
+// With syntaxReported (Check: the agreements validator already reports
+// syntax errors with their position) a syntax error is not reported again:
+// the program comes back nil with no message.
+func compileCEL(env *cel.Env, src string, syntaxReported bool) (cel.Program, *cel.Ast, string) {
+	if syntaxReported {
+		if _, iss := env.Parse(src); iss != nil && iss.Err() != nil {
+			return nil, nil, ""
+		}
+	}
 	ast, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
 		return nil, nil, strings.ReplaceAll(iss.Err().Error(), "\n", " ")

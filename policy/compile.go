@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -260,6 +261,13 @@ func (c *compiler) compile() *Plan {
 	return p
 }
 
+func keyPos(m map[string]agreements.Pos, key string, fallback agreements.Pos) agreements.Pos {
+	if p, ok := m[key]; ok {
+		return p
+	}
+	return fallback
+}
+
 func (c *compiler) contractExists(dataset string) bool {
 	for _, ct := range c.in.Contracts {
 		if ct.Dataset == dataset {
@@ -343,7 +351,7 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 		if i, ok := ds.byName[ct.DataSubject]; ok {
 			ds.subjectField = i
 		} else {
-			c.addf(ct.Pos, "schema fields: "+names, "contract %s: data_subject field %s is not in the schema", ct.Dataset, ct.DataSubject)
+			c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "schema fields: "+names, "contract %s: data_subject field %s is not in the schema", ct.Dataset, ct.DataSubject)
 		}
 	}
 
@@ -355,7 +363,10 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 	ds.pool.New = func() any { return &evalState{ds: ds, vals: make([]value, len(ds.fields))} }
 	ds.env = env
 	for _, q := range ct.Quality {
-		prg, ast, msg := compileCEL(env, q.Rule)
+		prg, ast, msg := compileCEL(env, q.Rule, c.check)
+		if prg == nil && msg == "" {
+			continue // a syntax error, reported by agreements.Validate
+		}
 		if msg != "" {
 			c.addf(q.Pos, "rules are boolean CEL over `record`; fields: "+names, "contract %s: quality rule %s: %s", ct.Dataset, q.Name, msg)
 			continue
@@ -371,9 +382,9 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 		i, ok := ds.byName[fr.EventTime]
 		switch {
 		case !ok:
-			c.addf(fr.Pos, "schema fields: "+names, "contract %s: freshness event_time field %s is not in the schema", ct.Dataset, fr.EventTime)
+			c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "schema fields: "+names, "contract %s: freshness event_time field %s is not in the schema", ct.Dataset, fr.EventTime)
 		case !isTimeField(ds.fields[i].schema):
-			c.addf(fr.Pos, "the event time is a timestamp-millis, timestamp-micros, date or RFC 3339 string field", "contract %s: freshness event_time field %s is of type %s, not a timestamp or date", ct.Dataset, fr.EventTime, typeLabel(baseOf(ds.fields[i].schema)))
+			c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "the event time is a timestamp-millis, timestamp-micros, date or RFC 3339 string field", "contract %s: freshness event_time field %s is of type %s, not a timestamp or date", ct.Dataset, fr.EventTime, typeLabel(baseOf(ds.fields[i].schema)))
 		default:
 			ds.fresh = &freshPlan{field: i, maxAge: fr.MaxAge, onStale: fr.OnStale}
 		}
@@ -525,18 +536,14 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 	default:
 		ap.skip = SkipNotActive
 	}
-	pos := func(key string) agreements.Pos {
-		if p, ok := a.KeyPos[key]; ok {
-			return p
-		}
-		return a.Pos
-	}
+	pos := func(key string) agreements.Pos { return keyPos(a.KeyPos, key, a.Pos) }
 	before := len(c.probs)
 	names := ds.fieldNames()
 	var key *hmacKey
 	rec := derivedRecord{
 		Type: "record", Name: avroName(a.ID),
-		Doc: fmt.Sprintf("Agreement %s: %s to %s. Purpose: %s. Legal basis: %s.", a.ID, a.Provider, a.Consumer, a.Purpose, a.LegalBasis),
+		Doc: fmt.Sprintf("Agreement %s: %s to %s. Purpose: %s Legal basis: %s.", a.ID, a.Provider, a.Consumer,
+			sentence(a.Purpose), strings.TrimSuffix(strings.Join(strings.Fields(a.LegalBasis), " "), ".")),
 	}
 	seen := map[string]bool{}
 	for _, fr := range a.Fields {
@@ -547,6 +554,9 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 		}
 		fi := &ds.fields[i]
 		spec, ok := transforms[fr.Transform.Kind]
+		if c.check && argsInvalid(fr.Transform) {
+			continue // reported by agreements.Validate
+		}
 		if !ok {
 			c.addf(fr.Pos, "transforms: "+strings.Join(Transforms(), ", "), "agreement %s: field %s: unknown transform %q", a.ID, fr.Name, fr.Transform.Kind)
 			continue
@@ -660,8 +670,10 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 		c.addf(pos("fields"), "list the fields the consumer may receive", "agreement %s: the field allow-list is empty", a.ID)
 	}
 	if a.Filter != "" {
-		prg, ast, msg := compileCEL(ds.env, a.Filter)
-		if msg != "" {
+		prg, ast, msg := compileCEL(ds.env, a.Filter, c.check)
+		if prg == nil && msg == "" {
+			// a syntax error, reported by agreements.Validate
+		} else if msg != "" {
 			c.addf(pos("filter"), "filters are boolean CEL over `record`; fields: "+names, "agreement %s: filter: %s", a.ID, msg)
 		} else {
 			ds.asts = append(ds.asts, ast)
@@ -671,6 +683,8 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 	if a.MaxAge > 0 {
 		fr := ds.contract.Freshness
 		switch {
+		case c.check && (fr == nil || fr.EventTime == "" || a.MaxAge > fr.MaxAge && fr.MaxAge > 0):
+			// reported by agreements.Validate
 		case ds.fresh == nil:
 			c.addf(pos("freshness.max_age"), "give the contract a freshness event_time", "agreement %s: freshness max_age %s needs an event time, and contract %s has none", a.ID, a.MaxAge, ds.contract.Dataset)
 		case fr.MaxAge > 0 && a.MaxAge >= fr.MaxAge:
@@ -706,6 +720,34 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 	ap.header[0] = 0
 	binary.BigEndian.PutUint32(ap.header[1:], uint32(ap.info.SchemaID))
 	return ap
+}
+
+// sentence folds whitespace and ends text with a full stop.
+func sentence(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s != "" && !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// argsInvalid reports transform arguments agreements.Validate refuses
+// without a schema (so Check does not report them twice).
+func argsInvalid(t agreements.Transform) bool {
+	switch t.Kind {
+	case agreements.Keep, agreements.Redact, agreements.Pseudonymize, agreements.Hash:
+		return false
+	case agreements.Truncate:
+		return t.N < 1
+	case agreements.Mask:
+		return t.N < 0
+	case agreements.Generalize:
+		if t.Unit != "" {
+			return t.Bucket != 0 || (t.Unit != "year" && t.Unit != "month" && t.Unit != "day")
+		}
+		return !(t.Bucket > 0) || math.IsInf(t.Bucket, 0)
+	}
+	return true // unknown kind
 }
 
 func transformDoc(t agreements.Transform) string {

@@ -439,3 +439,38 @@ func TestPlanAccessors(t *testing.T) {
 		t.Errorf("SchemaVersions = %v %d", ids, latest)
 	}
 }
+
+func TestEveryTransformDelivery(t *testing.T) {
+	in := immInput(t)
+	in.Agreements = []agreements.Agreement{everyTransformAgreement()}
+	p := mustCompile(t, in)
+	d := p.Evaluate(Record{Dataset: dsImm, SchemaID: idImmV2, Body: immBody(t, nil)}, testNow)
+	if d.Quarantined || !d.Outcomes[0].Delivered {
+		t.Fatalf("decision %+v", d)
+	}
+	got := decodeDelivered(t, p.Agreements(dsImm)[0], d.Outcomes[0].Value)
+	want := map[string]any{
+		"citizen_id":   hmacHex(testKey("test-every-transform"), "19850412-1234"),
+		"given_name":   nil,
+		"phone":        "**********67",
+		"postcode":     "11",
+		"birth_date":   time.Date(1985, 1, 1, 0, 0, 0, 0, time.UTC),
+		"weight_kg":    70.0,
+		"age":          40,
+		"vaccine_code": sha256Hex("J07BX03"),
+		"sex":          "F",
+		"clinic":       map[string]any{"clinic_id": "CL-17", "name": "Norrmalm vårdcentral", "lat": 59.335, "lon": 18.063},
+	}
+	if len(got) != len(want) {
+		t.Errorf("fields %v, want %v", keys(got), keys(want))
+	}
+	for k, w := range want {
+		g := got[k]
+		if gt, ok := g.(time.Time); ok {
+			g = gt.UTC()
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s = %#v, want %#v", k, g, w)
+		}
+	}
+}

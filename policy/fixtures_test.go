@@ -22,7 +22,7 @@ const (
 	idImmV1   = 11
 	idImmV2   = 12
 	idOther   = 21 // a version of another subject
-	agreeID   = "health-to-social-2026-001"
+	agreeID   = "test-health-to-social"
 	consumer  = "social-services"
 	fixedSeed = "agreement-key-"
 )
@@ -210,4 +210,8 @@ func v2JSON(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func qualityRuleOnNested() agreements.QualityRule {
+	return agreements.QualityRule{Name: "clinic_named", Rule: "record.clinic.name != ''", Severity: agreements.SeverityWarn}
 }

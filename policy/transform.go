@@ -181,6 +181,9 @@ func checkString(name string, args func(agreements.Transform) (string, string)) 
 }
 
 func checkGeneralize(t agreements.Transform, base avro.Schema) (string, string) {
+	if t.Unit != "" && t.Bucket != 0 {
+		return "generalize has both a unit and a bucket", "give either a unit or {bucket: N}"
+	}
 	if t.Unit != "" {
 		switch t.Unit {
 		case "year", "month", "day":

@@ -256,24 +256,33 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// Bad arguments: Compile refuses them; Check leaves those the agreements
+// validator reports without a schema to it, and reports the type-dependent one.
 func TestTransformArgumentsRefused(t *testing.T) {
 	cases := []struct {
-		typ string
-		tr  agreements.Transform
+		typ         string
+		tr          agreements.Transform
+		checkReport bool
 	}{
-		{"string", agreements.Transform{Kind: agreements.Truncate, N: 0}},
-		{"string", agreements.Transform{Kind: agreements.Mask, N: -1}},
-		{"date", agreements.Transform{Kind: agreements.Generalize, Unit: "week"}},
-		{"int", agreements.Transform{Kind: agreements.Generalize, Bucket: 2.5}},
-		{"int", agreements.Transform{Kind: agreements.Generalize, Bucket: -1}},
-		{"int", agreements.Transform{Kind: agreements.Generalize}},
-		{"string", agreements.Transform{Kind: "scramble"}},
+		{"string", agreements.Transform{Kind: agreements.Truncate, N: 0}, false},
+		{"string", agreements.Transform{Kind: agreements.Mask, N: -1}, false},
+		{"date", agreements.Transform{Kind: agreements.Generalize, Unit: "week"}, false},
+		{"date", agreements.Transform{Kind: agreements.Generalize, Unit: "month", Bucket: 3}, false},
+		{"int", agreements.Transform{Kind: agreements.Generalize, Bucket: -1}, false},
+		{"int", agreements.Transform{Kind: agreements.Generalize}, false},
+		{"string", agreements.Transform{Kind: "scramble"}, false},
+		{"int", agreements.Transform{Kind: agreements.Generalize, Bucket: 2.5}, true},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%+v", tc.typ, tc.tr), func(t *testing.T) {
-			probs := Check(oneFieldInput(t, tc.typ, tc.tr, agreements.Public))
-			if len(probs) != 1 || probs[0].Hint == "" {
-				t.Errorf("want one problem with a hint, got %v", probs)
+			in := oneFieldInput(t, tc.typ, tc.tr, agreements.Public)
+			_, err := Compile(in)
+			probs, ok := err.(agreements.Problems)
+			if !ok || len(probs) != 1 || probs[0].Hint == "" || !strings.Contains(probs[0].Message, "field f") {
+				t.Errorf("Compile: want one problem naming field f with a hint, got %v", err)
+			}
+			if got := Check(in); (len(got) == 1) != tc.checkReport || len(got) > 1 {
+				t.Errorf("Check = %v, want reported=%v", got, tc.checkReport)
 			}
 		})
 	}
