@@ -21,7 +21,8 @@ import (
 const MaxFileSize = 8 << 20
 
 // LoadDir loads every *.yaml and *.yml file directly inside dir (not
-// recursively), in name order, and merges them into one Set.
+// recursively, skipping hidden files), in name order, and merges them into
+// one Set.
 //
 // As with Load, decoding problems come back as a Problems error together with
 // the partially decoded Set; I/O errors come back with a nil Set.
@@ -32,8 +33,8 @@ func LoadDir(dir string) (*Set, error) {
 	}
 	var paths []string
 	for _, e := range entries {
-		if e.IsDir() {
-			continue
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue // hidden files: editor backups and lock files
 		}
 		if ext := filepath.Ext(e.Name()); ext == ".yaml" || ext == ".yml" {
 			paths = append(paths, filepath.Join(dir, e.Name()))
