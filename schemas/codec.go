@@ -32,7 +32,9 @@ type Codecs struct {
 	src SchemaSource
 	api avro.API
 
-	readers sync.Pool // *avro.Reader bound to api
+	readers  sync.Pool // *avro.Reader bound to api
+	maxBytes int
+	maxItems int
 
 	mu    sync.RWMutex
 	cache map[int]avro.Schema
@@ -74,7 +76,9 @@ func NewCodecs(src SchemaSource, opts ...CodecOption) *Codecs {
 			// Fail instead of silently decoding a union branch to nil.
 			UnionResolutionError: true,
 		}.Freeze(),
-		cache: map[int]avro.Schema{},
+		cache:    map[int]avro.Schema{},
+		maxBytes: cfg.maxBytes,
+		maxItems: cfg.maxItems,
 	}
 	c.readers.New = func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(c.api)) }
 	return c
@@ -129,7 +133,8 @@ func (c *Codecs) Decode(ctx context.Context, frame []byte) (id int, v any, err e
 }
 
 // DecodeBody decodes an unframed Avro body under s with the cache's
-// limits. Trailing bytes after the value are ignored, as Confluent
+// limits. The body is validated structurally first (validateBody), so
+// hamba/avro only sees well-formed input. Trailing bytes after the value are ignored, as Confluent
 // deserializers do.
 func (c *Codecs) DecodeBody(s avro.Schema, body []byte) (v any, err error) {
 	// hamba/avro is not written for hostile input; a panic inside it must
@@ -139,6 +144,9 @@ func (c *Codecs) DecodeBody(s avro.Schema, body []byte) (v any, err error) {
 			v, err = nil, &FrameError{SchemaID: -1, Kind: ErrMalformedPayload, Detail: fmt.Sprintf("decoder panicked: %v", r)}
 		}
 	}()
+	if err := validateBody(s, body, c.maxBytes, c.maxItems); err != nil {
+		return nil, &FrameError{SchemaID: -1, Kind: ErrMalformedPayload, Err: err}
+	}
 	// Not api.Unmarshal: it reports a body that ends mid-value (io.EOF) as
 	// success with a nil or partial value.
 	r := c.readers.Get().(*avro.Reader)

@@ -161,22 +161,31 @@ func TestCodecsHostileInput(t *testing.T) {
 	sinkPrefix = append(sinkPrefix, 0)          // b: empty bytes
 	sinkPrefix = append(sinkPrefix, 1, 2, 3, 4) // fx
 	cases := []struct {
-		name  string
-		frame []byte
-		kind  error
+		name   string
+		frame  []byte
+		kind   error
+		detail string
 	}{
-		{"unknown id", AppendFrame(nil, 999), ErrUnknownSchemaID},
-		{"wrong magic", []byte{9, 0, 0, 0, 1}, ErrMalformedFrame},
-		{"truncated body", append(append([]byte{}, ref...), 10, 'a', 'b'), ErrMalformedPayload},
-		{"empty body", ref, ErrMalformedPayload},
-		{"huge string length", zigzag(append([]byte{}, ref...), 1<<40), ErrMalformedPayload},
-		{"negative string length", zigzag(append([]byte{}, ref...), -5), ErrMalformedPayload},
-		{"huge bytes length", zigzag(append(append([]byte{}, sink...), make([]byte, 12)...), 1<<62), ErrMalformedPayload},
-		{"huge array count", zigzag(append([]byte{}, sinkPrefix...), 1<<50), ErrMalformedPayload},
-		{"body ends inside an array", zigzag(append([]byte{}, sinkPrefix...), 3), ErrMalformedPayload},
-		{"min int64 block count", zigzag(append([]byte{}, sinkPrefix...), -1<<63), ErrMalformedPayload},
-		{"array past the item limit", zigzag(zigzag(append([]byte{}, sinkPrefix...), 0), 1<<13), ErrMalformedPayload},
-		{"union index out of range", append(zigzag(zigzag(append([]byte{}, sinkPrefix...), 0), 0), 0x7f), ErrMalformedPayload},
+		{"unknown id", AppendFrame(nil, 999), ErrUnknownSchemaID, ""},
+		{"wrong magic", []byte{9, 0, 0, 0, 1}, ErrMalformedFrame, ""},
+		{"truncated body", append(append([]byte{}, ref...), 10, 'a', 'b'), ErrMalformedPayload, ""},
+		{"empty body", ref, ErrMalformedPayload, ""},
+		{"huge string length", zigzag(append([]byte{}, ref...), 1<<40), ErrMalformedPayload, "string length 1099511627776 over the limit of 65536"},
+		{"negative string length", zigzag(append([]byte{}, ref...), -5), ErrMalformedPayload, ""},
+		{"huge bytes length", zigzag(append(append([]byte{}, sink...), make([]byte, 12)...), 1<<62), ErrMalformedPayload, ""},
+		{"huge array count", zigzag(append([]byte{}, sinkPrefix...), 1<<50), ErrMalformedPayload, ""},
+		{"body ends inside an array", zigzag(append([]byte{}, sinkPrefix...), 3), ErrMalformedPayload, ""},
+		{"min int64 block count", zigzag(append([]byte{}, sinkPrefix...), -1<<63), ErrMalformedPayload, "array block count overflows"},
+		{"array past the item limit", zigzag(zigzag(append([]byte{}, sinkPrefix...), 0), 1<<13), ErrMalformedPayload, ""},
+		// FuzzFrameDecode found a SIGSEGV in hamba/avro's array decoder
+		// (testdata/fuzz/FuzzFrameDecode/a06e0d5e6dc97e3c): huge negative
+		// block counts drive its item count negative.
+		{"huge negative block count then items", append(zigzag(zigzag(append([]byte{}, sinkPrefix...), -1<<63+5), 2), 1, 0, 0), ErrMalformedPayload, "array of more than 4096 items"},
+		{"varint longer than 64 bits", append(append([]byte{}, ref...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), ErrMalformedPayload, "varint overflows 64 bits"},
+		{"int out of 32-bit range", zigzag(append(append([]byte{}, ref...), 0, 0, 0, 0), 1<<40), ErrMalformedPayload, `field "age" of health.Immunisation: at byte 10: int 1099511627776 out of 32-bit range`},
+		{"boolean byte 2", append(zigzag(zigzag(append([]byte{}, sinkPrefix...), 0), 1), 2), ErrMalformedPayload, "boolean byte 0x02"},
+		{"negative block byte size", zigzag(zigzag(append([]byte{}, sinkPrefix...), -1), -4), ErrMalformedPayload, "negative array block size -4"},
+		{"union index out of range", append(zigzag(zigzag(append([]byte{}, sinkPrefix...), 0), 0), 0x7f), ErrMalformedPayload, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +199,9 @@ func TestCodecsHostileInput(t *testing.T) {
 			var fe *FrameError
 			if !errors.As(err, &fe) {
 				t.Fatalf("want *FrameError, got %T", err)
+			}
+			if tc.detail != "" && !strings.Contains(err.Error(), tc.detail) {
+				t.Fatalf("error %q does not say %q", err, tc.detail)
 			}
 			if strings.Contains(err.Error(), "decoder panicked") {
 				t.Fatalf("the decoder panicked: %v", err)
