@@ -159,7 +159,7 @@ func (h *handler) fail(w http.ResponseWriter, req *http.Request, err error, subj
 	case errors.Is(err, ErrInvalidCompatibility):
 		writeError(w, 422, 42203, "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive")
 	case errors.Is(err, ErrInvalidSubject):
-		writeError(w, 422, 42208, fmt.Sprintf("Invalid subject: %s", errorText(err)))
+		writeError(w, 422, 42208, "Invalid subject: "+strings.TrimPrefix(err.Error(), ErrInvalidSubject.Error()+": "))
 	default:
 		h.reg.log.Error("schema registry request failed", "method", req.Method, "path", req.URL.Path, "subject", subject, "err", err)
 		writeError(w, 500, 50001, "Error in the backend datastore")

@@ -314,4 +314,5 @@ func TestHTTPSubjectNamesWithDotsAndSlashes(t *testing.T) {
 	c.expect("GET", "/subjects", "", 200, `["deliver.statistics.agr-7-value","team/a"]`)
 	c.expect("GET", "/subjects/team%2Fa/versions/latest", "", 200, `{"subject":"team/a","version":1,"id":1,"schema":`+quoted(userV1Norm)+`}`)
 	c.expect("GET", "/subjects/deliver.statistics.agr-7-value/versions", "", 200, `[1]`)
+	c.expect("POST", "/subjects/a%2F..%2Fb/versions", schemaBody(userV1), 422, `{"error_code":42208,"message":"Invalid subject: name has a \"..\" path segment"}`)
 }

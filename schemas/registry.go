@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -103,7 +104,9 @@ func NewRegistry(store Store, opts ...Option) *Registry {
 func (r *Registry) Store() Store { return r.store }
 
 // validSubject rejects names that cannot be a subject: empty, not UTF-8,
-// control characters, or longer than 255 bytes.
+// control characters, longer than 255 bytes, or with a "." or ".." path
+// segment (a client joining URL paths without escaping would address
+// another subject).
 func validSubject(s string) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty name", ErrInvalidSubject)
@@ -117,6 +120,11 @@ func validSubject(s string) error {
 	for _, c := range s {
 		if unicode.IsControl(c) {
 			return fmt.Errorf("%w: name contains control character %U", ErrInvalidSubject, c)
+		}
+	}
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("%w: name has a %q path segment", ErrInvalidSubject, seg)
 		}
 	}
 	return nil
