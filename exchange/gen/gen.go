@@ -194,11 +194,13 @@ func (g *Generator) value(name string, s avro.Schema, now time.Time) any {
 		if nonNull == nil || (len(types) == 2 && g.rng.IntN(10) == 0) {
 			return nil
 		}
-		if len(types) == 2 {
-			return g.value(name, nonNull, now)
+		v := g.value(name, nonNull, now)
+		if _, named := nonNull.(avro.NamedSchema); !named && len(types) == 2 {
+			return v // hamba resolves a plain value of a primitive (or logical) branch
 		}
-		// General unions are encoded by hamba as map[branch name]value.
-		return map[string]any{unionName(nonNull): g.value(name, nonNull, now)}
+		// Named branches (enums, records, fixed) and general unions are
+		// encoded by hamba from map[branch name]value.
+		return map[string]any{unionName(nonNull): v}
 	case *avro.ArraySchema:
 		k := g.rng.IntN(3)
 		out := make([]any, k)

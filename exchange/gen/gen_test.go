@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +17,8 @@ const testSchema = `{"type":"record","name":"Immunisation","namespace":"health",
  {"name":"age","type":"int"},
  {"name":"region","type":"string"},
  {"name":"phone","type":["null","string"],"default":null},
+ {"name":"outcome","type":["null",{"type":"enum","name":"Outcome","symbols":["OK","REFUSED"]}],"default":null},
+ {"name":"reviewed_on","type":["null",{"type":"int","logicalType":"date"}],"default":null},
  {"name":"vaccine","type":{"type":"enum","name":"Vaccine","symbols":["MMR","DTAP"]}},
  {"name":"administered_at","type":{"type":"long","logicalType":"timestamp-millis"}},
  {"name":"clinic","type":{"type":"record","name":"Clinic","fields":[{"name":"id","type":"string"},{"name":"beds","type":"long"}]}}
@@ -94,4 +98,35 @@ func strictDecode(s avro.Schema, body []byte, v any) error {
 	r := avro.NewReader(nil, 0).Reset(body)
 	r.ReadVal(s, v)
 	return r.Error
+}
+
+func TestGeneratesEveryExampleSchema(t *testing.T) {
+	paths, _ := filepath.Glob("../../deploy/examples/*.avsc")
+	if len(paths) == 0 {
+		t.Fatal("no example schemas found")
+	}
+	for _, p := range paths {
+		text, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := avro.Parse(string(text))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		g, err := New(s, 1, Seed(2))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		for i := 0; i < 50; i++ {
+			_, value, _, err := g.Next(time.Now())
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			_, body, _ := schemas.ParseFrame(value)
+			if err := strictDecode(s, body, new(map[string]any)); err != nil {
+				t.Fatalf("%s: record %d does not decode: %v", p, i, err)
+			}
+		}
+	}
 }

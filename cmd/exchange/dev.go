@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/devbroker"
+	"github.com/exchange-gov/exchange/exchange/server"
+)
+
+func init() {
+	register("dev", "run the whole exchange in one process on embedded defaults (what `make run` runs)", runDev)
+}
+
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("exchange dev", flag.ContinueOnError)
+	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "listen address of the HTTP server (/registry, /healthz, /readyz, /metrics)")
+	dataDir := fs.String("data-dir", ".exchange-dev", "directory holding all state: broker data, the SQLite store, keys")
+	contracts := fs.String("contracts", "deploy/examples", "directory of contracts and agreements (*.yaml) and schemas (<subject>.avsc)")
+	demo := fs.Bool("demo", false, "publish realistic demo records (a few percent invalid or stale) to every dataset")
+	demoRate := fs.Int("demo-rate", 20, "records per second published by --demo")
+	partitions := fs.Int("partitions", 3, "partitions of the topics the exchange creates")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir %s: %w", *dataDir, err)
+	}
+	if fi, err := os.Stat(*contracts); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--contracts %s: not a directory (run from the repository root, or pass --contracts DIR)", *contracts)
+	}
+	ln, err := server.Listen(*httpAddr)
+	if errors.Is(err, server.ErrAddrInUse) {
+		return fmt.Errorf("--http-addr %s is already in use by another process; stop it or choose another address with --http-addr", *httpAddr)
+	}
+	if err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	defer ln.Close()
+	broker, err := devbroker.Start(*kafkaAddr,
+		devbroker.DataDir(filepath.Join(*dataDir, "kafka")),
+		devbroker.DefaultPartitions(*partitions),
+		// Every acknowledged record is on disk: a kill -9 loses nothing.
+		devbroker.SyncWrites())
+	if errors.Is(err, devbroker.ErrAddrInUse) {
+		return fmt.Errorf("--kafka-addr %s is already in use by another process (another Kafka?); stop it or choose another address with --kafka-addr", *kafkaAddr)
+	}
+	if err != nil {
+		return fmt.Errorf("--kafka-addr: %w", err)
+	}
+	defer broker.Close()
+
+	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, "exchange.db"))
+	a, err := app.New(ctx, app.Config{
+		Brokers:             []string{broker.Addr()},
+		Partitions:          *partitions,
+		DatabaseURL:         "sqlite://" + dbPath,
+		ContractsDir:        *contracts,
+		RegisterSchemaFiles: true,
+		KeyFile:             filepath.Join(*dataDir, "secret.key"),
+		CreateKey:           true,
+		SigningKeyFile:      filepath.Join(*dataDir, "ledger-signing.key"),
+		Logger:              log,
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	printDevBanner(broker.Addr(), ln.Addr().String(), *dataDir, *contracts, a)
+	if *demo {
+		go func() {
+			if err := a.Demo(ctx, *demoRate); err != nil {
+				log.Error("demo generator stopped", "err", err)
+			}
+		}()
+	}
+	err = a.Run(ctx, ln)
+	fmt.Fprintln(os.Stderr, "exchange dev: stopped cleanly; state kept in", *dataDir)
+	return err
+}
+
+func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) {
+	plan := a.Plan()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nExchange dev is running (Ctrl-C stops it cleanly).\n\n")
+	fmt.Fprintf(&b, "  Kafka (embedded)   %s\n", kafkaAddr)
+	fmt.Fprintf(&b, "  Schema registry    http://%s/registry\n", httpAddr)
+	fmt.Fprintf(&b, "  Health / metrics   http://%s/healthz  /readyz  /metrics\n", httpAddr)
+	fmt.Fprintf(&b, "  Store (SQLite)     %s\n", filepath.Join(dataDir, "exchange.db"))
+	fmt.Fprintf(&b, "  Policy             %s (plan %s: %d datasets)\n\n", contracts, plan.Version(), len(plan.Datasets()))
+	topics := a.Topics()
+	sort.Strings(topics)
+	fmt.Fprintf(&b, "Topics:\n")
+	for _, t := range topics {
+		fmt.Fprintf(&b, "  %s\n", t)
+	}
+	ds := "health.immunisations"
+	if len(plan.Datasets()) > 0 && !contains(plan.Datasets(), ds) {
+		ds = plan.Datasets()[0]
+	}
+	fmt.Fprintf(&b, "\nPublish a record (in another terminal):\n")
+	fmt.Fprintf(&b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl --brokers %s --registry http://%s/registry\n\n",
+		ds, contracts, ds, kafkaAddr, httpAddr)
+	fmt.Fprint(os.Stderr, b.String())
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

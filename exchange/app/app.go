@@ -1,0 +1,271 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/server"
+	"github.com/exchange-gov/exchange/exchange/store"
+	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
+	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
+	"github.com/exchange-gov/exchange/policy"
+	"github.com/exchange-gov/exchange/schemas"
+)
+
+// Config is what an exchange process needs. Zero values take the defaults
+// named on each field.
+type Config struct {
+	Brokers           []string // Kafka bootstrap addresses; required
+	GroupID           string   // consumer group; default "exchange"
+	Partitions        int      // partitions of created topics; default 3
+	ReplicationFactor int      // of created topics; default 0 = broker default
+	DatabaseURL       string   // postgres://… or sqlite:///path; required
+	ContractsDir      string   // contracts and agreements (*.yaml); required
+	// RegisterSchemaFiles registers every <subject>.avsc of ContractsDir
+	// (dev mode). Default false: schemas arrive through /registry.
+	RegisterSchemaFiles bool
+	KeyFile             string // master key of pseudonyms; required
+	CreateKey           bool   // create KeyFile when missing (dev mode only)
+	SigningKeyFile      string // Ed25519 ledger checkpoint key; "" = no checkpoints
+	Workers             int    // record workers in this process; default 1
+	ReloadInterval      time.Duration // how often the contracts directory is polled; default 1s
+	Logger              *slog.Logger
+	// Metrics registry; default a new one with Go and process collectors.
+	Metrics *prometheus.Registry
+	// TracerProvider for batch spans; default no-op.
+	TracerProvider trace.TracerProvider
+	// Worker tunes the record workers (Brokers, GroupID, Partitions and
+	// ReplicationFactor above take precedence).
+	Worker exchange.WorkerConfig
+}
+
+// App is an assembled exchange, ready to Run.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	db       store.Backend
+	reg      *schemas.Registry
+	holder   *policy.Holder
+	builder  *planBuilder
+	http     *server.Server
+	metrics  *exchange.Metrics
+	changes  chan struct{} // registry changed; buffered 1, never closed
+	reloads  prometheus.Counter
+	failures prometheus.Counter
+	mu       sync.Mutex
+	lastErr  error // last reload failure, nil after a good reload
+}
+
+// New opens the store, the registry and the keys, and compiles the first
+// plan. A contracts directory with problems is an error listing them all.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("no Kafka brokers configured")
+	}
+	if cfg.DatabaseURL == "" || cfg.ContractsDir == "" || cfg.KeyFile == "" {
+		return nil, errors.New("database URL, contracts directory and key file are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+		cfg.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if cfg.ReloadInterval <= 0 {
+		cfg.ReloadInterval = time.Second
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, holder: &policy.Holder{}, changes: make(chan struct{}, 1)}
+	keys, err := LoadOrCreateKeys(cfg.KeyFile, cfg.CreateKey)
+	if err != nil {
+		return nil, err
+	}
+	var storeOpts []store.Option
+	storeOpts = append(storeOpts, store.WithLogger(cfg.Logger))
+	if cfg.SigningKeyFile != "" {
+		key, err := ledger.LoadOrCreateKey(cfg.SigningKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("ledger signing key: %w", err)
+		}
+		storeOpts = append(storeOpts, store.WithSigningKey(key))
+	}
+	a.db, err = store.Open(ctx, cfg.DatabaseURL, storeOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", store.Redact(cfg.DatabaseURL), err)
+	}
+	a.reg = schemas.NewRegistry(a.db.Schemas(), schemas.WithLogger(cfg.Logger), schemas.WithOnChange(func(string) {
+		select {
+		case a.changes <- struct{}{}:
+		default: // a rebuild is already pending
+		}
+	}))
+	a.builder = &planBuilder{
+		dir: cfg.ContractsDir, registerDir: cfg.RegisterSchemaFiles, reg: a.reg,
+		docs: a.db, keys: keys, log: cfg.Logger,
+	}
+	plan, err := a.builder.build(ctx)
+	if err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	a.holder.Store(plan)
+
+	a.metrics = exchange.NewMetrics(cfg.Metrics)
+	a.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reloads_total", Help: "Plans compiled and swapped in after a change of contracts, agreements or schemas."})
+	a.failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reload_failures_total", Help: "Reloads refused because the changed policy has problems; the previous plan stays in force."})
+	cfg.Metrics.MustRegister(a.reloads, a.failures)
+
+	a.http = server.New(cfg.Logger, cfg.Metrics)
+	a.http.Mount("/registry", a.reg.Handler())
+	a.http.AddCheck("store", a.db.Ping)
+	a.http.AddCheck("plan", func(context.Context) error {
+		if a.holder.Load() == nil {
+			return errors.New("no plan loaded")
+		}
+		return nil
+	})
+	a.http.AddCheck("kafka", func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+		if err != nil {
+			return fmt.Errorf("kafka %s: %w", cfg.Brokers[0], err)
+		}
+		return c.Close()
+	})
+	return a, nil
+}
+
+// Plan is the plan in force.
+func (a *App) Plan() *policy.Plan { return a.holder.Load() }
+
+// Registry is the schema registry.
+func (a *App) Registry() *schemas.Registry { return a.reg }
+
+// Store is the database.
+func (a *App) Store() store.Backend { return a.db }
+
+// HTTP is the HTTP surface, for mounting more handlers before Run.
+func (a *App) HTTP() http.Handler { return a.http }
+
+// Server is the HTTP server, for mounting more handlers before Run.
+func (a *App) Server() *server.Server { return a.http }
+
+// Topics are the topics the current plan reads and writes.
+func (a *App) Topics() []string { return exchange.Topics(a.holder.Load()) }
+
+// Close releases the store. Run closes nothing itself.
+func (a *App) Close() error { return a.db.Close() }
+
+// Run serves HTTP on ln and runs the workers and the plan reloader until
+// ctx is cancelled or one of them fails; the first failure stops all.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := fn(ctx)
+			if err != nil && ctx.Err() == nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("%s: %w", name, err)
+				}
+				mu.Unlock()
+				a.log.Error("component failed; stopping", "component", name, "err", err)
+				cancel(err)
+			}
+		}()
+	}
+	wcfg := a.cfg.Worker
+	wcfg.Brokers = a.cfg.Brokers
+	if a.cfg.GroupID != "" {
+		wcfg.GroupID = a.cfg.GroupID
+	}
+	if a.cfg.Partitions > 0 {
+		wcfg.Partitions = a.cfg.Partitions
+	}
+	if a.cfg.ReplicationFactor > 0 {
+		wcfg.ReplicationFactor = a.cfg.ReplicationFactor
+	}
+	for i := 0; i < a.cfg.Workers; i++ {
+		w, err := exchange.NewWorker(wcfg, a.holder, a.db,
+			exchange.WithLogger(a.log.With("worker", i)),
+			exchange.WithMetrics(a.metrics),
+			exchange.WithTracerProvider(a.cfg.TracerProvider))
+		if err != nil {
+			return fmt.Errorf("creating worker: %w", err)
+		}
+		run(fmt.Sprintf("worker %d", i), w.Run)
+	}
+	run("plan reloader", a.reloadLoop)
+	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
+	wg.Wait()
+	return first
+}
+
+// reloadLoop rebuilds the plan when the contracts directory or the registry
+// changes. A plan with problems is refused and the one in force stays.
+func (a *App) reloadLoop(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.changes:
+		case <-t.C:
+			changed, err := a.builder.changed()
+			if err != nil {
+				a.log.Error("watching contracts directory", "dir", a.cfg.ContractsDir, "err", err)
+				continue
+			}
+			if !changed {
+				continue
+			}
+		}
+		a.Reload(ctx)
+	}
+}
+
+// Reload rebuilds the plan now; it returns the error that kept the old plan.
+func (a *App) Reload(ctx context.Context) error {
+	plan, err := a.builder.build(ctx)
+	a.mu.Lock()
+	a.lastErr = err
+	a.mu.Unlock()
+	if err != nil {
+		a.failures.Inc()
+		a.log.Error("policy change refused; the previous plan stays in force", "err", err)
+		return err
+	}
+	old := a.holder.Load()
+	a.holder.Store(plan)
+	a.reloads.Inc()
+	if old == nil || old.Version() != plan.Version() {
+		a.log.Info("plan reloaded", "version", plan.Version(), "datasets", len(plan.Datasets()))
+	}
+	return nil
+}

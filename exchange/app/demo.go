@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/gen"
+)
+
+// Demo publishes realistic records to every dataset's ingress topic at about
+// rate records per second in all, a few percent of them stale, malformed or
+// under an unknown schema id, so that every path of the exchange shows.
+// It returns when ctx is cancelled.
+func (a *App) Demo(ctx context.Context, rate int) error {
+	if rate <= 0 {
+		rate = 20
+	}
+	plan := a.holder.Load()
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(a.cfg.Brokers...),
+		Transport:              tr,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           2 * time.Millisecond,
+		AllowAutoTopicCreation: false,
+	}
+	defer w.Close()
+	type source struct {
+		topic string
+		gen   *gen.Generator
+	}
+	var sources []source
+	var topics []string
+	for _, ds := range plan.Datasets() {
+		c, ok := plan.Contract(ds)
+		if !ok {
+			continue
+		}
+		latest, err := a.reg.Latest(ctx, c.Subject)
+		if err != nil {
+			return fmt.Errorf("demo: latest schema of %s: %w", c.Subject, err)
+		}
+		var opts []gen.Option
+		if c.Freshness != nil {
+			opts = append(opts, gen.EventTime(c.Freshness.EventTime))
+		}
+		opts = append(opts, gen.Mix(0.03, 0.02, 0.01))
+		g, err := gen.New(latest.Avro, latest.ID, opts...)
+		if err != nil {
+			return fmt.Errorf("demo: %s: %w", ds, err)
+		}
+		sources = append(sources, source{topic: exchange.IngressTopic(ds), gen: g})
+		topics = append(topics, exchange.IngressTopic(ds))
+	}
+	if len(sources) == 0 {
+		return nil
+	}
+	partitions := a.cfg.Partitions
+	if partitions <= 0 {
+		partitions = 3
+	}
+	if err := exchange.EnsureTopicsWith(ctx, a.cfg.Brokers, topics, partitions, exchange.TopicOptions{Transport: tr}); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	sent := 0
+	for {
+		select {
+		case <-ctx.Done():
+			a.log.Info("demo stopped", "published", sent)
+			return nil
+		case <-tick.C:
+		}
+		s := sources[sent%len(sources)]
+		key, value, _, err := s.gen.Next(time.Now())
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := w.WriteMessages(ctx, kafka.Message{Topic: s.topic, Key: key, Value: value}); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.log.Warn("demo publish failed; retrying next tick", "topic", s.topic, "err", err)
+			continue
+		}
+		sent++
+	}
+}

@@ -1,0 +1,279 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/policy"
+	"github.com/exchange-gov/exchange/schemas"
+)
+
+// planBuilder turns the contracts directory and the registry into a
+// compiled plan. It is used by one goroutine at a time (the reloader).
+type planBuilder struct {
+	dir         string
+	registerDir bool // register every *.avsc in dir under its file name (dev mode)
+	reg         *schemas.Registry
+	docs        store.AgreementStore // nil: documents are not recorded
+	keys        *Keys
+	log         *slog.Logger
+
+	lastSig   string // signature of dir's files at the last build attempt
+	avscSig   string // signature of the *.avsc files last registered
+	built     int
+	derivedNo map[string]bool // derived subjects already set to compatibility NONE
+}
+
+// dirSignature names every policy file with its size and modification time,
+// so a poll can tell cheaply whether anything changed.
+func dirSignature(dir string, exts ...string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", dir, err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		if e.IsDir() || !hasExt(e.Name(), exts) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s|%d|%d\n", e.Name(), fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String(), nil
+}
+
+func hasExt(name string, exts []string) bool {
+	for _, x := range exts {
+		if strings.HasSuffix(name, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// changed reports whether the directory changed since the last build.
+func (b *planBuilder) changed() (bool, error) {
+	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc")
+	if err != nil {
+		return false, err
+	}
+	return sig != b.lastSig, nil
+}
+
+// registerSchemaFiles registers every <subject>.avsc of the directory.
+// A file whose schema is refused (incompatible, invalid) is reported and the
+// subject keeps the versions it has: the exchange keeps running.
+func (b *planBuilder) registerSchemaFiles(ctx context.Context) error {
+	sig, err := dirSignature(b.dir, ".avsc")
+	if err != nil {
+		return err
+	}
+	if sig == b.avscSig {
+		return nil
+	}
+	matches, err := filepath.Glob(filepath.Join(b.dir, "*.avsc"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(matches)
+	var errs []error
+	for _, path := range matches {
+		subject := strings.TrimSuffix(filepath.Base(path), ".avsc")
+		text, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		id, err := b.reg.Register(ctx, subject, string(text))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("registering %s under %s: %w", path, subject, err))
+			continue
+		}
+		b.log.Debug("schema registered", "subject", subject, "id", id, "file", path)
+	}
+	b.avscSig = sig
+	return errors.Join(errs...)
+}
+
+// build loads every contract and agreement, validates them against the
+// registered schemas and compiles the plan. Every problem comes back at once.
+func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
+	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc")
+	if err != nil {
+		return nil, err
+	}
+	b.lastSig = sig
+	if b.registerDir {
+		if err := b.registerSchemaFiles(ctx); err != nil {
+			b.log.Error("some schema files were not registered", "err", err)
+		}
+	}
+	set, err := agreements.LoadDir(b.dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", b.dir, err)
+	}
+	if probs := agreements.Validate(set); len(probs) > 0 {
+		return nil, fmt.Errorf("validating %s: %w", b.dir, probs)
+	}
+	schemaList, err := b.allSchemas(ctx)
+	if err != nil {
+		return nil, err
+	}
+	version, err := b.versionLabel(schemaList)
+	if err != nil {
+		return nil, err
+	}
+	in := policy.Input{
+		Agencies:     set.Agencies,
+		Contracts:    set.Contracts,
+		Agreements:   set.Agreements,
+		Schemas:      schemaList,
+		PseudonymKey: b.keys.PseudonymKey,
+		SubjectKey:   b.keys.SubjectKey(),
+		Version:      version,
+		RegisterDerived: func(subject string, s avro.Schema) (int, error) {
+			return b.registerDerived(ctx, subject, s)
+		},
+	}
+	plan, err := policy.Compile(in)
+	if err != nil {
+		return nil, fmt.Errorf("compiling %s: %w", b.dir, err)
+	}
+	if b.docs != nil {
+		if err := b.recordDocuments(ctx); err != nil {
+			// The plan is valid; failing to record history is reported, not fatal.
+			b.log.Error("recording contract and agreement versions", "err", err)
+		}
+	}
+	b.built++
+	return plan, nil
+}
+
+// allSchemas lists every registered version of every subject: the plan needs
+// them all to tell an unknown schema id from one of another dataset.
+func (b *planBuilder) allSchemas(ctx context.Context) ([]policy.Schema, error) {
+	subjects, err := b.reg.Subjects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing subjects: %w", err)
+	}
+	var out []policy.Schema
+	for _, s := range subjects {
+		versions, err := b.reg.Versions(ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("listing versions of %s: %w", s, err)
+		}
+		for _, v := range versions {
+			out = append(out, policy.Schema{ID: v.ID, Subject: v.Subject, Version: v.Version, Schema: v.Avro})
+		}
+	}
+	return out, nil
+}
+
+// versionLabel identifies a plan by the content it was compiled from, so
+// the ledger's plan version means the same thing on every instance.
+func (b *planBuilder) versionLabel(schemaList []policy.Schema) (string, error) {
+	h := sha256.New()
+	paths, err := filepath.Glob(filepath.Join(b.dir, "*.y*ml"))
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", p, err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(p), len(data))
+		h.Write(data)
+	}
+	for _, s := range schemaList {
+		fmt.Fprintf(h, "%s/%d/%d\x00", s.Subject, s.Version, s.ID)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// registerDerived registers an agreement's derived schema. Derived subjects
+// accept any evolution (compatibility NONE): each delivered record names
+// its exact schema id, and the agreement change that altered the shape is
+// itself the reviewed, audited event.
+func (b *planBuilder) registerDerived(ctx context.Context, subject string, s avro.Schema) (int, error) {
+	if b.derivedNo == nil {
+		b.derivedNo = map[string]bool{}
+	}
+	if !b.derivedNo[subject] {
+		if err := b.reg.SetConfig(ctx, subject, schemas.None); err != nil {
+			return 0, fmt.Errorf("setting compatibility of %s: %w", subject, err)
+		}
+		b.derivedNo[subject] = true
+	}
+	id, err := b.reg.Register(ctx, subject, s.String())
+	if err != nil {
+		return 0, fmt.Errorf("registering derived schema %s: %w", subject, err)
+	}
+	return id, nil
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*\r?\n`)
+
+// recordDocuments stores each document of the directory as a version in the
+// agreements store (unchanged documents are not stored again).
+func (b *planBuilder) recordDocuments(ctx context.Context) error {
+	paths, err := filepath.Glob(filepath.Join(b.dir, "*.y*ml"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(paths)
+	var errs []error
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, chunk := range docSeparator.Split(string(data), -1) {
+			if strings.TrimSpace(chunk) == "" {
+				continue
+			}
+			set, err := agreements.Load(p, []byte(chunk))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			doc := store.Document{YAML: []byte(chunk), Author: "file:" + filepath.Base(p)}
+			switch {
+			case len(set.Agencies) == 1:
+				doc.Kind, doc.ID = agreements.KindAgency, set.Agencies[0].ID
+			case len(set.Contracts) == 1:
+				doc.Kind, doc.ID = agreements.KindDataContract, set.Contracts[0].Dataset
+			case len(set.Agreements) == 1:
+				doc.Kind, doc.ID, doc.Status = agreements.KindAgreement, set.Agreements[0].ID, set.Agreements[0].Status
+			default:
+				continue
+			}
+			if _, err := b.docs.PutDocument(ctx, doc); err != nil {
+				errs = append(errs, fmt.Errorf("storing %s %s: %w", doc.Kind, doc.ID, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
