@@ -37,10 +37,10 @@ type Config struct {
 	// RegisterSchemaFiles registers every <subject>.avsc of ContractsDir
 	// (dev mode). Default false: schemas arrive through /registry.
 	RegisterSchemaFiles bool
-	KeyFile             string // master key of pseudonyms; required
-	CreateKey           bool   // create KeyFile when missing (dev mode only)
-	SigningKeyFile      string // Ed25519 ledger checkpoint key; "" = no checkpoints
-	Workers             int    // record workers in this process; default 1
+	KeyFile             string        // master key of pseudonyms; required
+	CreateKey           bool          // create KeyFile when missing (dev mode only)
+	SigningKeyFile      string        // Ed25519 ledger checkpoint key; "" = no checkpoints
+	Workers             int           // record workers in this process; default 1
 	ReloadInterval      time.Duration // how often the contracts directory is polled; default 1s
 	Logger              *slog.Logger
 	// Metrics registry; default a new one with Go and process collectors.
