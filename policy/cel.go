@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"strings"
 	"time"
 	"unsafe"
@@ -193,8 +195,13 @@ func referencedFields(a *cel.Ast) (fields []string, all bool) {
 type evalState struct {
 	ds      *datasetPlan
 	vals    []value
-	scratch []byte // transform input
-	hbuf    []byte // HMAC input
+	scratch []byte    // transform input
+	sha     hash.Hash // SHA-256 digest for HMACs
+	sum     []byte    // digest output, capacity 32
+}
+
+func newEvalState(ds *datasetPlan) *evalState {
+	return &evalState{ds: ds, vals: make([]value, len(ds.fields)), sha: sha256.New(), sum: make([]byte, 0, sha256.Size)}
 }
 
 var _ interpreter.Activation = (*evalState)(nil)

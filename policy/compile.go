@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -146,6 +147,9 @@ type agreementPlan struct {
 	filter cel.Program
 	out    []outField
 	header [5]byte
+	// sizeHint is the largest delivered value seen so far (capped), so that
+	// the output buffer is allocated once at about the right size.
+	sizeHint atomic.Int64
 }
 
 // outField writes one field of the derived record.
@@ -360,7 +364,7 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 		c.addf(ct.Pos, "", "contract %s: building the CEL environment: %v", ct.Dataset, err)
 		return nil
 	}
-	ds.pool.New = func() any { return &evalState{ds: ds, vals: make([]value, len(ds.fields))} }
+	ds.pool.New = func() any { return newEvalState(ds) }
 	ds.env = env
 	for _, q := range ct.Quality {
 		prg, ast, msg := compileCEL(env, q.Rule, c.check)

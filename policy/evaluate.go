@@ -27,10 +27,11 @@ func (p *Plan) Evaluate(rec Record, now time.Time) Decision {
 
 // EvaluateInto is Evaluate writing into d, reusing its slices (Reasons,
 // Warnings, Outcomes and each Outcome's Value buffer): the caller must be
-// done with the previous decision's contents.
+// done with the previous decision's Value buffers (e.g. produced and
+// acknowledged) before reusing d. SubjectHash is always a new slice.
 func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 	outs := d.Outcomes[:0]
-	*d = Decision{Reasons: d.Reasons[:0], Warnings: d.Warnings[:0], SubjectHash: d.SubjectHash[:0]}
+	*d = Decision{Reasons: d.Reasons[:0], Warnings: d.Warnings[:0]}
 	ds := p.datasets[rec.Dataset]
 	if ds == nil {
 		d.quarantine(ReasonDatasetUnknown, "dataset "+rec.Dataset+" has no contract in plan "+p.version)
@@ -75,11 +76,9 @@ func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 		if v := &st.vals[ds.subjectField]; v.k != kNull {
 			st.scratch = identifierBytes(st.scratch[:0], v)
 			sum := p.subjectKey.sum(st, st.scratch)
-			d.SubjectHash = append(d.SubjectHash, sum[:]...)
+			// Always a fresh slice: the ledger may keep it past the next record.
+			d.SubjectHash = append([]byte(nil), sum[:]...)
 		}
-	}
-	if len(d.SubjectHash) == 0 {
-		d.SubjectHash = nil
 	}
 
 	for i := range ds.rules {
@@ -190,11 +189,19 @@ func (ap *agreementPlan) check(st *evalState, now, eventTime time.Time, haveTime
 	return ""
 }
 
+// maxSizeHint caps the remembered output size (one huge record must not
+// make every later buffer huge).
+const maxSizeHint = 64 << 10
+
 // encode writes the derived record in the wire format into buf (reused when
 // large enough).
 func (ap *agreementPlan) encode(buf []byte, st *evalState, bodyLen int) ([]byte, error) {
-	if need := 5 + bodyLen + 80*len(ap.out); cap(buf) < need {
-		buf = make([]byte, 0, need)
+	hint := int(ap.sizeHint.Load())
+	if hint == 0 {
+		hint = 5 + bodyLen + 80*len(ap.out)
+	}
+	if cap(buf) < hint {
+		buf = make([]byte, 0, hint)
 	}
 	dst := append(buf[:0], ap.header[:]...)
 	var err error
@@ -220,6 +227,9 @@ func (ap *agreementPlan) encode(buf []byte, st *evalState, bodyLen int) ([]byte,
 		if dst, err = o.enc(dst, v, st); err != nil {
 			return nil, fmt.Errorf("field %s: %w", st.ds.fields[o.src].name, err)
 		}
+	}
+	if n := int64(len(dst)); n > ap.sizeHint.Load() && n <= maxSizeHint {
+		ap.sizeHint.Store(n)
 	}
 	return dst, nil
 }

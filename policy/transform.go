@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/sha256"
+	"encoding"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -306,10 +307,11 @@ func appendDigest(dst, sum []byte, b64 bool) []byte {
 	return hex.AppendEncode(dst, sum)
 }
 
-// hmacKey is an HMAC-SHA256 key with its padded blocks precomputed, so that
-// a pseudonym costs two SHA-256 sums and no allocation.
+// hmacKey is an HMAC-SHA256 key with the SHA-256 states after the inner and
+// outer padded key blocks precomputed, so a pseudonym costs two short
+// SHA-256 runs on the evaluation state's digest and no allocation.
 type hmacKey struct {
-	ipad, opad [64]byte
+	inner, outer []byte // marshaled sha256 states
 }
 
 func newHMACKey(key []byte) *hmacKey {
@@ -317,27 +319,41 @@ func newHMACKey(key []byte) *hmacKey {
 		s := sha256.Sum256(key)
 		key = s[:]
 	}
-	k := &hmacKey{}
-	for i := range k.ipad {
+	var ipad, opad [64]byte
+	for i := range ipad {
 		var b byte
 		if i < len(key) {
 			b = key[i]
 		}
-		k.ipad[i] = b ^ 0x36
-		k.opad[i] = b ^ 0x5c
+		ipad[i] = b ^ 0x36
+		opad[i] = b ^ 0x5c
 	}
-	return k
+	state := func(pad []byte) []byte {
+		h := sha256.New()
+		h.Write(pad)
+		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			panic("policy: sha256 state not marshalable: " + err.Error()) // the standard library guarantees it
+		}
+		return b
+	}
+	return &hmacKey{inner: state(ipad[:]), outer: state(opad[:])}
 }
 
-// sum returns HMAC-SHA256(key, msg); msg may alias st.scratch.
+// sum returns HMAC-SHA256(key, msg).
 func (k *hmacKey) sum(st *evalState, msg []byte) [32]byte {
-	buf := st.hbuf[:0]
-	buf = append(buf, k.ipad[:]...)
-	buf = append(buf, msg...)
-	inner := sha256.Sum256(buf)
-	var outer [96]byte
-	copy(outer[:64], k.opad[:])
-	copy(outer[64:], inner[:])
-	st.hbuf = buf
-	return sha256.Sum256(outer[:])
+	var out [32]byte
+	h := st.sha
+	u := h.(encoding.BinaryUnmarshaler)
+	if u.UnmarshalBinary(k.inner) != nil {
+		return out // cannot happen: the state was marshaled by the same package
+	}
+	h.Write(msg)
+	inner := h.Sum(st.sum[:0])
+	if u.UnmarshalBinary(k.outer) != nil {
+		return out
+	}
+	h.Write(inner)
+	copy(out[:], h.Sum(st.sum[:0]))
+	return out
 }
