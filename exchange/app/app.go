@@ -128,6 +128,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.holder.Store(plan)
+	// Registering the derived schemas just notified a change that the plan
+	// already reflects.
+	select {
+	case <-a.changes:
+	default:
+	}
 
 	a.metrics = exchange.NewMetrics(cfg.Metrics)
 	a.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reloads_total", Help: "Plans compiled and swapped in after a change of contracts, agreements or schemas."})

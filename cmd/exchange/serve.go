@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/config"
+	"github.com/exchange-gov/exchange/exchange/server"
+)
+
+func init() {
+	register("serve", "run the exchange against external Kafka and PostgreSQL (production)", runServe)
+}
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("exchange serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "exchange.yaml (environment variables EXCHANGE_* override it)")
+	workers := fs.Int("workers", 1, "record workers in this process (each a member of the consumer group)")
+	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath, os.Getenv)
+	if err != nil {
+		return err
+	}
+	var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
+	if !*logJSON {
+		h = slog.NewTextHandler(os.Stderr, nil)
+	}
+	log := slog.New(h)
+	ln, err := server.Listen(cfg.HTTP.Addr)
+	if errors.Is(err, server.ErrAddrInUse) {
+		return fmt.Errorf("http.addr %s is already in use by another process", cfg.HTTP.Addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	a, err := app.New(ctx, app.Config{
+		Brokers:           cfg.Kafka.Brokers,
+		GroupID:           cfg.Kafka.GroupID,
+		Partitions:        cfg.Kafka.Partitions,
+		ReplicationFactor: cfg.Kafka.ReplicationFactor,
+		DatabaseURL:       cfg.Database.URL,
+		ContractsDir:      cfg.Contracts.Dir,
+		KeyFile:           cfg.Secrets.KeyFile,
+		SigningKeyFile:    cfg.Secrets.SigningKeyFile,
+		Workers:           *workers,
+		Logger:            log,
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log.Info("exchange serving", "http", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
+	return a.Run(ctx, ln)
+}
