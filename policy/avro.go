@@ -31,6 +31,7 @@ var (
 	errTrailing      = errors.New("trailing bytes after the record")
 	errUnresolvable  = errors.New("value cannot be resolved to the plan's schema")
 	errNativeTooDeep = errors.New("value nests too deeply")
+	errTooDeep       = errors.New("schema nests too deeply")
 )
 
 // vkind is the kind of one decoded value, by the reader (plan) schema.
@@ -156,7 +157,7 @@ func (rv *resolver) identity(s avro.Schema) (*dnode, error) { return rv.resolve(
 // resolve compiles writer→reader by the Avro schema-resolution rules.
 func (rv *resolver) resolve(w, r avro.Schema, depth int) (*dnode, error) {
 	if depth > rv.maxDepth {
-		return nil, fmt.Errorf("schema nests deeper than %d levels", rv.maxDepth)
+		return nil, fmt.Errorf("%w (%d levels; recursive schemas are not accepted)", errTooDeep, rv.maxDepth)
 	}
 	w, r = deref(w), deref(r)
 	if wu, ok := w.(*avro.UnionSchema); ok {
@@ -165,6 +166,9 @@ func (rv *resolver) resolve(w, r avro.Schema, depth int) (*dnode, error) {
 		var firstErr error
 		for _, wb := range wu.Types() {
 			b, err := rv.resolve(wb, r, depth+1)
+			if errors.Is(err, errTooDeep) {
+				return nil, err
+			}
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
@@ -183,10 +187,14 @@ func (rv *resolver) resolve(w, r avro.Schema, depth int) (*dnode, error) {
 		for pass := 0; pass < 2; pass++ {
 			for j, rb := range ru.Types() {
 				rb = deref(rb)
-				if pass == 0 && (rb.Type() != w.Type() || schemaName(rb) != schemaName(w)) {
-					continue
+				same := rb.Type() == w.Type() && schemaName(rb) == schemaName(w)
+				if (pass == 0) != same {
+					continue // same-type branches first, then the others, each tried once
 				}
 				n, err := rv.resolve(w, rb, depth+1)
+				if errors.Is(err, errTooDeep) {
+					return nil, err
+				}
 				if err == nil {
 					n.rBranch = int32(j)
 					return n, nil

@@ -157,7 +157,15 @@ func compileCEL(env *cel.Env, src string, syntaxReported bool) (cel.Program, *ce
 	}
 	ast, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
-		return nil, nil, strings.ReplaceAll(iss.Err().Error(), "\n", " ")
+		var msgs []string
+		for _, e := range iss.Errors() {
+			m := e.Message
+			if l := e.Location; l != nil && l.Line() > 0 {
+				m = fmt.Sprintf("%s (expression line %d, column %d)", m, l.Line(), l.Column()+1)
+			}
+			msgs = append(msgs, m)
+		}
+		return nil, nil, strings.Join(msgs, "; ")
 	}
 	if t := ast.OutputType(); t != types.BoolType && t != types.DynType {
 		return nil, nil, fmt.Sprintf("expression is of type %s, not bool", t)

@@ -302,7 +302,27 @@ func avroName(id string) string {
 	return b.String()
 }
 
+// cloneContract copies a contract deeply enough that neither the caller's
+// input nor a caller of Plan.Contract can change the plan's copy.
+func cloneContract(ct agreements.DataContract) agreements.DataContract {
+	ct.Fields = append([]agreements.FieldClass(nil), ct.Fields...)
+	ct.Quality = append([]agreements.QualityRule(nil), ct.Quality...)
+	if ct.Freshness != nil {
+		f := *ct.Freshness
+		ct.Freshness = &f
+	}
+	if ct.KeyPos != nil {
+		m := make(map[string]agreements.Pos, len(ct.KeyPos))
+		for k, v := range ct.KeyPos {
+			m[k] = v
+		}
+		ct.KeyPos = m
+	}
+	return ct
+}
+
 func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
+	ct = cloneContract(ct)
 	ds := &datasetPlan{contract: ct, byName: map[string]int{}, writers: map[int]*dnode{}, unresolvable: map[int]string{}, subjectField: -1}
 	ds.celTypeName = "exchange.record." + avroName(ct.Dataset)
 	found := false
@@ -789,7 +809,7 @@ func (p *Plan) Contract(dataset string) (*agreements.DataContract, bool) {
 	if ds == nil {
 		return nil, false
 	}
-	ct := ds.contract
+	ct := cloneContract(ds.contract)
 	return &ct, true
 }
 

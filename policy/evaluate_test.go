@@ -474,3 +474,59 @@ func TestEveryTransformDelivery(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileBodies: length prefixes and block counts beyond the body are
+// refused before any allocation; recursive schemas are refused at compile.
+func TestHostileBodies(t *testing.T) {
+	for _, tc := range []struct {
+		typ  string
+		body []byte
+	}{
+		{"array", []byte{0xfe, 0xff, 0xff, 0xff, 0x0f, 0x02}},                         // 2^31-1 items, one byte left
+		{"array", []byte{0x01}},                                                       // negative count without its block size
+		{"array", []byte{0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}}, // MinInt64 count
+		{"map", []byte{0xfe, 0xff, 0xff, 0xff, 0x0f, 0x02, 'k', 0x00}},
+		{"map", []byte{0x02, 0xfe, 0xff, 0xff, 0xff, 0x0f}}, // key length beyond the body
+		{"bytes", []byte{0xfe, 0xff, 0xff, 0xff, 0x0f}},
+		{"string", []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}}, // 11-byte varint
+		{"fixed", []byte{1, 2}},
+		{"boolean", []byte{2}},
+		{"int", []byte{0xfe, 0xff, 0xff, 0xff, 0xff, 0x01}}, // beyond 32 bits
+		{"nullable-string", []byte{0x04}},                   // union index 2 of 2
+		{"enum", []byte{0x04}},                              // symbol 2 of 2
+	} {
+		in := oneFieldInput(t, tc.typ, tr(agreements.Keep), agreements.Public)
+		p := mustCompile(t, in)
+		d := p.Evaluate(Record{Dataset: "test.one", SchemaID: 1, Body: tc.body}, testNow)
+		if !d.Quarantined || d.Reasons[0].Code != ReasonDecodeMalformed || !strings.Contains(d.Reasons[0].Detail, "field f") {
+			t.Errorf("%s % x: %+v, want decode:malformed naming field f", tc.typ, tc.body, d.Reasons)
+		}
+	}
+
+	rec, err := parseSchema(`{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := oneFieldInput(t, "string", tr(agreements.Keep), agreements.Public)
+	in.Schemas[0].Schema = rec
+	in.Contracts[0].Fields[0].Name = "next"
+	in.Agreements[0].Fields[0].Name = "next"
+	probs := Check(in)
+	if len(probs) == 0 || !strings.Contains(probs.Error(), "recursive schemas are not accepted") {
+		t.Errorf("recursive schema: %v, want a nesting problem", probs)
+	}
+}
+
+func TestContractCopyIsImmutable(t *testing.T) {
+	in := immInput(t)
+	p := mustCompile(t, in)
+	in.Contracts[0].Quality[0].Rule = "changed"
+	c, _ := p.Contract(dsImm)
+	if c.Quality[0].Rule == "changed" {
+		t.Error("plan's contract aliases the input")
+	}
+	c.Quality[0].Rule = "changed again"
+	if c2, _ := p.Contract(dsImm); c2.Quality[0].Rule != immContract().Quality[0].Rule {
+		t.Error("Contract() hands out the plan's own slices")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -215,3 +216,7 @@ func v2JSON(t testing.TB) string {
 func qualityRuleOnNested() agreements.QualityRule {
 	return agreements.QualityRule{Name: "clinic_named", Rule: "record.clinic.name != ''", Severity: agreements.SeverityWarn}
 }
+
+type avroSchema = avro.Schema
+
+var errRegistryDown = errors.New("registry down")
