@@ -62,3 +62,25 @@ func BenchmarkFrameDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateBody is the structural walk every body gets before
+// hamba/avro decodes it (part of BenchmarkFrameDecode).
+func BenchmarkValidateBody(b *testing.B) {
+	ctx := context.Background()
+	c, id, _ := newCodecFixture(b)
+	frame, err := c.Encode(ctx, id, referenceRecord())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := c.Schema(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := frame[FrameHeaderSize:]
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := validateBody(s, body, DefaultMaxBytes, DefaultMaxItems); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
