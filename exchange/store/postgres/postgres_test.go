@@ -17,6 +17,10 @@ import (
 )
 
 func openFresh(t *testing.T, opts ...store.Option) store.Backend {
+	return openFreshB(t, opts...)
+}
+
+func openFreshB(t testing.TB, opts ...store.Option) store.Backend {
 	t.Helper()
 	url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
