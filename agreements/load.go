@@ -132,7 +132,7 @@ func (d *decoder) decodeStream(data []byte, set *Set) {
 		// yaml.v3 is not known to panic on input, but a policy file is
 		// outside input: a decoder bug must become a problem, not a crash.
 		if r := recover(); r != nil {
-			d.problem(Pos{File: d.file, Line: 1, Column: 1}, "", "YAML decoder failed: %v", r)
+			d.problem(Pos{File: d.file, Line: 1, Column: 1}, "please report this with the file that caused it", "YAML decoder failed: %v", r)
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
