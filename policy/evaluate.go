@@ -14,9 +14,6 @@ import (
 	"github.com/exchange-gov/exchange/agreements"
 )
 
-// ReasonDatasetUnknown quarantines a record of a dataset the plan has no contract for.
-const ReasonDatasetUnknown = "dataset:unknown"
-
 // Evaluate decides what happens to one record at time now. It never panics
 // on any body and is safe for concurrent use.
 func (p *Plan) Evaluate(rec Record, now time.Time) Decision {
@@ -153,10 +150,6 @@ func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 	}
 	d.Outcomes = outs
 }
-
-// SkipEncode: the record could not be encoded under the agreement's derived
-// schema (never expected; reported rather than delivered).
-const SkipEncode = "encode_failed"
 
 func (d *Decision) quarantine(code, detail string) {
 	d.Quarantined = true

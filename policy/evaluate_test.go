@@ -530,3 +530,29 @@ func TestContractCopyIsImmutable(t *testing.T) {
 		t.Error("Contract() hands out the plan's own slices")
 	}
 }
+
+// An older writer with an enum symbol the reader lacks: records using other
+// symbols are accepted; a record using it is schema:unresolvable.
+func TestEnumSymbolResolution(t *testing.T) {
+	old, err := parseSchema(strings.Replace(v2JSON(t), `"symbols": ["F", "M", "X", "U"]`, `"symbols": ["F", "M", "X", "U", "Z"]`, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := immInput(t)
+	in.Agreements[0].Fields = append(in.Agreements[0].Fields, agreements.FieldRule{Name: "sex", Transform: tr(agreements.Keep)})
+	in.Schemas = append(in.Schemas, Schema{ID: 10, Subject: subjImm, Version: 0, Schema: old})
+	p := mustCompile(t, in)
+	enc := func(sex string) []byte {
+		m := immRecord()
+		m["sex"] = sex
+		return encodeRec(t, old, m)
+	}
+	d := p.Evaluate(Record{Dataset: dsImm, SchemaID: 10, Body: enc("M")}, testNow)
+	if d.Quarantined || decodeDelivered(t, p.Agreements(dsImm)[0], d.Outcomes[0].Value)["sex"] != "M" {
+		t.Errorf("symbol M: %+v", d)
+	}
+	d = p.Evaluate(Record{Dataset: dsImm, SchemaID: 10, Body: enc("Z")}, testNow)
+	if !d.Quarantined || d.Reasons[0].Code != ReasonSchemaUnresolvable || !strings.Contains(d.Reasons[0].Detail, "sex") {
+		t.Errorf("symbol Z: %+v, want schema:unresolvable naming sex", d.Reasons)
+	}
+}

@@ -14,6 +14,7 @@ const (
 	ReasonFreshnessMissing   = "freshness:missing_event_time"
 	ReasonSizeTooLarge       = "size:too_large"
 	ReasonHeadersInvalid     = "headers:invalid"
+	ReasonDatasetUnknown     = "dataset:unknown" // the plan has no contract for the record's dataset
 	reasonQualityPrefix      = "quality:"
 )
 
@@ -25,8 +26,9 @@ const (
 	SkipExpired     = "expired"
 	SkipSuspended   = "suspended"
 	SkipRevoked     = "revoked"
-	SkipNotActive   = "not_active" // draft, proposed or approved but not yet activated
-	SkipStale       = "stale"      // older than the agreement's stricter max age
+	SkipNotActive   = "not_active"    // draft, proposed or approved but not yet activated
+	SkipStale       = "stale"         // older than the agreement's stricter max age
+	SkipEncode      = "encode_failed" // could not be encoded under the derived schema (a plan bug; never delivered half-done)
 )
 
 // QualityReason is the reason code of a failed quality rule.
