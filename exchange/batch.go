@@ -227,45 +227,61 @@ type batchCounts struct {
 	warned      map[[2]string]int
 }
 
-func (w *Worker) processBatch(ctx context.Context, s *session, plan *policy.Plan, batch []fetched) error {
-	start := batch[0].at
-	ctx, span := w.tracer.Start(ctx, "exchange.batch", trace.WithAttributes(
+// prepared is a decided batch on its way to the sink: everything to
+// produce and append, and the records to commit afterwards.
+type prepared struct {
+	ctx     context.Context // carries the batch span
+	span    trace.Span
+	start   time.Time
+	now     time.Time
+	batch   []fetched
+	results []recordResult
+	msgs    []kafka.Message
+	entries []ledger.Entry
+}
+
+// prepare decides every record of batch on plan (read once for the batch).
+// decisions are the batch's reusable decision slots.
+func (w *Worker) prepare(ctx context.Context, plan *policy.Plan, batch []fetched, decisions []policy.Decision) *prepared {
+	p := &prepared{start: time.Now(), now: w.now(), batch: batch}
+	p.ctx, p.span = w.tracer.Start(ctx, "exchange.batch", trace.WithAttributes(
 		attribute.Int("exchange.records", len(batch)),
 		attribute.String("exchange.plan_version", plan.Version()),
 	))
-	defer span.End()
-	now := w.now()
-
-	results := make([]recordResult, len(batch))
-	var msgs []kafka.Message
-	entries := make([]ledger.Entry, len(batch))
-	if len(s.decisions) < len(batch) {
-		s.decisions = make([]policy.Decision, len(batch))
-	}
+	p.results = make([]recordResult, len(batch))
+	p.entries = make([]ledger.Entry, len(batch))
+	p.msgs = make([]kafka.Message, 0, len(batch)*2)
+	sc := p.span.SpanContext()
 	for i := range batch {
-		results[i] = w.decide(plan, &batch[i].msg, now, span.SpanContext(), &s.decisions[i])
-		msgs = append(msgs, results[i].out...)
-		entries[i] = results[i].entry
+		p.results[i] = w.decide(plan, &batch[i].msg, p.now, sc, &decisions[i])
+		p.msgs = append(p.msgs, p.results[i].out...)
+		p.entries[i] = p.results[i].entry
 	}
+	return p
+}
 
+// finish produces, audits and commits a prepared batch, in that order.
+func (w *Worker) finish(ctx context.Context, s *session, p *prepared) error {
+	defer p.span.End()
+	ctx = trace.ContextWithSpan(ctx, p.span)
 	// 1. Every delivery and quarantine copy acknowledged by all in-sync replicas.
-	if err := w.produce(ctx, msgs); err != nil {
-		span.SetStatus(codes.Error, "produce abandoned")
-		return fmt.Errorf("producing %d messages: %w", len(msgs), err)
+	if err := w.produce(ctx, p.msgs); err != nil {
+		p.span.SetStatus(codes.Error, "produce abandoned")
+		return fmt.Errorf("producing %d messages: %w", len(p.msgs), err)
 	}
 	// 2. The ledger entries durable.
-	if err := w.appendLedger(ctx, entries); err != nil {
-		span.SetStatus(codes.Error, "ledger append abandoned")
-		return fmt.Errorf("appending %d ledger entries: %w", len(entries), err)
+	if err := w.appendLedger(ctx, p.entries); err != nil {
+		p.span.SetStatus(codes.Error, "ledger append abandoned")
+		return fmt.Errorf("appending %d ledger entries: %w", len(p.entries), err)
 	}
 	// 3. Only now the offsets.
-	committed := s.commit(ctx, batch)
+	committed := s.commit(ctx, p.batch)
 
-	w.observe(results, now)
-	w.metrics.batchSize.Observe(float64(len(batch)))
-	w.metrics.batchDur.Observe(time.Since(start).Seconds())
-	span.SetAttributes(
-		attribute.Int("exchange.messages_out", len(msgs)),
+	w.observe(p.results, p.now)
+	w.metrics.batchSize.Observe(float64(len(p.batch)))
+	w.metrics.batchDur.Observe(time.Since(p.start).Seconds())
+	p.span.SetAttributes(
+		attribute.Int("exchange.messages_out", len(p.msgs)),
 		attribute.Int("exchange.partitions_committed", committed),
 	)
 	return nil

@@ -168,7 +168,7 @@ func TestCrashRecovery(t *testing.T) {
 func (k *testKafka) publishErr(msgs ...kafka.Message) error {
 	w := &kafka.Writer{
 		Addr: kafka.TCP(k.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond, BatchSize: 10000, Transport: k.transport,
+		BatchTimeout: time.Millisecond, BatchSize: 1000, Transport: k.transport,
 	}
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -47,7 +47,7 @@ func (e *examples) agreement(id string) string { return id + "-" + e.sfx }
 
 func pseudonymKey(agreementID string) []byte { return []byte("test-key/" + agreementID) }
 
-func loadExamples(t *testing.T) *examples {
+func loadExamples(t testing.TB) *examples {
 	t.Helper()
 	set, err := agreements.LoadDir(examplesDir)
 	if err != nil {
@@ -114,7 +114,7 @@ func immunisation(id, region string, age time.Duration) map[string]any {
 	}
 }
 
-func (e *examples) encode(t *testing.T, subject string, rec map[string]any) []byte {
+func (e *examples) encode(t testing.TB, subject string, rec map[string]any) []byte {
 	t.Helper()
 	b, err := avro.Marshal(e.avro[subject], rec)
 	if err != nil {

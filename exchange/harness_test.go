@@ -99,7 +99,7 @@ func (k *testKafka) publish(t testing.TB, msgs ...kafka.Message) {
 	t.Helper()
 	w := &kafka.Writer{
 		Addr: kafka.TCP(k.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond, BatchSize: 10000, Transport: k.transport,
+		BatchTimeout: time.Millisecond, BatchSize: 1000, Transport: k.transport,
 	}
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -13,7 +13,7 @@ import (
 //	exchange_records_quarantined_total{dataset,reason}        records written to quarantine.<dataset>, once per reason code
 //	exchange_records_warned_total{dataset,reason}             warn-level rule failures (delivered anyway)
 //	exchange_freshness_lag_seconds{dataset}                   histogram: decision time minus event time
-//	exchange_batch_duration_seconds                           histogram: fetch of a batch's first record to its commit
+//	exchange_batch_duration_seconds                           histogram: start of a batch's decisions to its commit
 //	exchange_batch_records                                    histogram: records per batch
 //	exchange_produce_retries_total                            produce attempts that failed (whole or partial) and were retried
 //	exchange_ledger_retries_total                             ledger appends that failed and were retried
@@ -68,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"dataset"}),
 		batchDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "exchange_batch_duration_seconds",
-			Help:    "From the fetch of a batch's first record to its offset commit.",
+			Help:    "From the start of a batch's decisions to its offset commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -239,8 +239,9 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 		// The 1 s default would add a second to every batch.
 		BatchTimeout: 2 * time.Millisecond,
 		// One WriteMessages call carries a whole batch; let it go out in as
-		// few requests as the byte bound allows.
-		BatchSize:  1 << 20,
+		// few requests as the byte bound allows. (kafka-go preallocates
+		// BatchSize messages per partition batch: keep it near real sizes.)
+		BatchSize:  cfg.MaxBatchRecords,
 		BatchBytes: cfg.ProduceBatchBytes,
 		// Topics are created up front through the same transport (see
 		// ensureTopics); auto-creation would hide a misrouted topic.
@@ -421,10 +422,6 @@ type session struct {
 	// generation starts (see commit).
 	pmu           sync.Mutex
 	pendingCommit context.CancelFunc
-
-	// decisions are per-record slots reused batch after batch (their value
-	// buffers are referenced by the produced messages until produce returns).
-	decisions []policy.Decision
 }
 
 type fetched struct {
@@ -528,19 +525,74 @@ func (s *session) close(timeout time.Duration) {
 
 // consume runs batches until ctx is cancelled (restart false) or the plan's
 // dataset set differs from the session's topics (restart true).
+//
+// It is a two-stage pipeline: this goroutine fetches and decides batch k+1
+// while the sink goroutine produces, audits and commits batch k. The
+// hand-over channel is unbuffered, so at most two batches are in flight and
+// batches reach Kafka, the ledger and the commit strictly in fetch order
+// (per-key order and positional commits depend on it). When the sink is
+// stuck (ledger down: fail closed), this stage blocks on the hand-over and
+// fetching stops once the prefetch buffer is full.
 func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
+	in := make(chan *prepared)
+	sinkDone := make(chan error, 1)
+	go func() {
+		for p := range in {
+			if err := w.finish(procCtx, s, p); err != nil {
+				// Drain so the deciding stage never blocks on a dead sink.
+				go func() {
+					for p := range in {
+						p.span.End()
+					}
+				}()
+				sinkDone <- err
+				return
+			}
+		}
+		sinkDone <- nil
+	}()
+	var sinkErr error
+	sinkExited := false
+	defer func() {
+		close(in)
+		if !sinkExited {
+			sinkErr = <-sinkDone
+		}
+		if sinkErr != nil {
+			if procCtx.Err() != nil {
+				w.log.Warn("shutdown deadline passed: batch abandoned uncommitted")
+				return
+			}
+			restart, err = false, sinkErr
+		}
+	}()
+
 	tick := time.NewTicker(w.cfg.PlanCheckInterval)
 	defer tick.Stop()
 	lagTick := time.NewTicker(5 * time.Second)
 	defer lagTick.Stop()
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
-	batch := make([]fetched, 0, w.cfg.MaxBatchRecords)
+	// Two sets of batch buffers and decision slots, alternating: batch k's
+	// are held by the sink while batch k+1's are filled.
+	var (
+		bufs  [2][]fetched
+		slots [2][]policy.Decision
+		cur   int
+	)
+	for i := range bufs {
+		bufs[i] = make([]fetched, 0, w.cfg.MaxBatchRecords)
+		slots[i] = make([]policy.Decision, w.cfg.MaxBatchRecords)
+	}
 	for {
-		batch = batch[:0]
+		cur ^= 1
+		batch := bufs[cur][:0]
 		// Wait for a first record, a plan check, or the end.
 		select {
 		case <-ctx.Done():
+			return false, nil
+		case sinkErr = <-sinkDone:
+			sinkExited = true
 			return false, nil
 		case <-lagTick.C:
 			w.metrics.lag.Set(float64(s.reader.Stats().Lag))
@@ -586,6 +638,7 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 			default:
 			}
 		}
+		bufs[cur] = batch
 
 		plan := w.plans.Load()
 		if plan == nil {
@@ -593,15 +646,21 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 			continue
 		}
 		if err := w.ensurePlanTopics(procCtx, plan); err != nil && procCtx.Err() == nil {
-			// The writer retries below; a missing topic shows as produce errors.
+			// The sink retries; a missing topic shows as produce errors.
 			w.log.Warn("creating topics failed", "err", err)
 		}
-		if err := w.processBatch(procCtx, s, plan, batch); err != nil {
-			if procCtx.Err() != nil {
-				w.log.Warn("shutdown deadline passed: batch abandoned uncommitted", "records", len(batch))
-				return false, nil
-			}
-			return false, err
+		p := w.prepare(procCtx, plan, batch, slots[cur])
+		select {
+		case in <- p:
+		case sinkErr = <-sinkDone:
+			sinkExited = true
+			p.span.End()
+			return false, nil
+		case <-ctx.Done():
+			// Shutting down: this batch is dropped uncommitted; the one in
+			// the sink finishes (deferred wait).
+			p.span.End()
+			return false, nil
 		}
 		if ctx.Err() != nil {
 			return false, nil

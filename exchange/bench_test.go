@@ -1,0 +1,148 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
+)
+
+// BenchmarkWorker measures the worker end to end on the example plan:
+// b.N immunisation records (one in twenty quarantined) are published first,
+// then the timer runs from the worker's start until the group has committed
+// them all. Reported: records/s. BenchmarkRawPassThrough is the baseline on
+// the same broker: kafka-go group consume, produce, commit, no policy.
+//
+//	go test -run '^$' -bench 'Worker|RawPassThrough' -benchtime 50000x ./exchange
+func BenchmarkWorker(b *testing.B) {
+	k := startKafka(b)
+	ex := loadExamples(b)
+	k.ensure(b, 3, Topics(ex.plan)...)
+	ds := ex.dataset("health.immunisations")
+	ingress := IngressTopic(ds)
+	msgs := benchRecords(b, ex, ingress, b.N)
+	publishChunks(b, k, msgs)
+
+	group := "exchange-bench-" + suffix()
+	holder := &policy.Holder{}
+	holder.Store(ex.plan)
+	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
+	k.groupTimings(&cfg)
+	metrics := NewMetrics(nil)
+	w, err := NewWorker(cfg, holder, nopLedger{}, WithLogger(testLogger(b)), WithMetrics(metrics), WithClock(func() time.Time { return e2eNow }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := runWorker(b, w)
+	// The clock starts once the group is joined: join time is not throughput.
+	waitFor(b, time.Minute, "worker joined", func() bool { return w.Ready(context.Background()) == nil })
+	b.ResetTimer()
+	start := time.Now()
+	k.waitCaughtUp(b, group, 10*time.Minute, ingress)
+	el := time.Since(start)
+	b.StopTimer()
+	_ = stop()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "records/s")
+	var hs, hd dto.Metric
+	_ = metrics.batchSize.Write(&hs)
+	_ = metrics.batchDur.Write(&hd)
+	if n := hs.GetHistogram().GetSampleCount(); n > 0 {
+		b.ReportMetric(hs.GetHistogram().GetSampleSum()/float64(n), "records/batch")
+		b.ReportMetric(hd.GetHistogram().GetSampleSum()/float64(n)*1000, "ms/batch")
+	}
+}
+
+// BenchmarkRawPassThrough: the raw kafka-go baseline (see BenchmarkWorker).
+func BenchmarkRawPassThrough(b *testing.B) {
+	k := startKafka(b)
+	ex := loadExamples(b)
+	ds := ex.dataset("health.immunisations")
+	ingress, out := IngressTopic(ds), "raw.out."+ex.sfx
+	k.ensure(b, 3, ingress, out)
+	msgs := benchRecords(b, ex, ingress, b.N)
+	publishChunks(b, k, msgs)
+	group := "raw-bench-" + suffix()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.brokers, GroupID: group, GroupTopics: []string{ingress},
+		StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000, MaxBytes: 10 << 20})
+	defer r.Close()
+	w := &kafka.Writer{Addr: kafka.TCP(k.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 2 * time.Millisecond, BatchSize: 1000, BatchBytes: 900 << 10, Transport: k.transport}
+	defer w.Close()
+	batch := make([]kafka.Message, 0, 1000)
+	var start time.Time
+	for done := 0; done < b.N; {
+		batch = batch[:0]
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if done == 0 {
+			// The clock starts once the group is joined, as for BenchmarkWorker.
+			b.ResetTimer()
+			start = time.Now()
+		}
+		batch = append(batch, m)
+	fill:
+		for len(batch) < 1000 {
+			fctx, fcancel := context.WithTimeout(ctx, 5*time.Millisecond)
+			m, err := r.FetchMessage(fctx)
+			fcancel()
+			if err != nil {
+				break fill
+			}
+			batch = append(batch, m)
+		}
+		outs := make([]kafka.Message, len(batch))
+		for i, m := range batch {
+			outs[i] = kafka.Message{Topic: out, Key: m.Key, Value: m.Value}
+		}
+		if err := w.WriteMessages(ctx, outs...); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.CommitMessages(ctx, batch...); err != nil {
+			b.Fatal(err)
+		}
+		done += len(batch)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "records/s")
+}
+
+type nopLedger struct{}
+
+func (nopLedger) Append(context.Context, []ledger.Entry) error { return nil }
+
+// benchRecords returns n immunisation records, one in twenty failing a
+// quality rule, keys spread over 1000 citizens.
+func benchRecords(b *testing.B, ex *examples, ingress string, n int) []kafka.Message {
+	const imm = "ingress.health.immunisations-value"
+	good := ex.encode(b, imm, immunisation("rec", "north", time.Minute))
+	badRec := immunisation("rec", "north", time.Minute)
+	badRec["age"] = 200
+	bad := ex.encode(b, imm, badRec)
+	out := make([]kafka.Message, n)
+	for i := range out {
+		v := good
+		if i%20 == 19 {
+			v = bad
+		}
+		out[i] = kafka.Message{Topic: ingress, Key: []byte(fmt.Sprintf("citizen-%d", i%1000)), Value: v}
+	}
+	return out
+}
+
+func publishChunks(b *testing.B, k *testKafka, msgs []kafka.Message) {
+	for i := 0; i < len(msgs); i += 5000 {
+		k.publish(b, msgs[i:min(i+5000, len(msgs))]...)
+	}
+}
