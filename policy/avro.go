@@ -960,7 +960,10 @@ func nativeFits(s avro.Schema, x any) bool {
 	case bool:
 		return s.Type() == avro.Boolean
 	case int64:
-		return s.Type() == avro.Int || s.Type() == avro.Long
+		if s.Type() == avro.Int {
+			return t >= math.MinInt32 && t <= math.MaxInt32
+		}
+		return s.Type() == avro.Long
 	case float64:
 		return s.Type() == avro.Float || s.Type() == avro.Double
 	case string:

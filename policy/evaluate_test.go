@@ -556,3 +556,33 @@ func TestEnumSymbolResolution(t *testing.T) {
 		t.Errorf("symbol Z: %+v, want schema:unresolvable naming sex", d.Reasons)
 	}
 }
+
+// An older writer whose nested record has an extra field: the nested value
+// is resolved (the extra field dropped) and re-encoded under the plan's type.
+func TestNestedRecordResolution(t *testing.T) {
+	old, err := parseSchema(strings.Replace(v2JSON(t), `{"name": "lon", "type": "double"}`, `{"name": "lon", "type": "double"}, {"name": "phone", "type": ["null", "string"]}`, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := immInput(t)
+	in.Contracts[0].Quality = append(in.Contracts[0].Quality, agreements.QualityRule{Name: "clinic_lat", Rule: "record.clinic.lat > 50.0", Severity: agreements.SeverityError})
+	in.Agreements[0].Fields = append(in.Agreements[0].Fields, agreements.FieldRule{Name: "clinic", Transform: tr(agreements.Keep)})
+	in.Schemas = append(in.Schemas, Schema{ID: 10, Subject: subjImm, Version: 0, Schema: old})
+	p := mustCompile(t, in)
+	m := immRecord()
+	m["clinic"].(map[string]any)["phone"] = "+4681234"
+	d := p.Evaluate(Record{Dataset: dsImm, SchemaID: 10, Body: encodeRec(t, old, m)}, testNow)
+	if d.Quarantined || !d.Outcomes[0].Delivered {
+		t.Fatalf("decision %+v", d)
+	}
+	got := decodeDelivered(t, p.Agreements(dsImm)[0], d.Outcomes[0].Value)["clinic"]
+	want := map[string]any{"clinic_id": "CL-17", "name": "Norrmalm vårdcentral", "lat": 59.335, "lon": 18.063}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("clinic = %#v, want %#v", got, want)
+	}
+	m["clinic"].(map[string]any)["lat"] = 10.0
+	d = p.Evaluate(Record{Dataset: dsImm, SchemaID: 10, Body: encodeRec(t, old, m)}, testNow)
+	if got := reasonCodes(d.Reasons); !reflect.DeepEqual(got, []string{"quality:clinic_lat"}) {
+		t.Errorf("rule over a resolved nested record: %v", got)
+	}
+}
