@@ -230,3 +230,31 @@ func joinStatuses(ss []Status) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Replay applies transitions recorded elsewhere (a store's lifecycle log)
+// to an agreement loaded from YAML, in order: each must start at the
+// current status and be an edge of the state machine, and none may be
+// earlier than the one before. It checks the edges, not the conditions on
+// them (approvals, validity window), which were checked when the transition
+// was made. On error the agreement is left unchanged.
+func (a *Agreement) Replay(ts []Transition) error {
+	status := a.Status
+	var last time.Time
+	if n := len(a.History); n > 0 {
+		last = a.History[n-1].At
+	}
+	for i, t := range ts {
+		switch {
+		case t.From != status:
+			return fmt.Errorf("%w: agreement %s: replayed transition %d starts at %s but the agreement is %s", ErrTransition, a.ID, i+1, t.From, status)
+		case !CanTransition(t.From, t.To):
+			return fmt.Errorf("%w: agreement %s: replayed transition %d from %s to %s is not a lifecycle step", ErrTransition, a.ID, i+1, t.From, t.To)
+		case !last.IsZero() && t.At.Before(last):
+			return fmt.Errorf("%w: agreement %s: replayed transition %d at %s is before the previous one", ErrTransition, a.ID, i+1, t.At.Format(time.RFC3339))
+		}
+		status, last = t.To, t.At
+	}
+	a.History = append(a.History, ts...)
+	a.Status = status
+	return nil
+}

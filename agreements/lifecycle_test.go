@@ -271,3 +271,38 @@ func TestEffectiveStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestReplay(t *testing.T) {
+	a := agreementIn(StatusActive)
+	a.History = []Transition{{From: StatusApproved, To: StatusActive, By: "ann", At: t0}}
+	log := []Transition{
+		{From: StatusActive, To: StatusSuspended, By: "governance", At: tMid, Reason: "complaint"},
+		{From: StatusSuspended, To: StatusActive, By: "governance", At: tMid.Add(time.Hour), Reason: "dismissed"},
+		{From: StatusActive, To: StatusRevoked, By: "governance", At: tMid.Add(2 * time.Hour), Reason: "basis repealed"},
+	}
+	if err := a.Replay(log); err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != StatusRevoked || len(a.History) != 4 {
+		t.Fatalf("status %s, %d history entries; want revoked, 4", a.Status, len(a.History))
+	}
+
+	for name, bad := range map[string][]Transition{
+		"wrong start":  {{From: StatusSuspended, To: StatusActive, At: tMid}},
+		"not a step":   {{From: StatusActive, To: StatusDraft, At: tMid}},
+		"out of order": {{From: StatusActive, To: StatusSuspended, At: tBefore}},
+		"second bad": {
+			{From: StatusActive, To: StatusRevoked, At: tMid},
+			{From: StatusRevoked, To: StatusActive, At: tMid},
+		},
+	} {
+		a := agreementIn(StatusActive)
+		a.History = []Transition{{From: StatusApproved, To: StatusActive, By: "ann", At: t0}}
+		if err := a.Replay(bad); !errors.Is(err, ErrTransition) {
+			t.Errorf("%s: err = %v, want ErrTransition", name, err)
+		}
+		if a.Status != StatusActive || len(a.History) != 1 {
+			t.Errorf("%s: refused replay changed the agreement: %s, %v", name, a.Status, a.History)
+		}
+	}
+}
