@@ -1,0 +1,333 @@
+// Package auditapi serves the audit ledger over HTTP for stewards and
+// governance:
+//
+//	GET /api/v1/audit?dataset=&agreement=&consumer=&decision=&reason=&delivery_id=&from=&to=&topic=&partition=&offset=&sort=&after=&limit=
+//	GET /api/v1/lineage?topic=&partition=&offset=
+//	GET /api/v1/lineage?delivery_id=
+//
+// /audit returns one page {"entries": […], "next": CURSOR}; pass next as
+// after= for the following page. /lineage returns where one record came
+// from and everywhere it went, each delivery with its agreement's purpose
+// and legal basis. Every parameter is bound in SQL by the store, sort keys
+// come from an allow-list, and unknown parameters are refused (400).
+//
+// Mount it (authorisation is the server's job):
+//
+//	api := auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)), auditapi.WithLogger(log))
+//	mux.Handle("GET /api/v1/audit", api.Audit())
+//	mux.Handle("GET /api/v1/lineage", api.Lineage())
+package auditapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+)
+
+// Agreement is what lineage shows about an agreement.
+type Agreement struct {
+	ID         string `json:"id"`
+	Consumer   string `json:"consumer,omitempty"`
+	Purpose    string `json:"purpose,omitempty"`
+	LegalBasis string `json:"legal_basis,omitempty"`
+	Status     string `json:"status,omitempty"`
+}
+
+// AgreementLookup returns an agreement's details; ok is false when unknown.
+type AgreementLookup func(ctx context.Context, id string) (a Agreement, ok bool, err error)
+
+// AgreementsFromStore looks agreements up in the agreements store: the
+// latest stored version of the agreement document, parsed.
+func AgreementsFromStore(s store.AgreementStore) AgreementLookup {
+	return func(ctx context.Context, id string) (Agreement, bool, error) {
+		d, err := s.Document(ctx, agreements.KindAgreement, id, 0)
+		if errors.Is(err, store.ErrNotFound) {
+			return Agreement{}, false, nil
+		}
+		if err != nil {
+			return Agreement{}, false, err
+		}
+		set, err := agreements.Load(fmt.Sprintf("%s@v%d", id, d.Version), d.YAML)
+		if set == nil {
+			return Agreement{}, false, fmt.Errorf("agreement %s version %d: %w", id, d.Version, err)
+		}
+		for _, a := range set.Agreements {
+			if a.ID == id {
+				return Agreement{ID: id, Consumer: a.Consumer, Purpose: a.Purpose, LegalBasis: a.LegalBasis, Status: string(a.Status)}, true, nil
+			}
+		}
+		return Agreement{}, false, nil
+	}
+}
+
+// Handler serves the audit endpoints.
+type Handler struct {
+	r      ledger.Reader
+	lookup AgreementLookup
+	log    *slog.Logger
+}
+
+// Option configures New.
+type Option func(*Handler)
+
+// WithAgreements adds purpose and legal basis to lineage (default: ids only).
+func WithAgreements(l AgreementLookup) Option { return func(h *Handler) { h.lookup = l } }
+
+// WithLogger sets the logger for server-side errors (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// New returns the handler over r.
+func New(r ledger.Reader, opts ...Option) *Handler {
+	h := &Handler{r: r, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// ServeHTTP routes /api/v1/audit and /api/v1/lineage.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/api/v1/audit":
+		h.Audit().ServeHTTP(w, r)
+	case "/api/v1/lineage":
+		h.Lineage().ServeHTTP(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+	}
+}
+
+var auditParams = map[string]bool{
+	"dataset": true, "agreement": true, "consumer": true, "decision": true, "reason": true, "delivery_id": true,
+	"from": true, "to": true, "topic": true, "partition": true, "offset": true, "sort": true, "after": true, "limit": true,
+}
+
+// maxParam bounds every parameter value.
+const maxParam = 1024
+
+// Audit serves GET /api/v1/audit.
+func (h *Handler) Audit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !getOnly(w, r) {
+			return
+		}
+		q, err := parseQuery(r.URL.Query(), auditParams)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		page, err := h.r.Query(r.Context(), q)
+		if err != nil {
+			h.storeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, page)
+	})
+}
+
+var lineageParams = map[string]bool{"topic": true, "partition": true, "offset": true, "delivery_id": true}
+
+// LineageDelivery is one place a record went.
+type LineageDelivery struct {
+	Agreement  string `json:"agreement"`
+	Consumer   string `json:"consumer"`
+	Topic      string `json:"topic"`
+	DeliveryID string `json:"delivery_id"`
+	Purpose    string `json:"purpose,omitempty"`
+	LegalBasis string `json:"legal_basis,omitempty"`
+}
+
+// LineageSkip is one agreement that did not receive the record.
+type LineageSkip struct {
+	Agreement string `json:"agreement"`
+	Reason    string `json:"reason"`
+}
+
+// Lineage is the answer of /api/v1/lineage.
+type Lineage struct {
+	Source struct {
+		Topic        string     `json:"topic"`
+		Partition    int32      `json:"partition"`
+		Offset       int64      `json:"offset"`
+		Dataset      string     `json:"dataset"`
+		SchemaID     int        `json:"schema_id"`
+		PayloadHash  string     `json:"payload_hash,omitempty"`
+		EventTime    *time.Time `json:"event_time,omitempty"`
+		DecisionTime time.Time  `json:"decision_time"`
+		PlanVersion  string     `json:"plan_version"`
+	} `json:"source"`
+	Decision   ledger.Decision   `json:"decision"`
+	Reasons    []string          `json:"reasons"`
+	Deliveries []LineageDelivery `json:"deliveries"`
+	Skips      []LineageSkip     `json:"skips"`
+	// Entry is the ledger entry itself, with its chain position and hashes.
+	Entry ledger.Entry `json:"entry"`
+}
+
+// Lineage serves GET /api/v1/lineage.
+func (h *Handler) Lineage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !getOnly(w, r) {
+			return
+		}
+		v := r.URL.Query()
+		q, err := parseQuery(v, lineageParams)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		byPos := q.Topic != "" && q.Partition != nil && q.Offset != nil
+		if byPos == (q.DeliveryID != "") {
+			writeError(w, http.StatusBadRequest, "give topic, partition and offset, or delivery_id")
+			return
+		}
+		q.Limit = 2
+		page, err := h.r.Query(r.Context(), q)
+		if err != nil {
+			h.storeError(w, r, err)
+			return
+		}
+		if len(page.Entries) == 0 {
+			writeError(w, http.StatusNotFound, "no ledger entry for this record")
+			return
+		}
+		e := page.Entries[0]
+		var l Lineage
+		l.Source.Topic, l.Source.Partition, l.Source.Offset = e.Topic, e.Partition, e.Offset
+		l.Source.Dataset, l.Source.SchemaID, l.Source.PayloadHash = e.Dataset, e.SchemaID, fmt.Sprintf("%x", e.PayloadHash)
+		l.Source.DecisionTime, l.Source.PlanVersion = e.DecisionTime, e.PlanVersion
+		if !e.EventTime.IsZero() {
+			t := e.EventTime
+			l.Source.EventTime = &t
+		}
+		l.Decision, l.Reasons, l.Entry = e.Decision, e.Reasons, e
+		if l.Reasons == nil {
+			l.Reasons = []string{}
+		}
+		l.Deliveries, l.Skips = []LineageDelivery{}, []LineageSkip{}
+		for _, d := range e.Deliveries {
+			ld := LineageDelivery{Agreement: d.AgreementID, Consumer: ledger.Consumer(d.Topic), Topic: d.Topic, DeliveryID: d.DeliveryID}
+			if h.lookup != nil {
+				a, ok, err := h.lookup(r.Context(), d.AgreementID)
+				if err != nil {
+					h.storeError(w, r, err)
+					return
+				}
+				if ok {
+					ld.Purpose, ld.LegalBasis = a.Purpose, a.LegalBasis
+				}
+			}
+			l.Deliveries = append(l.Deliveries, ld)
+		}
+		for _, s := range e.Skips {
+			l.Skips = append(l.Skips, LineageSkip{Agreement: s.AgreementID, Reason: s.Reason})
+		}
+		writeJSON(w, http.StatusOK, l)
+	})
+}
+
+func getOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return false
+	}
+	return true
+}
+
+// parseQuery turns URL parameters into a ledger.Query; unknown, repeated or
+// oversized parameters are errors.
+func parseQuery(v url.Values, allowed map[string]bool) (ledger.Query, error) {
+	var q ledger.Query
+	for k, vs := range v {
+		if !allowed[k] {
+			return q, fmt.Errorf("unknown parameter %q", k)
+		}
+		if len(vs) != 1 {
+			return q, fmt.Errorf("parameter %q given %d times", k, len(vs))
+		}
+		if len(vs[0]) > maxParam {
+			return q, fmt.Errorf("parameter %q longer than %d bytes", k, maxParam)
+		}
+	}
+	q.Dataset, q.Agreement, q.Consumer = v.Get("dataset"), v.Get("agreement"), v.Get("consumer")
+	q.Decision, q.Reason, q.DeliveryID = ledger.Decision(v.Get("decision")), v.Get("reason"), v.Get("delivery_id")
+	q.Topic, q.Sort, q.After = v.Get("topic"), v.Get("sort"), v.Get("after")
+	for _, tf := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if s := v.Get(tf.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return q, fmt.Errorf("%s: want an RFC 3339 time, e.g. 2026-11-27T00:00:00Z", tf.name)
+			}
+			*tf.dst = t
+		}
+	}
+	if s := v.Get("partition"); s != "" {
+		p, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || p < 0 {
+			return q, errors.New("partition: want a non-negative integer")
+		}
+		p32 := int32(p)
+		q.Partition = &p32
+	}
+	if s := v.Get("offset"); s != "" {
+		o, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || o < 0 {
+			return q, errors.New("offset: want a non-negative integer")
+		}
+		q.Offset = &o
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > ledger.MaxLimit {
+			return q, fmt.Errorf("limit: want 1 to %d", ledger.MaxLimit)
+		}
+		q.Limit = n
+	}
+	// Let the store's own checks (sort allow-list, cursor) speak as 400s too.
+	check := q
+	if _, err := check.Normalize(); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ledger.ErrBadQuery):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ledger.ErrUnavailable):
+		h.log.Warn("audit store unavailable", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "audit store unavailable")
+	case r.Context().Err() != nil:
+		writeError(w, http.StatusServiceUnavailable, "request cancelled")
+	default:
+		h.log.Error("audit query failed", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

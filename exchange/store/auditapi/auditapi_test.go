@@ -1,0 +1,142 @@
+package auditapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/store/auditapi"
+	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"
+	"github.com/exchange-gov/exchange/exchange/store/storetest"
+)
+
+const agreementDoc = `kind: Agreement
+id: hlth-soc-02
+provider: health.immunisations
+consumer: social-services
+purpose: Eligibility assessment for the child benefit
+legal_basis: "Social Services Act 2019, s.12(3)"
+valid_from: 2026-01-01T00:00:00Z
+valid_until: 2027-01-01T00:00:00Z
+fields:
+  record_id: keep
+`
+
+func setup(t *testing.T) http.Handler {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Append(ctx, storetest.Entries("ingress.health.immunisations", 0, 0, 30)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutDocument(ctx, store.Document{Kind: agreements.KindAgreement, ID: "hlth-soc-02", YAML: []byte(agreementDoc)}); err != nil {
+		t.Fatal(err)
+	}
+	return auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)))
+}
+
+func get(t *testing.T, h http.Handler, target string) (int, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	var body map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("GET %s: %d, body not JSON: %q", target, rec.Code, rec.Body.String())
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("GET %s: content type %q", target, ct)
+	}
+	return rec.Code, body
+}
+
+func TestAudit(t *testing.T) {
+	h := setup(t)
+	code, body := get(t, h, "/api/v1/audit?dataset=health.immunisations&decision=delivered&limit=4")
+	if code != 200 || len(body["entries"].([]any)) != 4 || body["next"] == nil {
+		t.Fatalf("page 1: %d %v", code, body)
+	}
+	code, body = get(t, h, "/api/v1/audit?dataset=health.immunisations&decision=delivered&limit=4&after="+url.QueryEscape(body["next"].(string)))
+	if code != 200 || len(body["entries"].([]any)) != 4 {
+		t.Fatalf("page 2: %d %v", code, body)
+	}
+	e := body["entries"].([]any)[0].(map[string]any)
+	if e["decision"] != "delivered" || e["hash"] == "" || e["deliveries"].([]any)[0].(map[string]any)["consumer"] != "statistics" {
+		t.Fatalf("entry JSON: %v", e)
+	}
+	for target, want := range map[string]int{
+		"/api/v1/audit?sort=dataset":                                    400,
+		"/api/v1/audit?sort=decision_time%3B+DROP+TABLE+ledger_entries": 400,
+		"/api/v1/audit?limit=100000":                                    400,
+		"/api/v1/audit?from=yesterday":                                  400,
+		"/api/v1/audit?bogus=1":                                         400,
+		"/api/v1/audit?dataset=a&dataset=b":                             400,
+		"/api/v1/audit?after=xyz":                                       400,
+		"/api/v1/audit?partition=-1&topic=x":                            400,
+		"/api/v1/audit?dataset=" + strings.Repeat("a", 2000):            400,
+		"/api/v1/audit?dataset=x%27+OR+%271%27%3D%271":                  200,
+		"/api/v1/nothing":                                               404,
+	} {
+		if code, body := get(t, h, target); code != want {
+			t.Errorf("GET %s: %d %v, want %d", target, code, body, want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/audit", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", rec.Code)
+	}
+}
+
+func TestLineage(t *testing.T) {
+	h := setup(t)
+	for _, target := range []string{
+		"/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=9",
+		"/api/v1/lineage?delivery_id=d-soc-ingress.health.immunisations-0-9",
+	} {
+		code, body := get(t, h, target)
+		if code != 200 {
+			t.Fatalf("GET %s: %d %v", target, code, body)
+		}
+		src := body["source"].(map[string]any)
+		if src["offset"].(float64) != 9 || src["dataset"] != "health.immunisations" || body["decision"] != string(ledger.Delivered) {
+			t.Fatalf("lineage source: %v", body)
+		}
+		ds := body["deliveries"].([]any)
+		if len(ds) != 2 {
+			t.Fatalf("lineage deliveries: %v", ds)
+		}
+		soc := ds[1].(map[string]any)
+		if soc["consumer"] != "social-services" || soc["purpose"] != "Eligibility assessment for the child benefit" || soc["legal_basis"] != "Social Services Act 2019, s.12(3)" {
+			t.Fatalf("lineage delivery: %v", soc)
+		}
+		if ds[0].(map[string]any)["purpose"] != nil {
+			t.Fatalf("unknown agreement got a purpose: %v", ds[0])
+		}
+	}
+	for target, want := range map[string]int{
+		"/api/v1/lineage?delivery_id=nope":                               404,
+		"/api/v1/lineage?topic=ingress.health.immunisations&partition=0": 400,
+		"/api/v1/lineage": 400,
+		"/api/v1/lineage?delivery_id=x&topic=y&partition=0&offset=1":              400,
+		"/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=x": 400,
+		"/api/v1/lineage?dataset=x":                                               400,
+	} {
+		if code, body := get(t, h, target); code != want {
+			t.Errorf("GET %s: %d %v, want %d", target, code, body, want)
+		}
+	}
+}
