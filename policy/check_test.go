@@ -64,6 +64,10 @@ func TestCheckMessages(t *testing.T) {
 			in.Contracts[0].DataSubject = "person"
 			in.Contracts[0].KeyPos = map[string]agreements.Pos{"data_subject": at(19)}
 		}, "data_subject field person is not in the schema", at(19)},
+		{"data subject field not an identifier", func(in *Input) {
+			in.Contracts[0].DataSubject = "clinic"
+			in.Contracts[0].KeyPos = map[string]agreements.Pos{"data_subject": at(22)}
+		}, "data_subject field clinic is of type record, not an identifier", at(22)},
 		{"subject without schema", func(in *Input) {
 			in.Contracts[0].Subject, in.Contracts[0].Pos = "ingress.health.nothing-value", at(20)
 		}, "subject ingress.health.nothing-value has no registered schema", at(20)},

@@ -374,6 +374,10 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 	if ct.DataSubject != "" {
 		if i, ok := ds.byName[ct.DataSubject]; ok {
 			ds.subjectField = i
+			if msg, _ := checkIdentifier("data_subject")(agreements.Transform{}, baseOf(ds.fields[i].schema)); msg != "" {
+				c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "the data subject field holds an identifier: string, bytes, fixed, int or long",
+					"contract %s: data_subject field %s is of type %s, not an identifier", ct.Dataset, ct.DataSubject, typeLabel(baseOf(ds.fields[i].schema)))
+			}
 		} else {
 			c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "schema fields: "+names, "contract %s: data_subject field %s is not in the schema", ct.Dataset, ct.DataSubject)
 		}
