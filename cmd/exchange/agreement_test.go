@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exchange-gov/exchange/exchange/publish"
 )
 
 const examplesDir = "../../deploy/examples"
@@ -174,5 +176,37 @@ func TestAgreementUsageErrors(t *testing.T) {
 	}
 	if err := agreementValidate(testCtx(t), &out, &errOut, []string{"/nonexistent/file.yaml"}); err == nil || exitCode(err) == 0 {
 		t.Errorf("missing file: err %v", err)
+	}
+}
+
+// TestExampleRecordsEncode: the sample records of deploy/examples fit the
+// reference schema, except line 19, which is truncated on purpose (see
+// deploy/examples/README.md).
+func TestExampleRecordsEncode(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join(examplesDir, "ingress.health.immunisations-value.avsc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := publish.ParseSchema("ingress.health.immunisations-value", 1, 1, string(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := publish.NewEncoder(schema, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(examplesDir, "records", "health.immunisations.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 20 {
+		t.Fatalf("%d lines, want 20", len(lines))
+	}
+	for i, line := range lines {
+		_, _, err := enc.Encode([]byte(line))
+		if bad := i+1 == 19; bad != (err != nil) {
+			t.Errorf("line %d: encode error %v (deliberately bad: %v)", i+1, err, bad)
+		}
 	}
 }
