@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -375,4 +376,172 @@ func TestPlanReloadNewDataset(t *testing.T) {
 	if !ok || e.PlanVersion != "v2" {
 		t.Errorf("ledger entry %+v", e)
 	}
+}
+
+// TestRevokedAgreementAfterReload: once a plan revoking an agreement is
+// loaded, that agreement receives nothing more, and the ledger records the
+// skip; the other agreement keeps receiving.
+func TestRevokedAgreementAfterReload(t *testing.T) {
+	m := newMechanics(t, 2)
+	w := m.worker(t, nil, nil)
+	stop := runWorker(t, w)
+	m.k.publish(t, m.records(20, 0)...)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+
+	revoked := append([]testAgreement{}, m.agreements...)
+	revoked[0].status = agreements.StatusRevoked
+	m.plans.Store(compileWorld(t, "v2-revoked", []string{m.dataset}, revoked))
+	m.k.publish(t, m.records(20, 20)...)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(m.k.readAll(t, m.topicA)); n != 20 {
+		t.Errorf("revoked agreement received %d records, want the 20 from before the reload", n)
+	}
+	if n := len(m.k.readAll(t, m.topicB)); n != 40 {
+		t.Errorf("other agreement received %d records, want 40", n)
+	}
+	m.ledger.mu.Lock()
+	defer m.ledger.mu.Unlock()
+	skipped := 0
+	for _, e := range m.ledger.entries {
+		if e.PlanVersion != "v2-revoked" {
+			continue
+		}
+		if len(e.Skips) == 1 && e.Skips[0].AgreementID == m.agreements[0].id && e.Skips[0].Reason == policy.SkipRevoked {
+			skipped++
+		}
+	}
+	if skipped != 20 {
+		t.Errorf("%d ledger entries record the revocation skip, want 20", skipped)
+	}
+}
+
+// TestProduceFailureBlocksCommit: while a delivery topic cannot be written
+// (here: it does not exist and the worker may not create topics), nothing
+// is committed; once it exists, everything is delivered.
+func TestProduceFailureBlocksCommit(t *testing.T) {
+	k := startKafka(t)
+	m := mechanicsWorld(t, k, suffix())
+	k.ensure(t, 2, m.ingress, m.quar, m.topicB) // not topicA
+	metrics := NewMetrics(nil)
+	w := m.worker(t, nil, func(c *WorkerConfig) { c.SkipTopicCreation = true; c.WriteTimeout = time.Second }, WithMetrics(metrics))
+	stop := runWorker(t, w)
+	m.k.publish(t, m.records(30, 0)...)
+
+	waitFor(t, 60*time.Second, "produce retries", func() bool { return counterValue(t, metrics.produceRetr) >= 2 })
+	com, err := k.committed(t.Context(), m.group, m.ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, off := range com {
+		if off > 0 {
+			t.Errorf("partition %d committed to %d while a delivery topic was unwritable", p, off)
+		}
+	}
+	if n := m.ledger.len(); n != 0 {
+		t.Errorf("%d ledger entries written before the deliveries were acknowledged", n)
+	}
+	k.ensure(t, 2, m.topicA)
+	k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(k.readAll(t, m.topicA)); n != 30 {
+		t.Errorf("%s received %d records, want 30", m.topicA, n)
+	}
+	if n := m.ledger.len(); n != 30 {
+		t.Errorf("ledger has %d entries, want 30", n)
+	}
+}
+
+// blockingLedger blocks every append until its context ends.
+type blockingLedger struct{ calls atomic.Int64 }
+
+func (l *blockingLedger) Append(ctx context.Context, _ []ledger.Entry) error {
+	l.calls.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestShutdownAbandonsStuckBatch: a batch stuck in flight at shutdown is
+// abandoned after ShutdownTimeout, uncommitted, and Run returns.
+func TestShutdownAbandonsStuckBatch(t *testing.T) {
+	m := newMechanics(t, 1)
+	bl := &blockingLedger{}
+	w := m.worker(t, bl, func(c *WorkerConfig) { c.ShutdownTimeout = 500 * time.Millisecond; c.LedgerTimeout = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	m.k.publish(t, m.records(10, 0)...)
+	waitFor(t, 30*time.Second, "a ledger append in flight", func() bool { return bl.calls.Load() > 0 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after shutdown")
+	}
+	com, err := m.k.committed(t.Context(), m.group, m.ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if com[0] > 0 {
+		t.Errorf("committed %d past an unaudited batch", com[0])
+	}
+}
+
+// TestShutdownCommitsFinishedBatch: cancelling while a batch is in flight
+// lets it finish and makes the final commit.
+func TestShutdownCommitsFinishedBatch(t *testing.T) {
+	m := newMechanics(t, 1)
+	gate := &gatedLedger{inner: m.ledger, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	w := m.worker(t, gate, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	m.k.publish(t, m.records(10, 0)...)
+	select {
+	case <-gate.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no ledger append")
+	}
+	cancel() // shutdown requested while the batch waits on the ledger
+	close(gate.release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after shutdown")
+	}
+	com, err := m.k.committed(t.Context(), m.group, m.ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := int64(m.ledger.len())
+	if audited == 0 || com[0] != audited {
+		t.Errorf("committed offset %d, audited %d: the finished batch must be committed exactly", com[0], audited)
+	}
+}
+
+// gatedLedger holds appends until release is closed.
+type gatedLedger struct {
+	inner   Ledger
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedLedger) Append(ctx context.Context, es []ledger.Entry) error {
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.inner.Append(ctx, es)
 }

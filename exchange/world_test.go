@@ -28,6 +28,7 @@ func personSchemaID(i int) int { return 7 + i }
 type testAgreement struct {
 	id, consumer, dataset string
 	fields                []string
+	status                agreements.Status // default active
 }
 
 // compileWorld compiles datasets (schema id personSchemaID(i) each) and
@@ -53,6 +54,9 @@ func compileWorld(t testing.TB, version string, datasets []string, ags []testAgr
 			ValidFrom:  time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 			ValidUntil: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
 			Status:     agreements.StatusActive,
+		}
+		if a.status != "" {
+			ag.Status = a.status
 		}
 		for _, f := range a.fields {
 			ag.Fields = append(ag.Fields, agreements.FieldRule{Name: f, Transform: agreements.Transform{Kind: agreements.Keep}})
