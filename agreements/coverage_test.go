@@ -20,12 +20,9 @@ var unreachableFromYAML = map[string]string{
 	"YAML decoder failed: %v":                                         "recover guard around yaml.v3",
 	"freshness of %s has a negative duration":                         "the loader refuses negative durations",
 	"agreement %s: negative freshness max_age":                        "the loader refuses negative durations",
-	"%s is too long (%d characters)":                                  "TestValidateProgrammaticSets",
-	"%s: keys must be strings, not a %s":                              "yaml.v3 reports complex keys as a syntax error first",
-	"%s: %q is out of range":                                          "yaml.v3 resolves a too-large int as !!float; covered as 'must be an integer'",
 	"%s: %q is not a number":                                          "a YAML !!int or !!float always parses",
-	"generalize of field %s needs bucket":                             "covered by shapes.bad.yaml (empty mapping)",
 	"agreement %s: field %s: generalize has both a unit and a bucket": "the loader reads one key; TestValidateProgrammaticSets",
+	"%s is not valid UTF-8":                                           "yaml.v3 refuses invalid UTF-8 first; TestValidateProgrammaticSets",
 }
 
 // TestEveryMessageHasAGoldenCase: each message format that Validate or the
@@ -98,7 +95,7 @@ func TestValidateProgrammaticSets(t *testing.T) {
 		Freshness: &Freshness{EventTime: "at", MaxAge: -time.Minute, OnStale: StaleQuarantine},
 	}
 	agreement := Agreement{
-		ID: "a-1", Provider: "health.x", Consumer: "tax", Purpose: "p", LegalBasis: "l",
+		ID: "a-1", Provider: "health.x", Consumer: "tax", Purpose: "p\xff", LegalBasis: "l",
 		ValidFrom: t0, ValidUntil: tEnd, Status: StatusDraft, MaxAge: -time.Second,
 		Fields: []FieldRule{{Name: "a", Transform: Transform{Kind: Generalize, Unit: "year", Bucket: 10}}},
 	}
@@ -108,6 +105,7 @@ func TestValidateProgrammaticSets(t *testing.T) {
 		"freshness of health.x has a negative duration",
 		"agreement a-1: negative freshness max_age",
 		"agreement a-1: field a: generalize has both a unit and a bucket",
+		"purpose is not valid UTF-8",
 	} {
 		if !strings.Contains(ps.Error(), want) {
 			t.Errorf("missing problem %q in:\n%v", want, ps)

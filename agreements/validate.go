@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 )
@@ -108,8 +110,11 @@ func (v *validator) agencies() {
 		if len(a.Stewards) == 0 && !a.invalid["stewards"] {
 			v.add(at(a.KeyPos, "stewards", a.Pos), "list the people who may approve agreements: stewards: [first.last]", "agency %s has no stewards; no agreement of it could be approved", label)
 		}
+		v.text(at(a.KeyPos, "name", a.Pos), "agency name", a.Name, false)
+		v.text(at(a.KeyPos, "description", a.Pos), "agency description", a.Description, true)
 		seen := map[string]bool{}
 		for _, s := range a.Stewards {
+			v.text(at(a.KeyPos, "stewards", a.Pos), "steward name", s, false)
 			if seen[s] {
 				v.add(at(a.KeyPos, "stewards", a.Pos), "list each steward once", "agency %s lists steward %q twice", a.ID, s)
 			}
@@ -197,6 +202,8 @@ func (v *validator) contract(c *DataContract) {
 		v.add(c.Pos, hint, "contract %s has no subject", name)
 	}
 
+	v.text(at(c.KeyPos, "description", c.Pos), "contract description", c.Description, true)
+
 	// Fields and their classification.
 	if len(c.Fields) == 0 && !c.invalid["fields"] {
 		v.add(at(c.KeyPos, "fields", c.Pos), "classify every top-level field of the schema: fields: {<field>: public|internal|personal|sensitive}", "contract %s classifies no fields", name)
@@ -241,7 +248,7 @@ func (v *validator) contract(c *DataContract) {
 			// reported by the loader
 		} else if strings.TrimSpace(q.Rule) == "" {
 			v.add(itemPos, "add rule: a CEL expression over record, e.g. record.age >= 0", "quality rule %s has no rule", label)
-		} else {
+		} else if v.text(q.Pos, "quality rule "+label, q.Rule, true) {
 			v.checkCEL(q.Rule, q.Pos, "quality rule "+label)
 		}
 		if !contains(severities, string(q.Severity)) && !c.invalid[fmt.Sprintf("quality.%d.severity", i)] {
@@ -352,6 +359,8 @@ func (v *validator) agreement(a *Agreement) {
 	if strings.TrimSpace(a.LegalBasis) == "" && !a.invalid["legal_basis"] {
 		v.add(a.Pos, "cite the act and section that allow the sharing, e.g. \"Social Services Act 2019, s.12(3)\"", "agreement %s has no legal_basis", name)
 	}
+	v.text(at(a.KeyPos, "purpose", a.Pos), "purpose", a.Purpose, true)
+	v.text(at(a.KeyPos, "legal_basis", a.Pos), "legal_basis", a.LegalBasis, true)
 	if a.ValidFrom.IsZero() && !a.invalid["valid_from"] {
 		v.add(a.Pos, "add valid_from: <RFC 3339 timestamp>", "agreement %s has no valid_from", name)
 	}
@@ -392,7 +401,7 @@ func (v *validator) agreement(a *Agreement) {
 			}
 		}
 	}
-	if strings.TrimSpace(a.Filter) != "" {
+	if strings.TrimSpace(a.Filter) != "" && v.text(at(a.KeyPos, "filter", a.Pos), "filter of agreement "+name, a.Filter, true) {
 		v.checkCEL(a.Filter, at(a.KeyPos, "filter", a.Pos), "filter of agreement "+name)
 	}
 
@@ -468,6 +477,8 @@ func (v *validator) lifecycle(a *Agreement, name string) {
 		}
 		if ap.Steward == "" {
 			v.add(p, "add steward: <name>", "agreement %s: approval %d names no steward", name, i+1)
+		} else if !v.text(at(a.KeyPos, fmt.Sprintf("approvals.%d.steward", i), p), "approval steward", ap.Steward, false) {
+			// reported
 		} else if ag, ok := v.set.Agency(ap.Agency); ok && !ag.IsSteward(ap.Steward) {
 			v.add(at(a.KeyPos, fmt.Sprintf("approvals.%d.steward", i), p), fmt.Sprintf("stewards of %s: %s", ap.Agency, strings.Join(ag.Stewards, ", ")), "agreement %s: %s is not a steward of %s", name, ap.Steward, ap.Agency)
 		}
@@ -495,6 +506,8 @@ func (v *validator) lifecycle(a *Agreement, name string) {
 		if prev != "" && t.From != prev {
 			v.add(p, "each entry starts where the previous one ended", "agreement %s: history entry %d starts at %s but the previous one ended at %s", name, i+1, t.From, prev)
 		}
+		v.text(at(a.KeyPos, fmt.Sprintf("history.%d.by", i), p), "history by", t.By, false)
+		v.text(at(a.KeyPos, fmt.Sprintf("history.%d.reason", i), p), "history reason", t.Reason, true)
 		if t.By == "" || t.At.IsZero() {
 			v.add(p, "every transition records by and at", "agreement %s: history entry %d does not say who and when", name, i+1)
 		}
@@ -619,4 +632,39 @@ func ValidateFiles(paths ...string) (*Set, Problems, error) {
 	probs = append(probs, Validate(set)...)
 	probs.Sort()
 	return set, probs, nil
+}
+
+// maxNameLen bounds a person's name (stewards, history `by`).
+const maxNameLen = 100
+
+// text reports characters that would make a reviewed text say something
+// other than what a reviewer sees, or that would corrupt logs and terminals:
+// bidirectional controls (the "Trojan Source" trick), other invisible
+// format characters, and control characters (newlines and tabs are allowed
+// in multi-line texts). Names are also bounded in length. It returns whether
+// s is clean.
+func (v *validator) text(p Pos, what, s string, multiline bool) bool {
+	if !multiline && utf8.RuneCountInString(s) > maxNameLen {
+		v.add(p, fmt.Sprintf("names are at most %d characters", maxNameLen), "%s is too long (%d characters)", what, utf8.RuneCountInString(s))
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			v.add(p, "save the file as UTF-8", "%s is not valid UTF-8", what)
+			return false
+		case isBidiControl(r):
+			v.add(p, "remove it: it can make the text read differently from what it says", "%s contains an invisible bidirectional control character (U+%04X)", what, r)
+			return false
+		case multiline && (r == '\n' || r == '\t'):
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			v.add(p, "write plain text, without control or invisible format characters", "%s contains a control or invisible character (U+%04X)", what, r)
+			return false
+		}
+	}
+	return true
+}
+
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }
