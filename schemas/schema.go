@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 )
@@ -83,6 +84,11 @@ func parseSchema(schemaJSON string, maxDepth int) (*parsed, error) {
 // maxDepth deep. hamba would otherwise read non-JSON text as a type name,
 // and its recursive parser has no depth limit of its own.
 func checkJSON(schemaJSON string, maxDepth int) error {
+	// JSON is UTF-8; invalid bytes would also make normalisation unstable
+	// (replaced by an escaped U+FFFD once, a literal one the next time).
+	if !utf8.ValidString(schemaJSON) {
+		return &InvalidSchemaError{Reason: "not valid UTF-8"}
+	}
 	dec := json.NewDecoder(bytes.NewReader([]byte(schemaJSON)))
 	depth := 0
 	for {
