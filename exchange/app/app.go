@@ -19,6 +19,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/store/auditapi"
 	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
 	"github.com/exchange-gov/exchange/policy"
@@ -142,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 
 	a.http = server.New(cfg.Logger, cfg.Metrics)
 	a.http.Mount("/registry", a.reg.Handler())
+	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(cfg.Logger))
+	a.http.Handle("GET /api/v1/audit", api.Audit())
+	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.AddCheck("store", a.db.Ping)
 	a.http.AddCheck("plan", func(context.Context) error {
 		if a.holder.Load() == nil {
@@ -254,6 +258,14 @@ func (a *App) reloadLoop(ctx context.Context) error {
 		}
 		a.Reload(ctx)
 	}
+}
+
+// LastReloadError is the problem that kept the previous plan in force at
+// the last reload, nil when it succeeded.
+func (a *App) LastReloadError() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lastErr
 }
 
 // Reload rebuilds the plan now; it returns the error that kept the old plan.

@@ -1,0 +1,213 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/devbroker"
+	"github.com/exchange-gov/exchange/exchange/gen"
+)
+
+// copyExamples copies deploy/examples into a fresh directory the test may edit.
+func copyExamples(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	paths, _ := filepath.Glob("../../deploy/examples/*.*")
+	for _, p := range paths {
+		if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".avsc") {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func topicSize(ctx context.Context, t *testing.T, c *kafka.Client, topic string, partitions int) int64 {
+	t.Helper()
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := 0; p < partitions; p++ {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	}
+	resp, err := c.ListOffsets(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, po := range resp.Topics[topic] {
+		n += po.LastOffset
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDevStackDeliversAuditsAndHonoursRevocation runs the assembled exchange
+// on the example policy: records published with a plain Kafka client are
+// delivered, every decision is audited and served by /api/v1/audit, and
+// revoking an agreement by editing its file stops its deliveries after the
+// reload, without a restart.
+func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := copyExamples(t)
+	data := t.TempDir()
+	b, err := devbroker.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	a, err := New(ctx, Config{
+		Brokers: []string{b.Addr()}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
+		ContractsDir: dir, RegisterSchemaFiles: true,
+		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
+		SigningKeyFile: filepath.Join(data, "ledger.key"),
+		ReloadInterval: 50 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, ln) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+
+	latest, err := a.Registry().Latest(ctx, "ingress.health.immunisations-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gen.New(latest.Avro, latest.ID, gen.EventTime("administered_at"), gen.Seed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingress := exchange.IngressTopic("health.immunisations")
+	stats := exchange.DeliverTopic("statistics", "health-to-statistics-2026-002")
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: ingress, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Balancer: &kafka.Hash{}}
+	defer w.Close()
+	publish := func(n int) {
+		msgs := make([]kafka.Message, n)
+		for i := range msgs {
+			key, value, _, err := g.Next(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs[i] = kafka.Message{Key: key, Value: value}
+		}
+		// The ingress topic is created by the worker; retry until it exists.
+		waitFor(t, "publishing to "+ingress, 30*time.Second, func() bool { return w.WriteMessages(ctx, msgs...) == nil })
+	}
+	client := &kafka.Client{Addr: kafka.TCP(b.Addr())}
+	audited := func() int {
+		resp, err := http.Get(base + "/api/v1/audit?dataset=health.immunisations&limit=1000")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		var page struct {
+			Entries []json.RawMessage `json:"entries"`
+		}
+		if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&page) != nil {
+			return -1
+		}
+		return len(page.Entries)
+	}
+
+	publish(20)
+	waitFor(t, "20 audited decisions", time.Minute, func() bool { return audited() == 20 })
+	delivered := topicSize(ctx, t, client, stats, 3)
+	if delivered != 20 {
+		t.Fatalf("statistics received %d of 20 valid, fresh records", delivered)
+	}
+
+	// Revoke the statistics agreement by editing its file.
+	p := filepath.Join(dir, "agreement-health-to-statistics-2026-002.yaml")
+	text, _ := os.ReadFile(p)
+	before := a.Plan().Version()
+	revoked := strings.Replace(string(text), "status: active", "status: revoked", 1) +
+		"  - {from: active, to: revoked, by: jonas.lindqvist, at: 2026-06-01T00:00:00Z, reason: \"Governance committee decision\"}\n"
+	if !strings.HasSuffix(strings.TrimSpace(string(text)), `"Start of the validity window"}`) {
+		t.Fatal("the example agreement no longer ends with its history; adjust this test")
+	}
+	os.WriteFile(p, []byte(revoked), 0o600)
+	waitFor(t, "the plan to reload", 30*time.Second, func() bool {
+		if err := a.LastReloadError(); err != nil {
+			t.Fatalf("reload refused: %v", err)
+		}
+		return a.Plan().Version() != before
+	})
+
+	publish(20)
+	waitFor(t, "40 audited decisions", time.Minute, func() bool { return audited() == 40 })
+	if got := topicSize(ctx, t, client, stats, 3); got != delivered {
+		t.Fatalf("statistics received %d records after revocation, want none (had %d)", got-delivered, delivered)
+	}
+
+	resp, err := http.Get(base + "/registry/subjects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "deliver.statistics.health-to-statistics-2026-002-value") {
+		t.Fatalf("/registry/subjects lacks the derived subject: %s", body)
+	}
+}
+
+// TestNewReportsEveryPolicyProblem refuses to start on a broken policy and
+// names the file and line of each problem.
+func TestNewReportsEveryPolicyProblem(t *testing.T) {
+	dir := copyExamples(t)
+	p := filepath.Join(dir, "agreement-health-to-statistics-2026-002.yaml")
+	text, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(text), "region: keep", "regoin: keep", 1)), 0o600)
+	data := t.TempDir()
+	_, err := New(context.Background(), Config{
+		Brokers: []string{"127.0.0.1:1"}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
+		ContractsDir: dir, RegisterSchemaFiles: true, KeyFile: filepath.Join(data, "k"), CreateKey: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err == nil || !strings.Contains(err.Error(), "agreement-health-to-statistics-2026-002.yaml:") || !strings.Contains(err.Error(), "regoin") {
+		t.Fatalf("got %v, want a positioned problem naming regoin", err)
+	}
+}
