@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,6 +14,10 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/store/sqlite"
 )
 
 // The crash test re-executes the test binary as a worker process
@@ -38,12 +41,18 @@ func TestHelperWorker(t *testing.T) {
 	m := mechanicsWorld(t, k, os.Getenv(envHelperSuffix))
 	cfg := WorkerConfig{Brokers: k.brokers, GroupID: m.group, Partitions: 3, MaxBatchRecords: 50, Linger: time.Millisecond}
 	k.groupTimings(&cfg)
-	w, err := NewWorker(cfg, m.plans, &fileLedger{path: os.Getenv(envHelperLedger)}, WithLogger(testLogger(t)))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	// The embedded SQLite ledger store of the dev mode: it must survive kill -9.
+	db, err := sqlite.Open(ctx, "sqlite://"+os.Getenv(envHelperLedger), store.NewConfig())
+	if err != nil {
+		t.Fatalf("opening the ledger: %v", err)
+	}
+	defer db.Close()
+	w, err := NewWorker(cfg, m.plans, db, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatalf("NewWorker: %v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	if err := w.Run(ctx); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -52,14 +61,15 @@ func TestHelperWorker(t *testing.T) {
 // TestCrashRecovery: a worker process is killed (SIGKILL) while records
 // stream in, restarted, and killed again once caught up. Every record is
 // delivered to every agreement at least once, all copies of one record carry
-// the same delivery id, and the ledger holds an entry for every record.
+// the same delivery id, and the SQLite ledger holds exactly one entry for
+// every record, in hash chains that verify.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts worker processes")
 	}
 	m := newMechanics(t, 3)
 	dir := t.TempDir()
-	ledgerPath := filepath.Join(dir, "ledger.jsonl")
+	ledgerPath := filepath.Join(dir, "ledger.db")
 	start := func(n int) *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorker$", "-test.count=1")
 		real := "0"
@@ -84,8 +94,11 @@ func TestCrashRecovery(t *testing.T) {
 		return cmd
 	}
 	entries := func() int {
-		b, _ := os.ReadFile(ledgerPath)
-		return bytes.Count(b, []byte{'\n'})
+		n, err := countLedger(t.Context(), ledgerPath, nil)
+		if err != nil {
+			return 0 // not created yet
+		}
+		return n
 	}
 
 	const chunks, per = 20, 100
@@ -151,17 +164,63 @@ func TestCrashRecovery(t *testing.T) {
 			}
 		}
 	}
-	audited := readFileLedger(t, ledgerPath)
+	audited := map[string]int{}
+	n, err := countLedger(t.Context(), ledgerPath, func(e *ledger.Entry) {
+		audited[entryKey(e.Topic, e.Partition, e.Offset)]++
+	})
+	if err != nil {
+		t.Fatalf("reading the ledger: %v", err)
+	}
 	for _, src := range sources {
 		parts := strings.Split(src, "/")
 		p, _ := strconv.Atoi(parts[1])
 		off, _ := strconv.ParseInt(parts[2], 10, 64)
-		if _, ok := audited[entryKey(m.ingress, int32(p), off)]; !ok {
-			t.Errorf("no ledger entry for %s", src)
+		if c := audited[entryKey(m.ingress, int32(p), off)]; c != 1 {
+			t.Errorf("%d ledger entries for %s, want exactly 1", c, src)
 		}
 	}
-	t.Logf("records %d; killed after %d ledger lines; duplicate deliveries %d (same delivery id); ledger lines %d, distinct entries %d",
-		total, atKill, dups, entries(), len(audited))
+	db, err := sqlite.Open(t.Context(), "sqlite://"+ledgerPath, store.NewConfig(store.WithoutMigrate()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rep, err := ledger.Verify(t.Context(), db, ledger.VerifyOptions{})
+	if err != nil || !rep.OK() {
+		t.Errorf("ledger verification after kill -9: %+v, %v", rep, err)
+	}
+	t.Logf("records %d; first worker killed after auditing %d; duplicate deliveries %d (all with the same delivery id); ledger entries %d",
+		total, atKill, dups, n)
+}
+
+// countLedger counts the entries of the SQLite ledger at path, calling fn
+// (when not nil) with each.
+func countLedger(ctx context.Context, path string, fn func(*ledger.Entry)) (int, error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, err
+	}
+	db, err := sqlite.Open(ctx, "sqlite://"+path, store.NewConfig(store.WithoutMigrate()))
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	chains, err := db.Chains(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range chains {
+		err := db.ChainEntries(ctx, c, func(e *ledger.Entry) error {
+			n++
+			if fn != nil {
+				fn(e)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // publishErr is publish for goroutines other than the test's.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -310,64 +309,6 @@ func (l *memLedger) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.entries)
-}
-
-// fileLedger appends JSON lines and fsyncs: it survives kill -9 of the
-// process that writes it. Reading dedups on source position.
-type fileLedger struct {
-	mu   sync.Mutex
-	path string
-}
-
-func (l *fileLedger) Append(ctx context.Context, es []ledger.Entry) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f, err := os.OpenFile(l.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	var b []byte
-	for _, e := range es {
-		j, err := json.Marshal(e)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		b = append(append(b, j...), '\n')
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func readFileLedger(t testing.TB, path string) map[string]ledger.Entry {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading ledger: %v", err)
-	}
-	out := map[string]ledger.Entry{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if line == "" {
-			continue
-		}
-		var e ledger.Entry
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			// kill -9 can cut the last line short; it was never acknowledged.
-			continue
-		}
-		k := entryKey(e.Topic, e.Partition, e.Offset)
-		if _, ok := out[k]; !ok {
-			out[k] = e
-		}
-	}
-	return out
 }
 
 // runWorker starts w.Run and returns a stop function that cancels it and
