@@ -1,22 +1,176 @@
 #!/usr/bin/env bash
 # make test: the whole suite, as CI runs it on a fresh machine.
+#
+#   1. checks: gofmt, go vet, go.mod tidy drift, build + smoke run of the binary
+#   2. servers: PostgreSQL (deploy/local/postgres.sh) unless
+#      EXCHANGE_TEST_DATABASE_URL is set, Apache Kafka (deploy/local/kafka.sh)
+#      unless EXCHANGE_TEST_KAFKA_BROKERS is set; stopped again on any exit
+#   3. go test -count=1 -shuffle=on ./... (unit + integration, both servers)
+#   4. go test -race on the packages with concurrency ($RACE_PKGS)
+#   5. every Fuzz* target for $FUZZTIME (default 10s) via deploy/local/fuzz.sh
+#
+# Variables: RACE_PKGS (default "./exchange/... ./schemas/..."), FUZZTIME
+# (default 10s; 0 skips fuzzing beyond the seed corpora, which step 3 runs),
+# TEST_TIMEOUT (default 30m), GO_TEST_FLAGS (extra flags for steps 3 and 4).
+#
+# The last line is "N passed, N failed": passed counts tests (and subtests
+# and fuzz targets) that passed in any go test run; failed counts those that
+# failed, plus each check or server start that failed, so that nothing fails
+# silently. Exit status 1 when failed > 0.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=deploy/local/lib.sh
+source deploy/local/lib.sh
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
-echo "== gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
-if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
+RACE_PKGS="${RACE_PKGS:-./exchange/... ./schemas/...}"
+FUZZTIME="${FUZZTIME:-10s}"
+TEST_TIMEOUT="${TEST_TIMEOUT:-30m}"
+GO_TEST_FLAGS="${GO_TEST_FLAGS:-}"
 
-echo "== go vet"
-go vet ./...
+run_start=$EPOCHREALTIME
+work=$(mktemp -d "${TMPDIR:-/tmp}/exchange-test.XXXXXX")
+# Servers started here keep their state in $work, apart from any other run.
+export EXCHANGE_LOCAL_STATE="$work/state"
+counts="$work/counts"
+touch "$counts"
+started_pg=""
+started_kafka=""
+check_failures=()
 
-echo "== go mod tidy drift"
-bash deploy/local/tidy-check.sh
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$started_kafka" ]; then
+    bash deploy/local/kafka.sh stop || echo "test.sh: stopping Kafka failed" >&2
+  fi
+  if [ -n "$started_pg" ]; then
+    bash deploy/local/postgres.sh stop || echo "test.sh: stopping PostgreSQL failed" >&2
+  fi
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "test.sh: interrupted" >&2; exit 130' INT TERM
 
-echo "== build + smoke"
-go build -o bin/exchange ./cmd/exchange
-./bin/exchange version
+# step NAME COMMAND...: runs a check; a failure is counted, and the run goes on
+# so one CI run reports everything.
+step() {
+  local name=$1 start=$EPOCHREALTIME
+  shift
+  echo "== $name"
+  if "$@"; then
+    echo "   ($name: ok in $(elapsed_since "$start")s)"
+  else
+    echo "FAILED: $name"
+    check_failures+=("$name")
+  fi
+}
 
-echo "== go test"
-go test -count=1 -timeout 30m ./...
+check_gofmt() {
+  local unformatted
+  unformatted=$(gofmt -l $(git ls-files '*.go') 2>&1) || true
+  if [ -n "$unformatted" ]; then
+    echo "gofmt needed (make fmt):"
+    echo "$unformatted"
+    return 1
+  fi
+}
+
+smoke() {
+  go build -o bin/exchange ./cmd/exchange && ./bin/exchange version && ./bin/exchange help >/dev/null 2>&1
+}
+
+step "gofmt" check_gofmt
+step "go vet" go vet ./...
+step "go mod tidy drift" bash deploy/local/tidy-check.sh
+step "build + smoke" smoke
+
+testsum="$work/testsum"
+step "build testsum" go build -o "$testsum" ./deploy/local/testsum
+
+start_pg() {
+  local url
+  url=$(bash deploy/local/postgres.sh start) || return 1
+  started_pg=1
+  export EXCHANGE_TEST_DATABASE_URL="$url"
+  echo "EXCHANGE_TEST_DATABASE_URL=$url"
+}
+start_kafka() {
+  local brokers
+  brokers=$(bash deploy/local/kafka.sh start) || return 1
+  started_kafka=1
+  export EXCHANGE_TEST_KAFKA_BROKERS="$brokers"
+  echo "EXCHANGE_TEST_KAFKA_BROKERS=$brokers"
+}
+if [ -z "${EXCHANGE_TEST_DATABASE_URL:-}" ]; then
+  step "start PostgreSQL" start_pg
+else
+  echo "== PostgreSQL: using EXCHANGE_TEST_DATABASE_URL from the environment"
+fi
+if [ -z "${EXCHANGE_TEST_KAFKA_BROKERS:-}" ]; then
+  step "start Apache Kafka" start_kafka
+else
+  echo "== Apache Kafka: using EXCHANGE_TEST_KAFKA_BROKERS=$EXCHANGE_TEST_KAFKA_BROKERS from the environment"
+fi
+
+# gotest LABEL ARGS...: go test -json ARGS through testsum; counts appended.
+gotest() {
+  local label=$1 start=$EPOCHREALTIME
+  shift
+  echo "== $label"
+  if [ ! -x "$testsum" ]; then
+    echo "FAILED: $label: no testsum binary"
+    check_failures+=("$label")
+    return 0
+  fi
+  local lines_before rc
+  lines_before=$(wc -l <"$counts")
+  rm -f "$work/go.rc"
+  { go test -json "$@" 2>&1; echo $? >"$work/go.rc"; } | "$testsum" -label "$label" -counts "$counts" || true
+  rc=$(cat "$work/go.rc" 2>/dev/null || echo "?")
+  if [ "$(wc -l <"$counts")" -eq "$lines_before" ]; then
+    check_failures+=("$label (no result)")
+  elif [ "$rc" != 0 ] && [ "$(tail -n 1 "$counts" | awk '{ print $2 }')" = 0 ]; then
+    # go test failed, yet no test or package failure was seen: count it.
+    echo "FAILED: $label: go test exited $rc with no failing test reported"
+    check_failures+=("$label (go test exit $rc)")
+  fi
+  echo "   ($label: $(elapsed_since "$start")s)"
+}
+
+# shellcheck disable=SC2086
+gotest "go test" -count=1 -shuffle=on -timeout "$TEST_TIMEOUT" $GO_TEST_FLAGS ./...
+# shellcheck disable=SC2086
+gotest "go test -race" -race -count=1 -timeout "$TEST_TIMEOUT" $GO_TEST_FLAGS $RACE_PKGS
+
+if [ "$FUZZTIME" != "0" ] && [ "$FUZZTIME" != "0s" ]; then
+  fuzz_start=$EPOCHREALTIME
+  echo "== fuzz ($FUZZTIME per target)"
+  EXCHANGE_TEST_COUNTS="$counts" EXCHANGE_TESTSUM="$testsum" FUZZTIME="$FUZZTIME" \
+    bash deploy/local/fuzz.sh || true
+  echo "   (fuzz: $(elapsed_since "$fuzz_start")s)"
+fi
+
+# Stop the servers now, so that the closing line is the last one printed.
+if [ -n "$started_kafka" ]; then
+  bash deploy/local/kafka.sh stop || check_failures+=("stop Apache Kafka")
+  started_kafka=""
+fi
+if [ -n "$started_pg" ]; then
+  bash deploy/local/postgres.sh stop || check_failures+=("stop PostgreSQL")
+  started_pg=""
+fi
+
+read -r passed failed skipped < <(awk '{ p += $1; f += $2; s += $3 } END { print p + 0, f + 0, s + 0 }' "$counts")
+failed=$((failed + ${#check_failures[@]}))
+echo "== summary"
+if [ "${#check_failures[@]}" -gt 0 ]; then
+  echo "failed checks: ${check_failures[*]}"
+fi
+echo "skipped tests: $skipped"
+echo "total time: $(elapsed_since "$run_start")s"
+echo "$passed passed, $failed failed"
+if [ "$failed" -gt 0 ]; then
+  exit 1
+fi

@@ -51,6 +51,7 @@ type summary struct {
 	pkgFailedTests          map[string]int
 	fuzzExecs               map[key]int64
 	fuzzElapsed             map[key]string
+	shuffle                 map[string]string // package -> "-test.shuffle N"
 }
 
 func newSummary(out io.Writer) *summary {
@@ -60,6 +61,7 @@ func newSummary(out io.Writer) *summary {
 		pkgFailedTests: map[string]int{},
 		fuzzExecs:      map[key]int64{},
 		fuzzElapsed:    map[key]string{},
+		shuffle:        map[string]string{},
 	}
 }
 
@@ -80,7 +82,12 @@ func (s *summary) add(e event) {
 		}
 		if e.Test == "" {
 			// Package-level lines: "ok pkg 1.2s", "FAIL pkg", panics, "PASS".
-			if strings.TrimSpace(e.Output) != "PASS" && strings.TrimSpace(e.Output) != "FAIL" {
+			// The -shuffle seed is shown only when the package fails.
+			switch line := strings.TrimSpace(e.Output); {
+			case line == "PASS" || line == "FAIL":
+			case strings.HasPrefix(line, "-test.shuffle "):
+				s.shuffle[e.Package] = line
+			default:
 				fmt.Fprint(s.out, e.Output)
 			}
 			return
@@ -111,6 +118,9 @@ func (s *summary) add(e event) {
 			delete(s.buf, k)
 		}
 	case "fail":
+		if seed, ok := s.shuffle[e.Package]; ok && e.Test == "" {
+			fmt.Fprintf(s.out, "%s: tests ran in the order of %s (pass it to go test to repeat)\n", e.Package, seed)
+		}
 		if e.Test != "" {
 			s.failed++
 			s.pkgFailedTests[e.Package]++
