@@ -189,6 +189,22 @@ func Check(in Input) agreements.Problems {
 	c := &compiler{in: in, opts: defaultOptions(), check: true}
 	c.rv.maxDepth = c.opts.maxDepth
 	c.compile()
+	return c.sorted()
+}
+
+// sorted orders problems by file, line and column (as agreements.Validate
+// does); problems without a position come first, in the order found.
+func (c *compiler) sorted() agreements.Problems {
+	sort.SliceStable(c.probs, func(i, j int) bool {
+		a, b := c.probs[i].Pos, c.probs[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
 	return c.probs
 }
 
@@ -202,7 +218,7 @@ func Compile(in Input, opts ...Option) (*Plan, error) {
 	c.rv.maxDepth = c.opts.maxDepth
 	p := c.compile()
 	if len(c.probs) > 0 {
-		return nil, c.probs
+		return nil, c.sorted()
 	}
 	return p, nil
 }
@@ -222,6 +238,9 @@ func (c *compiler) compile() *Plan {
 	for i := range c.in.Contracts {
 		ct := c.in.Contracts[i]
 		if _, dup := p.datasets[ct.Dataset]; dup {
+			if c.check {
+				continue // reported by agreements.Validate
+			}
 			c.addf(ct.Pos, "keep one contract per dataset", "dataset %s has more than one contract", ct.Dataset)
 			continue
 		}
