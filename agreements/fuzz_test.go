@@ -31,6 +31,9 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("problem in another file: %v", p)
 			}
 		}
+		if _, split, _ := SplitDocuments("f.yaml", data); split == nil {
+			t.Fatal("SplitDocuments returned a nil Set")
+		}
 	})
 }
 

@@ -98,7 +98,11 @@ func LoadFile(path string) (*Set, error) {
 // Defaults filled in for absent keys: a quality rule's severity is error,
 // freshness on_stale is quarantine, an agreement's status is draft.
 func Load(name string, data []byte) (*Set, error) {
-	d := &decoder{file: name, lines: bytes.Split(data, []byte("\n"))}
+	return loadAt(name, data, 0)
+}
+
+func loadAt(name string, data []byte, lineOffset int) (*Set, error) {
+	d := &decoder{file: name, lines: bytes.Split(data, []byte("\n")), lineOffset: lineOffset}
 	set := &Set{}
 	d.decodeStream(data, set)
 	if len(d.probs) > 0 {
@@ -115,10 +119,13 @@ type decoder struct {
 	// invalid collects, per document, the YAML paths whose values had a
 	// problem; see mapping.
 	invalid map[string]bool
+	// lineOffset is added to every line: data starts after that many lines
+	// of the file (SplitDocuments decodes a file document by document).
+	lineOffset int
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
-	return Pos{File: d.file, Line: n.Line, Column: n.Column}
+	return Pos{File: d.file, Line: n.Line + d.lineOffset, Column: n.Column}
 }
 
 func (d *decoder) problem(p Pos, hint, format string, args ...any) {
@@ -132,7 +139,7 @@ func (d *decoder) decodeStream(data []byte, set *Set) {
 		// yaml.v3 is not known to panic on input, but a policy file is
 		// outside input: a decoder bug must become a problem, not a crash.
 		if r := recover(); r != nil {
-			d.problem(Pos{File: d.file, Line: 1, Column: 1}, "please report this with the file that caused it", "YAML decoder failed: %v", r)
+			d.problem(Pos{File: d.file, Line: 1 + d.lineOffset, Column: 1}, "please report this with the file that caused it", "YAML decoder failed: %v", r)
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -143,11 +150,11 @@ func (d *decoder) decodeStream(data []byte, set *Set) {
 			return
 		}
 		if err != nil {
-			p := Pos{File: d.file, Line: 1, Column: 1}
+			p := Pos{File: d.file, Line: 1 + d.lineOffset, Column: 1}
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
 			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
 				if l, convErr := strconv.Atoi(m[1]); convErr == nil {
-					p.Line = l
+					p.Line = l + d.lineOffset
 				}
 				msg = m[2]
 			}
@@ -401,7 +408,7 @@ func (d *decoder) exprPos(n *yaml.Node) Pos {
 			if len(bytes.TrimSpace(trimmed)) == 0 {
 				continue
 			}
-			p.Line = l + 1
+			p.Line = l + 1 + d.lineOffset
 			p.Column = len(line) - len(trimmed) + 1
 			break
 		}
