@@ -1,0 +1,58 @@
+package schemas
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// FuzzHandler sends arbitrary methods, paths and bodies to the REST
+// handler. Properties: no panic; every answer is JSON in Confluent's
+// content type; every status >= 400 carries an error_code.
+func FuzzHandler(f *testing.F) {
+	reg := quietRegistry()
+	h := reg.Handler()
+	f.Add(uint8(1), "/subjects/s/versions", schemaBody(userV1))
+	f.Add(uint8(1), "/subjects/s", schemaBody(userV2))
+	f.Add(uint8(1), "/compatibility/subjects/s/versions/latest?verbose=true", schemaBody(userBad))
+	f.Add(uint8(2), "/config/s", `{"compatibility":"FULL"}`)
+	f.Add(uint8(3), "/subjects/s/versions/1?permanent=true", "")
+	f.Add(uint8(0), "/subjects/s/versions/latest/schema", "")
+	f.Add(uint8(0), "/schemas/ids/1/versions?deleted=true", "")
+	f.Add(uint8(1), "/subjects/%ZZ/versions", `{"schema":"\ud800"}`)
+	f.Add(uint8(1), "/subjects/s/versions", `{"schema":{"type":"int"}}`)
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch}
+	f.Fuzz(func(t *testing.T, m uint8, path, body string) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {
+			return // not a request line a client could send
+		}
+		req, err := http.NewRequest(methods[int(m)%len(methods)], "http://registry"+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", ContentTypeV1)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 300 && rec.Code < 400 {
+			return // ServeMux redirects non-canonical paths
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != ContentTypeV1 {
+			t.Fatalf("%s %s: Content-Type %q", req.Method, path, ct)
+		}
+		if strings.HasSuffix(req.URL.Path, "/schema") && rec.Code == 200 {
+			return // raw schema text
+		}
+		var v any
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatalf("%s %s: %d body is not JSON: %q", req.Method, path, rec.Code, rec.Body.String())
+		}
+		if rec.Code >= 400 {
+			var e errorBody
+			if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.ErrorCode == 0 || e.Message == "" {
+				t.Fatalf("%s %s: %d without error_code: %s", req.Method, path, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
