@@ -41,9 +41,20 @@ ensure_server_binaries() {
     die "PostgreSQL server binaries not found and not running as root: run 'apt-get install -y postgresql' or set EXCHANGE_TEST_DATABASE_URL"
   fi
   note "PostgreSQL server binaries missing: apt-get install -y postgresql"
-  # Keep the package's own cluster from being started by the install.
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2
+  # Keep the install from starting the package's own cluster on :5432: this
+  # script starts the only server it needs, and stops it again. policy-rc.d
+  # exit 101 is Debian's "do not start services" switch.
+  local policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+  fi
+  local ok=1
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 || ok=""
+  [ -n "$policy" ] && rm -f "$policy"
+  [ -n "$ok" ] || die "apt-get install -y postgresql failed (output above)"
   [ -n "$(pg_bindir)" ] || die "apt-get install postgresql finished but no server binaries under /usr/lib/postgresql/*/bin"
 }
 

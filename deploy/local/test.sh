@@ -16,7 +16,8 @@
 # The last line is "N passed, N failed": passed counts tests (and subtests
 # and fuzz targets) that passed in any go test run; failed counts those that
 # failed, plus each check or server start that failed, so that nothing fails
-# silently. Exit status 1 when failed > 0.
+# silently. Exit status 1 when failed > 0. The line is also written to
+# bin/test-result.txt (.ci/run repeats it after make's own error line).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/local/lib.sh
@@ -170,7 +171,8 @@ if [ "${#check_failures[@]}" -gt 0 ]; then
 fi
 echo "skipped tests: $skipped"
 echo "total time: $(elapsed_since "$run_start")s"
-echo "$passed passed, $failed failed"
+mkdir -p bin
+echo "$passed passed, $failed failed" | tee bin/test-result.txt
 if [ "$failed" -gt 0 ]; then
   exit 1
 fi
