@@ -27,12 +27,14 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 
-# free_port [EXCEPT...]: prints a port in 20000-59999 that nothing listens on and
-# that is not one of the EXCEPT ports. Bounded: 200 attempts.
+# free_port [EXCEPT...]: prints a port in 20000-32767 that nothing listens on and
+# that is not one of the EXCEPT ports. The range sits below Linux's ephemeral
+# ports (32768-60999), so an outgoing connection cannot take it between this
+# check and the server's bind. Bounded: 200 attempts.
 free_port() {
   local i port except
   for ((i = 0; i < 200; i++)); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    port=$((20000 + RANDOM % 12768))
     for except in "$@"; do
       [ "$port" = "$except" ] && continue 2
     done
@@ -41,7 +43,7 @@ free_port() {
       return 0
     fi
   done
-  die "no free TCP port found in 20000-59999 after 200 attempts"
+  die "no free TCP port found in 20000-32767 after 200 attempts"
 }
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND every 0.25 s until it
