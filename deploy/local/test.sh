@@ -9,6 +9,12 @@
 #   4. go test -race on the packages with concurrency ($RACE_PKGS)
 #   5. every Fuzz* target for $FUZZTIME (default 10s) via deploy/local/fuzz.sh
 #
+# For fault tests, when this script started a server it also exports
+# EXCHANGE_TEST_KAFKA_CONTROL / EXCHANGE_TEST_POSTGRES_CONTROL: the script
+# path, to run with "down" (kafka: "down --hard" = SIGKILL) and "up" to
+# restart that server on the same port with its data (EXCHANGE_LOCAL_STATE
+# is exported too, so the scripts find it).
+#
 # Variables: RACE_PKGS (default "./exchange/... ./schemas/..."), FUZZTIME
 # (default 10s; 0 skips fuzzing beyond the seed corpora, which step 3 runs),
 # TEST_TIMEOUT (default 30m), GO_TEST_FLAGS (extra flags for steps 3 and 4).
@@ -95,6 +101,9 @@ start_pg() {
   url=$(bash deploy/local/postgres.sh start) || return 1
   started_pg=1
   export EXCHANGE_TEST_DATABASE_URL="$url"
+  # Fault tests may stop and restart a server this run owns (never one given
+  # in the environment): `bash $EXCHANGE_TEST_POSTGRES_CONTROL down|up`.
+  export EXCHANGE_TEST_POSTGRES_CONTROL="$PWD/deploy/local/postgres.sh"
   echo "EXCHANGE_TEST_DATABASE_URL=$url"
 }
 start_kafka() {
@@ -102,6 +111,8 @@ start_kafka() {
   brokers=$(bash deploy/local/kafka.sh start) || return 1
   started_kafka=1
   export EXCHANGE_TEST_KAFKA_BROKERS="$brokers"
+  # `bash $EXCHANGE_TEST_KAFKA_CONTROL down [--hard]|up` restarts this broker.
+  export EXCHANGE_TEST_KAFKA_CONTROL="$PWD/deploy/local/kafka.sh"
   echo "EXCHANGE_TEST_KAFKA_BROKERS=$brokers"
 }
 if [ -z "${EXCHANGE_TEST_DATABASE_URL:-}" ]; then
