@@ -73,8 +73,9 @@ func NewCodecs(src SchemaSource, opts ...CodecOption) *Codecs {
 		api: avro.Config{
 			MaxByteSliceSize:  cfg.maxBytes,
 			MaxSliceAllocSize: cfg.maxItems,
-			// Fail instead of silently decoding a union branch to nil.
-			UnionResolutionError: true,
+			// UnionResolutionError stays off: with it, any union holding a
+			// named type (record, enum, fixed) fails to decode into any,
+			// whatever branch the data holds.
 		}.Freeze(),
 		cache:    map[int]avro.Schema{},
 		maxBytes: cfg.maxBytes,

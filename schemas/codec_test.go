@@ -3,7 +3,9 @@ package schemas
 import (
 	"context"
 	"errors"
+	"math/big"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -227,5 +229,46 @@ func TestCodecsSourceFailureIsNotADecodeError(t *testing.T) {
 	_, _, err := c.Decode(context.Background(), AppendFrame(nil, 1))
 	if !errors.Is(err, context.Canceled) || ReasonCode(err) != "" {
 		t.Fatalf("got %v (reason %q); a store failure must not become a quarantine reason", err, ReasonCode(err))
+	}
+}
+
+// TestCodecsEveryUnionBranch: a union holding a named type decodes for
+// every branch (hamba's UnionResolutionError would refuse all of them),
+// general unions come back as {branch: value}, and the decoded value
+// re-encodes to the same bytes.
+func TestCodecsEveryUnionBranch(t *testing.T) {
+	ctx := context.Background()
+	c, _, sink := newCodecFixture(t)
+	cases := []struct {
+		name string
+		in   any
+		want any
+	}{
+		{"null", nil, nil},
+		{"long", int64(5), map[string]any{"long": int64(5)}},
+		{"string", "s", map[string]any{"string": "s"}},
+		{"record", map[string]any{"test.Inner": map[string]any{"x": 7}}, map[string]any{"test.Inner": map[string]any{"x": 7}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := map[string]any{"f": float32(1.5), "d": 2.25, "b": []byte{1, 2}, "fx": [4]byte{1, 2, 3, 4},
+				"arr": []any{map[string]any{"k": "v"}}, "flags": []any{true, false}, "u": tc.in,
+				"day": time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), "dec": big.NewRat(12345, 100)}
+			frame, err := c.Encode(ctx, sink, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got, err := c.Decode(ctx, frame)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if u := got.(map[string]any)["u"]; !reflect.DeepEqual(u, tc.want) {
+				t.Fatalf("u = %#v, want %#v", u, tc.want)
+			}
+			again, err := c.Encode(ctx, sink, got)
+			if err != nil || string(again) != string(frame) {
+				t.Fatalf("re-encoding changed the bytes (%v)", err)
+			}
+		})
 	}
 }
