@@ -586,3 +586,50 @@ func TestNestedRecordResolution(t *testing.T) {
 		t.Errorf("rule over a resolved nested record: %v", got)
 	}
 }
+
+// TestHolderSwapWhileEvaluating: plans swap while goroutines evaluate; each
+// record is decided wholly by one plan (delivered under A, suspended under B).
+func TestHolderSwapWhileEvaluating(t *testing.T) {
+	in := immInput(t)
+	a := mustCompile(t, in)
+	in.Agreements[0].Status = agreements.StatusSuspended
+	b := mustCompile(t, in)
+	var h Holder
+	h.Store(a)
+	body := immBody(t, nil)
+	errs := make(chan string, 4)
+	stop := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			var d Decision
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					errs <- ""
+					return
+				default:
+				}
+				p := h.Load()
+				p.EvaluateInto(Record{Dataset: dsImm, SchemaID: idImmV2, Body: body}, testNow, &d)
+				o := d.Outcomes[0]
+				if (p == a) != o.Delivered || (p == b) != (o.Skip == SkipSuspended) {
+					errs <- "decision mixes plans"
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		if i%2 == 0 {
+			h.Store(b)
+		} else {
+			h.Store(a)
+		}
+	}
+	close(stop)
+	for g := 0; g < 4; g++ {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+}

@@ -220,3 +220,5 @@ func qualityRuleOnNested() agreements.QualityRule {
 type avroSchema = avro.Schema
 
 var errRegistryDown = errors.New("registry down")
+
+type avroField = avro.Field

@@ -37,3 +37,29 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompileRules: arbitrary rule and filter text never panics Compile or
+// Check, and a plan that compiles never panics Evaluate.
+func FuzzCompileRules(f *testing.F) {
+	f.Add("record.age >= 0 && record.age < 130", "record.region in ['north', 'east']")
+	f.Add("record.phone.size() > 3", "record.clinic.lat > 1.0")
+	f.Add("record.administered_at < timestamp('2030-01-01T00:00:00Z')", "record.sex == 'F'")
+	f.Add("[1,2,3].all(x, x > 0)", "record.nope")
+	f.Add("record.age / 0 == 1", "int(record.postcode) > 3")
+	f.Add("record", "(")
+	body := immBody(f, nil)
+	f.Fuzz(func(t *testing.T, rule, filter string) {
+		in := immInput(t)
+		in.Contracts[0].Quality[0].Rule = rule
+		in.Agreements[0].Filter = filter
+		_ = Check(in)
+		p, err := Compile(in)
+		if err != nil {
+			return
+		}
+		d := p.Evaluate(Record{Dataset: dsImm, SchemaID: idImmV2, Body: body}, testNow)
+		if !d.Quarantined && len(d.Outcomes) != 1 {
+			t.Fatalf("decision %+v", d)
+		}
+	})
+}
