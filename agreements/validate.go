@@ -492,6 +492,28 @@ func (v *validator) lifecycle(a *Agreement, name string) {
 			v.add(statusPos, "add approvals: [{agency: <id>, steward: <name>, at: <time>}] for both parties, or set status: proposed", "agreement %s is %s but %v", name, a.Status, err)
 		}
 	}
+	// Approvals are given while the agreement is proposed: after the last
+	// transition to proposed and no later than the transition to approved.
+	var proposedAt, approvedAt time.Time
+	for _, t := range a.History {
+		switch t.To {
+		case StatusProposed:
+			proposedAt, approvedAt = t.At, time.Time{}
+		case StatusApproved:
+			approvedAt = t.At
+		}
+	}
+	for i, ap := range a.Approvals {
+		p := at(a.KeyPos, fmt.Sprintf("approvals.%d.at", i), at(a.KeyPos, fmt.Sprintf("approvals.%d", i), a.Pos))
+		switch {
+		case ap.At.IsZero():
+		case !proposedAt.IsZero() && ap.At.Before(proposedAt):
+			v.add(p, "approvals are given while the agreement is proposed; approve the proposal again", "agreement %s: approval by %s at %s predates the proposal at %s", name, ap.Steward, ap.At.Format(time.RFC3339), proposedAt.Format(time.RFC3339))
+		case !approvedAt.IsZero() && ap.At.After(approvedAt):
+			v.add(p, "an agreement is approved only once both approvals are given", "agreement %s: approval by %s at %s is later than the approval of the agreement at %s", name, ap.Steward, ap.At.Format(time.RFC3339), approvedAt.Format(time.RFC3339))
+		}
+	}
+
 	prev := Status("")
 	for i, t := range a.History {
 		p := at(a.KeyPos, fmt.Sprintf("history.%d", i), a.Pos)
