@@ -97,6 +97,11 @@ func (a *Agreement) Transition(to Status, by string, at time.Time, reason string
 		if err := a.approvalsComplete(); err != nil {
 			return fail("%v", err)
 		}
+		for _, ap := range a.Approvals {
+			if ap.At.After(at) {
+				return fail("the approval by %s at %s is later than %s", ap.Steward, ap.At.Format(time.RFC3339), at.Format(time.RFC3339))
+			}
+		}
 	case StatusActive:
 		if err := a.approvalsComplete(); err != nil {
 			return fail("%v", err)
@@ -144,6 +149,9 @@ func (a *Agreement) Approve(agency, steward string, at time.Time) error {
 	}
 	if at.IsZero() {
 		return fail("the time of the approval is required")
+	}
+	if n := len(a.History); n > 0 && at.Before(a.History[n-1].At) {
+		return fail("%s is before the proposal at %s", at.Format(time.RFC3339), a.History[n-1].At.Format(time.RFC3339))
 	}
 	for _, ap := range a.Approvals {
 		if ap.Steward == steward && ap.Agency == agency {

@@ -135,6 +135,19 @@ func TestTransitionIllegal(t *testing.T) {
 	}
 }
 
+func TestApprovedNotBeforeItsApprovals(t *testing.T) {
+	a := agreementIn(StatusProposed)
+	_ = a.Approve("health", "ann", tBefore)
+	_ = a.Approve("social-services", "cat", tMid)
+	err := a.Transition(StatusApproved, "cat", tBefore.Add(time.Hour), "")
+	if err == nil || !strings.Contains(err.Error(), "the approval by cat") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := a.Transition(StatusApproved, "cat", tMid, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTransitionTimeNeverGoesBack(t *testing.T) {
 	a := agreementIn(StatusActive)
 	if err := a.Transition(StatusSuspended, "gov", tMid, "complaint"); err != nil {
@@ -215,11 +228,15 @@ func TestApproveRefusals(t *testing.T) {
 		{"no time", StatusProposed, nil, "health", "ann", time.Time{}, "time of the approval"},
 		{"twice", StatusProposed, []Approval{{Agency: "health", Steward: "ann", At: tBefore}}, "health", "ann", tBefore, "already approved"},
 		{"same person both sides", StatusProposed, []Approval{{Agency: "health", Steward: "ann", At: tBefore}}, "social-services", "ann", tBefore, "each side needs its own steward"},
+		{"before the proposal", StatusProposed, nil, "health", "ann", tBefore.Add(-time.Hour), "before the proposal"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := agreementIn(c.status)
 			a.Approvals = c.prior
+			if c.status == StatusProposed {
+				a.History = []Transition{{From: StatusDraft, To: StatusProposed, By: "cat", At: tBefore}}
+			}
 			err := a.Approve(c.agency, c.steward, c.at)
 			if err == nil || !errors.Is(err, ErrTransition) || !strings.Contains(err.Error(), c.contains) {
 				t.Fatalf("err = %v, want ErrTransition containing %q", err, c.contains)
