@@ -156,6 +156,7 @@ func (v *chainVerifier) entry(e *Entry) error {
 		v.report(e.Offset, e.Seq, "first entry of the chain has a prev_hash")
 	case v.n > 1 && e.Seq == v.prevSeq:
 		v.report(e.Offset, e.Seq, "seq %d appears twice (chain forked; other entry at offset %d)", e.Seq, v.prevOff)
+		return nil // the chain continues from the first entry of this seq
 	case v.n > 1 && e.Seq > v.prevSeq+1:
 		if e.Seq == v.prevSeq+2 {
 			v.report(-1, v.prevSeq+1, "entry missing (between offset %d and offset %d)", v.prevOff, e.Offset)
