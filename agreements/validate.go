@@ -220,8 +220,12 @@ func (v *validator) contract(c *DataContract) {
 		}
 	}
 	if c.DataSubject != "" {
-		if _, ok := c.Field(c.DataSubject); !ok {
+		fc, ok := c.Field(c.DataSubject)
+		switch {
+		case !ok:
 			v.add(at(c.KeyPos, "data_subject", c.Pos), fieldHint(c.DataSubject, fieldNames), "data_subject %q is not a classified field of %s", c.DataSubject, name)
+		case fc.Class != Personal && fc.Class != Sensitive && contains(classifications, string(fc.Class)):
+			v.add(at(c.KeyPos, "fields."+fc.Name, fc.Pos), "a person's identifier is personal or sensitive data", "field %s identifies the data subject but is classified %s", fc.Name, fc.Class)
 		}
 	}
 
