@@ -18,7 +18,7 @@ import (
 // on any body and is safe for concurrent use.
 func (p *Plan) Evaluate(rec Record, now time.Time) Decision {
 	var d Decision
-	p.EvaluateInto(rec, now, &d)
+	p.evaluate(rec, now, &d, true)
 	return d
 }
 
@@ -27,6 +27,12 @@ func (p *Plan) Evaluate(rec Record, now time.Time) Decision {
 // done with the previous decision's Value buffers (e.g. produced and
 // acknowledged) before reusing d. SubjectHash is always a new slice.
 func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
+	p.evaluate(rec, now, d, false)
+}
+
+// evaluate is Evaluate (fresh: one slab holds the subject hash and every
+// delivered value) or EvaluateInto (reuse d's buffers).
+func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 	outs := d.Outcomes[:0]
 	*d = Decision{Reasons: d.Reasons[:0], Warnings: d.Warnings[:0]}
 	ds := p.datasets[rec.Dataset]
@@ -34,13 +40,11 @@ func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 		d.quarantine(ReasonDatasetUnknown, "dataset "+rec.Dataset+" has no contract in plan "+p.version)
 		return
 	}
-	if _, ok := p.schemas[rec.SchemaID]; !ok {
-		d.quarantine(ReasonSchemaUnknownID, fmt.Sprintf("schema id %d is not registered", rec.SchemaID))
-		return
-	}
 	top := ds.writers[rec.SchemaID]
 	if top == nil {
-		if why, ok := ds.unresolvable[rec.SchemaID]; ok {
+		if _, ok := p.schemas[rec.SchemaID]; !ok {
+			d.quarantine(ReasonSchemaUnknownID, fmt.Sprintf("schema id %d is not registered", rec.SchemaID))
+		} else if why, ok := ds.unresolvable[rec.SchemaID]; ok {
 			d.quarantine(ReasonSchemaUnresolvable, why)
 		} else {
 			d.quarantine(ReasonSchemaNotAllowed, fmt.Sprintf("schema id %d is not a version of %s", rec.SchemaID, ds.contract.Subject))
@@ -69,12 +73,12 @@ func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 		eventTime, haveTime = ds.eventTime(st)
 		d.EventTime = eventTime
 	}
+	var subject [32]byte
+	haveSubject := false
 	if ds.subjectField >= 0 && p.subjectKey != nil {
 		if v := &st.vals[ds.subjectField]; v.k != kNull {
 			st.scratch = identifierBytes(st.scratch[:0], v)
-			sum := p.subjectKey.sum(st, st.scratch)
-			// Always a fresh slice: the ledger may keep it past the next record.
-			d.SubjectHash = append([]byte(nil), sum[:]...)
+			subject, haveSubject = p.subjectKey.sum(st, st.scratch), true
 		}
 	}
 
@@ -122,6 +126,9 @@ func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 		d.Warnings = nil
 	}
 	if d.Quarantined {
+		if haveSubject {
+			d.SubjectHash = append([]byte(nil), subject[:]...)
+		}
 		d.Outcomes = outs[:0]
 		return
 	}
@@ -129,26 +136,65 @@ func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 	if cap(outs) < len(ds.agreements) {
 		outs = make([]Outcome, 0, len(ds.agreements))
 	}
+	// First decide who receives the record, then size the buffers.
+	slabSize := 0
+	if haveSubject {
+		slabSize = len(subject)
+	}
 	for _, ap := range ds.agreements {
 		var buf []byte
 		if len(outs) < cap(outs) {
 			buf = outs[:len(outs)+1][len(outs)].Value[:0]
 		}
-		o := Outcome{AgreementID: ap.info.ID, Consumer: ap.info.Consumer, Topic: ap.info.Topic}
+		o := Outcome{AgreementID: ap.info.ID, Consumer: ap.info.Consumer, Topic: ap.info.Topic, Value: buf}
 		o.Skip = ap.check(st, now, eventTime, haveTime)
 		if o.Skip == "" {
-			v, err := ap.encode(buf, st, len(rec.Body))
-			if err != nil {
-				// An encoding failure is a plan bug, not the record's fault;
-				// fail closed for this agreement rather than deliver garbage.
-				o.Skip = SkipEncode
-			} else {
-				o.Delivered, o.Value = true, v
-			}
+			slabSize += ap.bufSize(len(rec.Body))
 		}
 		outs = append(outs, o)
 	}
+	// The subject hash is always a fresh slice (the ledger may keep it past
+	// the next record); with Evaluate, one slab also holds every value.
+	var slab []byte
+	if fresh || haveSubject {
+		if !fresh {
+			slabSize = len(subject)
+		}
+		slab = make([]byte, slabSize)
+	}
+	if haveSubject {
+		d.SubjectHash = append(slab[:0:len(subject)], subject[:]...)
+		slab = slab[len(subject):]
+	}
+	for i, ap := range ds.agreements {
+		o := &outs[i]
+		buf := o.Value[:0]
+		o.Value = nil
+		if o.Skip != "" {
+			continue
+		}
+		if fresh {
+			n := ap.bufSize(len(rec.Body))
+			buf, slab = slab[:0:n], slab[n:]
+		}
+		v, err := ap.encode(buf, st, len(rec.Body))
+		if err != nil {
+			// An encoding failure is a plan bug, not the record's fault;
+			// fail closed for this agreement rather than deliver garbage.
+			o.Skip = SkipEncode
+			continue
+		}
+		o.Delivered, o.Value = true, v
+	}
 	d.Outcomes = outs
+}
+
+// bufSize is the output buffer to reserve for this agreement's value.
+func (ap *agreementPlan) bufSize(bodyLen int) int {
+	if hint := int(ap.sizeHint.Load()); hint > 0 {
+		return hint
+	}
+	return 5 + bodyLen + 80*len(ap.out)
 }
 
 func (d *Decision) quarantine(code, detail string) {
@@ -189,12 +235,8 @@ const maxSizeHint = 64 << 10
 // encode writes the derived record in the wire format into buf (reused when
 // large enough).
 func (ap *agreementPlan) encode(buf []byte, st *evalState, bodyLen int) ([]byte, error) {
-	hint := int(ap.sizeHint.Load())
-	if hint == 0 {
-		hint = 5 + bodyLen + 80*len(ap.out)
-	}
-	if cap(buf) < hint {
-		buf = make([]byte, 0, hint)
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, ap.bufSize(bodyLen))
 	}
 	dst := append(buf[:0], ap.header[:]...)
 	var err error

@@ -633,3 +633,36 @@ func TestHolderSwapWhileEvaluating(t *testing.T) {
 		}
 	}
 }
+
+// TestBuffersDoNotOverlap: after a small record sets the size hints, a
+// larger record outgrows them; every value and the subject hash stay intact.
+func TestBuffersDoNotOverlap(t *testing.T) {
+	in := immInput(t)
+	b := immAgreement()
+	b.ID, b.Consumer = "test-second", "statistics"
+	b.Fields = append(b.Fields, agreements.FieldRule{Name: "family_name", Transform: tr(agreements.Keep)})
+	in.Agreements = append(in.Agreements, b)
+	p := mustCompile(t, in)
+	short := immBody(t, func(m map[string]any) { m["record_id"] = "r"; m["family_name"] = "L" })
+	long := strings.Repeat("Lindqvist-", 50)
+	body := immBody(t, func(m map[string]any) { m["record_id"] = strings.Repeat("x", 300); m["family_name"] = long })
+	for _, into := range []bool{false, true} {
+		var d Decision
+		for _, bd := range [][]byte{short, body} {
+			if into {
+				p.EvaluateInto(Record{Dataset: dsImm, SchemaID: idImmV2, Body: bd}, testNow, &d)
+			} else {
+				d = p.Evaluate(Record{Dataset: dsImm, SchemaID: idImmV2, Body: bd}, testNow)
+			}
+		}
+		infos := p.Agreements(dsImm)
+		first := decodeDelivered(t, infos[0], d.Outcomes[0].Value)
+		second := decodeDelivered(t, infos[1], d.Outcomes[1].Value)
+		if first["record_id"] != strings.Repeat("x", 300) || second["family_name"] != long || second["record_id"] != strings.Repeat("x", 300) {
+			t.Errorf("into=%v: values corrupted: %v / %v", into, first["record_id"], second["family_name"])
+		}
+		if want := SubjectHash([]byte("subject-key"), "19850412-1234"); !reflect.DeepEqual(d.SubjectHash, want) {
+			t.Errorf("into=%v: subject hash corrupted", into)
+		}
+	}
+}
