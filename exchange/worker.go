@@ -93,7 +93,10 @@ type WorkerConfig struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
-	// MaxWait is the longest a fetch waits on the broker for data. Default 250ms.
+	// MaxWait bounds one fetch when no data is there (with data it returns at
+	// once). kafka-go asks the broker to wait MaxWait minus up to 1 s of
+	// round-trip allowance and drops the connection past MaxWait: short values
+	// give spurious i/o timeouts and reconnects on a loaded broker. Default 2s.
 	MaxWait time.Duration
 
 	// Dialer for the reader (TLS, SASL); nil: kafka-go's default.
@@ -134,7 +137,7 @@ func (c *WorkerConfig) setDefaults() {
 	defd(&c.SessionTimeout, 10*time.Second)
 	defd(&c.HeartbeatInterval, time.Second)
 	defd(&c.RebalanceTimeout, 10*time.Second)
-	defd(&c.MaxWait, 250*time.Millisecond)
+	defd(&c.MaxWait, 2*time.Second)
 }
 
 func (c *WorkerConfig) validate() error {
