@@ -619,45 +619,27 @@ func ParseCEL(expr string) (errs []CELError) {
 	return errs
 }
 
-// shortCELMessage drops the parser's prefix and its list of expected tokens,
-// which names grammar symbols rather than helping a steward.
+// shortCELMessage turns the parser's grammar-speak into words a steward
+// reads: the prefix and the list of expected tokens are dropped, and the
+// common ANTLR phrases are rephrased.
 func shortCELMessage(m string) string {
 	m = strings.TrimPrefix(m, "Syntax error: ")
-	if i := strings.Index(m, " expecting {"); i > 0 {
+	if i := strings.Index(m, " expecting "); i > 0 {
 		m = m[:i]
 	}
-	return m
-}
-
-// ValidateFiles loads every path (a YAML file, or a directory whose *.yaml
-// and *.yml files are loaded), merges them and validates the result. The
-// problems of loading and of validation come back together, sorted; err is
-// set only when a file cannot be read.
-func ValidateFiles(paths ...string) (*Set, Problems, error) {
-	set := &Set{}
-	var probs Problems
-	for _, p := range paths {
-		var (
-			s   *Set
-			err error
-		)
-		if fi, statErr := os.Stat(p); statErr == nil && fi.IsDir() {
-			s, err = LoadDir(p)
-		} else {
-			s, err = LoadFile(p)
-		}
-		var ps Problems
-		switch {
-		case errors.As(err, &ps):
-			probs = append(probs, ps...)
-		case err != nil:
-			return nil, nil, err
-		}
-		set.Merge(s)
+	switch {
+	case m == "mismatched input '<EOF>'":
+		return "the expression ends too early (an unclosed bracket or a missing operand?)"
+	case strings.HasPrefix(m, "token recognition error at: "):
+		return "unrecognised text " + strings.TrimPrefix(m, "token recognition error at: ") + " (an unclosed quote?)"
+	case strings.HasPrefix(m, "mismatched input "):
+		return "unexpected " + strings.TrimPrefix(m, "mismatched input ")
+	case strings.HasPrefix(m, "extraneous input "):
+		return "unexpected " + strings.TrimPrefix(m, "extraneous input ")
+	case strings.HasPrefix(m, "no viable alternative at input "):
+		return "cannot read " + strings.TrimPrefix(m, "no viable alternative at input ")
 	}
-	probs = append(probs, Validate(set)...)
-	probs.Sort()
-	return set, probs, nil
+	return m
 }
 
 // maxNameLen bounds a person's name (stewards, history `by`).
@@ -693,4 +675,35 @@ func (v *validator) text(p Pos, what, s string, multiline bool) bool {
 
 func isBidiControl(r rune) bool {
 	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// ValidateFiles loads every path (a YAML file, or a directory whose *.yaml
+// and *.yml files are loaded), merges them and validates the result. The
+// problems of loading and of validation come back together, sorted; err is
+// set only when a file cannot be read.
+func ValidateFiles(paths ...string) (*Set, Problems, error) {
+	set := &Set{}
+	var probs Problems
+	for _, p := range paths {
+		var (
+			s   *Set
+			err error
+		)
+		if fi, statErr := os.Stat(p); statErr == nil && fi.IsDir() {
+			s, err = LoadDir(p)
+		} else {
+			s, err = LoadFile(p)
+		}
+		var ps Problems
+		switch {
+		case errors.As(err, &ps):
+			probs = append(probs, ps...)
+		case err != nil:
+			return nil, nil, err
+		}
+		set.Merge(s)
+	}
+	probs = append(probs, Validate(set)...)
+	probs.Sort()
+	return set, probs, nil
 }
