@@ -129,3 +129,27 @@ func BenchmarkEvaluateExampleAgreement(b *testing.B) {
 	}
 	runEvaluateBench(b, in, false)
 }
+
+// BenchmarkCompile1000Agreements: the cost of a plan reload with 51
+// datasets and 1,001 agreements.
+func BenchmarkCompile1000Agreements(b *testing.B) {
+	in := benchInput(b)
+	base := in.Contracts[0]
+	for i := 0; i < 1000; i++ {
+		ds := fmt.Sprintf("health.copy%03d", i%50)
+		if i < 50 {
+			ct := base
+			ct.Dataset = ds
+			in.Contracts = append(in.Contracts, ct)
+		}
+		a := benchAgreement()
+		a.ID, a.Provider = fmt.Sprintf("health-copy-%04d", i), ds
+		in.Agreements = append(in.Agreements, a)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Compile(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

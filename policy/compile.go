@@ -850,6 +850,18 @@ func (p *Plan) Agreements(dataset string) []AgreementInfo {
 	return out
 }
 
+// Agreement returns a compiled agreement by id (with its derived schema).
+func (p *Plan) Agreement(id string) (AgreementInfo, bool) {
+	for _, ds := range p.datasets {
+		for _, ap := range ds.agreements {
+			if ap.info.ID == id {
+				return ap.info, true
+			}
+		}
+	}
+	return AgreementInfo{}, false
+}
+
 // DerivedSubjects lists the registry subjects of all derived schemas, sorted.
 func (p *Plan) DerivedSubjects() []string { return append([]string(nil), p.derived...) }
 

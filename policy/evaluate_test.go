@@ -434,6 +434,12 @@ func TestPlanAccessors(t *testing.T) {
 	if got := p.DerivedSubjects(); !reflect.DeepEqual(got, []string{"deliver." + consumer + "." + agreeID + "-value"}) {
 		t.Errorf("DerivedSubjects = %v", got)
 	}
+	if a, ok := p.Agreement(agreeID); !ok || a.Topic != "deliver."+consumer+"."+agreeID || a.Schema == nil {
+		t.Errorf("Agreement(%s) = %+v, %v", agreeID, a, ok)
+	}
+	if _, ok := p.Agreement("nope"); ok {
+		t.Error("Agreement(nope) found")
+	}
 	ids, latest := p.SchemaVersions(dsImm)
 	if !reflect.DeepEqual(ids, []int{idImmV1, idImmV2}) || latest != idImmV2 {
 		t.Errorf("SchemaVersions = %v %d", ids, latest)
