@@ -174,3 +174,13 @@ func TestReferenceSchemaHas15Fields(t *testing.T) {
 		t.Fatalf("reference record has %d top-level fields, want 15", len(rec.Fields))
 	}
 }
+
+// BenchmarkValidateFilesExamples: loading and validating deploy/examples
+// (5 agencies, 4 contracts, 6 agreements), the model half of a plan reload.
+func BenchmarkValidateFilesExamples(b *testing.B) {
+	for b.Loop() {
+		if _, ps, err := ValidateFiles("../deploy/examples"); err != nil || len(ps) > 0 {
+			b.Fatal(err, ps)
+		}
+	}
+}
