@@ -39,6 +39,8 @@
 // Load, LoadFile and LoadDir return decoding problems as a Problems error
 // together with the partially decoded Set, so that callers can still run
 // Validate and show everything at once; ValidateFiles does both.
+// SplitDocuments also returns each document's text as written, for stores
+// that keep versions, with problems still at the file's lines.
 //
 // # Lifecycle
 //
@@ -50,6 +52,7 @@
 // different steward of the consumer's agency; active only inside
 // [valid_from, valid_until); expired only from valid_until on; suspension
 // and revocation need a reason. Revoked and expired are final. Every
-// transition is appended to History; EffectiveStatus tells what governs
-// delivery at a given time.
+// transition is appended to History; Replay applies a lifecycle log kept
+// elsewhere (a store) to an agreement loaded from YAML; EffectiveStatus
+// tells what governs delivery at a given time.
 package agreements
