@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -233,8 +232,6 @@ func (b *planBuilder) registerDerived(ctx context.Context, subject string, s avr
 	return id, nil
 }
 
-var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*\r?\n`)
-
 // recordDocuments stores each document of the directory as a version in the
 // agreements store (unchanged documents are not stored again).
 func (b *planBuilder) recordDocuments(ctx context.Context) error {
@@ -250,26 +247,12 @@ func (b *planBuilder) recordDocuments(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		for _, chunk := range docSeparator.Split(string(data), -1) {
-			if strings.TrimSpace(chunk) == "" {
-				continue
-			}
-			set, err := agreements.Load(p, []byte(chunk))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			doc := store.Document{YAML: []byte(chunk), Author: "file:" + filepath.Base(p)}
-			switch {
-			case len(set.Agencies) == 1:
-				doc.Kind, doc.ID = agreements.KindAgency, set.Agencies[0].ID
-			case len(set.Contracts) == 1:
-				doc.Kind, doc.ID = agreements.KindDataContract, set.Contracts[0].Dataset
-			case len(set.Agreements) == 1:
-				doc.Kind, doc.ID, doc.Status = agreements.KindAgreement, set.Agreements[0].ID, set.Agreements[0].Status
-			default:
-				continue
-			}
+		docs, _, err := agreements.SplitDocuments(p, data)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, d := range docs {
+			doc := store.Document{Kind: d.Kind, ID: d.ID, Status: d.Status, YAML: d.YAML, Author: "file:" + filepath.Base(p)}
 			if _, err := b.docs.PutDocument(ctx, doc); err != nil {
 				errs = append(errs, fmt.Errorf("storing %s %s: %w", doc.Kind, doc.ID, err))
 			}
