@@ -40,22 +40,39 @@ const (
 // SHA-256(agreement id | source topic | partition | offset). Re-processing a
 // record yields the same id, so consumers can drop duplicates.
 func DeliveryID(agreementID, topic string, partition int, offset int64) string {
-	h := sha256.New()
-	h.Write([]byte(agreementID))
-	h.Write([]byte{'|'})
-	h.Write([]byte(topic))
-	h.Write([]byte{'|'})
-	h.Write(strconv.AppendInt(nil, int64(partition), 10))
-	h.Write([]byte{'|'})
-	h.Write(strconv.AppendInt(nil, offset, 10))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))[:32]
+	return string(appendDeliveryID(nil, agreementID, topic, partition, offset))
+}
+
+// appendDeliveryID appends the 32 hex digits of DeliveryID to dst.
+func appendDeliveryID(dst []byte, agreementID, topic string, partition int, offset int64) []byte {
+	var in [256]byte
+	b := append(in[:0], agreementID...)
+	b = append(b, '|')
+	b = append(b, topic...)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(partition), 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, offset, 10)
+	sum := sha256.Sum256(b)
+	return hex.AppendEncode(dst, sum[:16])
 }
 
 // sourceRef is the exchange-source header value: topic/partition/offset.
 func sourceRef(m *kafka.Message) string {
-	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+	return string(appendSourceRef(nil, m))
 }
+
+func appendSourceRef(dst []byte, m *kafka.Message) []byte {
+	dst = append(dst, m.Topic...)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, int64(m.Partition), 10)
+	dst = append(dst, '/')
+	return strconv.AppendInt(dst, m.Offset, 10)
+}
+
+// carve returns the bytes appended to arena since start, capped so that
+// later appends to the arena never write into them.
+func carve(arena []byte, start int) []byte { return arena[start:len(arena):len(arena)] }
 
 // isReserved reports whether a header key is in the exchange's namespace
 // (case-insensitive: "Exchange-Agreement" is as forged as the lower case).
@@ -82,13 +99,15 @@ func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batc
 		PlanVersion:  plan.Version(),
 		DecisionTime: now,
 	}
+	// One allocation for both hashes.
+	hashes := make([]byte, 2*sha256.Size)
 	if m.Key != nil {
 		k := sha256.Sum256(m.Key)
-		e.KeyHash = k[:]
+		e.KeyHash = append(hashes[:0:sha256.Size], k[:]...)
 	}
 	if m.Value != nil {
 		p := sha256.Sum256(m.Value)
-		e.PayloadHash = p[:]
+		e.PayloadHash = append(hashes[sha256.Size:sha256.Size], p[:]...)
 	}
 
 	// Headers: drop reserved ones, remember the publisher's traceparent,
@@ -183,30 +202,59 @@ func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batc
 		// No event-time field in the contract: the record's Kafka timestamp.
 		eventTime = m.Time
 	}
-	eventTimeHeader := []byte(eventTime.UTC().Format(eventTimeLayout))
-	source := []byte(sourceRef(m))
-	tp := []byte(childTraceparent(traceparent, batchSpan))
+	delivered := 0
+	arenaSize := len(m.Topic) + 64 + 32 // source, traceparent, event time
+	for i := range d.Outcomes {
+		if d.Outcomes[i].Delivered {
+			delivered++
+			arenaSize += len(d.Outcomes[i].AgreementID) + 32
+		}
+	}
+	// Header values of this record share one allocation; so do its
+	// deliveries' headers.
+	arena := make([]byte, 0, arenaSize)
+	arena = eventTime.UTC().AppendFormat(arena, eventTimeLayout)
+	eventTimeHeader := carve(arena, 0)
+	at := len(arena)
+	arena = appendSourceRef(arena, m)
+	source := carve(arena, at)
+	at = len(arena)
+	arena = appendChildTraceparent(arena, traceparent, batchSpan)
+	tp := carve(arena, at)
 
 	var out []kafka.Message
+	var headers []kafka.Header
+	if delivered > 0 {
+		out = make([]kafka.Message, 0, delivered)
+		headers = make([]kafka.Header, 0, 5*delivered)
+		e.Deliveries = make([]ledger.Delivery, 0, delivered)
+	}
 	for _, o := range d.Outcomes {
 		if !o.Delivered {
 			e.Skips = append(e.Skips, ledger.Skip{AgreementID: o.AgreementID, Reason: o.Skip})
 			continue
 		}
-		id := DeliveryID(o.AgreementID, m.Topic, m.Partition, m.Offset)
-		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: id})
+		at = len(arena)
+		arena = append(arena, o.AgreementID...)
+		agr := carve(arena, at)
+		at = len(arena)
+		arena = appendDeliveryID(arena, o.AgreementID, m.Topic, m.Partition, m.Offset)
+		id := carve(arena, at)
+		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: string(id)})
+		h := len(headers)
+		headers = append(headers,
+			kafka.Header{Key: HeaderAgreement, Value: agr},
+			kafka.Header{Key: HeaderDeliveryID, Value: id},
+			kafka.Header{Key: HeaderSource, Value: source},
+			kafka.Header{Key: HeaderEventTime, Value: eventTimeHeader},
+			kafka.Header{Key: HeaderTraceparent, Value: tp},
+		)
 		out = append(out, kafka.Message{
 			Topic: o.Topic,
 			// The source key: Hash puts it on one partition, keeping per-key order.
-			Key:   m.Key,
-			Value: o.Value,
-			Headers: []kafka.Header{
-				{Key: HeaderAgreement, Value: []byte(o.AgreementID)},
-				{Key: HeaderDeliveryID, Value: []byte(id)},
-				{Key: HeaderSource, Value: source},
-				{Key: HeaderEventTime, Value: eventTimeHeader},
-				{Key: HeaderTraceparent, Value: tp},
-			},
+			Key:     m.Key,
+			Value:   o.Value,
+			Headers: headers[h:len(headers):len(headers)],
 		})
 	}
 	if len(e.Deliveries) > 0 {

@@ -8,6 +8,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
@@ -144,5 +145,40 @@ func benchRecords(b *testing.B, ex *examples, ingress string, n int) []kafka.Mes
 func publishChunks(b *testing.B, k *testKafka, msgs []kafka.Message) {
 	for i := 0; i < len(msgs); i += 5000 {
 		k.publish(b, msgs[i:min(i+5000, len(msgs))]...)
+	}
+}
+
+// BenchmarkDecide: the per-record work of the worker (headers, frame,
+// Evaluate, delivery ids, traceparent, ledger entry), without Kafka.
+func BenchmarkDecide(b *testing.B) {
+	ex := loadExamples(b)
+	ds := ex.dataset("health.immunisations")
+	msgs := benchRecords(b, ex, IngressTopic(ds), 1000)
+	w, err := NewWorker(WorkerConfig{Brokers: []string{"127.0.0.1:1"}}, &policy.Holder{}, nopLedger{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var d policy.Decision
+	var sc trace.SpanContext
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := &msgs[i%len(msgs)]
+		m.Offset = int64(i)
+		_ = w.decide(ex.plan, m, e2eNow, sc, &d)
+	}
+}
+
+// BenchmarkEvaluateOnly is BenchmarkDecide's Evaluate part alone.
+func BenchmarkEvaluateOnly(b *testing.B) {
+	ex := loadExamples(b)
+	ds := ex.dataset("health.immunisations")
+	msgs := benchRecords(b, ex, IngressTopic(ds), 1000)
+	var d policy.Decision
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v := msgs[i%len(msgs)].Value
+		ex.plan.EvaluateInto(policy.Record{Dataset: ds, SchemaID: int(v[4]), Body: v[5:]}, e2eNow, &d)
 	}
 }

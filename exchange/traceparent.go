@@ -13,18 +13,23 @@ import (
 // child of the batch span when that is valid (a tracer is configured), and a
 // new trace if not.
 func childTraceparent(parent string, batch trace.SpanContext) string {
+	return string(appendChildTraceparent(nil, parent, batch))
+}
+
+// appendChildTraceparent appends childTraceparent's value to dst.
+func appendChildTraceparent(dst []byte, parent string, batch trace.SpanContext) []byte {
 	if tid, flags, ok := parseTraceparent(parent); ok {
-		return formatTraceparent(tid, newSpanID(), flags)
+		return appendTraceparent(dst, tid, newSpanID(), flags)
 	}
 	if batch.IsValid() {
-		return formatTraceparent(batch.TraceID(), newSpanID(), batch.TraceFlags())
+		return appendTraceparent(dst, batch.TraceID(), newSpanID(), batch.TraceFlags())
 	}
 	var tid trace.TraceID
 	for tid == (trace.TraceID{}) {
 		putUint64(tid[:8], rand.Uint64())
 		putUint64(tid[8:], rand.Uint64())
 	}
-	return formatTraceparent(tid, newSpanID(), 0)
+	return appendTraceparent(dst, tid, newSpanID(), 0)
 }
 
 // parseTraceparent reads a version-00 traceparent
@@ -82,13 +87,11 @@ func putUint64(b []byte, v uint64) {
 	}
 }
 
-func formatTraceparent(tid trace.TraceID, sid trace.SpanID, flags trace.TraceFlags) string {
-	var b [55]byte
-	b[0], b[1], b[2] = '0', '0', '-'
-	hex.Encode(b[3:35], tid[:])
-	b[35] = '-'
-	hex.Encode(b[36:52], sid[:])
-	b[52] = '-'
-	hex.Encode(b[53:55], []byte{byte(flags)})
-	return string(b[:])
+func appendTraceparent(dst []byte, tid trace.TraceID, sid trace.SpanID, flags trace.TraceFlags) []byte {
+	dst = append(dst, "00-"...)
+	dst = hex.AppendEncode(dst, tid[:])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, sid[:])
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, []byte{byte(flags)})
 }
