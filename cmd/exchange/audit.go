@@ -127,6 +127,9 @@ func auditVerify(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	for _, b := range rep.Breaks {
 		fmt.Fprintf(stdout, "BROKEN: %s\n", b)
 	}
+	for _, a := range rep.Archived {
+		fmt.Fprintf(stdout, "archived: chain %s resumes after seq %d (%s, archived %s)\n", a.Chain, a.UpToSeq, a.Archive, a.ArchivedAt.Format(time.RFC3339))
+	}
 	summary := fmt.Sprintf("%d chains, %d entries, %d checkpoints", rep.Chains, rep.Entries, rep.Checkpoints)
 	if rep.External > 0 {
 		summary += fmt.Sprintf(", %d exported checkpoints", rep.External)

@@ -86,6 +86,11 @@ func TestHashCoversEveryField(t *testing.T) {
 type memSource struct {
 	entries map[ledger.Chain][]ledger.Entry
 	cps     map[ledger.Chain][]ledger.Checkpoint
+	anchors map[ledger.Chain][]ledger.Anchor
+}
+
+func (m *memSource) ChainAnchors(ctx context.Context, c ledger.Chain) ([]ledger.Anchor, error) {
+	return m.anchors[c], nil
 }
 
 func (m *memSource) Chains(ctx context.Context) ([]ledger.Chain, error) {
@@ -166,6 +171,18 @@ func TestVerify(t *testing.T) {
 			f.Hash = ledger.ComputeHash(&f)
 			m.entries[c] = append(m.entries[c][:5], append([]ledger.Entry{f}, m.entries[c][5:]...)...)
 		}, 999, 5, "appears twice"},
+		{"archived prefix", func(m *memSource) {
+			m.anchors = map[ledger.Chain][]ledger.Anchor{c: {{Chain: c, UpToSeq: 4, Hash: m.entries[c][3].Hash, Archive: "ledger_entries_2026_10"}}}
+			m.entries[c] = m.entries[c][4:]
+		}, 0, 0, ""},
+		{"archived prefix, next entry deleted", func(m *memSource) {
+			m.anchors = map[ledger.Chain][]ledger.Anchor{c: {{Chain: c, UpToSeq: 4, Hash: m.entries[c][3].Hash}}}
+			m.entries[c] = m.entries[c][5:]
+		}, -1, 5, "entries seq 5..5 missing before offset 105 (archived up to seq 4)"},
+		{"forged anchor", func(m *memSource) {
+			m.anchors = map[ledger.Chain][]ledger.Anchor{c: {{Chain: c, UpToSeq: 4, Hash: []byte{1}, Archive: "x"}}}
+			m.entries[c] = m.entries[c][4:]
+		}, 104, 5, "prev_hash does not match the hash of archived seq 4 (x)"},
 		{"checkpoint forged", func(m *memSource) { m.cps[c][0].Hash = []byte{1} }, -1, 10, "signature does not verify"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -176,7 +193,7 @@ func TestVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.want == "" {
-				if !rep.OK() || rep.Entries != 10 || rep.Checkpoints != 1 {
+				if !rep.OK() || rep.Entries+int64(len(rep.Archived))*4 != 10 || rep.Checkpoints != 1 {
 					t.Fatalf("intact chain: %+v", rep)
 				}
 				return

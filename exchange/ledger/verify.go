@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // VerifyOptions tune Verify.
@@ -20,6 +21,23 @@ type VerifyOptions struct {
 	External []Checkpoint
 	// MaxBreaks stops after this many breaks (default 100).
 	MaxBreaks int
+}
+
+// Anchor records that a chain's entries up to UpToSeq were archived (their
+// month partition detached, dumped and dropped): verify then expects the
+// chain to resume at UpToSeq+1 with PrevHash equal to Hash.
+type Anchor struct {
+	Chain
+	UpToSeq    int64     `json:"up_to_seq"`
+	Hash       []byte    `json:"hash"`
+	Archive    string    `json:"archive"` // e.g. the partition's table name
+	ArchivedAt time.Time `json:"archived_at"`
+}
+
+// AnchorSource is implemented by sources whose chains can be archived.
+type AnchorSource interface {
+	// ChainAnchors returns the chain's archive anchors.
+	ChainAnchors(ctx context.Context, c Chain) ([]Anchor, error)
 }
 
 // Break is one place where the ledger is not what was written.
@@ -41,12 +59,15 @@ func (b Break) String() string {
 
 // Report is the result of Verify.
 type Report struct {
-	Chains      int     `json:"chains"`
-	Entries     int64   `json:"entries"`
-	Checkpoints int     `json:"checkpoints"`
-	External    int     `json:"external_checkpoints"`
-	KeyPinned   bool    `json:"key_pinned"` // signatures checked against a given public key
-	Breaks      []Break `json:"breaks,omitempty"`
+	Chains      int   `json:"chains"`
+	Entries     int64 `json:"entries"`
+	Checkpoints int   `json:"checkpoints"`
+	External    int   `json:"external_checkpoints"`
+	KeyPinned   bool  `json:"key_pinned"` // signatures checked against a given public key
+	// Archived lists the anchors chains resumed from: their earlier entries
+	// were archived out of the database and are not checked here.
+	Archived []Anchor `json:"archived,omitempty"`
+	Breaks   []Break  `json:"breaks,omitempty"`
 }
 
 // OK reports whether no break was found.
@@ -91,6 +112,21 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (*Report, error
 		rep.Checkpoints += len(cps)
 		rep.External += len(ext[c])
 		v := chainVerifier{chain: c, rep: rep, max: opts.MaxBreaks}
+		if as, ok := src.(AnchorSource); ok {
+			anchors, err := as.ChainAnchors(ctx, c)
+			if err != nil {
+				return nil, fmt.Errorf("reading archive anchors of %s: %w", c, err)
+			}
+			for _, a := range anchors {
+				if a.UpToSeq > v.floor {
+					v.floor, v.floorHash = a.UpToSeq, a.Hash
+					v.anchor = a
+				}
+			}
+			if v.floor > 0 {
+				rep.Archived = append(rep.Archived, v.anchor)
+			}
+		}
 		v.addCheckpoints(cps, "checkpoint", opts.PublicKey)
 		v.addCheckpoints(ext[c], "exported checkpoint", opts.PublicKey)
 		if err := src.ChainEntries(ctx, c, v.entry); err != nil {
@@ -112,6 +148,12 @@ type chainVerifier struct {
 	rep   *Report
 	max   int
 	cps   []pendingCP // sorted by Seq, consumed as entries pass
+
+	// floor is the highest archived seq (0: nothing archived); the chain
+	// resumes at floor+1 with prev hash floorHash.
+	floor     int64
+	floorHash []byte
+	anchor    Anchor
 
 	n        int64
 	prevSeq  int64
@@ -137,9 +179,20 @@ func (v *chainVerifier) addCheckpoints(cps []Checkpoint, what string, pub ed2551
 	sort.SliceStable(v.cps, func(i, j int) bool { return v.cps[i].cp.Seq < v.cps[j].cp.Seq })
 }
 
+// dropArchived forgets checkpoints of archived seqs: their entries are gone
+// from the database by design.
+func (v *chainVerifier) dropArchived() {
+	for len(v.cps) > 0 && v.cps[0].cp.Seq <= v.floor {
+		v.cps = v.cps[1:]
+	}
+}
+
 func (v *chainVerifier) entry(e *Entry) error {
 	v.rep.Entries++
 	v.n++
+	if v.n == 1 {
+		v.dropArchived()
+	}
 	selfOK := bytes.Equal(ComputeHash(e), e.Hash)
 	// Checkpoints of seqs this entry skipped over name missing entries.
 	for len(v.cps) > 0 && v.cps[0].cp.Seq < e.Seq {
@@ -150,10 +203,20 @@ func (v *chainVerifier) entry(e *Entry) error {
 		}
 	}
 	switch {
-	case v.n == 1 && e.Seq != 1:
-		v.report(-1, 1, "entries seq 1..%d missing before offset %d", e.Seq-1, e.Offset)
-	case v.n == 1 && len(e.PrevHash) != 0:
-		v.report(e.Offset, e.Seq, "first entry of the chain has a prev_hash")
+	case v.n == 1 && e.Seq != v.floor+1:
+		if v.floor > 0 {
+			v.report(-1, v.floor+1, "entries seq %d..%d missing before offset %d (archived up to seq %d)", v.floor+1, e.Seq-1, e.Offset, v.floor)
+		} else {
+			v.report(-1, 1, "entries seq 1..%d missing before offset %d", e.Seq-1, e.Offset)
+		}
+	case v.n == 1 && !selfOK:
+		v.report(e.Offset, e.Seq, "content altered: stored hash does not match the hash recomputed from the entry")
+	case v.n == 1 && !bytes.Equal(e.PrevHash, v.floorHash):
+		if v.floor > 0 {
+			v.report(e.Offset, e.Seq, "prev_hash does not match the hash of archived seq %d (%s)", v.floor, v.anchor.Archive)
+		} else {
+			v.report(e.Offset, e.Seq, "first entry of the chain has a prev_hash")
+		}
 	case v.n > 1 && e.Seq == v.prevSeq:
 		v.report(e.Offset, e.Seq, "seq %d appears twice (chain forked; other entry at offset %d)", e.Seq, v.prevOff)
 		return nil // the chain continues from the first entry of this seq
@@ -187,6 +250,7 @@ func (v *chainVerifier) entry(e *Entry) error {
 }
 
 func (v *chainVerifier) finish() {
+	v.dropArchived()
 	for _, p := range v.cps {
 		if p.cp.Seq == v.prevSeq {
 			continue

@@ -43,7 +43,10 @@ type DB struct {
 	parts  map[int64]bool // months (UTC, as Unix seconds of the 1st) known to have a partition
 }
 
-var _ store.Backend = (*DB)(nil)
+var (
+	_ store.Backend       = (*DB)(nil)
+	_ ledger.AnchorSource = (*DB)(nil)
+)
 
 // Open connects to the database at rawURL (a libpq URL or DSN) and, unless
 // cfg.SkipMigrate, applies pending migrations. Statements always use the

@@ -30,17 +30,20 @@
 // no DDL rights. Each partition carries unique indexes on (topic, partition,
 // seq) and (topic, partition, offset).
 //
-// To archive a month once it is past retention in the database (as the
-// table owner):
+// To archive a month once it is past retention in the database, as the
+// table owner (not exchange_runtime):
 //
-//	exchange audit verify --database URL --public-key ledger.pub  # intact first
+//	exchange audit verify --database URL --public-key ledger.pub   # intact first
 //	exchange audit export --database URL --out checkpoints-2025-01.jsonl
-//	ALTER TABLE ledger_entries DETACH PARTITION ledger_entries_2025_01;
+//	psql "$URL" -c "SELECT exchange_detach_ledger_partition('ledger_entries_2025_01')"
 //	pg_dump --table=ledger_entries_2025_01 --format=custom --file=ledger-2025-01.dump "$URL"
-//	DROP TABLE ledger_entries_2025_01;
+//	psql "$URL" -c "DROP TABLE ledger_entries_2025_01"
 //
-// Keep the dump with the exported checkpoints. After a drop, verify reports
-// the affected chains as starting past seq 1 ("entries seq 1..N missing"):
-// the dump plus the checkpoint covering seq N is the proof of what was
-// there.
+// exchange_detach_ledger_partition records, per chain, the last seq and hash
+// the month holds (table ledger_archives), then detaches the partition.
+// Verify resumes each chain from that anchor and lists the anchors it relied
+// on; entries missing after an anchor are still reported. Keep the dump with
+// the exported checkpoints: together they prove what was archived. Archive
+// whole months that are well in the past, so no late entry (clock skew)
+// still lands in them.
 package postgres

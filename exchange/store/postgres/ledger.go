@@ -335,3 +335,22 @@ func (db *DB) Checkpoints(ctx context.Context, fn func(*ledger.Checkpoint) error
 	}
 	return nil
 }
+
+// ChainAnchors returns the archive anchors of a chain (ledger.AnchorSource).
+func (db *DB) ChainAnchors(ctx context.Context, c ledger.Chain) ([]ledger.Anchor, error) {
+	rows, err := db.pool.Query(ctx, `SELECT up_to_seq, hash, partition_name, archived_at FROM ledger_archives
+		WHERE topic = $1 AND partition = $2 ORDER BY up_to_seq`, c.Topic, c.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("reading archive anchors of %s: %w", c, classify(ctx, err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.Anchor, error) {
+		a := ledger.Anchor{Chain: c}
+		err := r.Scan(&a.UpToSeq, &a.Hash, &a.Archive, &a.ArchivedAt)
+		a.ArchivedAt = a.ArchivedAt.UTC()
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading archive anchors of %s: %w", c, classify(ctx, err))
+	}
+	return out, nil
+}

@@ -157,6 +157,8 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 		`DELETE FROM agreement_transitions`,
 		`ALTER TABLE ledger_entries DETACH PARTITION ledger_entries_2026_11`,
 		`DROP TABLE ledger_entries_2026_11`,
+		`SELECT exchange_detach_ledger_partition('ledger_entries_2026_11')`,
+		`INSERT INTO ledger_archives (topic, partition, up_to_seq, hash, partition_name) VALUES ('t', 0, 1, '\x00', 'x')`,
 	} {
 		_, err := rpool.Exec(ctx, sql)
 		var pgErr *pgconn.PgError
@@ -185,5 +187,52 @@ func TestSimpleProtocolRefused(t *testing.T) {
 	_, err := store.Open(ctx, "postgres://nobody@127.0.0.1:1/none?default_query_exec_mode=simple_protocol")
 	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("simple protocol URL: err = %v, want refusal", err)
+	}
+}
+
+// TestArchiveMonth: an old month is detached, dumped (not here) and
+// dropped; verify resumes the chains from the recorded anchors, still
+// catches a deletion after them, and the runtime role cannot archive.
+func TestArchiveMonth(t *testing.T) {
+	url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, url, store.WithSigningKey(storetest.TestKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const topic = "ingress.health.immunisations"
+	old := storetest.Entries(topic, 0, 0, 50)
+	for i := range old {
+		old[i].DecisionTime = time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+	}
+	if err := db.Append(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Append(ctx, storetest.Entries(topic, 0, 50, 100)); err != nil {
+		t.Fatal(err)
+	}
+	pool := db.(*postgres.DB).Pool()
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT exchange_detach_ledger_partition('ledger_entries_2026_09')`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("detach: %d chains, %v", n, err)
+	}
+	if _, err := pool.Exec(ctx, `DROP TABLE ledger_entries_2026_09`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ledger.Verify(ctx, db, ledger.VerifyOptions{})
+	if err != nil || !rep.OK() || rep.Entries != 50 || len(rep.Archived) != 1 || rep.Archived[0].UpToSeq != 50 {
+		t.Fatalf("verify after archiving: %v %+v", err, rep)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM ledger_entries WHERE "offset" = 50`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = ledger.Verify(ctx, db, ledger.VerifyOptions{})
+	if err != nil || len(rep.Breaks) != 1 || rep.Breaks[0].Seq != 51 {
+		t.Fatalf("verify after deleting the first kept entry: %v %+v", err, rep)
+	}
+	if err := pool.QueryRow(ctx, `SELECT exchange_detach_ledger_partition('ledger_entries_2026_09')`).Scan(&n); err == nil {
+		t.Fatal("detaching a missing partition succeeded")
 	}
 }
