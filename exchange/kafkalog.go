@@ -26,8 +26,8 @@ type genLogger struct {
 }
 
 // subscribedPrefix is the format string kafka-go v0.4.51 (reader.go,
-// Reader.subscribe) logs once per generation. TestGenerationDetection
-// fails if an upgrade changes it.
+// Reader.subscribe) logs once per generation. If an upgrade changes it,
+// Worker.Ready never turns ready and TestTwoWorkersOneGroup fails.
 const subscribedPrefix = "subscribed to topics and partitions"
 
 func (l *genLogger) Printf(format string, args ...any) {
