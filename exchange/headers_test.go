@@ -61,14 +61,14 @@ func TestTraceparent(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"",
-		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",     // no flags
-		"00-00000000000000000000000000000000-b7ad6b7169203331-01",  // zero trace id
-		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",  // zero span id
-		"00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",  // upper case
-		"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  // version ff
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",      // no flags
+		"00-00000000000000000000000000000000-b7ad6b7169203331-01",   // zero trace id
+		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",   // zero span id
+		"00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",   // upper case
+		"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",   // version ff
 		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x", // v00 with extra
-		"00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01",  // separator
-		"00-0af7651916cd43dd8448eb211c8031zz-b7ad6b7169203331-01",  // not hex
+		"00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01",   // separator
+		"00-0af7651916cd43dd8448eb211c8031zz-b7ad6b7169203331-01",   // not hex
 	} {
 		if _, _, ok := parseTraceparent(bad); ok {
 			t.Errorf("parseTraceparent(%q) accepted", bad)
