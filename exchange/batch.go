@@ -326,6 +326,7 @@ func (w *Worker) finish(ctx context.Context, s *session, p *prepared) error {
 	committed := s.commit(ctx, p.batch)
 
 	w.observe(p.results, p.now)
+	s.observeLag(p.batch)
 	w.metrics.batchSize.Observe(float64(len(p.batch)))
 	w.metrics.batchDur.Observe(time.Since(p.start).Seconds())
 	p.span.SetAttributes(
@@ -430,11 +431,7 @@ func (s *session) commit(ctx context.Context, batch []fetched) int {
 	}()
 	gen := s.gen.Load()
 
-	type tp struct {
-		topic string
-		part  int
-	}
-	last := map[tp]kafka.Message{}
+	last := map[topicPartition]kafka.Message{}
 	stale := 0
 	for i := range batch {
 		f := &batch[i]
@@ -442,7 +439,7 @@ func (s *session) commit(ctx context.Context, batch []fetched) int {
 			stale++
 			continue
 		}
-		k := tp{f.msg.Topic, f.msg.Partition}
+		k := topicPartition{f.msg.Topic, f.msg.Partition}
 		if prev, ok := last[k]; !ok || f.msg.Offset > prev.Offset {
 			last[k] = f.msg
 		}

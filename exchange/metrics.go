@@ -20,7 +20,7 @@ import (
 //	exchange_ledger_paused                                    1 while consumption is paused on ledger failures (fail closed)
 //	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance
 //	exchange_group_generations_total                          consumer group generations joined (rebalances)
-//	exchange_consumer_lag                                     records behind the partition end, summed over assigned partitions (reader stats)
+//	exchange_consumer_lag                                     records behind the high-water marks of the assigned partitions, as of each one's last processed record
 //	exchange_reader_restarts_total                            readers recreated because the plan's dataset set changed
 type Metrics struct {
 	in          *prometheus.CounterVec

@@ -425,6 +425,38 @@ type session struct {
 	// generation starts (see commit).
 	pmu           sync.Mutex
 	pendingCommit context.CancelFunc
+
+	// lag is each partition's distance to its high-water mark as of its
+	// last processed record, for the generation lagGen (sink goroutine only).
+	lag    map[topicPartition]int64
+	lagGen uint64
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// observeLag updates the consumer-lag gauge from a processed batch: the
+// sum over partitions of high-water mark minus next offset. Partitions of
+// an earlier generation are forgotten (they may belong to another member).
+func (s *session) observeLag(batch []fetched) {
+	gen := s.gen.Load()
+	if s.lag == nil || s.lagGen != gen {
+		s.lag, s.lagGen = map[topicPartition]int64{}, gen
+	}
+	for i := range batch {
+		f := &batch[i]
+		if f.gen != gen {
+			continue
+		}
+		s.lag[topicPartition{f.msg.Topic, f.msg.Partition}] = max(0, f.msg.HighWaterMark-f.msg.Offset-1)
+	}
+	var sum int64
+	for _, l := range s.lag {
+		sum += l
+	}
+	s.w.metrics.lag.Set(float64(sum))
 }
 
 type fetched struct {
@@ -572,8 +604,6 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 
 	tick := time.NewTicker(w.cfg.PlanCheckInterval)
 	defer tick.Stop()
-	lagTick := time.NewTicker(5 * time.Second)
-	defer lagTick.Stop()
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	// Two sets of batch buffers and decision slots, alternating: batch k's
@@ -597,9 +627,6 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 		case sinkErr = <-sinkDone:
 			sinkExited = true
 			return false, nil
-		case <-lagTick.C:
-			w.metrics.lag.Set(float64(s.reader.Stats().Lag))
-			continue
 		case <-tick.C:
 			plan := w.plans.Load()
 			if plan == nil {

@@ -177,6 +177,17 @@ func TestWorkerMechanics(t *testing.T) {
 	if got := counterValue(t, metrics.quarantined.WithLabelValues(m.dataset, "quality:n_nonneg")); got != 1 {
 		t.Errorf("quarantined = %v, want 1", got)
 	}
+	if got := counterValue(t, metrics.delivered.WithLabelValues(m.dataset, m.agreements[0].id)); got != 200 {
+		t.Errorf("delivered = %v, want 200", got)
+	}
+	var lag dto.Metric
+	if err := metrics.lag.Write(&lag); err != nil || lag.GetGauge().GetValue() != 0 {
+		t.Errorf("consumer lag = %v after catching up, want 0", lag.GetGauge().GetValue())
+	}
+	var bs dto.Metric
+	if err := metrics.batchSize.Write(&bs); err != nil || bs.GetHistogram().GetSampleSum() != 201 {
+		t.Errorf("batch records sum = %v, want 201", bs.GetHistogram().GetSampleSum())
+	}
 }
 
 func counterValue(t *testing.T, c prometheus.Counter) float64 {
