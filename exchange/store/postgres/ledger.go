@@ -193,19 +193,23 @@ func (db *DB) appendTx(ctx context.Context, tx pgx.Tx, b *ledger.Batch) error {
 	return nil
 }
 
+// entryRow is e as a COPY row. Empty lists go as NULL (nil slices).
 func entryRow(e *ledger.Entry) []any {
-	n := len(e.Deliveries)
-	agrs, cons, tops, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, d := range e.Deliveries {
-		agrs[i], cons[i], tops[i], ids[i] = d.AgreementID, ledger.Consumer(d.Topic), d.Topic, d.DeliveryID
+	var agrs, cons, tops, ids, sa, sr, reasons []string
+	if n := len(e.Deliveries); n > 0 {
+		agrs, cons, tops, ids = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, d := range e.Deliveries {
+			agrs[i], cons[i], tops[i], ids[i] = d.AgreementID, ledger.Consumer(d.Topic), d.Topic, d.DeliveryID
+		}
 	}
-	sa, sr := make([]string, len(e.Skips)), make([]string, len(e.Skips))
-	for i, s := range e.Skips {
-		sa[i], sr[i] = s.AgreementID, s.Reason
+	if n := len(e.Skips); n > 0 {
+		sa, sr = make([]string, n), make([]string, n)
+		for i, s := range e.Skips {
+			sa[i], sr[i] = s.AgreementID, s.Reason
+		}
 	}
-	reasons := e.Reasons
-	if reasons == nil {
-		reasons = []string{}
+	if len(e.Reasons) > 0 {
+		reasons = e.Reasons
 	}
 	var evt *int64
 	if !e.EventTime.IsZero() {
@@ -234,6 +238,9 @@ func scanEntry(r pgx.Row, e *ledger.Entry) error {
 	}
 	e.SchemaID = int(schemaID)
 	e.Decision = ledger.Decision(decision)
+	if len(e.Reasons) == 0 {
+		e.Reasons = nil
+	}
 	if len(agrs) != len(tops) || len(agrs) != len(ids) || len(sa) != len(sr) {
 		return fmt.Errorf("entry %s/%d@%d: delivery or skip columns differ in length", e.Topic, e.Partition, e.Offset)
 	}

@@ -1,6 +1,8 @@
 -- The audit ledger: one row per record decision, hash-chained per source
 -- topic-partition, partitioned by month of decision_time so that old months
--- can be detached, archived and dropped whole.
+-- can be detached, archived and dropped whole. Empty lists are stored as
+-- NULL (cheaper to write than empty arrays); deliveries are parallel arrays
+-- (agreement, consumer, topic, delivery id), skips (agreement, reason).
 CREATE TABLE ledger_entries (
     topic               text        NOT NULL,
     partition           integer     NOT NULL,
@@ -11,13 +13,13 @@ CREATE TABLE ledger_entries (
     payload_hash        bytea,
     schema_id           bigint      NOT NULL,
     decision            text        NOT NULL,
-    reasons             text[]      NOT NULL,
-    delivery_agreements text[]      NOT NULL,
-    delivery_consumers  text[]      NOT NULL,
-    delivery_topics     text[]      NOT NULL,
-    delivery_ids        text[]      NOT NULL,
-    skip_agreements     text[]      NOT NULL,
-    skip_reasons        text[]      NOT NULL,
+    reasons             text[],
+    delivery_agreements text[],
+    delivery_consumers  text[],
+    delivery_topics     text[],
+    delivery_ids        text[],
+    skip_agreements     text[],
+    skip_reasons        text[],
     plan_version        text        NOT NULL,
     subject_hash        bytea,
     event_time_us       bigint,
