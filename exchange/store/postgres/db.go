@@ -61,6 +61,10 @@ func Open(ctx context.Context, rawURL string, cfg store.Config) (*DB, error) {
 	case pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec:
 		return nil, fmt.Errorf("postgres URL %s: default_query_exec_mode %v is refused: statements must be prepared with bound parameters", store.Redact(rawURL), pc.ConnConfig.DefaultQueryExecMode)
 	}
+	// Append promises durability on return.
+	if v := pc.ConnConfig.RuntimeParams["synchronous_commit"]; v == "off" || v == "false" || v == "0" || v == "no" {
+		return nil, fmt.Errorf("postgres URL %s: synchronous_commit=%s is refused: ledger appends must be durable when acknowledged", store.Redact(rawURL), v)
+	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}

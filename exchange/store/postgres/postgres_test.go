@@ -181,12 +181,14 @@ func TestUnavailable(t *testing.T) {
 	}
 }
 
-func TestSimpleProtocolRefused(t *testing.T) {
+func TestUnsafeURLsRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := store.Open(ctx, "postgres://nobody@127.0.0.1:1/none?default_query_exec_mode=simple_protocol")
-	if err == nil || !strings.Contains(err.Error(), "refused") {
-		t.Fatalf("simple protocol URL: err = %v, want refusal", err)
+	for _, q := range []string{"default_query_exec_mode=simple_protocol", "default_query_exec_mode=exec", "synchronous_commit=off"} {
+		_, err := store.Open(ctx, "postgres://nobody@127.0.0.1:1/none?"+q)
+		if err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("%s: err = %v, want refusal", q, err)
+		}
 	}
 }
 
