@@ -21,7 +21,8 @@ import (
 //	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance
 //	exchange_group_generations_total                          consumer group generations joined (rebalances)
 //	exchange_consumer_lag                                     records behind the high-water marks of the assigned partitions, as of each one's last processed record
-//	exchange_reader_restarts_total                            readers recreated because the plan's dataset set changed
+//	exchange_reader_restarts_total                            readers recreated (plan's dataset set changed, or a stall)
+//	exchange_reader_stalls_total                              partitions found stalled by the watchdog (records waiting, none fetched for StallTimeout)
 type Metrics struct {
 	in          *prometheus.CounterVec
 	delivered   *prometheus.CounterVec
@@ -38,6 +39,7 @@ type Metrics struct {
 	generations prometheus.Counter
 	lag         prometheus.Gauge
 	restarts    prometheus.Counter
+	stalls      prometheus.Counter
 }
 
 // NewMetrics creates the worker metrics and registers them on reg (when not
@@ -95,13 +97,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "exchange_consumer_lag", Help: "Records behind the end of the assigned ingress partitions (reader stats).",
 		}),
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "exchange_reader_restarts_total", Help: "Readers recreated because the plan's dataset set changed.",
+			Name: "exchange_reader_restarts_total", Help: "Readers recreated (plan dataset change or stall).",
+		}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exchange_reader_stalls_total", Help: "Partitions found stalled by the watchdog.",
 		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.in, m.delivered, m.skipped, m.quarantined, m.warned, m.freshness,
 			m.batchDur, m.batchSize, m.produceRetr, m.ledgerRetr, m.paused, m.commits,
-			m.generations, m.lag, m.restarts)
+			m.generations, m.lag, m.restarts, m.stalls)
 	}
 	return m
 }

@@ -87,6 +87,14 @@ type WorkerConfig struct {
 	// PlanCheckInterval: how often an idle worker looks for a new plan
 	// (a busy one looks before every batch). Default 1s.
 	PlanCheckInterval time.Duration
+	// StallTimeout: when a partition had records waiting behind its last
+	// processed one and none arrived for this long while the worker was
+	// idle, the worker recreates its reader (watchdog for kafka-go readers
+	// that stop fetching). Ingress written by transactional producers ends
+	// in a commit marker that looks like one waiting record; the watchdog
+	// then recreates the reader once per StallTimeout on an idle topic.
+	// Default 2m; negative disables.
+	StallTimeout time.Duration
 
 	// Consumer group timings (kafka-go defaults are 30s/3s/30s). Defaults
 	// 10s session, 1s heartbeat, 10s rebalance.
@@ -134,6 +142,9 @@ func (c *WorkerConfig) setDefaults() {
 	defd(&c.CommitTimeout, 10*time.Second)
 	defd(&c.ShutdownTimeout, 10*time.Second)
 	defd(&c.PlanCheckInterval, time.Second)
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 2 * time.Minute
+	}
 	defd(&c.SessionTimeout, 10*time.Second)
 	defd(&c.HeartbeatInterval, time.Second)
 	defd(&c.RebalanceTimeout, 10*time.Second)
@@ -189,6 +200,7 @@ type Worker struct {
 
 	running atomic.Bool
 	joined  atomic.Bool // a group generation was joined
+	current atomic.Pointer[session]
 	paused  atomic.Bool // ledger failing: consumption paused
 
 	// ensured holds the topics already created (or found) by this worker.
@@ -322,6 +334,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		w.current.Store(s)
 		restart, err := w.consume(ctx, procCtx, s)
 		s.close(w.cfg.ShutdownTimeout)
 		if err != nil {
@@ -331,7 +344,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		}
 		w.metrics.restarts.Inc()
-		w.log.Info("plan datasets changed: recreating reader", "topics", ingressTopics(w.plans.Load()))
+		w.log.Info("recreating reader", "topics", ingressTopics(w.plans.Load()))
 	}
 }
 
@@ -427,9 +440,16 @@ type session struct {
 	pendingCommit context.CancelFunc
 
 	// lag is each partition's distance to its high-water mark as of its
-	// last processed record, for the generation lagGen (sink goroutine only).
-	lag    map[topicPartition]int64
-	lagGen uint64
+	// last processed record, for the generation lagGen.
+	lagMu       sync.Mutex
+	lag         map[topicPartition]partitionLag
+	lagGen      uint64
+	lastObserve time.Time
+}
+
+type partitionLag struct {
+	lag  int64
+	seen time.Time // when the partition's last record was processed
 }
 
 type topicPartition struct {
@@ -442,21 +462,53 @@ type topicPartition struct {
 // an earlier generation are forgotten (they may belong to another member).
 func (s *session) observeLag(batch []fetched) {
 	gen := s.gen.Load()
+	now := time.Now()
+	s.lagMu.Lock()
+	defer s.lagMu.Unlock()
 	if s.lag == nil || s.lagGen != gen {
-		s.lag, s.lagGen = map[topicPartition]int64{}, gen
+		s.lag, s.lagGen = map[topicPartition]partitionLag{}, gen
 	}
+	if t := s.w.cfg.StallTimeout; t > 0 && now.Sub(s.lastObserve) > t/2 {
+		// The pipeline itself was held up (ledger or produce retries, a
+		// long batch): no partition could progress; restart their clocks.
+		for tp, l := range s.lag {
+			l.seen = now
+			s.lag[tp] = l
+		}
+	}
+	s.lastObserve = now
 	for i := range batch {
 		f := &batch[i]
 		if f.gen != gen {
 			continue
 		}
-		s.lag[topicPartition{f.msg.Topic, f.msg.Partition}] = max(0, f.msg.HighWaterMark-f.msg.Offset-1)
+		s.lag[topicPartition{f.msg.Topic, f.msg.Partition}] = partitionLag{lag: max(0, f.msg.HighWaterMark-f.msg.Offset-1), seen: now}
 	}
 	var sum int64
 	for _, l := range s.lag {
-		sum += l
+		sum += l.lag
 	}
 	s.w.metrics.lag.Set(float64(sum))
+}
+
+// stalled returns a partition that had records waiting behind its last
+// processed one but delivered nothing for timeout, if any. The caller asks
+// only while the pipeline is idle: a paused worker (ledger down) is not
+// stalled. It is the watchdog for kafka-go readers that stop delivering a
+// partition (kafka-go #387, #955, #1150, and the i/o-timeout loops seen with
+// a short MaxWait).
+func (s *session) stalled(now time.Time, timeout time.Duration) (topicPartition, bool) {
+	s.lagMu.Lock()
+	defer s.lagMu.Unlock()
+	if s.lagGen != s.gen.Load() {
+		return topicPartition{}, false
+	}
+	for tp, l := range s.lag {
+		if l.lag > 0 && now.Sub(l.seen) > timeout {
+			return tp, true
+		}
+	}
+	return topicPartition{}, false
 }
 
 type fetched struct {
@@ -638,6 +690,14 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 			}
 			if !slices.Equal(ingressTopics(plan), s.topics) {
 				return true, nil
+			}
+			if w.cfg.StallTimeout > 0 {
+				if tp, ok := s.stalled(time.Now(), w.cfg.StallTimeout); ok {
+					w.metrics.stalls.Inc()
+					w.log.Warn("partition stalled with records waiting: recreating reader",
+						"topic", tp.topic, "partition", tp.partition, "after", w.cfg.StallTimeout)
+					return true, nil
+				}
 			}
 			continue
 		case f, ok := <-s.fetched:

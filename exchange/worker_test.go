@@ -556,3 +556,39 @@ func (g *gatedLedger) Append(ctx context.Context, es []ledger.Entry) error {
 	}
 	return g.inner.Append(ctx, es)
 }
+
+// TestStallWatchdog: a partition with records waiting that delivers nothing
+// makes the worker recreate its reader; the records then arrive.
+func TestStallWatchdog(t *testing.T) {
+	m := newMechanics(t, 1)
+	metrics := NewMetrics(nil)
+	w := m.worker(t, nil, func(c *WorkerConfig) {
+		c.StallTimeout = 300 * time.Millisecond
+		c.PlanCheckInterval = 50 * time.Millisecond
+	}, WithMetrics(metrics))
+	stop := runWorker(t, w)
+	m.k.publish(t, m.records(5, 0)...)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if got := counterValue(t, metrics.stalls); got != 0 {
+		t.Fatalf("stalls = %v on a healthy partition", got)
+	}
+	// Fake a stuck partition: the last record seen said more were waiting.
+	waitFor(t, 30*time.Second, "a session", func() bool { return w.current.Load() != nil })
+	s := w.current.Load()
+	s.lagMu.Lock()
+	for tp, l := range s.lag {
+		l.lag, l.seen = 3, time.Now().Add(-time.Hour)
+		s.lag[tp] = l
+	}
+	s.lagMu.Unlock()
+	waitFor(t, 30*time.Second, "the watchdog", func() bool { return counterValue(t, metrics.stalls) >= 1 })
+	waitFor(t, 30*time.Second, "a new reader", func() bool { return counterValue(t, metrics.restarts) >= 1 })
+	m.k.publish(t, m.records(5, 5)...)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := m.ledger.len(); n != 10 {
+		t.Errorf("ledger has %d entries, want 10", n)
+	}
+}
