@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
@@ -590,5 +592,53 @@ func TestStallWatchdog(t *testing.T) {
 	}
 	if n := m.ledger.len(); n != 10 {
 		t.Errorf("ledger has %d entries, want 10", n)
+	}
+}
+
+// TestBatchSpans: one span per batch carrying counts and the plan version
+// only; a record published without a trace is delivered as a child of its
+// batch's trace.
+func TestBatchSpans(t *testing.T) {
+	m := newMechanics(t, 1)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	w := m.worker(t, nil, nil, WithTracerProvider(tp))
+	stop := runWorker(t, w)
+	m.k.publish(t, m.records(3, 0)...)
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	spans := rec.Ended()
+	if len(spans) == 0 {
+		t.Fatal("no batch span")
+	}
+	traces := map[string]bool{}
+	records := 0
+	for _, s := range spans {
+		if s.Name() != "exchange.batch" {
+			t.Errorf("span %q", s.Name())
+		}
+		traces[s.SpanContext().TraceID().String()] = true
+		for _, a := range s.Attributes() {
+			switch a.Key {
+			case "exchange.records":
+				records += int(a.Value.AsInt64())
+			case "exchange.plan_version", "exchange.messages_out", "exchange.partitions_committed":
+			default:
+				t.Errorf("unexpected span attribute %s", a.Key)
+			}
+		}
+	}
+	if records != 3 {
+		t.Errorf("spans count %d records, want 3", records)
+	}
+	for _, d := range m.k.readAll(t, m.topicA) {
+		h, _ := header(d, HeaderTraceparent)
+		tid, _, ok := parseTraceparent(h)
+		if !ok || !traces[tid.String()] {
+			t.Errorf("delivery traceparent %q is not in a batch span's trace", h)
+		}
 	}
 }
