@@ -1,0 +1,516 @@
+package faults
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/devbroker"
+	"github.com/exchange-gov/exchange/exchange/gen"
+	"github.com/exchange-gov/exchange/exchange/store"
+	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
+	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
+	"github.com/exchange-gov/exchange/schemas"
+)
+
+// partitions of every topic of a scenario.
+const partitions = 3
+
+// The example policy this package copies (deploy/examples), and the names
+// in it that each scenario makes unique.
+const (
+	exDataset = "health.immunisations"
+	exSocial  = "health-to-social-2026-001"
+	exStats   = "health-to-statistics-2026-002"
+)
+
+// world is one scenario's exchange: a broker, a store, a copy of the example
+// policy under unique dataset and agreement names, the exchange processes,
+// the records published and what each should become.
+type world struct {
+	t   *testing.T
+	ctx context.Context
+
+	// Kafka.
+	brokers   []string
+	real      bool              // EXCHANGE_TEST_KAFKA_BROKERS
+	broker    *devbroker.Broker // embedded broker, nil on real Kafka
+	brokerDir string            // its data dir ("" = in memory)
+	brokerMu  sync.Mutex        // guards broker across restarts
+	transport *kafka.Transport  // shared by the test's clients
+	client    *kafka.Client
+
+	// Names.
+	suffix     string
+	dataset    string
+	social     string // agreement ids
+	stats      string
+	ingress    string
+	quarantine string
+	socialT    string // delivery topics
+	statsT     string
+	group      string
+
+	dir      string // scratch
+	policy   string // contracts dir the exchange reads
+	dbURL    string
+	keyFile  string
+	schemaID int
+	schema   avro.Schema
+	gen      *gen.Generator
+
+	mu     sync.Mutex
+	seq    int
+	expect map[string]expectation // by record key
+	acked  map[string]bool        // keys whose publish was acknowledged
+	procs  []*proc
+}
+
+type worldOpts struct {
+	embeddedOnly bool   // the scenario restarts the broker: never real Kafka
+	persistent   bool   // embedded broker with a data dir and synchronous writes
+	dbURL        string // "" = a SQLite file in the scenario's temp dir
+}
+
+// newWorld prepares a scenario: broker, topics, policy copy, store with the
+// dataset's schema registered. Nothing runs the exchange yet (start does).
+func newWorld(t *testing.T, o worldOpts) *world {
+	t.Helper()
+	needBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	w := &world{t: t, ctx: ctx, dir: t.TempDir(), expect: map[string]expectation{}, acked: map[string]bool{}}
+	w.suffix = "f" + randHex(4)
+	w.dataset = exDataset + "-" + w.suffix
+	w.social = "health-to-social-" + w.suffix
+	w.stats = "health-to-statistics-" + w.suffix
+	w.ingress = exchange.IngressTopic(w.dataset)
+	w.quarantine = exchange.QuarantineTopic(w.dataset)
+	w.socialT = exchange.DeliverTopic("social-services", w.social)
+	w.statsT = exchange.DeliverTopic("statistics", w.stats)
+	w.group = "exchange-" + w.suffix
+
+	if b := os.Getenv("EXCHANGE_TEST_KAFKA_BROKERS"); b != "" && !o.embeddedOnly {
+		w.real = true
+		for _, s := range strings.Split(b, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				w.brokers = append(w.brokers, s)
+			}
+		}
+	} else {
+		var opts []devbroker.Option
+		if o.persistent {
+			w.brokerDir = filepath.Join(w.dir, "broker")
+			opts = append(opts, devbroker.DataDir(w.brokerDir), devbroker.SyncWrites())
+		}
+		b, err := devbroker.Start("127.0.0.1:0", opts...)
+		if err != nil {
+			t.Fatalf("starting the embedded broker: %v", err)
+		}
+		w.broker = b
+		w.brokers = []string{b.Addr()}
+		t.Cleanup(func() {
+			w.brokerMu.Lock()
+			defer w.brokerMu.Unlock()
+			if w.broker != nil {
+				w.broker.Close()
+			}
+		})
+	}
+	w.transport = &kafka.Transport{}
+	w.client = &kafka.Client{Addr: kafka.TCP(w.brokers...), Timeout: 10 * time.Second, Transport: w.transport}
+	t.Cleanup(w.transport.CloseIdleConnections)
+	// The ingress topic exists before anything publishes; the exchange
+	// creates the rest (and finds this one).
+	w.createTopic(w.ingress)
+
+	w.copyPolicy()
+	w.keyFile = filepath.Join(w.dir, "secret.key")
+	if err := os.WriteFile(w.keyFile, []byte(randHex(32)[:32]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.dbURL = o.dbURL
+	if w.dbURL == "" {
+		w.dbURL = "sqlite://" + filepath.Join(w.dir, "exchange.db")
+	}
+	w.registerSchema()
+	g, err := gen.New(w.schema, w.schemaID, gen.EventTime("administered_at"), gen.Seed(uint64(len(t.Name()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.gen = g
+	return w
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// copyPolicy writes the agencies, the health.immunisations contract and its
+// two agreements of deploy/examples under this scenario's names.
+func (w *world) copyPolicy() {
+	w.policy = filepath.Join(w.dir, "contracts")
+	if err := os.MkdirAll(w.policy, 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	rename := strings.NewReplacer(exDataset, w.dataset, exSocial, w.social, exStats, w.stats)
+	for _, name := range []string{
+		"agencies.yaml",
+		"contract-" + exDataset + ".yaml",
+		"agreement-" + exSocial + ".yaml",
+		"agreement-" + exStats + ".yaml",
+		"ingress." + exDataset + "-value.avsc",
+	} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "examples", name))
+		if err != nil {
+			w.t.Fatalf("reading the example policy: %v", err)
+		}
+		out := filepath.Join(w.policy, rename.Replace(name))
+		if strings.HasSuffix(name, ".avsc") {
+			out = filepath.Join(w.dir, rename.Replace(name)) // registered by the test, not read by serve
+		}
+		if err := os.WriteFile(out, []byte(rename.Replace(string(data))), 0o644); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+// registerSchema registers the dataset's schema in the scenario's store, as
+// a publisher would through /registry before the exchange starts (serve
+// does not register *.avsc files).
+func (w *world) registerSchema() {
+	subject := "ingress." + w.dataset + "-value"
+	text, err := os.ReadFile(filepath.Join(w.dir, subject+".avsc"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	db, err := store.Open(w.ctx, w.dbURL)
+	if err != nil {
+		w.t.Fatalf("opening the store %s: %v", store.Redact(w.dbURL), err)
+	}
+	defer db.Close()
+	id, err := schemas.NewRegistry(db.Schemas()).Register(w.ctx, subject, string(text))
+	if err != nil {
+		w.t.Fatalf("registering %s: %v", subject, err)
+	}
+	w.schemaID = id
+	if w.schema, err = avro.Parse(string(text)); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) createTopic(topic string) {
+	w.t.Helper()
+	err := poll(w.ctx, 30*time.Second, func() error {
+		resp, err := w.client.CreateTopics(w.ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+			Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
+		}}})
+		if err != nil {
+			return err
+		}
+		if e := resp.Errors[topic]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			return e
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Fatalf("creating topic %s: %v", topic, err)
+	}
+}
+
+// poll calls fn until it returns nil, ctx ends or timeout passes; it returns
+// fn's last error then.
+func poll(ctx context.Context, timeout time.Duration, fn func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitFor polls cond until it holds; the test fails after timeout.
+func (w *world) waitFor(what string, timeout time.Duration, cond func() bool) {
+	w.t.Helper()
+	err := poll(w.ctx, timeout, func() error {
+		if cond() {
+			return nil
+		}
+		return errors.New("not yet")
+	})
+	if err != nil {
+		w.dumpLogs()
+		w.t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// proc is one `exchange serve` process.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error // Wait's result, valid after done
+}
+
+// start runs `exchange serve` on the scenario's policy, store and broker.
+func (w *world) start(name string, env ...string) *proc {
+	w.t.Helper()
+	p := &proc{name: name, logPath: filepath.Join(w.dir, name+".log"), done: make(chan struct{})}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p.cmd = exec.Command(exchangeBin, "serve", "--log-json=false")
+	p.cmd.Env = append(os.Environ(),
+		"EXCHANGE_KAFKA_BROKERS="+strings.Join(w.brokers, ","),
+		"EXCHANGE_KAFKA_GROUP_ID="+w.group,
+		fmt.Sprintf("EXCHANGE_KAFKA_PARTITIONS=%d", partitions),
+		"EXCHANGE_KAFKA_REPLICATION_FACTOR=1",
+		"EXCHANGE_DATABASE_URL="+w.dbURL,
+		"EXCHANGE_HTTP_ADDR=127.0.0.1:0",
+		"EXCHANGE_CONTRACTS_DIR="+w.policy,
+		"EXCHANGE_KEY_FILE="+w.keyFile,
+		"EXCHANGE_SIGNING_KEY_FILE="+filepath.Join(w.dir, "ledger.key"),
+	)
+	p.cmd.Env = append(p.cmd.Env, env...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		w.t.Fatalf("starting exchange serve: %v", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	w.mu.Lock()
+	w.procs = append(w.procs, p)
+	w.mu.Unlock()
+	w.t.Cleanup(func() {
+		if p.running() {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+			_ = p.cmd.Process.Kill()
+		}
+		<-p.done
+	})
+	return p
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil && p.running() {
+		t.Fatalf("%s: signal %v: %v", p.name, sig, err)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// log returns the process's log so far.
+func (p *proc) log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
+// count is how many log lines of p contain s.
+func (p *proc) count(s string) int { return strings.Count(p.log(), s) }
+
+// dumpLogs writes the tail of every process log to the test log.
+func (w *world) dumpLogs() {
+	w.mu.Lock()
+	procs := append([]*proc(nil), w.procs...)
+	w.mu.Unlock()
+	for _, p := range procs {
+		lines := strings.Split(strings.TrimSpace(p.log()), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		w.t.Logf("---- last lines of %s (%s)\n%s", p.name, p.logPath, strings.Join(lines, "\n"))
+	}
+}
+
+var planLineRe = regexp.MustCompile(`plan reloaded.*version=(\S+)`)
+
+// reloadedVersions lists the plan versions p logged as reloaded.
+func (p *proc) reloadedVersions() []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(p.log()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := planLineRe.FindStringSubmatch(sc.Text()); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// waitIngressConsumed waits until the group's committed offsets reach the
+// end of every ingress partition: everything published was processed.
+func (w *world) waitIngressConsumed(timeout time.Duration) {
+	w.t.Helper()
+	w.waitFor("the exchange to commit every ingress record", timeout, func() bool {
+		end, err := w.endOffsets(w.ingress)
+		if err != nil {
+			return false
+		}
+		com, err := w.committed()
+		if err != nil {
+			return false
+		}
+		for p, e := range end {
+			if e > 0 && com[p] < e {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// endOffsets returns the next offset of every partition of topic.
+func (w *world) endOffsets(topic string) (map[int]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := 0; p < partitions; p++ {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	defer cancel()
+	resp, err := w.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]int64{}
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, po.Error
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	if len(out) != partitions {
+		return nil, fmt.Errorf("%s: %d partitions listed", topic, len(out))
+	}
+	return out, nil
+}
+
+// committed returns the group's committed offset of every ingress partition
+// (-1 when none).
+func (w *world) committed() (map[int]int64, error) {
+	ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
+	defer cancel()
+	resp, err := w.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{
+		GroupID: w.group, Topics: map[string][]int{w.ingress: {0, 1, 2}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Error != nil {
+		return nil, resp.Error
+	}
+	out := map[int]int64{}
+	for _, po := range resp.Topics[w.ingress] {
+		if po.Error != nil {
+			return nil, po.Error
+		}
+		out[po.Partition] = po.CommittedOffset
+	}
+	return out, nil
+}
+
+// offsetMonitor polls the group's committed offsets and records every
+// regression (an offset lower than one seen before for the same partition).
+type offsetMonitor struct {
+	mu          sync.Mutex
+	high        map[int]int64
+	polls       int
+	regressions []string
+	stop        context.CancelFunc
+	done        chan struct{}
+}
+
+func (w *world) monitorOffsets() *offsetMonitor {
+	ctx, cancel := context.WithCancel(w.ctx)
+	m := &offsetMonitor{high: map[int]int64{}, stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			com, err := w.committed()
+			if err != nil {
+				continue // broker restarting, coordinator moving: try again
+			}
+			m.mu.Lock()
+			m.polls++
+			for p, off := range com {
+				if off < 0 {
+					continue // nothing committed yet (or not reported)
+				}
+				if prev, ok := m.high[p]; ok && off < prev {
+					m.regressions = append(m.regressions, fmt.Sprintf("partition %d: committed offset went from %d to %d", p, prev, off))
+				}
+				if off > m.high[p] {
+					m.high[p] = off
+				}
+			}
+			m.mu.Unlock()
+		}
+	}()
+	w.t.Cleanup(func() { m.stop(); <-m.done })
+	return m
+}
+
+// finish stops the monitor and returns its regressions and poll count.
+func (m *offsetMonitor) finish() ([]string, int) {
+	m.stop()
+	<-m.done
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.regressions...), m.polls
+}
