@@ -198,6 +198,7 @@ type Worker struct {
 	transport kafka.RoundTripper
 	writer    *kafka.Writer
 
+	started atomic.Bool // Run was called (a Worker runs once)
 	running atomic.Bool
 	joined  atomic.Bool // a group generation was joined
 	current atomic.Pointer[session]
@@ -299,13 +300,19 @@ func (w *Worker) Ready(context.Context) error {
 // the group and triggers a rebalance. Every worker of the group sees the same
 // plan source, so all of them converge on the same subscription.
 func (w *Worker) Run(ctx context.Context) error {
-	if !w.running.CompareAndSwap(false, true) {
+	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker: Run called twice")
 	}
+	w.running.Store(true)
 	defer w.running.Store(false)
 	defer func() {
+		// Only after every WriteMessages returned: Close during a write
+		// can hang (kafka-go #1307, #1099).
 		if err := w.writer.Close(); err != nil {
 			w.log.Warn("closing writer", "err", err)
+		}
+		if t, ok := w.transport.(*kafka.Transport); ok && w.cfg.Transport == nil {
+			t.CloseIdleConnections()
 		}
 	}()
 
