@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/exchange-gov/exchange/policy"
 )
 
 func TestDeliveryIDStable(t *testing.T) {
@@ -81,5 +83,22 @@ func TestTraceparent(t *testing.T) {
 	// A future version with extra fields is read by its version-00 prefix.
 	if _, _, ok := parseTraceparent("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra"); !ok {
 		t.Error("future-version traceparent refused")
+	}
+}
+
+func TestNewWorkerNilOptions(t *testing.T) {
+	w, err := NewWorker(WorkerConfig{Brokers: []string{"127.0.0.1:1"}}, &policy.Holder{}, nopLedger{},
+		WithLogger(nil), WithTracerProvider(nil), WithMetrics(nil), WithClock(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.log == nil || w.tracer == nil || w.metrics == nil || w.now == nil {
+		t.Fatal("nil option replaced a default with nil")
+	}
+	if _, err := NewWorker(WorkerConfig{}, &policy.Holder{}, nopLedger{}); err == nil {
+		t.Error("no brokers accepted")
+	}
+	if _, err := NewWorker(WorkerConfig{Brokers: []string{"x:1"}, MaxRecordBytes: 2 << 20}, &policy.Holder{}, nopLedger{}); err == nil {
+		t.Error("records larger than a produce batch accepted")
 	}
 }

@@ -165,21 +165,40 @@ func (c *WorkerConfig) validate() error {
 // Option configures a Worker.
 type Option func(*Worker)
 
-// WithLogger sets the logger. Default slog.Default(). Logs carry topics,
-// partitions, offsets, counts and reason codes, never record content.
-func WithLogger(l *slog.Logger) Option { return func(w *Worker) { w.log = l } }
-
-// WithTracerProvider sets where batch spans go. Default: a no-op provider.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(w *Worker) { w.tracer = tp.Tracer("github.com/exchange-gov/exchange/exchange") }
+// WithLogger sets the logger (nil: the default). Default slog.Default().
+// Logs carry topics, partitions, offsets, counts and reason codes, never
+// record content.
+func WithLogger(l *slog.Logger) Option {
+	return func(w *Worker) {
+		if l != nil {
+			w.log = l
+		}
+	}
 }
 
-// WithMetrics sets the metrics. Default: metrics registered nowhere.
+// WithTracerProvider sets where batch spans go (nil: the default). Default:
+// a no-op provider.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(w *Worker) {
+		if tp != nil {
+			w.tracer = tp.Tracer("github.com/exchange-gov/exchange/exchange")
+		}
+	}
+}
+
+// WithMetrics sets the metrics (nil: the default). Default: metrics
+// registered nowhere.
 func WithMetrics(m *Metrics) Option { return func(w *Worker) { w.metrics = m } }
 
 // WithClock sets the clock used for decisions (freshness) and ledger
-// decision times. Default time.Now.
-func WithClock(now func() time.Time) Option { return func(w *Worker) { w.now = now } }
+// decision times (nil: the default). Default time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(w *Worker) {
+		if now != nil {
+			w.now = now
+		}
+	}
+}
 
 // Worker is one member of the exchange's consumer group: it routes every
 // record of the ingress topics it is assigned through the current plan.
