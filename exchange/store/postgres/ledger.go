@@ -43,6 +43,10 @@ const maxAppendAttempts = 5
 // written with COPY, and a signed checkpoint added per chain. The
 // per-partition unique indexes on (topic, partition, seq) and (topic,
 // partition, offset) are the last guard against a fork.
+//
+// Statements are pipelined — BEGIN with the locks and head reads, then
+// COPY, then the checkpoints with COMMIT — so an append costs about three
+// round trips.
 func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -64,7 +68,7 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return db.appendTx(ctx, tx, b) })
+		err = db.appendOnce(ctx, b)
 		if err == nil || attempt == maxAppendAttempts || !retryable(err) || ctx.Err() != nil {
 			break
 		}
@@ -82,7 +86,22 @@ type chainState struct {
 	fresh  []*ledger.Entry
 }
 
-func (db *DB) appendTx(ctx context.Context, tx pgx.Tx, b *ledger.Batch) error {
+func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection left inside a transaction is destroyed by Release; try a
+	// ROLLBACK first so it can be reused.
+	defer func() {
+		if err != nil && !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			cancel()
+		}
+		conn.Release()
+	}()
+
 	states := make([]*chainState, len(b.Chains))
 	for i, c := range b.Chains {
 		states[i] = &chainState{chain: c}
@@ -94,6 +113,7 @@ func (db *DB) appendTx(ctx context.Context, tx pgx.Tx, b *ledger.Batch) error {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	q := &pgx.Batch{}
+	q.Queue("BEGIN")
 	for i, k := range keys {
 		if i > 0 && k == keys[i-1] {
 			continue
@@ -116,7 +136,7 @@ func (db *DB) appendTx(ctx context.Context, tx pgx.Tx, b *ledger.Batch) error {
 		q.Queue(`SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = $1 AND partition = $2`,
 			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.lastCP) })
 	}
-	if err := tx.SendBatch(ctx, q).Close(); err != nil {
+	if err := conn.SendBatch(ctx, q).Close(); err != nil {
 		return fmt.Errorf("locking chains: %w", err)
 	}
 	// Drop entries already stored: an offset above the chain's highest is
@@ -130,7 +150,7 @@ func (db *DB) appendTx(ctx context.Context, tx pgx.Tx, b *ledger.Batch) error {
 		}
 		stored := map[int64]bool{}
 		if len(maybe) > 0 {
-			rows, err := tx.Query(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = $1 AND partition = $2 AND "offset" = ANY($3)`,
+			rows, err := conn.Query(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = $1 AND partition = $2 AND "offset" = ANY($3)`,
 				s.chain.Topic, s.chain.Partition, maybe)
 			if err != nil {
 				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
@@ -150,50 +170,61 @@ func (db *DB) appendTx(ctx context.Context, tx pgx.Tx, b *ledger.Batch) error {
 		}
 	}
 	var rows [][]any
+	end := &pgx.Batch{}
 	for _, s := range states {
 		if len(s.fresh) == 0 {
 			continue
 		}
 		if s.head.Seq == 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO ledger_chains (topic, partition) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-				s.chain.Topic, s.chain.Partition); err != nil {
-				return fmt.Errorf("registering chain %s: %w", s.chain, err)
-			}
+			end.Queue(`INSERT INTO ledger_chains (topic, partition) VALUES ($1, $2) ON CONFLICT DO NOTHING`, s.chain.Topic, s.chain.Partition)
 		}
 		s.head = ledger.Link(s.head, s.fresh)
 		for _, e := range s.fresh {
 			rows = append(rows, entryRow(e))
 		}
 	}
-	if len(rows) == 0 {
-		return nil // everything was already stored: a retry or a re-processed batch
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_entries"}, entryColumns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("copying entries: %w", err)
+	if len(rows) > 0 {
+		if _, err := conn.CopyFrom(ctx, pgx.Identifier{"ledger_entries"}, entryColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copying entries: %w", err)
+		}
 	}
 	if db.cfg.SigningKey != nil {
 		now := db.cfg.Now()
-		q := &pgx.Batch{}
 		for _, s := range states {
 			if len(s.fresh) == 0 || s.head.Seq-s.lastCP < db.cfg.CheckpointEvery {
 				continue
 			}
 			cp := ledger.Checkpoint{Topic: s.chain.Topic, Partition: s.chain.Partition, Seq: s.head.Seq, Hash: s.head.Hash}
 			ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
-			q.Queue(`INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at, key_id, public_key, signature)
+			end.Queue(`INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at, key_id, public_key, signature)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 				cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time, cp.KeyID, cp.PublicKey, cp.Signature)
 		}
-		if q.Len() > 0 {
-			if err := tx.SendBatch(ctx, q).Close(); err != nil {
-				return fmt.Errorf("writing checkpoints: %w", err)
-			}
+	}
+	// Nothing new (a retry or a re-processed batch) still commits, to
+	// release the locks; the transaction wrote nothing.
+	end.Queue("COMMIT")
+	br := conn.SendBatch(ctx, end)
+	for i := 0; i < end.Len()-1; i++ {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("writing chains and checkpoints: %w", err)
 		}
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	// COMMIT of an aborted transaction answers ROLLBACK without an error.
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("committing: server answered %q", tag.String())
 	}
 	return nil
 }
 
-// entryRow is e as a COPY row. Empty lists go as NULL (nil slices).
 func entryRow(e *ledger.Entry) []any {
 	var agrs, cons, tops, ids, sa, sr, reasons []string
 	if n := len(e.Deliveries); n > 0 {
