@@ -148,23 +148,24 @@ func Validate(e *Entry) error {
 	default:
 		return bad("unknown decision %q", e.Decision)
 	}
-	for name, h := range map[string][]byte{"key hash": e.KeyHash, "payload hash": e.PayloadHash, "subject hash": e.SubjectHash} {
-		if len(h) > maxHashLen {
-			return bad("%s longer than %d bytes", name, maxHashLen)
-		}
+	if len(e.KeyHash) > maxHashLen || len(e.PayloadHash) > maxHashLen || len(e.SubjectHash) > maxHashLen {
+		return bad("a hash field is longer than %d bytes", maxHashLen)
 	}
-	texts := []string{e.Topic, e.Dataset, string(e.Decision), e.PlanVersion}
-	texts = append(texts, e.Reasons...)
+	badText := func(s string) bool {
+		return len(s) > maxText || !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0
+	}
+	ok := !badText(e.Topic) && !badText(e.Dataset) && !badText(string(e.Decision)) && !badText(e.PlanVersion)
+	for _, r := range e.Reasons {
+		ok = ok && !badText(r)
+	}
 	for _, d := range e.Deliveries {
-		texts = append(texts, d.AgreementID, d.Topic, d.DeliveryID)
+		ok = ok && !badText(d.AgreementID) && !badText(d.Topic) && !badText(d.DeliveryID)
 	}
 	for _, s := range e.Skips {
-		texts = append(texts, s.AgreementID, s.Reason)
+		ok = ok && !badText(s.AgreementID) && !badText(s.Reason)
 	}
-	for _, s := range texts {
-		if len(s) > maxText || !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-			return bad("text field is longer than %d bytes, not UTF-8 or holds NUL", maxText)
-		}
+	if !ok {
+		return bad("a text field is longer than %d bytes, not UTF-8 or holds NUL", maxText)
 	}
 	return nil
 }
