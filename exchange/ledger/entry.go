@@ -1,5 +1,3 @@
-// Package ledger defines the audit ledger: one append-only, hash-chained
-// entry per record decision. It holds no payloads and no field values.
 package ledger
 
 import "time"
