@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,7 +41,7 @@ the database.
 query prints one page of ledger entries as JSON {"entries": […], "next":
 CURSOR}; pass --after CURSOR for the next page. Filters: --dataset,
 --agreement, --consumer, --decision, --reason, --delivery-id, --from, --to
-(RFC 3339, decision time), --topic, --partition, --offset, --sort
+(RFC 3339, decision time), --subject-hash, --topic, --partition, --offset, --sort
 (decision_time or -decision_time).
 
 URL is postgres://… or sqlite:///path/to/file.db (default $EXCHANGE_DATABASE_URL).
@@ -262,6 +263,7 @@ func auditQuery(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	decision := fs.String("decision", "", "delivered, dropped or quarantined")
 	fs.StringVar(&q.Reason, "reason", "", "reason code, e.g. quality:nhi_format")
 	fs.StringVar(&q.DeliveryID, "delivery-id", "", "delivery id")
+	subject := fs.String("subject-hash", "", "keyed hash of a data subject's identifier (hex): every decision about one person")
 	fs.Var(&timeFlag{&q.From}, "from", "decision time from (inclusive, RFC 3339)")
 	fs.Var(&timeFlag{&q.To}, "to", "decision time to (exclusive, RFC 3339)")
 	fs.StringVar(&q.Topic, "topic", "", "source topic")
@@ -279,6 +281,13 @@ func auditQuery(ctx context.Context, stdout, stderr io.Writer, args []string) er
 		return exitError{2}
 	}
 	q.Decision = ledger.Decision(*decision)
+	if *subject != "" {
+		h, err := hex.DecodeString(*subject)
+		if err != nil {
+			return errors.New("--subject-hash: want hex")
+		}
+		q.SubjectHash = h
+	}
 	if part.v != nil {
 		if *part.v < 0 || *part.v > 1<<31-1 {
 			return errors.New("--partition out of range")

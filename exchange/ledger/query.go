@@ -36,7 +36,10 @@ type Query struct {
 	Decision   Decision
 	Reason     string // carries this reason code
 	DeliveryID string
-	From, To   time.Time // decision time, From inclusive, To exclusive
+	// SubjectHash selects the decisions about one data subject (the keyed
+	// hash the runtime stores). Not indexed: bound it with From/To.
+	SubjectHash []byte
+	From, To    time.Time // decision time, From inclusive, To exclusive
 	// Source position: Topic alone, Topic+Partition, or all three.
 	Topic     string
 	Partition *int32
@@ -105,6 +108,9 @@ func (q *Query) Normalize() (*Cursor, error) {
 	}
 	if q.Offset != nil && q.Partition == nil {
 		return nil, fmt.Errorf("%w: offset needs a partition", ErrBadQuery)
+	}
+	if len(q.SubjectHash) > maxHashLen {
+		return nil, fmt.Errorf("%w: subject hash longer than %d bytes", ErrBadQuery, maxHashLen)
 	}
 	q.From, q.To = normTime(q.From), normTime(q.To)
 	if q.After == "" {

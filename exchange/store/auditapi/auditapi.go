@@ -1,7 +1,7 @@
 // Package auditapi serves the audit ledger over HTTP for stewards and
 // governance:
 //
-//	GET /api/v1/audit?dataset=&agreement=&consumer=&decision=&reason=&delivery_id=&from=&to=&topic=&partition=&offset=&sort=&after=&limit=
+//	GET /api/v1/audit?dataset=&agreement=&consumer=&decision=&reason=&delivery_id=&subject_hash=&from=&to=&topic=&partition=&offset=&sort=&after=&limit=
 //	GET /api/v1/lineage?topic=&partition=&offset=
 //	GET /api/v1/lineage?delivery_id=
 //
@@ -20,6 +20,7 @@ package auditapi
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,7 +110,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var auditParams = map[string]bool{
 	"dataset": true, "agreement": true, "consumer": true, "decision": true, "reason": true, "delivery_id": true,
-	"from": true, "to": true, "topic": true, "partition": true, "offset": true, "sort": true, "after": true, "limit": true,
+	"subject_hash": true, "from": true, "to": true, "topic": true, "partition": true, "offset": true, "sort": true, "after": true, "limit": true,
 }
 
 // maxParam bounds every parameter value.
@@ -263,6 +264,13 @@ func parseQuery(v url.Values, allowed map[string]bool) (ledger.Query, error) {
 	q.Dataset, q.Agreement, q.Consumer = v.Get("dataset"), v.Get("agreement"), v.Get("consumer")
 	q.Decision, q.Reason, q.DeliveryID = ledger.Decision(v.Get("decision")), v.Get("reason"), v.Get("delivery_id")
 	q.Topic, q.Sort, q.After = v.Get("topic"), v.Get("sort"), v.Get("after")
+	if s := v.Get("subject_hash"); s != "" {
+		h, err := hex.DecodeString(s)
+		if err != nil {
+			return q, errors.New("subject_hash: want hex")
+		}
+		q.SubjectHash = h
+	}
 	for _, tf := range []struct {
 		name string
 		dst  *time.Time

@@ -43,6 +43,9 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 	if q.DeliveryID != "" {
 		where = append(where, "delivery_ids @> ARRAY["+arg(q.DeliveryID)+"]::text[]")
 	}
+	if len(q.SubjectHash) > 0 {
+		where = append(where, "subject_hash = "+arg(q.SubjectHash))
+	}
 	if !q.From.IsZero() {
 		where = append(where, "decision_time >= "+arg(q.From))
 	}

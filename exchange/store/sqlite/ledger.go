@@ -339,6 +339,9 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 	if q.DeliveryID != "" {
 		add("e.id IN (SELECT entry_id FROM ledger_deliveries WHERE delivery_id = ?)", q.DeliveryID)
 	}
+	if len(q.SubjectHash) > 0 {
+		add("e.subject_hash = ?", q.SubjectHash)
+	}
 	if !q.From.IsZero() {
 		add("e.decision_time_us >= ?", q.From.UnixMicro())
 	}

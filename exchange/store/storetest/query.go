@@ -49,6 +49,7 @@ func testQuery(t *testing.T, h Harness) {
 		{"reason", ledger.Query{Reason: "freshness:stale"}, 30},
 		{"delivery id", ledger.Query{DeliveryID: "d-soc-ingress.health.immunisations-1-9"}, 1},
 		{"unknown delivery id", ledger.Query{DeliveryID: "nope"}, 0},
+		{"data subject", ledger.Query{SubjectHash: sum("subject-5")}, 6},
 		{"time range", ledger.Query{From: baseTime.Add(10 * time.Millisecond), To: baseTime.Add(20 * time.Millisecond)}, 30},
 		{"position", ledger.Query{Topic: "ingress.health.immunisations", Partition: &p1, Offset: &o7}, 1},
 		{"topic", ledger.Query{Topic: "ingress.tax.returns"}, 30},
