@@ -308,21 +308,27 @@ func (w *Worker) prepare(ctx context.Context, plan *policy.Plan, batch []fetched
 	return p
 }
 
-// finish produces, audits and commits a prepared batch, in that order.
-func (w *Worker) finish(ctx context.Context, s *session, p *prepared) error {
-	defer p.span.End()
+// produceBatch writes every delivery and quarantine copy of a prepared
+// batch, acknowledged by all in-sync replicas (first step of its finish).
+func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 	ctx = trace.ContextWithSpan(ctx, p.span)
-	// 1. Every delivery and quarantine copy acknowledged by all in-sync replicas.
 	if err := w.produce(ctx, p.msgs); err != nil {
 		p.span.SetStatus(codes.Error, "produce abandoned")
+		p.span.End()
 		return fmt.Errorf("producing %d messages: %w", len(p.msgs), err)
 	}
-	// 2. The ledger entries durable.
+	return nil
+}
+
+// auditBatch appends a produced batch's ledger entries and only then
+// commits its offsets.
+func (w *Worker) auditBatch(ctx context.Context, s *session, p *prepared) error {
+	defer p.span.End()
+	ctx = trace.ContextWithSpan(ctx, p.span)
 	if err := w.appendLedger(ctx, p.entries); err != nil {
 		p.span.SetStatus(codes.Error, "ledger append abandoned")
 		return fmt.Errorf("appending %d ledger entries: %w", len(p.entries), err)
 	}
-	// 3. Only now the offsets.
 	committed := s.commit(ctx, p.batch)
 
 	w.observe(p.results, p.now)

@@ -637,46 +637,69 @@ func (s *session) close(timeout time.Duration) {
 }
 
 // consume runs batches until ctx is cancelled (restart false) or the plan's
-// dataset set differs from the session's topics (restart true).
+// dataset set differs from the session's topics (restart true), or the
+// watchdog finds a stalled partition (restart true).
 //
-// It is a two-stage pipeline: this goroutine fetches and decides batch k+1
-// while the sink goroutine produces, audits and commits batch k. The
-// hand-over channel is unbuffered, so at most two batches are in flight and
-// batches reach Kafka, the ledger and the commit strictly in fetch order
-// (per-key order and positional commits depend on it). When the sink is
-// stuck (ledger down: fail closed), this stage blocks on the hand-over and
-// fetching stops once the prefetch buffer is full.
+// It is a three-stage pipeline: this goroutine fetches and decides batch
+// k+2 while the producer stage writes batch k+1 and the audit stage appends
+// batch k to the ledger and commits it. Hand-overs are unbuffered, every
+// stage handles one batch at a time, so batches reach Kafka, the ledger and
+// the commit strictly in fetch order (per-key order and positional commits
+// depend on it), and a batch is committed only after its own produce and
+// ledger append. When a stage is stuck (ledger down: fail closed), the
+// stages before it block on their hand-over and fetching stops once the
+// prefetch buffer is full; at most two batches are then produced and not
+// yet audited (they are audited when the ledger returns, or re-processed).
 func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
 	in := make(chan *prepared)
-	sinkDone := make(chan error, 1)
-	go func() {
+	produced := make(chan *prepared)
+	stageErr := make(chan error, 2) // each stage reports at most once
+	var stages sync.WaitGroup
+	stages.Add(2)
+	go func() { // producer stage
+		defer stages.Done()
+		defer close(produced)
+		failed := false
 		for p := range in {
-			if err := w.finish(procCtx, s, p); err != nil {
-				// Drain so the deciding stage never blocks on a dead sink.
-				go func() {
-					for p := range in {
-						p.span.End()
-					}
-				}()
-				sinkDone <- err
-				return
+			if failed {
+				p.span.End()
+				continue
 			}
+			if err := w.produceBatch(procCtx, p); err != nil {
+				stageErr <- err
+				failed = true
+				continue
+			}
+			produced <- p // the audit stage drains even after a failure
 		}
-		sinkDone <- nil
 	}()
-	var sinkErr error
-	sinkExited := false
-	defer func() {
-		close(in)
-		if !sinkExited {
-			sinkErr = <-sinkDone
+	go func() { // audit stage
+		defer stages.Done()
+		failed := false
+		for p := range produced {
+			if failed {
+				p.span.End()
+				continue
+			}
+			if err := w.auditBatch(procCtx, s, p); err != nil {
+				stageErr <- err
+				failed = true
+			}
 		}
-		if sinkErr != nil {
+	}()
+	defer func() {
+		// Let the stages finish what they hold (bounded by procCtx), then
+		// report the first stage failure.
+		close(in)
+		stages.Wait()
+		select {
+		case serr := <-stageErr:
 			if procCtx.Err() != nil {
-				w.log.Warn("shutdown deadline passed: batch abandoned uncommitted")
+				w.log.Warn("shutdown deadline passed: batches in flight abandoned uncommitted")
 				return
 			}
-			restart, err = false, sinkErr
+			restart, err = false, serr
+		default:
 		}
 	}()
 
@@ -684,11 +707,11 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 	defer tick.Stop()
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
-	// Two sets of batch buffers and decision slots, alternating: batch k's
-	// are held by the sink while batch k+1's are filled.
+	// Three sets of batch buffers and decision slots, in rotation: one per
+	// pipeline stage.
 	var (
-		bufs  [2][]fetched
-		slots [2][]policy.Decision
+		bufs  [3][]fetched
+		slots [3][]policy.Decision
 		cur   int
 	)
 	for i := range bufs {
@@ -696,14 +719,14 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 		slots[i] = make([]policy.Decision, w.cfg.MaxBatchRecords)
 	}
 	for {
-		cur ^= 1
+		cur = (cur + 1) % len(bufs)
 		batch := bufs[cur][:0]
 		// Wait for a first record, a plan check, or the end.
 		select {
 		case <-ctx.Done():
 			return false, nil
-		case sinkErr = <-sinkDone:
-			sinkExited = true
+		case serr := <-stageErr:
+			stageErr <- serr // for the deferred report
 			return false, nil
 		case <-tick.C:
 			plan := w.plans.Load()
@@ -768,13 +791,13 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 		p := w.prepare(procCtx, plan, batch, slots[cur])
 		select {
 		case in <- p:
-		case sinkErr = <-sinkDone:
-			sinkExited = true
+		case serr := <-stageErr:
+			stageErr <- serr // for the deferred report
 			p.span.End()
 			return false, nil
 		case <-ctx.Done():
-			// Shutting down: this batch is dropped uncommitted; the one in
-			// the sink finishes (deferred wait).
+			// Shutting down: this batch is dropped uncommitted; the ones in
+			// the stages finish (deferred wait).
 			p.span.End()
 			return false, nil
 		}
