@@ -6,21 +6,28 @@
 // # The record loop
 //
 // A Worker is one member of the consumer group over every dataset's
-// ingress.<dataset> topic. Per batch (up to WorkerConfig.MaxBatchRecords
-// records, or what arrived within Linger of the first):
+// ingress.<dataset> topic (one kafka-go Reader, FetchMessage only, no
+// auto-commit). Per batch (up to WorkerConfig.MaxBatchRecords records from
+// any of its partitions, or what arrived within Linger of the first):
 //
 //  1. read the current plan once: every record of the batch is decided on it;
 //  2. per record: strip reserved exchange-* headers, bound headers and size,
-//     check the wire frame, Plan.Evaluate;
+//     check the wire frame, Plan.Evaluate, build deliveries (headers
+//     exchange-agreement, exchange-delivery-id, exchange-source,
+//     exchange-event-time, traceparent) or the quarantine copy (original
+//     bytes and headers plus exchange-reason, exchange-detail);
 //  3. produce every delivery and quarantine copy synchronously with acks=all,
 //     retrying failures (never skipping);
 //  4. append one ledger entry per record (fail closed: retried while the
 //     ledger is down, consumption paused);
-//  5. commit, per partition, the offsets of the batch's records fetched
-//     under the current group generation.
+//  5. commit, per partition, the highest offset of the batch's records
+//     fetched under the current group generation.
 //
-// A crash anywhere re-processes from the last commit; duplicates carry the
-// same exchange-delivery-id and the ledger is idempotent on source position.
+// Steps 1-2, 3 and 4-5 run as a three-stage pipeline over consecutive
+// batches, each stage in batch order. A crash anywhere re-processes from the
+// last commit; duplicates carry the same exchange-delivery-id and the ledger
+// is idempotent on source position. Why each kafka-go setting is what it is
+// (the library's known traps) is commented where it is set.
 //
 // # Wiring
 //
