@@ -15,7 +15,8 @@
 # restart that server on the same port with its data (EXCHANGE_LOCAL_STATE
 # is exported too, so the scripts find it).
 #
-# Variables: RACE_PKGS (default "./exchange/... ./schemas/..."), FUZZTIME
+# Variables: TEST_PKGS (default ./...), RACE_PKGS (default
+# "./exchange/... ./schemas/..."), FUZZ_PKGS (default ./...), FUZZTIME
 # (default 10s; 0 skips fuzzing beyond the seed corpora, which step 3 runs),
 # TEST_TIMEOUT (default 30m), GO_TEST_FLAGS (extra flags for steps 3 and 4).
 #
@@ -26,10 +27,13 @@
 # bin/test-result.txt (.ci/run repeats it after make's own error line).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+root=$PWD
+local_dir="$root/deploy/local"
 # shellcheck source=deploy/local/lib.sh
-source deploy/local/lib.sh
+source "$local_dir/lib.sh"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
+TEST_PKGS="${TEST_PKGS:-./...}"
 RACE_PKGS="${RACE_PKGS:-./exchange/... ./schemas/...}"
 FUZZTIME="${FUZZTIME:-10s}"
 TEST_TIMEOUT="${TEST_TIMEOUT:-30m}"
@@ -49,10 +53,10 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [ -n "$started_kafka" ]; then
-    bash deploy/local/kafka.sh stop || echo "test.sh: stopping Kafka failed" >&2
+    bash "$local_dir/kafka.sh" stop || echo "test.sh: stopping Kafka failed" >&2
   fi
   if [ -n "$started_pg" ]; then
-    bash deploy/local/postgres.sh stop || echo "test.sh: stopping PostgreSQL failed" >&2
+    bash "$local_dir/postgres.sh" stop || echo "test.sh: stopping PostgreSQL failed" >&2
   fi
   rm -rf "$work"
   exit "$rc"
@@ -90,29 +94,29 @@ smoke() {
 
 step "gofmt" check_gofmt
 step "go vet" go vet ./...
-step "go mod tidy drift" bash deploy/local/tidy-check.sh
+step "go mod tidy drift" bash "$local_dir/tidy-check.sh"
 step "build + smoke" smoke
 
 testsum="$work/testsum"
-step "build testsum" go build -o "$testsum" ./deploy/local/testsum
+step "build testsum" go build -o "$testsum" "$local_dir/testsum"
 
 start_pg() {
   local url
-  url=$(bash deploy/local/postgres.sh start) || return 1
+  url=$(bash "$local_dir/postgres.sh" start) || return 1
   started_pg=1
   export EXCHANGE_TEST_DATABASE_URL="$url"
   # Fault tests may stop and restart a server this run owns (never one given
   # in the environment): `bash $EXCHANGE_TEST_POSTGRES_CONTROL down|up`.
-  export EXCHANGE_TEST_POSTGRES_CONTROL="$PWD/deploy/local/postgres.sh"
+  export EXCHANGE_TEST_POSTGRES_CONTROL="$local_dir/postgres.sh"
   echo "EXCHANGE_TEST_DATABASE_URL=$url"
 }
 start_kafka() {
   local brokers
-  brokers=$(bash deploy/local/kafka.sh start) || return 1
+  brokers=$(bash "$local_dir/kafka.sh" start) || return 1
   started_kafka=1
   export EXCHANGE_TEST_KAFKA_BROKERS="$brokers"
   # `bash $EXCHANGE_TEST_KAFKA_CONTROL down [--hard]|up` restarts this broker.
-  export EXCHANGE_TEST_KAFKA_CONTROL="$PWD/deploy/local/kafka.sh"
+  export EXCHANGE_TEST_KAFKA_CONTROL="$local_dir/kafka.sh"
   echo "EXCHANGE_TEST_KAFKA_BROKERS=$brokers"
 }
 if [ -z "${EXCHANGE_TEST_DATABASE_URL:-}" ]; then
@@ -152,7 +156,7 @@ gotest() {
 }
 
 # shellcheck disable=SC2086
-gotest "go test" -count=1 -shuffle=on -timeout "$TEST_TIMEOUT" $GO_TEST_FLAGS ./...
+gotest "go test" -count=1 -shuffle=on -timeout "$TEST_TIMEOUT" $GO_TEST_FLAGS $TEST_PKGS
 # shellcheck disable=SC2086
 gotest "go test -race" -race -count=1 -timeout "$TEST_TIMEOUT" $GO_TEST_FLAGS $RACE_PKGS
 
@@ -160,17 +164,17 @@ if [ "$FUZZTIME" != "0" ] && [ "$FUZZTIME" != "0s" ]; then
   fuzz_start=$EPOCHREALTIME
   echo "== fuzz ($FUZZTIME per target)"
   EXCHANGE_TEST_COUNTS="$counts" EXCHANGE_TESTSUM="$testsum" FUZZTIME="$FUZZTIME" \
-    bash deploy/local/fuzz.sh || true
+    bash "$local_dir/fuzz.sh" || true
   echo "   (fuzz: $(elapsed_since "$fuzz_start")s)"
 fi
 
 # Stop the servers now, so that the closing line is the last one printed.
 if [ -n "$started_kafka" ]; then
-  bash deploy/local/kafka.sh stop || check_failures+=("stop Apache Kafka")
+  bash "$local_dir/kafka.sh" stop || check_failures+=("stop Apache Kafka")
   started_kafka=""
 fi
 if [ -n "$started_pg" ]; then
-  bash deploy/local/postgres.sh stop || check_failures+=("stop PostgreSQL")
+  bash "$local_dir/postgres.sh" stop || check_failures+=("stop PostgreSQL")
   started_pg=""
 fi
 
