@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,7 +30,35 @@ const (
 	envHelperSuffix  = "EXCHANGE_TEST_HELPER_SUFFIX"
 	envHelperLedger  = "EXCHANGE_TEST_HELPER_LEDGER"
 	envHelperReal    = "EXCHANGE_TEST_HELPER_REAL"
+	// envHelperCrash makes the helper SIGKILL itself at a fixed point of its
+	// 7th batch: "after-produce" (deliveries acknowledged, ledger not written)
+	// or "after-ledger" (ledger written, offsets not committed).
+	envHelperCrash = "EXCHANGE_TEST_HELPER_CRASH"
 )
+
+// crashingLedger SIGKILLs its own process around the n-th append.
+type crashingLedger struct {
+	Ledger
+	at    string
+	n     int
+	calls int
+}
+
+func (c *crashingLedger) Append(ctx context.Context, es []ledger.Entry) error {
+	c.calls++
+	if c.calls == c.n && c.at == "after-produce" {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
+	if err := c.Ledger.Append(ctx, es); err != nil {
+		return err
+	}
+	if c.calls == c.n && c.at == "after-ledger" {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	return nil
+}
 
 // TestHelperWorker is not a test: it is the worker process of
 // TestCrashRecovery, run only when envHelper is set.
@@ -49,7 +78,11 @@ func TestHelperWorker(t *testing.T) {
 		t.Fatalf("opening the ledger: %v", err)
 	}
 	defer db.Close()
-	w, err := NewWorker(cfg, m.plans, db, WithLogger(testLogger(t)))
+	var lg Ledger = db
+	if at := os.Getenv(envHelperCrash); at != "" {
+		lg = &crashingLedger{Ledger: db, at: at, n: 7}
+	}
+	w, err := NewWorker(cfg, m.plans, lg, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatalf("NewWorker: %v", err)
 	}
@@ -58,15 +91,23 @@ func TestHelperWorker(t *testing.T) {
 	}
 }
 
-// TestCrashRecovery: a worker process is killed (SIGKILL) while records
-// stream in, restarted, and killed again once caught up. Every record is
-// delivered to every agreement at least once, all copies of one record carry
-// the same delivery id, and the SQLite ledger holds exactly one entry for
-// every record, in hash chains that verify.
+// TestCrashRecovery: a worker process dies by SIGKILL while records stream
+// in — killed from outside at an arbitrary point, or killing itself right
+// after a batch was produced (before its ledger append) or right after the
+// append (before the commit) — is restarted, and killed again once caught
+// up. Every record is delivered to every agreement at least once, all copies
+// of one record carry the same delivery id, and the SQLite ledger holds
+// exactly one entry for every record, in hash chains that verify.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts worker processes")
 	}
+	for _, at := range []string{"external", "after-produce", "after-ledger"} {
+		t.Run(at, func(t *testing.T) { testCrashRecovery(t, at) })
+	}
+}
+
+func testCrashRecovery(t *testing.T, at string) {
 	m := newMechanics(t, 3)
 	dir := t.TempDir()
 	ledgerPath := filepath.Join(dir, "ledger.db")
@@ -78,6 +119,9 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		cmd.Env = append(os.Environ(), envHelper+"=1", envHelperBrokers+"="+strings.Join(m.k.brokers, ","),
 			envHelperSuffix+"="+m.suffix, envHelperLedger+"="+ledgerPath, envHelperReal+"="+real)
+		if n == 1 && at != "external" {
+			cmd.Env = append(cmd.Env, envHelperCrash+"="+at)
+		}
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d.log", n)))
 		if err != nil {
 			t.Fatal(err)
@@ -113,11 +157,17 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		published <- nil
 	}()
-	waitFor(t, 60*time.Second, "the first worker to audit 300 records", func() bool { return entries() >= 300 })
-	if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -9: %v", err)
+	if at == "external" {
+		waitFor(t, 60*time.Second, "the first worker to audit 300 records", func() bool { return entries() >= 300 })
+		if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9: %v", err)
+		}
 	}
-	_ = p1.Wait()
+	werr := p1.Wait()
+	var ee *exec.ExitError
+	if !errors.As(werr, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("first worker ended with %v, want death by SIGKILL", werr)
+	}
 	atKill := entries()
 
 	p2 := start(2)
@@ -188,8 +238,11 @@ func TestCrashRecovery(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Errorf("ledger verification after kill -9: %+v, %v", rep, err)
 	}
-	t.Logf("records %d; first worker killed after auditing %d; duplicate deliveries %d (all with the same delivery id); ledger entries %d",
-		total, atKill, dups, n)
+	if at != "external" && dups == 0 {
+		t.Errorf("no duplicate deliveries after a crash %s: the crash point was not exercised", at)
+	}
+	t.Logf("crash %s: records %d; first worker died after auditing %d; duplicate deliveries %d (all with the same delivery id); ledger entries %d",
+		at, total, atKill, dups, n)
 }
 
 // countLedger counts the entries of the SQLite ledger at path, calling fn
