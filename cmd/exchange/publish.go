@@ -15,11 +15,17 @@ import (
 )
 
 func init() {
-	register("publish", "publish JSON lines to a dataset's ingress topic as Avro records", runPublish)
+	register("publish", "publish JSON lines to a dataset's ingress topic as Avro records",
+		func(ctx context.Context, args []string) error {
+			return publishCmd(ctx, os.Stdout, os.Stderr, args)
+		})
 }
 
-func runPublish(ctx context.Context, args []string) error {
+// publishCmd is `exchange publish`: line errors go to stderr as they come,
+// the summary to stdout.
+func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--brokers LIST] [--registry URL] [--key FIELD]
 
@@ -92,15 +98,15 @@ line was not published.
 		return err
 	}
 
-	bar := newProgressBar(os.Stderr, size)
+	bar := newProgressBar(stderr, size)
 	sum, runErr := publish.Run(ctx, in, enc, w,
 		publish.WithLineErrors(func(e *publish.LineError) {
 			bar.clear()
-			fmt.Fprintln(os.Stderr, e.Error())
+			fmt.Fprintln(stderr, e.Error())
 		}),
 		publish.WithProgress(bar.update))
 	bar.done()
-	fmt.Printf("published %d records, %d errors\n", sum.Published, sum.Errors)
+	fmt.Fprintf(stdout, "published %d records, %d errors\n", sum.Published, sum.Errors)
 	if runErr != nil {
 		return fmt.Errorf("publishing to %s: %w", topic, runErr)
 	}
@@ -114,16 +120,20 @@ line was not published.
 // a terminal (a character device). Redraws at most ten times a second.
 type progressBar struct {
 	mu    sync.Mutex
-	w     *os.File
+	w     io.Writer
 	on    bool
 	total int64
 	last  time.Time
 	drawn bool
 }
 
-func newProgressBar(w *os.File, total int64) *progressBar {
-	st, err := w.Stat()
-	return &progressBar{w: w, total: total, on: err == nil && st.Mode()&os.ModeCharDevice != 0}
+func newProgressBar(w io.Writer, total int64) *progressBar {
+	on := false
+	if f, ok := w.(*os.File); ok {
+		st, err := f.Stat()
+		on = err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
+	return &progressBar{w: w, total: total, on: on}
 }
 
 func (p *progressBar) update(s publish.Summary) {
