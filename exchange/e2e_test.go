@@ -410,3 +410,43 @@ func normalise(m map[string]any) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestTopics: the example plan needs ingress and quarantine topics of its
+// four datasets and a delivery topic per agreement; EnsureTopics creates
+// them and is idempotent.
+func TestTopics(t *testing.T) {
+	ex := loadExamples(t)
+	got := Topics(ex.plan)
+	want := []string{}
+	for _, ds := range []string{"civil-registry.births", "health.immunisations", "social-services.benefit-claims", "tax.income-assessments"} {
+		want = append(want, IngressTopic(ex.dataset(ds)), QuarantineTopic(ex.dataset(ds)))
+	}
+	for _, a := range [][2]string{
+		{"health", "civil-registry-to-health-2026-003"}, {"tax", "civil-registry-to-tax-2026-006"},
+		{"social-services", "health-to-social-2026-001"}, {"statistics", "health-to-statistics-2026-002"},
+		{"statistics", "social-to-statistics-2026-005"}, {"social-services", "tax-to-social-2026-004"},
+	} {
+		want = append(want, DeliverTopic(a[0], ex.agreement(a[1])))
+	}
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Topics =\n %v\nwant\n %v", got, want)
+	}
+	if Topics(nil) != nil {
+		t.Error("Topics(nil) is not empty")
+	}
+
+	k := startKafka(t)
+	for i := 0; i < 2; i++ {
+		if err := EnsureTopics(t.Context(), k.brokers, got, 2); err != nil {
+			t.Fatalf("EnsureTopics, round %d: %v", i+1, err)
+		}
+	}
+	for _, topic := range got {
+		// A real cluster may take a moment to show a new topic everywhere.
+		waitFor(t, 30*time.Second, topic+" with 2 partitions", func() bool {
+			ps, err := k.partitions(t.Context(), topic)
+			return err == nil && len(ps) == 2
+		})
+	}
+}
