@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"fmt"
+	"math/big"
 
 	"github.com/hamba/avro/v2"
 )
@@ -68,17 +69,49 @@ func (v *validator) skip(n int64, what string) error {
 }
 
 func (v *validator) bytes(what string) error {
+	_, err := v.span(what)
+	return err
+}
+
+// span reads a length-prefixed value and returns its bytes.
+func (v *validator) span(what string) ([]byte, error) {
 	n, err := v.long()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if n < 0 {
-		return v.errf("negative %s length %d", what, n)
+		return nil, v.errf("negative %s length %d", what, n)
 	}
 	if n > int64(v.maxBytes) {
-		return v.errf("%s length %d over the limit of %d", what, n, v.maxBytes)
+		return nil, v.errf("%s length %d over the limit of %d", what, n, v.maxBytes)
 	}
-	return v.skip(n, what)
+	start := v.pos
+	if err := v.skip(n, what); err != nil {
+		return nil, err
+	}
+	return v.b[start:v.pos], nil
+}
+
+// decimal checks that a decimal's unscaled value (big-endian two's
+// complement) has no more digits than the schema's precision: such a value
+// is invalid data, and no encoder would write it back.
+func (v *validator) decimal(b []byte, s avro.Schema) error {
+	ls, ok := s.(avro.LogicalTypeSchema)
+	if !ok || ls.Logical() == nil || ls.Logical().Type() != avro.Decimal {
+		return nil
+	}
+	dec, ok := ls.Logical().(*avro.DecimalLogicalSchema)
+	if !ok {
+		return nil
+	}
+	n := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 { // negative: subtract 2^(8·len)
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	if digits := len(n.Abs(n).String()); n.Sign() != 0 && digits > dec.Precision() {
+		return v.errf("decimal of %d digits exceeds its precision %d", digits, dec.Precision())
+	}
+	return nil
 }
 
 // blocks walks the blocks of an array or map, calling item once per item.
@@ -145,10 +178,18 @@ func (v *validator) value(s avro.Schema) error {
 		case avro.String:
 			return v.bytes("string")
 		case avro.Bytes:
-			return v.bytes("bytes")
+			b, err := v.span("bytes")
+			if err != nil {
+				return err
+			}
+			return v.decimal(b, t)
 		}
 	case *avro.FixedSchema:
-		return v.skip(int64(t.Size()), "fixed "+t.FullName())
+		start := v.pos
+		if err := v.skip(int64(t.Size()), "fixed "+t.FullName()); err != nil {
+			return err
+		}
+		return v.decimal(v.b[start:v.pos], t)
 	case *avro.EnumSchema:
 		i, err := v.int()
 		if err != nil {
