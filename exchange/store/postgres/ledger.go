@@ -14,7 +14,7 @@ import (
 
 var entryColumns = []string{
 	"topic", "partition", "offset", "seq", "dataset", "key_hash", "payload_hash", "schema_id",
-	"decision", "reasons", "delivery_agreements", "delivery_consumers", "delivery_topics", "delivery_ids",
+	"decision", "reasons", "delivery_agreements", "delivery_topics", "delivery_ids",
 	"skip_agreements", "skip_reasons", "plan_version", "subject_hash", "event_time_us", "decision_time",
 	"prev_hash", "hash",
 }
@@ -226,11 +226,11 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
 }
 
 func entryRow(e *ledger.Entry) []any {
-	var agrs, cons, tops, ids, sa, sr, reasons []string
+	var agrs, tops, ids, sa, sr, reasons []string
 	if n := len(e.Deliveries); n > 0 {
-		agrs, cons, tops, ids = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		agrs, tops, ids = make([]string, n), make([]string, n), make([]string, n)
 		for i, d := range e.Deliveries {
-			agrs[i], cons[i], tops[i], ids[i] = d.AgreementID, ledger.Consumer(d.Topic), d.Topic, d.DeliveryID
+			agrs[i], tops[i], ids[i] = d.AgreementID, d.Topic, d.DeliveryID
 		}
 	}
 	if n := len(e.Skips); n > 0 {
@@ -249,7 +249,7 @@ func entryRow(e *ledger.Entry) []any {
 	}
 	return []any{
 		e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, e.KeyHash, e.PayloadHash, int64(e.SchemaID),
-		string(e.Decision), reasons, agrs, cons, tops, ids, sa, sr, e.PlanVersion, e.SubjectHash, evt, e.DecisionTime,
+		string(e.Decision), reasons, agrs, tops, ids, sa, sr, e.PlanVersion, e.SubjectHash, evt, e.DecisionTime,
 		e.PrevHash, e.Hash,
 	}
 }

@@ -32,7 +32,8 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		where = append(where, "("+a+" = ANY(delivery_agreements) OR "+a+" = ANY(skip_agreements))")
 	}
 	if q.Consumer != "" {
-		where = append(where, arg(q.Consumer)+" = ANY(delivery_consumers)")
+		// The consumer is the second dot-separated part of deliver.<consumer>.<agreement>.
+		where = append(where, "EXISTS (SELECT 1 FROM unnest(delivery_topics) t WHERE split_part(t, '.', 1) = 'deliver' AND split_part(t, '.', 2) = "+arg(q.Consumer)+")")
 	}
 	if q.Decision != "" {
 		where = append(where, "decision = "+arg(string(q.Decision)))

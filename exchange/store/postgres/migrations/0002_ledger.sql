@@ -2,7 +2,7 @@
 -- topic-partition, partitioned by month of decision_time so that old months
 -- can be detached, archived and dropped whole. Empty lists are stored as
 -- NULL (cheaper to write than empty arrays); deliveries are parallel arrays
--- (agreement, consumer, topic, delivery id), skips (agreement, reason).
+-- (agreement, topic, delivery id), skips (agreement, reason).
 CREATE TABLE ledger_entries (
     topic               text        NOT NULL,
     partition           integer     NOT NULL,
@@ -15,7 +15,6 @@ CREATE TABLE ledger_entries (
     decision            text        NOT NULL,
     reasons             text[],
     delivery_agreements text[],
-    delivery_consumers  text[],
     delivery_topics     text[],
     delivery_ids        text[],
     skip_agreements     text[],
@@ -32,8 +31,11 @@ CREATE TABLE ledger_entries (
 -- unique keys, (topic, partition, seq) and (topic, partition, offset), are
 -- created on each partition by exchange_ensure_ledger_partition: a unique
 -- index on the parent would have to include decision_time.
+-- Few indexes, because every one costs on the append path: the keyset
+-- order of audit queries, and delivery ids for lineage. Other filters
+-- (dataset, agreement, consumer, reason, subject) scan the partitions a time
+-- range selects.
 CREATE INDEX ledger_entries_time ON ledger_entries (decision_time, topic, partition, "offset");
-CREATE INDEX ledger_entries_dataset ON ledger_entries (dataset, decision_time);
 CREATE INDEX ledger_entries_delivery_ids ON ledger_entries USING gin (delivery_ids);
 
 -- Every chain ever written; verify lists chains from here.
