@@ -3,6 +3,7 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"sync"
 	"time"
 )
 
@@ -21,7 +22,11 @@ const HashSize = sha256.Size
 // last PrevHash. Stores keep microsecond time precision, so the encoding
 // uses exactly that. Nil and empty slices encode the same.
 func Canonical(e *Entry) []byte {
-	b := make([]byte, 0, 256+len(e.Reasons)*24+len(e.Deliveries)*96+len(e.Skips)*48)
+	return AppendCanonical(make([]byte, 0, 256+len(e.Reasons)*24+len(e.Deliveries)*96+len(e.Skips)*48), e)
+}
+
+// AppendCanonical appends Canonical(e) to b.
+func AppendCanonical(b []byte, e *Entry) []byte {
 	b = appendString(b, HashVersion)
 	b = appendString(b, e.Topic)
 	b = binary.BigEndian.AppendUint32(b, uint32(e.Partition))
@@ -58,9 +63,17 @@ func Canonical(e *Entry) []byte {
 // ComputeHash returns SHA-256 over Canonical(e). It covers Seq and PrevHash
 // but not Hash itself.
 func ComputeHash(e *Entry) []byte {
-	h := sha256.Sum256(Canonical(e))
+	bp := bufPool.Get().(*[]byte)
+	*bp = AppendCanonical((*bp)[:0], e)
+	h := sha256.Sum256(*bp)
+	if cap(*bp) <= 64<<10 { // do not keep huge buffers around
+		bufPool.Put(bp)
+	}
 	return h[:]
 }
+
+// bufPool recycles encoding buffers: hashing is on the append path.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Normalize brings e to the precision the stores keep: times are truncated
 // to microseconds and put in UTC. Append calls it before hashing, so the hash

@@ -109,15 +109,20 @@ func NewBatch(entries []Entry) (*Batch, error) {
 // Hash are set, and the new head is returned.
 func Link(head Head, fresh []*Entry) Head {
 	for _, e := range fresh {
-		e.Seq = head.Seq + 1
-		e.PrevHash = head.Hash
-		e.Hash = ComputeHash(e)
-		head.Seq, head.Hash = e.Seq, e.Hash
-		if e.Offset > head.MaxOffset {
-			head.MaxOffset = e.Offset
-		}
+		head.Extend(e)
 	}
 	return head
+}
+
+// Extend links one fresh entry after h and advances h to it.
+func (h *Head) Extend(e *Entry) {
+	e.Seq = h.Seq + 1
+	e.PrevHash = h.Hash
+	e.Hash = ComputeHash(e)
+	h.Seq, h.Hash = e.Seq, e.Hash
+	if e.Offset > h.MaxOffset {
+		h.MaxOffset = e.Offset
+	}
 }
 
 // maxHashLen bounds the hash fields; SHA-256 needs 32, keyed hashes up to 64.

@@ -169,23 +169,23 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
 			}
 		}
 	}
-	var rows [][]any
 	end := &pgx.Batch{}
+	n := 0
 	for _, s := range states {
-		if len(s.fresh) == 0 {
-			continue
-		}
-		if s.head.Seq == 0 {
+		if len(s.fresh) > 0 && s.head.Seq == 0 {
 			end.Queue(`INSERT INTO ledger_chains (topic, partition) VALUES ($1, $2) ON CONFLICT DO NOTHING`, s.chain.Topic, s.chain.Partition)
 		}
-		s.head = ledger.Link(s.head, s.fresh)
-		for _, e := range s.fresh {
-			rows = append(rows, entryRow(e))
-		}
+		n += len(s.fresh)
 	}
-	if len(rows) > 0 {
-		if _, err := conn.CopyFrom(ctx, pgx.Identifier{"ledger_entries"}, entryColumns, pgx.CopyFromRows(rows)); err != nil {
+	if n > 0 {
+		// Entries are linked as COPY pulls them, so hashing overlaps sending.
+		src := &linkingSource{states: states}
+		copied, err := conn.CopyFrom(ctx, pgx.Identifier{"ledger_entries"}, entryColumns, src)
+		if err != nil {
 			return fmt.Errorf("copying entries: %w", err)
+		}
+		if copied != int64(n) {
+			return fmt.Errorf("copying entries: %d of %d rows copied", copied, n)
 		}
 	}
 	if db.cfg.SigningKey != nil {
@@ -225,6 +225,34 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
 	return nil
 }
 
+// linkingSource feeds COPY with the fresh entries of every chain, linking
+// each (Seq, PrevHash, Hash) as it is pulled; the chain heads end up at the
+// last entry.
+type linkingSource struct {
+	states []*chainState
+	si, ei int
+	cur    *ledger.Entry
+}
+
+func (l *linkingSource) Next() bool {
+	for l.si < len(l.states) {
+		s := l.states[l.si]
+		if l.ei < len(s.fresh) {
+			l.cur = s.fresh[l.ei]
+			l.ei++
+			s.head.Extend(l.cur)
+			return true
+		}
+		l.si, l.ei = l.si+1, 0
+	}
+	return false
+}
+
+func (l *linkingSource) Values() ([]any, error) { return entryRow(l.cur), nil }
+
+func (l *linkingSource) Err() error { return nil }
+
+// entryRow is e as a COPY row; empty lists go as NULL (nil slices).
 func entryRow(e *ledger.Entry) []any {
 	var agrs, tops, ids, sa, sr, reasons []string
 	if n := len(e.Deliveries); n > 0 {
