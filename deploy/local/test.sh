@@ -143,7 +143,7 @@ gotest() {
   local lines_before rc
   lines_before=$(wc -l <"$counts")
   rm -f "$work/go.rc"
-  { go test -json "$@" 2>&1; echo $? >"$work/go.rc"; } | "$testsum" -label "$label" -counts "$counts" || true
+  { go test -json "$@" 2>&1; echo $? >"$work/go.rc"; } | "$testsum" -label "$label" -counts "$counts" -figures "$work/figures" || true
   rc=$(cat "$work/go.rc" 2>/dev/null || echo "?")
   if [ "$(wc -l <"$counts")" -eq "$lines_before" ]; then
     check_failures+=("$label (no result)")
@@ -178,9 +178,14 @@ if [ -n "$started_pg" ]; then
   started_pg=""
 fi
 
-read -r passed failed skipped < <(awk '{ p += $1; f += $2; s += $3 } END { print p + 0, f + 0, s + 0 }' "$counts")
+read -r passed failed skipped execs < <(awk '{ p += $1; f += $2; s += $3; e += $4 } END { print p + 0, f + 0, s + 0, e + 0 }' "$counts")
 failed=$((failed + ${#check_failures[@]}))
 echo "== summary"
+if [ -s "$work/figures" ]; then
+  echo "fault-test figures:"
+  sed 's/^/  /' "$work/figures"
+fi
+echo "fuzz executions: $execs"
 if [ "${#check_failures[@]}" -gt 0 ]; then
   echo "failed checks: ${check_failures[*]}"
 fi

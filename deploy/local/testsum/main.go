@@ -7,7 +7,8 @@
 //	go test -json ./... | go run ./deploy/local/testsum -counts counts.txt
 //
 // With -counts, one line "passed failed skipped fuzz_execs" is appended to
-// the file for the caller to add up. Tests and subtests are counted alike. A
+// the file for the caller to add up; with -figures, the fault tests' figures
+// lines. Tests and subtests are counted alike. A
 // package that fails with no failed test (a build error, a panic outside a
 // test, a timeout) counts as one failed test, so no failure goes uncounted.
 // Exit status 1 when anything failed.
@@ -41,6 +42,14 @@ const maxBuffered = 256 << 10
 
 var execsRE = regexp.MustCompile(`fuzz: elapsed: (\S+), execs: (\d+)`)
 
+// Figures lines are shown even for passing tests and listed again at the end:
+// the fault tests' "sent N, delivered N, quarantined N, duplicates N, lost N,
+// unaudited N" (issue 6) and the details line each prints after it.
+var figuresRE = regexp.MustCompile(`sent \d+, delivered \d+, quarantined \d+, duplicates \d+, lost \d+, unaudited \d+|: acknowledged \d+; faults: `)
+
+// logPrefixRE is what t.Log puts before a line: indentation and file:line.
+var logPrefixRE = regexp.MustCompile(`^\s*(\S+\.go:\d+: )?`)
+
 type key struct{ pkg, test string }
 
 type summary struct {
@@ -52,6 +61,8 @@ type summary struct {
 	fuzzExecs               map[key]int64
 	fuzzElapsed             map[key]string
 	shuffle                 map[string]string // package -> "-test.shuffle N"
+	figures                 []string
+	seenFigures             map[string]bool
 }
 
 func newSummary(out io.Writer) *summary {
@@ -62,6 +73,7 @@ func newSummary(out io.Writer) *summary {
 		fuzzExecs:      map[key]int64{},
 		fuzzElapsed:    map[key]string{},
 		shuffle:        map[string]string{},
+		seenFigures:    map[string]bool{},
 	}
 }
 
@@ -79,6 +91,15 @@ func (s *summary) add(e event) {
 			}
 			s.fuzzExecs[fk] = n
 			s.fuzzElapsed[fk] = m[1]
+		}
+		if figuresRE.MatchString(e.Output) {
+			// Printed both by t.Log and to stdout: show each once.
+			line := logPrefixRE.ReplaceAllString(strings.TrimRight(e.Output, "\n"), "")
+			if !s.seenFigures[line] {
+				s.seenFigures[line] = true
+				s.figures = append(s.figures, line)
+				fmt.Fprintf(s.out, "%s\n", line)
+			}
 		}
 		if e.Test == "" {
 			// Package-level lines: "ok pkg 1.2s", "FAIL pkg", panics, "PASS".
@@ -150,6 +171,23 @@ func (s *summary) add(e event) {
 	}
 }
 
+func appendLines(path string, lines []string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(f, l); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
 // skipReason is the last line a skipped test printed, usually t.Skip's text.
 func skipReason(b *strings.Builder) string {
 	if b == nil {
@@ -168,6 +206,7 @@ func skipReason(b *strings.Builder) string {
 func main() {
 	countsFile := flag.String("counts", "", "append `passed failed skipped fuzz_execs` to this file")
 	label := flag.String("label", "go test", "name of this run in the totals line")
+	figuresFile := flag.String("figures", "", "append the figures lines (fault tests) to this file")
 	flag.Parse()
 
 	s := newSummary(os.Stdout)
@@ -200,6 +239,12 @@ func main() {
 		execs += s.fuzzExecs[k]
 		fmt.Printf("fuzz %s %s: %d execs in %s\n", k.pkg, k.test, s.fuzzExecs[k], s.fuzzElapsed[k])
 	}
+	if len(s.figures) > 0 {
+		fmt.Printf("%s: figures:\n", *label)
+		for _, f := range s.figures {
+			fmt.Printf("  %s\n", f)
+		}
+	}
 	if len(s.failedTests) > 0 {
 		fmt.Printf("%s: failed:\n", *label)
 		for _, t := range s.failedTests {
@@ -207,6 +252,12 @@ func main() {
 		}
 	}
 	fmt.Printf("%s: %d passed, %d failed, %d skipped\n", *label, s.passed, s.failed, s.skipped)
+	if *figuresFile != "" && len(s.figures) > 0 {
+		if err := appendLines(*figuresFile, s.figures); err != nil {
+			fmt.Fprintf(os.Stderr, "testsum: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	if *countsFile != "" {
 		f, err := os.OpenFile(*countsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 		if err == nil {

@@ -27,11 +27,23 @@ func TestSummaryCounts(t *testing.T) {
 		{Action: "output", Package: "c", Test: "FuzzX", Output: "fuzz: elapsed: 3s, execs: 100 (33/sec)\n"},
 		{Action: "output", Package: "c", Test: "FuzzX", Output: "fuzz: elapsed: 6s, execs: 250 (50/sec)\n"},
 		{Action: "pass", Package: "c", Test: "FuzzX"},
+		// Fault-test figures: shown once although printed twice, even on pass.
+		{Action: "output", Package: "d", Test: "TestKill", Output: "    checker_test.go:401: TestKill: sent 10, delivered 9, quarantined 1, duplicates 0, lost 0, unaudited 0\n"},
+		{Action: "output", Package: "d", Test: "TestKill", Output: "TestKill: sent 10, delivered 9, quarantined 1, duplicates 0, lost 0, unaudited 0\n"},
+		{Action: "output", Package: "d", Test: "TestKill", Output: "TestKill: acknowledged 10; faults: 3 kills\n"},
+		{Action: "pass", Package: "d", Test: "TestKill"},
 	} {
 		s.add(e)
 	}
-	if s.passed != 2 || s.failed != 3 || s.skipped != 1 {
-		t.Fatalf("passed %d failed %d skipped %d, want 2 3 1", s.passed, s.failed, s.skipped)
+	if s.passed != 3 || s.failed != 3 || s.skipped != 1 {
+		t.Fatalf("passed %d failed %d skipped %d, want 3 3 1", s.passed, s.failed, s.skipped)
+	}
+	wantFigures := []string{
+		"TestKill: sent 10, delivered 9, quarantined 1, duplicates 0, lost 0, unaudited 0",
+		"TestKill: acknowledged 10; faults: 3 kills",
+	}
+	if strings.Join(s.figures, "\n") != strings.Join(wantFigures, "\n") {
+		t.Errorf("figures %q, want %q", s.figures, wantFigures)
 	}
 	if got := s.fuzzExecs[key{"c", "FuzzX"}]; got != 250 {
 		t.Fatalf("fuzz execs = %d, want 250", got)
