@@ -124,11 +124,24 @@ alive() {
   [ -f "$KAFKA_DIR/pid" ] && kill -0 "$(cat "$KAFKA_DIR/pid")" 2>/dev/null
 }
 
-# started: the broker logged that it is up, and its listener accepts connections.
+# answers: the broker returns a well-formed ApiVersions v0 response with no
+# error on its client listener (Kafka protocol over bash's /dev/tcp, 5 s bound).
+answers() {
+  local resp
+  # Request: length 15, api_key 18 (ApiVersions), version 0, correlation id 1,
+  # client id "probe". Response: length, correlation id 1, error code 0, ...
+  resp=$(timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "\x00\x00\x00\x0f\x00\x12\x00\x00\x00\x00\x00\x01\x00\x05probe" >&3
+    head -c 10 <&3 | od -An -tx1 | tr -d " \n"' _ "$KAFKA_PORT" 2>/dev/null) || return 1
+  [ "${resp:8:12}" = "000000010000" ]
+}
+
+# started: the broker logged that it is up and answers on its listener.
 started() {
   alive &&
     grep -q "Kafka Server started" "$KAFKA_DIR/server.log" 2>/dev/null &&
-    port_in_use "$KAFKA_PORT"
+    answers
 }
 
 write_config() {
