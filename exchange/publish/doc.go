@@ -1,0 +1,27 @@
+// Package publish turns JSON lines into records on a dataset's ingress topic:
+// what `exchange publish` runs, and what a test or a connector can call to
+// publish the way a providing agency does.
+//
+// Each line is one JSON object. It is converted to the native Avro shape of
+// the latest schema registered under subject ingress.<dataset>-value
+// (Convert documents every type: unions plain or Avro-JSON style, logical
+// types from RFC 3339 strings or epoch numbers, integers without a float
+// detour), encoded with hamba/avro, framed in the Confluent wire format
+// (magic 0, 4-byte big-endian schema id, Avro body) and produced with
+// acks=all. A line that does not fit is reported as
+//
+//	line 7: field "age": expected int, got string "abc"
+//
+// and is not published; the others are.
+//
+//	s, err := publish.FetchLatest(ctx, nil, "http://127.0.0.1:8080/registry", publish.ValueSubject("health.immunisations"))
+//	enc, err := publish.NewEncoder(s, "") // key: record_id when the schema has it
+//	w := publish.NewWriter([]string{"127.0.0.1:9092"}, publish.IngressTopic("health.immunisations"))
+//	defer w.Close()
+//	sum, err := publish.Run(ctx, file, enc, w, publish.WithLineErrors(func(e *publish.LineError) { log.Print(e) }))
+//	fmt.Printf("published %d records, %d errors\n", sum.Published, sum.Errors)
+//
+// Line errors quote up to 40 characters of the offending value so that the
+// publisher can fix the line: they are meant for the publisher's own
+// terminal, not for shared logs or telemetry.
+package publish
