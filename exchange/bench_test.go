@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/store/sqlite"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -21,7 +24,24 @@ import (
 // the same broker: kafka-go group consume, produce, commit, no policy.
 //
 //	go test -run '^$' -bench 'Worker|RawPassThrough' -benchtime 50000x ./exchange
-func BenchmarkWorker(b *testing.B) {
+func BenchmarkWorker(b *testing.B) { benchWorker(b, nopLedger{}, 1000) }
+
+// BenchmarkWorkerSQLite is BenchmarkWorker with the embedded SQLite ledger
+// of the dev mode, at two batch sizes.
+func BenchmarkWorkerSQLite(b *testing.B) {
+	for _, n := range []int{1000, 4000} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			db, err := sqlite.Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "ledger.db"), store.NewConfig())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			benchWorker(b, db, n)
+		})
+	}
+}
+
+func benchWorker(b *testing.B, lg Ledger, batch int) {
 	k := startKafka(b)
 	ex := loadExamples(b)
 	k.ensure(b, 3, Topics(ex.plan)...)
@@ -33,10 +53,10 @@ func BenchmarkWorker(b *testing.B) {
 	group := "exchange-bench-" + suffix()
 	holder := &policy.Holder{}
 	holder.Store(ex.plan)
-	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
+	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group, MaxBatchRecords: batch}
 	k.groupTimings(&cfg)
 	metrics := NewMetrics(nil)
-	w, err := NewWorker(cfg, holder, nopLedger{}, WithLogger(testLogger(b)), WithMetrics(metrics), WithClock(func() time.Time { return e2eNow }))
+	w, err := NewWorker(cfg, holder, lg, WithLogger(testLogger(b)), WithMetrics(metrics), WithClock(func() time.Time { return e2eNow }))
 	if err != nil {
 		b.Fatal(err)
 	}
