@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
@@ -34,6 +35,9 @@ const (
 	HeaderTraceparent    = "traceparent"
 	eventTimeLayout      = "2006-01-02T15:04:05.000Z07:00" // RFC 3339 with milliseconds
 	maxDetailHeaderBytes = 1024
+	// maxQuarantineKeyBytes: a quarantine copy keeps the source key up to
+	// this size (an oversized record may be oversized by its key).
+	maxQuarantineKeyBytes = 4096
 )
 
 // DeliveryID is the stable id of one delivery: the first 32 hex digits of
@@ -141,7 +145,15 @@ func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batc
 		e.Reasons = append(e.Reasons, codesList...)
 		detail := strings.Join(details, "; ")
 		if len(detail) > maxDetailHeaderBytes {
-			detail = detail[:maxDetailHeaderBytes]
+			cut := maxDetailHeaderBytes
+			for cut > 0 && !utf8.RuneStart(detail[cut]) {
+				cut--
+			}
+			detail = detail[:cut]
+		}
+		key := m.Key
+		if len(key) > maxQuarantineKeyBytes {
+			key = nil // see size:too_large; the source position is in exchange-source
 		}
 		hs := make([]kafka.Header, 0, len(headers)+3)
 		hs = append(hs, headers...)
@@ -151,21 +163,30 @@ func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batc
 			kafka.Header{Key: HeaderSource, Value: []byte(sourceRef(m))},
 		)
 		return recordResult{entry: e, out: []kafka.Message{{
-			Topic: QuarantineTopic(dataset), Key: m.Key, Value: value, Headers: hs,
+			Topic: QuarantineTopic(dataset), Key: key, Value: value, Headers: hs,
 		}}}
 	}
 
-	if len(m.Headers) > w.cfg.MaxHeaders || headerBytes > w.cfg.MaxHeaderBytes {
-		return quarantine(m.Value, nil, policy.Reason{Code: policy.ReasonHeadersInvalid,
-			Detail: fmt.Sprintf("%d headers of %d bytes exceed the limits of %d headers, %d bytes; headers dropped",
-				len(m.Headers), headerBytes, w.cfg.MaxHeaders, w.cfg.MaxHeaderBytes)})
-	}
-	if len(m.Value) > w.cfg.MaxRecordBytes {
-		// The copy carries no value: the original may not fit the quarantine
-		// topic with the added headers. exchange-source points at it.
-		return quarantine([]byte{}, kept, policy.Reason{Code: policy.ReasonSizeTooLarge,
-			Detail: fmt.Sprintf("value of %d bytes exceeds the limit of %d bytes; value not copied, see %s",
-				len(m.Value), w.cfg.MaxRecordBytes, HeaderSource)})
+	badHeaders := len(m.Headers) > w.cfg.MaxHeaders || headerBytes > w.cfg.MaxHeaderBytes
+	tooLarge := len(m.Key)+len(m.Value) > w.cfg.MaxRecordBytes
+	if badHeaders || tooLarge {
+		// The quarantine copy must itself fit a produce request: drop what
+		// is over the limits; exchange-source points at the original.
+		var reasons []policy.Reason
+		value, headers := m.Value, kept
+		if badHeaders {
+			headers = nil
+			reasons = append(reasons, policy.Reason{Code: policy.ReasonHeadersInvalid,
+				Detail: fmt.Sprintf("%d headers of %d bytes exceed the limits of %d headers, %d bytes; headers not copied",
+					len(m.Headers), headerBytes, w.cfg.MaxHeaders, w.cfg.MaxHeaderBytes)})
+		}
+		if tooLarge {
+			value = []byte{}
+			reasons = append(reasons, policy.Reason{Code: policy.ReasonSizeTooLarge,
+				Detail: fmt.Sprintf("key and value of %d bytes exceed the limit of %d bytes; value (and a key over %d bytes) not copied, see %s",
+					len(m.Key)+len(m.Value), w.cfg.MaxRecordBytes, maxQuarantineKeyBytes, HeaderSource)})
+		}
+		return quarantine(value, headers, reasons...)
 	}
 	if m.Value == nil {
 		return quarantine(nil, kept, policy.Reason{Code: policy.ReasonDecodeTombstone, Detail: "null value"})

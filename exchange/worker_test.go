@@ -219,6 +219,8 @@ func TestWorkerRejects(t *testing.T) {
 		kafka.Message{Topic: m.ingress, Key: []byte("c"), Value: framed(7, strings.Repeat("x", 2000))},
 		kafka.Message{Topic: m.ingress, Key: []byte("d"), Value: framed(7, "ok"), Headers: many},
 		kafka.Message{Topic: m.ingress, Key: []byte("e"), Value: []byte{1, 0, 0, 0, 7, 'x'}},
+		kafka.Message{Topic: m.ingress, Key: []byte("f"), Value: framed(7, strings.Repeat("y", 2000)), Headers: many},
+		kafka.Message{Topic: m.ingress, Key: []byte(strings.Repeat("g", 5000)), Value: framed(7, "ok")},
 	)
 	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
 	if err := stop(); err != nil {
@@ -235,6 +237,8 @@ func TestWorkerRejects(t *testing.T) {
 		{"c", "size:too_large", 0, 3},
 		{"d", "headers:invalid", 7, 3},
 		{"e", "decode:malformed", 6, 3},
+		{"f", "headers:invalid,size:too_large", 0, 3},
+		{"", "size:too_large", 0, 3}, // a 5000-byte key is not copied
 	}
 	if len(q) != len(want) {
 		t.Fatalf("quarantine has %d records, want %d", len(q), len(want))
@@ -249,7 +253,7 @@ func TestWorkerRejects(t *testing.T) {
 			t.Errorf("quarantine[%d]: empty %s", i, HeaderDetail)
 		}
 		e, ok := m.ledger.get(m.ingress, 0, int64(i))
-		if !ok || e.Decision != ledger.Quarantined || len(e.Reasons) != 1 || e.Reasons[0] != wnt.reason {
+		if !ok || e.Decision != ledger.Quarantined || strings.Join(e.Reasons, ",") != wnt.reason {
 			t.Errorf("ledger entry %d: %+v", i, e)
 		}
 	}
