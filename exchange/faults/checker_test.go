@@ -38,6 +38,7 @@ type figures struct {
 	sent, delivered, quarantined, duplicates, lost, unaudited int
 	acked                                                     int
 	badUTF8Delivered                                          int // records with invalid UTF-8 in record_id delivered
+	chains                                                    string
 	errs                                                      []string
 }
 
@@ -102,18 +103,18 @@ func (w *world) readPartition(topic string, p int, end int64) ([]kafka.Message, 
 }
 
 // readLedger returns the ledger entries of the ingress topic by position,
-// and how many entries each position has.
-func (w *world) readLedger() (map[pos][]entrySummary, error) {
+// and the verification of every chain and checkpoint of the store.
+func (w *world) readLedger() (map[pos][]entrySummary, *ledger.Report, error) {
 	ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
 	defer cancel()
 	db, err := store.Open(ctx, w.dbURL, store.WithoutMigrate())
 	if err != nil {
-		return nil, fmt.Errorf("opening the store: %w", err)
+		return nil, nil, fmt.Errorf("opening the store: %w", err)
 	}
 	defer db.Close()
 	chains, err := db.Chains(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[pos][]entrySummary{}
 	for _, c := range chains {
@@ -133,10 +134,14 @@ func (w *world) readLedger() (map[pos][]entrySummary, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	rep, err := ledger.Verify(ctx, db, ledger.VerifyOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("verifying the ledger: %w", err)
+	}
+	return out, rep, nil
 }
 
 func header(m kafka.Message, key string) string {
@@ -211,11 +216,15 @@ func (w *world) verify(upTo map[int]int64) figures {
 		}
 		quar[p] = append(quar[p], m)
 	}
-	entries, err := w.readLedger()
+	entries, rep, err := w.readLedger()
 	if err != nil {
 		f.errorf("reading the ledger: %v", err)
 		return f
 	}
+	if !rep.OK() {
+		f.errorf("ledger verification: %d breaks, first %+v", len(rep.Breaks), rep.Breaks[0])
+	}
+	f.chains = fmt.Sprintf("%d chains, %d entries, %d signed checkpoints verify", rep.Chains, rep.Entries, rep.Checkpoints)
 
 	w.mu.Lock()
 	expect := make(map[string]expectation, len(w.expect))
@@ -401,7 +410,7 @@ func (w *world) report(f figures, mon *offsetMonitor, faults string) {
 	line := f.String()
 	w.t.Logf("%s: %s", w.t.Name(), line)
 	fmt.Printf("%s: %s\n", w.t.Name(), line)
-	extra := fmt.Sprintf("acknowledged %d; faults: %s", f.acked, faults)
+	extra := fmt.Sprintf("acknowledged %d; ledger: %s; faults: %s", f.acked, f.chains, faults)
 	if f.badUTF8Delivered > 0 {
 		extra += fmt.Sprintf("; FINDING: %d records with invalid UTF-8 in a string field (record_id) were delivered, not quarantined", f.badUTF8Delivered)
 	}

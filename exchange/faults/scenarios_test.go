@@ -209,7 +209,7 @@ func TestRevocationMidStream(t *testing.T) {
 	w.waitIngressConsumed(60 * time.Second)
 	f := w.verify(nil)
 	// The ledger names the plan each decision was taken on.
-	entries, err := w.readLedger()
+	entries, _, err := w.readLedger()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,9 @@ func TestDatabaseOutage(t *testing.T) {
 	w.waitFor("the exchange to fail a ledger append", 60*time.Second, func() bool { return retries() >= 1 })
 	frozen := w.outputs()
 	com := w.committedTotal()
-	w.waitFor("five more failed ledger appends", 60*time.Second, func() bool { return retries() >= 6 })
+	// Down past the capped backoff (50 ms doubling to 5 s: the ninth
+	// failure comes after a 5 s wait) and past one append timeout (10 s).
+	w.waitFor("eight more failed ledger appends", 90*time.Second, func() bool { return retries() >= 9 })
 	if now := w.outputs(); now != frozen {
 		t.Errorf("records written while the ledger is down: delivery and quarantine topics held %d, then %d", frozen, now)
 	}
