@@ -407,8 +407,9 @@ func (w *Worker) produce(ctx context.Context, msgs []kafka.Message) error {
 // batch is processed and nothing is committed.
 func (w *Worker) appendLedger(ctx context.Context, entries []ledger.Entry) error {
 	defer func() {
-		w.paused.Store(false)
-		w.metrics.paused.Set(0)
+		if w.paused.CompareAndSwap(true, false) {
+			w.metrics.setPaused(false)
+		}
 	}()
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, w.cfg.LedgerTimeout)
@@ -420,8 +421,9 @@ func (w *Worker) appendLedger(ctx context.Context, entries []ledger.Entry) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		w.paused.Store(true)
-		w.metrics.paused.Set(1)
+		if w.paused.CompareAndSwap(false, true) {
+			w.metrics.setPaused(true)
+		}
 		w.metrics.ledgerRetr.Inc()
 		w.log.Error("ledger append failed: consumption paused; retrying", "err", err, "entries", len(entries), "attempt", attempt)
 		if !sleepCtx(ctx, backoff(attempt)) {

@@ -1,6 +1,8 @@
 package exchange
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,10 +19,10 @@ import (
 //	exchange_batch_records                                    histogram: records per batch
 //	exchange_produce_retries_total                            produce attempts that failed (whole or partial) and were retried
 //	exchange_ledger_retries_total                             ledger appends that failed and were retried
-//	exchange_ledger_paused                                    1 while consumption is paused on ledger failures (fail closed)
+//	exchange_ledger_paused                                    workers of the process paused on ledger failures (fail closed)
 //	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance
 //	exchange_group_generations_total                          consumer group generations joined (rebalances)
-//	exchange_consumer_lag                                     records behind the high-water marks of the assigned partitions, as of each one's last processed record
+//	exchange_consumer_lag                                     records behind the high-water marks of the assigned partitions (all workers of the process), as of each one's last processed record
 //	exchange_reader_restarts_total                            readers recreated (plan's dataset set changed, or a stall)
 //	exchange_reader_stalls_total                              partitions found stalled by the watchdog (records waiting, none fetched for StallTimeout)
 type Metrics struct {
@@ -40,6 +42,51 @@ type Metrics struct {
 	lag         prometheus.Gauge
 	restarts    prometheus.Counter
 	stalls      prometheus.Counter
+
+	// Workers of one process share a Metrics: the lag gauge is the sum of
+	// each reader's (and the paused gauge counts paused workers).
+	mu      sync.Mutex
+	lags    map[any]int64
+	npaused int
+}
+
+// setLag records owner's consumer lag; owner nil-safe removal via dropLag.
+func (m *Metrics) setLag(owner any, v int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lags == nil {
+		m.lags = map[any]int64{}
+	}
+	m.lags[owner] = v
+	m.publishLag()
+}
+
+// dropLag forgets a closed reader's lag.
+func (m *Metrics) dropLag(owner any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.lags, owner)
+	m.publishLag()
+}
+
+func (m *Metrics) publishLag() {
+	var sum int64
+	for _, v := range m.lags {
+		sum += v
+	}
+	m.lag.Set(float64(sum))
+}
+
+// setPaused counts a worker entering (true) or leaving (false) the paused state.
+func (m *Metrics) setPaused(p bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p {
+		m.npaused++
+	} else if m.npaused > 0 {
+		m.npaused--
+	}
+	m.paused.Set(float64(m.npaused))
 }
 
 // NewMetrics creates the worker metrics and registers them on reg (when not
@@ -85,7 +132,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "exchange_ledger_retries_total", Help: "Ledger appends that failed and were retried.",
 		}),
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "exchange_ledger_paused", Help: "1 while consumption is paused because the ledger cannot be written.",
+			Name: "exchange_ledger_paused", Help: "Workers paused because the ledger cannot be written.",
 		}),
 		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "exchange_commits_total", Help: "Offset commits by result (ok, error, skipped_rebalance).",

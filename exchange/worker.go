@@ -514,7 +514,7 @@ func (s *session) observeLag(batch []fetched) {
 	for _, l := range s.lag {
 		sum += l.lag
 	}
-	s.w.metrics.lag.Set(float64(sum))
+	s.w.metrics.setLag(s, sum)
 }
 
 // stalled returns a partition that had records waiting behind its last
@@ -622,6 +622,7 @@ func (s *session) fetchLoop(ctx context.Context) {
 func (s *session) close(timeout time.Duration) {
 	s.cancel()
 	<-s.done
+	s.w.metrics.dropLag(s)
 	closed := make(chan error, 1)
 	go func() { closed <- s.reader.Close() }()
 	t := time.NewTimer(timeout)

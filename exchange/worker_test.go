@@ -269,11 +269,15 @@ func TestWorkerRejects(t *testing.T) {
 func TestWorkerFailClosed(t *testing.T) {
 	m := newMechanics(t, 2)
 	m.ledger.failing.Store(true)
-	w := m.worker(t, nil, nil)
+	metrics := NewMetrics(nil)
+	w := m.worker(t, nil, nil, WithMetrics(metrics))
 	stop := runWorker(t, w)
 	m.k.publish(t, m.records(50, 0)...)
 
 	waitFor(t, 30*time.Second, "ledger retries", func() bool { return m.ledger.fails.Load() >= 3 })
+	if g := gaugeValue(t, metrics.paused); g != 1 {
+		t.Errorf("exchange_ledger_paused = %v while failing, want 1", g)
+	}
 	if err := w.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "paused") {
 		t.Errorf("Ready while the ledger fails = %v, want paused", err)
 	}
@@ -293,6 +297,9 @@ func TestWorkerFailClosed(t *testing.T) {
 	}
 	if n := m.ledger.len(); n != 50 {
 		t.Errorf("ledger has %d entries, want 50", n)
+	}
+	if g := gaugeValue(t, metrics.paused); g != 0 {
+		t.Errorf("exchange_ledger_paused = %v after recovery, want 0", g)
 	}
 }
 
@@ -644,5 +651,36 @@ func TestBatchSpans(t *testing.T) {
 		if !ok || !traces[tid.String()] {
 			t.Errorf("delivery traceparent %q is not in a batch span's trace", h)
 		}
+	}
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatalf("reading metric: %v", err)
+	}
+	return m.GetGauge().GetValue()
+}
+
+// TestMetricsSharedByWorkers: workers of one process add up in the lag and
+// paused gauges.
+func TestMetricsSharedByWorkers(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	a, b := new(int), new(int)
+	m.setLag(a, 5)
+	m.setLag(b, 7)
+	if g := gaugeValue(t, m.lag); g != 12 {
+		t.Errorf("lag = %v, want 12", g)
+	}
+	m.dropLag(a)
+	if g := gaugeValue(t, m.lag); g != 7 {
+		t.Errorf("lag = %v after a reader closed, want 7", g)
+	}
+	m.setPaused(true)
+	m.setPaused(true)
+	m.setPaused(false)
+	if g := gaugeValue(t, m.paused); g != 1 {
+		t.Errorf("paused = %v, want 1", g)
 	}
 }
