@@ -50,7 +50,7 @@ type Metrics struct {
 	npaused int
 }
 
-// setLag records owner's consumer lag; owner nil-safe removal via dropLag.
+// setLag records the consumer lag of owner (one reader session).
 func (m *Metrics) setLag(owner any, v int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
