@@ -61,7 +61,8 @@ ensure_server_binaries() {
 # as_owner CMD...: runs CMD as the server's OS user.
 as_owner() {
   if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- "$@"
+    # From /, as the caller's directory may be closed to the postgres user.
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
