@@ -59,8 +59,9 @@ type WorkerConfig struct {
 	// Linger is how long a batch waits for more records after its first one.
 	// Default 5ms.
 	Linger time.Duration
-	// MaxRecordBytes: larger ingress values are quarantined as size:too_large
-	// (their quarantine copy carries no value, so it still fits). Default 512 KiB.
+	// MaxRecordBytes: ingress records whose key plus value is larger are
+	// quarantined as size:too_large (the quarantine copy carries no value,
+	// and no key over 4 KiB, so it still fits). Default 512 KiB.
 	MaxRecordBytes int
 	// MaxHeaders and MaxHeaderBytes bound an ingress record's headers (count
 	// and total key+value bytes); beyond them the record is quarantined as
