@@ -163,7 +163,7 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              DefaultBatchSize,
 		BatchBytes:             DefaultBatchBytes,
-		BatchTimeout:           5 * time.Millisecond,
+		BatchTimeout:           time.Millisecond,
 		AllowAutoTopicCreation: false,
 	}
 }
@@ -188,7 +188,7 @@ func CheckTopic(ctx context.Context, w *kafka.Writer, topic string) error {
 
 // Defaults of Run.
 const (
-	DefaultBatchSize  = 500
+	DefaultBatchSize  = 2000
 	DefaultBatchBytes = 768 << 10
 	// MaxLineBytes bounds one input line; a longer line is an error for that
 	// line only.
