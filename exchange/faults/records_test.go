@@ -19,20 +19,22 @@ import (
 type kind int
 
 const (
-	goodNorth  kind = iota // valid, fresh, region north: both agreements
-	goodSouth              // valid, fresh, region south: statistics only (social's filter)
-	stale                  // administered two days ago: freshness:stale
-	badAge                 // age 200: quality:age_in_range
-	badMagic               // first byte not the wire format's magic
-	truncated              // Avro body cut short
-	unknownID              // a schema id nobody registered
-	tooLarge               // value over serve's 512 KiB record limit
-	badUTF8                // invalid UTF-8 inside a string field
-	hugeLength             // a string length prefix of ~2^62 bytes
+	goodNorth   kind = iota // valid, fresh, region north: both agreements
+	goodSouth               // valid, fresh, region south: statistics only (social's filter)
+	stale                   // administered two days ago: freshness:stale
+	badAge                  // age 200: quality:age_in_range
+	badMagic                // first byte not the wire format's magic
+	truncated               // Avro body cut short
+	unknownID               // a schema id nobody registered
+	tooLarge                // value over serve's 512 KiB record limit
+	badUTF8                 // invalid UTF-8 inside a string field
+	hugeLength              // a string length prefix of ~2^62 bytes
+	tombstone               // null value
+	manyHeaders             // 100 headers, over serve's limit of 64
 	numKinds
 )
 
-var kindNames = [...]string{"good-north", "good-south", "stale", "bad-age", "bad-magic", "truncated", "unknown-id", "too-large", "bad-utf8", "huge-length"}
+var kindNames = [...]string{"good-north", "good-south", "stale", "bad-age", "bad-magic", "truncated", "unknown-id", "too-large", "bad-utf8", "huge-length", "tombstone", "many-headers"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -118,6 +120,10 @@ func (w *world) expectationOf(k kind) expectation {
 		e.reason = policy.ReasonSchemaUnknownID
 	case tooLarge:
 		e.reason = policy.ReasonSizeTooLarge
+	case tombstone:
+		e.reason = policy.ReasonDecodeTombstone
+	case manyHeaders:
+		e.reason = policy.ReasonHeadersInvalid
 	}
 	switch w.revocation {
 	case revoking:
@@ -175,7 +181,16 @@ func (w *world) record(k kind, now time.Time) kafka.Message {
 		n := len(avroLong(int64(len(key))))
 		body = append(avroLong(1<<62), body[n:]...)
 	}
-	return kafka.Message{Key: []byte(key), Value: append(value, body...)}
+	m := kafka.Message{Key: []byte(key), Value: append(value, body...)}
+	switch k {
+	case tombstone:
+		m.Value = nil
+	case manyHeaders:
+		for i := range 100 {
+			m.Headers = append(m.Headers, kafka.Header{Key: fmt.Sprintf("h%d", i), Value: []byte("v")})
+		}
+	}
+	return m
 }
 
 // avroLong is the zig-zag varint encoding of v.
