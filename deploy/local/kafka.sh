@@ -28,8 +28,6 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/exchange/kafka-$KAFKA_VERSION"
 LIBS="$CACHE/libs"
 STATE="$EXCHANGE_LOCAL_STATE/kafka.env"
 READY_TIMEOUT="${EXCHANGE_KAFKA_READY_TIMEOUT:-120}"
-# The log4j2 version of the SLF4J binding; match the log4j-core Kafka depends on.
-LOG4J_VERSION="${EXCHANGE_KAFKA_LOG4J_VERSION:-2.25.5}"
 HEAP="${EXCHANGE_KAFKA_HEAP:--Xms256m -Xmx1g}"
 
 need_java() {
@@ -64,12 +62,6 @@ write_pom() {
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_2.13</artifactId>
       <version>$KAFKA_VERSION</version>
-    </dependency>
-    <!-- The SLF4J 1.x binding the Kafka distribution ships, so the broker logs through log4j2. -->
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>$LOG4J_VERSION</version>
     </dependency>
   </dependencies>
 </project>
@@ -107,6 +99,17 @@ fetch() {
   [ -n "$ok" ] || die "could not fetch the Kafka $KAFKA_VERSION jars with Maven (log: $CACHE/mvn.log)"
   ls "$LIBS.tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 ||
     die "mvn finished but $LIBS.tmp has no kafka_2.13-$KAFKA_VERSION.jar"
+  # The Kafka distribution also ships the SLF4J binding of log4j2, which the
+  # kafka_2.13 pom does not declare; without it the broker logs nothing.
+  # Fetch the one that matches the log4j-core Kafka resolved to.
+  local log4j
+  log4j=$(ls "$LIBS.tmp" | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p' | head -n 1)
+  [ -n "$log4j" ] || die "no log4j-core jar among the Kafka $KAFKA_VERSION dependencies; cannot pick the SLF4J binding"
+  if ! mvn -B -q -f "$CACHE/pom.xml" dependency:copy \
+    -Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$LIBS.tmp" >>"$CACHE/mvn.log" 2>&1; then
+    tail -n 20 "$CACHE/mvn.log" >&2
+    die "could not fetch org.apache.logging.log4j:log4j-slf4j-impl:$log4j (log: $CACHE/mvn.log)"
+  fi
   rm -rf "$LIBS"
   mv "$LIBS.tmp" "$LIBS"
   touch "$CACHE/.complete"
