@@ -18,8 +18,20 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 FUZZTIME="${FUZZTIME:-60s}"
 FUZZ_PKGS="${FUZZ_PKGS:-./...}"
-# -fuzztime bounds the fuzzing; this bounds build + seed corpus + fuzzing.
-FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-20m}"
+# -fuzztime bounds the fuzzing; -timeout bounds build + seed corpus + fuzzing
+# of one target, so that a hang cannot eat a CI run: FUZZTIME + 5 minutes.
+fuzz_seconds() {
+  if [[ $1 =~ ^([0-9]+)([smh])$ ]]; then
+    case ${BASH_REMATCH[2]} in
+    s) echo "${BASH_REMATCH[1]}" ;;
+    m) echo $((BASH_REMATCH[1] * 60)) ;;
+    h) echo $((BASH_REMATCH[1] * 3600)) ;;
+    esac
+  else
+    echo 3600 # a count such as 10000x, or 1m30s: allow an hour
+  fi
+}
+FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-$(($(fuzz_seconds "$FUZZTIME") + 300))s}"
 
 own_tmp=$(mktemp -d)
 trap 'rm -rf "$own_tmp"' EXIT
