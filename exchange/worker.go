@@ -721,7 +721,9 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 		slots[i] = make([]policy.Decision, w.cfg.MaxBatchRecords)
 	}
 	for {
-		cur = (cur + 1) % len(bufs)
+		// cur advances only when a batch is handed to the stages: a buffer
+		// and its decision slots are reused only once the batch that held
+		// them has been audited (an idle tick must not skip ahead).
 		batch := bufs[cur][:0]
 		// Wait for a first record, a plan check, or the end.
 		select {
@@ -783,8 +785,10 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 
 		plan := w.plans.Load()
 		if plan == nil {
-			// Plans are never unloaded once loaded; be safe anyway.
-			continue
+			// Plans are never unloaded once loaded; should it happen, the
+			// fetched records must not be dropped (a later commit would skip
+			// them): restart the session from the committed offsets.
+			return true, nil
 		}
 		if err := w.ensurePlanTopics(procCtx, plan); err != nil && procCtx.Err() == nil {
 			// The sink retries; a missing topic shows as produce errors.
@@ -793,6 +797,7 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 		p := w.prepare(procCtx, plan, batch, slots[cur])
 		select {
 		case in <- p:
+			cur = (cur + 1) % len(bufs)
 		case serr := <-stageErr:
 			stageErr <- serr // for the deferred report
 			p.span.End()
