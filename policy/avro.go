@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/hamba/avro/v2"
@@ -29,6 +30,7 @@ var (
 	errUnionIndex    = errors.New("union branch index out of range")
 	errEnumIndex     = errors.New("enum index out of range")
 	errTrailing      = errors.New("trailing bytes after the record")
+	errUTF8          = errors.New("string is not valid UTF-8")
 	errUnresolvable  = errors.New("value cannot be resolved to the plan's schema")
 	errNativeTooDeep = errors.New("value nests too deeply")
 	errTooDeep       = errors.New("schema nests too deeply")
@@ -87,6 +89,7 @@ type dnode struct {
 	rs        avro.Schema // reader schema
 	rBranch   int32       // reader union branch the value lands in; -1 if the reader is not a union
 	identical bool        // writer and reader schemas are the same: the raw span is valid under the reader
+	utf8      bool        // a string on either side: its bytes must be valid UTF-8
 	size      int         // fixed size
 	enumMap   []int32     // writer enum index → reader enum index, -1 when absent
 	symbols   []string    // reader enum symbols
@@ -249,6 +252,9 @@ func (rv *resolver) resolve(w, r avro.Schema, depth int) (*dnode, error) {
 		if r.Type() != avro.String && r.Type() != avro.Bytes {
 			return mismatch()
 		}
+		// Avro strings are UTF-8: a string that is not is malformed data,
+		// whether the plan reads the field or skips it.
+		n.utf8 = w.Type() == avro.String || r.Type() == avro.String
 	case avro.Enum:
 		n.op = opEnum
 		re, ok := r.(*avro.EnumSchema)
@@ -537,6 +543,9 @@ func (n *dnode) decodeValue(r *rd, v *value) error {
 		if err != nil {
 			return err
 		}
+		if n.utf8 && !utf8.Valid(b) {
+			return errUTF8
+		}
 		v.b = b
 		v.k = kBytes
 		if n.to == avro.String {
@@ -731,7 +740,10 @@ func (n *dnode) skip(r *rd, depth int) error {
 		_, err := r.span(8)
 		return err
 	case opBytes:
-		_, err := r.bytes()
+		b, err := r.bytes()
+		if err == nil && n.utf8 && !utf8.Valid(b) {
+			return errUTF8
+		}
 		return err
 	case opFixed:
 		_, err := r.span(int64(n.size))

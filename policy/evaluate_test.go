@@ -500,6 +500,8 @@ func TestHostileBodies(t *testing.T) {
 		{"int", []byte{0xfe, 0xff, 0xff, 0xff, 0xff, 0x01}}, // beyond 32 bits
 		{"nullable-string", []byte{0x04}},                   // union index 2 of 2
 		{"enum", []byte{0x04}},                              // symbol 2 of 2
+		{"string", []byte{0x04, 0xff, 0xfe}},                // not UTF-8
+		{"nullable-string", []byte{0x02, 0x04, 0xc3, 0x28}}, // not UTF-8 (a cut-off two-byte sequence)
 	} {
 		in := oneFieldInput(t, tc.typ, tr(agreements.Keep), agreements.Public)
 		p := mustCompile(t, in)

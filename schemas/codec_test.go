@@ -187,6 +187,7 @@ func TestCodecsHostileInput(t *testing.T) {
 		{"int out of 32-bit range", zigzag(append(append([]byte{}, ref...), 0, 0, 0, 0), 1<<40), ErrMalformedPayload, `field "age" of health.Immunisation: at byte 10: int 1099511627776 out of 32-bit range`},
 		{"boolean byte 2", append(zigzag(zigzag(append([]byte{}, sinkPrefix...), 0), 1), 2), ErrMalformedPayload, "boolean byte 0x02"},
 		{"negative block byte size", zigzag(zigzag(append([]byte{}, sinkPrefix...), -1), -4), ErrMalformedPayload, "negative array block size -4"},
+		{"string not UTF-8", append(append([]byte{}, ref...), 4, 0xff, 0xfe), ErrMalformedPayload, "not valid UTF-8"},
 		{"union index out of range", append(zigzag(zigzag(append([]byte{}, sinkPrefix...), 0), 0), 0x7f), ErrMalformedPayload, ""},
 	}
 	for _, tc := range cases {

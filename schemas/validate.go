@@ -3,6 +3,7 @@ package schemas
 import (
 	"fmt"
 	"math/big"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 )
@@ -66,11 +67,6 @@ func (v *validator) skip(n int64, what string) error {
 	}
 	v.pos += int(n)
 	return nil
-}
-
-func (v *validator) bytes(what string) error {
-	_, err := v.span(what)
-	return err
 }
 
 // span reads a length-prefixed value and returns its bytes.
@@ -176,7 +172,11 @@ func (v *validator) value(s avro.Schema) error {
 		case avro.Double:
 			return v.skip(8, "double")
 		case avro.String:
-			return v.bytes("string")
+			b, err := v.span("string")
+			if err == nil && !utf8.Valid(b) {
+				return v.errf("string is not valid UTF-8")
+			}
+			return err
 		case avro.Bytes:
 			b, err := v.span("bytes")
 			if err != nil {
@@ -212,8 +212,12 @@ func (v *validator) value(s avro.Schema) error {
 		return v.blocks("array", func() error { return v.value(t.Items()) })
 	case *avro.MapSchema:
 		return v.blocks("map", func() error {
-			if err := v.bytes("map key"); err != nil {
+			k, err := v.span("map key")
+			if err != nil {
 				return err
+			}
+			if !utf8.Valid(k) {
+				return v.errf("map key is not valid UTF-8")
 			}
 			return v.value(t.Values())
 		})
