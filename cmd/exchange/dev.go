@@ -115,9 +115,15 @@ func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) 
 	if len(plan.Datasets()) > 0 && !contains(plan.Datasets(), ds) {
 		ds = plan.Datasets()[0]
 	}
-	fmt.Fprintf(&b, "\nPublish a record (in another terminal):\n")
-	fmt.Fprintf(&b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl --brokers %s --registry http://%s/registry\n\n",
-		ds, contracts, ds, kafkaAddr, httpAddr)
+	stamp := ""
+	if c, ok := plan.Contract(ds); ok && c.Freshness != nil && c.Freshness.EventTime != "" {
+		// The sample records carry fixed event times; stamping them now
+		// keeps the freshness SLA from quarantining every one as stale.
+		stamp = " --stamp-now " + c.Freshness.EventTime
+	}
+	fmt.Fprintf(&b, "\nPublish the sample records (in another terminal):\n")
+	fmt.Fprintf(&b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl%s --brokers %s --registry http://%s/registry\n\n",
+		ds, contracts, ds, stamp, kafkaAddr, httpAddr)
 	fmt.Fprint(os.Stderr, b.String())
 }
 

@@ -27,7 +27,7 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--brokers LIST] [--registry URL] [--key FIELD]
+		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--brokers LIST] [--registry URL] [--key FIELD] [--stamp-now FIELD]
 
 Reads one JSON object per line, converts it with the latest schema of subject
 ingress.<dataset>-value from the schema registry, and produces it to topic
@@ -43,6 +43,7 @@ line was not published.
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	registry := fs.String("registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
 	key := fs.String("key", "", "field whose value is the record key (default: record_id when the schema has it)")
+	stampNow := fs.String("stamp-now", "", "timestamp `FIELD` set to the publish time on every record (replays sample data as fresh events)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +88,11 @@ line was not published.
 	enc, err := publish.NewEncoder(schema, *key)
 	if err != nil {
 		return err
+	}
+	if *stampNow != "" {
+		if err := enc.StampNow(*stampNow, time.Now); err != nil {
+			return fmt.Errorf("--stamp-now: %w", err)
+		}
 	}
 	topic := publish.IngressTopic(*dataset)
 	w := publish.NewWriter(brokerList, topic)

@@ -18,6 +18,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/devbroker"
 	"github.com/exchange-gov/exchange/exchange/gen"
+	"github.com/exchange-gov/exchange/exchange/publish"
 )
 
 // copyExamples copies deploy/examples into a fresh directory the test may edit.
@@ -80,38 +81,7 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := copyExamples(t)
-	data := t.TempDir()
-	b, err := devbroker.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	a, err := New(ctx, Config{
-		Brokers: []string{b.Addr()}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
-		ContractsDir: dir, RegisterSchemaFiles: true,
-		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
-		SigningKeyFile: filepath.Join(data, "ledger.key"),
-		ReloadInterval: 50 * time.Millisecond,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	a, b, base := startStack(ctx, t, dir)
 
 	latest, err := a.Registry().Latest(ctx, "ingress.health.immunisations-value")
 	if err != nil {
@@ -210,4 +180,99 @@ func TestNewReportsEveryPolicyProblem(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "agreement-health-to-statistics-2026-002.yaml:") || !strings.Contains(err.Error(), "regoin") {
 		t.Fatalf("got %v, want a positioned problem naming regoin", err)
 	}
+}
+
+// startStack runs the assembled exchange on an embedded broker and a SQLite
+// store over the policy in dir, until the test ends.
+func startStack(ctx context.Context, t *testing.T, dir string) (*App, *devbroker.Broker, string) {
+	t.Helper()
+	data := t.TempDir()
+	b, err := devbroker.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	a, err := New(ctx, Config{
+		Brokers: []string{b.Addr()}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
+		ContractsDir: dir, RegisterSchemaFiles: true,
+		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
+		SigningKeyFile: filepath.Join(data, "ledger.key"),
+		ReloadInterval: 50 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		a.Close()
+	})
+	return a, b, "http://" + ln.Addr().String()
+}
+
+// TestSampleRecordsReachDeliveryTopics publishes the sample file of
+// deploy/examples the way the dev banner says (exchange publish with
+// --stamp-now) and finds its records on the delivery and quarantine topics.
+func TestSampleRecordsReachDeliveryTopics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, b, _ := startStack(ctx, t, copyExamples(t))
+	latest, err := a.Registry().Latest(ctx, "ingress.health.immunisations-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := publish.ParseSchema(latest.Subject, latest.Version, latest.ID, latest.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := publish.NewEncoder(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.StampNow("administered_at", time.Now); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("../../deploy/examples/records/health.immunisations.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := publish.NewWriter([]string{b.Addr()}, exchange.IngressTopic("health.immunisations"))
+	defer w.Close()
+	var sum publish.Summary
+	waitFor(t, "the ingress topic", 30*time.Second, func() bool {
+		return publish.CheckTopic(ctx, w, exchange.IngressTopic("health.immunisations")) == nil
+	})
+	sum, err = publish.Run(ctx, f, enc, w)
+	if sum.Published == 0 {
+		t.Fatalf("published nothing: %+v %v", sum, err)
+	}
+	client := &kafka.Client{Addr: kafka.TCP(b.Addr())}
+	stats := exchange.DeliverTopic("statistics", "health-to-statistics-2026-002")
+	social := exchange.DeliverTopic("social-services", "health-to-social-2026-001")
+	quarantine := exchange.QuarantineTopic("health.immunisations")
+	waitFor(t, "every published sample record routed", time.Minute, func() bool {
+		return topicSize(ctx, t, client, stats, 3)+topicSize(ctx, t, client, quarantine, 3) >= int64(sum.Published)
+	})
+	if n := topicSize(ctx, t, client, stats, 3); n == 0 {
+		t.Fatal("no sample record reached the statistics agreement")
+	}
+	if n := topicSize(ctx, t, client, social, 3); n == 0 {
+		t.Fatal("no sample record reached the social-services agreement (regions north and east)")
+	}
+	t.Logf("published %d (%d line errors): statistics %d, social-services %d, quarantined %d", sum.Published, sum.Errors,
+		topicSize(ctx, t, client, stats, 3), topicSize(ctx, t, client, social, 3), topicSize(ctx, t, client, quarantine, 3))
 }

@@ -366,3 +366,37 @@ func TestEncoderLineErrors(t *testing.T) {
 		t.Errorf("object key error = %v", err)
 	}
 }
+
+func TestEncoderStampNow(t *testing.T) {
+	s, err := ParseSchema("ingress.health.people-value", 3, 42, personSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := NewEncoder(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.StampNow("born", time.Now); err == nil || !strings.Contains(err.Error(), "not a timestamp") {
+		t.Fatalf("stamping a date field: %v, want a refusal", err)
+	}
+	if err := enc.StampNow("nope", time.Now); err == nil || !strings.Contains(err.Error(), "not a field") {
+		t.Fatalf("stamping a missing field: %v, want a refusal", err)
+	}
+	now := time.Date(2026, 11, 27, 10, 0, 0, 123_000_000, time.UTC)
+	if err := enc.StampNow("seen_at", func() time.Time { return now }); err != nil {
+		t.Fatal(err)
+	}
+	line := `{"record_id":"r-1","age":41,"nickname":null,"status":"ACTIVE","born":"1983-04-05",` +
+		`"seen_at":"2020-01-01T00:00:00Z","address":{"city":"Oslo"}}`
+	_, value, err := enc.Encode([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := avro.Unmarshal(s.Avro, value[5:], &got); err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := got["seen_at"].(time.Time); !at.Equal(now) {
+		t.Fatalf("seen_at = %v, want the publish time %v", got["seen_at"], now)
+	}
+}
