@@ -338,6 +338,7 @@ func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 		p.span.End()
 		return fmt.Errorf("producing %d messages: %w", len(p.msgs), err)
 	}
+	failpoint("after_produce")
 	return nil
 }
 
@@ -350,7 +351,9 @@ func (w *Worker) auditBatch(ctx context.Context, s *session, p *prepared) error 
 		p.span.SetStatus(codes.Error, "ledger append abandoned")
 		return fmt.Errorf("appending %d ledger entries: %w", len(p.entries), err)
 	}
+	failpoint("after_ledger")
 	committed := s.commit(ctx, p.batch)
+	failpoint("after_commit")
 
 	w.observe(p.results, p.now)
 	s.observeLag(p.batch)

@@ -782,6 +782,7 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 			}
 		}
 		bufs[cur] = batch
+		failpoint("after_fetch")
 
 		plan := w.plans.Load()
 		if plan == nil {
