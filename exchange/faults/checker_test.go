@@ -37,7 +37,6 @@ type entrySummary struct {
 type figures struct {
 	sent, delivered, quarantined, duplicates, lost, unaudited int
 	acked                                                     int
-	badUTF8Delivered                                          int // records with invalid UTF-8 in record_id delivered
 	chains                                                    string
 	errs                                                      []string
 }
@@ -291,19 +290,6 @@ func (w *world) verify(upTo map[int]int64) figures {
 			}
 			continue
 		}
-		if len(q) > 0 && exp.quarantineOK {
-			f.quarantined++
-			f.duplicates += len(q) - 1
-			for ag := range outTopics {
-				if len(copies[ag][p]) > 0 {
-					f.errorf("ingress %s (%s, quarantined %s): delivered to %s", p, exp.kind, header(q[0], exchange.HeaderReason), ag)
-				}
-			}
-			if entry != nil && entry.decision != ledger.Quarantined {
-				f.errorf("ingress %s (%s): quarantined, but the ledger says %s", p, exp.kind, entry.decision)
-			}
-			continue
-		}
 		if len(q) > 0 {
 			f.errorf("ingress %s (%s): quarantined with reason %q, want delivery", p, exp.kind, header(q[0], exchange.HeaderReason))
 			if required {
@@ -360,9 +346,6 @@ func (w *world) verify(upTo map[int]int64) figures {
 		if recordLost {
 			f.lost++
 		}
-		if exp.kind == badUTF8 && len(delivered) > 0 {
-			f.badUTF8Delivered++
-		}
 		if entry != nil {
 			got := slices.Sorted(slices.Values(entry.delivered))
 			want := slices.Sorted(slices.Values(delivered))
@@ -411,9 +394,6 @@ func (w *world) report(f figures, mon *offsetMonitor, faults string) {
 	w.t.Logf("%s: %s", w.t.Name(), line)
 	fmt.Printf("%s: %s\n", w.t.Name(), line)
 	extra := fmt.Sprintf("acknowledged %d; ledger: %s; faults: %s", f.acked, f.chains, faults)
-	if f.badUTF8Delivered > 0 {
-		extra += fmt.Sprintf("; FINDING: %d records with invalid UTF-8 in a string field (record_id) were delivered, not quarantined", f.badUTF8Delivered)
-	}
 	if mon != nil {
 		regs, polls := mon.finish()
 		extra += fmt.Sprintf("; committed-offset polls %d, regressions %d", polls, len(regs))

@@ -78,10 +78,7 @@
 //     truncated Avro, unknown schema ids, values over the 512 KiB limit,
 //     invalid UTF-8 in a string, a string length prefix of 2^62 bytes,
 //     null values, 100 headers, stale and out-of-range records — each
-//     quarantined with its reason, the good half delivered. Invalid UTF-8
-//     is the exception: the exchange does not check it today and delivers
-//     such records (the test counts and prints them as a FINDING rather
-//     than failing; see expectationOf).
+//     quarantined with its reason, the good half delivered.
 //
 // Everything binds 127.0.0.1, stops what it starts, and is bounded in time;
 // the package skips itself under -short.

@@ -90,9 +90,6 @@ type expectation struct {
 	// depending on the plan the record was decided on (revocation); the
 	// ledger entry says which, and the delivery topics must agree with it.
 	either map[string]string
-	// quarantineOK: instead of the above, it may be quarantined with any
-	// reason (an outcome the exchange does not pin down yet; see badUTF8).
-	quarantineOK bool
 }
 
 func (w *world) expectationOf(k kind) expectation {
@@ -110,12 +107,8 @@ func (w *world) expectationOf(k kind) expectation {
 	case badMagic, truncated, hugeLength:
 		e.reason = policy.ReasonDecodeMalformed
 	case badUTF8:
-		// Avro strings are UTF-8, but the exchange's decoder does not check
-		// it (a finding of this package): such a record is either
-		// quarantined or delivered like a good north record. The checker
-		// counts the deliveries (figures.badUTF8Delivered) and prints them.
-		e.either = map[string]string{w.social: "", w.stats: ""}
-		e.quarantineOK = true
+		// Avro strings are UTF-8: anything else is malformed.
+		e.reason = policy.ReasonDecodeMalformed
 	case unknownID:
 		e.reason = policy.ReasonSchemaUnknownID
 	case tooLarge:
@@ -148,7 +141,7 @@ func (w *world) record(k kind, now time.Time) kafka.Message {
 	rec := w.gen.Record(now, k == stale)
 	rec["record_id"] = key
 	switch k {
-	case goodNorth, badUTF8, hugeLength:
+	case goodNorth:
 		rec["region"] = "north"
 	case goodSouth:
 		rec["region"] = "south"
