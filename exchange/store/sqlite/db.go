@@ -39,6 +39,8 @@ type DB struct {
 	r    *sql.DB // readers
 	path string
 	cfg  store.Config
+
+	stmts insertStmts // the ledger's multi-row INSERTs, prepared on w
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -115,6 +117,7 @@ func Open(ctx context.Context, rawURL string, cfg store.Config) (*DB, error) {
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
+	db.stmts.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 

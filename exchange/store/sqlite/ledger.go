@@ -28,6 +28,9 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 	if err != nil {
 		return err
 	}
+	if err := db.stmts.prepare(ctx, db.w); err != nil {
+		return fmt.Errorf("ledger append: preparing inserts: %w", classify(ctx, err))
+	}
 	if err := db.withTx(ctx, func(tx *sql.Tx) error { return db.appendTx(ctx, tx, b) }); err != nil {
 		return fmt.Errorf("ledger append of %d entries: %w", len(entries), err)
 	}
@@ -35,18 +38,14 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 }
 
 func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger_entries (topic, partition, "offset", seq, dataset, key_hash,
-		payload_hash, schema_id, decision, reasons, deliveries, skips, plan_version, subject_hash, event_time_us,
-		decision_time_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
+	// Entry ids are assigned here rather than by SQLite, so that the
+	// delivery-id rows can name their entry without a round trip per row.
+	// The write lock is held: nobody else can take an id meanwhile.
+	var lastID int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM ledger_entries`).Scan(&lastID); err != nil {
+		return fmt.Errorf("reading last entry id: %w", err)
 	}
-	defer ins.Close()
-	insD, err := tx.PrepareContext(ctx, `INSERT INTO ledger_deliveries (entry_id, idx, agreement_id, consumer, delivery_id) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer insD.Close()
+	w := rowWriter{db: db, tx: tx, nextID: lastID + 1}
 	now := db.cfg.Now()
 	for _, c := range b.Chains {
 		head := ledger.Head{MaxOffset: -1}
@@ -60,37 +59,9 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 			FROM ledger_entries WHERE topic = ?1 AND partition = ?2`, c.Topic, c.Partition).Scan(&head.MaxOffset, &lastCP); err != nil {
 			return fmt.Errorf("reading head of %s: %w", c, err)
 		}
-		stored := map[int64]bool{}
-		var maybe []int64
-		for _, e := range b.Entries[c] {
-			if e.Offset <= head.MaxOffset {
-				maybe = append(maybe, e.Offset)
-			}
-		}
-		if len(maybe) > 0 {
-			js, _ := json.Marshal(maybe)
-			rows, err := tx.QueryContext(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = ? AND partition = ? AND "offset" IN (SELECT value FROM json_each(?))`,
-				c.Topic, c.Partition, string(js))
-			if err != nil {
-				return fmt.Errorf("reading stored offsets of %s: %w", c, err)
-			}
-			for rows.Next() {
-				var o int64
-				if err := rows.Scan(&o); err != nil {
-					rows.Close()
-					return err
-				}
-				stored[o] = true
-			}
-			if err := rows.Close(); err != nil {
-				return err
-			}
-		}
-		var fresh []*ledger.Entry
-		for _, e := range b.Entries[c] {
-			if !stored[e.Offset] {
-				fresh = append(fresh, e)
-			}
+		fresh, err := freshEntries(ctx, tx, c, b.Entries[c], head.MaxOffset)
+		if err != nil {
+			return err
 		}
 		if len(fresh) == 0 {
 			continue
@@ -102,20 +73,8 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 			}
 		}
 		head = ledger.Link(head, fresh)
-		for _, e := range fresh {
-			res, err := ins.ExecContext(ctx, entryArgs(e)...)
-			if err != nil {
-				return fmt.Errorf("inserting %s offset %d: %w", c, e.Offset, err)
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
-			for i, d := range e.Deliveries {
-				if _, err := insD.ExecContext(ctx, id, i, d.AgreementID, ledger.Consumer(d.Topic), d.DeliveryID); err != nil {
-					return fmt.Errorf("indexing deliveries of %s offset %d: %w", c, e.Offset, err)
-				}
-			}
+		if err := w.insert(ctx, fresh); err != nil {
+			return fmt.Errorf("inserting entries of %s: %w", c, err)
 		}
 		if db.cfg.SigningKey != nil && head.Seq-lastCP >= db.cfg.CheckpointEvery {
 			cp := ledger.Checkpoint{Topic: c.Topic, Partition: c.Partition, Seq: head.Seq, Hash: head.Hash}
@@ -126,34 +85,49 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 			}
 		}
 	}
-	return nil
+	return w.flushDeliveries(ctx)
 }
 
-func entryArgs(e *ledger.Entry) []any {
-	reasons := e.Reasons
-	if reasons == nil {
-		reasons = []string{}
+// freshEntries drops the entries of chain c already stored. An offset above
+// the chain's highest stored offset is new; for the others one range query
+// over the (topic, partition, offset) index answers.
+func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, es []*ledger.Entry, maxStored int64) ([]*ledger.Entry, error) {
+	lo, hi := int64(-1), int64(-1)
+	for _, e := range es {
+		if e.Offset <= maxStored {
+			if lo < 0 || e.Offset < lo {
+				lo = e.Offset
+			}
+			hi = max(hi, e.Offset)
+		}
 	}
-	dl := make([][3]string, len(e.Deliveries))
-	for i, d := range e.Deliveries {
-		dl[i] = [3]string{d.AgreementID, d.Topic, d.DeliveryID}
+	if hi < 0 {
+		return es, nil
 	}
-	sk := make([][2]string, len(e.Skips))
-	for i, s := range e.Skips {
-		sk[i] = [2]string{s.AgreementID, s.Reason}
+	rows, err := tx.QueryContext(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = ? AND partition = ? AND "offset" BETWEEN ? AND ?`,
+		c.Topic, c.Partition, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
 	}
-	rj, _ := json.Marshal(reasons)
-	dj, _ := json.Marshal(dl)
-	sj, _ := json.Marshal(sk)
-	var evt any
-	if !e.EventTime.IsZero() {
-		evt = e.EventTime.UnixMicro()
+	defer rows.Close()
+	stored := map[int64]bool{}
+	for rows.Next() {
+		var o int64
+		if err := rows.Scan(&o); err != nil {
+			return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
+		}
+		stored[o] = true
 	}
-	return []any{
-		e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, blob(e.KeyHash), blob(e.PayloadHash), int64(e.SchemaID),
-		string(e.Decision), string(rj), string(dj), string(sj), e.PlanVersion, blob(e.SubjectHash), evt,
-		e.DecisionTime.UnixMicro(), blob(e.PrevHash), e.Hash,
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
 	}
+	fresh := make([]*ledger.Entry, 0, len(es))
+	for _, e := range es {
+		if !stored[e.Offset] {
+			fresh = append(fresh, e)
+		}
+	}
+	return fresh, nil
 }
 
 // blob stores nil as NULL and anything else as a BLOB.
@@ -323,12 +297,21 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 	if q.Dataset != "" {
 		add("e.dataset = ?", q.Dataset)
 	}
+	// Agreement and consumer read the entry's inline lists; like the other
+	// filters without an index, they scan the rows a time range selects.
 	if q.Agreement != "" {
-		add(`(EXISTS (SELECT 1 FROM ledger_deliveries d WHERE d.entry_id = e.id AND d.agreement_id = ?)
+		add(`(EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[0]') = ?)
 			OR EXISTS (SELECT 1 FROM json_each(e.skips) s WHERE json_extract(s.value, '$[0]') = ?))`, q.Agreement, q.Agreement)
 	}
 	if q.Consumer != "" {
-		add("EXISTS (SELECT 1 FROM ledger_deliveries d WHERE d.entry_id = e.id AND d.consumer = ?)", q.Consumer)
+		// ledger.Consumer: the consumer is what lies between "deliver." and
+		// the next dot of the delivery topic, so it never holds a dot.
+		if strings.Contains(q.Consumer, ".") {
+			add("0")
+		} else {
+			prefix := "deliver." + q.Consumer + "."
+			add("EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE substr(json_extract(d.value, '$[1]'), 1, length(?)) = ?)", prefix, prefix)
+		}
 	}
 	if q.Decision != "" {
 		add("e.decision = ?", string(q.Decision))
@@ -337,7 +320,7 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		add("EXISTS (SELECT 1 FROM json_each(e.reasons) r WHERE r.value = ?)", q.Reason)
 	}
 	if q.DeliveryID != "" {
-		add("e.id IN (SELECT entry_id FROM ledger_deliveries WHERE delivery_id = ?)", q.DeliveryID)
+		add("e.id IN (SELECT entry_id FROM ledger_delivery_ids WHERE delivery_id = ?)", q.DeliveryID)
 	}
 	if len(q.SubjectHash) > 0 {
 		add("e.subject_hash = ?", q.SubjectHash)

@@ -1,0 +1,228 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+)
+
+// Rows go in with multi-row INSERT statements: per statement SQLite pays
+// the VDBE setup and database/sql a driver round trip, so a statement per
+// row cost more than the B-tree inserts themselves. The statements are
+// prepared once per size on the writer connection.
+const (
+	entriesPerInsert    = 100 // × 19 parameters
+	deliveriesPerInsert = 500 // × 2 parameters
+)
+
+const entryInsertColumns = `INSERT INTO ledger_entries (id, topic, partition, "offset", seq, dataset, key_hash, payload_hash,
+	schema_id, decision, reasons, deliveries, skips, plan_version, subject_hash, event_time_us, decision_time_us, prev_hash, hash) VALUES `
+
+const entryInsertParams = 19
+
+const deliveryInsertColumns = `INSERT INTO ledger_delivery_ids (delivery_id, entry_id) VALUES `
+
+// insertStmts holds the full-size multi-row INSERTs, prepared on the writer
+// connection outside any transaction (the pool has one connection: a
+// transaction holds it) the first time Append runs; the smaller tail of a
+// batch is prepared in its transaction.
+type insertStmts struct {
+	mu                  sync.Mutex
+	entries, deliveries *sql.Stmt
+}
+
+func (st *insertStmts) prepare(ctx context.Context, w *sql.DB) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.entries != nil {
+		return nil
+	}
+	e, err := w.PrepareContext(ctx, insertText(entryInsertColumns, entriesPerInsert, entryInsertParams))
+	if err != nil {
+		return err
+	}
+	d, err := w.PrepareContext(ctx, insertText(deliveryInsertColumns, deliveriesPerInsert, 2))
+	if err != nil {
+		e.Close()
+		return err
+	}
+	st.entries, st.deliveries = e, d
+	return nil
+}
+
+func (st *insertStmts) close() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.entries != nil {
+		st.entries.Close()
+		st.deliveries.Close()
+		st.entries, st.deliveries = nil, nil
+	}
+}
+
+// insertText is prefix followed by n groups of params placeholders.
+func insertText(prefix string, n, params int) string {
+	var sb strings.Builder
+	sb.WriteString(prefix)
+	group := "(?" + strings.Repeat(", ?", params-1) + ")"
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(group)
+	}
+	return sb.String()
+}
+
+// rowWriter inserts the linked entries of one append transaction and
+// collects their delivery ids, written at the end.
+type rowWriter struct {
+	db     *DB
+	tx     *sql.Tx
+	nextID int64
+	args   []any
+	dids   []any // delivery id, entry id, …
+}
+
+// exec runs prefix with len(args)/params rows: the prepared full-size
+// statement full, or one prepared for the tail.
+func (w *rowWriter) exec(ctx context.Context, full *sql.Stmt, fullRows int, prefix string, params int, args []any) error {
+	n := len(args) / params
+	var s *sql.Stmt
+	if n == fullRows {
+		s = w.tx.StmtContext(ctx, full)
+	} else {
+		var err error
+		if s, err = w.tx.PrepareContext(ctx, insertText(prefix, n, params)); err != nil {
+			return err
+		}
+	}
+	defer s.Close()
+	_, err := s.ExecContext(ctx, args...)
+	return err
+}
+
+// insert writes es (linked: Seq, PrevHash and Hash set).
+func (w *rowWriter) insert(ctx context.Context, es []*ledger.Entry) error {
+	for len(es) > 0 {
+		n := min(len(es), entriesPerInsert)
+		chunk := es[:n]
+		es = es[n:]
+		// The JSON lists of the whole chunk are built in one buffer and
+		// converted to one string, which the rows then slice: one
+		// allocation instead of three per entry.
+		var buf []byte
+		ends := make([]int, 0, 3*n)
+		for _, e := range chunk {
+			buf = appendReasons(buf, e.Reasons)
+			ends = append(ends, len(buf))
+			buf = appendDeliveries(buf, e.Deliveries)
+			ends = append(ends, len(buf))
+			buf = appendSkips(buf, e.Skips)
+			ends = append(ends, len(buf))
+		}
+		lists := string(buf)
+		args := w.args[:0]
+		start := 0
+		for i, e := range chunk {
+			id := w.nextID
+			w.nextID++
+			var evt any
+			if !e.EventTime.IsZero() {
+				evt = e.EventTime.UnixMicro()
+			}
+			r, d, s := ends[3*i], ends[3*i+1], ends[3*i+2]
+			args = append(args,
+				id, e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, blob(e.KeyHash), blob(e.PayloadHash),
+				int64(e.SchemaID), string(e.Decision), lists[start:r], lists[r:d], lists[d:s], e.PlanVersion,
+				blob(e.SubjectHash), evt, e.DecisionTime.UnixMicro(), blob(e.PrevHash), e.Hash)
+			start = s
+			for _, dl := range e.Deliveries {
+				w.dids = append(w.dids, dl.DeliveryID, id)
+			}
+		}
+		w.args = args
+		if err := w.exec(ctx, w.db.stmts.entries, entriesPerInsert, entryInsertColumns, entryInsertParams, args); err != nil {
+			return fmt.Errorf("offsets %d…%d: %w", chunk[0].Offset, chunk[n-1].Offset, err)
+		}
+	}
+	return nil
+}
+
+// flushDeliveries writes the collected delivery-id rows.
+func (w *rowWriter) flushDeliveries(ctx context.Context) error {
+	for len(w.dids) > 0 {
+		n := min(len(w.dids), 2*deliveriesPerInsert)
+		if err := w.exec(ctx, w.db.stmts.deliveries, deliveriesPerInsert, deliveryInsertColumns, 2, w.dids[:n]); err != nil {
+			return fmt.Errorf("indexing delivery ids: %w", err)
+		}
+		w.dids = w.dids[n:]
+	}
+	return nil
+}
+
+// The lists are stored as JSON arrays (audit queries read them with
+// json_each): reasons ["code", …], deliveries [[agreement, topic, delivery
+// id], …], skips [[agreement, reason], …].
+
+func appendReasons(b []byte, rs []string) []byte {
+	b = append(b, '[')
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, r)
+	}
+	return append(b, ']')
+}
+
+func appendDeliveries(b []byte, ds []ledger.Delivery) []byte {
+	b = append(b, '[')
+	for i, d := range ds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = appendJSONString(b, d.AgreementID)
+		b = append(b, ',')
+		b = appendJSONString(b, d.Topic)
+		b = append(b, ',')
+		b = appendJSONString(b, d.DeliveryID)
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+func appendSkips(b []byte, ss []ledger.Skip) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = appendJSONString(b, s.AgreementID)
+		b = append(b, ',')
+		b = appendJSONString(b, s.Reason)
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// appendJSONString appends s as a JSON string. Codes and ids are plain
+// ASCII and go in as they are; anything else is left to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			j, _ := json.Marshal(s)
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
