@@ -73,6 +73,14 @@ func dsn(path string, readOnly bool) string {
 	} else {
 		v.Add("_pragma", "journal_mode(WAL)")
 		v.Set("_txlock", "immediate")
+		// The writer's page cache (32 MiB, default 2 MiB) keeps the inner
+		// pages of the delivery-id index, whose inserts land anywhere, in
+		// memory; a checkpoint every 10,000 WAL pages (40 MiB, default
+		// 1,000) rewrites the pages every append touches (the right edges
+		// of the indexes) into the database file ten times less often.
+		// Neither changes durability: each commit still fsyncs the WAL.
+		v.Add("_pragma", "cache_size(-32768)")
+		v.Add("_pragma", "wal_autocheckpoint(10000)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + v.Encode()
 }

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -174,4 +175,64 @@ func countMigrations(t *testing.T) int {
 		t.Fatalf("listing migrations: %v (%d files)", err, len(files))
 	}
 	return len(files)
+}
+
+// TestUpgradeFrom0001: a database holding entries written under migration
+// 0001 (deliveries in ledger_deliveries) answers queries by delivery id,
+// agreement and consumer after 0002, and takes new appends.
+func TestUpgradeFrom0001(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "old.db"), store.WithoutMigrate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m0001, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := b.(*sqlite.DB).Writer()
+	for _, stmt := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)`,
+		string(m0001),
+		`INSERT INTO schema_migrations VALUES (1, '0001_init', 0)`,
+		`INSERT INTO ledger_chains VALUES ('ingress.old.data', 0, 0)`,
+		`INSERT INTO ledger_entries (id, topic, partition, "offset", seq, dataset, schema_id, decision, reasons, deliveries, skips,
+			plan_version, decision_time_us, hash) VALUES (1, 'ingress.old.data', 0, 0, 1, 'old.data', 1, 'delivered', '[]',
+			'[["agr-1","deliver.consumer-1.agr-1","did-old-1"]]', '[]', 'plan-1', 1700000000000000, x'00')`,
+		`INSERT INTO ledger_deliveries VALUES (1, 0, 'agr-1', 'consumer-1', 'did-old-1')`,
+	} {
+		if _, err := w.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%.60s: %v", stmt, err)
+		}
+	}
+	applied, err := b.Migrate(ctx)
+	if err != nil || len(applied) != countMigrations(t)-1 {
+		t.Fatalf("migrate: applied %v, %v", applied, err)
+	}
+	if err := b.Append(ctx, storetest.Entries("ingress.new.data", 0, 0, 30)); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		q    ledger.Query
+		want int
+	}{
+		"old delivery id": {ledger.Query{DeliveryID: "did-old-1"}, 1},
+		"old agreement":   {ledger.Query{Agreement: "agr-1"}, 1},
+		"old consumer":    {ledger.Query{Consumer: "consumer-1"}, 1},
+		"new delivery id": {ledger.Query{DeliveryID: "d-soc-ingress.new.data-0-9"}, 1},
+		"new consumer":    {ledger.Query{Consumer: "social-services"}, 10},
+		"consumer prefix": {ledger.Query{Consumer: "social"}, 0},
+		"dotted consumer": {ledger.Query{Consumer: "social-services.hlth-soc-02"}, 0},
+		"all":             {ledger.Query{}, 31},
+	} {
+		p, err := b.Query(ctx, tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(p.Entries) != tc.want {
+			t.Errorf("%s: %d entries, want %d", name, len(p.Entries), tc.want)
+		}
+	}
 }
