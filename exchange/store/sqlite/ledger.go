@@ -320,7 +320,9 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		add("EXISTS (SELECT 1 FROM json_each(e.reasons) r WHERE r.value = ?)", q.Reason)
 	}
 	if q.DeliveryID != "" {
-		add("e.id IN (SELECT entry_id FROM ledger_delivery_ids WHERE delivery_id = ?)", q.DeliveryID)
+		// The key narrows to a few entries; the id itself decides.
+		add(`e.id IN (SELECT entry_id FROM ledger_delivery_keys WHERE key = ?)
+			AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[2]') = ?)`, deliveryKey(q.DeliveryID), q.DeliveryID)
 	}
 	if len(q.SubjectHash) > 0 {
 		add("e.subject_hash = ?", q.SubjectHash)

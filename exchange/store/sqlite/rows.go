@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
+
+	"modernc.org/sqlite"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
@@ -25,7 +28,8 @@ const entryInsertColumns = `INSERT INTO ledger_entries (id, topic, partition, "o
 
 const entryInsertParams = 19
 
-const deliveryInsertColumns = `INSERT INTO ledger_delivery_ids (delivery_id, entry_id) VALUES `
+// OR IGNORE: two deliveries of one entry whose ids share a key make one row.
+const deliveryInsertColumns = `INSERT OR IGNORE INTO ledger_delivery_keys (key, entry_id) VALUES `
 
 // insertStmts holds the full-size multi-row INSERTs, prepared on the writer
 // connection outside any transaction (the pool has one connection: a
@@ -86,7 +90,7 @@ type rowWriter struct {
 	tx     *sql.Tx
 	nextID int64
 	args   []any
-	dids   []any // delivery id, entry id, …
+	dids   []any // delivery key, entry id, …
 }
 
 // exec runs prefix with len(args)/params rows: the prepared full-size
@@ -143,7 +147,7 @@ func (w *rowWriter) insert(ctx context.Context, es []*ledger.Entry) error {
 				blob(e.SubjectHash), evt, e.DecisionTime.UnixMicro(), blob(e.PrevHash), e.Hash)
 			start = s
 			for _, dl := range e.Deliveries {
-				w.dids = append(w.dids, dl.DeliveryID, id)
+				w.dids = append(w.dids, deliveryKey(dl.DeliveryID), id)
 			}
 		}
 		w.args = args
@@ -154,7 +158,7 @@ func (w *rowWriter) insert(ctx context.Context, es []*ledger.Entry) error {
 	return nil
 }
 
-// flushDeliveries writes the collected delivery-id rows.
+// flushDeliveries writes the collected delivery-key rows.
 func (w *rowWriter) flushDeliveries(ctx context.Context) error {
 	for len(w.dids) > 0 {
 		n := min(len(w.dids), 2*deliveriesPerInsert)
@@ -164,6 +168,32 @@ func (w *rowWriter) flushDeliveries(ctx context.Context) error {
 		w.dids = w.dids[n:]
 	}
 	return nil
+}
+
+func init() {
+	// Migration 0003 computes the keys of the rows it converts in SQL.
+	sqlite.MustRegisterDeterministicScalarFunction("exchange_delivery_key", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			switch v := args[0].(type) {
+			case string:
+				return deliveryKey(v), nil
+			case []byte:
+				return deliveryKey(string(v)), nil
+			}
+			return nil, fmt.Errorf("exchange_delivery_key: want text, got %T", args[0])
+		})
+}
+
+// deliveryKey is the key of a delivery id in ledger_delivery_keys: its
+// 32-bit FNV-1a hash, as a signed integer so that SQLite stores it in at
+// most 4 bytes. Not unique: lookups check the id itself.
+func deliveryKey(id string) int64 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return int64(int32(h))
 }
 
 // The lists are stored as JSON arrays (audit queries read them with
