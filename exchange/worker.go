@@ -216,7 +216,9 @@ type Worker struct {
 	now     func() time.Time
 
 	transport kafka.RoundTripper
-	writer    *kafka.Writer
+	// offsets reads the group's committed offsets (see dropBehindCommitted).
+	offsets *kafka.Client
+	writer  *kafka.Writer
 
 	started atomic.Bool // Run was called (a Worker runs once)
 	running atomic.Bool
@@ -261,6 +263,7 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 	if w.transport == nil {
 		w.transport = &kafka.Transport{}
 	}
+	w.offsets = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: w.transport, Timeout: cfg.CommitTimeout}
 	w.writer = &kafka.Writer{
 		Addr: kafka.TCP(cfg.Brokers...),
 		// Hash keeps every key on one partition of the delivery topic, so
