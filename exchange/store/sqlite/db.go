@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -103,7 +104,7 @@ func Open(ctx context.Context, rawURL string, cfg store.Config) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingRetryingBusy(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, classify(ctx, err))
 	}
@@ -121,6 +122,25 @@ func Open(ctx context.Context, rawURL string, cfg store.Config) (*DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// pingRetryingBusy opens the writer connection. Processes opening a new
+// file at once can get SQLITE_BUSY from the switch to WAL, which the busy
+// timeout does not cover; they retry for up to 10 s.
+func pingRetryingBusy(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := w.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Close closes both connection pools.
