@@ -9,6 +9,15 @@
 // processes on the same file — serialise on the file's write lock; reads
 // use a separate pool and do not wait for writers.
 //
+// The ledger's append path is built for throughput without giving up a
+// guarantee: one transaction per batch (one WAL fsync), multi-row INSERTs,
+// and few indexes — chain order and idempotency (topic, partition, seq and
+// offset), the keyset time order, and ledger_delivery_keys (a 32-bit hash of
+// each delivery id → entry) for lineage. Deliveries, skips and reasons live
+// inline in the hashed entry row as JSON; filters on dataset, agreement,
+// consumer, reason and subject scan the rows a time range selects, as on
+// PostgreSQL.
+//
 // Migrations are embedded from migrations/ and applied by Open (and
 // `exchange migrate`), each in a transaction with its schema_migrations row.
 // Triggers refuse UPDATE and DELETE on the ledger tables; anyone who can

@@ -16,8 +16,8 @@ import (
 
 // Rows go in with multi-row INSERT statements: per statement SQLite pays
 // the VDBE setup and database/sql a driver round trip, so a statement per
-// row cost more than the B-tree inserts themselves. The statements are
-// prepared once per size on the writer connection.
+// row cost more than the B-tree inserts themselves (100 per statement
+// measured best of 50, 100 and 200).
 const (
 	entriesPerInsert    = 100 // × 19 parameters
 	deliveriesPerInsert = 500 // × 2 parameters
