@@ -435,73 +435,91 @@ func (w *Worker) appendLedger(ctx context.Context, entries []ledger.Entry) error
 	}
 }
 
-// commit commits, per partition, the highest offset of the batch's records
-// fetched under the current generation; it returns how many partitions it
+// commit commits, per partition, the offset after the highest one of the
+// batch's records fetched under the session's current generation, through
+// that generation's CommitOffsets; it returns how many partitions it
 // committed. Every record of the batch was produced and audited, and
-// records of a partition are fetched in order, so the highest offset is the
-// end of the contiguous processed prefix (commits are positional: committing
-// past an unprocessed record would lose it, kafka-go #764, #1354). Records of
-// an older generation are left uncommitted (kafka-go #1398, #1308). A failed
-// commit is not fatal: the records are re-processed later, with the same
-// delivery ids.
+// records of a partition are fetched in order from the offset committed when
+// their generation began, so the highest offset is the end of the
+// contiguous processed prefix (commits are positional: committing past an
+// unprocessed record would lose it, kafka-go #764, #1354). Records of an
+// older generation are left uncommitted (kafka-go #1398, #1308): their
+// partitions may belong to another member now, and they are re-fetched from
+// the committed offset by whoever owns them. A failed commit is not fatal:
+// the records are re-processed later, with the same delivery ids.
+//
+// The commit is bound to its generation: CommitOffsets sends the
+// generation's id and member id, so the broker refuses it once the group has
+// moved on (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS),
+// and kafka-go fails it outright once the generation's coordinator
+// connection is closed. That makes a backwards commit impossible without
+// reading the committed offsets first (the worker used to, as
+// dropBehindCommitted, when it committed through the group Reader's shared
+// queue): within one generation a partition has one owner, which starts at
+// the offset committed when the generation began (read by kafka-go after the
+// generation formed, when no commit of an older generation can be accepted
+// any more) and commits increasing offsets in order on one connection; a
+// commit of an older generation, whenever it arrives, is refused.
 //
 // The commit has its own context: on shutdown it still completes for a
 // batch that finished (the final commit).
 func (s *session) commit(ctx context.Context, batch []fetched) int {
 	w := s.w
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.CommitTimeout)
-	defer cancel()
-	// Register the cancel before reading the generation: either newGeneration
-	// sees it and cancels this commit, or this read sees the new generation.
-	s.pmu.Lock()
-	s.pendingCommit = cancel
-	s.pmu.Unlock()
-	defer func() {
-		s.pmu.Lock()
-		s.pendingCommit = nil
-		s.pmu.Unlock()
-	}()
-	gen := s.gen.Load()
-
-	last := map[topicPartition]kafka.Message{}
-	stale := 0
+	gen := s.cur.Load()
+	offsets := map[string]map[int]int64{}
+	stale, partitions := 0, 0
 	for i := range batch {
 		f := &batch[i]
 		if f.gen != gen {
 			stale++
 			continue
 		}
-		k := topicPartition{f.msg.Topic, f.msg.Partition}
-		if prev, ok := last[k]; !ok || f.msg.Offset > prev.Offset {
-			last[k] = f.msg
+		parts := offsets[f.msg.Topic]
+		if parts == nil {
+			parts = map[int]int64{}
+			offsets[f.msg.Topic] = parts
+		}
+		// A committed offset names the next record to read (kafka-go's
+		// Reader commits msg.Offset+1 too; CommitOffsets sends the value
+		// as given).
+		next := f.msg.Offset + 1
+		if prev, ok := parts[f.msg.Partition]; !ok {
+			parts[f.msg.Partition] = next
+			partitions++
+		} else if next > prev {
+			parts[f.msg.Partition] = next
 		}
 	}
 	if stale > 0 {
 		w.metrics.commits.WithLabelValues("skipped_rebalance").Inc()
 		w.log.Info("records fetched before a rebalance left uncommitted", "records", stale)
 	}
-	if len(last) == 0 {
+	if partitions == 0 {
 		return 0
 	}
-	if err := s.dropBehindCommitted(cctx, last); err != nil {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.CommitTimeout)
+	defer cancel()
+	// CommitOffsets takes no context (kafka-go bounds it by the group's
+	// network timeout, 5 s); wait for it at most CommitTimeout. A commit
+	// given up on here may still arrive: it is of this generation, and of
+	// offsets this worker processed, in order on the generation's
+	// connection.
+	done := make(chan error, 1)
+	go func() { done <- gen.CommitOffsets(offsets) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-cctx.Done():
+		err = cctx.Err()
+	}
+	if err != nil {
 		w.metrics.commits.WithLabelValues("error").Inc()
-		w.log.Warn("reading committed offsets failed; commit deferred, records will be re-processed", "err", err)
-		return 0
-	}
-	if len(last) == 0 {
-		return 0
-	}
-	msgs := make([]kafka.Message, 0, len(last))
-	for _, m := range last {
-		msgs = append(msgs, kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
-	}
-	if err := s.reader.CommitMessages(cctx, msgs...); err != nil {
-		w.metrics.commits.WithLabelValues("error").Inc()
-		w.log.Warn("commit failed; records will be re-processed", "err", err, "partitions", len(msgs))
+		w.log.Warn("commit failed; records will be re-processed", "err", err,
+			"generation", gen.ID, "partitions", partitions)
 		return 0
 	}
 	w.metrics.commits.WithLabelValues("ok").Inc()
-	return len(msgs)
+	return partitions
 }
 
 // observe updates the per-record metrics of a processed batch.
@@ -555,42 +573,4 @@ func (w *Worker) observe(results []recordResult, now time.Time) {
 			h.Observe(v)
 		}
 	}
-}
-
-// dropBehindCommitted removes from last every partition whose committed
-// offset is already at or past it, so that the group's committed offsets
-// never go backwards. kafka-go queues a commit on a channel that outlives a
-// generation: a member stalled past its session timeout (GC pause, SIGSTOP,
-// a slow disk) between auditing a batch and committing it has that commit
-// sent under the generation it rejoins, after the partition's new owner may
-// have committed further. Reading the committed offsets first closes all
-// but a round-trip-sized window; whatever is skipped here was processed by
-// the other member, and duplicates carry the same delivery ids.
-func (s *session) dropBehindCommitted(ctx context.Context, last map[topicPartition]kafka.Message) error {
-	topics := map[string][]int{}
-	for tp := range last {
-		topics[tp.topic] = append(topics[tp.topic], tp.partition)
-	}
-	resp, err := s.w.offsets.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.w.cfg.GroupID, Topics: topics})
-	if err != nil {
-		return fmt.Errorf("fetching committed offsets: %w", err)
-	}
-	if resp.Error != nil {
-		return fmt.Errorf("fetching committed offsets: %w", resp.Error)
-	}
-	for topic, parts := range resp.Topics {
-		for _, po := range parts {
-			tp := topicPartition{topic, po.Partition}
-			m, ok := last[tp]
-			if !ok || po.Error != nil {
-				continue
-			}
-			// A committed offset names the next record to read.
-			if po.CommittedOffset > m.Offset {
-				delete(last, tp)
-				s.w.metrics.commits.WithLabelValues("skipped_behind").Inc()
-			}
-		}
-	}
-	return nil
 }

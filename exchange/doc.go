@@ -6,8 +6,9 @@
 // # The record loop
 //
 // A Worker is one member of the consumer group over every dataset's
-// ingress.<dataset> topic (one kafka-go Reader, FetchMessage only, no
-// auto-commit). Per batch (up to WorkerConfig.MaxBatchRecords records from
+// ingress.<dataset> topic (one kafka-go ConsumerGroup; per generation one
+// partition Reader per assigned partition, FetchMessage only; commits
+// through the generation's CommitOffsets). Per batch (up to WorkerConfig.MaxBatchRecords records from
 // any of its partitions, or what arrived within Linger of the first):
 //
 //  1. read the current plan once: every record of the batch is decided on it;
@@ -20,8 +21,9 @@
 //     retrying failures (never skipping);
 //  4. append one ledger entry per record (fail closed: retried while the
 //     ledger is down, consumption paused);
-//  5. commit, per partition, the highest offset of the batch's records
-//     fetched under the current group generation.
+//  5. commit, per partition, the offset after the highest one of the batch's
+//     records fetched under the current group generation, with that
+//     generation's id (the broker refuses it once the generation is over).
 //
 // Steps 1-2, 3 and 4-5 run as a three-stage pipeline over consecutive
 // batches, each stage in batch order. A crash anywhere re-processes from the

@@ -20,7 +20,7 @@ import (
 //	exchange_produce_retries_total                            produce attempts that failed (whole or partial) and were retried
 //	exchange_ledger_retries_total                             ledger appends that failed and were retried
 //	exchange_ledger_paused                                    workers of the process paused on ledger failures (fail closed)
-//	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance, skipped_behind (per partition)
+//	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance
 //	exchange_group_generations_total                          consumer group generations joined (rebalances)
 //	exchange_consumer_lag                                     records behind the high-water marks of the assigned partitions (all workers of the process), as of each one's last processed record
 //	exchange_reader_restarts_total                            readers recreated (plan's dataset set changed, or a stall)
@@ -135,7 +135,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "exchange_ledger_paused", Help: "Workers paused because the ledger cannot be written.",
 		}),
 		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exchange_commits_total", Help: "Offset commits by result (ok, error, skipped_rebalance; skipped_behind counts partitions already committed further by another member).",
+			Name: "exchange_commits_total", Help: "Offset commits by result (ok, error, skipped_rebalance).",
 		}, []string{"result"}),
 		generations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "exchange_group_generations_total", Help: "Consumer group generations joined.",

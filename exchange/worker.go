@@ -90,10 +90,11 @@ type WorkerConfig struct {
 	PlanCheckInterval time.Duration
 	// StallTimeout: when a partition had records waiting behind its last
 	// processed one and none arrived for this long while the worker was
-	// idle, the worker recreates its reader (watchdog for kafka-go readers
-	// that stop fetching). Ingress written by transactional producers ends
-	// in a commit marker that looks like one waiting record; the watchdog
-	// then recreates the reader once per StallTimeout on an idle topic.
+	// idle, the worker recreates its group membership and partition readers
+	// (watchdog for kafka-go readers that stop fetching). Ingress written by
+	// transactional producers ends in a commit marker that looks like one
+	// waiting record; the watchdog then recreates them once per
+	// StallTimeout on an idle topic.
 	// Default 2m; negative disables.
 	StallTimeout time.Duration
 
@@ -108,7 +109,8 @@ type WorkerConfig struct {
 	// give spurious i/o timeouts and reconnects on a loaded broker. Default 2s.
 	MaxWait time.Duration
 
-	// Dialer for the reader (TLS, SASL); nil: kafka-go's default.
+	// Dialer for the consumer group and its partition readers (TLS, SASL);
+	// nil: kafka-go's default.
 	Dialer *kafka.Dialer
 	// Transport for the writer and topic creation (TLS, SASL); nil: a new
 	// kafka.Transport per worker.
@@ -216,9 +218,7 @@ type Worker struct {
 	now     func() time.Time
 
 	transport kafka.RoundTripper
-	// offsets reads the group's committed offsets (see dropBehindCommitted).
-	offsets *kafka.Client
-	writer  *kafka.Writer
+	writer    *kafka.Writer
 
 	started atomic.Bool // Run was called (a Worker runs once)
 	running atomic.Bool
@@ -263,7 +263,6 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 	if w.transport == nil {
 		w.transport = &kafka.Transport{}
 	}
-	w.offsets = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: w.transport, Timeout: cfg.CommitTimeout}
 	w.writer = &kafka.Writer{
 		Addr: kafka.TCP(cfg.Brokers...),
 		// Hash keeps every key on one partition of the delivery topic, so
@@ -311,17 +310,18 @@ func (w *Worker) Ready(context.Context) error {
 
 // Run consumes until ctx is cancelled, then drains: it stops fetching,
 // finishes the batch in flight within ShutdownTimeout (or abandons it
-// uncommitted), makes the final commit with its own context, and closes the
-// reader and writer. It returns nil after a drain caused by ctx, and an
-// error when something fatal happened (a Worker runs once).
+// uncommitted), makes the final commit with its own context, leaves the
+// consumer group and closes the writer. It returns nil after a drain caused
+// by ctx, and an error when something fatal happened (a Worker runs once).
 //
 // Plan reload: before every batch (and every PlanCheckInterval when idle)
 // the worker reads the current plan. When the plan changed, the topics it
 // needs are created first. When its set of datasets changed, the worker
-// finishes and commits the batch in flight, closes its reader (leaving the
-// group), and opens a new reader over the new ingress topics, which rejoins
-// the group and triggers a rebalance. Every worker of the group sees the same
-// plan source, so all of them converge on the same subscription.
+// finishes and commits the batch in flight, leaves the group (closing its
+// kafka.ConsumerGroup and partition readers), and joins it again with a new
+// kafka.ConsumerGroup over the new ingress topics, which triggers a
+// rebalance. Every worker of the group sees the same plan source, so all of
+// them converge on the same subscription.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker: Run called twice")
@@ -452,28 +452,40 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// session is one kafka-go Reader over a fixed set of ingress topics, with its
-// fetch goroutine and generation tracking.
+// session is one membership of the consumer group over a fixed set of
+// ingress topics: a kafka.ConsumerGroup, and for each generation it joins one
+// fetcher per assigned partition, all feeding one channel.
+//
+// Why kafka.ConsumerGroup and not the group kafka.Reader: the Reader queues
+// CommitMessages on a channel that outlives generations, so a commit made
+// for records of one generation can be taken by the next generation's commit
+// loop and sent under the new generation id, after the partition's new owner
+// committed further: the group's committed offset goes backwards (kafka-go
+// #1308; found by exchange/faults TestRebalanceStorm with a member stopped
+// past its session timeout between its ledger append and its commit). Here
+// every fetched record carries the *kafka.Generation it was fetched under,
+// and is committed only through that generation's CommitOffsets, which sends
+// that generation's id and member id: once the generation is over, the
+// broker refuses it (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+// REBALANCE_IN_PROGRESS) or kafka-go fails it on the generation's closed
+// coordinator connection. A stale commit cannot land.
 type session struct {
 	w       *Worker
 	topics  []string
-	reader  *kafka.Reader
+	group   *kafka.ConsumerGroup
 	fetched chan fetched
 	cancel  context.CancelFunc
 	done    chan struct{}
 
-	// gen counts group generations joined by this reader (see genLogger).
-	gen atomic.Uint64
-	// pendingCommit cancels the commit in progress, if any, when a new
-	// generation starts (see commit).
-	pmu           sync.Mutex
-	pendingCommit context.CancelFunc
+	// cur is the latest generation joined (nil before the first). Only
+	// records fetched under it are committed (see commit).
+	cur atomic.Pointer[kafka.Generation]
 
 	// lag is each partition's distance to its high-water mark as of its
 	// last processed record, for the generation lagGen.
 	lagMu       sync.Mutex
 	lag         map[topicPartition]partitionLag
-	lagGen      uint64
+	lagGen      *kafka.Generation
 	lastObserve time.Time
 }
 
@@ -491,7 +503,7 @@ type topicPartition struct {
 // sum over partitions of high-water mark minus next offset. Partitions of
 // an earlier generation are forgotten (they may belong to another member).
 func (s *session) observeLag(batch []fetched) {
-	gen := s.gen.Load()
+	gen := s.cur.Load()
 	now := time.Now()
 	s.lagMu.Lock()
 	defer s.lagMu.Unlock()
@@ -524,13 +536,13 @@ func (s *session) observeLag(batch []fetched) {
 // stalled returns a partition that had records waiting behind its last
 // processed one but delivered nothing for timeout, if any. The caller asks
 // only while the pipeline is idle: a paused worker (ledger down) is not
-// stalled. It is the watchdog for kafka-go readers that stop delivering a
-// partition (kafka-go #387, #955, #1150, and the i/o-timeout loops seen with
-// a short MaxWait).
+// stalled. It is the watchdog for kafka-go partition readers that stop
+// delivering (kafka-go #387, #955, #1150, and the i/o-timeout loops seen
+// with a short MaxWait).
 func (s *session) stalled(now time.Time, timeout time.Duration) (topicPartition, bool) {
 	s.lagMu.Lock()
 	defer s.lagMu.Unlock()
-	if s.lagGen != s.gen.Load() {
+	if s.lagGen != s.cur.Load() {
 		return topicPartition{}, false
 	}
 	for tp, l := range s.lag {
@@ -541,104 +553,194 @@ func (s *session) stalled(now time.Time, timeout time.Duration) (topicPartition,
 	return topicPartition{}, false
 }
 
+// fetched is one record with the generation it was fetched under.
 type fetched struct {
 	msg kafka.Message
-	gen uint64
+	gen *kafka.Generation
 	at  time.Time
 }
 
 func (w *Worker) newSession(topics []string) (*session, error) {
 	s := &session{w: w, topics: topics, done: make(chan struct{})}
-	rc := kafka.ReaderConfig{
-		Brokers:     w.cfg.Brokers,
-		GroupID:     w.cfg.GroupID,
-		GroupTopics: topics,
-		Dialer:      w.cfg.Dialer,
-		// CommitInterval > 0 commits in the background and only logs
-		// commit errors; 0 makes CommitMessages synchronous.
-		CommitInterval: 0,
+	gc := kafka.ConsumerGroupConfig{
+		ID:      w.cfg.GroupID,
+		Brokers: w.cfg.Brokers,
+		Dialer:  w.cfg.Dialer,
+		Topics:  topics,
 		// A new group starts at the beginning: nothing published before the
 		// exchange first ran is skipped.
 		StartOffset:       kafka.FirstOffset,
-		MinBytes:          1,
-		MaxBytes:          10 << 20,
-		MaxWait:           w.cfg.MaxWait,
-		QueueCapacity:     w.cfg.MaxBatchRecords,
 		SessionTimeout:    w.cfg.SessionTimeout,
 		HeartbeatInterval: w.cfg.HeartbeatInterval,
 		RebalanceTimeout:  w.cfg.RebalanceTimeout,
-		// New partitions of an ingress topic join the assignment.
+		// New partitions of an ingress topic end the generation; the next
+		// one assigns them.
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 5 * time.Second,
-		ReadBackoffMin:         50 * time.Millisecond,
-		ReadBackoffMax:         time.Second,
-		Logger:                 &genLogger{s: s, log: w.log},
+		Logger:                 kafkaLogger{log: w.log},
 		ErrorLogger:            kafkaErrorLogger{log: w.log},
 	}
-	// kafka.NewReader panics on an invalid config; check first.
-	if err := rc.Validate(); err != nil {
-		return nil, fmt.Errorf("reader config: %w", err)
+	// NewConsumerGroup validates the config and starts joining in the
+	// background; errors come out of Next.
+	g, err := kafka.NewConsumerGroup(gc)
+	if err != nil {
+		return nil, fmt.Errorf("consumer group config: %w", err)
 	}
-	s.reader = kafka.NewReader(rc)
+	s.group = g
 	s.fetched = make(chan fetched, w.cfg.MaxBatchRecords)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go s.fetchLoop(ctx)
+	go s.run(ctx)
 	return s, nil
 }
 
-// fetchLoop fetches records ahead of processing. It is the only caller of
-// FetchMessage, and never calls ReadMessage: with a GroupID, ReadMessage
-// commits before the record is processed (kafka-go #626, #455, #1179).
-// It closes s.fetched and s.done when it returns.
-func (s *session) fetchLoop(ctx context.Context) {
+// run joins generation after generation until ctx ends. For each, it starts
+// one fetcher per assigned partition through gen.Start (kafka-go waits for
+// them before it joins the next generation) and waits until the generation
+// is over and every fetcher has returned, so every record of a generation is
+// in s.fetched before any record of the next one. It closes s.fetched and
+// s.done when it returns.
+func (s *session) run(ctx context.Context) {
 	defer close(s.done)
 	defer close(s.fetched)
 	attempt := 0
-	for {
-		m, err := s.reader.FetchMessage(ctx)
+	for ctx.Err() == nil {
+		gen, err := s.group.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return
+			}
+			// kafka-go backs off (JoinGroupBackoff) before it tries again.
+			attempt++
+			s.w.log.Warn("joining the consumer group failed; retrying", "err", err, "attempt", attempt)
+			continue
+		}
+		attempt = 0
+		s.cur.Store(gen)
+		s.w.joined.Store(true)
+		s.w.metrics.generations.Inc()
+		partitions := 0
+		for _, pas := range gen.Assignments {
+			partitions += len(pas)
+		}
+		s.w.log.Info("joined group generation", "generation", gen.ID, "member", gen.MemberID, "partitions", partitions)
+
+		var fetchers sync.WaitGroup
+		for topic, pas := range gen.Assignments {
+			for _, pa := range pas {
+				fetchers.Add(1)
+				gen.Start(func(gctx context.Context) {
+					defer fetchers.Done()
+					s.fetchPartition(gctx, gen, topic, pa)
+				})
+			}
+		}
+		// Returns when the generation ends (heartbeat refused, partition
+		// change, a fetcher gone) or the session closes; returning ends the
+		// generation in the latter case.
+		ended := make(chan struct{})
+		gen.Start(func(gctx context.Context) {
+			defer close(ended)
+			select {
+			case <-gctx.Done():
+			case <-ctx.Done():
+			}
+		})
+		<-ended
+		fetchers.Wait()
+	}
+}
+
+// fetchPartition fetches one assigned partition for the generation gen from
+// the offset the group had committed when gen began, tagging each record
+// with gen, until gen ends. It is the only caller of its reader's
+// FetchMessage. A partition reader has no group: the group is gen's, and
+// commits go only through gen.CommitOffsets (see session.commit), never
+// through a reader's shared commit queue (kafka-go #1308), and never before
+// the record is processed as ReadMessage with a GroupID would (kafka-go
+// #626, #455, #1179). Returning before gctx ends would end the generation,
+// so errors are retried.
+func (s *session) fetchPartition(gctx context.Context, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment) {
+	w := s.w
+	if gctx.Err() != nil {
+		return // started after the generation ended
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   w.cfg.Brokers,
+		Topic:     topic,
+		Partition: pa.ID,
+		Dialer:    w.cfg.Dialer,
+		MinBytes:  1,
+		MaxBytes:  10 << 20,
+		MaxWait:   w.cfg.MaxWait,
+		// Read ahead up to one batch of this partition (at most 1000 records).
+		QueueCapacity:   min(w.cfg.MaxBatchRecords, 1000),
+		ReadLagInterval: -1,
+		ReadBackoffMin:  50 * time.Millisecond,
+		ReadBackoffMax:  time.Second,
+		Logger:          kafkaLogger{log: w.log},
+		ErrorLogger:     kafkaErrorLogger{log: w.log},
+	})
+	// Close waits for the reader's goroutines; kafka-go waits for this
+	// function before the member joins the next generation.
+	defer r.Close()
+	// The assignment's offset is the group's committed offset (the next
+	// record to read), or kafka-go's StartOffset sentinel (FirstOffset, -2)
+	// when none was committed; a partition reader takes both as they are.
+	start := pa.Offset
+	if start < 0 && start != kafka.FirstOffset && start != kafka.LastOffset {
+		start = kafka.FirstOffset
+	}
+	if err := r.SetOffset(start); err != nil {
+		w.log.Warn("setting the fetch offset failed", "topic", topic, "partition", pa.ID, "offset", start, "err", err)
+	}
+	attempt := 0
+	for {
+		m, err := r.FetchMessage(gctx)
+		if err != nil {
+			if gctx.Err() != nil {
 				return
 			}
 			attempt++
-			s.w.log.Warn("fetch failed; retrying", "err", err, "attempt", attempt)
-			if !sleepCtx(ctx, backoff(attempt)) {
+			w.log.Warn("fetch failed; retrying", "topic", topic, "partition", pa.ID, "err", err, "attempt", attempt)
+			if !sleepCtx(gctx, backoff(attempt)) {
 				return
 			}
 			continue
 		}
 		attempt = 0
-		// The generation is read after the fetch: a record fetched across a
-		// generation change is tagged with the older one and is then not
-		// committed (safe: it is re-fetched).
-		f := fetched{msg: m, gen: s.gen.Load(), at: time.Now()}
+		f := fetched{msg: m, gen: gen, at: time.Now()}
+		if gctx.Err() != nil {
+			return
+		}
 		select {
 		case s.fetched <- f:
-		case <-ctx.Done():
+		case <-gctx.Done():
 			return
 		}
 	}
 }
 
-// close stops fetching and closes the reader within timeout (kafka-go's
+// close stops fetching and leaves the group within timeout (kafka-go's
 // Close leaves the group and can block on an unreachable coordinator).
 func (s *session) close(timeout time.Duration) {
 	s.cancel()
-	<-s.done
-	s.w.metrics.dropLag(s)
 	closed := make(chan error, 1)
-	go func() { closed <- s.reader.Close() }()
+	go func() {
+		<-s.done
+		closed <- s.group.Close()
+	}()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case err := <-closed:
 		if err != nil {
-			s.w.log.Warn("closing reader", "err", err)
+			s.w.log.Warn("leaving the consumer group", "err", err)
 		}
 	case <-t.C:
-		s.w.log.Warn("closing reader timed out", "timeout", timeout)
+		s.w.log.Warn("leaving the consumer group timed out", "timeout", timeout)
 	}
+	s.w.metrics.dropLag(s)
 }
 
 // consume runs batches until ctx is cancelled (restart false) or the plan's

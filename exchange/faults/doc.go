@@ -58,12 +58,13 @@
 //   - TestRebalanceStorm: instances join and leave (1 → 3 → 1) during a
 //     stream; one is stopped (SIGSTOP) past its session timeout between the
 //     ledger append and the commit of a batch (failpoint after_ledger with
-//     the pause action) and resumed. It finds a runtime defect in about
-//     half the runs: the resumed member's commit of a batch finished under
-//     its old generation is sent by kafka-go under the new one, and the
-//     group's committed offset goes back (nothing is lost; the records are
-//     re-processed). The test prints the regression as a KNOWN DEFECT
-//     instead of failing until the runtime fixes it (failOnKnownRegression).
+//     the pause action) and resumed. It found a runtime defect (the resumed
+//     member's commit of a batch finished under its old generation was sent
+//     by kafka-go's group Reader under the new one, and the group's
+//     committed offset went back; kafka-go #1308), fixed by consuming
+//     through kafka.ConsumerGroup and committing with each record's own
+//     generation; it fails on any committed-offset regression
+//     (failOnKnownRegression).
 //   - TestRevocationMidStream: an agreement's file is edited to revoked (with
 //     its history line) mid-stream; records published after the reload are
 //     skipped with reason revoked and never delivered to it; records in

@@ -20,8 +20,9 @@ import (
 )
 
 // failOnKnownRegression makes TestRebalanceStorm fail on committed-offset
-// regressions (see its doc). Flip it once the runtime fixes the defect.
-const failOnKnownRegression = false
+// regressions (see its doc). True since the runtime commits through the
+// generation each record was fetched under.
+const failOnKnownRegression = true
 
 // goodOnly is traffic that needs no quarantine.
 func goodOnly(i int) kind {
@@ -344,16 +345,16 @@ func TestQuarantineTopicDeleted(t *testing.T) {
 // between the ledger append and the commit of a batch, through a failpoint
 // — and then resumed.
 //
-// Known defect (found by this test, 2026-11-27): when the paused member
-// resumes, the commit of a batch it finished under its old generation can
-// reach kafka-go's commit loop of its new generation (the window noted in
-// exchange/kafkalog.go newGeneration, widened by the pause), and the group's
-// committed offset of that partition goes back to where the paused member
-// was (e.g. 1324 → 157). Nothing is lost (the records are re-processed,
-// duplicates carry their delivery id), but offsets must never go backwards
-// (kafka-go #1308). Until the runtime fixes it, this scenario prints the
-// regressions instead of failing on them; set failOnKnownRegression to make
-// it strict.
+// Defect found by this test (2026-11-27), fixed since: when the paused
+// member resumed, the commit of a batch it finished under its old
+// generation could reach kafka-go's group Reader commit loop of its new
+// generation (the Reader's commit queue outlives generations), and the
+// group's committed offset of that partition went back to where the paused
+// member was (e.g. 1324 → 157; kafka-go #1308). The worker now consumes
+// through kafka.ConsumerGroup and commits each record only through the
+// generation it was fetched under (Generation.CommitOffsets, refused by the
+// broker once that generation is over). Committed offsets must never go
+// backwards: the scenario fails on any regression (failOnKnownRegression).
 func TestRebalanceStorm(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	if !failOnKnownRegression {
