@@ -234,6 +234,16 @@ func (g *Generator) value(name string, s avro.Schema, now time.Time) any {
 
 func (g *Generator) intFor(n string) int64 {
 	switch {
+	case strings.Contains(n, "weight"):
+		return int64(2500 + g.rng.IntN(2000)) // grams at birth
+	case strings.Contains(n, "plurality"):
+		return int64(1 + g.rng.IntN(100)/98) // mostly singletons, some twins
+	case strings.Contains(n, "household"):
+		return int64(2 + g.rng.IntN(5))
+	case strings.Contains(n, "children") || strings.Contains(n, "dependent"):
+		return int64(g.rng.IntN(2))
+	case strings.Contains(n, "claimant_age") || strings.Contains(n, "adult"):
+		return int64(18 + g.rng.IntN(60))
 	case strings.Contains(n, "age"):
 		return int64(g.rng.IntN(95))
 	case strings.Contains(n, "dose"):
