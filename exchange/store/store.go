@@ -71,6 +71,16 @@ type Transition struct {
 	Reason  string
 }
 
+// CheckEdge refuses a transition the lifecycle state machine has no edge
+// for (revoked → active, draft → active, …), wrapping
+// agreements.ErrTransition: a store records only moves a steward could make.
+func (t Transition) CheckEdge() error {
+	if !agreements.CanTransition(t.From, t.To) {
+		return fmt.Errorf("agreement %s: no lifecycle transition from %s to %s: %w", t.AgreementID, t.From, t.To, agreements.ErrTransition)
+	}
+	return nil
+}
+
 // AgreementStore keeps every version of every contract, agreement and agency
 // document and every lifecycle transition. It is defined here until the
 // agreements package grows a persistence interface of its own.

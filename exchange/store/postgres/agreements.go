@@ -143,6 +143,9 @@ func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Tran
 			return store.Transition{}, err
 		}
 	}
+	if err := t.CheckEdge(); err != nil {
+		return store.Transition{}, err
+	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, docLockKey(agreements.KindAgreement, t.AgreementID)); err != nil {
 			return err

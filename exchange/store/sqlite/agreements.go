@@ -139,6 +139,9 @@ func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Tran
 			return store.Transition{}, err
 		}
 	}
+	if err := t.CheckEdge(); err != nil {
+		return store.Transition{}, err
+	}
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		var latest int
 		var docStatus string

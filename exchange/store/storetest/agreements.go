@@ -86,6 +86,10 @@ func testTransitions(t *testing.T, h Harness) {
 		_, err := b.AddTransition(ctx, s)
 		must(t, err, "transition to %s", s.To)
 	}
+	// An edge the lifecycle does not have is refused, whatever the current status.
+	if _, err := b.AddTransition(ctx, store.Transition{AgreementID: "a1", From: agreements.StatusActive, To: agreements.StatusDraft, By: "mallory"}); !errors.Is(err, agreements.ErrTransition) {
+		t.Fatalf("active → draft: err = %v, want agreements.ErrTransition", err)
+	}
 	// A steward acting on a stale view loses.
 	if _, err := b.AddTransition(ctx, store.Transition{AgreementID: "a1", From: agreements.StatusApproved, To: agreements.StatusRevoked, By: "dave"}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale transition: err = %v, want ErrConflict", err)
