@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -112,7 +113,7 @@ func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) 
 		fmt.Fprintf(&b, "  %s\n", t)
 	}
 	ds := "health.immunisations"
-	if len(plan.Datasets()) > 0 && !contains(plan.Datasets(), ds) {
+	if len(plan.Datasets()) > 0 && !slices.Contains(plan.Datasets(), ds) {
 		ds = plan.Datasets()[0]
 	}
 	stamp := ""
@@ -125,13 +126,4 @@ func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) 
 	fmt.Fprintf(&b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl%s --brokers %s --registry http://%s/registry\n\n",
 		ds, contracts, ds, stamp, kafkaAddr, httpAddr)
 	fmt.Fprint(os.Stderr, b.String())
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,33 +162,8 @@ func retryable(err error) bool {
 // migrationLockKey serialises migrators across processes (pg_advisory_lock).
 const migrationLockKey int64 = 7170366480021437184
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	ents, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("reading embedded migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range ents {
-		name := strings.TrimSuffix(e.Name(), ".sql")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("reading migration %s: %w", e.Name(), err)
-		}
-		out = append(out, migration{v, name, string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+func migrations() ([]store.Migration, error) {
+	return store.ReadMigrations(migrationFS, "migrations")
 }
 
 // Migrate applies pending migrations, each in its own transaction together
@@ -241,17 +213,17 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	var applied []string
 	for _, m := range pending {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 			return err
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.name, classify(ctx, err))
+			return applied, fmt.Errorf("migration %s: %w", m.Name, classify(ctx, err))
 		}
-		db.cfg.Logger.Info("applied migration", "migration", m.name)
-		applied = append(applied, m.name)
+		db.cfg.Logger.Info("applied migration", "migration", m.Name)
+		applied = append(applied, m.Name)
 	}
 	if err := db.ensureCurrentPartitions(ctx); err != nil {
 		return applied, err
@@ -264,7 +236,7 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func (db *DB) pending(ctx context.Context, q querier, all []migration) ([]migration, error) {
+func (db *DB) pending(ctx context.Context, q querier, all []store.Migration) ([]store.Migration, error) {
 	var exists bool
 	if err := q.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("migrate: %w", classify(ctx, err))
@@ -284,9 +256,9 @@ func (db *DB) pending(ctx context.Context, q querier, all []migration) ([]migrat
 	for _, v := range done {
 		have[int(v)] = true
 	}
-	var out []migration
+	var out []store.Migration
 	for _, m := range all {
-		if !have[m.version] {
+		if !have[m.Version] {
 			out = append(out, m)
 		}
 	}

@@ -6,12 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -207,33 +204,8 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return classify(ctx, tx.Commit())
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	ents, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("reading embedded migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range ents {
-		name := strings.TrimSuffix(e.Name(), ".sql")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("reading migration %s: %w", e.Name(), err)
-		}
-		out = append(out, migration{v, name, string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+func migrations() ([]store.Migration, error) {
+	return store.ReadMigrations(migrationFS, "migrations")
 }
 
 // Migrate applies pending migrations, each in an IMMEDIATE transaction with
@@ -253,26 +225,26 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		done := false
 		err := db.withTx(ctx, func(tx *sql.Tx) error {
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)`,
-				m.version, m.name, db.cfg.Now().UnixMicro())
+				m.Version, m.Name, db.cfg.Now().UnixMicro())
 			done = err == nil
 			return err
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if done {
-			db.cfg.Logger.Info("applied migration", "migration", m.name)
-			applied = append(applied, m.name)
+			db.cfg.Logger.Info("applied migration", "migration", m.Name)
+			applied = append(applied, m.Name)
 		}
 	}
 	return applied, nil
