@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -40,25 +39,11 @@ const (
 	maxQuarantineKeyBytes = 4096
 )
 
-// DeliveryID is the stable id of one delivery: the first 32 hex digits of
-// SHA-256(agreement id | source topic | partition | offset). Re-processing a
-// record yields the same id, so consumers can drop duplicates.
+// DeliveryID is the stable id of one delivery (ledger.DeliveryID): the
+// same for every re-processing of the record, so consumers can drop
+// duplicates, and it locates the record's ledger entry.
 func DeliveryID(agreementID, topic string, partition int, offset int64) string {
-	return string(appendDeliveryID(nil, agreementID, topic, partition, offset))
-}
-
-// appendDeliveryID appends the 32 hex digits of DeliveryID to dst.
-func appendDeliveryID(dst []byte, agreementID, topic string, partition int, offset int64) []byte {
-	var in [256]byte
-	b := append(in[:0], agreementID...)
-	b = append(b, '|')
-	b = append(b, topic...)
-	b = append(b, '|')
-	b = strconv.AppendInt(b, int64(partition), 10)
-	b = append(b, '|')
-	b = strconv.AppendInt(b, offset, 10)
-	sum := sha256.Sum256(b)
-	return hex.AppendEncode(dst, sum[:16])
+	return ledger.DeliveryID(agreementID, topic, int32(partition), offset)
 }
 
 // sourceRef is the exchange-source header value: topic/partition/offset.
@@ -259,7 +244,7 @@ func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batc
 		arena = append(arena, o.AgreementID...)
 		agr := carve(arena, at)
 		at = len(arena)
-		arena = appendDeliveryID(arena, o.AgreementID, m.Topic, m.Partition, m.Offset)
+		arena = ledger.AppendDeliveryID(arena, o.AgreementID, m.Topic, int32(m.Partition), m.Offset)
 		id := carve(arena, at)
 		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: string(id)})
 		h := len(headers)

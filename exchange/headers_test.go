@@ -29,8 +29,9 @@ func TestDeliveryIDStable(t *testing.T) {
 			t.Errorf("DeliveryID collision: %s", other)
 		}
 	}
-	// sha256("health-to-social-2026-001|ingress.health.immunisations|2|41"), first 16 bytes.
-	const golden = "00cef3fd4b2b20da980ad8f180790e0b"
+	// ledger.DeliveryID: sha256("\x19" "health-to-social-2026-001"
+	// "ingress.health.immunisations")[:4], partition 2, offset 41.
+	const golden = "623d67ea" + "00000002" + "0000000000000029"
 	if got != golden {
 		t.Errorf("DeliveryID = %s, want %s", got, golden)
 	}

@@ -20,25 +20,30 @@ func runBench(ctx context.Context, args []string) error {
 	brokers := fs.String("brokers", "", "Kafka bootstrap brokers, comma-separated (default: an embedded broker)")
 	database := fs.String("database", os.Getenv("EXCHANGE_DATABASE_URL"), "store URL for the ledger (default: SQLite in a temp dir; env EXCHANGE_DATABASE_URL)")
 	partitions := fs.Int("partitions", 3, "partitions of the ingress topic")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the exchange phase (not the publish or raw phases) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg := bench.Config{Records: *records, DatabaseURL: *database, Partitions: *partitions, Out: os.Stdout}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		cfg.OnExchangePhase = func(start bool) {
+			if start {
+				_ = pprof.StartCPUProfile(f)
+			} else {
+				pprof.StopCPUProfile()
+			}
 		}
-		defer pprof.StopCPUProfile()
 	}
 	var bl []string
 	if *brokers != "" {
 		bl = strings.Split(*brokers, ",")
 	}
-	_, err := bench.Run(ctx, bench.Config{Records: *records, Brokers: bl, DatabaseURL: *database, Partitions: *partitions, Out: os.Stdout})
+	cfg.Brokers = bl
+	_, err := bench.Run(ctx, cfg)
 	return err
 }

@@ -53,6 +53,10 @@ type Config struct {
 	LatencyRate    int
 	Timeout        time.Duration // bound of each phase; default 10 min
 	Out            io.Writer     // progress and results; default os.Stdout
+	// OnExchangePhase, when set, is called with true as the exchange starts
+	// on the published records and with false once it has caught up (to
+	// profile that phase alone).
+	OnExchangePhase func(start bool)
 }
 
 // Throughput is one measured run.
@@ -191,10 +195,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	appDone := make(chan error, 1)
+	if cfg.OnExchangePhase != nil {
+		cfg.OnExchangePhase(true)
+	}
 	go func() { appDone <- a.Run(ectx, ln) }()
 	wctx, wcancel := context.WithTimeout(ectx, cfg.Timeout)
 	res.Exchange, err = waitCommitted(wctx, client, "exchange-bench-"+nonce, ingress, ends, avgBytes, appDone)
 	wcancel()
+	if cfg.OnExchangePhase != nil {
+		cfg.OnExchangePhase(false)
+	}
 	if err != nil {
 		return res, fmt.Errorf("exchange: %w", err)
 	}

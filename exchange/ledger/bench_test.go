@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
@@ -13,8 +12,12 @@ func BenchmarkBatchAndLink(b *testing.B) {
 	es := make([]ledger.Entry, 1000)
 	for i := range es {
 		es[i] = sample()
-		es[i].Offset = int64(i)
-		es[i].Deliveries = append(es[i].Deliveries, ledger.Delivery{AgreementID: "a3", Topic: "deliver.tax.a3", DeliveryID: fmt.Sprint(i)})
+		e := &es[i]
+		e.Offset = int64(i)
+		e.Deliveries = []ledger.Delivery{
+			{AgreementID: "a1", Topic: "deliver.statistics.a1", DeliveryID: ledger.DeliveryID("a1", e.Topic, e.Partition, e.Offset)},
+			{AgreementID: "a3", Topic: "deliver.tax.a3", DeliveryID: ledger.DeliveryID("a3", e.Topic, e.Partition, e.Offset)},
+		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

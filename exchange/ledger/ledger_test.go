@@ -121,6 +121,7 @@ func chain(t *testing.T, n int, key ed25519.PrivateKey) *memSource {
 	for i := 0; i < n; i++ {
 		e := sample()
 		e.Topic, e.Partition, e.Offset = c.Topic, 0, int64(100+i)
+		e.Deliveries[0].DeliveryID = ledger.DeliveryID(e.Deliveries[0].AgreementID, e.Topic, e.Partition, e.Offset)
 		es = append(es, e)
 	}
 	b, err := ledger.NewBatch(es)
@@ -250,12 +251,29 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	e := sample()
+	e.Deliveries[0].DeliveryID = ledger.DeliveryID("a1", e.Topic, e.Partition, e.Offset)
 	if err := ledger.Validate(&e); err != nil {
 		t.Fatal(err)
 	}
-	e.Decision = "lost"
-	if err := ledger.Validate(&e); !errors.Is(err, ledger.ErrInvalidEntry) {
-		t.Fatalf("err = %v", err)
+	bad := e
+	bad.Decision = "lost"
+	if err := ledger.Validate(&bad); !errors.Is(err, ledger.ErrInvalidEntry) {
+		t.Fatalf("unknown decision: err = %v", err)
+	}
+	// A delivery id that is not this record's cannot be looked up later.
+	for name, id := range map[string]string{
+		"opaque":          "d1",
+		"other offset":    ledger.DeliveryID("a1", e.Topic, e.Partition, e.Offset+1),
+		"other partition": ledger.DeliveryID("a1", e.Topic, e.Partition+1, e.Offset),
+		"other agreement": ledger.DeliveryID("a2", e.Topic, e.Partition, e.Offset),
+		"other topic":     ledger.DeliveryID("a1", e.Topic+"x", e.Partition, e.Offset),
+	} {
+		bad := e
+		bad.Deliveries = []ledger.Delivery{{AgreementID: "a1", Topic: "deliver.statistics.a1", DeliveryID: id}}
+		err := ledger.Validate(&bad)
+		if !errors.Is(err, ledger.ErrInvalidEntry) || !strings.Contains(err.Error(), "delivery 1") {
+			t.Errorf("%s delivery id: err = %v, want an invalid entry naming delivery 1", name, err)
+		}
 	}
 }
 

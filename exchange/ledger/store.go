@@ -172,6 +172,14 @@ func Validate(e *Entry) error {
 	if !ok {
 		return bad("a text field is longer than %d bytes, not UTF-8 or holds NUL", maxText)
 	}
+	// Delivery ids locate their entry (LocateDelivery): one that is not
+	// DeliveryID of this record and agreement could never be looked up.
+	var want [DeliveryIDLen]byte
+	for i, d := range e.Deliveries {
+		if string(AppendDeliveryID(want[:0], d.AgreementID, e.Topic, e.Partition, e.Offset)) != d.DeliveryID {
+			return bad("delivery %d (agreement %q): id %q is not the delivery id of this record (ledger.DeliveryID)", i+1, d.AgreementID, d.DeliveryID)
+		}
+	}
 	return nil
 }
 

@@ -32,8 +32,8 @@ func Entry(topic string, partition int32, offset int64) ledger.Entry {
 	case 0:
 		e.Decision = ledger.Delivered
 		e.Deliveries = []ledger.Delivery{
-			{AgreementID: "hlth-stat-01", Topic: "deliver.statistics.hlth-stat-01", DeliveryID: fmt.Sprintf("d-stat-%s-%d-%d", topic, partition, offset)},
-			{AgreementID: "hlth-soc-02", Topic: "deliver.social-services.hlth-soc-02", DeliveryID: fmt.Sprintf("d-soc-%s-%d-%d", topic, partition, offset)},
+			{AgreementID: "hlth-stat-01", Topic: "deliver.statistics.hlth-stat-01", DeliveryID: ledger.DeliveryID("hlth-stat-01", topic, partition, offset)},
+			{AgreementID: "hlth-soc-02", Topic: "deliver.social-services.hlth-soc-02", DeliveryID: ledger.DeliveryID("hlth-soc-02", topic, partition, offset)},
 		}
 		e.Skips = []ledger.Skip{{AgreementID: "hlth-tax-03", Reason: "filter"}}
 		e.Reasons = []string{"quality:age_plausible"}
