@@ -12,11 +12,22 @@
 // The ledger's append path is built for throughput without giving up a
 // guarantee: one transaction per batch (one WAL fsync), multi-row INSERTs,
 // and few indexes — chain order and idempotency (topic, partition, seq and
-// offset), the keyset time order, and ledger_delivery_keys (a 32-bit hash of
-// each delivery id → entry) for lineage. Deliveries, skips and reasons live
-// inline in the hashed entry row as JSON; filters on dataset, agreement,
-// consumer, reason and subject scan the rows a time range selects, as on
-// PostgreSQL.
+// offset) and the keyset time order; nothing is written per delivery but
+// its place in the entry's row. Deliveries, skips and reasons live inline in
+// the hashed entry row as JSON; filters on dataset, agreement, consumer,
+// reason and subject scan the rows a time range selects, as on PostgreSQL.
+//
+// A delivery id (ledger.DeliveryID) names its source partition and offset
+// after a tag of the agreement and source topic, and appends refuse any
+// other id. A query by delivery id (lineage) therefore needs no index of
+// its own: for each chain of that partition (ledger_chains) it looks up the
+// entry at that offset in the (topic, partition, offset) index and keeps it
+// if its deliveries list the id. Migration 0004 dropped the index that
+// lookups used before (ledger_delivery_keys: a 32-bit hash of each delivery
+// id → entry, a B-tree insert at a random place per delivery). Entries
+// stored before delivery ids took this form carry opaque ids: they are
+// still found by agreement, consumer, time or position, but no longer by
+// their delivery ids.
 //
 // Migrations are embedded from migrations/ and applied by Open (and
 // `exchange migrate`), each in a transaction with its schema_migrations row.

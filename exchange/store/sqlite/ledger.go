@@ -38,14 +38,7 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 }
 
 func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
-	// Entry ids are assigned here rather than by SQLite, so that the
-	// delivery-id rows can name their entry without a round trip per row.
-	// The write lock is held: nobody else can take an id meanwhile.
-	var lastID int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM ledger_entries`).Scan(&lastID); err != nil {
-		return fmt.Errorf("reading last entry id: %w", err)
-	}
-	w := rowWriter{db: db, tx: tx, nextID: lastID + 1}
+	w := rowWriter{db: db, tx: tx}
 	now := db.cfg.Now()
 	for _, c := range b.Chains {
 		head := ledger.Head{MaxOffset: -1}
@@ -66,6 +59,9 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 		if len(fresh) == 0 {
 			continue
 		}
+		// Query by delivery id relies on ledger_chains listing every chain
+		// with entries: the chain is registered in the transaction that
+		// inserts its first entry.
 		if head.Seq == 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger_chains (topic, partition, created_us) VALUES (?, ?, ?)`,
 				c.Topic, c.Partition, now.UnixMicro()); err != nil {
@@ -85,7 +81,7 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 			}
 		}
 	}
-	return w.flushDeliveries(ctx)
+	return nil
 }
 
 // freshEntries drops the entries of chain c already stored. An offset above
@@ -286,6 +282,33 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 	if err != nil {
 		return nil, err
 	}
+	sqlText, args := querySQL(q, cur)
+	rows, err := db.r.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
+	}
+	defer rows.Close()
+	page := &ledger.Page{Entries: []ledger.Entry{}}
+	for rows.Next() {
+		var e ledger.Entry
+		if err := scanEntry(rows, &e); err != nil {
+			return nil, fmt.Errorf("audit query: %w", err)
+		}
+		page.Entries = append(page.Entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
+	}
+	if len(page.Entries) > q.Limit {
+		page.Entries = page.Entries[:q.Limit]
+		page.Next = ledger.CursorAfter(&page.Entries[q.Limit-1], q.Sort == ledger.SortTimeDesc)
+	}
+	return page, nil
+}
+
+// querySQL is the statement and arguments of the audit query q, normalised
+// (cur from q.Normalize).
+func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -320,9 +343,30 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		add("EXISTS (SELECT 1 FROM json_each(e.reasons) r WHERE r.value = ?)", q.Reason)
 	}
 	if q.DeliveryID != "" {
-		// The key narrows to a few entries; the id itself decides.
-		add(`e.id IN (SELECT entry_id FROM ledger_delivery_keys WHERE key = ?)
-			AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[2]') = ?)`, deliveryKey(q.DeliveryID), q.DeliveryID)
+		// A delivery id names its source partition and offset
+		// (ledger.DeliveryID); its tag stands for the agreement and source
+		// topic, which the id's presence in the entry's deliveries checks.
+		// The topic comes from ledger_chains (every chain with entries; a
+		// few rows), so each candidate is an equality lookup on the UNIQUE
+		// (topic, partition, "offset") index — without a topic that index
+		// could only be scanned. EXPLAIN QUERY PLAN (TestDeliveryIDQueryPlan
+		// checks it, also with a time range, dataset or cursor):
+		//	SEARCH e USING INDEX sqlite_autoindex_ledger_entries_2 (topic=? AND partition=? AND offset=?)
+		//	LIST SUBQUERY 1
+		//	SCAN ledger_chains USING COVERING INDEX sqlite_autoindex_ledger_chains_1
+		//	SCAN d EXISTS VIRTUAL TABLE INDEX 1:
+		//	USE TEMP B-TREE FOR ORDER BY
+		// (ledger_chains is scanned: partition is the second column of its
+		// key; it has a row per chain, not per entry.)
+		// Ids of entries written before this form (opaque ids, see doc.go)
+		// decode to no position or to one without them: not found.
+		p, o, ok := ledger.LocateDelivery(q.DeliveryID)
+		if !ok {
+			add("0")
+		} else {
+			add(`e.topic IN (SELECT topic FROM ledger_chains WHERE partition = ?) AND e.partition = ? AND e."offset" = ?
+			AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[2]') = ?)`, p, p, o, q.DeliveryID)
+		}
 	}
 	if len(q.SubjectHash) > 0 {
 		add("e.subject_hash = ?", q.SubjectHash)
@@ -360,26 +404,5 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		sqlText += ` ORDER BY e.decision_time_us, e.topic, e.partition, e."offset"`
 	}
 	sqlText += " LIMIT ?"
-	args = append(args, q.Limit+1)
-	rows, err := db.r.QueryContext(ctx, sqlText, args...)
-	if err != nil {
-		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
-	}
-	defer rows.Close()
-	page := &ledger.Page{Entries: []ledger.Entry{}}
-	for rows.Next() {
-		var e ledger.Entry
-		if err := scanEntry(rows, &e); err != nil {
-			return nil, fmt.Errorf("audit query: %w", err)
-		}
-		page.Entries = append(page.Entries, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
-	}
-	if len(page.Entries) > q.Limit {
-		page.Entries = page.Entries[:q.Limit]
-		page.Next = ledger.CursorAfter(&page.Entries[q.Limit-1], desc)
-	}
-	return page, nil
+	return sqlText, append(args, q.Limit+1)
 }

@@ -3,41 +3,34 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 
-	"modernc.org/sqlite"
-
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
-// Rows go in with multi-row INSERT statements: per statement SQLite pays
-// the VDBE setup and database/sql a driver round trip, so a statement per
-// row cost more than the B-tree inserts themselves (100 per statement
+// Entries go in with multi-row INSERT statements: per statement SQLite
+// pays the VDBE setup and database/sql a driver round trip, so a statement
+// per row cost more than the B-tree inserts themselves (100 per statement
 // measured best of 50, 100 and 200).
-const (
-	entriesPerInsert    = 100 // × 19 parameters
-	deliveriesPerInsert = 500 // × 2 parameters
-)
+const entriesPerInsert = 100 // × entryInsertParams
 
-const entryInsertColumns = `INSERT INTO ledger_entries (id, topic, partition, "offset", seq, dataset, key_hash, payload_hash,
+// The row id (INTEGER PRIMARY KEY) is left to SQLite: max(id)+1, as when
+// the append path assigned it itself for its delivery-id index rows.
+const entryInsertColumns = `INSERT INTO ledger_entries (topic, partition, "offset", seq, dataset, key_hash, payload_hash,
 	schema_id, decision, reasons, deliveries, skips, plan_version, subject_hash, event_time_us, decision_time_us, prev_hash, hash) VALUES `
 
-const entryInsertParams = 19
+const entryInsertParams = 18
 
-// OR IGNORE: two deliveries of one entry whose ids share a key make one row.
-const deliveryInsertColumns = `INSERT OR IGNORE INTO ledger_delivery_keys (key, entry_id) VALUES `
-
-// insertStmts holds the full-size multi-row INSERTs, prepared on the writer
+// insertStmts holds the full-size multi-row INSERT, prepared on the writer
 // connection outside any transaction (the pool has one connection: a
 // transaction holds it) the first time Append runs; the smaller tail of a
 // batch is prepared in its transaction.
 type insertStmts struct {
-	mu                  sync.Mutex
-	entries, deliveries *sql.Stmt
+	mu      sync.Mutex
+	entries *sql.Stmt
 }
 
 func (st *insertStmts) prepare(ctx context.Context, w *sql.DB) error {
@@ -50,12 +43,7 @@ func (st *insertStmts) prepare(ctx context.Context, w *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	d, err := w.PrepareContext(ctx, insertText(deliveryInsertColumns, deliveriesPerInsert, 2))
-	if err != nil {
-		e.Close()
-		return err
-	}
-	st.entries, st.deliveries = e, d
+	st.entries = e
 	return nil
 }
 
@@ -64,8 +52,7 @@ func (st *insertStmts) close() {
 	defer st.mu.Unlock()
 	if st.entries != nil {
 		st.entries.Close()
-		st.deliveries.Close()
-		st.entries, st.deliveries = nil, nil
+		st.entries = nil
 	}
 }
 
@@ -83,14 +70,13 @@ func insertText(prefix string, n, params int) string {
 	return sb.String()
 }
 
-// rowWriter inserts the linked entries of one append transaction and
-// collects their delivery ids, written at the end.
+// rowWriter inserts the linked entries of one append transaction. Nothing
+// else is written per delivery: a delivery id locates its entry by
+// (topic, partition, offset) — see Query.
 type rowWriter struct {
-	db     *DB
-	tx     *sql.Tx
-	nextID int64
-	args   []any
-	dids   []any // delivery key, entry id, …
+	db   *DB
+	tx   *sql.Tx
+	args []any
 }
 
 // exec runs prefix with len(args)/params rows: the prepared full-size
@@ -134,21 +120,16 @@ func (w *rowWriter) insert(ctx context.Context, es []*ledger.Entry) error {
 		args := w.args[:0]
 		start := 0
 		for i, e := range chunk {
-			id := w.nextID
-			w.nextID++
 			var evt any
 			if !e.EventTime.IsZero() {
 				evt = e.EventTime.UnixMicro()
 			}
 			r, d, s := ends[3*i], ends[3*i+1], ends[3*i+2]
 			args = append(args,
-				id, e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, blob(e.KeyHash), blob(e.PayloadHash),
+				e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, blob(e.KeyHash), blob(e.PayloadHash),
 				int64(e.SchemaID), string(e.Decision), lists[start:r], lists[r:d], lists[d:s], e.PlanVersion,
 				blob(e.SubjectHash), evt, e.DecisionTime.UnixMicro(), blob(e.PrevHash), e.Hash)
 			start = s
-			for _, dl := range e.Deliveries {
-				w.dids = append(w.dids, deliveryKey(dl.DeliveryID), id)
-			}
 		}
 		w.args = args
 		if err := w.exec(ctx, w.db.stmts.entries, entriesPerInsert, entryInsertColumns, entryInsertParams, args); err != nil {
@@ -156,44 +137,6 @@ func (w *rowWriter) insert(ctx context.Context, es []*ledger.Entry) error {
 		}
 	}
 	return nil
-}
-
-// flushDeliveries writes the collected delivery-key rows.
-func (w *rowWriter) flushDeliveries(ctx context.Context) error {
-	for len(w.dids) > 0 {
-		n := min(len(w.dids), 2*deliveriesPerInsert)
-		if err := w.exec(ctx, w.db.stmts.deliveries, deliveriesPerInsert, deliveryInsertColumns, 2, w.dids[:n]); err != nil {
-			return fmt.Errorf("indexing delivery ids: %w", err)
-		}
-		w.dids = w.dids[n:]
-	}
-	return nil
-}
-
-func init() {
-	// Migration 0003 computes the keys of the rows it converts in SQL.
-	sqlite.MustRegisterDeterministicScalarFunction("exchange_delivery_key", 1,
-		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			switch v := args[0].(type) {
-			case string:
-				return deliveryKey(v), nil
-			case []byte:
-				return deliveryKey(string(v)), nil
-			}
-			return nil, fmt.Errorf("exchange_delivery_key: want text, got %T", args[0])
-		})
-}
-
-// deliveryKey is the key of a delivery id in ledger_delivery_keys: its
-// 32-bit FNV-1a hash, as a signed integer so that SQLite stores it in at
-// most 4 bytes. Not unique: lookups check the id itself.
-func deliveryKey(id string) int64 {
-	h := uint32(2166136261)
-	for i := 0; i < len(id); i++ {
-		h ^= uint32(id[i])
-		h *= 16777619
-	}
-	return int64(int32(h))
 }
 
 // The lists are stored as JSON arrays (audit queries read them with

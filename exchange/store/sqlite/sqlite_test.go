@@ -178,8 +178,14 @@ func countMigrations(t *testing.T) int {
 }
 
 // TestUpgradeFrom0001: a database holding entries written under migration
-// 0001 (deliveries in ledger_deliveries) answers queries by delivery id,
-// agreement and consumer after 0002, and takes new appends.
+// 0001 (deliveries in ledger_deliveries) migrates to the latest schema,
+// answers queries by agreement and consumer for its old entries, and takes
+// new appends, which are found by delivery id.
+//
+// Its old entries carry opaque delivery ids (written before ids located
+// their entry, ledger.DeliveryID); since migration 0004 dropped the
+// delivery-id index, a query by such an id finds nothing — whether or not
+// it has the form of a new id — though the entry still lists it.
 func TestUpgradeFrom0001(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -192,6 +198,13 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An old id in the exchange's former form, 32 hex digits of a SHA-256
+	// of the agreement and source record, which also parses as a new one:
+	// it names a partition and offset where no entry lists it.
+	const oldHexID = "a2f540a4666f42c801b2e1d68f41a6b9"
+	if _, _, ok := ledger.LocateDelivery(oldHexID); !ok {
+		t.Fatalf("%s: want an old id that has the form of a delivery id", oldHexID)
+	}
 	w := b.(*sqlite.DB).Writer()
 	for _, stmt := range []string{
 		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)`,
@@ -200,8 +213,9 @@ func TestUpgradeFrom0001(t *testing.T) {
 		`INSERT INTO ledger_chains VALUES ('ingress.old.data', 0, 0)`,
 		`INSERT INTO ledger_entries (id, topic, partition, "offset", seq, dataset, schema_id, decision, reasons, deliveries, skips,
 			plan_version, decision_time_us, hash) VALUES (1, 'ingress.old.data', 0, 0, 1, 'old.data', 1, 'delivered', '[]',
-			'[["agr-1","deliver.consumer-1.agr-1","did-old-1"]]', '[]', 'plan-1', 1700000000000000, x'00')`,
+			'[["agr-1","deliver.consumer-1.agr-1","did-old-1"],["agr-2","deliver.consumer-2.agr-2","` + oldHexID + `"]]', '[]', 'plan-1', 1700000000000000, x'00')`,
 		`INSERT INTO ledger_deliveries VALUES (1, 0, 'agr-1', 'consumer-1', 'did-old-1')`,
+		`INSERT INTO ledger_deliveries VALUES (1, 1, 'agr-2', 'consumer-2', '` + oldHexID + `')`,
 	} {
 		if _, err := w.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%.60s: %v", stmt, err)
@@ -214,18 +228,25 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if err := b.Append(ctx, storetest.Entries("ingress.new.data", 0, 0, 30)); err != nil {
 		t.Fatal(err)
 	}
+	var n int
+	if err := w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name LIKE 'ledger_delivery%'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("delivery-id index tables or triggers left after migrating: %d, %v", n, err)
+	}
 	for name, tc := range map[string]struct {
 		q    ledger.Query
 		want int
 	}{
-		"old delivery id": {ledger.Query{DeliveryID: "did-old-1"}, 1},
-		"old agreement":   {ledger.Query{Agreement: "agr-1"}, 1},
-		"old consumer":    {ledger.Query{Consumer: "consumer-1"}, 1},
-		"new delivery id": {ledger.Query{DeliveryID: "d-soc-ingress.new.data-0-9"}, 1},
-		"new consumer":    {ledger.Query{Consumer: "social-services"}, 10},
-		"consumer prefix": {ledger.Query{Consumer: "social"}, 0},
-		"dotted consumer": {ledger.Query{Consumer: "social-services.hlth-soc-02"}, 0},
-		"all":             {ledger.Query{}, 31},
+		"old delivery id":        {ledger.Query{DeliveryID: "did-old-1"}, 0},
+		"old hex delivery id":    {ledger.Query{DeliveryID: oldHexID}, 0},
+		"old agreement":          {ledger.Query{Agreement: "agr-1"}, 1},
+		"old second agreement":   {ledger.Query{Agreement: "agr-2"}, 1},
+		"old consumer":           {ledger.Query{Consumer: "consumer-1"}, 1},
+		"new delivery id":        {ledger.Query{DeliveryID: ledger.DeliveryID("hlth-soc-02", "ingress.new.data", 0, 9)}, 1},
+		"new id, other position": {ledger.Query{DeliveryID: ledger.DeliveryID("hlth-soc-02", "ingress.new.data", 0, 10)}, 0},
+		"new consumer":           {ledger.Query{Consumer: "social-services"}, 10},
+		"consumer prefix":        {ledger.Query{Consumer: "social"}, 0},
+		"dotted consumer":        {ledger.Query{Consumer: "social-services.hlth-soc-02"}, 0},
+		"all":                    {ledger.Query{}, 31},
 	} {
 		p, err := b.Query(ctx, tc.q)
 		if err != nil {
