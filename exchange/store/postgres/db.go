@@ -37,7 +37,10 @@ type DB struct {
 	cfg  store.Config
 
 	partMu sync.Mutex
-	parts  map[int64]bool // months (UTC, as Unix seconds of the 1st) known to have a partition
+	parts  map[int64]string // month (UTC, as Unix seconds of the 1st) → its partition
+
+	chainMu sync.Mutex
+	chains  map[ledger.Chain]chainRow // ledger_chains rows seen; a row never changes
 }
 
 var (
@@ -76,7 +79,7 @@ func Open(ctx context.Context, rawURL string, cfg store.Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres pool: %w", classify(ctx, err))
 	}
-	db := &DB{pool: pool, cfg: cfg, parts: map[int64]bool{}}
+	db := &DB{pool: pool, cfg: cfg, parts: map[int64]string{}, chains: map[ledger.Chain]chainRow{}}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -271,7 +274,7 @@ func (db *DB) ensureCurrentPartitions(ctx context.Context) error {
 	now := db.cfg.Now().UTC()
 	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 3; i++ {
-		if err := db.ensurePartition(ctx, first.AddDate(0, i, 0)); err != nil {
+		if _, err := db.ensurePartition(ctx, first.AddDate(0, i, 0)); err != nil {
 			return err
 		}
 	}
@@ -283,21 +286,21 @@ func monthOf(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// ensurePartition makes sure the month partition holding t exists.
-func (db *DB) ensurePartition(ctx context.Context, t time.Time) error {
+// ensurePartition makes sure the month partition holding t exists and
+// returns its name.
+func (db *DB) ensurePartition(ctx context.Context, t time.Time) (string, error) {
 	m := monthOf(t)
 	db.partMu.Lock()
-	known := db.parts[m.Unix()]
+	name, known := db.parts[m.Unix()]
 	db.partMu.Unlock()
 	if known {
-		return nil
+		return name, nil
 	}
-	var name string
 	if err := db.pool.QueryRow(ctx, `SELECT exchange_ensure_ledger_partition($1)`, m).Scan(&name); err != nil {
-		return fmt.Errorf("creating ledger partition for %s: %w", m.Format("2006-01"), classify(ctx, err))
+		return "", fmt.Errorf("creating ledger partition for %s: %w", m.Format("2006-01"), classify(ctx, err))
 	}
 	db.partMu.Lock()
-	db.parts[m.Unix()] = true
+	db.parts[m.Unix()] = name
 	db.partMu.Unlock()
-	return nil
+	return name, nil
 }

@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +15,67 @@ import (
 )
 
 var entryColumns = []string{
-	"topic", "partition", "offset", "seq", "dataset", "key_hash", "payload_hash", "schema_id",
+	"chain", "offset", "seq", "key_hash", "payload_hash", "schema_id",
 	"decision", "reasons", "delivery_agreements", "delivery_topics", "delivery_ids",
 	"skip_agreements", "skip_reasons", "plan_version", "subject_hash", "event_time_us", "decision_time",
 	"prev_hash", "hash",
 }
 
-const selectEntry = `SELECT topic, partition, "offset", seq, dataset, key_hash, payload_hash, schema_id,
-	decision, reasons, delivery_agreements, delivery_topics, delivery_ids,
-	skip_agreements, skip_reasons, plan_version, subject_hash, event_time_us, decision_time,
-	prev_hash, hash FROM ledger_entries`
+// selectEntry reads entries (alias e) with their chain (alias c).
+const selectEntry = `SELECT c.topic, c.partition, e."offset", e.seq, c.dataset, e.key_hash, e.payload_hash, e.schema_id,
+	e.decision, e.reasons, e.delivery_agreements, e.delivery_topics, e.delivery_ids,
+	e.skip_agreements, e.skip_reasons, e.plan_version, e.subject_hash, e.event_time_us, e.decision_time,
+	e.prev_hash, e.hash FROM ledger_entries e JOIN ledger_chains c ON c.id = e.chain`
+
+// chainRow is a ledger_chains row: the chain's id in entries and its dataset.
+type chainRow struct {
+	id      int32
+	dataset string
+}
+
+// chainOf returns the ledger_chains row of c, creating it with dataset when
+// it does not exist. Rows never change, so they are cached.
+func (db *DB) chainOf(ctx context.Context, c ledger.Chain, dataset string) (chainRow, error) {
+	db.chainMu.Lock()
+	r, ok := db.chains[c]
+	db.chainMu.Unlock()
+	if ok {
+		return r, nil
+	}
+	q := &pgx.Batch{}
+	q.Queue(`INSERT INTO ledger_chains (topic, partition, dataset) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, c.Topic, c.Partition, dataset)
+	q.Queue(`SELECT id, dataset FROM ledger_chains WHERE topic = $1 AND partition = $2`, c.Topic, c.Partition).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&r.id, &r.dataset)
+	})
+	if err := db.pool.SendBatch(ctx, q).Close(); err != nil {
+		return r, fmt.Errorf("registering chain %s: %w", c, classify(ctx, err))
+	}
+	db.chainMu.Lock()
+	db.chains[c] = r
+	db.chainMu.Unlock()
+	return r, nil
+}
+
+// lookupChain returns the ledger_chains row of c; ok is false when there is none.
+func (db *DB) lookupChain(ctx context.Context, c ledger.Chain) (r chainRow, ok bool, err error) {
+	db.chainMu.Lock()
+	r, ok = db.chains[c]
+	db.chainMu.Unlock()
+	if ok {
+		return r, true, nil
+	}
+	err = db.pool.QueryRow(ctx, `SELECT id, dataset FROM ledger_chains WHERE topic = $1 AND partition = $2`, c.Topic, c.Partition).Scan(&r.id, &r.dataset)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
+	}
+	db.chainMu.Lock()
+	db.chains[c] = r
+	db.chainMu.Unlock()
+	return r, true, nil
+}
 
 // chainLockKey is the pg_advisory_xact_lock key of a chain. A collision only
 // serialises two unrelated chains.
@@ -36,11 +89,12 @@ func chainLockKey(c ledger.Chain) int64 {
 // serialization failure, unique violation).
 const maxAppendAttempts = 5
 
-// Append stores entries (see ledger.Appender). One transaction per call:
-// each chain of the batch is locked with pg_advisory_xact_lock (in key
-// order, so writers never deadlock), its head and highest offset re-read
-// under the lock, entries already stored are dropped, the rest linked and
-// written with COPY, and a signed checkpoint added per chain. The
+// Append stores entries (see ledger.Appender). One transaction per chain of
+// the batch, run concurrently: the chain is locked with
+// pg_advisory_xact_lock, its head and highest offset re-read under the
+// lock, entries already stored are dropped, the rest linked and written
+// with COPY, and a signed checkpoint added. When Append fails, some chains
+// may be stored and others not; appending the batch again is idempotent. The
 // per-partition unique indexes on (topic, partition, seq) and (topic,
 // partition, offset) are the last guard against a fork.
 //
@@ -55,38 +109,88 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 	if err != nil {
 		return err
 	}
-	months := map[int64]time.Time{}
-	for _, es := range b.Entries {
-		for _, e := range es {
-			m := monthOf(e.DecisionTime)
-			months[m.Unix()] = m
-		}
-	}
-	for _, m := range months {
-		if err := db.ensurePartition(ctx, m); err != nil {
+	// A chain's dataset is stored once, on the chain.
+	ids := make(map[ledger.Chain]int32, len(b.Chains))
+	for _, c := range b.Chains {
+		es := b.Entries[c]
+		r, err := db.chainOf(ctx, c, es[0].Dataset)
+		if err != nil {
 			return err
 		}
+		for _, e := range es {
+			if e.Dataset != r.dataset {
+				return fmt.Errorf("%w: %s/%d@%d: dataset %q, but chain %s holds dataset %q", ledger.ErrInvalidEntry, e.Topic, e.Partition, e.Offset, e.Dataset, c, r.dataset)
+			}
+		}
+		ids[c] = r.id
 	}
+	// Chains are independent: each is appended in its own transaction, and
+	// the transactions run concurrently (bounded by the pool), so a batch
+	// over several partitions keeps several server backends busy. A chain
+	// within one month (the usual case) is copied straight into that
+	// month's table, which spares the server routing every row.
+	errs := make([]error, len(b.Chains))
+	var wg sync.WaitGroup
+	for i, c := range b.Chains {
+		sub := &ledger.Batch{Chains: []ledger.Chain{c}, Entries: map[ledger.Chain][]*ledger.Entry{c: b.Entries[c]}}
+		target := "ledger_entries"
+		months := map[int64]bool{}
+		for _, e := range b.Entries[c] {
+			m := monthOf(e.DecisionTime)
+			if !months[m.Unix()] {
+				months[m.Unix()] = true
+				name, err := db.ensurePartition(ctx, m)
+				if err != nil {
+					return err
+				}
+				target = name
+			}
+		}
+		if len(months) > 1 {
+			target = "ledger_entries"
+		}
+		if len(b.Chains) == 1 {
+			errs[i] = db.appendRetrying(ctx, sub, ids, target)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.appendRetrying(ctx, sub, ids, target)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ledger append of %d entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+// appendRetrying appends b, retrying lost races (deadlock, serialization
+// failure, unique violation).
+func (db *DB) appendRetrying(ctx context.Context, b *ledger.Batch, ids map[ledger.Chain]int32, target string) error {
+	var err error
 	for attempt := 1; ; attempt++ {
-		err = db.appendOnce(ctx, b)
+		err = db.appendOnce(ctx, b, ids, target)
 		if err == nil || attempt == maxAppendAttempts || !retryable(err) || ctx.Err() != nil {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("ledger append of %d entries: %w", len(entries), classify(ctx, err))
+		return fmt.Errorf("chain %s: %w", b.Chains[0], classify(ctx, err))
 	}
 	return nil
 }
 
 type chainState struct {
 	chain  ledger.Chain
+	id     int32
 	head   ledger.Head
 	lastCP int64
 	fresh  []*ledger.Entry
 }
 
-func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
+func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Chain]int32, target string) (err error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -104,7 +208,7 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
 
 	states := make([]*chainState, len(b.Chains))
 	for i, c := range b.Chains {
-		states[i] = &chainState{chain: c}
+		states[i] = &chainState{chain: c, id: ids[c]}
 	}
 	// Lock every chain of the batch in key order, then read heads.
 	keys := make([]int64, 0, len(states))
@@ -123,16 +227,16 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
 	for _, s := range states {
 		s := s
 		s.head.MaxOffset = -1
-		q.Queue(`SELECT seq, hash FROM ledger_entries WHERE topic = $1 AND partition = $2 ORDER BY seq DESC LIMIT 1`,
-			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error {
+		q.Queue(`SELECT seq, hash FROM ledger_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1`,
+			s.id).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&s.head.Seq, &s.head.Hash)
 			if err == pgx.ErrNoRows {
 				return nil
 			}
 			return err
 		})
-		q.Queue(`SELECT coalesce(max("offset"), -1) FROM ledger_entries WHERE topic = $1 AND partition = $2`,
-			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.head.MaxOffset) })
+		q.Queue(`SELECT coalesce(max("offset"), -1) FROM ledger_entries WHERE chain = $1`,
+			s.id).QueryRow(func(r pgx.Row) error { return r.Scan(&s.head.MaxOffset) })
 		q.Queue(`SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = $1 AND partition = $2`,
 			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.lastCP) })
 	}
@@ -150,8 +254,8 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
 		}
 		stored := map[int64]bool{}
 		if len(maybe) > 0 {
-			rows, err := conn.Query(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = $1 AND partition = $2 AND "offset" = ANY($3)`,
-				s.chain.Topic, s.chain.Partition, maybe)
+			rows, err := conn.Query(ctx, `SELECT "offset" FROM ledger_entries WHERE chain = $1 AND "offset" = ANY($2)`,
+				s.id, maybe)
 			if err != nil {
 				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
 			}
@@ -172,15 +276,12 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch) (err error) {
 	end := &pgx.Batch{}
 	n := 0
 	for _, s := range states {
-		if len(s.fresh) > 0 && s.head.Seq == 0 {
-			end.Queue(`INSERT INTO ledger_chains (topic, partition) VALUES ($1, $2) ON CONFLICT DO NOTHING`, s.chain.Topic, s.chain.Partition)
-		}
 		n += len(s.fresh)
 	}
 	if n > 0 {
 		// Entries are linked as COPY pulls them, so hashing overlaps sending.
 		src := &linkingSource{states: states}
-		copied, err := conn.CopyFrom(ctx, pgx.Identifier{"ledger_entries"}, entryColumns, src)
+		copied, err := conn.CopyFrom(ctx, pgx.Identifier{target}, entryColumns, src)
 		if err != nil {
 			return fmt.Errorf("copying entries: %w", err)
 		}
@@ -248,12 +349,12 @@ func (l *linkingSource) Next() bool {
 	return false
 }
 
-func (l *linkingSource) Values() ([]any, error) { return entryRow(l.cur), nil }
+func (l *linkingSource) Values() ([]any, error) { return entryRow(l.states[l.si].id, l.cur), nil }
 
 func (l *linkingSource) Err() error { return nil }
 
-// entryRow is e as a COPY row; empty lists go as NULL (nil slices).
-func entryRow(e *ledger.Entry) []any {
+// entryRow is e as a COPY row of chain; empty lists go as NULL (nil slices).
+func entryRow(chain int32, e *ledger.Entry) []any {
 	var agrs, tops, ids, sa, sr, reasons []string
 	if n := len(e.Deliveries); n > 0 {
 		agrs, tops, ids = make([]string, n), make([]string, n), make([]string, n)
@@ -276,7 +377,7 @@ func entryRow(e *ledger.Entry) []any {
 		evt = &v
 	}
 	return []any{
-		e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, e.KeyHash, e.PayloadHash, int64(e.SchemaID),
+		chain, e.Offset, e.Seq, e.KeyHash, e.PayloadHash, int32(e.SchemaID),
 		string(e.Decision), reasons, agrs, tops, ids, sa, sr, e.PlanVersion, e.SubjectHash, evt, e.DecisionTime,
 		e.PrevHash, e.Hash,
 	}
@@ -285,7 +386,7 @@ func entryRow(e *ledger.Entry) []any {
 // scanEntry reads a row of selectEntry into e.
 func scanEntry(r pgx.Row, e *ledger.Entry) error {
 	var (
-		schemaID                int64
+		schemaID                int32
 		decision                string
 		agrs, tops, ids, sa, sr []string
 		evt                     *int64
@@ -338,7 +439,12 @@ func (db *DB) Chains(ctx context.Context) ([]ledger.Chain, error) {
 
 // ChainEntries streams a chain's entries in seq order.
 func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.Entry) error) error {
-	rows, err := db.pool.Query(ctx, selectEntry+` WHERE topic = $1 AND partition = $2 ORDER BY seq, "offset"`, c.Topic, c.Partition)
+	r, ok, err := db.lookupChain(ctx, c)
+	if err != nil || !ok {
+		return err
+	}
+	// By chain id, so each month's (chain, seq) index is read in order.
+	rows, err := db.pool.Query(ctx, selectEntry+` WHERE e.chain = $1 ORDER BY e.seq, e."offset"`, r.id)
 	if err != nil {
 		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
 	}

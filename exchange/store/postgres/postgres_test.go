@@ -43,8 +43,11 @@ func superExec(t *testing.T, b store.Backend, sql string, args ...any) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Harness{Open: openFresh, Exec: superExec})
+	storetest.Run(t, storetest.Harness{Open: openFresh, Exec: superExec, EntryWhere: entryWhere})
 }
+
+// entryWhere selects one entry by $1 topic, $2 partition, $3 offset.
+const entryWhere = `chain = (SELECT id FROM ledger_chains WHERE topic = $1 AND partition = $2) AND "offset" = $3`
 
 func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
 	url := storetest.CreateDatabase(t, storetest.PostgresURL(t))

@@ -25,60 +25,69 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	if q.Dataset != "" {
-		where = append(where, "dataset = "+arg(q.Dataset))
+		where = append(where, "c.dataset = "+arg(q.Dataset))
 	}
 	if q.Agreement != "" {
 		a := arg(q.Agreement)
-		where = append(where, "("+a+" = ANY(delivery_agreements) OR "+a+" = ANY(skip_agreements))")
+		where = append(where, "("+a+" = ANY(e.delivery_agreements) OR "+a+" = ANY(e.skip_agreements))")
 	}
 	if q.Consumer != "" {
 		// The consumer is the second dot-separated part of deliver.<consumer>.<agreement>.
-		where = append(where, "EXISTS (SELECT 1 FROM unnest(delivery_topics) t WHERE split_part(t, '.', 1) = 'deliver' AND split_part(t, '.', 2) = "+arg(q.Consumer)+")")
+		where = append(where, "EXISTS (SELECT 1 FROM unnest(e.delivery_topics) t WHERE split_part(t, '.', 1) = 'deliver' AND split_part(t, '.', 2) = "+arg(q.Consumer)+")")
 	}
 	if q.Decision != "" {
-		where = append(where, "decision = "+arg(string(q.Decision)))
+		where = append(where, "e.decision = "+arg(string(q.Decision)))
 	}
 	if q.Reason != "" {
-		where = append(where, arg(q.Reason)+" = ANY(reasons)")
+		where = append(where, arg(q.Reason)+" = ANY(e.reasons)")
 	}
 	if q.DeliveryID != "" {
-		where = append(where, "delivery_ids @> ARRAY["+arg(q.DeliveryID)+"]::text[]")
+		// The id names its source partition and offset: the (chain,
+		// offset) key of each chain on that partition finds the entry.
+		if p, o, ok := ledger.LocateDelivery(q.DeliveryID); ok {
+			where = append(where, "c.partition = "+arg(p), `e."offset" = `+arg(o), arg(q.DeliveryID)+" = ANY(e.delivery_ids)")
+		} else {
+			where = append(where, "false")
+		}
 	}
 	if len(q.SubjectHash) > 0 {
-		where = append(where, "subject_hash = "+arg(q.SubjectHash))
+		where = append(where, "e.subject_hash = "+arg(q.SubjectHash))
 	}
 	if !q.From.IsZero() {
-		where = append(where, "decision_time >= "+arg(q.From))
+		where = append(where, "e.decision_time >= "+arg(q.From))
 	}
 	if !q.To.IsZero() {
-		where = append(where, "decision_time < "+arg(q.To))
+		where = append(where, "e.decision_time < "+arg(q.To))
 	}
 	if q.Topic != "" {
-		where = append(where, "topic = "+arg(q.Topic))
+		where = append(where, "c.topic = "+arg(q.Topic))
 	}
 	if q.Partition != nil {
-		where = append(where, "partition = "+arg(*q.Partition))
+		where = append(where, "c.partition = "+arg(*q.Partition))
 	}
 	if q.Offset != nil {
-		where = append(where, `"offset" = `+arg(*q.Offset))
+		where = append(where, `e."offset" = `+arg(*q.Offset))
 	}
 	desc := q.Sort == ledger.SortTimeDesc
 	if cur != nil {
-		op := ">"
+		op, bound := ">", ">="
 		if desc {
-			op = "<"
+			op, bound = "<", "<="
 		}
-		where = append(where, fmt.Sprintf(`(decision_time, topic, partition, "offset") %s (%s, %s, %s, %s)`,
-			op, arg(cur.Time), arg(cur.Topic), arg(cur.Partition), arg(cur.Offset)))
+		t := arg(cur.Time)
+		// The bare time bound lets the planner range-scan the time index;
+		// the row comparison orders ties.
+		where = append(where, "e.decision_time "+bound+" "+t, fmt.Sprintf(`(e.decision_time, c.topic, c.partition, e."offset") %s (%s, %s, %s, %s)`,
+			op, t, arg(cur.Topic), arg(cur.Partition), arg(cur.Offset)))
 	}
 	sql := selectEntry
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
 	if desc {
-		sql += ` ORDER BY decision_time DESC, topic DESC, partition DESC, "offset" DESC`
+		sql += ` ORDER BY e.decision_time DESC, c.topic DESC, c.partition DESC, e."offset" DESC`
 	} else {
-		sql += ` ORDER BY decision_time, topic, partition, "offset"`
+		sql += ` ORDER BY e.decision_time, c.topic, c.partition, e."offset"`
 	}
 	sql += " LIMIT " + arg(q.Limit+1)
 	rows, err := db.pool.Query(ctx, sql, args...)

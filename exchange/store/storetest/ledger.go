@@ -365,7 +365,7 @@ func wantOneBreak(t *testing.T, b store.Backend, pub ed25519.PublicKey, offset, 
 
 func testTamperEdit(t *testing.T, h Harness) {
 	b, pub := tamperSetup(t, h)
-	h.Exec(t, b, `UPDATE ledger_entries SET decision = 'delivered' WHERE topic = $1 AND partition = $2 AND "offset" = $3`,
+	h.Exec(t, b, `UPDATE ledger_entries SET decision = 'delivered' WHERE `+h.entryWhere(),
 		"ingress.health.immunisations", int32(3), int64(1006))
 	wantOneBreak(t, b, pub, 1006, 7, "content altered")
 }
@@ -377,21 +377,21 @@ func testTamperEditRehashed(t *testing.T, h Harness) {
 	e := es[4]
 	e.PlanVersion = "plan-forged"
 	e.Hash = ledger.ComputeHash(&e)
-	h.Exec(t, b, `UPDATE ledger_entries SET plan_version = $1, hash = $2 WHERE topic = $3 AND partition = $4 AND "offset" = $5`,
-		e.PlanVersion, e.Hash, e.Topic, e.Partition, e.Offset)
+	h.Exec(t, b, `UPDATE ledger_entries SET plan_version = $4, hash = $5 WHERE `+h.entryWhere(),
+		e.Topic, e.Partition, e.Offset, e.PlanVersion, e.Hash)
 	wantOneBreak(t, b, pub, e.Offset, e.Seq, "rehashed")
 }
 
 func testTamperDelete(t *testing.T, h Harness) {
 	b, pub := tamperSetup(t, h)
-	h.Exec(t, b, `DELETE FROM ledger_entries WHERE topic = $1 AND partition = $2 AND "offset" = $3`,
+	h.Exec(t, b, `DELETE FROM ledger_entries WHERE `+h.entryWhere(),
 		"ingress.health.immunisations", int32(3), int64(1012))
 	wantOneBreak(t, b, pub, -1, 13, "between offset 1011 and offset 1013")
 }
 
 func testTamperDeleteTail(t *testing.T, h Harness) {
 	b, pub := tamperSetup(t, h)
-	h.Exec(t, b, `DELETE FROM ledger_entries WHERE topic = $1 AND partition = $2 AND "offset" = $3`,
+	h.Exec(t, b, `DELETE FROM ledger_entries WHERE `+h.entryWhere(),
 		"ingress.health.immunisations", int32(3), int64(1019))
 	wantOneBreak(t, b, pub, -1, 20, "beyond the last entry")
 }

@@ -30,6 +30,17 @@ type Harness struct {
 	// Exec runs a statement on the backend's database with full rights,
 	// bypassing the store (tamper tests). Placeholders are $1, $2, …
 	Exec func(t *testing.T, b store.Backend, sql string, args ...any)
+	// EntryWhere is the SQL condition selecting the ledger_entries row of
+	// one entry by $1 topic, $2 partition and $3 offset. Default:
+	// `topic = $1 AND partition = $2 AND "offset" = $3`.
+	EntryWhere string
+}
+
+func (h Harness) entryWhere() string {
+	if h.EntryWhere != "" {
+		return h.EntryWhere
+	}
+	return `topic = $1 AND partition = $2 AND "offset" = $3`
 }
 
 // Run runs every conformance test.
