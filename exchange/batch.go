@@ -284,6 +284,7 @@ type batchCounts struct {
 // prepared is a decided batch on its way to the sink: everything to
 // produce and append, and the records to commit afterwards.
 type prepared struct {
+	buf     int             // index of the batch's buffer (consume)
 	ctx     context.Context // carries the batch span
 	span    trace.Span
 	start   time.Time
@@ -327,27 +328,52 @@ func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 	return nil
 }
 
-// auditBatch appends a produced batch's ledger entries and only then
-// commits its offsets.
-func (w *Worker) auditBatch(ctx context.Context, s *session, p *prepared) error {
-	defer p.span.End()
-	ctx = trace.ContextWithSpan(ctx, p.span)
-	if err := w.appendLedger(ctx, p.entries); err != nil {
-		p.span.SetStatus(codes.Error, "ledger append abandoned")
-		return fmt.Errorf("appending %d ledger entries: %w", len(p.entries), err)
+// auditBatches appends the ledger entries of a group of produced batches
+// in one append and only then commits their offsets in one commit. A failed
+// commit is logged and counted: the records are re-processed later, with
+// the same delivery ids, and the ledger keeps one entry each. Returns an
+// error only when the ledger append is abandoned (ctx ended): nothing of
+// the group is committed then.
+func (w *Worker) auditBatches(ctx context.Context, s *session, group []*prepared) error {
+	entries := group[0].entries
+	if len(group) > 1 {
+		n := 0
+		for _, p := range group {
+			n += len(p.entries)
+		}
+		entries = make([]ledger.Entry, 0, n)
+		for _, p := range group {
+			entries = append(entries, p.entries...)
+		}
+	}
+	// The append is traced under the group's first batch.
+	actx := trace.ContextWithSpan(ctx, group[0].span)
+	if err := w.appendLedger(actx, entries); err != nil {
+		for _, p := range group {
+			p.span.SetStatus(codes.Error, "ledger append abandoned")
+		}
+		return fmt.Errorf("appending %d ledger entries: %w", len(entries), err)
 	}
 	failpoint("after_ledger")
-	committed := s.commit(ctx, p.batch)
+	batches := make([][]fetched, len(group))
+	for i, p := range group {
+		batches[i] = p.batch
+	}
+	committed := s.commit(ctx, batches...)
 	failpoint("after_commit")
 
-	w.observe(p.results, p.now)
-	s.observeLag(p.batch)
-	w.metrics.batchSize.Observe(float64(len(p.batch)))
-	w.metrics.batchDur.Observe(time.Since(p.start).Seconds())
-	p.span.SetAttributes(
-		attribute.Int("exchange.messages_out", len(p.msgs)),
-		attribute.Int("exchange.partitions_committed", committed),
-	)
+	w.metrics.ledgerGroup.Observe(float64(len(group)))
+	for _, p := range group {
+		w.observe(p.results, p.now)
+		s.observeLag(p.batch)
+		w.metrics.batchSize.Observe(float64(len(p.batch)))
+		w.metrics.batchDur.Observe(time.Since(p.start).Seconds())
+		p.span.SetAttributes(
+			attribute.Int("exchange.messages_out", len(p.msgs)),
+			attribute.Int("exchange.ledger_group_batches", len(group)),
+			attribute.Int("exchange.partitions_committed", committed),
+		)
+	}
 	return nil
 }
 
@@ -421,7 +447,7 @@ func (w *Worker) appendLedger(ctx context.Context, entries []ledger.Entry) error
 }
 
 // commit commits, per partition, the offset after the highest one of the
-// batch's records fetched under the session's current generation, through
+// batches' records fetched under the session's current generation, through
 // that generation's CommitOffsets; it returns how many partitions it
 // committed. Every record of the batch was produced and audited, and
 // records of a partition are fetched in order from the offset committed when
@@ -448,31 +474,33 @@ func (w *Worker) appendLedger(ctx context.Context, entries []ledger.Entry) error
 //
 // The commit has its own context: on shutdown it still completes for a
 // batch that finished (the final commit).
-func (s *session) commit(ctx context.Context, batch []fetched) int {
+func (s *session) commit(ctx context.Context, batches ...[]fetched) int {
 	w := s.w
 	gen := s.cur.Load()
 	offsets := map[string]map[int]int64{}
 	stale, partitions := 0, 0
-	for i := range batch {
-		f := &batch[i]
-		if f.gen != gen {
-			stale++
-			continue
-		}
-		parts := offsets[f.msg.Topic]
-		if parts == nil {
-			parts = map[int]int64{}
-			offsets[f.msg.Topic] = parts
-		}
-		// A committed offset names the next record to read (kafka-go's
-		// Reader commits msg.Offset+1 too; CommitOffsets sends the value
-		// as given).
-		next := f.msg.Offset + 1
-		if prev, ok := parts[f.msg.Partition]; !ok {
-			parts[f.msg.Partition] = next
-			partitions++
-		} else if next > prev {
-			parts[f.msg.Partition] = next
+	for _, batch := range batches {
+		for i := range batch {
+			f := &batch[i]
+			if f.gen != gen {
+				stale++
+				continue
+			}
+			parts := offsets[f.msg.Topic]
+			if parts == nil {
+				parts = map[int]int64{}
+				offsets[f.msg.Topic] = parts
+			}
+			// A committed offset names the next record to read (kafka-go's
+			// Reader commits msg.Offset+1 too; CommitOffsets sends the value
+			// as given).
+			next := f.msg.Offset + 1
+			if prev, ok := parts[f.msg.Partition]; !ok {
+				parts[f.msg.Partition] = next
+				partitions++
+			} else if next > prev {
+				parts[f.msg.Partition] = next
+			}
 		}
 	}
 	if stale > 0 {

@@ -34,6 +34,7 @@ type Metrics struct {
 	freshness   *prometheus.HistogramVec
 	batchDur    prometheus.Histogram
 	batchSize   prometheus.Histogram
+	ledgerGroup prometheus.Histogram
 	produceRetr prometheus.Counter
 	ledgerRetr  prometheus.Counter
 	paused      prometheus.Gauge
@@ -125,6 +126,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Records per processed batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}),
+		ledgerGroup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "exchange_ledger_append_batches",
+			Help:    "Batches per ledger append and offset commit (group commit: more when the ledger is the slowest stage).",
+			Buckets: prometheus.LinearBuckets(1, 1, auditGroup),
+		}),
 		produceRetr: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "exchange_produce_retries_total", Help: "Produce attempts that failed wholly or partly and were retried.",
 		}),
@@ -152,7 +158,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.in, m.delivered, m.skipped, m.quarantined, m.warned, m.freshness,
-			m.batchDur, m.batchSize, m.produceRetr, m.ledgerRetr, m.paused, m.commits,
+			m.batchDur, m.batchSize, m.ledgerGroup, m.produceRetr, m.ledgerRetr, m.paused, m.commits,
 			m.generations, m.lag, m.restarts, m.stalls)
 	}
 	return m

@@ -747,19 +747,47 @@ func (s *session) close(timeout time.Duration) {
 // dataset set differs from the session's topics (restart true), or the
 // watchdog finds a stalled partition (restart true).
 //
-// It is a three-stage pipeline: this goroutine fetches and decides batch
-// k+2 while the producer stage writes batch k+1 and the audit stage appends
-// batch k to the ledger and commits it. Hand-overs are unbuffered, every
-// stage handles one batch at a time, so batches reach Kafka, the ledger and
-// the commit strictly in fetch order (per-key order and positional commits
+// It is a three-stage pipeline: this goroutine fetches and decides the
+// next batch while the producer stage writes the one before and the audit
+// stage appends earlier ones to the ledger and commits them. Every stage
+// handles batches in order, so batches reach Kafka, the ledger and the
+// commit strictly in fetch order (per-key order and positional commits
 // depend on it), and a batch is committed only after its own produce and
-// ledger append. When a stage is stuck (ledger down: fail closed), the
+// ledger append. The audit stage takes every produced batch that is
+// waiting (up to auditGroup) into one ledger append and one commit — a
+// group commit: when the ledger is the slowest stage, its fixed cost per
+// transaction is shared by more records, while Kafka still sees batches of
+// MaxBatchRecords. When a stage is stuck (ledger down: fail closed), the
 // stages before it block on their hand-over and fetching stops once the
-// prefetch buffer is full; at most two batches are then produced and not
-// yet audited (they are audited when the ledger returns, or re-processed).
+// prefetch buffer is full; at most producedQueue+auditGroup+1 batches are
+// then produced and not yet audited (they are audited when the ledger
+// returns, or re-processed).
+// producedQueue batches may wait for the audit stage, which appends up to
+// auditGroup of them at once.
+const (
+	producedQueue = 3
+	auditGroup    = 4
+)
+
 func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
+	// Batch buffers and their decision slots circulate through free: this
+	// goroutine takes one to fill, the audit stage returns it once the
+	// batch is audited (or abandoned), so a buffer is never reused while a
+	// stage still reads it. One per place a batch can be: filling, in the
+	// producer, queued for audit, in the audit group.
+	const nbufs = 1 + 1 + producedQueue + auditGroup
+	var (
+		bufs  [nbufs][]fetched
+		slots [nbufs][]policy.Decision
+	)
+	free := make(chan int, nbufs)
+	for i := range bufs {
+		bufs[i] = make([]fetched, 0, w.cfg.MaxBatchRecords)
+		slots[i] = make([]policy.Decision, w.cfg.MaxBatchRecords)
+		free <- i
+	}
 	in := make(chan *prepared)
-	produced := make(chan *prepared)
+	produced := make(chan *prepared, producedQueue)
 	stageErr := make(chan error, 2) // each stage reports at most once
 	var stages sync.WaitGroup
 	stages.Add(2)
@@ -770,11 +798,14 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 		for p := range in {
 			if failed {
 				p.span.End()
+				free <- p.buf
 				continue
 			}
 			if err := w.produceBatch(procCtx, p); err != nil {
 				stageErr <- err
 				failed = true
+				p.span.End()
+				free <- p.buf
 				continue
 			}
 			produced <- p // the audit stage drains even after a failure
@@ -783,14 +814,30 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 	go func() { // audit stage
 		defer stages.Done()
 		failed := false
+		group := make([]*prepared, 0, auditGroup)
 		for p := range produced {
-			if failed {
-				p.span.End()
-				continue
+			group = append(group[:0], p)
+		take: // the batches already waiting join this append
+			for len(group) < auditGroup {
+				select {
+				case q, ok := <-produced:
+					if !ok {
+						break take
+					}
+					group = append(group, q)
+				default:
+					break take
+				}
 			}
-			if err := w.auditBatch(procCtx, s, p); err != nil {
-				stageErr <- err
-				failed = true
+			if !failed {
+				if err := w.auditBatches(procCtx, s, group); err != nil {
+					stageErr <- err
+					failed = true
+				}
+			}
+			for _, q := range group {
+				q.span.End()
+				free <- q.buf
 			}
 		}
 	}()
@@ -814,21 +861,18 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 	defer tick.Stop()
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
-	// Three sets of batch buffers and decision slots, in rotation: one per
-	// pipeline stage.
-	var (
-		bufs  [3][]fetched
-		slots [3][]policy.Decision
-		cur   int
-	)
-	for i := range bufs {
-		bufs[i] = make([]fetched, 0, w.cfg.MaxBatchRecords)
-		slots[i] = make([]policy.Decision, w.cfg.MaxBatchRecords)
-	}
+	cur := -1 // the buffer being filled
 	for {
-		// cur advances only when a batch is handed to the stages: a buffer
-		// and its decision slots are reused only once the batch that held
-		// them has been audited (an idle tick must not skip ahead).
+		if cur < 0 {
+			select {
+			case cur = <-free:
+			case <-ctx.Done():
+				return false, nil
+			case serr := <-stageErr:
+				stageErr <- serr // for the deferred report
+				return false, nil
+			}
+		}
 		batch := bufs[cur][:0]
 		// Wait for a first record, a plan check, or the end.
 		select {
@@ -901,9 +945,10 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 			w.log.Warn("creating topics failed", "err", err)
 		}
 		p := w.prepare(procCtx, plan, batch, slots[cur])
+		p.buf = cur
 		select {
 		case in <- p:
-			cur = (cur + 1) % len(bufs)
+			cur = -1
 		case serr := <-stageErr:
 			stageErr <- serr // for the deferred report
 			p.span.End()

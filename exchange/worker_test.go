@@ -636,7 +636,7 @@ func TestBatchSpans(t *testing.T) {
 			switch a.Key {
 			case "exchange.records":
 				records += int(a.Value.AsInt64())
-			case "exchange.plan_version", "exchange.messages_out", "exchange.partitions_committed":
+			case "exchange.plan_version", "exchange.messages_out", "exchange.partitions_committed", "exchange.ledger_group_batches":
 			default:
 				t.Errorf("unexpected span attribute %s", a.Key)
 			}

@@ -1,11 +1,13 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,12 +16,21 @@ import (
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
+// entryColumns are the columns of a COPY row (appendCopyRow), in order.
 var entryColumns = []string{
 	"chain", "offset", "seq", "key_hash", "payload_hash", "schema_id",
 	"decision", "reasons", "delivery_agreements", "delivery_topics", "delivery_ids",
 	"skip_agreements", "skip_reasons", "plan_version", "subject_hash", "event_time_us", "decision_time",
 	"prev_hash", "hash",
 }
+
+var copyColumns = func() string {
+	q := make([]string, len(entryColumns))
+	for i, c := range entryColumns {
+		q[i] = pgx.Identifier{c}.Sanitize()
+	}
+	return strings.Join(q, ", ")
+}()
 
 // selectEntry reads entries (alias e) with their chain (alias c).
 const selectEntry = `SELECT c.topic, c.partition, e."offset", e.seq, c.dataset, e.key_hash, e.payload_hash, e.schema_id,
@@ -279,14 +290,21 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 		n += len(s.fresh)
 	}
 	if n > 0 {
-		// Entries are linked as COPY pulls them, so hashing overlaps sending.
-		src := &linkingSource{states: states}
-		copied, err := conn.CopyFrom(ctx, pgx.Identifier{target}, entryColumns, src)
+		buf := append(make([]byte, 0, 512*n), copySignature...)
+		for _, s := range states {
+			for _, e := range s.fresh {
+				s.head.Extend(e)
+				buf = appendCopyRow(buf, s.id, e)
+			}
+		}
+		buf = appendCopyTrailer(buf)
+		tag, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf),
+			"COPY "+pgx.Identifier{target}.Sanitize()+" ("+copyColumns+") FROM STDIN (FORMAT binary)")
 		if err != nil {
 			return fmt.Errorf("copying entries: %w", err)
 		}
-		if copied != int64(n) {
-			return fmt.Errorf("copying entries: %d of %d rows copied", copied, n)
+		if tag.RowsAffected() != int64(n) {
+			return fmt.Errorf("copying entries: %d of %d rows copied", tag.RowsAffected(), n)
 		}
 	}
 	if db.cfg.SigningKey != nil {
@@ -324,63 +342,6 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 		return fmt.Errorf("committing: server answered %q", tag.String())
 	}
 	return nil
-}
-
-// linkingSource feeds COPY with the fresh entries of every chain, linking
-// each (Seq, PrevHash, Hash) as it is pulled; the chain heads end up at the
-// last entry.
-type linkingSource struct {
-	states []*chainState
-	si, ei int
-	cur    *ledger.Entry
-}
-
-func (l *linkingSource) Next() bool {
-	for l.si < len(l.states) {
-		s := l.states[l.si]
-		if l.ei < len(s.fresh) {
-			l.cur = s.fresh[l.ei]
-			l.ei++
-			s.head.Extend(l.cur)
-			return true
-		}
-		l.si, l.ei = l.si+1, 0
-	}
-	return false
-}
-
-func (l *linkingSource) Values() ([]any, error) { return entryRow(l.states[l.si].id, l.cur), nil }
-
-func (l *linkingSource) Err() error { return nil }
-
-// entryRow is e as a COPY row of chain; empty lists go as NULL (nil slices).
-func entryRow(chain int32, e *ledger.Entry) []any {
-	var agrs, tops, ids, sa, sr, reasons []string
-	if n := len(e.Deliveries); n > 0 {
-		agrs, tops, ids = make([]string, n), make([]string, n), make([]string, n)
-		for i, d := range e.Deliveries {
-			agrs[i], tops[i], ids[i] = d.AgreementID, d.Topic, d.DeliveryID
-		}
-	}
-	if n := len(e.Skips); n > 0 {
-		sa, sr = make([]string, n), make([]string, n)
-		for i, s := range e.Skips {
-			sa[i], sr[i] = s.AgreementID, s.Reason
-		}
-	}
-	if len(e.Reasons) > 0 {
-		reasons = e.Reasons
-	}
-	var evt *int64
-	if !e.EventTime.IsZero() {
-		v := e.EventTime.UnixMicro()
-		evt = &v
-	}
-	return []any{
-		chain, e.Offset, e.Seq, e.KeyHash, e.PayloadHash, int32(e.SchemaID),
-		string(e.Decision), reasons, agrs, tops, ids, sa, sr, e.PlanVersion, e.SubjectHash, evt, e.DecisionTime,
-		e.PrevHash, e.Hash,
-	}
 }
 
 // scanEntry reads a row of selectEntry into e.

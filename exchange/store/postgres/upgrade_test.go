@@ -64,11 +64,25 @@ func TestUpgradeToLeanLedger(t *testing.T) {
 			if _, err := conn.Exec(ctx, `SELECT exchange_ensure_ledger_partition($1)`, e.DecisionTime); err != nil {
 				t.Fatal(err)
 			}
-			// entryRow: chain, offset, seq, key_hash, payload_hash, schema_id, then
-			// the columns both layouts share in the same order.
-			r := entryRow(0, e)
-			row := []any{e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, e.KeyHash, e.PayloadHash, int64(e.SchemaID)}
-			row = append(row, r[6:]...)
+			row := []any{e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, e.KeyHash, e.PayloadHash, int64(e.SchemaID),
+				string(e.Decision), e.Reasons, nil, nil, nil, nil, nil, e.PlanVersion, e.SubjectHash, nil, e.DecisionTime, e.PrevHash, e.Hash}
+			if len(e.Deliveries) > 0 {
+				var a, tp, id []string
+				for _, d := range e.Deliveries {
+					a, tp, id = append(a, d.AgreementID), append(tp, d.Topic), append(id, d.DeliveryID)
+				}
+				row[10], row[11], row[12] = a, tp, id
+			}
+			if len(e.Skips) > 0 {
+				var a, r []string
+				for _, sk := range e.Skips {
+					a, r = append(a, sk.AgreementID), append(r, sk.Reason)
+				}
+				row[13], row[14] = a, r
+			}
+			if !e.EventTime.IsZero() {
+				row[17] = e.EventTime.UnixMicro()
+			}
 			if _, err := conn.Exec(ctx, `INSERT INTO ledger_entries (topic, partition, "offset", seq, dataset, key_hash,
 				payload_hash, schema_id, decision, reasons, delivery_agreements, delivery_topics, delivery_ids,
 				skip_agreements, skip_reasons, plan_version, subject_hash, event_time_us, decision_time, prev_hash, hash)
