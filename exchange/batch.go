@@ -244,7 +244,7 @@ func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batc
 		arena = append(arena, o.AgreementID...)
 		agr := carve(arena, at)
 		at = len(arena)
-		arena = ledger.AppendDeliveryID(arena, o.AgreementID, m.Topic, int32(m.Partition), m.Offset)
+		arena = w.tags.AppendDeliveryID(arena, o.AgreementID, m.Topic, int32(m.Partition), m.Offset)
 		id := carve(arena, at)
 		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: string(id)})
 		h := len(headers)

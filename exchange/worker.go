@@ -228,6 +228,8 @@ type Worker struct {
 
 	// ensured holds the topics already created (or found) by this worker.
 	ensured map[string]struct{}
+	// tags caches delivery-id tags; decide runs on the consume goroutine only.
+	tags ledger.TagCache
 }
 
 // NewWorker checks the configuration and builds a worker; it does no I/O.
@@ -244,6 +246,7 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 		return nil, err
 	}
 	w := &Worker{
+		tags:    ledger.TagCache{},
 		cfg:     cfg,
 		plans:   plans,
 		ledger:  lg,

@@ -76,12 +76,13 @@ func NewBatch(entries []Entry) (*Batch, error) {
 	b := &Batch{Entries: make(map[Chain][]*Entry)}
 	seen := make(map[Chain]map[int64]struct{})
 	copies := make([]Entry, len(entries))
+	tags := TagCache{}
 	for i := range entries {
 		e := &copies[i]
 		*e = entries[i]
 		e.Seq, e.PrevHash, e.Hash = 0, nil, nil
 		Normalize(e)
-		if err := Validate(e); err != nil {
+		if err := validate(e, tags); err != nil {
 			return nil, err
 		}
 		c := Chain{e.Topic, e.Partition}
@@ -133,7 +134,9 @@ const maxHashLen = 64
 const maxText = 1024
 
 // Validate reports why e cannot be stored, wrapping ErrInvalidEntry.
-func Validate(e *Entry) error {
+func Validate(e *Entry) error { return validate(e, TagCache{}) }
+
+func validate(e *Entry, tags TagCache) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s/%d@%d: %s", ErrInvalidEntry, e.Topic, e.Partition, e.Offset, fmt.Sprintf(format, a...))
 	}
@@ -177,7 +180,7 @@ func Validate(e *Entry) error {
 	// DeliveryID of this record and agreement could never be looked up.
 	var want [DeliveryIDLen]byte
 	for i, d := range e.Deliveries {
-		if string(AppendDeliveryID(want[:0], d.AgreementID, e.Topic, e.Partition, e.Offset)) != d.DeliveryID {
+		if string(tags.tag(d.AgreementID, e.Topic).AppendID(want[:0], e.Partition, e.Offset)) != d.DeliveryID {
 			return bad("delivery %d (agreement %q): id %q is not the delivery id of this record (ledger.DeliveryID)", i+1, d.AgreementID, d.DeliveryID)
 		}
 	}
