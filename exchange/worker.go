@@ -768,8 +768,8 @@ func (s *session) close(timeout time.Duration) {
 // producedQueue batches may wait for the audit stage, which appends up to
 // auditGroup of them at once.
 const (
-	producedQueue = 3
-	auditGroup    = 4
+	producedQueue = 7
+	auditGroup    = 8
 )
 
 func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {

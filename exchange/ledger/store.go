@@ -21,8 +21,7 @@ var ErrInvalidEntry = errors.New("invalid ledger entry")
 
 // Appender is the ledger as the runtime writes it.
 //
-// Append stores entries durably before it returns nil; an error may leave
-// some chains of the batch stored and others not. It is idempotent on
+// Append stores entries durably before it returns nil. It is idempotent on
 // (Topic, Partition, Offset): an entry whose identity is already stored is
 // skipped and neither forks nor extends its chain, so a batch can be retried
 // after an unknown outcome (timeout, lost connection) and records

@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -100,12 +99,11 @@ func chainLockKey(c ledger.Chain) int64 {
 // serialization failure, unique violation).
 const maxAppendAttempts = 5
 
-// Append stores entries (see ledger.Appender). One transaction per chain of
-// the batch, run concurrently: the chain is locked with
-// pg_advisory_xact_lock, its head and highest offset re-read under the
-// lock, entries already stored are dropped, the rest linked and written
-// with COPY, and a signed checkpoint added. When Append fails, some chains
-// may be stored and others not; appending the batch again is idempotent. The
+// Append stores entries (see ledger.Appender). One transaction per call:
+// each chain of the batch is locked with pg_advisory_xact_lock (in key
+// order, so writers never deadlock), its head and highest offset re-read
+// under the lock, entries already stored are dropped, the rest linked and
+// written with COPY, and a signed checkpoint added per chain. The
 // per-partition unique indexes on (topic, partition, seq) and (topic,
 // partition, offset) are the last guard against a fork.
 //
@@ -135,43 +133,31 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 		}
 		ids[c] = r.id
 	}
-	// Chains are independent: each is appended in its own transaction, and
-	// the transactions run concurrently (bounded by the pool), so a batch
-	// over several partitions keeps several server backends busy. A chain
-	// within one month (the usual case) is copied straight into that
-	// month's table, which spares the server routing every row.
-	errs := make([]error, len(b.Chains))
-	var wg sync.WaitGroup
-	for i, c := range b.Chains {
-		sub := &ledger.Batch{Chains: []ledger.Chain{c}, Entries: map[ledger.Chain][]*ledger.Entry{c: b.Entries[c]}}
-		target := "ledger_entries"
-		months := map[int64]bool{}
+	// A batch within one month (the usual case) is copied straight into
+	// that month's table, which spares the server routing every row. One
+	// transaction for the whole batch: splitting it per chain keeps more
+	// server backends busy when the machine is idle, but costs a
+	// transaction each, which is what counts once it is not.
+	target := "ledger_entries"
+	months := map[int64]bool{}
+	for _, c := range b.Chains {
 		for _, e := range b.Entries[c] {
 			m := monthOf(e.DecisionTime)
-			if !months[m.Unix()] {
-				months[m.Unix()] = true
-				name, err := db.ensurePartition(ctx, m)
-				if err != nil {
-					return err
-				}
-				target = name
+			if months[m.Unix()] {
+				continue
 			}
+			months[m.Unix()] = true
+			name, err := db.ensurePartition(ctx, m)
+			if err != nil {
+				return err
+			}
+			target = name
 		}
-		if len(months) > 1 {
-			target = "ledger_entries"
-		}
-		if len(b.Chains) == 1 {
-			errs[i] = db.appendRetrying(ctx, sub, ids, target)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = db.appendRetrying(ctx, sub, ids, target)
-		}()
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if len(months) > 1 {
+		target = "ledger_entries"
+	}
+	if err := db.appendRetrying(ctx, b, ids, target); err != nil {
 		return fmt.Errorf("ledger append of %d entries: %w", len(entries), err)
 	}
 	return nil
@@ -188,7 +174,7 @@ func (db *DB) appendRetrying(ctx context.Context, b *ledger.Batch, ids map[ledge
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("chain %s: %w", b.Chains[0], classify(ctx, err))
+		return classify(ctx, err)
 	}
 	return nil
 }
