@@ -37,7 +37,7 @@ func appendCopyRow(b []byte, chain int32, e *ledger.Entry) []byte {
 	n := len(e.Deliveries)
 	b = appendTextArray(b, n, func(i int) string { return e.Deliveries[i].AgreementID })
 	b = appendTextArray(b, n, func(i int) string { return e.Deliveries[i].Topic })
-	b = appendTextArray(b, n, func(i int) string { return e.Deliveries[i].DeliveryID })
+	b = appendNull(b) // delivery_ids: derived on read (scanEntry)
 	n = len(e.Skips)
 	b = appendTextArray(b, n, func(i int) string { return e.Skips[i].AgreementID })
 	b = appendTextArray(b, n, func(i int) string { return e.Skips[i].Reason })

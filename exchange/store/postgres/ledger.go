@@ -330,8 +330,10 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 	return nil
 }
 
-// scanEntry reads a row of selectEntry into e.
-func scanEntry(r pgx.Row, e *ledger.Entry) error {
+// scanEntry reads a row of selectEntry into e. Delivery ids are not stored
+// (delivery_ids is NULL) when they are what ledger.DeliveryID derives, which
+// appends check; rows written before migration 0004 keep theirs.
+func scanEntry(r pgx.Row, e *ledger.Entry, tags ledger.TagCache) error {
 	var (
 		schemaID                int32
 		decision                string
@@ -348,12 +350,19 @@ func scanEntry(r pgx.Row, e *ledger.Entry) error {
 	if len(e.Reasons) == 0 {
 		e.Reasons = nil
 	}
-	if len(agrs) != len(tops) || len(agrs) != len(ids) || len(sa) != len(sr) {
+	derived := ids == nil
+	if len(agrs) != len(tops) || !derived && len(agrs) != len(ids) || len(sa) != len(sr) {
 		return fmt.Errorf("entry %s/%d@%d: delivery or skip columns differ in length", e.Topic, e.Partition, e.Offset)
 	}
 	e.Deliveries = nil
 	for i := range agrs {
-		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: agrs[i], Topic: tops[i], DeliveryID: ids[i]})
+		d := ledger.Delivery{AgreementID: agrs[i], Topic: tops[i]}
+		if derived {
+			d.DeliveryID = string(tags.AppendDeliveryID(nil, d.AgreementID, e.Topic, e.Partition, e.Offset))
+		} else {
+			d.DeliveryID = ids[i]
+		}
+		e.Deliveries = append(e.Deliveries, d)
 	}
 	e.Skips = nil
 	for i := range sa {
@@ -397,8 +406,9 @@ func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.
 	}
 	defer rows.Close()
 	var e ledger.Entry
+	tags := ledger.TagCache{}
 	for rows.Next() {
-		if err := scanEntry(rows, &e); err != nil {
+		if err := scanEntry(rows, &e, tags); err != nil {
 			return fmt.Errorf("reading chain %s: %w", c, err)
 		}
 		if err := fn(&e); err != nil {

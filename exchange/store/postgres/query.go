@@ -43,9 +43,12 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 	}
 	if q.DeliveryID != "" {
 		// The id names its source partition and offset: the (chain,
-		// offset) key of each chain on that partition finds the entry.
+		// offset) key of each chain on that partition finds the
+		// candidates, at most one per chain, and the id itself decides
+		// below (ids are derived, not stored, since migration 0004).
 		if p, o, ok := ledger.LocateDelivery(q.DeliveryID); ok {
-			where = append(where, "c.partition = "+arg(p), `e."offset" = `+arg(o), arg(q.DeliveryID)+" = ANY(e.delivery_ids)")
+			where = append(where, "c.partition = "+arg(p), `e."offset" = `+arg(o),
+				"e.delivery_agreements IS NOT NULL", "(e.delivery_ids IS NULL OR "+arg(q.DeliveryID)+" = ANY(e.delivery_ids))")
 		} else {
 			where = append(where, "false")
 		}
@@ -89,17 +92,23 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 	} else {
 		sql += ` ORDER BY e.decision_time, c.topic, c.partition, e."offset"`
 	}
-	sql += " LIMIT " + arg(q.Limit+1)
+	if q.DeliveryID == "" {
+		sql += " LIMIT " + arg(q.Limit+1)
+	}
 	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
 	}
 	defer rows.Close()
 	page := &ledger.Page{Entries: []ledger.Entry{}}
+	tags := ledger.TagCache{}
 	for rows.Next() {
 		var e ledger.Entry
-		if err := scanEntry(rows, &e); err != nil {
+		if err := scanEntry(rows, &e, tags); err != nil {
 			return nil, fmt.Errorf("audit query: %w", err)
+		}
+		if q.DeliveryID != "" && !hasDelivery(&e, q.DeliveryID) {
+			continue
 		}
 		page.Entries = append(page.Entries, e)
 	}
@@ -111,4 +120,13 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		page.Next = ledger.CursorAfter(&page.Entries[q.Limit-1], desc)
 	}
 	return page, nil
+}
+
+func hasDelivery(e *ledger.Entry, id string) bool {
+	for _, d := range e.Deliveries {
+		if d.DeliveryID == id {
+			return true
+		}
+	}
+	return false
 }

@@ -55,6 +55,14 @@ func TestUpgradeToLeanLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before 0004 delivery ids were opaque hashes: the copied rows must keep
+	// them, or their entry hashes would no longer verify.
+	const opaqueID = "00cef3fd4b2b20da980ad8f180790e0b"
+	first := b.Entries[b.Chains[0]][0]
+	if len(first.Deliveries) == 0 {
+		t.Fatal("fixture: the first entry has no delivery")
+	}
+	first.Deliveries[0].DeliveryID = opaqueID
 	for _, c := range b.Chains {
 		ledger.Link(ledger.Head{MaxOffset: -1}, b.Entries[c])
 		if _, err := conn.Exec(ctx, `INSERT INTO ledger_chains (topic, partition) VALUES ($1, $2)`, c.Topic, c.Partition); err != nil {
@@ -107,6 +115,17 @@ func TestUpgradeToLeanLedger(t *testing.T) {
 	p, err := db.Query(ctx, ledger.Query{Dataset: "tax.returns", Limit: ledger.MaxLimit})
 	if err != nil || len(p.Entries) != 12 {
 		t.Fatalf("dataset query after the upgrade: %d entries, %v; want 12", len(p.Entries), err)
+	}
+	pos := int64(first.Offset)
+	p, err = db.Query(ctx, ledger.Query{Topic: first.Topic, Partition: &first.Partition, Offset: &pos})
+	if err != nil || len(p.Entries) != 1 || p.Entries[0].Deliveries[0].DeliveryID != opaqueID {
+		t.Fatalf("an old entry's delivery id after the upgrade: %+v, %v; want %s kept", p, err, opaqueID)
+	}
+	// A copied entry's own (new-form) ids are found as before.
+	second := b.Entries[b.Chains[0]][3]
+	p, err = db.Query(ctx, ledger.Query{DeliveryID: second.Deliveries[1].DeliveryID})
+	if err != nil || len(p.Entries) != 1 || p.Entries[0].Offset != second.Offset {
+		t.Fatalf("lookup of a copied entry's delivery id: %+v, %v", p, err)
 	}
 	// The chains go on where they were.
 	if err := db.Append(ctx, storetest.Entries("ingress.health.immunisations", 0, 30, 40)); err != nil {

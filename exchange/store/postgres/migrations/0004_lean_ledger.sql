@@ -5,7 +5,10 @@
 --   the chain's unique keys compare integers, not collated text;
 -- * no GIN index on delivery ids: a delivery id names its source partition
 --   and offset (ledger.LocateDelivery), so lineage finds it through the
---   (chain, offset) key;
+--   (chain, offset) key; and new rows do not store them (delivery_ids is
+--   NULL): they are ledger.DeliveryID of the row's agreements and source,
+--   which every append checks, and are derived on read. Rows copied from
+--   the old layout keep the ids they were written with;
 -- * the keyset index is on decision_time alone: the entries of one batch
 --   share it, and ties are put in (topic, partition, offset) order by an
 --   incremental sort.
