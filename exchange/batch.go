@@ -321,7 +321,6 @@ func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 	ctx = trace.ContextWithSpan(ctx, p.span)
 	if err := w.produce(ctx, p.msgs); err != nil {
 		p.span.SetStatus(codes.Error, "produce abandoned")
-		p.span.End()
 		return fmt.Errorf("producing %d messages: %w", len(p.msgs), err)
 	}
 	failpoint("after_produce")
@@ -410,6 +409,17 @@ func (w *Worker) produce(ctx context.Context, msgs []kafka.Message) error {
 		w.metrics.produceRetr.Inc()
 		w.log.Warn("produce failed; retrying", "err", err, "messages", len(pending), "attempt", attempt)
 		if !sleepCtx(ctx, backoff(attempt)) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// awaitLedger returns once the ledger is not failing (appendLedger clears
+// w.paused on its next success), or ctx's error.
+func (w *Worker) awaitLedger(ctx context.Context) error {
+	for w.paused.Load() {
+		if !sleepCtx(ctx, 20*time.Millisecond) {
 			return ctx.Err()
 		}
 	}

@@ -804,7 +804,13 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 				free <- p.buf
 				continue
 			}
-			if err := w.produceBatch(procCtx, p); err != nil {
+			// Fail closed: while the ledger cannot be written, nothing more
+			// is produced (the audit stage retries what it holds).
+			err := w.awaitLedger(procCtx)
+			if err == nil {
+				err = w.produceBatch(procCtx, p)
+			}
+			if err != nil {
 				stageErr <- err
 				failed = true
 				p.span.End()

@@ -109,6 +109,11 @@ func (q *Query) Normalize() (*Cursor, error) {
 	if q.Offset != nil && q.Partition == nil {
 		return nil, fmt.Errorf("%w: offset needs a partition", ErrBadQuery)
 	}
+	if q.DeliveryID != "" {
+		if _, _, ok := LocateDelivery(q.DeliveryID); !ok {
+			return nil, fmt.Errorf("%w: delivery_id must be %d lowercase hex digits (an exchange-delivery-id header value)", ErrBadQuery, DeliveryIDLen)
+		}
+	}
 	if len(q.SubjectHash) > maxHashLen {
 		return nil, fmt.Errorf("%w: subject hash longer than %d bytes", ErrBadQuery, maxHashLen)
 	}

@@ -105,7 +105,7 @@ func TestLineage(t *testing.T) {
 	h := setup(t)
 	for _, target := range []string{
 		"/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=9",
-		"/api/v1/lineage?delivery_id=d-soc-ingress.health.immunisations-0-9",
+		"/api/v1/lineage?delivery_id=" + ledger.DeliveryID("hlth-soc-02", "ingress.health.immunisations", 0, 9),
 	} {
 		code, body := get(t, h, target)
 		if code != 200 {
@@ -128,8 +128,9 @@ func TestLineage(t *testing.T) {
 		}
 	}
 	for target, want := range map[string]int{
-		"/api/v1/lineage?delivery_id=nope":                               404,
-		"/api/v1/lineage?topic=ingress.health.immunisations&partition=0": 400,
+		"/api/v1/lineage?delivery_id=nope": 400,
+		"/api/v1/lineage?delivery_id=" + ledger.DeliveryID("hlth-soc-02", "ingress.health.immunisations", 0, 10): 404,
+		"/api/v1/lineage?topic=ingress.health.immunisations&partition=0":                                         400,
 		"/api/v1/lineage": 400,
 		"/api/v1/lineage?delivery_id=x&topic=y&partition=0&offset=1":              400,
 		"/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=x": 400,

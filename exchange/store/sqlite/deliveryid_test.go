@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -76,9 +77,6 @@ func TestDeliveryIDLocatesEntry(t *testing.T) {
 		{ledger.DeliveryID("agr-1", a, 3, 7), nil},             // no entry at that offset
 		{ledger.DeliveryID("agr-1", a, 5, 0), nil},             // no chain of that partition
 		{ledger.DeliveryID("agr-1", "ingress.c.z", 3, 0), nil}, // no such topic
-		// Not delivery ids.
-		{"d-agr-1-0", nil},
-		{strings.ToUpper(ledger.DeliveryID("agr-1", a, 3, 0)), nil},
 	} {
 		for _, sort := range []string{ledger.SortTimeAsc, ledger.SortTimeDesc} {
 			p, err := db.Query(ctx, ledger.Query{DeliveryID: tc.id, Sort: sort})
@@ -92,6 +90,12 @@ func TestDeliveryIDLocatesEntry(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("delivery %s (%s): %v, want %v", tc.id, sort, got, tc.want)
 			}
+		}
+	}
+	// Not delivery ids: refused as a bad query.
+	for _, id := range []string{"d-agr-1-0", strings.ToUpper(ledger.DeliveryID("agr-1", a, 3, 0))} {
+		if _, err := db.Query(ctx, ledger.Query{DeliveryID: id}); !errors.Is(err, ledger.ErrBadQuery) {
+			t.Errorf("delivery id %q: err = %v, want ErrBadQuery", id, err)
 		}
 	}
 	// Combined with other filters, the id still decides.

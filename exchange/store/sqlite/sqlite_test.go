@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -232,11 +233,14 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if err := w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name LIKE 'ledger_delivery%'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("delivery-id index tables or triggers left after migrating: %d, %v", n, err)
 	}
+	// An old opaque id is not a delivery id any more: a bad query.
+	if _, err := b.Query(ctx, ledger.Query{DeliveryID: "did-old-1"}); !errors.Is(err, ledger.ErrBadQuery) {
+		t.Errorf("old opaque delivery id: err = %v, want ErrBadQuery", err)
+	}
 	for name, tc := range map[string]struct {
 		q    ledger.Query
 		want int
 	}{
-		"old delivery id":        {ledger.Query{DeliveryID: "did-old-1"}, 0},
 		"old hex delivery id":    {ledger.Query{DeliveryID: oldHexID}, 0},
 		"old agreement":          {ledger.Query{Agreement: "agr-1"}, 1},
 		"old second agreement":   {ledger.Query{Agreement: "agr-2"}, 1},
