@@ -357,6 +357,7 @@ func (w *Worker) auditBatches(ctx context.Context, s *session, group []*prepared
 	batches := make([][]fetched, len(group))
 	for i, p := range group {
 		batches[i] = p.batch
+		s.observeLag(p.batch) // before the commit: whoever sees the commit sees the lag
 	}
 	committed := s.commit(ctx, batches...)
 	failpoint("after_commit")
@@ -364,7 +365,6 @@ func (w *Worker) auditBatches(ctx context.Context, s *session, group []*prepared
 	w.metrics.ledgerGroup.Observe(float64(len(group)))
 	for _, p := range group {
 		w.observe(p.results, p.now)
-		s.observeLag(p.batch)
 		w.metrics.batchSize.Observe(float64(len(p.batch)))
 		w.metrics.batchDur.Observe(time.Since(p.start).Seconds())
 		p.span.SetAttributes(

@@ -415,9 +415,17 @@ func latency(ctx context.Context, cfg Config, tr *kafka.Transport, g *gen.Genera
 	var wg sync.WaitGroup
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// Start each reader at the delivery topic's end as it is now, not at
+	// kafka.LastOffset: that is resolved by the reader's first fetch, which
+	// on a loaded machine can come after the first latency record arrived.
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
+	starts, err := endOffsets(ctx, client, deliver, cfg.Partitions)
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	for p := 0; p < cfg.Partitions; p++ {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: deliver, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 10 * time.Millisecond})
-		if err := r.SetOffset(kafka.LastOffset); err != nil {
+		if err := r.SetOffset(starts[p]); err != nil {
 			return 0, 0, 0, err
 		}
 		wg.Add(1)
