@@ -1,0 +1,133 @@
+package exchange
+
+import (
+	"encoding/hex"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
+)
+
+// TestClockSkew: publishers whose clocks run up to the allowed skew (5 min)
+// ahead of the exchange's are delivered; beyond it the record is
+// quarantined as freshness:future with how far ahead it was; a publisher
+// running behind meets the ordinary freshness SLAs (the contract's 15 min,
+// the social agreement's stricter 5 min). Every decision is audited with
+// both times: the record's event time and the exchange's decision time.
+func TestClockSkew(t *testing.T) {
+	k := startKafka(t)
+	ex := loadExamples(t)
+	k.ensure(t, 3, Topics(ex.plan)...)
+
+	const imm = "ingress.health.immunisations-value"
+	ds := ex.dataset("health.immunisations")
+	social := ex.agreement("health-to-social-2026-001")
+	stats := ex.agreement("health-to-statistics-2026-002")
+	ingress := IngressTopic(ds)
+
+	// Event time = e2eNow - age: a negative age is a publisher clock ahead.
+	ages := map[string]time.Duration{
+		"ahead-4m59s": -(4*time.Minute + 59*time.Second),
+		"ahead-5m01s": -(5*time.Minute + time.Second),
+		"ahead-2h":    -2 * time.Hour,
+		"behind-4m":   4 * time.Minute,
+		"behind-14m":  14 * time.Minute,
+		"behind-16m":  16 * time.Minute,
+	}
+	var cases []kafka.Message
+	for key, age := range ages {
+		cases = append(cases, kafka.Message{Topic: ingress, Key: []byte(key), Value: ex.encode(t, imm, immunisation("rec-"+key, "north", age))})
+	}
+
+	group := "exchange-skew-" + ex.sfx
+	mem := newMemLedger()
+	holder := &policy.Holder{}
+	holder.Store(ex.plan)
+	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
+	k.groupTimings(&cfg)
+	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorker(t, w)
+	k.publish(t, cases...)
+	k.waitCaughtUp(t, group, 60*time.Second, ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	keysOf := func(ms []kafka.Message) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, string(m.Key))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got, want := keysOf(k.readAll(t, DeliverTopic("statistics", stats))), []string{"ahead-4m59s", "behind-14m", "behind-4m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("statistics received %v, want %v", got, want)
+	}
+	if got, want := keysOf(k.readAll(t, DeliverTopic("social-services", social))), []string{"ahead-4m59s", "behind-4m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("social-services received %v, want %v", got, want)
+	}
+	quar := map[string]kafka.Message{}
+	for _, m := range k.readAll(t, QuarantineTopic(ds)) {
+		quar[string(m.Key)] = m
+	}
+	for key, want := range map[string]string{
+		"ahead-5m01s": "freshness:future: event time is 5m1s ahead of the exchange clock",
+		"ahead-2h":    "freshness:future: event time is 2h0m0s ahead of the exchange clock",
+		"behind-16m":  "freshness:stale",
+	} {
+		m, ok := quar[key]
+		if !ok {
+			t.Errorf("%s not quarantined", key)
+			continue
+		}
+		if d, _ := header(m, HeaderDetail); !strings.HasPrefix(d, want) {
+			t.Errorf("%s: quarantine detail %q, want it to start with %q", key, d, want)
+		}
+	}
+	if len(quar) != 3 {
+		t.Errorf("quarantined %v, want 3 records", keysOf(k.readAll(t, QuarantineTopic(ds))))
+	}
+
+	// Both times in every entry: the event time as the publisher stated
+	// it (to the millisecond of the schema), the decision time the
+	// exchange's.
+	mem.mu.Lock()
+	defer mem.mu.Unlock()
+	if len(mem.entries) != len(cases) {
+		t.Fatalf("ledger has %d entries, want %d", len(mem.entries), len(cases))
+	}
+	for _, e := range mem.entries {
+		var key string
+		for k := range ages {
+			if hex.EncodeToString(e.KeyHash) == sha256Hex(k) {
+				key = k
+			}
+		}
+		if key == "" {
+			t.Fatalf("ledger entry %s/%d@%d matches no published key", e.Topic, e.Partition, e.Offset)
+		}
+		if want := e2eNow.Add(-ages[key]).Truncate(time.Millisecond); !e.EventTime.Equal(want) {
+			t.Errorf("ledger %s: event time %v, want %v", key, e.EventTime, want)
+		}
+		if !e.DecisionTime.Equal(e2eNow) {
+			t.Errorf("ledger %s: decision time %v, want the exchange clock %v", key, e.DecisionTime, e2eNow)
+		}
+		wantDecision := ledger.Delivered
+		if _, q := quar[key]; q {
+			wantDecision = ledger.Quarantined
+		}
+		if e.Decision != wantDecision {
+			t.Errorf("ledger %s: decision %s, want %s", key, e.Decision, wantDecision)
+		}
+	}
+}
