@@ -746,6 +746,13 @@ func (s *session) close(timeout time.Duration) {
 	s.w.metrics.dropLag(s)
 }
 
+// producedQueue batches may wait for the audit stage, which appends up to
+// auditGroup of them at once.
+const (
+	producedQueue = 7
+	auditGroup    = 8
+)
+
 // consume runs batches until ctx is cancelled (restart false) or the plan's
 // dataset set differs from the session's topics (restart true), or the
 // watchdog finds a stalled partition (restart true).
@@ -765,13 +772,6 @@ func (s *session) close(timeout time.Duration) {
 // prefetch buffer is full; at most producedQueue+auditGroup+1 batches are
 // then produced and not yet audited (they are audited when the ledger
 // returns, or re-processed).
-// producedQueue batches may wait for the audit stage, which appends up to
-// auditGroup of them at once.
-const (
-	producedQueue = 7
-	auditGroup    = 8
-)
-
 func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
 	// Batch buffers and their decision slots circulate through free: this
 	// goroutine takes one to fill, the audit stage returns it once the
