@@ -11,9 +11,11 @@ import (
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
-const selectEntry = `SELECT e.topic, e.partition, e."offset", e.seq, e.dataset, e.key_hash, e.payload_hash, e.schema_id,
-	e.decision, e.reasons, e.deliveries, e.skips, e.plan_version, e.subject_hash, e.event_time_us, e.decision_time_us,
-	e.prev_hash, e.hash FROM ledger_entries e`
+// selectEntry reads entries with their chain's topic, partition and dataset
+// (migration 0005); scanEntry decodes its columns.
+const selectEntry = `SELECT c.topic, c.partition, e."offset", e.id, coalesce(e.dataset, c.dataset), e.decision,
+	e.reasons, e.deliveries, e.skips, e.plan_version, e.subject_hash, e.decision_time_us, e.fields, e.hash
+	FROM ledger_entries e JOIN ledger_chains c ON c.id = e.chain`
 
 // Append stores entries (see ledger.Appender) in one IMMEDIATE
 // transaction: the database's write lock serialises every appender, across
@@ -42,17 +44,26 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 	now := db.cfg.Now()
 	for _, c := range b.Chains {
 		head := ledger.Head{MaxOffset: -1}
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_entries WHERE topic = ? AND partition = ? ORDER BY seq DESC LIMIT 1`,
-			c.Topic, c.Partition).Scan(&head.Seq, &head.Hash)
+		chain, dataset := int64(0), ""
+		err := tx.QueryRowContext(ctx, `SELECT id, dataset FROM ledger_chains WHERE topic = ? AND partition = ?`,
+			c.Topic, c.Partition).Scan(&chain, &dataset)
 		if err != nil && err != sql.ErrNoRows {
-			return fmt.Errorf("reading head of %s: %w", c, err)
+			return fmt.Errorf("reading chain id of %s: %w", c, err)
 		}
-		var lastCP int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max("offset"), -1), (SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = ?1 AND partition = ?2)
-			FROM ledger_entries WHERE topic = ?1 AND partition = ?2`, c.Topic, c.Partition).Scan(&head.MaxOffset, &lastCP); err != nil {
-			return fmt.Errorf("reading head of %s: %w", c, err)
+		if chain != 0 {
+			// The chain's entries are the row ids (chain << 40) | seq.
+			err := tx.QueryRowContext(ctx, `SELECT id, hash FROM ledger_entries WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1`,
+				rowID(chain, 0), rowID(chain, seqMask)).Scan(&head.Seq, &head.Hash)
+			if err != nil && err != sql.ErrNoRows {
+				return fmt.Errorf("reading head of %s: %w", c, err)
+			}
+			head.Seq &= seqMask
+			if err := tx.QueryRowContext(ctx, `SELECT coalesce(max("offset"), -1) FROM ledger_entries WHERE chain = ?`,
+				chain).Scan(&head.MaxOffset); err != nil {
+				return fmt.Errorf("reading head of %s: %w", c, err)
+			}
 		}
-		fresh, err := freshEntries(ctx, tx, c, b.Entries[c], head.MaxOffset)
+		fresh, err := freshEntries(ctx, tx, c, chain, b.Entries[c], head.MaxOffset)
 		if err != nil {
 			return err
 		}
@@ -61,18 +72,33 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 		}
 		// Query by delivery id relies on ledger_chains listing every chain
 		// with entries: the chain is registered in the transaction that
-		// inserts its first entry.
-		if head.Seq == 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger_chains (topic, partition, created_us) VALUES (?, ?, ?)`,
-				c.Topic, c.Partition, now.UnixMicro()); err != nil {
+		// inserts its first entry, with that entry's dataset.
+		if chain == 0 {
+			dataset = fresh[0].Dataset
+			if err := tx.QueryRowContext(ctx, `INSERT INTO ledger_chains (topic, partition, dataset, created_us) VALUES (?, ?, ?, ?) RETURNING id`,
+				c.Topic, c.Partition, dataset, now.UnixMicro()).Scan(&chain); err != nil {
 				return fmt.Errorf("registering chain %s: %w", c, err)
 			}
 		}
+		if chain > maxChain {
+			return fmt.Errorf("registering chain %s: chain id %d beyond %d", c, chain, maxChain)
+		}
+		if head.Seq+int64(len(fresh)) > seqMask {
+			return fmt.Errorf("chain %s: seq beyond %d", c, int64(seqMask))
+		}
 		head = ledger.Link(head, fresh)
-		if err := w.insert(ctx, fresh); err != nil {
+		if err := w.insert(ctx, chain, dataset, fresh); err != nil {
 			return fmt.Errorf("inserting entries of %s: %w", c, err)
 		}
-		if db.cfg.SigningKey != nil && head.Seq-lastCP >= db.cfg.CheckpointEvery {
+		if db.cfg.SigningKey == nil {
+			continue
+		}
+		var lastCP int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = ? AND partition = ?`,
+			c.Topic, c.Partition).Scan(&lastCP); err != nil {
+			return fmt.Errorf("reading last checkpoint of %s: %w", c, err)
+		}
+		if head.Seq-lastCP >= db.cfg.CheckpointEvery {
 			cp := ledger.Checkpoint{Topic: c.Topic, Partition: c.Partition, Seq: head.Seq, Hash: head.Hash}
 			ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at_us, key_id, public_key, signature)
@@ -84,10 +110,11 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 	return nil
 }
 
-// freshEntries drops the entries of chain c already stored. An offset above
-// the chain's highest stored offset is new; for the others one range query
-// over the (topic, partition, offset) index answers.
-func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, es []*ledger.Entry, maxStored int64) ([]*ledger.Entry, error) {
+// freshEntries drops the entries of chain c (id chain, 0 when it has none
+// yet) already stored. An offset above the chain's highest stored offset is
+// new; for the others one range query over the (chain, offset) index
+// answers.
+func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, chain int64, es []*ledger.Entry, maxStored int64) ([]*ledger.Entry, error) {
 	lo, hi := int64(-1), int64(-1)
 	for _, e := range es {
 		if e.Offset <= maxStored {
@@ -100,8 +127,8 @@ func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, es []*ledger.
 	if hi < 0 {
 		return es, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT "offset" FROM ledger_entries WHERE topic = ? AND partition = ? AND "offset" BETWEEN ? AND ?`,
-		c.Topic, c.Partition, lo, hi)
+	rows, err := tx.QueryContext(ctx, `SELECT "offset" FROM ledger_entries WHERE chain = ? AND "offset" BETWEEN ? AND ?`,
+		chain, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
 	}
@@ -138,32 +165,39 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanEntry(r scanner, e *ledger.Entry) error {
 	var (
-		schemaID          int64
-		decision          string
-		reasons, dl, sk   string
-		evt               sql.NullInt64
-		decisionUS        int64
-		keyH, payH, subjH []byte
-		prevH, hash       []byte
+		id               int64
+		decision         string
+		reasons, dl, sk  []byte
+		decisionUS       int64
+		subjH, raw, hash []byte
 	)
-	if err := r.Scan(&e.Topic, &e.Partition, &e.Offset, &e.Seq, &e.Dataset, &keyH, &payH, &schemaID,
-		&decision, &reasons, &dl, &sk, &e.PlanVersion, &subjH, &evt, &decisionUS, &prevH, &hash); err != nil {
+	if err := r.Scan(&e.Topic, &e.Partition, &e.Offset, &id, &e.Dataset, &decision,
+		&reasons, &dl, &sk, &e.PlanVersion, &subjH, &decisionUS, &raw, &hash); err != nil {
 		return err
 	}
-	e.KeyHash, e.PayloadHash, e.SubjectHash, e.PrevHash, e.Hash = keyH, payH, subjH, prevH, hash
-	e.SchemaID = int(schemaID)
+	f, err := decodeFields(raw)
+	if err != nil {
+		return fmt.Errorf("entry %s/%d@%d: %w", e.Topic, e.Partition, e.Offset, err)
+	}
+	e.Seq = id & seqMask
+	e.KeyHash, e.PayloadHash, e.SubjectHash, e.PrevHash, e.Hash = f.keyHash, f.payloadHash, subjH, f.prevHash, hash
+	e.SchemaID = int(f.schemaID)
 	e.Decision = ledger.Decision(decision)
 	e.Reasons, e.Deliveries, e.Skips = nil, nil, nil
 	var dls [][]string
 	var sks [][]string
-	if err := json.Unmarshal([]byte(reasons), &e.Reasons); err != nil {
-		return fmt.Errorf("entry %s/%d@%d reasons: %w", e.Topic, e.Partition, e.Offset, err)
-	}
-	if err := json.Unmarshal([]byte(dl), &dls); err != nil {
-		return fmt.Errorf("entry %s/%d@%d deliveries: %w", e.Topic, e.Partition, e.Offset, err)
-	}
-	if err := json.Unmarshal([]byte(sk), &sks); err != nil {
-		return fmt.Errorf("entry %s/%d@%d skips: %w", e.Topic, e.Partition, e.Offset, err)
+	// Empty lists are NULL (rows written before migration 0005: []).
+	for _, l := range []struct {
+		name string
+		raw  []byte
+		dst  any
+	}{{"reasons", reasons, &e.Reasons}, {"deliveries", dl, &dls}, {"skips", sk, &sks}} {
+		if l.raw == nil {
+			continue
+		}
+		if err := json.Unmarshal(l.raw, l.dst); err != nil {
+			return fmt.Errorf("entry %s/%d@%d %s: %w", e.Topic, e.Partition, e.Offset, l.name, err)
+		}
 	}
 	if len(e.Reasons) == 0 {
 		e.Reasons = nil
@@ -181,8 +215,8 @@ func scanEntry(r scanner, e *ledger.Entry) error {
 		e.Skips = append(e.Skips, ledger.Skip{AgreementID: s[0], Reason: s[1]})
 	}
 	e.EventTime = time.Time{}
-	if evt.Valid {
-		e.EventTime = time.UnixMicro(evt.Int64).UTC()
+	if f.hasEvent {
+		e.EventTime = time.UnixMicro(f.eventUS).UTC()
 	}
 	e.DecisionTime = time.UnixMicro(decisionUS).UTC()
 	return nil
@@ -212,7 +246,10 @@ func (db *DB) Chains(ctx context.Context) ([]ledger.Chain, error) {
 
 // ChainEntries streams a chain's entries in seq order.
 func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.Entry) error) error {
-	rows, err := db.r.QueryContext(ctx, selectEntry+` WHERE e.topic = ? AND e.partition = ? ORDER BY e.seq, e."offset"`, c.Topic, c.Partition)
+	// The chain's entries in seq order are the row ids (chain << 40) | seq
+	// in order: a range of the table.
+	rows, err := db.r.QueryContext(ctx, selectEntry+` WHERE e.id BETWEEN (SELECT id FROM ledger_chains WHERE topic = ?1 AND partition = ?2) << 40
+		AND ((SELECT id FROM ledger_chains WHERE topic = ?1 AND partition = ?2) << 40) | `+fmt.Sprint(seqMask)+` ORDER BY e.id`, c.Topic, c.Partition)
 	if err != nil {
 		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
 	}
@@ -318,7 +355,7 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 		args = append(args, a...)
 	}
 	if q.Dataset != "" {
-		add("e.dataset = ?", q.Dataset)
+		add("coalesce(e.dataset, c.dataset) = ?", q.Dataset)
 	}
 	// Agreement and consumer read the entry's inline lists; like the other
 	// filters without an index, they scan the rows a time range selects.
@@ -346,26 +383,25 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 		// A delivery id names its source partition and offset
 		// (ledger.DeliveryID); its tag stands for the agreement and source
 		// topic, which the id's presence in the entry's deliveries checks.
-		// The topic comes from ledger_chains (every chain with entries; a
-		// few rows), so each candidate is an equality lookup on the UNIQUE
-		// (topic, partition, "offset") index — without a topic that index
-		// could only be scanned. EXPLAIN QUERY PLAN (TestDeliveryIDQueryPlan
-		// checks it, also with a time range, dataset or cursor):
-		//	SEARCH e USING INDEX sqlite_autoindex_ledger_entries_2 (topic=? AND partition=? AND offset=?)
+		// The chains of that partition come from ledger_chains (a row per
+		// chain), so each candidate is an equality lookup on the UNIQUE
+		// (chain, "offset") index. EXPLAIN QUERY PLAN
+		// (TestDeliveryIDQueryPlan checks it, also with a time range,
+		// dataset or cursor):
+		//	SEARCH e USING INDEX sqlite_autoindex_ledger_entries_1 (chain=? AND offset=?)
 		//	LIST SUBQUERY 1
-		//	SCAN ledger_chains USING COVERING INDEX sqlite_autoindex_ledger_chains_1
+		//	SCAN ledger_chains
+		//	SEARCH c USING INTEGER PRIMARY KEY (rowid=?)
 		//	SCAN d EXISTS VIRTUAL TABLE INDEX 1:
 		//	USE TEMP B-TREE FOR ORDER BY
-		// (ledger_chains is scanned: partition is the second column of its
-		// key; it has a row per chain, not per entry.)
 		// Ids of entries written before this form (opaque ids, see doc.go)
 		// decode to no position or to one without them: not found.
 		p, o, ok := ledger.LocateDelivery(q.DeliveryID)
 		if !ok {
 			add("0")
 		} else {
-			add(`e.topic IN (SELECT topic FROM ledger_chains WHERE partition = ?) AND e.partition = ? AND e."offset" = ?
-			AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[2]') = ?)`, p, p, o, q.DeliveryID)
+			add(`e.chain IN (SELECT id FROM ledger_chains WHERE partition = ?) AND e."offset" = ?
+			AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[2]') = ?)`, p, o, q.DeliveryID)
 		}
 	}
 	if len(q.SubjectHash) > 0 {
@@ -377,11 +413,13 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 	if !q.To.IsZero() {
 		add("e.decision_time_us < ?", q.To.UnixMicro())
 	}
-	if q.Topic != "" {
-		add("e.topic = ?", q.Topic)
-	}
-	if q.Partition != nil {
-		add("e.partition = ?", *q.Partition)
+	// Topic and partition select chains; the (chain, "offset") index
+	// finds their entries.
+	switch {
+	case q.Topic != "" && q.Partition != nil:
+		add("e.chain IN (SELECT id FROM ledger_chains WHERE topic = ? AND partition = ?)", q.Topic, *q.Partition)
+	case q.Topic != "":
+		add("e.chain IN (SELECT id FROM ledger_chains WHERE topic = ?)", q.Topic)
 	}
 	if q.Offset != nil {
 		add(`e."offset" = ?`, *q.Offset)
@@ -392,16 +430,23 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 		if desc {
 			op = "<"
 		}
-		add(`(e.decision_time_us, e.topic, e.partition, e."offset") `+op+` (?, ?, ?, ?)`, cur.Time.UnixMicro(), cur.Topic, cur.Partition, cur.Offset)
+		// The first condition bounds the scan of the time index; the
+		// second is the keyset order.
+		add(`e.decision_time_us `+op+`= ? AND (e.decision_time_us, c.topic, c.partition, e."offset") `+op+` (?, ?, ?, ?)`,
+			cur.Time.UnixMicro(), cur.Time.UnixMicro(), cur.Topic, cur.Partition, cur.Offset)
 	}
 	sqlText := selectEntry
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
+	// The time index (decision_time_us alone) gives the first key; the
+	// entries of one time value are sorted by the rest ("USE TEMP B-TREE
+	// FOR RIGHT PART OF ORDER BY"), so a page reads the time index from its
+	// start and stops after its last time value (TestQueryPlans).
 	if desc {
-		sqlText += ` ORDER BY e.decision_time_us DESC, e.topic DESC, e.partition DESC, e."offset" DESC`
+		sqlText += ` ORDER BY e.decision_time_us DESC, c.topic DESC, c.partition DESC, e."offset" DESC`
 	} else {
-		sqlText += ` ORDER BY e.decision_time_us, e.topic, e.partition, e."offset"`
+		sqlText += ` ORDER BY e.decision_time_us, c.topic, c.partition, e."offset"`
 	}
 	sqlText += " LIMIT ?"
 	return sqlText, append(args, q.Limit+1)

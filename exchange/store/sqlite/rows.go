@@ -17,12 +17,24 @@ import (
 // measured best of 50, 100 and 200).
 const entriesPerInsert = 100 // × entryInsertParams
 
-// The row id (INTEGER PRIMARY KEY) is left to SQLite: max(id)+1, as when
-// the append path assigned it itself for its delivery-id index rows.
-const entryInsertColumns = `INSERT INTO ledger_entries (topic, partition, "offset", seq, dataset, key_hash, payload_hash,
-	schema_id, decision, reasons, deliveries, skips, plan_version, subject_hash, event_time_us, decision_time_us, prev_hash, hash) VALUES `
+// The row id is (chain << 40) | seq (migration 0005), so each chain's
+// entries are one range of the table; the fields no query filters on are
+// one BLOB (fields.go) and empty lists are NULL.
+const entryInsertColumns = `INSERT INTO ledger_entries (id, chain, "offset", dataset, decision, reasons, deliveries, skips,
+	plan_version, subject_hash, decision_time_us, fields, hash) VALUES `
 
-const entryInsertParams = 18
+const entryInsertParams = 13
+
+// seqBits is the width of seq in the row id; chain ids stay below
+// 1 << (63 - seqBits).
+const (
+	seqBits  = 40
+	seqMask  = 1<<seqBits - 1
+	maxChain = 1<<(63-seqBits) - 1
+)
+
+// rowID is the row id of the entry of chain at seq.
+func rowID(chain, seq int64) int64 { return chain<<seqBits | seq }
 
 // insertStmts holds the full-size multi-row INSERT, prepared on the writer
 // connection outside any transaction (the pool has one connection: a
@@ -72,7 +84,7 @@ func insertText(prefix string, n, params int) string {
 
 // rowWriter inserts the linked entries of one append transaction. Nothing
 // else is written per delivery: a delivery id locates its entry by
-// (topic, partition, offset) — see Query.
+// (chain, offset) — see Query.
 type rowWriter struct {
 	db   *DB
 	tx   *sql.Tx
@@ -97,39 +109,54 @@ func (w *rowWriter) exec(ctx context.Context, full *sql.Stmt, fullRows int, pref
 	return err
 }
 
-// insert writes es (linked: Seq, PrevHash and Hash set).
-func (w *rowWriter) insert(ctx context.Context, es []*ledger.Entry) error {
+// insert writes es (linked: Seq, PrevHash and Hash set), entries of the
+// chain with id chain whose dataset is chainDataset.
+func (w *rowWriter) insert(ctx context.Context, chain int64, chainDataset string, es []*ledger.Entry) error {
 	for len(es) > 0 {
 		n := min(len(es), entriesPerInsert)
 		chunk := es[:n]
 		es = es[n:]
-		// The JSON lists of the whole chunk are built in one buffer and
-		// converted to one string, which the rows then slice: one
-		// allocation instead of three per entry.
+		// The JSON lists and fields blobs of the whole chunk are built in
+		// one buffer and converted to one string, which the rows then
+		// slice: one allocation instead of four per entry. (The driver
+		// copies every text and blob it binds.)
 		var buf []byte
-		ends := make([]int, 0, 3*n)
+		ends := make([]int, 0, 4*n)
 		for _, e := range chunk {
-			buf = appendReasons(buf, e.Reasons)
+			if len(e.Reasons) > 0 {
+				buf = appendReasons(buf, e.Reasons)
+			}
 			ends = append(ends, len(buf))
-			buf = appendDeliveries(buf, e.Deliveries)
+			if len(e.Deliveries) > 0 {
+				buf = appendDeliveries(buf, e.Deliveries)
+			}
 			ends = append(ends, len(buf))
-			buf = appendSkips(buf, e.Skips)
+			if len(e.Skips) > 0 {
+				buf = appendSkips(buf, e.Skips)
+			}
+			ends = append(ends, len(buf))
+			buf = appendFields(buf, e.KeyHash, e.PayloadHash, int64(e.SchemaID), e.EventTime.UnixMicro(), !e.EventTime.IsZero(), e.PrevHash)
 			ends = append(ends, len(buf))
 		}
 		lists := string(buf)
+		text := func(lo, hi int) any {
+			if lo == hi {
+				return nil
+			}
+			return lists[lo:hi]
+		}
 		args := w.args[:0]
 		start := 0
 		for i, e := range chunk {
-			var evt any
-			if !e.EventTime.IsZero() {
-				evt = e.EventTime.UnixMicro()
+			r, d, s, f := ends[4*i], ends[4*i+1], ends[4*i+2], ends[4*i+3]
+			var dataset any
+			if e.Dataset != chainDataset {
+				dataset = e.Dataset
 			}
-			r, d, s := ends[3*i], ends[3*i+1], ends[3*i+2]
 			args = append(args,
-				e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, blob(e.KeyHash), blob(e.PayloadHash),
-				int64(e.SchemaID), string(e.Decision), lists[start:r], lists[r:d], lists[d:s], e.PlanVersion,
-				blob(e.SubjectHash), evt, e.DecisionTime.UnixMicro(), blob(e.PrevHash), e.Hash)
-			start = s
+				rowID(chain, e.Seq), chain, e.Offset, dataset, string(e.Decision), text(start, r), text(r, d), text(d, s),
+				e.PlanVersion, blob(e.SubjectHash), e.DecisionTime.UnixMicro(), buf[s:f:f], e.Hash)
+			start = f
 		}
 		w.args = args
 		if err := w.exec(ctx, w.db.stmts.entries, entriesPerInsert, entryInsertColumns, entryInsertParams, args); err != nil {

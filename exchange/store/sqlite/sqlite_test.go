@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -45,8 +47,12 @@ func superExec(t *testing.T, b store.Backend, sql string, args ...any) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Harness{Open: openFresh, Exec: superExec})
+	storetest.Run(t, storetest.Harness{Open: openFresh, Exec: superExec, EntryWhere: entryWhere})
 }
+
+// entryWhere selects one entry by $1 topic, $2 partition, $3 offset
+// (entries carry their chain's id since migration 0005).
+const entryWhere = `chain = (SELECT id FROM ledger_chains WHERE topic = $1 AND partition = $2) AND "offset" = $3`
 
 func TestURL(t *testing.T) {
 	for in, want := range map[string]string{
@@ -258,6 +264,159 @@ func TestUpgradeFrom0001(t *testing.T) {
 		}
 		if len(p.Entries) != tc.want {
 			t.Errorf("%s: %d entries, want %d", name, len(p.Entries), tc.want)
+		}
+	}
+}
+
+// TestUpgradeToChainIDs: a ledger written in the layout of migrations
+// 0001–0004 (topic, partition and dataset on every row, one column per
+// field) is carried over by 0005 with every hash intact — entries with
+// opaque delivery ids, NULL and empty hashes, no event time, a chain whose
+// entries name two datasets, signed checkpoints — and the store keeps
+// appending to the same chains.
+func TestUpgradeToChainIDs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	key := storetest.TestKey(t)
+	b, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "old.db"), store.WithoutMigrate(), store.WithSigningKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	w := b.(*sqlite.DB).Writer()
+	if _, err := w.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files[:4] {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.ExecContext(ctx, string(text)); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if _, err := w.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, 0)`, i+1, filepath.Base(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Entries as the old layout stored them, linked as appends linked them.
+	var old []ledger.Entry
+	old = append(old, storetest.Entries("ingress.health.immunisations", 0, 0, 30)...)
+	old = append(old, storetest.Entries("ingress.tax.returns", 1, 0, 12)...)
+	old[3].Deliveries[0].DeliveryID = "00cef3fd4b2b20da980ad8f180790e0b" // an opaque id of before ledger.DeliveryID
+	old[4].Deliveries = []ledger.Delivery{{AgreementID: "agr-x", Topic: "deliver.x.agr-x", DeliveryID: "did-old"}}
+	old[5].KeyHash, old[5].SubjectHash = []byte{}, nil
+	old[7].Dataset = "health.renamed" // a chain whose entries name two datasets
+	old[8].Reasons, old[8].Skips = nil, nil
+	heads := map[ledger.Chain]ledger.Head{}
+	for i := range old {
+		e := &old[i]
+		ledger.Normalize(e)
+		c := ledger.Chain{Topic: e.Topic, Partition: e.Partition}
+		h := heads[c]
+		h.Extend(e)
+		heads[c] = h
+		if _, err := w.ExecContext(ctx, `INSERT OR IGNORE INTO ledger_chains VALUES (?, ?, 0)`, e.Topic, e.Partition); err != nil {
+			t.Fatal(err)
+		}
+		var evt any
+		if !e.EventTime.IsZero() {
+			evt = e.EventTime.UnixMicro()
+		}
+		reasons, _ := json.Marshal(append([]string{}, e.Reasons...))
+		dl, sk := [][]string{}, [][]string{}
+		for _, d := range e.Deliveries {
+			dl = append(dl, []string{d.AgreementID, d.Topic, d.DeliveryID})
+		}
+		for _, s := range e.Skips {
+			sk = append(sk, []string{s.AgreementID, s.Reason})
+		}
+		dlj, _ := json.Marshal(dl)
+		skj, _ := json.Marshal(sk)
+		nullable := func(p []byte) any {
+			if p == nil {
+				return nil
+			}
+			return p
+		}
+		if _, err := w.ExecContext(ctx, `INSERT INTO ledger_entries (topic, partition, "offset", seq, dataset, key_hash, payload_hash,
+			schema_id, decision, reasons, deliveries, skips, plan_version, subject_hash, event_time_us, decision_time_us, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Topic, e.Partition, e.Offset, e.Seq, e.Dataset, nullable(e.KeyHash), nullable(e.PayloadHash), e.SchemaID, string(e.Decision),
+			string(reasons), string(dlj), string(skj), e.PlanVersion, nullable(e.SubjectHash), evt, e.DecisionTime.UnixMicro(),
+			nullable(e.PrevHash), e.Hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for c, h := range heads {
+		cp := ledger.Checkpoint{Topic: c.Topic, Partition: c.Partition, Seq: h.Seq, Hash: h.Hash}
+		ledger.SignCheckpoint(&cp, key, time.Now())
+		if _, err := w.ExecContext(ctx, `INSERT INTO ledger_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time.UnixMicro(), cp.KeyID, cp.PublicKey, cp.Signature); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	applied, err := b.Migrate(ctx)
+	if err != nil || len(applied) != countMigrations(t)-4 {
+		t.Fatalf("migrate: applied %v, %v", applied, err)
+	}
+	opts := ledger.VerifyOptions{PublicKey: key.Public().(ed25519.PublicKey)}
+	if rep := storetest.MustVerify(t, b, opts); !rep.OK() || rep.Entries != int64(len(old)) {
+		t.Fatalf("verify after migrating: %d entries, breaks %v", rep.Entries, rep.Breaks)
+	}
+	got := append(storetest.ReadChain(t, b, "ingress.health.immunisations", 0), storetest.ReadChain(t, b, "ingress.tax.returns", 1)...)
+	if len(got) != len(old) {
+		t.Fatalf("read %d entries back, want %d", len(got), len(old))
+	}
+	for i := range old {
+		if !ledger.SameHash(ledger.Canonical(&got[i]), ledger.Canonical(&old[i])) || !ledger.SameHash(got[i].Hash, old[i].Hash) {
+			t.Errorf("entry %d changed by the migration:\n got %+v\nwant %+v", i, got[i], old[i])
+		}
+	}
+
+	// Appends continue the same chains, and a new chain starts.
+	more := append(storetest.Entries("ingress.health.immunisations", 0, 25, 60), storetest.Entries("ingress.tax.returns", 1, 12, 20)...)
+	more = append(more, storetest.Entries("ingress.new.chain", 2, 0, 5)...)
+	if err := b.Append(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	if rep := storetest.MustVerify(t, b, opts); !rep.OK() || rep.Entries != 60+20+5 {
+		t.Fatalf("verify after appending: %d entries, breaks %v", rep.Entries, rep.Breaks)
+	}
+	chain := storetest.ReadChain(t, b, "ingress.health.immunisations", 0)
+	if n := len(chain); n != 60 || chain[30].Seq != 31 || !ledger.SameHash(chain[30].PrevHash, chain[29].Hash) {
+		t.Fatalf("chain after appending: %d entries", n)
+	}
+	for name, tc := range map[string]struct {
+		q    ledger.Query
+		want int
+	}{
+		"renamed dataset":  {ledger.Query{Dataset: "health.renamed"}, 1},
+		"chain dataset":    {ledger.Query{Dataset: "health.immunisations", Limit: 1000}, 59},
+		"old agreement":    {ledger.Query{Agreement: "agr-x"}, 1},
+		"topic":            {ledger.Query{Topic: "ingress.tax.returns", Limit: 1000}, 20},
+		"new delivery id":  {ledger.Query{DeliveryID: ledger.DeliveryID("hlth-soc-02", "ingress.tax.returns", 1, 3)}, 1},
+		"old-layout entry": {ledger.Query{DeliveryID: ledger.DeliveryID("hlth-soc-02", "ingress.health.immunisations", 0, 6)}, 1},
+	} {
+		p, err := b.Query(ctx, tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(p.Entries) != tc.want {
+			t.Errorf("%s: %d entries, want %d", name, len(p.Entries), tc.want)
+		}
+	}
+	// The append-only triggers are there on every ledger table.
+	for _, sql := range []string{`UPDATE ledger_entries SET decision = 'dropped'`, `DELETE FROM ledger_entries`,
+		`UPDATE ledger_chains SET topic = 'x'`, `DELETE FROM ledger_chains`,
+		`UPDATE ledger_checkpoints SET seq = 0`, `DELETE FROM ledger_checkpoints`} {
+		if _, err := w.ExecContext(ctx, sql); err == nil {
+			t.Errorf("%s succeeded", sql)
 		}
 	}
 }
