@@ -13,9 +13,13 @@ import (
 
 // selectEntry reads entries with their chain's topic, partition and dataset
 // (migration 0005); scanEntry decodes its columns.
-const selectEntry = `SELECT c.topic, c.partition, e."offset", e.id, coalesce(e.dataset, c.dataset), e.decision,
-	e.reasons, e.deliveries, e.skips, e.plan_version, e.subject_hash, e.decision_time_us, e.fields, e.hash
-	FROM ledger_entries e JOIN ledger_chains c ON c.id = e.chain`
+const (
+	selectEntryColumns = `SELECT c.topic, c.partition, e."offset", e.id, coalesce(e.dataset, c.dataset), e.decision,
+	e.reasons, e.deliveries, e.skips, e.plan_version, e.subject_hash, e.decision_time_us, e.fields, e.hash`
+	selectEntry = selectEntryColumns + ` FROM ledger_entries e JOIN ledger_chains c ON c.id = e.chain`
+	// selectEntryByTime reads the entries in the order of the time index.
+	selectEntryByTime = selectEntryColumns + ` FROM ledger_entries e INDEXED BY ledger_entries_time JOIN ledger_chains c ON c.id = e.chain`
+)
 
 // Append stores entries (see ledger.Appender) in one IMMEDIATE
 // transaction: the database's write lock serialises every appender, across
@@ -435,7 +439,15 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 		add(`e.decision_time_us `+op+`= ? AND (e.decision_time_us, c.topic, c.partition, e."offset") `+op+` (?, ?, ?, ?)`,
 			cur.Time.UnixMicro(), cur.Time.UnixMicro(), cur.Topic, cur.Partition, cur.Offset)
 	}
-	sqlText := selectEntry
+	// Without statistics (nothing runs ANALYZE) the planner would rather
+	// scan the table or the (chain, offset) index and sort every entry
+	// selected; queries that do not name a position read the time index,
+	// as they did when it held the whole order. A topic or delivery id
+	// selects through the (chain, offset) index instead.
+	sqlText := selectEntryByTime
+	if q.Topic != "" || q.DeliveryID != "" {
+		sqlText = selectEntry
+	}
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
