@@ -24,8 +24,8 @@ const (
 // Append stores entries (see ledger.Appender) in one IMMEDIATE
 // transaction: the database's write lock serialises every appender, across
 // processes too, so each chain's head is read and extended by one writer at
-// a time; the UNIQUE (topic, partition, seq) and (topic, partition, offset)
-// constraints are the last guard.
+// a time; the row id ((chain << 40) | seq, unique) and the UNIQUE (chain,
+// offset) constraint are the last guard.
 func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -392,12 +392,15 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 		// (chain, "offset") index. EXPLAIN QUERY PLAN
 		// (TestDeliveryIDQueryPlan checks it, also with a time range,
 		// dataset or cursor):
-		//	SEARCH e USING INDEX sqlite_autoindex_ledger_entries_1 (chain=? AND offset=?)
-		//	LIST SUBQUERY 1
-		//	SCAN ledger_chains
 		//	SEARCH c USING INTEGER PRIMARY KEY (rowid=?)
+		//	LIST SUBQUERY 1
+		//	SCAN ledger_chains USING COVERING INDEX sqlite_autoindex_ledger_chains_1
+		//	REUSE LIST SUBQUERY 1
+		//	SEARCH e USING INDEX sqlite_autoindex_ledger_entries_1 (chain=? AND offset=?)
 		//	SCAN d EXISTS VIRTUAL TABLE INDEX 1:
 		//	USE TEMP B-TREE FOR ORDER BY
+		// (ledger_chains is scanned: partition is the second column of its
+		// key; it has a row per chain, not per entry.)
 		// Ids of entries written before this form (opaque ids, see doc.go)
 		// decode to no position or to one without them: not found.
 		p, o, ok := ledger.LocateDelivery(q.DeliveryID)
@@ -453,8 +456,8 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 	}
 	// The time index (decision_time_us alone) gives the first key; the
 	// entries of one time value are sorted by the rest ("USE TEMP B-TREE
-	// FOR RIGHT PART OF ORDER BY"), so a page reads the time index from its
-	// start and stops after its last time value (TestQueryPlans).
+	// FOR LAST 3 TERMS OF ORDER BY"), so a page reads the time index from
+	// its start and stops after its last time value (TestQueryPlans).
 	if desc {
 		sqlText += ` ORDER BY e.decision_time_us DESC, c.topic DESC, c.partition DESC, e."offset" DESC`
 	} else {
