@@ -21,13 +21,7 @@ const entriesPerInsert = 100 // × entryInsertParams
 // The row id is (chain << 40) | seq (migration 0005), so each chain's
 // entries are one range of the table; the fields no query filters on are
 // one BLOB (fields.go) and empty lists are NULL.
-//
-// OR FAIL: a constraint violation (another writer's entry at the same
-// offset or seq: the fork guard) stops the statement and fails the append,
-// whose transaction is then rolled back, as with the default ABORT; but
-// SQLite needs no statement journal for it, which otherwise copies every
-// page a multi-row INSERT touches first (measured: 5–7% of an append).
-const entryInsertColumns = `INSERT OR FAIL INTO ledger_entries (id, chain, "offset", dataset, decision, reasons, deliveries, skips,
+const entryInsertColumns = `INSERT INTO ledger_entries (id, chain, "offset", dataset, decision, reasons, deliveries, skips,
 	plan_version, subject_hash, decision_time_us, fields, hash) VALUES `
 
 const entryInsertParams = 13
