@@ -248,12 +248,14 @@ func (db *DB) Chains(ctx context.Context) ([]ledger.Chain, error) {
 	return out, nil
 }
 
+// chainEntriesSQL selects the entries of chain ?1/?2 in seq order: the row
+// ids (chain << 40) | seq in order, a range of the table.
+var chainEntriesSQL = selectEntry + ` WHERE e.id BETWEEN (SELECT id FROM ledger_chains WHERE topic = ?1 AND partition = ?2) << 40
+	AND ((SELECT id FROM ledger_chains WHERE topic = ?1 AND partition = ?2) << 40) | ` + fmt.Sprint(seqMask) + ` ORDER BY e.id`
+
 // ChainEntries streams a chain's entries in seq order.
 func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.Entry) error) error {
-	// The chain's entries in seq order are the row ids (chain << 40) | seq
-	// in order: a range of the table.
-	rows, err := db.r.QueryContext(ctx, selectEntry+` WHERE e.id BETWEEN (SELECT id FROM ledger_chains WHERE topic = ?1 AND partition = ?2) << 40
-		AND ((SELECT id FROM ledger_chains WHERE topic = ?1 AND partition = ?2) << 40) | `+fmt.Sprint(seqMask)+` ORDER BY e.id`, c.Topic, c.Partition)
+	rows, err := db.r.QueryContext(ctx, chainEntriesSQL, c.Topic, c.Partition)
 	if err != nil {
 		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
 	}

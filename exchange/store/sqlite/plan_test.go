@@ -71,3 +71,27 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestChainEntriesPlan: a chain is read as a range of row ids, in order.
+func TestChainEntriesPlan(t *testing.T) {
+	db := openTest(t)
+	rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+chainEntriesSQL, "ingress.a.x", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	text := strings.Join(plan, "\n")
+	t.Logf("\n%s", text)
+	if !strings.Contains(text, "SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") || strings.Contains(text, "TEMP B-TREE") {
+		t.Errorf("chain entries are not read as a range of row ids in order:\n%s", text)
+	}
+}
