@@ -24,15 +24,16 @@ import (
 type auditFixture struct {
 	url, pubFile string
 	tamper       func(t *testing.T, stmt string, args ...any)
-	// topicIs is the SQL condition "the entry's topic is $1" (the
-	// PostgreSQL layout keeps topics on ledger_chains).
-	topicIs string
 }
+
+// topicIs is the SQL condition "the entry's topic is $1": both stores keep
+// topics on ledger_chains, entries refer to their chain by id.
+const topicIs = "chain IN (SELECT id FROM ledger_chains WHERE topic = $1)"
 
 func sqliteFixture(t *testing.T) auditFixture {
 	dir := t.TempDir()
 	url := "sqlite://" + filepath.Join(dir, "exchange.db")
-	f := auditFixture{url: url, pubFile: filepath.Join(dir, "ledger.key.pub"), topicIs: "topic = $1"}
+	f := auditFixture{url: url, pubFile: filepath.Join(dir, "ledger.key.pub")}
 	writeFixture(t, f, filepath.Join(dir, "ledger.key"))
 	f.tamper = func(t *testing.T, stmt string, args ...any) {
 		// Whoever can write the file can drop the append-only triggers.
@@ -57,7 +58,7 @@ func sqliteFixture(t *testing.T) auditFixture {
 func postgresFixture(t *testing.T) auditFixture {
 	dir := t.TempDir()
 	url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
-	f := auditFixture{url: url, pubFile: filepath.Join(dir, "ledger.key.pub"), topicIs: "chain IN (SELECT id FROM ledger_chains WHERE topic = $1)"}
+	f := auditFixture{url: url, pubFile: filepath.Join(dir, "ledger.key.pub")}
 	writeFixture(t, f, filepath.Join(dir, "ledger.key"))
 	f.tamper = func(t *testing.T, stmt string, args ...any) {
 		ctx := context.Background()
@@ -138,7 +139,7 @@ func testAuditCommands(t *testing.T, newFixture func(t *testing.T) auditFixture)
 	})
 	t.Run("EditedRow", func(t *testing.T) {
 		f := newFixture(t)
-		f.tamper(t, `UPDATE ledger_entries SET decision = 'delivered' WHERE `+f.topicIs+` AND "offset" = $2`, "ingress.health.immunisations", int64(1006))
+		f.tamper(t, `UPDATE ledger_entries SET decision = 'delivered' WHERE `+topicIs+` AND "offset" = $2`, "ingress.health.immunisations", int64(1006))
 		out, code := runCmd(t, verifyCmd, "--database", f.url, "--public-key", f.pubFile)
 		want := "BROKEN: entry ingress.health.immunisations/3 offset 1006 (seq 7): content altered"
 		if code != 1 || !strings.HasPrefix(out, want) || strings.Count(out, "BROKEN") != 1 {
@@ -147,7 +148,7 @@ func testAuditCommands(t *testing.T, newFixture func(t *testing.T) auditFixture)
 	})
 	t.Run("DeletedRow", func(t *testing.T) {
 		f := newFixture(t)
-		f.tamper(t, `DELETE FROM ledger_entries WHERE `+f.topicIs+` AND "offset" = $2`, "ingress.health.immunisations", int64(1012))
+		f.tamper(t, `DELETE FROM ledger_entries WHERE `+topicIs+` AND "offset" = $2`, "ingress.health.immunisations", int64(1012))
 		out, code := runCmd(t, verifyCmd, "--database", f.url, "--public-key", f.pubFile)
 		want := "BROKEN: chain ingress.health.immunisations/3 seq 13: entry missing (between offset 1011 and offset 1013)"
 		if code != 1 || !strings.HasPrefix(out, want) || strings.Count(out, "BROKEN") != 1 {
@@ -173,7 +174,7 @@ func testAuditCommands(t *testing.T, newFixture func(t *testing.T) auditFixture)
 		}
 		// A forger rewrites the tail of a chain and deletes the stored
 		// checkpoints; the exported ones still catch it.
-		f.tamper(t, `DELETE FROM ledger_entries WHERE `+f.topicIs+` AND "offset" >= $2`, "ingress.tax.returns", int64(3))
+		f.tamper(t, `DELETE FROM ledger_entries WHERE `+topicIs+` AND "offset" >= $2`, "ingress.tax.returns", int64(3))
 		f.tamper(t, `DELETE FROM ledger_checkpoints`)
 		out, code := runCmd(t, verifyCmd, "--database", f.url, "--checkpoints", cps)
 		if code != 1 || !strings.Contains(out, "chain ingress.tax.returns/0 seq 5: entry missing: a signed exported checkpoint covers seq 5") {
