@@ -310,6 +310,21 @@ func TestQuarantineTopicDeleted(t *testing.T) {
 	if e := resp.Errors[w.quarantine]; e != nil {
 		t.Fatalf("deleting %s: %v", w.quarantine, e)
 	}
+	// Deletion is asynchronous: a write the broker acknowledges before it
+	// applies it is deleted with the topic. Only records published after
+	// the broker no longer knows the topic can be held to the checker.
+	w.waitFor("the broker to apply the deletion", 30*time.Second, func() bool {
+		md, err := w.client.Metadata(w.ctx, &kafka.MetadataRequest{Topics: []string{w.quarantine}})
+		if err != nil {
+			return false
+		}
+		for _, tp := range md.Topics {
+			if tp.Name == w.quarantine && tp.Error == nil {
+				return false
+			}
+		}
+		return true
+	})
 	t.Logf("%s deleted", w.quarantine)
 	retries0, _ := p.metric("exchange_produce_retries_total")
 	if err := w.publish(w.ctx, wr, goodMix, 500, 1000); err != nil {
