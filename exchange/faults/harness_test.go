@@ -94,9 +94,10 @@ type world struct {
 }
 
 type worldOpts struct {
-	embeddedOnly bool   // the scenario restarts the broker: never real Kafka
-	persistent   bool   // embedded broker with a data dir and synchronous writes
-	dbURL        string // "" = a SQLite file in the scenario's temp dir
+	brokers      []string // an Apache Kafka of the scenario's own (real)
+	embeddedOnly bool     // the scenario restarts the broker: never real Kafka
+	persistent   bool     // embedded broker with a data dir and synchronous writes
+	dbURL        string   // "" = a SQLite file in the scenario's temp dir
 }
 
 // newWorld prepares a scenario: broker, topics, policy copy, store with the
@@ -117,7 +118,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.statsT = exchange.DeliverTopic("statistics", w.stats)
 	w.group = "exchange-" + w.suffix
 
-	if b := os.Getenv("EXCHANGE_TEST_KAFKA_BROKERS"); b != "" && !o.embeddedOnly {
+	if len(o.brokers) > 0 {
+		w.real = true
+		w.brokers = o.brokers
+	} else if b := os.Getenv("EXCHANGE_TEST_KAFKA_BROKERS"); b != "" && !o.embeddedOnly {
 		w.real = true
 		for _, s := range strings.Split(b, ",") {
 			if s = strings.TrimSpace(s); s != "" {

@@ -56,6 +56,66 @@ func TestBrokerRestart(t *testing.T) {
 	w.report(w.verify(nil), mon, "1 broker restart (embedded, same address and data dir, synchronous writes)")
 }
 
+// TestApacheKafkaCrash: an Apache Kafka broker of this test alone (started
+// by deploy/local/kafka.sh) is killed with SIGKILL mid-stream and started
+// again on the same port and log dir. It runs where the suite runs against
+// Apache Kafka (EXCHANGE_TEST_KAFKA_BROKERS set, as make test does): the
+// shared broker cannot be restarted under the other packages' tests.
+func TestApacheKafkaCrash(t *testing.T) {
+	if os.Getenv("EXCHANGE_TEST_KAFKA_BROKERS") == "" {
+		t.Skip("EXCHANGE_TEST_KAFKA_BROKERS is not set: the suite runs on the embedded broker (TestBrokerRestart covers a restart there)")
+	}
+	needBinary(t)
+	state := t.TempDir()
+	out, err := runLocalScript("kafka.sh", state, "start")
+	if err != nil {
+		t.Fatalf("a dedicated Apache Kafka could not be started by deploy/local/kafka.sh: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := runLocalScript("kafka.sh", state, "stop"); err != nil {
+			t.Errorf("stopping the dedicated Apache Kafka: %v\n%s", err, out)
+		}
+	})
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	broker := lines[len(lines)-1]
+	w := newWorld(t, worldOpts{brokers: []string{broker}})
+	mon := w.monitorOffsets()
+	p := w.start("exchange")
+	// The group forms after the broker's initial rebalance delay (3 s):
+	// stream once the exchange is a member, so the crash falls mid-stream.
+	w.waitFor("the exchange to join its group", 60*time.Second, func() bool {
+		g, _ := p.metric("exchange_group_generations_total")
+		return g >= 1
+	})
+	wr := w.publisher()
+	const n = 3000
+	done := w.stream(wr, goodMix, n, 50, 150*time.Millisecond)
+	w.waitFor("a fifth of the stream committed", 60*time.Second, func() bool {
+		return w.committedTotal() >= n/5
+	})
+	published, committed := w.published(), w.committedTotal()
+	if out, err := runLocalScript("kafka.sh", state, "down", "--hard"); err != nil {
+		t.Fatalf("kafka.sh down --hard: %v\n%s", err, out)
+	}
+	downAt := time.Now()
+	time.Sleep(2 * time.Second)
+	if out, err := runLocalScript("kafka.sh", state, "up"); err != nil {
+		t.Fatalf("kafka.sh up: %v\n%s", err, out)
+	}
+	t.Logf("Apache Kafka %s killed with %d records published and %d committed, back after %v", broker, published, committed, time.Since(downAt).Round(100*time.Millisecond))
+	if published >= n {
+		t.Errorf("the stream had ended before the crash (%d published): not a mid-stream crash", published)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.waitIngressConsumed(90 * time.Second)
+	if !p.running() {
+		t.Errorf("the exchange exited during the broker crash: %v", p.err)
+	}
+	w.report(w.verify(nil), mon, "1 Apache Kafka crash (SIGKILL) and restart on the same port and log dir")
+}
+
 // restartBroker closes the embedded broker and starts it again on the same
 // address and data dir.
 func (w *world) restartBroker() {
@@ -527,10 +587,16 @@ func (pg *postgres) run(t *testing.T, cmd string) {
 // script runs deploy/local/postgres.sh with this server's state dir; stdout
 // only is returned on success (the URL), both on failure.
 func (pg *postgres) script(cmd string) (string, error) {
+	return runLocalScript("postgres.sh", pg.state, cmd)
+}
+
+// runLocalScript runs deploy/local/<name> cmd... with EXCHANGE_LOCAL_STATE
+// set to state; stdout only is returned on success, both on failure.
+func runLocalScript(name, state string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "deploy", "local", "postgres.sh"), cmd)
-	c.Env = append(os.Environ(), "EXCHANGE_LOCAL_STATE="+pg.state)
+	c := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(repoRoot, "deploy", "local", name)}, args...)...)
+	c.Env = append(os.Environ(), "EXCHANGE_LOCAL_STATE="+state)
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	out, err := c.Output()
