@@ -4,8 +4,9 @@
 // Each scenario runs the real `exchange serve` binary (built once per
 // package run) as one or more subprocesses against a broker — the embedded
 // kfake broker by default, Apache Kafka when EXCHANGE_TEST_KAFKA_BROKERS is
-// set (except the broker restart, which needs the embedded one) — and a
-// store (a SQLite file, or a dedicated PostgreSQL for the database outage).
+// set (except the embedded broker's restart; the Apache Kafka crash runs a
+// dedicated broker of its own) — and a store (a SQLite file, or a dedicated
+// PostgreSQL for the database outage).
 // Every scenario uses its own copy of the example policy of deploy/examples
 // (the health.immunisations contract and its two agreements) under unique
 // dataset and agreement names, its own consumer group and its own store, so
@@ -50,6 +51,10 @@
 //   - TestBrokerRestart: the embedded broker (data dir, synchronous writes)
 //     is closed and started again on the same address mid-stream; the
 //     publisher keeps going once it is back.
+//   - TestApacheKafkaCrash (with EXCHANGE_TEST_KAFKA_BROKERS set, as make
+//     test does): a dedicated Apache Kafka (deploy/local/kafka.sh with its
+//     own state dir) is killed with SIGKILL mid-stream and started again on
+//     the same port and log dir.
 //   - TestDatabaseOutage: a dedicated PostgreSQL (deploy/local/postgres.sh
 //     with its own state dir) is stopped mid-stream until the exchange has
 //     failed several ledger appends and then restarted: while it is down
