@@ -137,6 +137,29 @@ func sha256Hex(s string) string {
 // TestEndToEnd publishes one record per path to ingress.health.immunisations
 // and checks exactly what arrives on both delivery topics, the quarantine
 // topic, and in the ledger.
+// runOnExamples runs one worker of the examples' plan, its clock at
+// e2eNow, in group over cases (published to ingress), and returns its
+// ledger once the group has committed them all.
+func runOnExamples(t *testing.T, k *testKafka, ex *examples, group, ingress string, cases []kafka.Message) *memLedger {
+	t.Helper()
+	mem := newMemLedger()
+	holder := &policy.Holder{}
+	holder.Store(ex.plan)
+	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
+	k.groupTimings(&cfg)
+	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorker(t, w)
+	k.publish(t, cases...)
+	k.waitCaughtUp(t, group, 60*time.Second, ingress)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return mem
+}
+
 func TestEndToEnd(t *testing.T) {
 	k := startKafka(t)
 	ex := loadExamples(t)
@@ -186,22 +209,7 @@ func TestEndToEnd(t *testing.T) {
 		cases[i].Topic = ingress
 	}
 
-	group := "exchange-e2e-" + ex.sfx
-	mem := newMemLedger()
-	holder := &policy.Holder{}
-	holder.Store(ex.plan)
-	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
-	k.groupTimings(&cfg)
-	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runWorker(t, w)
-	k.publish(t, cases...)
-	k.waitCaughtUp(t, group, 60*time.Second, ingress)
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	mem := runOnExamples(t, k, ex, "exchange-e2e-"+ex.sfx, ingress, cases)
 
 	byKey := func(ms []kafka.Message) map[string]kafka.Message {
 		out := map[string]kafka.Message{}

@@ -11,7 +11,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
-	"github.com/exchange-gov/exchange/policy"
 )
 
 // TestClockSkew: publishers whose clocks run up to the allowed skew (5 min)
@@ -45,22 +44,7 @@ func TestClockSkew(t *testing.T) {
 		cases = append(cases, kafka.Message{Topic: ingress, Key: []byte(key), Value: ex.encode(t, imm, immunisation("rec-"+key, "north", age))})
 	}
 
-	group := "exchange-skew-" + ex.sfx
-	mem := newMemLedger()
-	holder := &policy.Holder{}
-	holder.Store(ex.plan)
-	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
-	k.groupTimings(&cfg)
-	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runWorker(t, w)
-	k.publish(t, cases...)
-	k.waitCaughtUp(t, group, 60*time.Second, ingress)
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	mem := runOnExamples(t, k, ex, "exchange-skew-"+ex.sfx, ingress, cases)
 
 	keysOf := func(ms []kafka.Message) []string {
 		var out []string

@@ -799,25 +799,22 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 		defer close(produced)
 		failed := false
 		for p := range in {
-			if failed {
-				p.span.End()
-				free <- p.buf
-				continue
-			}
-			// Fail closed: while the ledger cannot be written, nothing more
-			// is produced (the audit stage retries what it holds).
-			err := w.awaitLedger(procCtx)
-			if err == nil {
-				err = w.produceBatch(procCtx, p)
-			}
-			if err != nil {
+			if !failed {
+				// Fail closed: while the ledger cannot be written, nothing
+				// more is produced (the audit stage retries what it holds).
+				err := w.awaitLedger(procCtx)
+				if err == nil {
+					err = w.produceBatch(procCtx, p)
+				}
+				if err == nil {
+					produced <- p // the audit stage drains even after a failure
+					continue
+				}
 				stageErr <- err
 				failed = true
-				p.span.End()
-				free <- p.buf
-				continue
 			}
-			produced <- p // the audit stage drains even after a failure
+			p.span.End()
+			free <- p.buf
 		}
 	}()
 	go func() { // audit stage

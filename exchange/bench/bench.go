@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	// Latency, publish → delivery, with the exchange caught up.
 	lctx, lcancel := context.WithTimeout(ectx, cfg.Timeout)
-	res.P50, res.P99, res.LatencyN, err = latency(lctx, cfg, tr, g, ingress, exchange.DeliverTopic(Consumer, Agreement))
+	res.P50, res.P99, res.LatencyN, err = latency(lctx, cfg, tr, client, g, ingress, exchange.DeliverTopic(Consumer, Agreement))
 	lcancel()
 	ecancel()
 	if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) {
@@ -408,7 +408,7 @@ func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, en
 
 // latency publishes records at a steady rate and times each one from the
 // publish call to its arrival on the delivery topic.
-func latency(ctx context.Context, cfg Config, tr *kafka.Transport, g *gen.Generator, ingress, deliver string) (p50, p99 time.Duration, n int, err error) {
+func latency(ctx context.Context, cfg Config, tr *kafka.Transport, client *kafka.Client, g *gen.Generator, ingress, deliver string) (p50, p99 time.Duration, n int, err error) {
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
 	var lat []time.Duration
@@ -418,7 +418,6 @@ func latency(ctx context.Context, cfg Config, tr *kafka.Transport, g *gen.Genera
 	// Start each reader at the delivery topic's end as it is now, not at
 	// kafka.LastOffset: that is resolved by the reader's first fetch, which
 	// on a loaded machine can come after the first latency record arrived.
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
 	starts, err := endOffsets(ctx, client, deliver, cfg.Partitions)
 	if err != nil {
 		return 0, 0, 0, err

@@ -44,29 +44,24 @@ type chainRow struct {
 }
 
 // chainOf returns the ledger_chains row of c, creating it with dataset when
-// it does not exist. Rows never change, so they are cached.
+// it does not exist.
 func (db *DB) chainOf(ctx context.Context, c ledger.Chain, dataset string) (chainRow, error) {
-	db.chainMu.Lock()
-	r, ok := db.chains[c]
-	db.chainMu.Unlock()
-	if ok {
-		return r, nil
+	if r, ok, err := db.lookupChain(ctx, c); ok || err != nil {
+		return r, err
 	}
-	q := &pgx.Batch{}
-	q.Queue(`INSERT INTO ledger_chains (topic, partition, dataset) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, c.Topic, c.Partition, dataset)
-	q.Queue(`SELECT id, dataset FROM ledger_chains WHERE topic = $1 AND partition = $2`, c.Topic, c.Partition).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&r.id, &r.dataset)
-	})
-	if err := db.pool.SendBatch(ctx, q).Close(); err != nil {
-		return r, fmt.Errorf("registering chain %s: %w", c, classify(ctx, err))
+	if _, err := db.pool.Exec(ctx, `INSERT INTO ledger_chains (topic, partition, dataset) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		c.Topic, c.Partition, dataset); err != nil {
+		return chainRow{}, fmt.Errorf("registering chain %s: %w", c, classify(ctx, err))
 	}
-	db.chainMu.Lock()
-	db.chains[c] = r
-	db.chainMu.Unlock()
-	return r, nil
+	r, ok, err := db.lookupChain(ctx, c)
+	if err == nil && !ok {
+		err = fmt.Errorf("registering chain %s: not found after insert", c)
+	}
+	return r, err
 }
 
-// lookupChain returns the ledger_chains row of c; ok is false when there is none.
+// lookupChain returns the ledger_chains row of c; ok is false when there
+// is none. Rows never change, so they are cached.
 func (db *DB) lookupChain(ctx context.Context, c ledger.Chain) (r chainRow, ok bool, err error) {
 	db.chainMu.Lock()
 	r, ok = db.chains[c]

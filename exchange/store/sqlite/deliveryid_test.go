@@ -121,8 +121,6 @@ func TestDeliveryIDLocatesEntry(t *testing.T) {
 // in the (chain, offset) index, one per chain of the partition,
 // rather than scanning the ledger.
 func TestDeliveryIDQueryPlan(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	db := openTest(t)
 	// Appends give the planner no statistics (nothing runs ANALYZE), so
 	// an empty database plans as a full one.
@@ -135,25 +133,7 @@ func TestDeliveryIDQueryPlan(t *testing.T) {
 		"dataset":    {DeliveryID: id, Dataset: "a.x"},
 		"next page":  {DeliveryID: id, After: ledger.Cursor{Time: at, Topic: "ingress.a.x", Partition: 3, Offset: 12345}.Encode()},
 	} {
-		cur, err := q.Normalize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sqlText, args := querySQL(q, cur)
-		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sqlText, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, db, q)
 		text := strings.Join(plan, "\n")
 		t.Logf("%s:\n%s", name, text)
 		if !slices.Contains(plan, `SEARCH e USING INDEX sqlite_autoindex_ledger_entries_1 (chain=? AND offset=?)`) {

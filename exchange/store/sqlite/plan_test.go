@@ -19,6 +19,12 @@ func queryPlan(t *testing.T, db *DB, q ledger.Query) []string {
 		t.Fatal(err)
 	}
 	sqlText, args := querySQL(q, cur)
+	return explain(ctx, t, db, sqlText, args...)
+}
+
+// explain is the detail column of EXPLAIN QUERY PLAN of sqlText.
+func explain(ctx context.Context, t *testing.T, db *DB, sqlText string, args ...any) []string {
+	t.Helper()
 	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sqlText, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -75,20 +81,7 @@ func TestQueryPlans(t *testing.T) {
 // TestChainEntriesPlan: a chain is read as a range of row ids, in order.
 func TestChainEntriesPlan(t *testing.T) {
 	db := openTest(t)
-	rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+chainEntriesSQL, "ingress.a.x", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
+	plan := explain(context.Background(), t, db, chainEntriesSQL, "ingress.a.x", 3)
 	text := strings.Join(plan, "\n")
 	t.Logf("\n%s", text)
 	if !strings.Contains(text, "SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") || strings.Contains(text, "TEMP B-TREE") {
