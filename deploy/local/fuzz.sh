@@ -20,6 +20,8 @@ FUZZTIME="${FUZZTIME:-60s}"
 FUZZ_PKGS="${FUZZ_PKGS:-./...}"
 # -fuzztime bounds the fuzzing; -timeout bounds build + seed corpus + fuzzing
 # of one target, so that a hang cannot eat a CI run: FUZZTIME + 5 minutes.
+# -fuzzminimizetime: the coordinator stops fuzzing while it minimises a new
+# corpus entry (up to 60 s by default), which would spend a short budget.
 fuzz_seconds() {
   if [[ $1 =~ ^([0-9]+)([smh])$ ]]; then
     case ${BASH_REMATCH[2]} in
@@ -56,7 +58,7 @@ for t in "${targets[@]}"; do
   name=${t#* }
   echo "== fuzz $name ($pkg) for $FUZZTIME"
   before=$(wc -l <"$counts" 2>/dev/null || echo 0)
-  if ! go test -json -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$FUZZ_TIMEOUT" "$pkg" |
+  if ! go test -json -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 3s -timeout "$FUZZ_TIMEOUT" "$pkg" |
     "$testsum" -label "fuzz $name" -counts "$counts"; then
     status=1
   fi
