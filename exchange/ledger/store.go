@@ -25,14 +25,56 @@ var ErrInvalidEntry = errors.New("invalid ledger entry")
 // (Topic, Partition, Offset): an entry whose identity is already stored is
 // skipped and neither forks nor extends its chain, so a batch can be retried
 // after an unknown outcome (timeout, lost connection) and records
-// re-processed after a crash or rebalance leave exactly one entry. The store
-// sets the chain fields (Seq, PrevHash, Hash); values passed in are ignored
-// and the caller's slice is not modified. Appends to one chain are
+// re-processed after a crash or rebalance leave exactly one entry. A stored
+// entry with another payload hash is not a re-processing: Append then fails
+// with ErrPositionReused and stores nothing. The store sets the chain fields
+// (Seq, PrevHash, Hash); values passed in are ignored and the caller's slice
+// is not modified. Appends to one chain are
 // serialised inside the database, so several exchange instances — including
 // one that lost its partition in a rebalance and has not noticed yet — can
 // append at once without forking a chain.
 type Appender interface {
 	Append(ctx context.Context, entries []Entry) error
+}
+
+// ErrPositionReused is wrapped when a source position (topic, partition,
+// offset) that already has an entry is met again with a different record:
+// the topic was deleted and created again under the same name, and its new
+// records reuse offsets the ledger has audited. Such a record cannot be
+// audited at that position, so it must not be delivered (see
+// PositionReader); Append refuses it rather than skip it as a re-processing.
+var ErrPositionReused = errors.New("source position already audited for a different record")
+
+// PositionReader reads what the ledger holds at source positions. Before the
+// runtime delivers a record again (after a crash, rebalance or offset
+// reset), it checks that the ledger's entry at that position is of the same
+// record.
+type PositionReader interface {
+	// HighestOffset returns the highest offset with an entry in chain c, -1
+	// when the chain has none.
+	HighestOffset(ctx context.Context, c Chain) (int64, error)
+	// PayloadHashes returns the payload hashes of c's entries with offsets
+	// in [from, to], by offset. Callers keep the range small (see
+	// MaxPositionRange); offsets without an entry are absent.
+	PayloadHashes(ctx context.Context, c Chain, from, to int64) (map[int64][]byte, error)
+}
+
+// MaxPositionRange bounds one PayloadHashes call (to - from + 1).
+const MaxPositionRange = 4096
+
+// CheckPositionRange reports a bad PayloadHashes range.
+func CheckPositionRange(from, to int64) error {
+	if from < 0 || to < from || to-from >= MaxPositionRange {
+		return fmt.Errorf("payload hashes: offset range [%d, %d] is empty, negative or wider than %d", from, to, MaxPositionRange)
+	}
+	return nil
+}
+
+// Reused is the error for a stored entry at e's position whose payload hash
+// differs from e's.
+func Reused(e *Entry, stored []byte) error {
+	return fmt.Errorf("%w: %s/%d offset %d: the ledger's entry has payload hash %x, this record %x (was the topic deleted and created again?)",
+		ErrPositionReused, e.Topic, e.Partition, e.Offset, stored, e.PayloadHash)
 }
 
 // Chain identifies a hash chain: one per source topic-partition.

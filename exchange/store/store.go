@@ -30,6 +30,7 @@ type Backend interface {
 	ledger.Appender
 	ledger.Reader
 	ledger.Source
+	ledger.PositionReader
 	AgreementStore
 	// Schemas returns the schema registry's store over this database.
 	Schemas() schemas.Store

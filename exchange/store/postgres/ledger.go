@@ -244,24 +244,23 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 				maybe = append(maybe, e.Offset)
 			}
 		}
-		stored := map[int64]bool{}
+		stored := map[int64][]byte{}
 		if len(maybe) > 0 {
-			rows, err := conn.Query(ctx, `SELECT "offset" FROM ledger_entries WHERE chain = $1 AND "offset" = ANY($2)`,
+			rows, err := conn.Query(ctx, `SELECT "offset", payload_hash FROM ledger_entries WHERE chain = $1 AND "offset" = ANY($2)`,
 				s.id, maybe)
 			if err != nil {
 				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
 			}
-			offs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-			if err != nil {
+			if err := collectHashes(rows, stored); err != nil {
 				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
-			}
-			for _, o := range offs {
-				stored[o] = true
 			}
 		}
 		for _, e := range b.Entries[s.chain] {
-			if !stored[e.Offset] {
+			h, ok := stored[e.Offset]
+			if !ok {
 				s.fresh = append(s.fresh, e)
+			} else if !ledger.SameHash(h, e.PayloadHash) {
+				return ledger.Reused(e, h)
 			}
 		}
 	}
@@ -475,6 +474,53 @@ func (db *DB) ChainAnchors(ctx context.Context, c ledger.Chain) ([]ledger.Anchor
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading archive anchors of %s: %w", c, classify(ctx, err))
+	}
+	return out, nil
+}
+
+// collectHashes reads (offset, payload_hash) rows into into.
+func collectHashes(rows pgx.Rows, into map[int64][]byte) error {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			off int64
+			h   []byte
+		)
+		if err := rows.Scan(&off, &h); err != nil {
+			return err
+		}
+		into[off] = h
+	}
+	return rows.Err()
+}
+
+// HighestOffset implements ledger.PositionReader.
+func (db *DB) HighestOffset(ctx context.Context, c ledger.Chain) (int64, error) {
+	var max int64
+	err := db.pool.QueryRow(ctx, `SELECT coalesce(max(e."offset"), -1) FROM ledger_entries e
+		JOIN ledger_chains c ON c.id = e.chain WHERE c.topic = $1 AND c.partition = $2`,
+		c.Topic, c.Partition).Scan(&max)
+	if err != nil {
+		return 0, fmt.Errorf("reading the highest offset of %s: %w", c, classify(ctx, err))
+	}
+	return max, nil
+}
+
+// PayloadHashes implements ledger.PositionReader.
+func (db *DB) PayloadHashes(ctx context.Context, c ledger.Chain, from, to int64) (map[int64][]byte, error) {
+	if err := ledger.CheckPositionRange(from, to); err != nil {
+		return nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT e."offset", e.payload_hash FROM ledger_entries e
+		JOIN ledger_chains c ON c.id = e.chain
+		WHERE c.topic = $1 AND c.partition = $2 AND e."offset" BETWEEN $3 AND $4`,
+		c.Topic, c.Partition, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("reading payload hashes of %s: %w", c, classify(ctx, err))
+	}
+	out := map[int64][]byte{}
+	if err := collectHashes(rows, out); err != nil {
+		return nil, fmt.Errorf("reading payload hashes of %s: %w", c, classify(ctx, err))
 	}
 	return out, nil
 }

@@ -131,30 +131,80 @@ func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, chain int64, 
 	if hi < 0 {
 		return es, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT "offset" FROM ledger_entries WHERE chain = ? AND "offset" BETWEEN ? AND ?`,
-		chain, lo, hi)
+	stored, err := payloadHashes(ctx, tx, chain, lo, hi)
 	if err != nil {
-		return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
-	}
-	defer rows.Close()
-	stored := map[int64]bool{}
-	for rows.Next() {
-		var o int64
-		if err := rows.Scan(&o); err != nil {
-			return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
-		}
-		stored[o] = true
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
 	}
 	fresh := make([]*ledger.Entry, 0, len(es))
 	for _, e := range es {
-		if !stored[e.Offset] {
+		h, ok := stored[e.Offset]
+		if !ok {
 			fresh = append(fresh, e)
+		} else if !ledger.SameHash(h, e.PayloadHash) {
+			return nil, ledger.Reused(e, h)
 		}
 	}
 	return fresh, nil
+}
+
+// payloadHashes reads the payload hashes of chain id chain's entries with
+// offsets in [lo, hi] (the UNIQUE (chain, offset) index).
+func payloadHashes(ctx context.Context, q querier, chain, lo, hi int64) (map[int64][]byte, error) {
+	rows, err := q.QueryContext(ctx, `SELECT "offset", fields FROM ledger_entries WHERE chain = ? AND "offset" BETWEEN ? AND ?`,
+		chain, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]byte{}
+	for rows.Next() {
+		var (
+			o      int64
+			fields []byte
+		)
+		if err := rows.Scan(&o, &fields); err != nil {
+			return nil, err
+		}
+		f, err := decodeFields(fields)
+		if err != nil {
+			return nil, fmt.Errorf("entry at offset %d: %w", o, err)
+		}
+		out[o] = f.payloadHash
+	}
+	return out, rows.Err()
+}
+
+// HighestOffset implements ledger.PositionReader.
+func (db *DB) HighestOffset(ctx context.Context, c ledger.Chain) (int64, error) {
+	var max int64
+	err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(e."offset"), -1) FROM ledger_chains c
+		JOIN ledger_entries e ON e.chain = c.id WHERE c.topic = ? AND c.partition = ?`,
+		c.Topic, c.Partition).Scan(&max)
+	if err != nil {
+		return 0, fmt.Errorf("reading the highest offset of %s: %w", c, classify(ctx, err))
+	}
+	return max, nil
+}
+
+// PayloadHashes implements ledger.PositionReader.
+func (db *DB) PayloadHashes(ctx context.Context, c ledger.Chain, from, to int64) (map[int64][]byte, error) {
+	if err := ledger.CheckPositionRange(from, to); err != nil {
+		return nil, err
+	}
+	var chain int64
+	err := db.r.QueryRowContext(ctx, `SELECT id FROM ledger_chains WHERE topic = ? AND partition = ?`,
+		c.Topic, c.Partition).Scan(&chain)
+	if err == sql.ErrNoRows {
+		return map[int64][]byte{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading payload hashes of %s: %w", c, classify(ctx, err))
+	}
+	out, err := payloadHashes(ctx, db.r, chain, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("reading payload hashes of %s: %w", c, classify(ctx, err))
+	}
+	return out, nil
 }
 
 // blob stores nil as NULL and anything else as a BLOB.

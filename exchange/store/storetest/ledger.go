@@ -89,6 +89,8 @@ func RunLedger(t *testing.T, h Harness) {
 	}{
 		{"RoundTrip", testRoundTrip},
 		{"ReappendIsNoop", testReappend},
+		{"ReusedPositionRefused", testReusedPosition},
+		{"PositionReader", testPositionReader},
 		{"DuplicatesInBatch", testDuplicatesInBatch},
 		{"ManyChainsOneBatch", testManyChains},
 		{"ConcurrentAppendersDoNotFork", testConcurrentAppenders},
@@ -193,6 +195,76 @@ func testReappend(t *testing.T, h Harness) {
 	}
 	if rep := MustVerify(t, b, ledger.VerifyOptions{}); !rep.OK() {
 		t.Fatalf("verify: %v", rep.Breaks)
+	}
+}
+
+// testReusedPosition: a different record at a stored position (the topic
+// was deleted and created again) is refused with ErrPositionReused, the
+// whole batch with it, and the chain is untouched.
+func testReusedPosition(t *testing.T, h Harness) {
+	b := h.Open(t)
+	ctx := testCtx(t)
+	const topic = "ingress.tax.returns"
+	must(t, b.Append(ctx, Entries(topic, 1, 0, 20)), "first append")
+	before := ReadChain(t, b, topic, 1)
+	batch := Entries(topic, 1, 15, 30) // 15..19 stored, 20..29 new
+	batch[2].PayloadHash = sum("another record at offset 17")
+	err := b.Append(ctx, batch)
+	if !errors.Is(err, ledger.ErrPositionReused) {
+		t.Fatalf("append of another record at a stored position: %v, want ErrPositionReused", err)
+	}
+	for _, want := range []string{topic + "/1 offset 17", "deleted and created again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if after := ReadChain(t, b, topic, 1); !reflect.DeepEqual(before, after) {
+		t.Fatalf("refused batch changed the chain: %d entries before, %d after", len(before), len(after))
+	}
+	// The same batch with the stored record is a re-processing.
+	must(t, b.Append(ctx, Entries(topic, 1, 15, 30)), "re-append with new entries")
+	if n := len(ReadChain(t, b, topic, 1)); n != 30 {
+		t.Fatalf("after the re-append: %d entries, want 30", n)
+	}
+}
+
+// testPositionReader: HighestOffset and PayloadHashes answer from the
+// stored entries of one chain only.
+func testPositionReader(t *testing.T, h Harness) {
+	b := h.Open(t)
+	ctx := testCtx(t)
+	const topic = "ingress.health.immunisations"
+	c := ledger.Chain{Topic: topic, Partition: 0}
+	if got, err := b.HighestOffset(ctx, c); err != nil || got != -1 {
+		t.Fatalf("HighestOffset of an empty ledger = %d, %v; want -1", got, err)
+	}
+	if got, err := b.PayloadHashes(ctx, c, 0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("PayloadHashes of an empty ledger = %v, %v; want none", got, err)
+	}
+	entries := append(Entries(topic, 0, 10, 20), Entries(topic, 0, 25, 30)...)
+	entries = append(entries, Entries(topic, 1, 0, 100)...)
+	must(t, b.Append(ctx, entries), "append")
+	if got, err := b.HighestOffset(ctx, c); err != nil || got != 29 {
+		t.Fatalf("HighestOffset = %d, %v; want 29", got, err)
+	}
+	if got, err := b.HighestOffset(ctx, ledger.Chain{Topic: topic, Partition: 7}); err != nil || got != -1 {
+		t.Fatalf("HighestOffset of a chain without entries = %d, %v; want -1", got, err)
+	}
+	got, err := b.PayloadHashes(ctx, c, 15, 27)
+	must(t, err, "PayloadHashes")
+	want := map[int64][]byte{}
+	for o := int64(15); o <= 27; o++ {
+		if o < 20 || o >= 25 {
+			want[o] = Entry(topic, 0, o).PayloadHash
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("PayloadHashes(15, 27): %d offsets, want %d (%v)", len(got), len(want), got)
+	}
+	for _, r := range [][2]int64{{-1, 5}, {5, 4}, {0, ledger.MaxPositionRange}} {
+		if _, err := b.PayloadHashes(ctx, c, r[0], r[1]); err == nil {
+			t.Errorf("PayloadHashes(%d, %d) accepted", r[0], r[1])
+		}
 	}
 }
 
