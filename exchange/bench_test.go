@@ -143,6 +143,12 @@ type nopLedger struct{}
 
 func (nopLedger) Append(context.Context, []ledger.Entry) error { return nil }
 
+func (nopLedger) HighestOffset(context.Context, ledger.Chain) (int64, error) { return -1, nil }
+
+func (nopLedger) PayloadHashes(context.Context, ledger.Chain, int64, int64) (map[int64][]byte, error) {
+	return nil, nil
+}
+
 // benchRecords returns n immunisation records, one in twenty failing a
 // quality rule, keys spread over 1000 citizens.
 func benchRecords(b *testing.B, ex *examples, ingress string, n int) []kafka.Message {

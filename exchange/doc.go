@@ -28,8 +28,12 @@
 // Steps 1-2, 3 and 4-5 run as a three-stage pipeline over consecutive
 // batches, each stage in batch order. A crash anywhere re-processes from the
 // last commit; duplicates carry the same exchange-delivery-id and the ledger
-// is idempotent on source position. Why each kafka-go setting is what it is
-// (the library's known traps) is commented where it is set.
+// is idempotent on source position. A record fetched at a position the
+// ledger already audited is first compared with the entry there: another
+// record at that position (an ingress topic deleted and created again)
+// halts the partition before it is delivered (positionGuard). Why each
+// kafka-go setting is what it is (the library's known traps) is commented
+// where it is set.
 //
 // # Wiring
 //

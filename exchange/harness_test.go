@@ -298,6 +298,33 @@ func (l *memLedger) Append(ctx context.Context, es []ledger.Entry) error {
 	return nil
 }
 
+func (l *memLedger) HighestOffset(_ context.Context, c ledger.Chain) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	highest := int64(-1)
+	for _, e := range l.entries {
+		if e.Topic == c.Topic && e.Partition == c.Partition {
+			highest = max(highest, e.Offset)
+		}
+	}
+	return highest, nil
+}
+
+func (l *memLedger) PayloadHashes(_ context.Context, c ledger.Chain, from, to int64) (map[int64][]byte, error) {
+	if err := ledger.CheckPositionRange(from, to); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[int64][]byte{}
+	for _, e := range l.entries {
+		if e.Topic == c.Topic && e.Partition == c.Partition && e.Offset >= from && e.Offset <= to {
+			out[e.Offset] = e.PayloadHash
+		}
+	}
+	return out, nil
+}
+
 func (l *memLedger) get(topic string, partition int, offset int64) (ledger.Entry, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -43,6 +43,7 @@ type Metrics struct {
 	lag         prometheus.Gauge
 	restarts    prometheus.Counter
 	stalls      prometheus.Counter
+	halted      *prometheus.GaugeVec
 
 	// Workers of one process share a Metrics: the lag gauge is the sum of
 	// each reader's (and the paused gauge counts paused workers).
@@ -155,11 +156,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		stalls: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "exchange_reader_stalls_total", Help: "Partitions found stalled by the watchdog.",
 		}),
+		halted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "exchange_partitions_halted",
+			Help: "Ingress partitions halted because a record reuses a source position the ledger audited for another record (topic deleted and created again).",
+		}, []string{"topic"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.in, m.delivered, m.skipped, m.quarantined, m.warned, m.freshness,
 			m.batchDur, m.batchSize, m.ledgerGroup, m.produceRetr, m.ledgerRetr, m.paused, m.commits,
-			m.generations, m.lag, m.restarts, m.stalls)
+			m.generations, m.lag, m.restarts, m.stalls, m.halted)
 	}
 	return m
 }

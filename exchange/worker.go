@@ -33,9 +33,13 @@ var _ PlanSource = (*policy.Holder)(nil)
 // idempotent on (Topic, Partition, Offset): records are re-processed after a
 // crash or rebalance. An error means "not durable": the worker pauses
 // consumption and retries with backoff (fail closed); it never commits
-// offsets of records whose entries were not appended.
+// offsets of records whose entries were not appended. Before a record at an
+// audited position is processed again, the worker reads the position's
+// payload hash (ledger.PositionReader): a different record there halts its
+// partition (see positionGuard).
 type Ledger interface {
 	Append(ctx context.Context, entries []ledger.Entry) error
+	ledger.PositionReader
 }
 
 // WorkerConfig configures a Worker. Zero values take the documented defaults.
@@ -490,6 +494,7 @@ type session struct {
 	lag         map[topicPartition]partitionLag
 	lagGen      *kafka.Generation
 	lastObserve time.Time
+	halted      map[topicPartition]bool // by checkPosition, in any generation
 }
 
 type partitionLag struct {
@@ -524,10 +529,11 @@ func (s *session) observeLag(batch []fetched) {
 	s.lastObserve = now
 	for i := range batch {
 		f := &batch[i]
-		if f.gen != gen {
+		tp := topicPartition{f.msg.Topic, f.msg.Partition}
+		if f.gen != gen || s.halted[tp] {
 			continue
 		}
-		s.lag[topicPartition{f.msg.Topic, f.msg.Partition}] = partitionLag{lag: max(0, f.msg.HighWaterMark-f.msg.Offset-1), seen: now}
+		s.lag[tp] = partitionLag{lag: max(0, f.msg.HighWaterMark-f.msg.Offset-1), seen: now}
 	}
 	var sum int64
 	for _, l := range s.lag {
@@ -697,6 +703,7 @@ func (s *session) fetchPartition(gctx context.Context, gen *kafka.Generation, to
 	if err := r.SetOffset(start); err != nil {
 		w.log.Warn("setting the fetch offset failed", "topic", topic, "partition", pa.ID, "offset", start, "err", err)
 	}
+	guard := newPositionGuard(w.ledger, topic, pa.ID)
 	attempt := 0
 	for {
 		m, err := r.FetchMessage(gctx)
@@ -712,6 +719,9 @@ func (s *session) fetchPartition(gctx context.Context, gen *kafka.Generation, to
 			continue
 		}
 		attempt = 0
+		if !s.checkPosition(gctx, guard, m) {
+			return
+		}
 		f := fetched{msg: m, gen: gen, at: time.Now()}
 		if gctx.Err() != nil {
 			return
@@ -722,6 +732,49 @@ func (s *session) fetchPartition(gctx context.Context, gen *kafka.Generation, to
 			return
 		}
 	}
+}
+
+// checkPosition holds m until guard has checked its position, retrying
+// store errors with backoff (fail closed). It returns true when m may be
+// processed, false when the generation ended. A record reusing an audited
+// position halts the partition for this generation: nothing more of it is
+// fetched, processed or committed; the next generation checks again.
+func (s *session) checkPosition(gctx context.Context, guard *positionGuard, m kafka.Message) bool {
+	w := s.w
+	for attempt := 1; ; attempt++ {
+		err := guard.check(gctx, m.Offset, m.Value)
+		switch {
+		case err == nil:
+			return true
+		case gctx.Err() != nil:
+			return false
+		case errors.Is(err, ledger.ErrPositionReused):
+			s.halt(topicPartition{m.Topic, m.Partition})
+			w.metrics.halted.WithLabelValues(m.Topic).Inc()
+			w.log.Error("partition halted: a record reuses a source position the ledger audited for another record; nothing more of this partition is delivered or committed until an operator moves the group's offset past the ledger's highest offset of the partition (README, \"Recreated ingress topics\")",
+				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "highest_audited_offset", guard.highest, "err", err)
+			<-gctx.Done()
+			w.metrics.halted.WithLabelValues(m.Topic).Dec()
+			return false
+		}
+		w.log.Warn("reading the ledger's entries at re-processed positions failed; holding the partition and retrying",
+			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err, "attempt", attempt)
+		if !sleepCtx(gctx, backoff(attempt)) {
+			return false
+		}
+	}
+}
+
+// halt takes a halted partition out of the stall watchdog's view: it has
+// records waiting on purpose.
+func (s *session) halt(tp topicPartition) {
+	s.lagMu.Lock()
+	defer s.lagMu.Unlock()
+	if s.halted == nil {
+		s.halted = map[topicPartition]bool{}
+	}
+	s.halted[tp] = true
+	delete(s.lag, tp)
 }
 
 // close stops fetching and leaves the group within timeout (kafka-go's

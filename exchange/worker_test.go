@@ -481,7 +481,10 @@ func TestProduceFailureBlocksCommit(t *testing.T) {
 }
 
 // blockingLedger blocks every append until its context ends.
-type blockingLedger struct{ calls atomic.Int64 }
+type blockingLedger struct {
+	nopLedger
+	calls atomic.Int64
+}
 
 func (l *blockingLedger) Append(ctx context.Context, _ []ledger.Entry) error {
 	l.calls.Add(1)
@@ -522,7 +525,7 @@ func TestShutdownAbandonsStuckBatch(t *testing.T) {
 // lets it finish and makes the final commit.
 func TestShutdownCommitsFinishedBatch(t *testing.T) {
 	m := newMechanics(t, 1)
-	gate := &gatedLedger{inner: m.ledger, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	gate := &gatedLedger{Ledger: m.ledger, inner: m.ledger, entered: make(chan struct{}, 100), release: make(chan struct{})}
 	w := m.worker(t, gate, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -555,6 +558,7 @@ func TestShutdownCommitsFinishedBatch(t *testing.T) {
 
 // gatedLedger holds appends until release is closed.
 type gatedLedger struct {
+	Ledger  // reads go straight to it
 	inner   Ledger
 	entered chan struct{}
 	release chan struct{}
