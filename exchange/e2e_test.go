@@ -140,9 +140,9 @@ func sha256Hex(s string) string {
 // runOnExamples runs one worker of the examples' plan, its clock at
 // e2eNow, in group over cases (published to ingress), and returns its
 // ledger once the group has committed them all.
-func runOnExamples(t *testing.T, k *testKafka, ex *examples, group, ingress string, cases []kafka.Message) *memLedger {
+func runOnExamples(t *testing.T, k *testKafka, ex *examples, group, ingress string, cases []kafka.Message) *testLedger {
 	t.Helper()
-	mem := newMemLedger()
+	mem := newTestLedger(t)
 	holder := &policy.Holder{}
 	holder.Store(ex.plan)
 	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
@@ -244,12 +244,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Source positions of the published records, from the ledger (found
 	// by key hash).
-	mem.mu.Lock()
-	entries := make([]ledger.Entry, 0, len(mem.entries))
-	for _, e := range mem.entries {
-		entries = append(entries, e)
-	}
-	mem.mu.Unlock()
+	entries := mem.all(t)
 	if len(entries) != len(cases) {
 		t.Fatalf("ledger has %d entries, want %d", len(entries), len(cases))
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +22,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+	_ "github.com/exchange-gov/exchange/exchange/store/sqlite" // sqlite:// URLs
 )
 
 // The end-to-end suite runs on an in-process kfake broker, or on the
@@ -265,81 +269,92 @@ func header(m kafka.Message, key string) (string, bool) {
 	return "", false
 }
 
-// memLedger is an in-memory Ledger, idempotent on source position, that can
-// be made to fail.
-type memLedger struct {
-	mu      sync.Mutex
-	entries map[string]ledger.Entry
-	appends int
-	failing atomic.Bool
-	fails   atomic.Int64
-}
-
-func newMemLedger() *memLedger { return &memLedger{entries: map[string]ledger.Entry{}} }
-
+// entryKey names a source position.
 func entryKey(topic string, partition int32, offset int64) string {
 	return fmt.Sprintf("%s/%d/%d", topic, partition, offset)
 }
 
-func (l *memLedger) Append(ctx context.Context, es []ledger.Entry) error {
+// testLedger is the ledger the worker tests write: a real SQLite store in
+// the test's temporary directory, with a switch that makes appends fail
+// (the fail-closed tests).
+type testLedger struct {
+	store.Backend
+	failing atomic.Bool
+	fails   atomic.Int64
+}
+
+func newTestLedger(t testing.TB) *testLedger {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatalf("opening the test ledger: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return &testLedger{Backend: db}
+}
+
+func (l *testLedger) Append(ctx context.Context, es []ledger.Entry) error {
 	if l.failing.Load() {
 		l.fails.Add(1)
-		return errors.New("ledger unavailable (test)")
+		return fmt.Errorf("%w: switched off by the test", ledger.ErrUnavailable)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.appends++
-	for _, e := range es {
-		k := entryKey(e.Topic, e.Partition, e.Offset)
-		if _, ok := l.entries[k]; !ok {
-			l.entries[k] = e
+	return l.Backend.Append(ctx, es)
+}
+
+// all returns every stored entry, chain by chain in seq order; the ledger
+// verifies first.
+func (l *testLedger) all(t testing.TB) []ledger.Entry {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if rep, err := ledger.Verify(ctx, l, ledger.VerifyOptions{}); err != nil || !rep.OK() {
+		t.Fatalf("ledger verify: %v %+v", err, rep)
+	}
+	chains, err := l.Chains(ctx)
+	if err != nil {
+		t.Fatalf("listing chains: %v", err)
+	}
+	var out []ledger.Entry
+	for _, c := range chains {
+		err := l.ChainEntries(ctx, c, func(e *ledger.Entry) error {
+			out = append(out, cloneEntry(e))
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("reading chain %s: %v", c, err)
 		}
 	}
-	return nil
+	return out
 }
 
-func (l *memLedger) HighestOffset(_ context.Context, c ledger.Chain) (int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	highest := int64(-1)
-	for _, e := range l.entries {
-		if e.Topic == c.Topic && e.Partition == c.Partition {
-			highest = max(highest, e.Offset)
+// cloneEntry copies e with its slices (ChainEntries may reuse them).
+func cloneEntry(e *ledger.Entry) ledger.Entry {
+	c := *e
+	c.KeyHash, c.PayloadHash, c.SubjectHash = slices.Clone(e.KeyHash), slices.Clone(e.PayloadHash), slices.Clone(e.SubjectHash)
+	c.PrevHash, c.Hash = slices.Clone(e.PrevHash), slices.Clone(e.Hash)
+	c.Reasons, c.Deliveries, c.Skips = slices.Clone(e.Reasons), slices.Clone(e.Deliveries), slices.Clone(e.Skips)
+	return c
+}
+
+// get returns the entry of one source position.
+func (l *testLedger) get(t testing.TB, topic string, partition int, offset int64) (ledger.Entry, bool) {
+	t.Helper()
+	for _, e := range l.all(t) {
+		if e.Topic == topic && e.Partition == int32(partition) && e.Offset == offset {
+			return e, true
 		}
 	}
-	return highest, nil
+	return ledger.Entry{}, false
 }
 
-func (l *memLedger) PayloadHashes(_ context.Context, c ledger.Chain, from, to int64) (map[int64][]byte, error) {
-	if err := ledger.CheckPositionRange(from, to); err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := map[int64][]byte{}
-	for _, e := range l.entries {
-		if e.Topic == c.Topic && e.Partition == c.Partition && e.Offset >= from && e.Offset <= to {
-			out[e.Offset] = e.PayloadHash
-		}
-	}
-	return out, nil
+// len counts the stored entries.
+func (l *testLedger) len(t testing.TB) int {
+	t.Helper()
+	return len(l.all(t))
 }
 
-func (l *memLedger) get(topic string, partition int, offset int64) (ledger.Entry, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.entries[entryKey(topic, int32(partition), offset)]
-	return e, ok
-}
-
-func (l *memLedger) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.entries)
-}
-
-// runWorker starts w.Run and returns a stop function that cancels it and
-// waits for Run to return (bounded).
 func runWorker(t testing.TB, w *Worker) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())

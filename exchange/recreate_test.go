@@ -3,7 +3,6 @@ package exchange
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
-	"github.com/exchange-gov/exchange/exchange/store"
-	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"
 )
 
 // TestRecreatedIngressTopic: an ingress topic is deleted and created again
@@ -22,29 +19,23 @@ import (
 // of it is delivered or committed, with the exchange_partitions_halted
 // gauge up. Once an operator moves the group's offset past the ledger's
 // highest offset (the README's procedure), records after it flow and are
-// audited; the ledger verifies throughout.
+// audited; the ledger (SQLite) verifies throughout.
 func TestRecreatedIngressTopic(t *testing.T) {
 	m := newMechanics(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "exchange.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	verify := func(when string, entries int) {
 		t.Helper()
-		rep, err := ledger.Verify(ctx, db, ledger.VerifyOptions{})
-		if err != nil || !rep.OK() {
-			t.Fatalf("%s: ledger verify: %v %+v", when, err, rep)
+		if got := m.ledger.len(t); got != entries { // verifies the chains too
+			t.Fatalf("%s: %d ledger entries, want %d", when, got, entries)
 		}
-		if got, err := db.HighestOffset(ctx, ledger.Chain{Topic: m.ingress}); err != nil || got != int64(entries-1) {
+		if got, err := m.ledger.HighestOffset(ctx, ledger.Chain{Topic: m.ingress}); err != nil || got != int64(entries-1) {
 			t.Fatalf("%s: highest audited offset %d (%v), want %d", when, got, err, entries-1)
 		}
 	}
 
 	// The first incarnation: 50 records, delivered and audited.
-	stop := runWorker(t, m.worker(t, db, nil))
+	stop := runWorker(t, m.worker(t, nil, nil))
 	m.k.publish(t, m.records(50, 0)...)
 	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
 	if err := stop(); err != nil {
@@ -78,7 +69,7 @@ func TestRecreatedIngressTopic(t *testing.T) {
 	// the topic does the same on any broker.
 	m.group += "-after"
 	metrics := NewMetrics(prometheus.NewRegistry())
-	stop = runWorker(t, m.worker(t, db, nil, WithMetrics(metrics)))
+	stop = runWorker(t, m.worker(t, nil, nil, WithMetrics(metrics)))
 	halted := metrics.halted.WithLabelValues(m.ingress)
 	waitFor(t, 60*time.Second, "the partition to halt", func() bool { return gaugeValue(t, halted) == 1 })
 	if err := stop(); err != nil {
@@ -111,7 +102,7 @@ func TestRecreatedIngressTopic(t *testing.T) {
 			t.Fatalf("moving the group's offset: %v", p.Error)
 		}
 	}
-	stop = runWorker(t, m.worker(t, db, nil))
+	stop = runWorker(t, m.worker(t, nil, nil))
 	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)

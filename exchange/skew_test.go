@@ -85,12 +85,11 @@ func TestClockSkew(t *testing.T) {
 	// Both times in every entry: the event time as the publisher stated
 	// it (to the millisecond of the schema), the decision time the
 	// exchange's.
-	mem.mu.Lock()
-	defer mem.mu.Unlock()
-	if len(mem.entries) != len(cases) {
-		t.Fatalf("ledger has %d entries, want %d", len(mem.entries), len(cases))
+	entries := mem.all(t)
+	if len(entries) != len(cases) {
+		t.Fatalf("ledger has %d entries, want %d", len(entries), len(cases))
 	}
-	for _, e := range mem.entries {
+	for _, e := range entries {
 		var key string
 		for k := range ages {
 			if hex.EncodeToString(e.KeyHash) == sha256Hex(k) {

@@ -32,7 +32,7 @@ type mechanics struct {
 	group    string
 	plan     *policy.Plan
 	plans    *policy.Holder
-	ledger   *memLedger
+	ledger   *testLedger
 	registry *prometheus.Registry
 
 	agreements []testAgreement
@@ -53,7 +53,7 @@ func mechanicsWorld(t testing.TB, k *testKafka, s string) *mechanics {
 	m := &mechanics{
 		k: k, suffix: s, dataset: ds, ingress: IngressTopic(ds), group: "exchange-test-" + s,
 		topicA: DeliverTopic("alpha", "agr-a-"+s), topicB: DeliverTopic("beta", "agr-b-"+s),
-		quar: QuarantineTopic(ds), ledger: newMemLedger(), registry: prometheus.NewRegistry(),
+		quar: QuarantineTopic(ds), ledger: newTestLedger(t), registry: prometheus.NewRegistry(),
 	}
 	m.agreements = []testAgreement{
 		{id: "agr-a-" + s, consumer: "alpha", dataset: ds, fields: []string{"id", "n"}},
@@ -146,7 +146,7 @@ func TestWorkerMechanics(t *testing.T) {
 			if _, ok := header(d, HeaderEventTime); !ok {
 				t.Errorf("no %s", HeaderEventTime)
 			}
-			e, ok := m.ledger.get(m.ingress, p, off)
+			e, ok := m.ledger.get(t, m.ingress, p, off)
 			if !ok || e.Decision != ledger.Delivered || len(e.Deliveries) != 2 {
 				t.Errorf("ledger entry for %s: %+v", src, e)
 			}
@@ -170,7 +170,7 @@ func TestWorkerMechanics(t *testing.T) {
 	if string(q[0].Value) != string(bad) {
 		t.Errorf("quarantine value altered")
 	}
-	if n := m.ledger.len(); n != 201 {
+	if n := m.ledger.len(t); n != 201 {
 		t.Errorf("ledger has %d entries, want 201", n)
 	}
 	if got := counterValue(t, metrics.in.WithLabelValues(m.dataset)); got != 201 {
@@ -252,7 +252,7 @@ func TestWorkerRejects(t *testing.T) {
 		if d, _ := header(got, HeaderDetail); d == "" {
 			t.Errorf("quarantine[%d]: empty %s", i, HeaderDetail)
 		}
-		e, ok := m.ledger.get(m.ingress, 0, int64(i))
+		e, ok := m.ledger.get(t, m.ingress, 0, int64(i))
 		if !ok || e.Decision != ledger.Quarantined || strings.Join(e.Reasons, ",") != wnt.reason {
 			t.Errorf("ledger entry %d: %+v", i, e)
 		}
@@ -295,7 +295,7 @@ func TestWorkerFailClosed(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if n := m.ledger.len(); n != 50 {
+	if n := m.ledger.len(t); n != 50 {
 		t.Errorf("ledger has %d entries, want 50", n)
 	}
 	if g := gaugeValue(t, metrics.paused); g != 0 {
@@ -359,7 +359,7 @@ func TestTwoWorkersOneGroup(t *testing.T) {
 			t.Errorf("%s: %d distinct source records delivered, want %d", topic, len(seen), total)
 		}
 	}
-	if n := m.ledger.len(); n != total {
+	if n := m.ledger.len(t); n != total {
 		t.Errorf("ledger has %d entries, want %d", n, total)
 	}
 	t.Logf("records %d: worker 1 audited %d, worker 2 audited %d", total, l1.n.Load(), l2.n.Load())
@@ -396,7 +396,7 @@ func TestPlanReloadNewDataset(t *testing.T) {
 	src, _ := header(got[0], HeaderSource)
 	var p int
 	fmt.Sscanf(strings.TrimPrefix(src, IngressTopic(ds2)+"/"), "%d/", &p)
-	e, ok := m.ledger.get(IngressTopic(ds2), p, 0)
+	e, ok := m.ledger.get(t, IngressTopic(ds2), p, 0)
 	if !ok || e.PlanVersion != "v2" {
 		t.Errorf("ledger entry %+v", e)
 	}
@@ -426,10 +426,8 @@ func TestRevokedAgreementAfterReload(t *testing.T) {
 	if n := len(m.k.readAll(t, m.topicB)); n != 40 {
 		t.Errorf("other agreement received %d records, want 40", n)
 	}
-	m.ledger.mu.Lock()
-	defer m.ledger.mu.Unlock()
 	skipped := 0
-	for _, e := range m.ledger.entries {
+	for _, e := range m.ledger.all(t) {
 		if e.PlanVersion != "v2-revoked" {
 			continue
 		}
@@ -464,7 +462,7 @@ func TestProduceFailureBlocksCommit(t *testing.T) {
 			t.Errorf("partition %d committed to %d while a delivery topic was unwritable", p, off)
 		}
 	}
-	if n := m.ledger.len(); n != 0 {
+	if n := m.ledger.len(t); n != 0 {
 		t.Errorf("%d ledger entries written before the deliveries were acknowledged", n)
 	}
 	k.ensure(t, 2, m.topicA)
@@ -475,7 +473,7 @@ func TestProduceFailureBlocksCommit(t *testing.T) {
 	if n := len(k.readAll(t, m.topicA)); n != 30 {
 		t.Errorf("%s received %d records, want 30", m.topicA, n)
 	}
-	if n := m.ledger.len(); n != 30 {
+	if n := m.ledger.len(t); n != 30 {
 		t.Errorf("ledger has %d entries, want 30", n)
 	}
 }
@@ -550,7 +548,7 @@ func TestShutdownCommitsFinishedBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audited := int64(m.ledger.len())
+	audited := int64(m.ledger.len(t))
 	if audited == 0 || com[0] != audited {
 		t.Errorf("committed offset %d, audited %d: the finished batch must be committed exactly", com[0], audited)
 	}
@@ -605,7 +603,7 @@ func TestStallWatchdog(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if n := m.ledger.len(); n != 10 {
+	if n := m.ledger.len(t); n != 10 {
 		t.Errorf("ledger has %d entries, want 10", n)
 	}
 }
