@@ -494,12 +494,16 @@ func collectHashes(rows pgx.Rows, into map[int64][]byte) error {
 	return rows.Err()
 }
 
+// highestOffsetQuery takes the chain id as a subquery, not a join, so that
+// max() reads one index entry per month (a backward scan of each
+// partition's (chain, offset) index), not the chain (TestHighestOffsetPlan).
+const highestOffsetQuery = `SELECT coalesce(max("offset"), -1) FROM ledger_entries
+	WHERE chain = (SELECT id FROM ledger_chains WHERE topic = $1 AND partition = $2)`
+
 // HighestOffset implements ledger.PositionReader.
 func (db *DB) HighestOffset(ctx context.Context, c ledger.Chain) (int64, error) {
 	var max int64
-	err := db.pool.QueryRow(ctx, `SELECT coalesce(max(e."offset"), -1) FROM ledger_entries e
-		JOIN ledger_chains c ON c.id = e.chain WHERE c.topic = $1 AND c.partition = $2`,
-		c.Topic, c.Partition).Scan(&max)
+	err := db.pool.QueryRow(ctx, highestOffsetQuery, c.Topic, c.Partition).Scan(&max)
 	if err != nil {
 		return 0, fmt.Errorf("reading the highest offset of %s: %w", c, classify(ctx, err))
 	}
@@ -511,9 +515,8 @@ func (db *DB) PayloadHashes(ctx context.Context, c ledger.Chain, from, to int64)
 	if err := ledger.CheckPositionRange(from, to); err != nil {
 		return nil, err
 	}
-	rows, err := db.pool.Query(ctx, `SELECT e."offset", e.payload_hash FROM ledger_entries e
-		JOIN ledger_chains c ON c.id = e.chain
-		WHERE c.topic = $1 AND c.partition = $2 AND e."offset" BETWEEN $3 AND $4`,
+	rows, err := db.pool.Query(ctx, `SELECT "offset", payload_hash FROM ledger_entries
+		WHERE chain = (SELECT id FROM ledger_chains WHERE topic = $1 AND partition = $2) AND "offset" BETWEEN $3 AND $4`,
 		c.Topic, c.Partition, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("reading payload hashes of %s: %w", c, classify(ctx, err))

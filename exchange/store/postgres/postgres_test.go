@@ -241,3 +241,25 @@ func TestArchiveMonth(t *testing.T) {
 		t.Fatal("detaching a missing partition succeeded")
 	}
 }
+
+// TestHighestOffsetPlan: the runtime asks for a chain's highest offset on
+// every partition assignment; it must read the end of each month's
+// (chain, offset) index, not every entry of the chain.
+func TestHighestOffsetPlan(t *testing.T) {
+	b := openFresh(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := b.(*postgres.DB).Pool().Query(ctx, "EXPLAIN "+postgres.HighestOffsetQuery, "ingress.a.x", int32(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	t.Logf("plan:\n%s", plan)
+	if !strings.Contains(plan, "Limit") || !strings.Contains(plan, "Index Only Scan Backward") || strings.Contains(plan, "Seq Scan on ledger_entries") {
+		t.Errorf("highest offset does not read the end of the (chain, offset) indexes:\n%s", plan)
+	}
+}

@@ -88,3 +88,18 @@ func TestChainEntriesPlan(t *testing.T) {
 		t.Errorf("chain entries are not read as a range of row ids in order:\n%s", text)
 	}
 }
+
+// TestHighestOffsetPlan: the runtime asks for a chain's highest offset on
+// every partition assignment; it must be one lookup at the end of the
+// (chain, offset) index, not a scan of the chain's entries.
+func TestHighestOffsetPlan(t *testing.T) {
+	db := openTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	plan := explain(ctx, t, db, highestOffsetQuery, "ingress.a.x", 3)
+	text := strings.Join(plan, "\n")
+	t.Logf("plan:\n%s", text)
+	if !strings.Contains(text, "SEARCH ledger_entries USING COVERING INDEX") || strings.Contains(text, "SCAN ") {
+		t.Errorf("highest offset is not an index lookup:\n%s", text)
+	}
+}

@@ -1,0 +1,4 @@
+package postgres
+
+// HighestOffsetQuery is exported to the plan test.
+const HighestOffsetQuery = highestOffsetQuery
