@@ -16,12 +16,16 @@
 //	secrets:
 //	  key_file: /var/lib/exchange/secret.key        # pseudonym and subject-hash master key
 //	  signing_key_file: /var/lib/exchange/ledger.key # Ed25519 ledger checkpoint key
+//	tracing:
+//	  otlp_endpoint: http://otel-collector:4318      # OTLP/HTTP; unset: no traces exported
+//	  sample_ratio: 0.1                              # default 1
 //
 // Environment overrides: EXCHANGE_KAFKA_BROKERS (comma-separated),
 // EXCHANGE_KAFKA_GROUP_ID, EXCHANGE_KAFKA_PARTITIONS,
 // EXCHANGE_KAFKA_REPLICATION_FACTOR, EXCHANGE_DATABASE_URL,
 // EXCHANGE_HTTP_ADDR, EXCHANGE_CONTRACTS_DIR, EXCHANGE_KEY_FILE,
-// EXCHANGE_SIGNING_KEY_FILE.
+// EXCHANGE_SIGNING_KEY_FILE, EXCHANGE_TRACING_OTLP_ENDPOINT,
+// EXCHANGE_TRACING_SAMPLE_RATIO.
 package config
 
 import (
@@ -34,6 +38,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/exchange-gov/exchange/exchange/telemetry"
 )
 
 // Config is the whole configuration of a production exchange process.
@@ -43,6 +49,7 @@ type Config struct {
 	HTTP      HTTP      `yaml:"http"`
 	Contracts Contracts `yaml:"contracts"`
 	Secrets   Secrets   `yaml:"secrets"`
+	Tracing   Tracing   `yaml:"tracing"`
 }
 
 // Kafka is the external cluster.
@@ -74,11 +81,19 @@ type Secrets struct {
 	SigningKeyFile string `yaml:"signing_key_file"`
 }
 
+// Tracing is where the batch spans go: an OTLP/HTTP collector inside the
+// network. No endpoint, no export.
+type Tracing struct {
+	OTLPEndpoint string  `yaml:"otlp_endpoint"`
+	SampleRatio  float64 `yaml:"sample_ratio"` // 0..1; default 1
+}
+
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
 	return Config{
-		Kafka: Kafka{GroupID: "exchange", Partitions: 3, ReplicationFactor: 1},
-		HTTP:  HTTP{Addr: "127.0.0.1:8080"},
+		Kafka:   Kafka{GroupID: "exchange", Partitions: 3, ReplicationFactor: 1},
+		HTTP:    HTTP{Addr: "127.0.0.1:8080"},
+		Tracing: Tracing{SampleRatio: 1},
 	}
 }
 
@@ -125,12 +140,13 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 		}
 	}
 	str := map[string]*string{
-		"EXCHANGE_KAFKA_GROUP_ID":   &cfg.Kafka.GroupID,
-		"EXCHANGE_DATABASE_URL":     &cfg.Database.URL,
-		"EXCHANGE_HTTP_ADDR":        &cfg.HTTP.Addr,
-		"EXCHANGE_CONTRACTS_DIR":    &cfg.Contracts.Dir,
-		"EXCHANGE_KEY_FILE":         &cfg.Secrets.KeyFile,
-		"EXCHANGE_SIGNING_KEY_FILE": &cfg.Secrets.SigningKeyFile,
+		"EXCHANGE_KAFKA_GROUP_ID":        &cfg.Kafka.GroupID,
+		"EXCHANGE_DATABASE_URL":          &cfg.Database.URL,
+		"EXCHANGE_HTTP_ADDR":             &cfg.HTTP.Addr,
+		"EXCHANGE_CONTRACTS_DIR":         &cfg.Contracts.Dir,
+		"EXCHANGE_KEY_FILE":              &cfg.Secrets.KeyFile,
+		"EXCHANGE_SIGNING_KEY_FILE":      &cfg.Secrets.SigningKeyFile,
+		"EXCHANGE_TRACING_OTLP_ENDPOINT": &cfg.Tracing.OTLPEndpoint,
 	}
 	for name, p := range str {
 		if v := getenv(name); v != "" {
@@ -149,6 +165,13 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 			}
 			*p = n
 		}
+	}
+	if v := getenv("EXCHANGE_TRACING_SAMPLE_RATIO"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("EXCHANGE_TRACING_SAMPLE_RATIO=%q: not a number", v)
+		}
+		cfg.Tracing.SampleRatio = r
 	}
 	return nil
 }
@@ -181,6 +204,14 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.Addr == "" {
 		errs = append(errs, errors.New("http.addr: must not be empty"))
+	}
+	if c.Tracing.OTLPEndpoint != "" {
+		if err := telemetry.CheckEndpoint(c.Tracing.OTLPEndpoint); err != nil {
+			errs = append(errs, fmt.Errorf("tracing.otlp_endpoint: %w", err))
+		}
+	}
+	if r := c.Tracing.SampleRatio; !(r >= 0 && r <= 1) {
+		errs = append(errs, fmt.Errorf("tracing.sample_ratio: %v, must be from 0 to 1", r))
 	}
 	return errors.Join(errs...)
 }

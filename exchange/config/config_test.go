@@ -21,8 +21,11 @@ contracts:
   dir: /etc/exchange/contracts
 secrets:
   key_file: /var/lib/exchange/secret.key
+tracing:
+  otlp_endpoint: http://otel-collector:4318
 `), 0o600)
-	cfg, err := Load(p, env(map[string]string{"EXCHANGE_KAFKA_BROKERS": "a:1, b:2", "EXCHANGE_HTTP_ADDR": "0.0.0.0:9000"}))
+	cfg, err := Load(p, env(map[string]string{"EXCHANGE_KAFKA_BROKERS": "a:1, b:2", "EXCHANGE_HTTP_ADDR": "0.0.0.0:9000",
+		"EXCHANGE_TRACING_SAMPLE_RATIO": "0.25"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +37,16 @@ secrets:
 	}
 	if cfg.HTTP.Addr != "0.0.0.0:9000" {
 		t.Errorf("http.addr = %q", cfg.HTTP.Addr)
+	}
+	if cfg.Tracing.OTLPEndpoint != "http://otel-collector:4318" || cfg.Tracing.SampleRatio != 0.25 {
+		t.Errorf("tracing = %+v, want the file's endpoint and the environment's ratio 0.25", cfg.Tracing)
+	}
+}
+
+func TestTracingDefaultsOff(t *testing.T) {
+	cfg := Defaults()
+	if cfg.Tracing.OTLPEndpoint != "" || cfg.Tracing.SampleRatio != 1 {
+		t.Errorf("tracing defaults = %+v, want no endpoint and ratio 1", cfg.Tracing)
 	}
 }
 
@@ -47,16 +60,21 @@ func TestLoadRejectsUnknownKeyWithLine(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	_, err := Load("", env(map[string]string{"EXCHANGE_KAFKA_PARTITIONS": "0", "EXCHANGE_DATABASE_URL": "mysql://x"}))
+	_, err := Load("", env(map[string]string{"EXCHANGE_KAFKA_PARTITIONS": "0", "EXCHANGE_DATABASE_URL": "mysql://x",
+		"EXCHANGE_TRACING_OTLP_ENDPOINT": "otel:4317", "EXCHANGE_TRACING_SAMPLE_RATIO": "2"}))
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, want := range []string{"kafka.brokers", "kafka.partitions", "database.url: must start", "contracts.dir", "secrets.key_file"} {
+	for _, want := range []string{"kafka.brokers", "kafka.partitions", "database.url: must start", "contracts.dir", "secrets.key_file",
+		"tracing.otlp_endpoint", "tracing.sample_ratio: 2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
 	if _, err := Load("", env(map[string]string{"EXCHANGE_KAFKA_PARTITIONS": "six"})); err == nil || !strings.Contains(err.Error(), "EXCHANGE_KAFKA_PARTITIONS") {
 		t.Errorf("non-integer env: %v", err)
+	}
+	if _, err := Load("", env(map[string]string{"EXCHANGE_TRACING_SAMPLE_RATIO": "most"})); err == nil || !strings.Contains(err.Error(), "EXCHANGE_TRACING_SAMPLE_RATIO") {
+		t.Errorf("non-number env: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/exchange/devbroker"
+	"github.com/exchange-gov/exchange/exchange/telemetry/otlptest"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -193,7 +195,14 @@ func TestKillAtRandomMoments(t *testing.T) {
 func TestSigtermInFlight(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	mon := w.monitorOffsets()
-	p := w.start("exchange-1")
+	// The first process exports its batch spans to a collector: the spans
+	// of the batches it finishes while draining must be flushed on exit.
+	col, err := otlptest.StartCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	p := w.start("exchange-1", "EXCHANGE_TRACING_OTLP_ENDPOINT="+col.Endpoint())
 	wr := w.publisher()
 	const n = 3000
 	if err := w.publish(w.ctx, wr, goodMix, 0, 1000); err != nil {
@@ -225,6 +234,24 @@ func TestSigtermInFlight(t *testing.T) {
 	for _, o := range upTo {
 		committed += o
 	}
+	// Every committed record was in a batch whose span ended before the
+	// commit's process exited; its span reached the collector.
+	var traced int64
+	for _, sp := range col.Spans() {
+		if sp.Service != "exchange" || sp.Span.GetName() != "exchange.batch" {
+			t.Errorf("exported span %q of service %q", sp.Span.GetName(), sp.Service)
+			continue
+		}
+		n, err := strconv.ParseInt(sp.Attr("exchange.records"), 10, 64)
+		if err != nil {
+			t.Errorf("batch span without exchange.records: %v", sp.Span.GetAttributes())
+		}
+		traced += n
+	}
+	if traced < committed {
+		t.Errorf("batch spans exported cover %d records, fewer than the %d committed before exit: spans lost at shutdown", traced, committed)
+	}
+	t.Logf("exported %d batch spans covering %d records (%d committed)", len(col.Spans()), traced, committed)
 	w.start("exchange-2")
 	if err := w.publish(w.ctx, wr, goodMix, 2000, n-2000); err != nil {
 		t.Fatal(err)
