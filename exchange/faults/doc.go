@@ -76,7 +76,9 @@
 //     between go either way, as their ledger entry's plan says.
 //   - TestSigtermInFlight: SIGTERM while records stream in: the process exits
 //     within a generous liveness bound, and nothing is committed past what
-//     was delivered and audited; a restart finishes the rest.
+//     was delivered and audited; the batch spans it exports over OTLP
+//     (otlptest collector) cover every committed record, so the drain
+//     flushed them; a restart finishes the rest.
 //   - TestQuarantineTopicDeleted: the quarantine topic is deleted while the
 //     exchange runs and records needing quarantine arrive: the committed
 //     offsets stop before them and nothing is dropped; once the topic is
