@@ -30,6 +30,7 @@ func runDev(ctx context.Context, args []string) error {
 	demo := fs.Bool("demo", false, "publish realistic demo records (a few percent invalid or stale) to every dataset")
 	demoRate := fs.Int("demo-rate", 20, "records per second published by --demo")
 	partitions := fs.Int("partitions", 3, "partitions of the topics the exchange creates")
+	otlpEndpoint := fs.String("otlp-endpoint", "", "export batch spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318); default none")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -39,6 +40,12 @@ func runDev(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	tp, flushTraces, err := startTracing(ctx, *otlpEndpoint, 1, log)
+	if err != nil {
+		return fmt.Errorf("--otlp-endpoint: %w", err)
+	}
+	defer flushTraces()
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("--data-dir %s: %w", *dataDir, err)
@@ -78,6 +85,7 @@ func runDev(ctx context.Context, args []string) error {
 		CreateKey:           true,
 		SigningKeyFile:      filepath.Join(*dataDir, "ledger-signing.key"),
 		Logger:              log,
+		TracerProvider:      tp,
 	})
 	if err != nil {
 		return err

@@ -7,14 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
-
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/config"
 	"github.com/exchange-gov/exchange/exchange/server"
-	"github.com/exchange-gov/exchange/exchange/telemetry"
 )
 
 func init() {
@@ -46,25 +42,11 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ln.Close()
-	var tp trace.TracerProvider // nil: app's no-op default
-	if cfg.Tracing.OTLPEndpoint != "" {
-		p, err := telemetry.New(ctx, telemetry.Config{
-			Endpoint: cfg.Tracing.OTLPEndpoint, SampleRatio: cfg.Tracing.SampleRatio, ServiceVersion: buildVersion(),
-		})
-		if err != nil {
-			return fmt.Errorf("tracing: %w", err)
-		}
-		defer func() {
-			// After the drain: the last batches' spans are flushed too.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := p.Shutdown(sctx); err != nil {
-				log.Warn("flushing traces", "err", err)
-			}
-		}()
-		tp = p
-		log.Info("exporting traces", "otlp_endpoint", cfg.Tracing.OTLPEndpoint, "sample_ratio", cfg.Tracing.SampleRatio)
+	tp, flushTraces, err := startTracing(ctx, cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio, log)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
 	}
+	defer flushTraces() // after the drain: the last batches' spans too
 	a, err := app.New(ctx, app.Config{
 		Brokers:           cfg.Kafka.Brokers,
 		GroupID:           cfg.Kafka.GroupID,
