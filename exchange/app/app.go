@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(cfg.Logger))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
+	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
 	a.http.AddCheck("store", a.db.Ping)
 	a.http.AddCheck("plan", func(context.Context) error {
 		if a.holder.Load() == nil {

@@ -125,6 +125,20 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 
 	publish(20)
 	waitFor(t, "20 audited decisions", time.Minute, func() bool { return audited() == 20 })
+	// The API describes itself.
+	if resp, err := http.Get(base + "/api/v1/openapi.json"); err != nil {
+		t.Fatalf("GET /api/v1/openapi.json: %v", err)
+	} else {
+		var doc struct {
+			OpenAPI string         `json:"openapi"`
+			Paths   map[string]any `json:"paths"`
+		}
+		err := json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || doc.OpenAPI != "3.1.0" || doc.Paths["/api/v1/audit"] == nil {
+			t.Fatalf("GET /api/v1/openapi.json: %d %v %+v", resp.StatusCode, err, doc.OpenAPI)
+		}
+	}
 	delivered := topicSize(ctx, t, client, stats, 3)
 	if delivered != 20 {
 		t.Fatalf("statistics received %d of 20 valid, fresh records", delivered)

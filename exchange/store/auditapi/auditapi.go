@@ -4,6 +4,7 @@
 //	GET /api/v1/audit?dataset=&agreement=&consumer=&decision=&reason=&delivery_id=&subject_hash=&from=&to=&topic=&partition=&offset=&sort=&after=&limit=
 //	GET /api/v1/lineage?topic=&partition=&offset=
 //	GET /api/v1/lineage?delivery_id=
+//	GET /api/v1/openapi.json
 //
 // /audit returns one page {"entries": […], "next": CURSOR}; pass next as
 // after= for the following page. /lineage returns where one record came
@@ -16,6 +17,7 @@
 //	api := auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)), auditapi.WithLogger(log))
 //	mux.Handle("GET /api/v1/audit", api.Audit())
 //	mux.Handle("GET /api/v1/lineage", api.Lineage())
+//	mux.Handle("GET /api/v1/openapi.json", api.OpenAPI())
 package auditapi
 
 import (
@@ -96,13 +98,15 @@ func New(r ledger.Reader, opts ...Option) *Handler {
 	return h
 }
 
-// ServeHTTP routes /api/v1/audit and /api/v1/lineage.
+// ServeHTTP routes /api/v1/audit, /api/v1/lineage and /api/v1/openapi.json.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/api/v1/audit":
 		h.Audit().ServeHTTP(w, r)
 	case "/api/v1/lineage":
 		h.Lineage().ServeHTTP(w, r)
+	case "/api/v1/openapi.json":
+		h.OpenAPI().ServeHTTP(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "not found")
 	}

@@ -1,0 +1,25 @@
+package auditapi
+
+import (
+	_ "embed"
+	"net/http"
+)
+
+// openAPIDocument describes /api/v1/audit and /api/v1/lineage (OpenAPI
+// 3.1). TestOpenAPIMatchesHandlers keeps it in step with the parameters the
+// handlers accept and the JSON they write.
+//
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// OpenAPI serves GET /api/v1/openapi.json.
+func (h *Handler) OpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !getOnly(w, r) {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(openAPIDocument)
+	})
+}

@@ -1,0 +1,149 @@
+package auditapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
+)
+
+// openAPI fetches the document through the handler.
+func openAPI(t *testing.T, h http.Handler) map[string]any {
+	t.Helper()
+	code, doc := get(t, h, "/api/v1/openapi.json")
+	if code != http.StatusOK || doc["openapi"] != "3.1.0" {
+		t.Fatalf("GET /api/v1/openapi.json: %d, openapi %v", code, doc["openapi"])
+	}
+	return doc
+}
+
+// conform reports where v departs from schema (a subset of JSON Schema:
+// $ref, type, required, properties, additionalProperties false, items,
+// enum, pattern-free): every key the handler writes must be documented,
+// every required one present.
+func conform(doc map[string]any, schema map[string]any, v any, at string) []string {
+	if ref, ok := schema["$ref"].(string); ok {
+		s := doc
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			s, _ = s[part].(map[string]any)
+		}
+		if s == nil {
+			return []string{at + ": unresolved " + ref}
+		}
+		return conform(doc, s, v, at)
+	}
+	var bad []string
+	if enum, ok := schema["enum"].([]any); ok && !slices.Contains(enum, v) {
+		bad = append(bad, fmt.Sprintf("%s: %v not in %v", at, v, enum))
+	}
+	switch schema["type"] {
+	case "object":
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return append(bad, fmt.Sprintf("%s: %T, want an object", at, v))
+		}
+		props, _ := schema["properties"].(map[string]any)
+		for _, r := range schema["required"].([]any) {
+			if _, ok := obj[r.(string)]; !ok {
+				bad = append(bad, fmt.Sprintf("%s: required %q missing", at, r))
+			}
+		}
+		for k, kv := range obj {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				if schema["additionalProperties"] == false {
+					bad = append(bad, fmt.Sprintf("%s: %q is not documented", at, k))
+				}
+				continue
+			}
+			bad = append(bad, conform(doc, ps, kv, at+"."+k)...)
+		}
+	case "array":
+		arr, ok := v.([]any)
+		if !ok {
+			return append(bad, fmt.Sprintf("%s: %T, want an array", at, v))
+		}
+		items, _ := schema["items"].(map[string]any)
+		for i, x := range arr {
+			bad = append(bad, conform(doc, items, x, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+	case "string":
+		if _, ok := v.(string); !ok {
+			bad = append(bad, fmt.Sprintf("%s: %T, want a string", at, v))
+		}
+	case "integer":
+		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
+			bad = append(bad, fmt.Sprintf("%s: %v, want an integer", at, v))
+		}
+	}
+	return bad
+}
+
+// responseSchema is the schema of a path's GET response with code.
+func responseSchema(t *testing.T, doc map[string]any, path, code string) map[string]any {
+	t.Helper()
+	op := doc["paths"].(map[string]any)[path].(map[string]any)["get"].(map[string]any)
+	resp := op["responses"].(map[string]any)[code].(map[string]any)
+	if ref, ok := resp["$ref"].(string); ok {
+		resp = doc["components"].(map[string]any)["responses"].(map[string]any)[strings.TrimPrefix(ref, "#/components/responses/")].(map[string]any)
+	}
+	return resp["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+}
+
+// TestOpenAPIMatchesResponses: what the handlers answer — pages of every
+// kind of entry, lineage with purpose and legal basis, errors — conforms
+// to the document served at /api/v1/openapi.json.
+func TestOpenAPIMatchesResponses(t *testing.T) {
+	h := setup(t)
+	doc := openAPI(t, h)
+	check := func(path, code, target string) map[string]any {
+		t.Helper()
+		got, body := get(t, h, target)
+		if fmt.Sprint(got) != code {
+			t.Fatalf("GET %s: %d, want %s: %v", target, got, code, body)
+		}
+		for _, b := range conform(doc, responseSchema(t, doc, path, code), body, "$") {
+			t.Errorf("GET %s: %s", target, b)
+		}
+		return body
+	}
+	page := check("/api/v1/audit", "200", "/api/v1/audit?limit=7")
+	if page["next"] == nil || len(page["entries"].([]any)) != 7 {
+		t.Fatalf("first page: %v", page)
+	}
+	check("/api/v1/audit", "200", "/api/v1/audit?sort=-decision_time&limit=1000")
+	check("/api/v1/audit", "400", "/api/v1/audit?limit=0")
+	id := ledger.DeliveryID("hlth-soc-02", "ingress.health.immunisations", 0, 3)
+	l := check("/api/v1/lineage", "200", "/api/v1/lineage?delivery_id="+id)
+	if ds := l["deliveries"].([]any); len(ds) != 2 || !strings.Contains(fmt.Sprint(ds), "Social Services Act") {
+		t.Fatalf("lineage deliveries without legal basis: %v", ds)
+	}
+	check("/api/v1/lineage", "200", "/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=2")
+	check("/api/v1/lineage", "404", "/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=999")
+	check("/api/v1/lineage", "400", "/api/v1/lineage?topic=x")
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/openapi.json", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /api/v1/openapi.json: %d, want 405", rec.Code)
+	}
+}
+
+// TestOpenAPISkipReasons: the document names every skip reason the policy
+// engine can record.
+func TestOpenAPISkipReasons(t *testing.T) {
+	doc := openAPI(t, setup(t))
+	b, _ := json.Marshal(doc["components"].(map[string]any)["schemas"].(map[string]any)["Skip"])
+	for _, r := range []string{policy.SkipFilter, policy.SkipNotYetValid, policy.SkipExpired, policy.SkipSuspended,
+		policy.SkipRevoked, policy.SkipNotActive, policy.SkipStale, policy.SkipEncode} {
+		if !strings.Contains(string(b), r) {
+			t.Errorf("skip reason %q not documented", r)
+		}
+	}
+}
