@@ -38,7 +38,10 @@ type planBuilder struct {
 }
 
 // dirSignature names every policy file with its size and modification time,
-// so a poll can tell cheaply whether anything changed.
+// so a poll can tell cheaply whether anything changed. Files are stat'ed
+// through symlinks: a Kubernetes ConfigMap volume holds each file as a
+// symlink into a directory it replaces on every update, so the links
+// themselves never change.
 func dirSignature(dir string, exts ...string) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -49,7 +52,7 @@ func dirSignature(dir string, exts ...string) (string, error) {
 		if e.IsDir() || !hasExt(e.Name(), exts) {
 			continue
 		}
-		fi, err := e.Info()
+		fi, err := os.Stat(filepath.Join(dir, e.Name()))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
