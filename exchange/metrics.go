@@ -20,11 +20,13 @@ import (
 //	exchange_produce_retries_total                            produce attempts that failed (whole or partial) and were retried
 //	exchange_ledger_retries_total                             ledger appends that failed and were retried
 //	exchange_ledger_paused                                    workers of the process paused on ledger failures (fail closed)
+//	exchange_ledger_append_batches                            histogram: batches per ledger append (group commit)
 //	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance
 //	exchange_group_generations_total                          consumer group generations joined (rebalances)
 //	exchange_consumer_lag                                     records behind the high-water marks of the assigned partitions (all workers of the process), as of each one's last processed record
 //	exchange_reader_restarts_total                            readers recreated (plan's dataset set changed, or a stall)
 //	exchange_reader_stalls_total                              partitions found stalled by the watchdog (records waiting, none fetched for StallTimeout)
+//	exchange_partitions_halted{topic}                         partitions halted: a record reuses a source position audited for another record
 type Metrics struct {
 	in          *prometheus.CounterVec
 	delivered   *prometheus.CounterVec
