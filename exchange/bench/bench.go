@@ -29,6 +29,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/devbroker"
 	"github.com/exchange-gov/exchange/exchange/gen"
+	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
 //go:embed policy
@@ -127,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := app.New(ctx, app.Config{
 		Brokers:             cfg.Brokers,
-		GroupID:             "exchange-bench-" + nonce,
+		GroupID:             "exchange-bench-" + nonce, // exchangeGroup
 		Partitions:          cfg.Partitions,
 		DatabaseURL:         cfg.DatabaseURL,
 		ContractsDir:        policyDir,
@@ -149,6 +150,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	fmt.Fprintf(cfg.Out, "exchange bench: %d reference records (~5%% invalid) on %s, %d partitions, %s\n", cfg.Records, brokerDesc, cfg.Partitions, storeDesc)
 
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
+	// Each contestant reads this run's records only: the topic may hold an
+	// earlier run's (Apache Kafka), so both groups start at its end offsets.
+	starts, err := endOffsets(ctx, client, ingress, cfg.Partitions)
+	if err != nil {
+		return res, err
+	}
+	if err := checkLedgerFresh(ctx, a.Store(), ingress, starts); err != nil {
+		return res, err
+	}
+
 	latest, err := a.Registry().Latest(ctx, "ingress."+Dataset+"-value")
 	if err != nil {
 		return res, err
@@ -168,18 +180,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	fmt.Fprintf(cfg.Out, "published %d records (%.1f MB) in %v (%.0f rec/s)\n", cfg.Records, float64(bytes)/1e6, el.Round(time.Millisecond), float64(cfg.Records)/el.Seconds())
 	avgBytes := float64(bytes) / float64(cfg.Records)
 
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
 	ends, err := endOffsets(ctx, client, ingress, cfg.Partitions)
 	if err != nil {
 		return res, err
 	}
+	rawGroup, exchangeGroup := "bench-raw-"+nonce, "exchange-bench-"+nonce
+	for _, group := range []string{rawGroup, exchangeGroup} {
+		if err := commitStarts(ctx, client, group, ingress, starts); err != nil {
+			return res, err
+		}
+	}
 
 	// Raw pass-through baseline.
 	rctx, rcancel := context.WithTimeout(ctx, cfg.Timeout)
-	rawGroup := "bench-raw-" + nonce
 	rawDone := make(chan error, 1)
 	go func() { rawDone <- rawPassThrough(rctx, cfg.Brokers, tr, rawGroup, ingress, rawOut) }()
-	res.Raw, err = waitCommitted(rctx, client, rawGroup, ingress, ends, avgBytes, rawDone)
+	res.Raw, err = waitCommitted(rctx, client, rawGroup, ingress, starts, ends, avgBytes, rawDone)
 	rcancel()
 	<-rawDone
 	if err != nil {
@@ -200,7 +216,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	go func() { appDone <- a.Run(ectx, ln) }()
 	wctx, wcancel := context.WithTimeout(ectx, cfg.Timeout)
-	res.Exchange, err = waitCommitted(wctx, client, "exchange-bench-"+nonce, ingress, ends, avgBytes, appDone)
+	res.Exchange, err = waitCommitted(wctx, client, exchangeGroup, ingress, starts, ends, avgBytes, appDone)
 	wcancel()
 	if cfg.OnExchangePhase != nil {
 		cfg.OnExchangePhase(false)
@@ -352,15 +368,54 @@ func endOffsets(ctx context.Context, c *kafka.Client, topic string, partitions i
 	return out, nil
 }
 
-// waitCommitted polls the group's committed offsets until they reach ends.
-// The rate is measured from the first commit to the last, so the time the
-// group takes to form is not counted against either contestant.
-func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, ends map[int]int64, avgBytes float64, done <-chan error) (Throughput, error) {
-	var total int64
+// checkLedgerFresh refuses a store whose ledger audited offsets of topic at
+// or beyond where this run's records start: they were audited for other
+// records (an earlier run on another broker: the embedded broker starts
+// every topic at offset 0), and the exchange halts such partitions rather
+// than deliver records its ledger cannot hold.
+func checkLedgerFresh(ctx context.Context, lg ledger.PositionReader, topic string, starts map[int]int64) error {
+	for p, start := range starts {
+		h, err := lg.HighestOffset(ctx, ledger.Chain{Topic: topic, Partition: int32(p)})
+		if err != nil {
+			return fmt.Errorf("reading the ledger: %w", err)
+		}
+		if h >= start {
+			return fmt.Errorf("the ledger of --database already holds entries for %s/%d up to offset %d, but this broker's records start at offset %d: the database was used with another broker (an earlier bench run?); give exchange bench a fresh database (e.g. createdb exchange_bench_2) or omit --database", topic, p, h, start)
+		}
+	}
+	return nil
+}
+
+// commitStarts sets group's offsets on topic to starts before any member
+// joins (an empty group accepts commits with no generation).
+func commitStarts(ctx context.Context, c *kafka.Client, group, topic string, starts map[int]int64) error {
+	req := &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{}}
+	for p, o := range starts {
+		req.Topics[topic] = append(req.Topics[topic], kafka.OffsetCommit{Partition: p, Offset: o})
+	}
+	resp, err := c.OffsetCommit(ctx, req)
+	if err != nil {
+		return fmt.Errorf("setting the start offsets of group %s: %w", group, err)
+	}
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return fmt.Errorf("setting the start offset of group %s on %s/%d: %w", group, topic, po.Partition, po.Error)
+		}
+	}
+	return nil
+}
+
+// waitCommitted polls the group's committed offsets until they reach ends,
+// from starts. The rate is measured from the first commit past starts to
+// the last, so the time the group takes to form is not counted against
+// either contestant.
+func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, starts, ends map[int]int64, avgBytes float64, done <-chan error) (Throughput, error) {
+	var total, base int64
 	parts := make([]int, 0, len(ends))
 	for p, e := range ends {
 		parts = append(parts, p)
 		total += e
+		base += starts[p]
 	}
 	sort.Ints(parts)
 	var t0 time.Time
@@ -389,7 +444,7 @@ func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, en
 			}
 		}
 		now := time.Now()
-		if t0.IsZero() && committed > 0 {
+		if t0.IsZero() && committed > base {
 			t0, c0 = now, committed
 			continue
 		}
@@ -398,10 +453,11 @@ func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, en
 			el := now.Sub(t0)
 			if n <= 0 || el <= 0 {
 				// Everything was committed at once: too few records to measure.
-				n, el = committed, now.Sub(t0)+time.Millisecond
+				n, el = committed-base, now.Sub(t0)+time.Millisecond
 			}
 			rps := float64(n) / el.Seconds()
-			return Throughput{Records: committed, Bytes: int64(float64(committed) * avgBytes), Elapsed: el, RecPerSec: rps, MBPerSec: rps * avgBytes / 1e6}, nil
+			records := committed - base
+			return Throughput{Records: records, Bytes: int64(float64(records) * avgBytes), Elapsed: el, RecPerSec: rps, MBPerSec: rps * avgBytes / 1e6}, nil
 		}
 	}
 }
