@@ -3,7 +3,6 @@ package exchange
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
@@ -17,7 +16,8 @@ import (
 // under the same name and its offsets started over: delivering that record
 // would deliver it without an entry of its own (the ledger keeps one entry
 // per position), so the partition halts before anything of it is
-// delivered. ARCHITECTURE.md and the README say how an operator resumes.
+// delivered. The README ("Recreated ingress topics") says how an operator
+// resumes.
 //
 // The ledger is asked once per assignment for the chain's highest offset;
 // records above it (the usual case) cost one comparison. Records at or
@@ -70,8 +70,7 @@ func (g *positionGuard) check(ctx context.Context, offset int64, value []byte) e
 		sum = s[:]
 	}
 	if !ledger.SameHash(stored, sum) {
-		return fmt.Errorf("%w: %s offset %d: the ledger's entry has payload hash %x, the record fetched there %x (was the topic deleted and created again?)",
-			ledger.ErrPositionReused, g.chain, offset, stored, sum)
+		return ledger.Reused(g.chain, offset, stored, sum)
 	}
 	return nil
 }

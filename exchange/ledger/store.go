@@ -70,11 +70,11 @@ func CheckPositionRange(from, to int64) error {
 	return nil
 }
 
-// Reused is the error for a stored entry at e's position whose payload hash
-// differs from e's.
-func Reused(e *Entry, stored []byte) error {
-	return fmt.Errorf("%w: %s/%d offset %d: the ledger's entry has payload hash %x, this record %x (was the topic deleted and created again?)",
-		ErrPositionReused, e.Topic, e.Partition, e.Offset, stored, e.PayloadHash)
+// Reused is the error for another record met at offset of chain c: the
+// ledger's entry there has payload hash stored, the record got.
+func Reused(c Chain, offset int64, stored, got []byte) error {
+	return fmt.Errorf("%w: %s offset %d: the ledger's entry has payload hash %x, this record %x (was the topic deleted and created again?)",
+		ErrPositionReused, c, offset, stored, got)
 }
 
 // Chain identifies a hash chain: one per source topic-partition.

@@ -260,7 +260,7 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 			if !ok {
 				s.fresh = append(s.fresh, e)
 			} else if !ledger.SameHash(h, e.PayloadHash) {
-				return ledger.Reused(e, h)
+				return ledger.Reused(ledger.Chain{Topic: e.Topic, Partition: e.Partition}, e.Offset, h, e.PayloadHash)
 			}
 		}
 	}
