@@ -338,15 +338,14 @@ func cloneEntry(e *ledger.Entry) ledger.Entry {
 	return c
 }
 
-// get returns the entry of one source position.
-func (l *testLedger) get(t testing.TB, topic string, partition int, offset int64) (ledger.Entry, bool) {
+// byPosition returns the stored entries by entryKey (one verified read).
+func (l *testLedger) byPosition(t testing.TB) map[string]ledger.Entry {
 	t.Helper()
+	out := map[string]ledger.Entry{}
 	for _, e := range l.all(t) {
-		if e.Topic == topic && e.Partition == int32(partition) && e.Offset == offset {
-			return e, true
-		}
+		out[entryKey(e.Topic, e.Partition, e.Offset)] = e
 	}
-	return ledger.Entry{}, false
+	return out
 }
 
 // len counts the stored entries.

@@ -112,6 +112,7 @@ func TestWorkerMechanics(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 
+	audited := m.ledger.byPosition(t)
 	for i, topic := range []string{m.topicA, m.topicB} {
 		got := m.k.readAll(t, topic)
 		if len(got) != 200 {
@@ -146,7 +147,7 @@ func TestWorkerMechanics(t *testing.T) {
 			if _, ok := header(d, HeaderEventTime); !ok {
 				t.Errorf("no %s", HeaderEventTime)
 			}
-			e, ok := m.ledger.get(t, m.ingress, p, off)
+			e, ok := audited[entryKey(m.ingress, int32(p), off)]
 			if !ok || e.Decision != ledger.Delivered || len(e.Deliveries) != 2 {
 				t.Errorf("ledger entry for %s: %+v", src, e)
 			}
@@ -243,6 +244,7 @@ func TestWorkerRejects(t *testing.T) {
 	if len(q) != len(want) {
 		t.Fatalf("quarantine has %d records, want %d", len(q), len(want))
 	}
+	audited := m.ledger.byPosition(t)
 	for i, wnt := range want {
 		got := q[i]
 		r, _ := header(got, HeaderReason)
@@ -252,7 +254,7 @@ func TestWorkerRejects(t *testing.T) {
 		if d, _ := header(got, HeaderDetail); d == "" {
 			t.Errorf("quarantine[%d]: empty %s", i, HeaderDetail)
 		}
-		e, ok := m.ledger.get(t, m.ingress, 0, int64(i))
+		e, ok := audited[entryKey(m.ingress, 0, int64(i))]
 		if !ok || e.Decision != ledger.Quarantined || strings.Join(e.Reasons, ",") != wnt.reason {
 			t.Errorf("ledger entry %d: %+v", i, e)
 		}
@@ -396,7 +398,7 @@ func TestPlanReloadNewDataset(t *testing.T) {
 	src, _ := header(got[0], HeaderSource)
 	var p int
 	fmt.Sscanf(strings.TrimPrefix(src, IngressTopic(ds2)+"/"), "%d/", &p)
-	e, ok := m.ledger.get(t, IngressTopic(ds2), p, 0)
+	e, ok := m.ledger.byPosition(t)[entryKey(IngressTopic(ds2), int32(p), 0)]
 	if !ok || e.PlanVersion != "v2" {
 		t.Errorf("ledger entry %+v", e)
 	}

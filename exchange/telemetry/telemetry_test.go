@@ -12,16 +12,24 @@ import (
 	"github.com/exchange-gov/exchange/exchange/telemetry/otlptest"
 )
 
-// TestExportsToCollector: spans ended before Shutdown reach the collector
-// over OTLP/HTTP with the service name and their attributes.
-func TestExportsToCollector(t *testing.T) {
+// startCollector starts a collector closed at the end of t, and a context
+// bounding the test.
+func startCollector(t *testing.T) (*otlptest.Collector, context.Context) {
+	t.Helper()
 	col, err := otlptest.StartCollector()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer col.Close()
+	t.Cleanup(func() { _ = col.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return col, ctx
+}
+
+// TestExportsToCollector: spans ended before Shutdown reach the collector
+// over OTLP/HTTP with the service name and their attributes.
+func TestExportsToCollector(t *testing.T) {
+	col, ctx := startCollector(t)
 	tp, err := telemetry.New(ctx, telemetry.Config{Endpoint: col.Endpoint(), SampleRatio: 1, ServiceVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -52,13 +60,7 @@ func TestExportsToCollector(t *testing.T) {
 // TestZeroRatioSamplesNothing: with ratio 0 and no sampled parent, nothing
 // is recorded or sent.
 func TestZeroRatioSamplesNothing(t *testing.T) {
-	col, err := otlptest.StartCollector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer col.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	col, ctx := startCollector(t)
 	tp, err := telemetry.New(ctx, telemetry.Config{Endpoint: col.Endpoint() + "/v1/traces", SampleRatio: 0})
 	if err != nil {
 		t.Fatal(err)
