@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/google/cel-go/cel"
 )
 
@@ -197,7 +198,7 @@ func (v *validator) contract(c *DataContract) {
 	if c.Subject == "" && !c.invalid["subject"] {
 		hint := "add subject: ingress.<dataset>-value"
 		if c.Dataset != "" {
-			hint = "add subject: ingress." + c.Dataset + "-value"
+			hint = "add subject: " + names.IngressSubject(c.Dataset)
 		}
 		v.add(c.Pos, hint, "contract %s has no subject", name)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
@@ -79,7 +80,7 @@ type recordResult struct {
 // decide routes one ingress record under plan. It never fails: anything
 // wrong with the record becomes a quarantine with reason codes.
 func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batchSpan trace.SpanContext, d *policy.Decision) recordResult {
-	dataset := datasetOf(m.Topic)
+	dataset, _ := names.DatasetOfIngress(m.Topic)
 	e := ledger.Entry{
 		Topic:        m.Topic,
 		Partition:    int32(m.Partition),
@@ -148,7 +149,7 @@ func (w *Worker) decide(plan *policy.Plan, m *kafka.Message, now time.Time, batc
 			kafka.Header{Key: HeaderSource, Value: []byte(sourceRef(m))},
 		)
 		return recordResult{entry: e, out: []kafka.Message{{
-			Topic: QuarantineTopic(dataset), Key: key, Value: value, Headers: hs,
+			Topic: names.Quarantine(dataset), Key: key, Value: value, Headers: hs,
 		}}}
 	}
 

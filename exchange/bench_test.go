@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/store/sqlite"
@@ -46,7 +47,7 @@ func benchWorker(b *testing.B, lg Ledger, batch int) {
 	ex := loadExamples(b)
 	k.ensure(b, 3, Topics(ex.plan)...)
 	ds := ex.dataset("health.immunisations")
-	ingress := IngressTopic(ds)
+	ingress := names.Ingress(ds)
 	msgs := benchRecords(b, ex, ingress, b.N)
 	publishChunks(b, k, msgs)
 
@@ -84,7 +85,7 @@ func BenchmarkRawPassThrough(b *testing.B) {
 	k := startKafka(b)
 	ex := loadExamples(b)
 	ds := ex.dataset("health.immunisations")
-	ingress, out := IngressTopic(ds), "raw.out."+ex.sfx
+	ingress, out := names.Ingress(ds), "raw.out."+ex.sfx
 	k.ensure(b, 3, ingress, out)
 	msgs := benchRecords(b, ex, ingress, b.N)
 	publishChunks(b, k, msgs)
@@ -179,7 +180,7 @@ func publishChunks(b *testing.B, k *testKafka, msgs []kafka.Message) {
 func BenchmarkDecide(b *testing.B) {
 	ex := loadExamples(b)
 	ds := ex.dataset("health.immunisations")
-	msgs := benchRecords(b, ex, IngressTopic(ds), 1000)
+	msgs := benchRecords(b, ex, names.Ingress(ds), 1000)
 	w, err := NewWorker(WorkerConfig{Brokers: []string{"127.0.0.1:1"}}, &policy.Holder{}, nopLedger{})
 	if err != nil {
 		b.Fatal(err)
@@ -199,7 +200,7 @@ func BenchmarkDecide(b *testing.B) {
 func BenchmarkEvaluateOnly(b *testing.B) {
 	ex := loadExamples(b)
 	ds := ex.dataset("health.immunisations")
-	msgs := benchRecords(b, ex, IngressTopic(ds), 1000)
+	msgs := benchRecords(b, ex, names.Ingress(ds), 1000)
 	var d policy.Decision
 	b.ReportAllocs()
 	b.ResetTimer()

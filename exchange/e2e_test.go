@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
@@ -169,8 +170,8 @@ func TestEndToEnd(t *testing.T) {
 	ds := ex.dataset("health.immunisations")
 	social := ex.agreement("health-to-social-2026-001")
 	stats := ex.agreement("health-to-statistics-2026-002")
-	ingress := IngressTopic(ds)
-	socialTopic, statsTopic := DeliverTopic("social-services", social), DeliverTopic("statistics", stats)
+	ingress := names.Ingress(ds)
+	socialTopic, statsTopic := names.Deliver("social-services", social), names.Deliver("statistics", stats)
 
 	publisherTrace := "0af7651916cd43dd8448eb211c80319c"
 	forged := []kafka.Header{
@@ -231,7 +232,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	socialGot := byKey(k.readAll(t, socialTopic))
 	statsGot := byKey(k.readAll(t, statsTopic))
-	quarGot := byKey(k.readAll(t, QuarantineTopic(ds)))
+	quarGot := byKey(k.readAll(t, names.Quarantine(ds)))
 	if got, want := keys(socialGot), []string{"forged", "two"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s received %v, want %v", socialTopic, got, want)
 	}
@@ -422,14 +423,14 @@ func TestTopics(t *testing.T) {
 	got := Topics(ex.plan)
 	want := []string{}
 	for _, ds := range []string{"civil-registry.births", "health.immunisations", "social-services.benefit-claims", "tax.income-assessments"} {
-		want = append(want, IngressTopic(ex.dataset(ds)), QuarantineTopic(ex.dataset(ds)))
+		want = append(want, names.Ingress(ex.dataset(ds)), names.Quarantine(ex.dataset(ds)))
 	}
 	for _, a := range [][2]string{
 		{"health", "civil-registry-to-health-2026-003"}, {"tax", "civil-registry-to-tax-2026-006"},
 		{"social-services", "health-to-social-2026-001"}, {"statistics", "health-to-statistics-2026-002"},
 		{"statistics", "social-to-statistics-2026-005"}, {"social-services", "tax-to-social-2026-004"},
 	} {
-		want = append(want, DeliverTopic(a[0], ex.agreement(a[1])))
+		want = append(want, names.Deliver(a[0], ex.agreement(a[1])))
 	}
 	sort.Strings(want)
 	if !reflect.DeepEqual(got, want) {

@@ -7,6 +7,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
@@ -35,7 +36,7 @@ func FuzzDecide(f *testing.F) {
 	}
 	var d policy.Decision
 	f.Fuzz(func(t *testing.T, key, value []byte, hkey string, hval []byte) {
-		m := kafka.Message{Topic: IngressTopic(ds), Partition: 1, Offset: 42, Key: key, Value: value}
+		m := kafka.Message{Topic: names.Ingress(ds), Partition: 1, Offset: 42, Key: key, Value: value}
 		if hkey != "" || hval != nil {
 			m.Headers = []kafka.Header{{Key: hkey, Value: hval}}
 		}
@@ -45,7 +46,7 @@ func FuzzDecide(f *testing.F) {
 		}
 		switch r.entry.Decision {
 		case ledger.Quarantined:
-			if len(r.out) != 1 || r.out[0].Topic != QuarantineTopic(ds) || len(r.entry.Reasons) == 0 {
+			if len(r.out) != 1 || r.out[0].Topic != names.Quarantine(ds) || len(r.entry.Reasons) == 0 {
 				t.Fatalf("quarantine produced %d messages, reasons %v", len(r.out), r.entry.Reasons)
 			}
 			if got, _ := header(r.out[0], HeaderReason); !strings.HasPrefix(got, r.entry.Reasons[0]) {

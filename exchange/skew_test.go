@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
@@ -28,7 +29,7 @@ func TestClockSkew(t *testing.T) {
 	ds := ex.dataset("health.immunisations")
 	social := ex.agreement("health-to-social-2026-001")
 	stats := ex.agreement("health-to-statistics-2026-002")
-	ingress := IngressTopic(ds)
+	ingress := names.Ingress(ds)
 
 	// Event time = e2eNow - age: a negative age is a publisher clock ahead.
 	ages := map[string]time.Duration{
@@ -54,14 +55,14 @@ func TestClockSkew(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	if got, want := keysOf(k.readAll(t, DeliverTopic("statistics", stats))), []string{"ahead-4m59s", "behind-14m", "behind-4m"}; !reflect.DeepEqual(got, want) {
+	if got, want := keysOf(k.readAll(t, names.Deliver("statistics", stats))), []string{"ahead-4m59s", "behind-14m", "behind-4m"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("statistics received %v, want %v", got, want)
 	}
-	if got, want := keysOf(k.readAll(t, DeliverTopic("social-services", social))), []string{"ahead-4m59s", "behind-4m"}; !reflect.DeepEqual(got, want) {
+	if got, want := keysOf(k.readAll(t, names.Deliver("social-services", social))), []string{"ahead-4m59s", "behind-4m"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("social-services received %v, want %v", got, want)
 	}
 	quar := map[string]kafka.Message{}
-	for _, m := range k.readAll(t, QuarantineTopic(ds)) {
+	for _, m := range k.readAll(t, names.Quarantine(ds)) {
 		quar[string(m.Key)] = m
 	}
 	for key, want := range map[string]string{
@@ -79,7 +80,7 @@ func TestClockSkew(t *testing.T) {
 		}
 	}
 	if len(quar) != 3 {
-		t.Errorf("quarantined %v, want 3 records", keysOf(k.readAll(t, QuarantineTopic(ds))))
+		t.Errorf("quarantined %v, want 3 records", keysOf(k.readAll(t, names.Quarantine(ds))))
 	}
 
 	// Both times in every entry: the event time as the publisher stated

@@ -11,35 +11,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/policy"
 )
-
-// Topic name prefixes fixed by the design (ARCHITECTURE.md, "Topics").
-const (
-	IngressPrefix    = "ingress."
-	DeliverPrefix    = "deliver."
-	QuarantinePrefix = "quarantine."
-)
-
-// IngressTopic is the topic a dataset's provider publishes to.
-func IngressTopic(dataset string) string { return IngressPrefix + dataset }
-
-// QuarantineTopic is where a dataset's rejected records go.
-func QuarantineTopic(dataset string) string { return QuarantinePrefix + dataset }
-
-// DeliverTopic is a consumer agency's topic for one agreement.
-func DeliverTopic(consumer, agreementID string) string {
-	return DeliverPrefix + consumer + "." + agreementID
-}
-
-// datasetOf returns the dataset of an ingress topic, "" when topic is not one.
-func datasetOf(topic string) string {
-	d, ok := strings.CutPrefix(topic, IngressPrefix)
-	if !ok {
-		return ""
-	}
-	return d
-}
 
 // Topics lists every topic a plan needs, sorted and without duplicates:
 // ingress.<dataset> and quarantine.<dataset> for each dataset with a
@@ -50,8 +24,8 @@ func Topics(plan *policy.Plan) []string {
 	}
 	set := map[string]struct{}{}
 	for _, d := range plan.Datasets() {
-		set[IngressTopic(d)] = struct{}{}
-		set[QuarantineTopic(d)] = struct{}{}
+		set[names.Ingress(d)] = struct{}{}
+		set[names.Quarantine(d)] = struct{}{}
 		for _, a := range plan.Agreements(d) {
 			set[a.Topic] = struct{}{}
 		}
@@ -66,7 +40,7 @@ func ingressTopics(plan *policy.Plan) []string {
 	}
 	set := map[string]struct{}{}
 	for _, d := range plan.Datasets() {
-		set[IngressTopic(d)] = struct{}{}
+		set[names.Ingress(d)] = struct{}{}
 	}
 	return sortedKeys(set)
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -133,7 +134,7 @@ func (c *WorkerConfig) setDefaults() {
 		}
 	}
 	if c.GroupID == "" {
-		c.GroupID = "exchange"
+		c.GroupID = names.DefaultGroup
 	}
 	def(&c.Partitions, 3)
 	def(&c.MaxBatchRecords, 1000)

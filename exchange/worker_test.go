@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -51,9 +52,9 @@ func newMechanics(t *testing.T, partitions int) *mechanics {
 func mechanicsWorld(t testing.TB, k *testKafka, s string) *mechanics {
 	ds := "test" + s + ".people"
 	m := &mechanics{
-		k: k, suffix: s, dataset: ds, ingress: IngressTopic(ds), group: "exchange-test-" + s,
-		topicA: DeliverTopic("alpha", "agr-a-"+s), topicB: DeliverTopic("beta", "agr-b-"+s),
-		quar: QuarantineTopic(ds), ledger: newTestLedger(t), registry: prometheus.NewRegistry(),
+		k: k, suffix: s, dataset: ds, ingress: names.Ingress(ds), group: "exchange-test-" + s,
+		topicA: names.Deliver("alpha", "agr-a-"+s), topicB: names.Deliver("beta", "agr-b-"+s),
+		quar: names.Quarantine(ds), ledger: newTestLedger(t), registry: prometheus.NewRegistry(),
 	}
 	m.agreements = []testAgreement{
 		{id: "agr-a-" + s, consumer: "alpha", dataset: ds, fields: []string{"id", "n"}},
@@ -381,14 +382,14 @@ func TestPlanReloadNewDataset(t *testing.T) {
 	p2 := compileWorld(t, "v2", []string{m.dataset, ds2},
 		append(append([]testAgreement{}, m.agreements...), testAgreement{id: agr, consumer: "gamma", dataset: ds2, fields: []string{"id"}}))
 	// The publisher needs the ingress topic; the worker must create the rest.
-	m.k.ensure(t, 2, IngressTopic(ds2))
+	m.k.ensure(t, 2, names.Ingress(ds2))
 	m.plans.Store(p2)
-	m.k.publish(t, kafka.Message{Topic: IngressTopic(ds2), Key: []byte("n"), Value: personValue(personSchemaID(1), person{ID: "new", N: 1, Region: "east"})})
-	m.k.waitCaughtUp(t, m.group, 60*time.Second, IngressTopic(ds2), m.ingress)
+	m.k.publish(t, kafka.Message{Topic: names.Ingress(ds2), Key: []byte("n"), Value: personValue(personSchemaID(1), person{ID: "new", N: 1, Region: "east"})})
+	m.k.waitCaughtUp(t, m.group, 60*time.Second, names.Ingress(ds2), m.ingress)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	got := m.k.readAll(t, DeliverTopic("gamma", agr))
+	got := m.k.readAll(t, names.Deliver("gamma", agr))
 	if len(got) != 1 {
 		t.Fatalf("new agreement received %d records", len(got))
 	}
@@ -397,8 +398,8 @@ func TestPlanReloadNewDataset(t *testing.T) {
 	}
 	src, _ := header(got[0], HeaderSource)
 	var p int
-	fmt.Sscanf(strings.TrimPrefix(src, IngressTopic(ds2)+"/"), "%d/", &p)
-	e, ok := m.ledger.byPosition(t)[entryKey(IngressTopic(ds2), int32(p), 0)]
+	fmt.Sscanf(strings.TrimPrefix(src, names.Ingress(ds2)+"/"), "%d/", &p)
+	e, ok := m.ledger.byPosition(t)[entryKey(names.Ingress(ds2), int32(p), 0)]
 	if !ok || e.PlanVersion != "v2" {
 		t.Errorf("ledger entry %+v", e)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
 )
@@ -38,7 +39,7 @@ func compileWorld(t testing.TB, version string, datasets []string, ags []testAgr
 	s := mustPersonSchema(t)
 	in := policy.Input{Version: version, PseudonymKey: func(string) []byte { return []byte("k") }}
 	for i, ds := range datasets {
-		subject := IngressTopic(ds) + "-value"
+		subject := names.Ingress(ds) + "-value"
 		in.Schemas = append(in.Schemas, policy.Schema{ID: personSchemaID(i), Subject: subject, Version: 1, Schema: s})
 		in.Contracts = append(in.Contracts, agreements.DataContract{
 			Dataset: ds, Owner: "provider", Subject: subject,

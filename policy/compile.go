@@ -16,6 +16,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/names"
 )
 
 // Option configures Compile.
@@ -568,8 +569,8 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 	ap := &agreementPlan{from: a.ValidFrom, until: a.ValidUntil, maxAge: a.MaxAge}
 	ap.info = AgreementInfo{
 		ID: a.ID, Consumer: a.Consumer,
-		Topic:   "deliver." + a.Consumer + "." + a.ID,
-		Subject: "deliver." + a.Consumer + "." + a.ID + "-value",
+		Topic:   names.Deliver(a.Consumer, a.ID),
+		Subject: names.DeliverSubject(a.Consumer, a.ID),
 		Status:  a.Status, ValidFrom: a.ValidFrom, ValidUntil: a.ValidUntil,
 	}
 	switch a.Status {

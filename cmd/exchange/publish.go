@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/publish"
 )
 
@@ -78,7 +79,7 @@ line was not published.
 		in = f
 	}
 
-	subject := publish.ValueSubject(*dataset)
+	subject := names.IngressSubject(*dataset)
 	fetchCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	schema, err := publish.FetchLatest(fetchCtx, nil, *registry, subject)
 	cancel()
@@ -94,7 +95,7 @@ line was not published.
 			return fmt.Errorf("--stamp-now: %w", err)
 		}
 	}
-	topic := publish.IngressTopic(*dataset)
+	topic := names.Ingress(*dataset)
 	w := publish.NewWriter(brokerList, topic)
 	defer w.Close()
 	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

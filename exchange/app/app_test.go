@@ -15,7 +15,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/devbroker"
 	"github.com/exchange-gov/exchange/exchange/gen"
 	"github.com/exchange-gov/exchange/exchange/publish"
@@ -91,8 +91,8 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ingress := exchange.IngressTopic("health.immunisations")
-	stats := exchange.DeliverTopic("statistics", "health-to-statistics-2026-002")
+	ingress := names.Ingress("health.immunisations")
+	stats := names.Deliver("statistics", "health-to-statistics-2026-002")
 	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: ingress, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Balancer: &kafka.Hash{}}
 	defer w.Close()
 	publish := func(n int) {
@@ -264,20 +264,20 @@ func TestSampleRecordsReachDeliveryTopics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := publish.NewWriter([]string{b.Addr()}, exchange.IngressTopic("health.immunisations"))
+	w := publish.NewWriter([]string{b.Addr()}, names.Ingress("health.immunisations"))
 	defer w.Close()
 	var sum publish.Summary
 	waitFor(t, "the ingress topic", 30*time.Second, func() bool {
-		return publish.CheckTopic(ctx, w, exchange.IngressTopic("health.immunisations")) == nil
+		return publish.CheckTopic(ctx, w, names.Ingress("health.immunisations")) == nil
 	})
 	sum, err = publish.Run(ctx, f, enc, w)
 	if sum.Published == 0 {
 		t.Fatalf("published nothing: %+v %v", sum, err)
 	}
 	client := &kafka.Client{Addr: kafka.TCP(b.Addr())}
-	stats := exchange.DeliverTopic("statistics", "health-to-statistics-2026-002")
-	social := exchange.DeliverTopic("social-services", "health-to-social-2026-001")
-	quarantine := exchange.QuarantineTopic("health.immunisations")
+	stats := names.Deliver("statistics", "health-to-statistics-2026-002")
+	social := names.Deliver("social-services", "health-to-social-2026-001")
+	quarantine := names.Quarantine("health.immunisations")
 	waitFor(t, "every published sample record routed", time.Minute, func() bool {
 		return topicSize(ctx, t, client, stats, 3)+topicSize(ctx, t, client, quarantine, 3) >= int64(sum.Published)
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/gen"
 )
@@ -54,8 +55,8 @@ func (a *App) Demo(ctx context.Context, rate int) error {
 		if err != nil {
 			return fmt.Errorf("demo: %s: %w", ds, err)
 		}
-		sources = append(sources, source{topic: exchange.IngressTopic(ds), gen: g})
-		topics = append(topics, exchange.IngressTopic(ds))
+		sources = append(sources, source{topic: names.Ingress(ds), gen: g})
+		topics = append(topics, names.Ingress(ds))
 	}
 	if len(sources) == 0 {
 		return nil

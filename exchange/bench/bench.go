@@ -25,6 +25,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/devbroker"
@@ -142,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer a.Close()
 
-	ingress := exchange.IngressTopic(Dataset)
+	ingress := names.Ingress(Dataset)
 	rawOut := "bench.raw-passthrough"
 	tr := &kafka.Transport{}
 	if err := exchange.EnsureTopicsWith(ctx, cfg.Brokers, append(a.Topics(), rawOut), cfg.Partitions, exchange.TopicOptions{Transport: tr}); err != nil {
@@ -161,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 
-	latest, err := a.Registry().Latest(ctx, "ingress."+Dataset+"-value")
+	latest, err := a.Registry().Latest(ctx, names.IngressSubject(Dataset))
 	if err != nil {
 		return res, err
 	}
@@ -227,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	// Latency, publish → delivery, with the exchange caught up.
 	lctx, lcancel := context.WithTimeout(ectx, cfg.Timeout)
-	res.P50, res.P99, res.LatencyN, err = latency(lctx, cfg, tr, client, g, ingress, exchange.DeliverTopic(Consumer, Agreement))
+	res.P50, res.P99, res.LatencyN, err = latency(lctx, cfg, tr, client, g, ingress, names.Deliver(Consumer, Agreement))
 	lcancel()
 	ecancel()
 	if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) {

@@ -39,6 +39,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/telemetry"
 )
 
@@ -91,7 +92,7 @@ type Tracing struct {
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
 	return Config{
-		Kafka:   Kafka{GroupID: "exchange", Partitions: 3, ReplicationFactor: 1},
+		Kafka:   Kafka{GroupID: names.DefaultGroup, Partitions: 3, ReplicationFactor: 1},
 		HTTP:    HTTP{Addr: "127.0.0.1:8080"},
 		Tracing: Tracing{SampleRatio: 1},
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/devbroker"
 	"github.com/exchange-gov/exchange/exchange/gen"
 	"github.com/exchange-gov/exchange/exchange/store"
@@ -112,10 +112,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.dataset = exDataset + "-" + w.suffix
 	w.social = "health-to-social-" + w.suffix
 	w.stats = "health-to-statistics-" + w.suffix
-	w.ingress = exchange.IngressTopic(w.dataset)
-	w.quarantine = exchange.QuarantineTopic(w.dataset)
-	w.socialT = exchange.DeliverTopic("social-services", w.social)
-	w.statsT = exchange.DeliverTopic("statistics", w.stats)
+	w.ingress = names.Ingress(w.dataset)
+	w.quarantine = names.Quarantine(w.dataset)
+	w.socialT = names.Deliver("social-services", w.social)
+	w.statsT = names.Deliver("statistics", w.stats)
 	w.group = "exchange-" + w.suffix
 
 	if len(o.brokers) > 0 {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/exchange-gov/exchange/agreements/names"
 )
 
 // ErrUnavailable is wrapped by store errors that mean the database could not
@@ -231,14 +233,7 @@ func validate(e *Entry, tags TagCache) error {
 // Consumer is the consumer agency of a delivery topic
 // (`deliver.<consumer>.<agreement id>`), or "" when the topic has another form.
 func Consumer(deliveryTopic string) string {
-	rest, ok := strings.CutPrefix(deliveryTopic, "deliver.")
-	if !ok {
-		return ""
-	}
-	c, _, ok := strings.Cut(rest, ".")
-	if !ok {
-		return ""
-	}
+	c, _ := names.ConsumerOfDeliver(deliveryTopic)
 	return c
 }
 

@@ -14,9 +14,9 @@
 //
 // and is not published; the others are.
 //
-//	s, err := publish.FetchLatest(ctx, nil, "http://127.0.0.1:8080/registry", publish.ValueSubject("health.immunisations"))
+//	s, err := publish.FetchLatest(ctx, nil, "http://127.0.0.1:8080/registry", names.IngressSubject("health.immunisations"))
 //	enc, err := publish.NewEncoder(s, "") // key: record_id when the schema has it
-//	w := publish.NewWriter([]string{"127.0.0.1:9092"}, publish.IngressTopic("health.immunisations"))
+//	w := publish.NewWriter([]string{"127.0.0.1:9092"}, names.Ingress("health.immunisations"))
 //	defer w.Close()
 //	sum, err := publish.Run(ctx, file, enc, w, publish.WithLineErrors(func(e *publish.LineError) { log.Print(e) }))
 //	fmt.Printf("published %d records, %d errors\n", sum.Published, sum.Errors)

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -65,8 +66,8 @@ func publishRoundTrip(t *testing.T, brokers []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dataset := fmt.Sprintf("health.visits%d", time.Now().UnixNano())
-	topic := IngressTopic(dataset)
-	srv := registryServer(t, ValueSubject(dataset), 17, personSchema)
+	topic := names.Ingress(dataset)
+	srv := registryServer(t, names.IngressSubject(dataset), 17, personSchema)
 
 	w := NewWriter(brokers, topic)
 	transport := &kafka.Transport{}
@@ -95,7 +96,7 @@ func publishRoundTrip(t *testing.T, brokers []string) {
 		t.Fatalf("CheckTopic after creation: %v", err)
 	}
 
-	s, err := FetchLatest(ctx, srv.Client(), srv.URL+"/registry", ValueSubject(dataset))
+	s, err := FetchLatest(ctx, srv.Client(), srv.URL+"/registry", names.IngressSubject(dataset))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,6 @@ import (
 	"github.com/exchange-gov/exchange/schemas"
 )
 
-// IngressTopic is the topic a provider publishes dataset records to
-// (ARCHITECTURE.md, "Topics").
-func IngressTopic(dataset string) string { return "ingress." + dataset }
-
-// ValueSubject is the registry subject of a dataset's ingress values.
-func ValueSubject(dataset string) string { return IngressTopic(dataset) + "-value" }
-
 // DefaultKeyField keys records when no key field is named and the schema has it.
 const DefaultKeyField = "record_id"
 

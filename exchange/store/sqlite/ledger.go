@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
@@ -428,7 +429,7 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 		if strings.Contains(q.Consumer, ".") {
 			add("0")
 		} else {
-			prefix := "deliver." + q.Consumer + "."
+			prefix := names.DeliverPrefixOf(q.Consumer)
 			add("EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE substr(json_extract(d.value, '$[1]'), 1, length(?)) = ?)", prefix, prefix)
 		}
 	}

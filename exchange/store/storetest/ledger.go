@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 )
@@ -17,7 +18,7 @@ import (
 // Entry returns a realistic ledger entry for (topic, partition, offset);
 // the offset picks the decision, so a run of offsets mixes all three.
 func Entry(topic string, partition int32, offset int64) ledger.Entry {
-	dataset := strings.TrimPrefix(topic, "ingress.")
+	dataset, _ := names.DatasetOfIngress(topic)
 	e := ledger.Entry{
 		Topic: topic, Partition: partition, Offset: offset, Dataset: dataset,
 		KeyHash:      sum(fmt.Sprintf("key-%d", offset)),
