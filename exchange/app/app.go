@@ -18,8 +18,8 @@ import (
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
+	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/store/auditapi"
 	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
 	"github.com/exchange-gov/exchange/policy"

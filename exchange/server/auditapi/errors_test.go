@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
-	"github.com/exchange-gov/exchange/exchange/store/auditapi"
+	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 )
 
 type stubReader struct{ err error }

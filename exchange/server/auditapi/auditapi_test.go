@@ -13,8 +13,8 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/store/auditapi"
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 )
