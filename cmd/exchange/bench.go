@@ -7,7 +7,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
-	"github.com/exchange-gov/exchange/exchange/bench"
+	"github.com/exchange-gov/exchange/exchange/tools/bench"
 )
 
 func init() {

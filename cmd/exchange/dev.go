@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/exchange-gov/exchange/exchange/app"
-	"github.com/exchange-gov/exchange/exchange/devbroker"
 	"github.com/exchange-gov/exchange/exchange/server"
+	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 )
 
 func init() {

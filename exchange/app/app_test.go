@@ -16,9 +16,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/agreements/names"
-	"github.com/exchange-gov/exchange/exchange/devbroker"
-	"github.com/exchange-gov/exchange/exchange/gen"
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/gen"
 )
 
 // copyExamples copies deploy/examples into a fresh directory the test may edit.

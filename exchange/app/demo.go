@@ -9,7 +9,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
-	"github.com/exchange-gov/exchange/exchange/gen"
+	"github.com/exchange-gov/exchange/exchange/tools/gen"
 )
 
 // Demo publishes realistic records to every dataset's ingress topic at about

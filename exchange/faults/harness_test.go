@@ -25,11 +25,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/agreements/names"
-	"github.com/exchange-gov/exchange/exchange/devbroker"
-	"github.com/exchange-gov/exchange/exchange/gen"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
+	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/gen"
 	"github.com/exchange-gov/exchange/schemas"
 )
 

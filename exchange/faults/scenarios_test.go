@@ -16,8 +16,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/exchange-gov/exchange/exchange/devbroker"
 	"github.com/exchange-gov/exchange/exchange/telemetry/otlptest"
+	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/policy"
 )
 

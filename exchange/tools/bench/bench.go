@@ -28,9 +28,9 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
-	"github.com/exchange-gov/exchange/exchange/devbroker"
-	"github.com/exchange-gov/exchange/exchange/gen"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/gen"
 )
 
 //go:embed policy

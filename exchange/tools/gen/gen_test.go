@@ -101,7 +101,7 @@ func strictDecode(s avro.Schema, body []byte, v any) error {
 }
 
 func TestGeneratesEveryExampleSchema(t *testing.T) {
-	paths, _ := filepath.Glob("../../deploy/examples/*.avsc")
+	paths, _ := filepath.Glob("../../../deploy/examples/*.avsc")
 	if len(paths) == 0 {
 		t.Fatal("no example schemas found")
 	}

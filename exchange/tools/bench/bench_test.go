@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exchange-gov/exchange/exchange/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 )
 
 // TestRunReportsRatioLine runs a small benchmark end to end on the embedded
