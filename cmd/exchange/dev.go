@@ -14,6 +14,7 @@ import (
 
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/server"
+	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 )
 
@@ -27,7 +28,7 @@ func runDev(ctx context.Context, args []string) error {
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "listen address of the HTTP server (/registry, /healthz, /readyz, /metrics)")
 	dataDir := fs.String("data-dir", ".exchange-dev", "directory holding all state: broker data, the SQLite store, keys")
 	contracts := fs.String("contracts", "deploy/examples", "directory of contracts and agreements (*.yaml) and schemas (<subject>.avsc)")
-	demo := fs.Bool("demo", false, "publish realistic demo records (a few percent invalid or stale) to every dataset")
+	demoOn := fs.Bool("demo", false, "publish realistic demo records (a few percent invalid or stale) to every dataset")
 	demoRate := fs.Int("demo-rate", 20, "records per second published by --demo")
 	partitions := fs.Int("partitions", 3, "partitions of the topics the exchange creates")
 	otlpEndpoint := fs.String("otlp-endpoint", "", "export batch spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318); default none")
@@ -93,9 +94,9 @@ func runDev(ctx context.Context, args []string) error {
 	defer a.Close()
 
 	printDevBanner(broker.Addr(), ln.Addr().String(), *dataDir, *contracts, a)
-	if *demo {
+	if *demoOn {
 		go func() {
-			if err := a.Demo(ctx, *demoRate); err != nil {
+			if err := demo.Run(ctx, a, *demoRate); err != nil {
 				log.Error("demo generator stopped", "err", err)
 			}
 		}()

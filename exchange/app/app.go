@@ -165,6 +165,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	return a, nil
 }
 
+// Config is the configuration New was given, with its defaults applied.
+func (a *App) Config() Config { return a.cfg }
+
 // Plan is the plan in force.
 func (a *App) Plan() *policy.Plan { return a.holder.Load() }
 

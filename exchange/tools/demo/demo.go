@@ -1,26 +1,37 @@
-package app
+package demo
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
-// Demo publishes realistic records to every dataset's ingress topic at about
-// rate records per second in all, a few percent of them stale, malformed or
-// under an unknown schema id, so that every path of the exchange shows.
-// It returns when ctx is cancelled.
-func (a *App) Demo(ctx context.Context, rate int) error {
+// env is what the demo reads of the assembled exchange.
+type env struct {
+	cfg app.Config
+	reg *schemas.Registry
+	log *slog.Logger
+}
+
+// Run publishes realistic records to every dataset's ingress topic of x's
+// plan at about rate records per second in all, a few percent of them stale,
+// malformed or under an unknown schema id, so that every path of the
+// exchange shows. It returns when ctx is cancelled.
+func Run(ctx context.Context, x *app.App, rate int) error {
+	a := env{cfg: x.Config(), reg: x.Registry(), log: x.Config().Logger}
 	if rate <= 0 {
 		rate = 20
 	}
-	plan := a.holder.Load()
+	plan := x.Plan()
 	tr := &kafka.Transport{}
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(a.cfg.Brokers...),
