@@ -37,9 +37,9 @@ func newPositionGuard(lg ledger.PositionReader, topic string, partition int) *po
 }
 
 // check returns nil when the record at offset with payload value may be
-// processed, an error wrapping ledger.ErrPositionReused when the ledger
-// audited another record at that offset, or the store's error (the caller
-// retries: until the check is made, the record is held).
+// processed, a *ledger.PositionReusedError (matching ErrPositionReused) when
+// the ledger audited another record at that offset, or the store's error
+// (the caller retries: until the check is made, the record is held).
 func (g *positionGuard) check(ctx context.Context, offset int64, value []byte) error {
 	if !g.loaded {
 		h, err := g.ledger.HighestOffset(ctx, g.chain)
@@ -70,7 +70,7 @@ func (g *positionGuard) check(ctx context.Context, offset int64, value []byte) e
 		sum = s[:]
 	}
 	if !ledger.SameHash(stored, sum) {
-		return ledger.Reused(g.chain, offset, stored, sum)
+		return &ledger.PositionReusedError{Chain: g.chain, Offset: offset, HighestAudited: g.highest, StoredHash: stored, PayloadHash: sum}
 	}
 	return nil
 }

@@ -39,13 +39,37 @@ type Appender interface {
 	Append(ctx context.Context, entries []Entry) error
 }
 
-// ErrPositionReused is wrapped when a source position (topic, partition,
-// offset) that already has an entry is met again with a different record:
-// the topic was deleted and created again under the same name, and its new
-// records reuse offsets the ledger has audited. Such a record cannot be
-// audited at that position, so it must not be delivered (see
-// PositionReader); Append refuses it rather than skip it as a re-processing.
+// ErrPositionReused is matched (errors.Is) by every *PositionReusedError: a
+// source position (topic, partition, offset) that already has an entry is
+// met again with a different record. The topic was deleted and created again
+// under the same name, and its new records reuse offsets the ledger has
+// audited. Such a record cannot be audited at that position, so it must not
+// be delivered (see PositionReader); Append refuses it rather than skip it
+// as a re-processing.
 var ErrPositionReused = errors.New("source position already audited for a different record")
+
+// PositionReusedError is the error for another record met at an audited
+// position. It carries what an operator needs to resume: the partition
+// (Chain), where the reuse was met and the highest offset the ledger has
+// audited in that partition, past which the group's offset must be moved.
+// It matches ErrPositionReused; use errors.As for the fields.
+type PositionReusedError struct {
+	Chain  Chain
+	Offset int64 // the reused position
+	// HighestAudited is the chain's highest offset with an entry when the
+	// reuse was met (at least Offset).
+	HighestAudited int64
+	StoredHash     []byte // payload hash of the ledger's entry at Offset
+	PayloadHash    []byte // payload hash of the record met there; nil for a null value
+}
+
+func (e *PositionReusedError) Error() string {
+	return fmt.Sprintf("%v: %s offset %d: the ledger's entry has payload hash %x, this record %x (was the topic deleted and created again?)",
+		ErrPositionReused, e.Chain, e.Offset, e.StoredHash, e.PayloadHash)
+}
+
+// Unwrap makes errors.Is(err, ErrPositionReused) hold.
+func (e *PositionReusedError) Unwrap() error { return ErrPositionReused }
 
 // PositionReader reads what the ledger holds at source positions. Before the
 // runtime delivers a record again (after a crash, rebalance or offset
@@ -70,13 +94,6 @@ func CheckPositionRange(from, to int64) error {
 		return fmt.Errorf("payload hashes: offset range [%d, %d] is empty, negative or wider than %d", from, to, MaxPositionRange)
 	}
 	return nil
-}
-
-// Reused is the error for another record met at offset of chain c: the
-// ledger's entry there has payload hash stored, the record got.
-func Reused(c Chain, offset int64, stored, got []byte) error {
-	return fmt.Errorf("%w: %s offset %d: the ledger's entry has payload hash %x, this record %x (was the topic deleted and created again?)",
-		ErrPositionReused, c, offset, stored, got)
 }
 
 // Chain identifies a hash chain: one per source topic-partition.

@@ -260,7 +260,8 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 			if !ok {
 				s.fresh = append(s.fresh, e)
 			} else if !ledger.SameHash(h, e.PayloadHash) {
-				return ledger.Reused(ledger.Chain{Topic: e.Topic, Partition: e.Partition}, e.Offset, h, e.PayloadHash)
+				return &ledger.PositionReusedError{Chain: s.chain, Offset: e.Offset, HighestAudited: s.head.MaxOffset,
+					StoredHash: h, PayloadHash: e.PayloadHash}
 			}
 		}
 	}

@@ -142,7 +142,8 @@ func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, chain int64, 
 		if !ok {
 			fresh = append(fresh, e)
 		} else if !ledger.SameHash(h, e.PayloadHash) {
-			return nil, ledger.Reused(ledger.Chain{Topic: e.Topic, Partition: e.Partition}, e.Offset, h, e.PayloadHash)
+			return nil, &ledger.PositionReusedError{Chain: c, Offset: e.Offset, HighestAudited: maxStored,
+				StoredHash: h, PayloadHash: e.PayloadHash}
 		}
 	}
 	return fresh, nil

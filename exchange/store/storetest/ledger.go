@@ -200,8 +200,9 @@ func testReappend(t *testing.T, h Harness) {
 }
 
 // testReusedPosition: a different record at a stored position (the topic
-// was deleted and created again) is refused with ErrPositionReused, the
-// whole batch with it, and the chain is untouched.
+// was deleted and created again) is refused with a PositionReusedError naming
+// the position and the chain's highest audited offset, the whole batch with
+// it, and the chain is untouched.
 func testReusedPosition(t *testing.T, h Harness) {
 	b := h.Open(t)
 	ctx := testCtx(t)
@@ -213,6 +214,15 @@ func testReusedPosition(t *testing.T, h Harness) {
 	err := b.Append(ctx, batch)
 	if !errors.Is(err, ledger.ErrPositionReused) {
 		t.Fatalf("append of another record at a stored position: %v, want ErrPositionReused", err)
+	}
+	var reused *ledger.PositionReusedError
+	if !errors.As(err, &reused) {
+		t.Fatalf("append of another record at a stored position: %T, want a *ledger.PositionReusedError", err)
+	}
+	want := ledger.PositionReusedError{Chain: ledger.Chain{Topic: topic, Partition: 1}, Offset: 17, HighestAudited: 19,
+		StoredHash: Entry(topic, 1, 17).PayloadHash, PayloadHash: batch[2].PayloadHash}
+	if !reflect.DeepEqual(*reused, want) {
+		t.Errorf("PositionReusedError = %+v, want %+v", *reused, want)
 	}
 	for _, want := range []string{topic + "/1 offset 17", "deleted and created again"} {
 		if !strings.Contains(err.Error(), want) {
