@@ -1,7 +1,8 @@
 // Package schemas is the exchange's schema registry: subjects, versions and
 // global ids of Avro schemas, compatibility checking, the Confluent wire
-// format, a codec cache keyed by schema id, and an HTTP handler compatible
-// with the Confluent Schema Registry REST API (mounted at /registry).
+// format and a codec cache keyed by schema id. The Confluent-compatible REST
+// handler (mounted at /registry) and the registry client are in
+// schemas/registryhttp, so that this package imports no net/http.
 //
 // # Pieces
 //
@@ -21,7 +22,6 @@
 //     wire format (magic byte 0, 4-byte big-endian id, Avro body) with
 //     bounded memory; errors are *FrameError and ReasonCode maps them to
 //     decode:malformed or schema:unknown_id.
-//   - Handler (http.go) is the REST API.
 //
 // # Limits on accepted schemas
 //
@@ -38,7 +38,7 @@
 //	reg := schemas.NewRegistry(schemas.NewMemoryStore(),
 //		schemas.WithLogger(logger),
 //		schemas.WithOnChange(func(subject string) { reload() }))
-//	mux.Handle("/registry/", http.StripPrefix("/registry", reg.Handler()))
+//	mux.Handle("/registry/", http.StripPrefix("/registry", registryhttp.Handler(reg, logger)))
 //
 //	codecs := schemas.NewCodecs(reg)
 //	id, value, err := codecs.Decode(ctx, kafkaMessage.Value)

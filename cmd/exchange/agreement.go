@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
-	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/policy"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 func init() {
@@ -141,7 +141,7 @@ func schemasFromDir(dir string) ([]policy.Schema, error) {
 			return nil, fmt.Errorf("--schemas: %w", err)
 		}
 		subject := strings.TrimSuffix(filepath.Base(p), ".avsc")
-		s, err := publish.ParseSchema(subject, 1, i+1, string(data))
+		s, err := registryhttp.ParseSchema(subject, 1, i+1, string(data))
 		if err != nil {
 			return nil, fmt.Errorf("--schemas: %s: %w", p, err)
 		}
@@ -165,7 +165,7 @@ func schemasFromRegistry(ctx context.Context, registry string, contracts []agree
 		}
 		seen[c.Subject] = true
 		fetchCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		s, err := publish.FetchLatest(fetchCtx, nil, registry, c.Subject)
+		s, err := registryhttp.FetchLatest(fetchCtx, nil, registry, c.Subject)
 		cancel()
 		var ue *url.Error
 		switch {

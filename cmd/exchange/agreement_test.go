@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 const examplesDir = "../../deploy/examples"
@@ -187,7 +188,7 @@ func TestExampleRecordsEncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, err := publish.ParseSchema("ingress.health.immunisations-value", 1, 1, string(text))
+	schema, err := registryhttp.ParseSchema("ingress.health.immunisations-value", 1, 1, string(text))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 func init() {
@@ -81,7 +82,7 @@ line was not published.
 
 	subject := names.IngressSubject(*dataset)
 	fetchCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	schema, err := publish.FetchLatest(fetchCtx, nil, *registry, subject)
+	schema, err := registryhttp.FetchLatest(fetchCtx, nil, *registry, subject)
 	cancel()
 	if err != nil {
 		return err

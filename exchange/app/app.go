@@ -24,6 +24,7 @@ import (
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // Config is what an exchange process needs. Zero values take the defaults
@@ -142,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.Metrics.MustRegister(a.reloads, a.failures)
 
 	a.http = server.New(cfg.Logger, cfg.Metrics)
-	a.http.Mount("/registry", a.reg.Handler())
+	a.http.Mount("/registry", registryhttp.Handler(a.reg, cfg.Logger))
 	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(cfg.Logger))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())

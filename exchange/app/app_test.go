@@ -19,6 +19,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // copyExamples copies deploy/examples into a fresh directory the test may edit.
@@ -248,7 +249,7 @@ func TestSampleRecordsReachDeliveryTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := publish.ParseSchema(latest.Subject, latest.Version, latest.ID, latest.Text)
+	s, err := registryhttp.ParseSchema(latest.Subject, latest.Version, latest.ID, latest.Text)
 	if err != nil {
 		t.Fatal(err)
 	}

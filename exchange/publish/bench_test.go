@@ -1,11 +1,15 @@
 package publish
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
+)
 
 // BenchmarkEncode measures one JSON line to a framed Avro value, the
 // per-record cost of `exchange publish` before Kafka.
 func BenchmarkEncode(b *testing.B) {
-	s, err := ParseSchema("ingress.health.people-value", 1, 1, personSchema)
+	s, err := registryhttp.ParseSchema("ingress.health.people-value", 1, 1, personSchema)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 	"github.com/hamba/avro/v2"
 )
 
@@ -269,7 +270,7 @@ const personSchema = `{
 }`
 
 func TestEncoderFramesAndKeys(t *testing.T) {
-	s, err := ParseSchema("ingress.health.people-value", 3, 42, personSchema)
+	s, err := registryhttp.ParseSchema("ingress.health.people-value", 3, 42, personSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func assertPerson(t *testing.T, got, want map[string]any) {
 }
 
 func TestEncoderLineErrors(t *testing.T) {
-	s, err := ParseSchema("ingress.health.people-value", 1, 7, personSchema)
+	s, err := registryhttp.ParseSchema("ingress.health.people-value", 1, 7, personSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +369,7 @@ func TestEncoderLineErrors(t *testing.T) {
 }
 
 func TestEncoderStampNow(t *testing.T) {
-	s, err := ParseSchema("ingress.health.people-value", 3, 42, personSchema)
+	s, err := registryhttp.ParseSchema("ingress.health.people-value", 3, 42, personSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

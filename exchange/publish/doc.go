@@ -14,7 +14,7 @@
 //
 // and is not published; the others are.
 //
-//	s, err := publish.FetchLatest(ctx, nil, "http://127.0.0.1:8080/registry", names.IngressSubject("health.immunisations"))
+//	s, err := registryhttp.FetchLatest(ctx, nil, "http://127.0.0.1:8080/registry", names.IngressSubject("health.immunisations"))
 //	enc, err := publish.NewEncoder(s, "") // key: record_id when the schema has it
 //	w := publish.NewWriter([]string{"127.0.0.1:9092"}, names.Ingress("health.immunisations"))
 //	defer w.Close()

@@ -7,6 +7,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/schemas"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // fuzzSchema has a field of every kind the converter handles.
@@ -45,7 +46,7 @@ func FuzzEncode(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	s, err := ParseSchema("fuzz-value", 1, 1, fuzzSchema)
+	s, err := registryhttp.ParseSchema("fuzz-value", 1, 1, fuzzSchema)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/schemas"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // registryServer serves one subject's latest version the way a Confluent
@@ -35,28 +36,6 @@ func registryServer(t *testing.T, subject string, id int, schema string) *httpte
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-func TestFetchLatest(t *testing.T) {
-	srv := registryServer(t, "ingress.health.visits-value", 9, smallSchema)
-	ctx := context.Background()
-	s, err := FetchLatest(ctx, srv.Client(), srv.URL+"/registry/", "ingress.health.visits-value")
-	if err != nil {
-		t.Fatalf("FetchLatest: %v", err)
-	}
-	if s.ID != 9 || s.Version != 2 || s.Avro.(*avro.RecordSchema).FullName() != "health.Visit" {
-		t.Fatalf("got id %d version %d schema %s", s.ID, s.Version, s.Avro.String())
-	}
-	_, err = FetchLatest(ctx, srv.Client(), srv.URL+"/registry", "ingress.health.nope-value")
-	want := `registry ` + srv.URL + `/registry: subject "ingress.health.nope-value": Subject 'ingress.health.nope-value/versions/latest' not found. (HTTP 404, error 40401)`
-	if err == nil || err.Error() != want {
-		t.Fatalf("missing subject error = %v\nwant %s", err, want)
-	}
-	bad := registryServer(t, "s-value", 1, `{"type":"record","name":"X","fields":[{"name":"a","type":"nosuch"}]}`)
-	if _, err := FetchLatest(ctx, bad.Client(), bad.URL+"/registry", "s-value"); err == nil ||
-		!strings.HasPrefix(err.Error(), `subject "s-value" version 2 (id 1): parsing the Avro schema: `) {
-		t.Fatalf("bad schema error = %v", err)
-	}
 }
 
 // publishRoundTrip publishes lines to a fresh ingress topic on brokers through
@@ -96,7 +75,7 @@ func publishRoundTrip(t *testing.T, brokers []string) {
 		t.Fatalf("CheckTopic after creation: %v", err)
 	}
 
-	s, err := FetchLatest(ctx, srv.Client(), srv.URL+"/registry", names.IngressSubject(dataset))
+	s, err := registryhttp.FetchLatest(ctx, srv.Client(), srv.URL+"/registry", names.IngressSubject(dataset))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (e *LineError) Unwrap() error { return e.Err }
 // 4-byte big-endian schema id, Avro binary) for one schema. It is safe for
 // concurrent use.
 type Encoder struct {
-	schema      *Schema
+	schema      *schemas.SchemaVersion
 	keyField    string
 	keyType     avro.Schema
 	keyRequired bool
@@ -44,7 +44,7 @@ type Encoder struct {
 // of each record is the value of the top-level field keyField; with keyField
 // "" it is the record_id field when the schema has one, else records have no
 // key.
-func NewEncoder(s *Schema, keyField string) (*Encoder, error) {
+func NewEncoder(s *schemas.SchemaVersion, keyField string) (*Encoder, error) {
 	rec, ok := s.Avro.(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("subject %q: the schema is a %s, publish needs a record", s.Subject, s.Avro.Type())

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -49,7 +50,7 @@ const smallSchema = `{"type":"record","name":"Visit","namespace":"health","field
 
 func smallEncoder(t *testing.T) *Encoder {
 	t.Helper()
-	s, err := ParseSchema("ingress.health.visits-value", 1, 5, smallSchema)
+	s, err := registryhttp.ParseSchema("ingress.health.visits-value", 1, 5, smallSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,21 +1,24 @@
-package schemas
+package registryhttp
 
 import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // regServer serves reg's handler under /registry, as the runtime mounts it.
-func regServer(t *testing.T, reg *Registry) *httptest.Server {
+func regServer(t *testing.T, reg *schemas.Registry) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/registry/", http.StripPrefix("/registry", reg.Handler()))
+	mux.Handle("/registry/", http.StripPrefix("/registry", Handler(reg, quietLog)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -83,7 +86,14 @@ func quoted(s string) string {
 	return string(b)
 }
 
-func newTestClient(t *testing.T, opts ...Option) (client, *Registry) {
+// quietLog discards the handler's logs.
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func quietRegistry(opts ...schemas.Option) *schemas.Registry {
+	return schemas.NewRegistry(schemas.NewMemoryStore(), append([]schemas.Option{schemas.WithLogger(quietLog)}, opts...)...)
+}
+
+func newTestClient(t *testing.T, opts ...schemas.Option) (client, *schemas.Registry) {
 	reg := quietRegistry(opts...)
 	return client{t: t, url: regServer(t, reg).URL}, reg
 }
@@ -261,7 +271,7 @@ func TestHTTPConfig(t *testing.T) {
 func TestHTTPDeleteProtocol(t *testing.T) {
 	var mu sync.Mutex
 	var changes []string
-	c, _ := newTestClient(t, WithOnChange(func(s string) { mu.Lock(); changes = append(changes, s); mu.Unlock() }))
+	c, _ := newTestClient(t, schemas.WithOnChange(func(s string) { mu.Lock(); changes = append(changes, s); mu.Unlock() }))
 	c.expect("POST", "/subjects/a/versions", schemaBody(userV1), 200, `{"id":1}`)
 	c.expect("POST", "/subjects/a/versions", schemaBody(userV2), 200, `{"id":2}`)
 	c.expect("POST", "/subjects/b/versions", schemaBody(userV1), 200, `{"id":1}`)
@@ -315,4 +325,30 @@ func TestHTTPSubjectNamesWithDotsAndSlashes(t *testing.T) {
 	c.expect("GET", "/subjects/team%2Fa/versions/latest", "", 200, `{"subject":"team/a","version":1,"id":1,"schema":`+quoted(userV1Norm)+`}`)
 	c.expect("GET", "/subjects/deliver.statistics.agr-7-value/versions", "", 200, `[1]`)
 	c.expect("POST", "/subjects/a%2F..%2Fb/versions", schemaBody(userV1), 422, `{"error_code":42208,"message":"Invalid subject: name has a \"..\" path segment"}`)
+}
+
+func TestConcurrentRegisterOneVersion(t *testing.T) {
+	ctx := context.Background()
+	r := quietRegistry()
+	srv := regServer(t, r)
+	c := client{t: t, url: srv.URL}
+	const n = 8
+	var wg sync.WaitGroup
+	bodies := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, bodies[i] = c.do("POST", "/subjects/s/versions", schemaBody(userV1))
+		}()
+	}
+	wg.Wait()
+	for _, b := range bodies {
+		if b != `{"id":1}` {
+			t.Fatalf("concurrent register answered %s", b)
+		}
+	}
+	if vs, err := r.Versions(ctx, "s"); err != nil || len(vs) != 1 {
+		t.Fatalf("%d versions (%v), want 1", len(vs), err)
+	}
 }

@@ -1,13 +1,16 @@
-package schemas
+package registryhttp
 
 import (
 	"context"
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/registry"
+
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // TestUnmodifiedConfluentClient drives the handler with a third-party
@@ -22,7 +25,7 @@ func TestUnmodifiedConfluentClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := os.ReadFile("testdata/immunisation.avsc")
+	ref, err := os.ReadFile("../testdata/immunisation.avsc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func TestUnmodifiedConfluentClient(t *testing.T) {
 	if err := cl.SetCompatibilityLevel(ctx, subject, "FULL"); err != nil {
 		t.Fatal(err)
 	}
-	if lvl, err := reg.SubjectConfig(ctx, subject); err != nil || lvl != Full {
+	if lvl, err := reg.SubjectConfig(ctx, subject); err != nil || lvl != schemas.Full {
 		t.Errorf("level after SetCompatibilityLevel = %q, %v", lvl, err)
 	}
 
@@ -75,26 +78,56 @@ func TestUnmodifiedConfluentClient(t *testing.T) {
 	}
 
 	// Our frame, their decoder.
-	codecs := NewCodecs(reg)
-	frame, err := codecs.Encode(ctx, id, referenceRecord())
+	ours, err := reg.SchemaByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := avro.Marshal(ours.Avro, referenceRecord())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var v map[string]any
-	if err := registry.NewDecoder(cl).Decode(ctx, frame, &v); err != nil || v["citizen_id"] != "CZ-8841-2290-17" {
+	if err := registry.NewDecoder(cl).Decode(ctx, append(schemas.AppendFrame(nil, id), body...), &v); err != nil || v["citizen_id"] != "CZ-8841-2290-17" {
 		t.Fatalf("client decoder: %v, %v", v, err)
 	}
-	// Their encoding under the schema they fetched, our decoder.
-	body, err := avro.Marshal(got, referenceRecord())
+	// Their encoding under the schema they fetched, our frame parser and
+	// the schema we hold under the id.
+	body, err = avro.Marshal(got, referenceRecord())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, dv, err := codecs.Decode(ctx, append(AppendFrame(nil, id), body...))
-	if err != nil || dv.(map[string]any)["record_id"] != "imm-2026-000123" {
-		t.Fatalf("our decoder on their frame: %v, %v", dv, err)
+	gotID, gotBody, err := schemas.ParseFrame(append(schemas.AppendFrame(nil, id), body...))
+	if err != nil || gotID != id {
+		t.Fatalf("ParseFrame on their frame: id %d, %v", gotID, err)
+	}
+	var dv map[string]any
+	if err := avro.Unmarshal(ours.Avro, gotBody, &dv); err != nil || dv["record_id"] != "imm-2026-000123" {
+		t.Fatalf("our schema on their body: %v, %v", dv, err)
 	}
 
 	if deleted, err := cl.DeleteSubject(ctx, subject); err != nil || len(deleted) != 1 || deleted[0] != 1 {
 		t.Errorf("DeleteSubject = %v, %v", deleted, err)
+	}
+}
+
+// referenceRecord is a realistic immunisation record in the shape
+// hamba/avro decodes to.
+func referenceRecord() map[string]any {
+	return map[string]any{
+		"record_id":       "imm-2026-000123",
+		"citizen_id":      "CZ-8841-2290-17",
+		"given_name":      "Aroha",
+		"family_name":     "Ngata",
+		"age":             34,
+		"postcode":        "6011",
+		"region":          "Wellington",
+		"vaccine":         "MMR",
+		"dose_number":     2,
+		"lot_number":      "LOT-77A1",
+		"administered_at": time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC),
+		"phone":           "+64 21 555 0199",
+		"clinic":          map[string]any{"id": "clinic-041", "region": "Wellington"},
+		"adverse_event":   false,
+		"weight_grams":    int64(71200),
 	}
 }

@@ -1,4 +1,4 @@
-package schemas
+package registryhttp
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 // content type; every status >= 400 carries an error_code.
 func FuzzHandler(f *testing.F) {
 	reg := quietRegistry()
-	h := reg.Handler()
+	h := Handler(reg, quietLog)
 	f.Add(uint8(1), "/subjects/s/versions", schemaBody(userV1))
 	f.Add(uint8(1), "/subjects/s", schemaBody(userV2))
 	f.Add(uint8(1), "/compatibility/subjects/s/versions/latest?verbose=true", schemaBody(userBad))

@@ -1,16 +1,18 @@
-package schemas
+package registryhttp
 
 import (
 	"bytes"
-
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // Content types of the Confluent Schema Registry API. Responses use the
@@ -24,11 +26,12 @@ const (
 // MaxRequestBytes bounds a request body; larger bodies get 413.
 const MaxRequestBytes = 1 << 20
 
-// Handler returns the Confluent-compatible REST API. Mount it under a
-// prefix with http.StripPrefix("/registry", reg.Handler()); a client
-// configured with schema.registry.url=http://HOST:PORT/registry then works
-// unmodified. Subject names are taken from the escaped path, so names
-// holding dots or %2F-escaped slashes work.
+// Handler returns the Confluent-compatible REST API over reg. Mount it
+// under a prefix with http.StripPrefix("/registry", registryhttp.Handler(reg, log));
+// a client configured with schema.registry.url=http://HOST:PORT/registry
+// then works unmodified. Subject names are taken from the escaped path, so
+// names holding dots or %2F-escaped slashes work. log receives the
+// requests that fail in the store (500); nil means slog.Default().
 //
 // Endpoints: GET /subjects, GET /subjects/{s}/versions,
 // GET /subjects/{s}/versions/{v|latest}, GET /subjects/{s}/versions/{v}/schema,
@@ -38,8 +41,11 @@ const MaxRequestBytes = 1 << 20
 // GET /schemas/ids/{id}/versions, GET /schemas/ids/{id}/subjects,
 // GET /schemas/types, POST /compatibility/subjects/{s}/versions[/{v}],
 // GET|PUT|DELETE /config, GET|PUT|DELETE /config/{s}, GET /mode, GET /.
-func (r *Registry) Handler() http.Handler {
-	h := &handler{reg: r}
+func Handler(reg *schemas.Registry, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &handler{reg: reg, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, struct{}{}) })
 	mux.HandleFunc("GET /subjects", h.listSubjects)
@@ -95,7 +101,13 @@ func allowedMethods(mux *http.ServeMux, req *http.Request) string {
 	return strings.Join(allowed, ", ")
 }
 
-type handler struct{ reg *Registry }
+type handler struct {
+	reg *schemas.Registry
+	log *slog.Logger
+}
+
+// maxID bounds version numbers and schema ids: Confluent's are Java ints.
+const maxID = 1<<31 - 1
 
 // errorBody is Confluent's error shape.
 type errorBody struct {
@@ -125,51 +137,51 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 // message. subject, version and id give the message its names.
 func (h *handler) fail(w http.ResponseWriter, req *http.Request, err error, subject, version, id string) {
 	switch {
-	case errors.Is(err, ErrSubjectNotFound):
+	case errors.Is(err, schemas.ErrSubjectNotFound):
 		writeError(w, 404, 40401, fmt.Sprintf("Subject '%s' not found.", subject))
-	case errors.Is(err, ErrVersionNotFound):
+	case errors.Is(err, schemas.ErrVersionNotFound):
 		writeError(w, 404, 40402, fmt.Sprintf("Version %s not found.", version))
-	case errors.Is(err, ErrSchemaNotFound):
+	case errors.Is(err, schemas.ErrSchemaNotFound):
 		if id != "" {
 			writeError(w, 404, 40403, fmt.Sprintf("Schema %s not found.", id))
 		} else {
 			writeError(w, 404, 40403, "Schema not found")
 		}
-	case errors.Is(err, ErrSubjectSoftDeleted):
+	case errors.Is(err, schemas.ErrSubjectSoftDeleted):
 		writeError(w, 404, 40404, fmt.Sprintf("Subject '%s' was soft deleted.Set permanent=true to delete permanently", subject))
-	case errors.Is(err, ErrSubjectNotSoftDeleted):
+	case errors.Is(err, schemas.ErrSubjectNotSoftDeleted):
 		writeError(w, 404, 40405, fmt.Sprintf("Subject '%s' was not deleted first before being permanently deleted", subject))
-	case errors.Is(err, ErrVersionSoftDeleted):
+	case errors.Is(err, schemas.ErrVersionSoftDeleted):
 		writeError(w, 404, 40406, fmt.Sprintf("Subject '%s' Version %s was soft deleted.Set permanent=true to delete permanently", subject, version))
-	case errors.Is(err, ErrVersionNotSoftDeleted):
+	case errors.Is(err, schemas.ErrVersionNotSoftDeleted):
 		writeError(w, 404, 40407, fmt.Sprintf("Subject '%s' Version %s was not deleted first before being permanently deleted", subject, version))
-	case errors.Is(err, ErrConfigNotFound):
+	case errors.Is(err, schemas.ErrConfigNotFound):
 		writeError(w, 404, 40408, fmt.Sprintf("Subject '%s' does not have subject-level compatibility configured", subject))
-	case errors.Is(err, ErrIncompatible):
-		var ie *IncompatibleError
+	case errors.Is(err, schemas.ErrIncompatible):
+		var ie *schemas.IncompatibleError
 		msgs := []string{err.Error()}
 		if errors.As(err, &ie) {
 			msgs = ie.Messages
 		}
 		writeError(w, 409, 409, fmt.Sprintf("Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]", subject, strings.Join(msgs, "; ")))
-	case errors.Is(err, ErrInvalidSchema):
+	case errors.Is(err, schemas.ErrInvalidSchema):
 		writeError(w, 422, 42201, strings.TrimSpace("Invalid schema: "+strings.TrimPrefix(errorText(err), "invalid schema: ")))
-	case errors.Is(err, ErrInvalidVersion):
+	case errors.Is(err, schemas.ErrInvalidVersion):
 		writeError(w, 422, 42202, fmt.Sprintf(`The specified version '%s' is not a valid version id. Allowed values are between [1, 2^31-1] and the string "latest"`, version))
-	case errors.Is(err, ErrInvalidCompatibility):
+	case errors.Is(err, schemas.ErrInvalidCompatibility):
 		writeError(w, 422, 42203, "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive")
-	case errors.Is(err, ErrInvalidSubject):
-		writeError(w, 422, 42208, "Invalid subject: "+strings.TrimPrefix(err.Error(), ErrInvalidSubject.Error()+": "))
+	case errors.Is(err, schemas.ErrInvalidSubject):
+		writeError(w, 422, 42208, "Invalid subject: "+strings.TrimPrefix(err.Error(), schemas.ErrInvalidSubject.Error()+": "))
 	default:
-		h.reg.log.Error("schema registry request failed", "method", req.Method, "path", req.URL.Path, "subject", subject, "err", err)
+		h.log.Error("schema registry request failed", "method", req.Method, "path", req.URL.Path, "subject", subject, "err", err)
 		writeError(w, 500, 50001, "Error in the backend datastore")
 	}
 }
 
-// errorText is the innermost *InvalidSchemaError's text when there is one
-// (without the wrapping context, which repeats the subject).
+// errorText is the innermost *schemas.InvalidSchemaError's text when there
+// is one (without the wrapping context, which repeats the subject).
 func errorText(err error) string {
-	var ise *InvalidSchemaError
+	var ise *schemas.InvalidSchemaError
 	if errors.As(err, &ise) {
 		return ise.Error()
 	}
@@ -179,11 +191,11 @@ func errorText(err error) string {
 // parseVersion accepts "latest", -1 (latest) or 1..2^31-1.
 func parseVersion(s string) (int, error) {
 	if s == "latest" {
-		return LatestVersion, nil
+		return schemas.LatestVersion, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n == 0 || n < -1 || n > maxSchemaID {
-		return 0, fmt.Errorf("%w: %q", ErrInvalidVersion, s)
+	if err != nil || n == 0 || n < -1 || n > maxID {
+		return 0, fmt.Errorf("%w: %q", schemas.ErrInvalidVersion, s)
 	}
 	return n, nil
 }
@@ -275,7 +287,7 @@ func (h *handler) listSubjects(w http.ResponseWriter, req *http.Request) {
 
 func (h *handler) listVersions(w http.ResponseWriter, req *http.Request) {
 	subject := req.PathValue("subject")
-	vs, err := h.reg.store.Versions(req.Context(), subject, boolParam(req, "deleted"))
+	vs, err := h.reg.Store().Versions(req.Context(), subject, boolParam(req, "deleted"))
 	if err != nil {
 		h.fail(w, req, err, subject, "", "")
 		return
@@ -296,17 +308,17 @@ type versionBody struct {
 	Schema  string `json:"schema"`
 }
 
-func (h *handler) version(w http.ResponseWriter, req *http.Request) (SchemaVersion, bool) {
+func (h *handler) version(w http.ResponseWriter, req *http.Request) (schemas.SchemaVersion, bool) {
 	subject, vs := req.PathValue("subject"), req.PathValue("version")
 	n, err := parseVersion(vs)
 	if err != nil {
 		h.fail(w, req, err, subject, vs, "")
-		return SchemaVersion{}, false
+		return schemas.SchemaVersion{}, false
 	}
 	sv, err := h.reg.Version(req.Context(), subject, n, boolParam(req, "deleted"))
 	if err != nil {
 		h.fail(w, req, err, subject, vs, "")
-		return SchemaVersion{}, false
+		return schemas.SchemaVersion{}, false
 	}
 	return sv, true
 }
@@ -383,11 +395,11 @@ func (h *handler) deleteVersion(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (h *handler) schemaID(w http.ResponseWriter, req *http.Request) (*Schema, bool) {
+func (h *handler) schemaID(w http.ResponseWriter, req *http.Request) (*schemas.Schema, bool) {
 	ids := req.PathValue("id")
 	id, err := strconv.Atoi(ids)
-	if err != nil || id < 1 || id > maxSchemaID {
-		h.fail(w, req, ErrSchemaNotFound, "", "", ids)
+	if err != nil || id < 1 || id > maxID {
+		h.fail(w, req, schemas.ErrSchemaNotFound, "", "", ids)
 		return nil, false
 	}
 	s, err := h.reg.SchemaByID(req.Context(), id)
@@ -417,7 +429,7 @@ type subjectVersionBody struct {
 	Version int    `json:"version"`
 }
 
-func (h *handler) usesOf(w http.ResponseWriter, req *http.Request) ([]SubjectVersion, bool) {
+func (h *handler) usesOf(w http.ResponseWriter, req *http.Request) ([]schemas.SubjectVersion, bool) {
 	s, ok := h.schemaID(w, req)
 	if !ok {
 		return nil, false
@@ -458,7 +470,7 @@ func (h *handler) subjectsByID(w http.ResponseWriter, req *http.Request) {
 
 func (h *handler) compatibility(w http.ResponseWriter, req *http.Request) {
 	subject, vs := req.PathValue("subject"), req.PathValue("version")
-	version := AllVersions
+	version := schemas.AllVersions
 	if vs != "" {
 		n, err := parseVersion(vs)
 		if err != nil {
@@ -489,7 +501,7 @@ func (h *handler) compatibility(w http.ResponseWriter, req *http.Request) {
 
 func (h *handler) getConfig(w http.ResponseWriter, req *http.Request) {
 	subject := req.PathValue("subject")
-	var level Compatibility
+	var level schemas.Compatibility
 	var err error
 	if subject == "" || boolParam(req, "defaultToGlobal") {
 		level, err = h.reg.Config(req.Context(), subject)
@@ -511,7 +523,7 @@ func (h *handler) putConfig(w http.ResponseWriter, req *http.Request) {
 	if !readBody(w, req, &body) {
 		return
 	}
-	level, err := ParseCompatibility(body.Compatibility)
+	level, err := schemas.ParseCompatibility(body.Compatibility)
 	if err == nil {
 		err = h.reg.SetConfig(req.Context(), subject, level)
 	}
@@ -525,9 +537,9 @@ func (h *handler) putConfig(w http.ResponseWriter, req *http.Request) {
 func (h *handler) deleteConfig(w http.ResponseWriter, req *http.Request) {
 	subject := req.PathValue("subject")
 	prev, err := h.reg.DeleteConfig(req.Context(), subject)
-	if errors.Is(err, ErrConfigNotFound) && subject == "" {
+	if errors.Is(err, schemas.ErrConfigNotFound) && subject == "" {
 		// Deleting the unset global level: report the default in force.
-		prev, err = h.reg.defaultLevel, nil
+		prev, err = h.reg.Config(req.Context(), "")
 	}
 	if err != nil {
 		h.fail(w, req, err, subject, "", "")
