@@ -84,7 +84,7 @@ func loadExamples(t testing.TB) *examples {
 		}
 		subject := strings.TrimSuffix(filepath.Base(p), ".avsc")
 		e.schemaIDs[subject], e.avro[subject] = i+1, s
-		in.Schemas = append(in.Schemas, policy.Schema{ID: i + 1, Subject: subject, Version: 1, Schema: s})
+		in.Schemas = append(in.Schemas, schemas.SchemaVersion{ID: i + 1, Subject: subject, Version: 1, Avro: s})
 	}
 	e.plan, err = policy.Compile(in)
 	if err != nil {

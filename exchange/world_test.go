@@ -40,7 +40,7 @@ func compileWorld(t testing.TB, version string, datasets []string, ags []testAgr
 	in := policy.Input{Version: version, PseudonymKey: func(string) []byte { return []byte("k") }}
 	for i, ds := range datasets {
 		subject := names.Ingress(ds) + "-value"
-		in.Schemas = append(in.Schemas, policy.Schema{ID: personSchemaID(i), Subject: subject, Version: 1, Schema: s})
+		in.Schemas = append(in.Schemas, schemas.SchemaVersion{ID: personSchemaID(i), Subject: subject, Version: 1, Avro: s})
 		in.Contracts = append(in.Contracts, agreements.DataContract{
 			Dataset: ds, Owner: "provider", Subject: subject,
 			Fields: []agreements.FieldClass{

@@ -6,15 +6,8 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/schemas"
 )
-
-// Schema is one registered version of a subject.
-type Schema struct {
-	ID      int // global registry id
-	Subject string
-	Version int
-	Schema  avro.Schema
-}
 
 // Input is everything a plan is compiled from. Compile does no I/O itself:
 // the caller hands in data and functions.
@@ -23,7 +16,8 @@ type Input struct {
 	Contracts  []agreements.DataContract
 	Agreements []agreements.Agreement
 	// Schemas holds every registered version of every contract's subject.
-	Schemas []Schema
+	// Only Subject, Version, ID and Avro are read.
+	Schemas []schemas.SchemaVersion
 	// RegisterDerived registers an agreement's derived schema under subject
 	// (`deliver.<consumer>.<agreement id>-value`) and returns its global id.
 	// It must be idempotent.

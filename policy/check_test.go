@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 func at(line int) agreements.Pos { return agreements.Pos{File: "policy.yaml", Line: line, Column: 3} }
@@ -76,7 +77,7 @@ func TestCheckMessages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in.Schemas = append(in.Schemas, Schema{ID: 14, Subject: subjImm, Version: 4, Schema: s})
+			in.Schemas = append(in.Schemas, schemas.SchemaVersion{ID: 14, Subject: subjImm, Version: 4, Avro: s})
 			in.Agreements[0].Fields = append(in.Agreements[0].Fields, agreements.FieldRule{Name: "phone", Transform: agreements.Transform{Kind: agreements.Mask, N: 2}, Pos: at(21)})
 		}, "field phone: mask does not apply to the union", at(21)},
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // Option configures Compile.
@@ -55,7 +56,7 @@ func WithLocalIDBase(n int) Option { return func(o *options) { o.localIDBase = n
 type Plan struct {
 	version  string
 	opts     options
-	schemas  map[int]Schema // every known schema id
+	schemas  map[int]schemas.SchemaVersion // every known schema id
 	datasets map[string]*datasetPlan
 	names    []string // dataset ids, sorted
 	derived  []string // derived subjects, sorted
@@ -80,7 +81,7 @@ type AgreementInfo struct {
 
 type datasetPlan struct {
 	contract     agreements.DataContract
-	latest       Schema
+	latest       schemas.SchemaVersion
 	fields       []fieldInfo
 	byName       map[string]int
 	writers      map[int]*dnode // accepted writer schema ids → top-level decoder
@@ -225,12 +226,12 @@ func Compile(in Input, opts ...Option) (*Plan, error) {
 }
 
 func (c *compiler) compile() *Plan {
-	p := &Plan{version: c.in.Version, opts: c.opts, schemas: map[int]Schema{}, datasets: map[string]*datasetPlan{}}
+	p := &Plan{version: c.in.Version, opts: c.opts, schemas: map[int]schemas.SchemaVersion{}, datasets: map[string]*datasetPlan{}}
 	if len(c.in.SubjectKey) > 0 {
 		p.subjectKey = newHMACKey(c.in.SubjectKey)
 	}
 	for _, s := range c.in.Schemas {
-		if s.Schema == nil {
+		if s.Avro == nil {
 			c.addf(agreements.Pos{}, "", "schema id %d (subject %s version %d) has no parsed schema", s.ID, s.Subject, s.Version)
 			continue
 		}
@@ -347,7 +348,7 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 	ds.celTypeName = "exchange.record." + avroName(ct.Dataset)
 	found := false
 	for _, s := range c.in.Schemas {
-		if s.Subject == ct.Subject && s.Schema != nil && (!found || s.Version > ds.latest.Version) {
+		if s.Subject == ct.Subject && s.Avro != nil && (!found || s.Version > ds.latest.Version) {
 			ds.latest, found = s, true
 		}
 	}
@@ -355,9 +356,9 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 		c.addf(ct.Pos, "register the dataset's schema first (or pass --schemas DIR)", "contract %s: subject %s has no registered schema", ct.Dataset, ct.Subject)
 		return nil
 	}
-	rec, ok := deref(ds.latest.Schema).(*avro.RecordSchema)
+	rec, ok := deref(ds.latest.Avro).(*avro.RecordSchema)
 	if !ok {
-		c.addf(ct.Pos, "the value schema of a dataset is an Avro record", "contract %s: subject %s version %d is a %s, not a record", ct.Dataset, ct.Subject, ds.latest.Version, ds.latest.Schema.Type())
+		c.addf(ct.Pos, "the value schema of a dataset is an Avro record", "contract %s: subject %s version %d is a %s, not a record", ct.Dataset, ct.Subject, ds.latest.Version, ds.latest.Avro.Type())
 		return nil
 	}
 	classes := map[string]agreements.FieldClass{}
@@ -498,10 +499,10 @@ func (c *compiler) finishDataset(ds *datasetPlan) {
 		needed[ds.subjectField] = true
 	}
 	for _, s := range c.in.Schemas {
-		if s.Subject != ds.contract.Subject || s.Schema == nil {
+		if s.Subject != ds.contract.Subject || s.Avro == nil {
 			continue
 		}
-		n, err := c.rv.resolve(s.Schema, ds.latest.Schema, 0)
+		n, err := c.rv.resolve(s.Avro, ds.latest.Avro, 0)
 		if err != nil {
 			ds.unresolvable[s.ID] = fmt.Sprintf("version %d of %s cannot be resolved to version %d: %v", s.Version, s.Subject, ds.latest.Version, err)
 			continue

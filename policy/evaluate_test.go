@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 func reasonCodes(rs []Reason) []string {
@@ -353,7 +354,7 @@ func TestWriterVersionResolution(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in.Schemas = append(in.Schemas, Schema{ID: 13, Subject: subjImm, Version: 3, Schema: v3})
+		in.Schemas = append(in.Schemas, schemas.SchemaVersion{ID: 13, Subject: subjImm, Version: 3, Avro: v3})
 		p := mustCompile(t, in)
 		if p.AllowsSchema(dsImm, idImmV1) {
 			t.Fatal("v1 should not resolve to v3 (weight_kg has no default)")
@@ -516,7 +517,7 @@ func TestHostileBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := oneFieldInput(t, "string", tr(agreements.Keep), agreements.Public)
-	in.Schemas[0].Schema = rec
+	in.Schemas[0].Avro = rec
 	in.Contracts[0].Fields[0].Name = "next"
 	in.Agreements[0].Fields[0].Name = "next"
 	probs := Check(in)
@@ -548,7 +549,7 @@ func TestEnumSymbolResolution(t *testing.T) {
 	}
 	in := immInput(t)
 	in.Agreements[0].Fields = append(in.Agreements[0].Fields, agreements.FieldRule{Name: "sex", Transform: tr(agreements.Keep)})
-	in.Schemas = append(in.Schemas, Schema{ID: 10, Subject: subjImm, Version: 0, Schema: old})
+	in.Schemas = append(in.Schemas, schemas.SchemaVersion{ID: 10, Subject: subjImm, Version: 0, Avro: old})
 	p := mustCompile(t, in)
 	enc := func(sex string) []byte {
 		m := immRecord()
@@ -575,7 +576,7 @@ func TestNestedRecordResolution(t *testing.T) {
 	in := immInput(t)
 	in.Contracts[0].Quality = append(in.Contracts[0].Quality, agreements.QualityRule{Name: "clinic_lat", Rule: "record.clinic.lat > 50.0", Severity: agreements.SeverityError})
 	in.Agreements[0].Fields = append(in.Agreements[0].Fields, agreements.FieldRule{Name: "clinic", Transform: tr(agreements.Keep)})
-	in.Schemas = append(in.Schemas, Schema{ID: 10, Subject: subjImm, Version: 0, Schema: old})
+	in.Schemas = append(in.Schemas, schemas.SchemaVersion{ID: 10, Subject: subjImm, Version: 0, Avro: old})
 	p := mustCompile(t, in)
 	m := immRecord()
 	m["clinic"].(map[string]any)["phone"] = "+4681234"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/policy"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // Evaluating one record against an agreement: the consumer receives the
@@ -41,7 +42,7 @@ func Example() {
 			},
 			Filter: "record.region in ['north', 'east']",
 		}},
-		Schemas:      []policy.Schema{{ID: 7, Subject: "ingress.health.doses-value", Version: 1, Schema: schema}},
+		Schemas:      []schemas.SchemaVersion{{ID: 7, Subject: "ingress.health.doses-value", Version: 1, Avro: schema}},
 		PseudonymKey: func(id string) []byte { return []byte("secret key of " + id) },
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 const examplesDir = "../deploy/examples"
@@ -39,8 +40,8 @@ func exampleInput(t testing.TB) Input {
 		PseudonymKey: testKey, SubjectKey: []byte("subject-key"), Version: "examples",
 	}
 	for i, f := range files {
-		in.Schemas = append(in.Schemas, Schema{
-			ID: i + 1, Subject: strings.TrimSuffix(filepath.Base(f), ".avsc"), Version: 1, Schema: mustSchema(t, f),
+		in.Schemas = append(in.Schemas, schemas.SchemaVersion{
+			ID: i + 1, Subject: strings.TrimSuffix(filepath.Base(f), ".avsc"), Version: 1, Avro: mustSchema(t, f),
 		})
 	}
 	return in

@@ -12,6 +12,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // Test fixtures: the immunisations dataset of the health agency, built from
@@ -118,10 +119,10 @@ func immInput(t testing.TB) Input {
 	return Input{
 		Contracts:  []agreements.DataContract{immContract()},
 		Agreements: []agreements.Agreement{immAgreement()},
-		Schemas: []Schema{
-			{ID: idImmV1, Subject: subjImm, Version: 1, Schema: mustSchema(t, "testdata/immunisation.v1.avsc")},
-			{ID: idImmV2, Subject: subjImm, Version: 2, Schema: mustSchema(t, "testdata/immunisation.v2.avsc")},
-			{ID: idOther, Subject: "ingress.tax.returns-value", Version: 1, Schema: otherSchema(t)},
+		Schemas: []schemas.SchemaVersion{
+			{ID: idImmV1, Subject: subjImm, Version: 1, Avro: mustSchema(t, "testdata/immunisation.v1.avsc")},
+			{ID: idImmV2, Subject: subjImm, Version: 2, Avro: mustSchema(t, "testdata/immunisation.v2.avsc")},
+			{ID: idOther, Subject: "ingress.tax.returns-value", Version: 1, Avro: otherSchema(t)},
 		},
 		PseudonymKey: testKey,
 		SubjectKey:   []byte("subject-key"),

@@ -3,10 +3,11 @@ package policy
 import (
 	"flag"
 
-	"github.com/exchange-gov/exchange/agreements"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/exchange-gov/exchange/agreements"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.avsc from the current output")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // Every transform on every type it accepts (end to end: encode under a
@@ -77,7 +78,7 @@ func oneFieldInput(t testing.TB, typ string, tr agreements.Transform, class agre
 			ID: "one", Provider: "test.one", Consumer: "stats", Status: agreements.StatusActive,
 			Fields: []agreements.FieldRule{{Name: "f", Transform: tr}},
 		}},
-		Schemas:      []Schema{{ID: 1, Subject: "ingress.test.one-value", Version: 1, Schema: s}},
+		Schemas:      []schemas.SchemaVersion{{ID: 1, Subject: "ingress.test.one-value", Version: 1, Avro: s}},
 		PseudonymKey: testKey,
 	}
 }
@@ -88,7 +89,7 @@ func applyTransform(t *testing.T, typ string, tr agreements.Transform, in any) a
 	t.Helper()
 	input := oneFieldInput(t, typ, tr, agreements.Public)
 	p := mustCompile(t, input)
-	body := encodeRec(t, input.Schemas[0].Schema, map[string]any{"f": in})
+	body := encodeRec(t, input.Schemas[0].Avro, map[string]any{"f": in})
 	d := p.Evaluate(Record{Dataset: "test.one", SchemaID: 1, Body: body}, testNow)
 	if d.Quarantined || len(d.Outcomes) != 1 || !d.Outcomes[0].Delivered {
 		t.Fatalf("not delivered: %+v", d)
@@ -323,7 +324,7 @@ func TestSensitiveFields(t *testing.T) {
 func TestPseudonymBase64(t *testing.T) {
 	in := oneFieldInput(t, "string", tr(agreements.Pseudonymize), agreements.Sensitive)
 	p := mustCompile(t, in, WithBase64Pseudonyms())
-	d := p.Evaluate(Record{Dataset: "test.one", SchemaID: 1, Body: encodeRec(t, in.Schemas[0].Schema, map[string]any{"f": "x"})}, testNow)
+	d := p.Evaluate(Record{Dataset: "test.one", SchemaID: 1, Body: encodeRec(t, in.Schemas[0].Avro, map[string]any{"f": "x"})}, testNow)
 	got := decodeDelivered(t, p.Agreements("test.one")[0], d.Outcomes[0].Value)["f"].(string)
 	if len(got) != 43 || strings.ContainsAny(got, "+/=") {
 		t.Errorf("base64url pseudonym = %q", got)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/policy"
+	"github.com/exchange-gov/exchange/schemas"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
@@ -77,7 +78,7 @@ func agreementValidate(ctx context.Context, stdout, stderr io.Writer, args []str
 	if err != nil {
 		return err
 	}
-	var schemas []policy.Schema
+	var schemas []schemas.SchemaVersion
 	switch {
 	case *schemaDir != "":
 		schemas, err = schemasFromDir(*schemaDir)
@@ -109,7 +110,7 @@ func agreementValidate(ctx context.Context, stdout, stderr io.Writer, args []str
 
 // checkAgainstSchemas runs the policy engine's schema-dependent checks. A
 // failure inside them is reported as a problem, never a crash.
-func checkAgainstSchemas(set *agreements.Set, schemas []policy.Schema) (probs agreements.Problems) {
+func checkAgainstSchemas(set *agreements.Set, schemas []schemas.SchemaVersion) (probs agreements.Problems) {
 	defer func() {
 		if r := recover(); r != nil {
 			probs = agreements.Problems{{Message: fmt.Sprintf("internal error in the schema checks: %v", r), Hint: "please report this with the files that caused it"}}
@@ -125,7 +126,7 @@ func checkAgainstSchemas(set *agreements.Set, schemas []policy.Schema) (probs ag
 
 // schemasFromDir reads every <subject>.avsc in dir as version 1 of subject,
 // with ids 1, 2, ... in file-name order (as the dev mode registers them).
-func schemasFromDir(dir string) ([]policy.Schema, error) {
+func schemasFromDir(dir string) ([]schemas.SchemaVersion, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.avsc"))
 	if err != nil {
 		return nil, fmt.Errorf("--schemas %s: %w", dir, err)
@@ -134,7 +135,7 @@ func schemasFromDir(dir string) ([]policy.Schema, error) {
 		return nil, fmt.Errorf("--schemas %s: no *.avsc files", dir)
 	}
 	sort.Strings(paths)
-	out := make([]policy.Schema, 0, len(paths))
+	out := make([]schemas.SchemaVersion, 0, len(paths))
 	for i, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -145,7 +146,7 @@ func schemasFromDir(dir string) ([]policy.Schema, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--schemas: %s: %w", p, err)
 		}
-		out = append(out, policy.Schema{ID: s.ID, Subject: s.Subject, Version: s.Version, Schema: s.Avro})
+		out = append(out, *s)
 	}
 	return out, nil
 }
@@ -153,9 +154,9 @@ func schemasFromDir(dir string) ([]policy.Schema, error) {
 // schemasFromRegistry fetches the latest version of each contract's
 // subject. A subject the registry does not have is a problem at the
 // contract's subject; an unreachable registry is an error.
-func schemasFromRegistry(ctx context.Context, registry string, contracts []agreements.DataContract) ([]policy.Schema, agreements.Problems, error) {
+func schemasFromRegistry(ctx context.Context, registry string, contracts []agreements.DataContract) ([]schemas.SchemaVersion, agreements.Problems, error) {
 	var (
-		out   []policy.Schema
+		out   []schemas.SchemaVersion
 		probs agreements.Problems
 		seen  = map[string]bool{}
 	)
@@ -179,7 +180,7 @@ func schemasFromRegistry(ctx context.Context, registry string, contracts []agree
 			probs = append(probs, agreements.Problem{Pos: pos, Message: err.Error(), Hint: "register the schema under subject " + c.Subject})
 			continue
 		}
-		out = append(out, policy.Schema{ID: s.ID, Subject: s.Subject, Version: s.Version, Schema: s.Avro})
+		out = append(out, *s)
 	}
 	return out, probs, nil
 }

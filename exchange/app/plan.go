@@ -173,27 +173,25 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 
 // allSchemas lists every registered version of every subject: the plan needs
 // them all to tell an unknown schema id from one of another dataset.
-func (b *planBuilder) allSchemas(ctx context.Context) ([]policy.Schema, error) {
+func (b *planBuilder) allSchemas(ctx context.Context) ([]schemas.SchemaVersion, error) {
 	subjects, err := b.reg.Subjects(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing subjects: %w", err)
 	}
-	var out []policy.Schema
+	var out []schemas.SchemaVersion
 	for _, s := range subjects {
 		versions, err := b.reg.Versions(ctx, s)
 		if err != nil {
 			return nil, fmt.Errorf("listing versions of %s: %w", s, err)
 		}
-		for _, v := range versions {
-			out = append(out, policy.Schema{ID: v.ID, Subject: v.Subject, Version: v.Version, Schema: v.Avro})
-		}
+		out = append(out, versions...)
 	}
 	return out, nil
 }
 
 // versionLabel identifies a plan by the content it was compiled from, so
 // the ledger's plan version means the same thing on every instance.
-func (b *planBuilder) versionLabel(schemaList []policy.Schema) (string, error) {
+func (b *planBuilder) versionLabel(schemaList []schemas.SchemaVersion) (string, error) {
 	h := sha256.New()
 	paths, err := filepath.Glob(filepath.Join(b.dir, "*.y*ml"))
 	if err != nil {
