@@ -197,7 +197,7 @@ func TestSoftDeletedVersionsAreNotChecked(t *testing.T) {
 	if _, err := r.Register(ctx, "s", rec(fID, fAgeInt)); err != nil {
 		t.Fatalf("after soft delete: %v", err)
 	}
-	vs, err := r.ListVersions(ctx, "s", true)
+	vs, err := r.listVersions(ctx, "s", true)
 	if err != nil {
 		t.Fatal(err)
 	}

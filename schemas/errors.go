@@ -34,43 +34,18 @@ var (
 	ErrVersionSoftDeleted    = errors.New("version was soft deleted")
 	ErrVersionNotSoftDeleted = errors.New("version was not soft deleted first")
 
-	// Wire format and decoding. Both ErrMalformedFrame and
-	// ErrMalformedPayload map to the reason code decode:malformed;
-	// ErrUnknownSchemaID maps to schema:unknown_id (see ReasonCode).
-	ErrMalformedFrame   = errors.New("malformed frame")
-	ErrMalformedPayload = errors.New("malformed avro payload")
-	ErrUnknownSchemaID  = errors.New("unknown schema id")
+	// ErrMalformedFrame: a value is not in the Confluent wire format (see
+	// ParseFrame); the runtime quarantines it as decode:malformed.
+	ErrMalformedFrame = errors.New("malformed frame")
 )
 
-// Reason codes this package's errors map to. They equal the constants of
-// the policy package's catalogue; schemas does not import policy.
-const (
-	ReasonDecodeMalformed = "decode:malformed"
-	ReasonSchemaUnknownID = "schema:unknown_id"
-)
-
-// ReasonCode maps an error from ParseFrame or Codecs.Decode to its reason
-// code, or "" when err is not a decode error (for example a cancelled
-// context or a store failure, which must not quarantine a record).
-func ReasonCode(err error) string {
-	switch {
-	case errors.Is(err, ErrUnknownSchemaID):
-		return ReasonSchemaUnknownID
-	case errors.Is(err, ErrMalformedFrame), errors.Is(err, ErrMalformedPayload):
-		return ReasonDecodeMalformed
-	}
-	return ""
-}
-
-// FrameError describes why a Confluent-framed value could not be decoded.
-// It matches ErrMalformedFrame, ErrMalformedPayload or ErrUnknownSchemaID
-// through errors.Is.
+// FrameError describes why a value is not a Confluent-framed one. It
+// matches ErrMalformedFrame through errors.Is.
 type FrameError struct {
 	// SchemaID is the id read from the frame, or -1 when the header itself
 	// is malformed.
 	SchemaID int
-	// Kind is one of ErrMalformedFrame, ErrMalformedPayload,
-	// ErrUnknownSchemaID.
+	// Kind is ErrMalformedFrame.
 	Kind error
 	// Detail says what was wrong (never the payload bytes).
 	Detail string

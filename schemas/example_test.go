@@ -31,15 +31,15 @@ func Example() {
 		fmt.Println(ie.Messages[0])
 	}
 
-	codecs := schemas.NewCodecs(reg)
-	frame, _ := codecs.Encode(ctx, id, map[string]any{"id": "b-1", "weight_grams": 3400})
-	gotID, v, _ := codecs.Decode(ctx, frame)
-	fmt.Println(gotID, v.(map[string]any)["weight_grams"])
+	// The wire format: magic byte 0, the id, then the Avro body.
+	frame := append(schemas.AppendFrame(nil, id), 0x02, 'b')
+	gotID, body, _ := schemas.ParseFrame(frame)
+	fmt.Println(gotID, len(body))
 
-	_, _, err = codecs.Decode(ctx, []byte{0, 0, 0, 0, 99, 1})
-	fmt.Println(schemas.ReasonCode(err))
+	_, _, err = schemas.ParseFrame([]byte{1, 0, 0, 0, 1})
+	fmt.Println(errors.Is(err, schemas.ErrMalformedFrame), err)
 	// Output:
 	// field "weight_grams" (record civil.Birth): writer type "int" cannot be read as reader type "string" (BACKWARD: new schema must read data written with version 1)
-	// 1 3400
-	// schema:unknown_id
+	// 1 2
+	// true malformed frame: magic byte is 0x01, want 0x00
 }

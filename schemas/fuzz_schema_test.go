@@ -30,11 +30,11 @@ func FuzzParseSchema(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		p, err := parseSchema(text, DefaultMaxSchemaDepth)
+		p, err := parseSchema(text, maxSchemaDepth)
 		if err != nil {
 			return
 		}
-		again, err := parseSchema(p.text, DefaultMaxSchemaDepth)
+		again, err := parseSchema(p.text, maxSchemaDepth)
 		if err != nil {
 			t.Fatalf("normalised text %s does not parse: %v", p.text, err)
 		}

@@ -29,9 +29,9 @@ const (
 type Registry struct {
 	store        Store
 	log          *slog.Logger
-	defaultLevel Compatibility
+	defaultLevel Compatibility // BACKWARD; tests change it
 	onChange     func(subject string)
-	maxDepth     int
+	maxDepth     int // maxSchemaDepth; tests lower it
 
 	writeMu sync.Mutex
 
@@ -46,16 +46,6 @@ type cachedSchema struct {
 
 // Option configures NewRegistry.
 type Option func(*Registry)
-
-// WithDefaultCompatibility sets the level used when neither the subject
-// nor the registry has one configured. Default: BACKWARD.
-func WithDefaultCompatibility(level Compatibility) Option {
-	return func(r *Registry) {
-		if level.Valid() {
-			r.defaultLevel = level
-		}
-	}
-}
 
 // WithLogger sets the logger. Default: slog.Default(). Schema texts and
 // payloads are never logged; subjects, versions and ids are.
@@ -75,23 +65,13 @@ func WithOnChange(fn func(subject string)) Option {
 	return func(r *Registry) { r.onChange = fn }
 }
 
-// WithMaxSchemaDepth limits how deeply types may nest in a registered
-// schema. Default: DefaultMaxSchemaDepth (32).
-func WithMaxSchemaDepth(n int) Option {
-	return func(r *Registry) {
-		if n > 0 {
-			r.maxDepth = n
-		}
-	}
-}
-
 // NewRegistry returns a registry over store.
 func NewRegistry(store Store, opts ...Option) *Registry {
 	r := &Registry{
 		store:        store,
 		log:          slog.Default(),
 		defaultLevel: Backward,
-		maxDepth:     DefaultMaxSchemaDepth,
+		maxDepth:     maxSchemaDepth,
 		byID:         map[int]*cachedSchema{},
 	}
 	for _, o := range opts {
@@ -189,11 +169,11 @@ func (r *Registry) ListSubjects(ctx context.Context, includeDeleted bool) ([]str
 // Versions returns the live versions of subject, oldest first, with their
 // parsed schemas. ErrSubjectNotFound when there are none.
 func (r *Registry) Versions(ctx context.Context, subject string) ([]SchemaVersion, error) {
-	return r.ListVersions(ctx, subject, false)
+	return r.listVersions(ctx, subject, false)
 }
 
-// ListVersions is Versions with soft-deleted versions when includeDeleted.
-func (r *Registry) ListVersions(ctx context.Context, subject string, includeDeleted bool) ([]SchemaVersion, error) {
+// listVersions is Versions with soft-deleted versions when includeDeleted.
+func (r *Registry) listVersions(ctx context.Context, subject string, includeDeleted bool) ([]SchemaVersion, error) {
 	vs, err := r.store.Versions(ctx, subject, includeDeleted)
 	if err != nil {
 		return nil, fmt.Errorf("versions of subject %q: %w", subject, err)
@@ -379,7 +359,7 @@ func (r *Registry) check(level Compatibility, candidate avro.Schema, live []*cac
 		return nil
 	}
 	from := len(live) - 1
-	if level.Transitive() {
+	if level.transitive() {
 		from = 0
 	}
 	var msgs []string
@@ -470,7 +450,7 @@ func (r *Registry) SubjectConfig(ctx context.Context, subject string) (Compatibi
 
 // SetConfig sets the level of subject ("" = global).
 func (r *Registry) SetConfig(ctx context.Context, subject string, level Compatibility) error {
-	if !level.Valid() {
+	if !level.valid() {
 		return fmt.Errorf("%w: %q", ErrInvalidCompatibility, level)
 	}
 	if subject != "" {

@@ -55,7 +55,8 @@ func TestRegisterIsIdempotent(t *testing.T) {
 
 func TestRegisterRejects(t *testing.T) {
 	ctx := context.Background()
-	r := quietRegistry(WithMaxSchemaDepth(4))
+	r := quietRegistry()
+	r.maxDepth = 4
 	cases := map[string]struct {
 		subject, schema string
 		want            error
@@ -145,31 +146,25 @@ func TestLookupAndSchemaByID(t *testing.T) {
 	}
 }
 
-func TestCanonicalAndFingerprint(t *testing.T) {
+// TestIdentityKeepsDefaults: two schemas with the same Parsing Canonical
+// Form (they differ in docs and a default) are two registry ids.
+func TestIdentityKeepsDefaults(t *testing.T) {
 	a := `{"type":"record","name":"R","namespace":"n","doc":"one","fields":[{"name":"x","type":"int","default":1,"doc":"d"}]}`
 	b := `{"namespace":"n","name":"R","type":"record","fields":[{"type":"int","name":"x"}]}`
-	ca, err := Canonical(a)
+	pa, err := parseSchema(a, maxSchemaDepth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"name":"n.R","type":"record","fields":[{"name":"x","type":"int"}]}`; ca != want {
-		t.Fatalf("Canonical = %s, want %s", ca, want)
+	pb, err := parseSchema(b, maxSchemaDepth)
+	if err != nil {
+		t.Fatal(err)
 	}
-	fa, _ := Fingerprint(a)
-	fb, _ := Fingerprint(b)
-	if fa != fb {
-		t.Fatal("schemas differing only in docs and defaults have different fingerprints")
+	if pa.schema.Fingerprint() != pb.schema.Fingerprint() {
+		t.Fatal("schemas differing only in docs and defaults have different canonical fingerprints")
 	}
-	fc, _ := Fingerprint(`{"type":"record","name":"R","namespace":"n","fields":[{"name":"x","type":"long"}]}`)
-	if fa == fc {
-		t.Fatal("different schemas share a fingerprint")
-	}
-	if _, err := Fingerprint(`nope`); !errors.Is(err, ErrInvalidSchema) {
-		t.Fatalf("Fingerprint(invalid) = %v", err)
-	}
-	// The registry's identity keeps defaults: same canonical form, two ids.
 	ctx := context.Background()
-	r := quietRegistry(WithDefaultCompatibility(None))
+	r := quietRegistry()
+	r.defaultLevel = None
 	id1, _ := r.Register(ctx, "s", a)
 	id2, _ := r.Register(ctx, "s", b)
 	if id1 == id2 {
@@ -220,7 +215,8 @@ func TestRegisterRechecksAfterConflict(t *testing.T) {
 
 func TestConfigLevels(t *testing.T) {
 	ctx := context.Background()
-	r := quietRegistry(WithDefaultCompatibility(Full))
+	r := quietRegistry()
+	r.defaultLevel = Full
 	if lvl, _ := r.Config(ctx, "s"); lvl != Full {
 		t.Fatalf("default = %s, want FULL", lvl)
 	}

@@ -17,11 +17,11 @@ import (
 // of hostile payloads bounded: with no recursion and a bounded depth, the
 // decoder's stack depth is bounded too.
 const (
-	// DefaultMaxSchemaDepth is the default limit on nested types (record
-	// in record, array of array, ...), see WithMaxSchemaDepth.
-	DefaultMaxSchemaDepth = 32
-	// DefaultMaxSchemaBytes bounds the size of a schema's JSON text.
-	DefaultMaxSchemaBytes = 1 << 20
+	// maxSchemaDepth limits nested types (record in record, array of
+	// array, ...).
+	maxSchemaDepth = 32
+	// maxSchemaBytes bounds the size of a schema's JSON text.
+	maxSchemaBytes = 1 << 20
 	// maxJSONDepth bounds JSON nesting before hamba's parser sees the text;
 	// every Avro level costs at most four JSON levels.
 	jsonDepthPerLevel = 4
@@ -57,8 +57,8 @@ type parsed struct {
 
 // parseSchema validates and parses schemaJSON with the given depth limit.
 func parseSchema(schemaJSON string, maxDepth int) (*parsed, error) {
-	if len(schemaJSON) > DefaultMaxSchemaBytes {
-		return nil, &InvalidSchemaError{Reason: fmt.Sprintf("schema is %d bytes, limit %d", len(schemaJSON), DefaultMaxSchemaBytes)}
+	if len(schemaJSON) > maxSchemaBytes {
+		return nil, &InvalidSchemaError{Reason: fmt.Sprintf("schema is %d bytes, limit %d", len(schemaJSON), maxSchemaBytes)}
 	}
 	if err := checkJSON(schemaJSON, maxDepth*jsonDepthPerLevel+2); err != nil {
 		return nil, err
@@ -200,34 +200,12 @@ func zeroSized(s avro.Schema) bool {
 }
 
 // ParseSchema parses an Avro schema JSON with the registry's limits
-// (DefaultMaxSchemaDepth, no recursive types). The schema's named types
+// (types nested at most 32 deep, no recursive types). The schema's named types
 // do not leak into hamba's global cache.
 func ParseSchema(schemaJSON string) (avro.Schema, error) {
-	p, err := parseSchema(schemaJSON, DefaultMaxSchemaDepth)
+	p, err := parseSchema(schemaJSON, maxSchemaDepth)
 	if err != nil {
 		return nil, err
 	}
 	return p.schema, nil
-}
-
-// Canonical returns the Avro Parsing Canonical Form of schemaJSON (doc,
-// aliases, defaults and properties stripped; names fully qualified).
-func Canonical(schemaJSON string) (string, error) {
-	s, err := ParseSchema(schemaJSON)
-	if err != nil {
-		return "", err
-	}
-	return s.String(), nil
-}
-
-// Fingerprint returns the Avro SHA-256 fingerprint of schemaJSON's Parsing
-// Canonical Form. Two schemas differing only in docs or defaults share a
-// fingerprint; the registry's identity (which also keeps defaults) is
-// stricter.
-func Fingerprint(schemaJSON string) ([32]byte, error) {
-	s, err := ParseSchema(schemaJSON)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	return s.Fingerprint(), nil
 }

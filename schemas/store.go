@@ -101,12 +101,12 @@ const (
 	None               Compatibility = "NONE"
 )
 
-// Levels lists every compatibility level.
-var Levels = []Compatibility{Backward, BackwardTransitive, Forward, ForwardTransitive, Full, FullTransitive, None}
+// levels lists every compatibility level.
+var levels = []Compatibility{Backward, BackwardTransitive, Forward, ForwardTransitive, Full, FullTransitive, None}
 
 // ParseCompatibility accepts a level name (case-insensitive).
 func ParseCompatibility(s string) (Compatibility, error) {
-	for _, l := range Levels {
+	for _, l := range levels {
 		if equalFoldASCII(s, string(l)) {
 			return l, nil
 		}
@@ -114,9 +114,9 @@ func ParseCompatibility(s string) (Compatibility, error) {
 	return "", fmt.Errorf("%w: %q (want one of BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE)", ErrInvalidCompatibility, s)
 }
 
-// Valid reports whether c is one of Levels.
-func (c Compatibility) Valid() bool {
-	for _, l := range Levels {
+// valid reports whether c is one of the levels above.
+func (c Compatibility) valid() bool {
+	for _, l := range levels {
 		if c == l {
 			return true
 		}
@@ -124,9 +124,9 @@ func (c Compatibility) Valid() bool {
 	return false
 }
 
-// Transitive reports whether c checks against every earlier version
+// transitive reports whether c checks against every earlier version
 // rather than the latest only.
-func (c Compatibility) Transitive() bool {
+func (c Compatibility) transitive() bool {
 	return c == BackwardTransitive || c == ForwardTransitive || c == FullTransitive
 }
 
