@@ -398,11 +398,8 @@ func (v *validator) agreement(a *Agreement) {
 			continue
 		}
 		if fc.Class == Sensitive {
-			switch f.Transform.Kind {
-			case Keep:
-				v.add(valPos, "deliver it with pseudonymize, redact, truncate, mask or generalize, or leave it out", "agreement %s: sensitive field %s may not be delivered with keep", name, f.Name)
-			case Hash:
-				v.add(valPos, "an unkeyed hash of a sensitive value can be reversed by hashing candidates; use pseudonymize (keyed per agreement)", "agreement %s: sensitive field %s may not be delivered with hash", name, f.Name)
+			if p, refused := SensitiveDelivery(name, f, valPos); refused {
+				v.probs = append(v.probs, p)
 			}
 		}
 	}

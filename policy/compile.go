@@ -618,9 +618,11 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 		case kind == agreements.Hash && !fi.classified:
 			c.addf(fr.Pos, "classify the field in the contract, or use pseudonymize (keyed)", "agreement %s: field %s is not classified by contract %s, so it is treated as sensitive and may not be hashed unkeyed", a.ID, fr.Name, ds.contract.Dataset)
 			continue
-		case !c.check && fi.class == agreements.Sensitive && (kind == agreements.Keep || kind == agreements.Hash):
-			c.addf(fr.Pos, "use pseudonymize, mask, generalize or redact", "agreement %s: field %s is sensitive and may not be delivered with %s", a.ID, fr.Name, kind)
-			continue
+		case !c.check && fi.class == agreements.Sensitive:
+			if p, refused := agreements.SensitiveDelivery(a.ID, fr, fr.Pos); refused {
+				c.probs = append(c.probs, p)
+				continue
+			}
 		}
 		of := outField{src: i, nullIdx: -1, redact: kind == agreements.Redact}
 		df := derivedField{Name: fr.Name, Doc: transformDoc(fr.Transform)}

@@ -317,6 +317,11 @@ func TestSensitiveFields(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), "sensitive") {
 				t.Errorf("error %q does not say why", err)
 			}
+			// The compiler words the rule as agreements.Validate does.
+			if p, refused := agreements.SensitiveDelivery("one", agreements.FieldRule{Name: "f", Transform: tc.tr}, agreements.Pos{}); tc.class == agreements.Sensitive && refused &&
+				(err == nil || !strings.Contains(err.Error(), p.Message)) {
+				t.Errorf("error %v lacks %q", err, p.Message)
+			}
 		})
 	}
 }
