@@ -467,16 +467,7 @@ func (d *decoder) contract(n *yaml.Node) DataContract {
 				})
 			})
 		case "quality":
-			if isNull(v) {
-				return
-			}
-			if v.Kind != yaml.SequenceNode {
-				d.problem(d.pos(v), "write a list of {name, rule, severity}", "quality must be a list, not a %s", kindName(v))
-				return
-			}
-			for i, item := range v.Content {
-				c.Quality = append(c.Quality, d.qualityRule(item, i, c.KeyPos))
-			}
+			c.Quality = d.quality(v, c.KeyPos)
 		case "freshness":
 			if isNull(v) {
 				return
@@ -500,11 +491,9 @@ func (d *decoder) contract(n *yaml.Node) DataContract {
 	return c
 }
 
-func (d *decoder) qualityRule(n *yaml.Node, i int, keyPos map[string]Pos) QualityRule {
-	q := QualityRule{Severity: SeverityError, Pos: d.pos(n)}
-	prefix := fmt.Sprintf("quality.%d.", i)
-	keyPos[prefix[:len(prefix)-1]] = d.pos(n)
-	d.mapping(n, "quality rule", qualityKeys, keyPos, prefix, func(key string, _, v *yaml.Node) {
+func (d *decoder) quality(n *yaml.Node, keyPos map[string]Pos) []QualityRule {
+	start := func(item *yaml.Node) QualityRule { return QualityRule{Severity: SeverityError, Pos: d.pos(item)} }
+	return decodeList(d, n, keyPos, "quality", "quality rule", "{name, rule, severity}", qualityKeys, start, func(q *QualityRule, key string, v *yaml.Node) {
 		switch key {
 		case "name":
 			q.Name = d.str(v, "quality rule name")
@@ -517,7 +506,6 @@ func (d *decoder) qualityRule(n *yaml.Node, i int, keyPos map[string]Pos) Qualit
 			_ = d.str(v, "quality rule description")
 		}
 	})
-	return q
 }
 
 var (
@@ -574,60 +562,58 @@ func (d *decoder) agreement(n *yaml.Node) Agreement {
 }
 
 func (d *decoder) approvals(n *yaml.Node, keyPos map[string]Pos) []Approval {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.problem(d.pos(n), "write a list of {agency, steward, at}", "approvals must be a list, not a %s", kindName(n))
-		return nil
-	}
-	var out []Approval
-	for i, item := range n.Content {
-		var ap Approval
-		prefix := fmt.Sprintf("approvals.%d.", i)
-		keyPos[prefix[:len(prefix)-1]] = d.pos(item)
-		d.mapping(item, "approval", approvalKeys, keyPos, prefix, func(key string, _, v *yaml.Node) {
-			switch key {
-			case "agency":
-				ap.Agency = d.str(v, "approval agency")
-			case "steward":
-				ap.Steward = d.str(v, "approval steward")
-			case "at":
-				ap.At = d.timestamp(v, "approval at")
-			}
-		})
-		out = append(out, ap)
-	}
-	return out
+	return decodeList(d, n, keyPos, "approvals", "approval", "{agency, steward, at}", approvalKeys, nil, func(ap *Approval, key string, v *yaml.Node) {
+		switch key {
+		case "agency":
+			ap.Agency = d.str(v, "approval agency")
+		case "steward":
+			ap.Steward = d.str(v, "approval steward")
+		case "at":
+			ap.At = d.timestamp(v, "approval at")
+		}
+	})
 }
 
 func (d *decoder) history(n *yaml.Node, keyPos map[string]Pos) []Transition {
+	return decodeList(d, n, keyPos, "history", "history entry", "{from, to, by, at, reason}", historyKeys, nil, func(t *Transition, key string, v *yaml.Node) {
+		switch key {
+		case "from":
+			t.From = Status(d.str(v, "history from"))
+		case "to":
+			t.To = Status(d.str(v, "history to"))
+		case "by":
+			t.By = d.str(v, "history by")
+		case "at":
+			t.At = d.timestamp(v, "history at")
+		case "reason":
+			t.Reason = d.str(v, "history reason")
+		}
+	})
+}
+
+// decodeList decodes the list under key (a null is an empty list): each
+// item a mapping of the allowed keys, positioned in keyPos as key.<i> and
+// key.<i>.<field>, starting from start(item) (the zero T when start is nil)
+// and filled in by field. shape is the item's form, for the hint when the
+// value is not a list.
+func decodeList[T any](d *decoder, n *yaml.Node, keyPos map[string]Pos, key, item, shape string, allowed []string,
+	start func(item *yaml.Node) T, field func(t *T, key string, v *yaml.Node)) []T {
 	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.problem(d.pos(n), "write a list of {from, to, by, at, reason}", "history must be a list, not a %s", kindName(n))
+		d.problem(d.pos(n), "write a list of "+shape, "%s must be a list, not a %s", key, kindName(n))
 		return nil
 	}
-	var out []Transition
-	for i, item := range n.Content {
-		var t Transition
-		prefix := fmt.Sprintf("history.%d.", i)
-		keyPos[prefix[:len(prefix)-1]] = d.pos(item)
-		d.mapping(item, "history entry", historyKeys, keyPos, prefix, func(key string, _, v *yaml.Node) {
-			switch key {
-			case "from":
-				t.From = Status(d.str(v, "history from"))
-			case "to":
-				t.To = Status(d.str(v, "history to"))
-			case "by":
-				t.By = d.str(v, "history by")
-			case "at":
-				t.At = d.timestamp(v, "history at")
-			case "reason":
-				t.Reason = d.str(v, "history reason")
-			}
-		})
+	var out []T
+	for i, node := range n.Content {
+		var t T
+		if start != nil {
+			t = start(node)
+		}
+		prefix := fmt.Sprintf("%s.%d.", key, i)
+		keyPos[prefix[:len(prefix)-1]] = d.pos(node)
+		d.mapping(node, item, allowed, keyPos, prefix, func(k string, _, v *yaml.Node) { field(&t, k, v) })
 		out = append(out, t)
 	}
 	return out

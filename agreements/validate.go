@@ -170,11 +170,24 @@ func (v *validator) contracts() {
 	}
 }
 
+// contract checks one data contract: its identity (dataset, owner,
+// subject), description, field classes and data subject, quality rules and
+// freshness.
 func (v *validator) contract(c *DataContract) {
 	name := c.Dataset
 	if name == "" {
 		name = "(no dataset)"
 	}
+	v.contractIdentity(c, name)
+	v.text(at(c.KeyPos, "description", c.Pos), "contract description", c.Description, true)
+	fieldNames := v.contractFields(c, name)
+	v.dataSubject(c, name, fieldNames)
+	v.qualityRules(c, name)
+	v.contractFreshness(c, name, fieldNames)
+}
+
+// contractIdentity checks the dataset id, the owner and the subject.
+func (v *validator) contractIdentity(c *DataContract, name string) {
 	dsPos := at(c.KeyPos, "dataset", c.Pos)
 	switch m := datasetRe.FindStringSubmatch(c.Dataset); {
 	case c.invalid["dataset"]:
@@ -202,10 +215,10 @@ func (v *validator) contract(c *DataContract) {
 		}
 		v.add(c.Pos, hint, "contract %s has no subject", name)
 	}
+}
 
-	v.text(at(c.KeyPos, "description", c.Pos), "contract description", c.Description, true)
-
-	// Fields and their classification.
+// contractFields checks the field classes and returns the field names.
+func (v *validator) contractFields(c *DataContract, name string) []string {
 	if len(c.Fields) == 0 && !c.invalid["fields"] {
 		v.add(at(c.KeyPos, "fields", c.Pos), "classify every top-level field of the schema: fields: {<field>: public|internal|personal|sensitive}", "contract %s classifies no fields", name)
 	}
@@ -220,6 +233,12 @@ func (v *validator) contract(c *DataContract) {
 			v.add(valPos, suggestHint(string(f.Class), classifications), "field %s has unknown classification %q", f.Name, f.Class)
 		}
 	}
+	return fieldNames
+}
+
+// dataSubject checks that the field naming the data subject is classified
+// personal or sensitive.
+func (v *validator) dataSubject(c *DataContract, name string, fieldNames []string) {
 	if c.DataSubject != "" {
 		fc, ok := c.Field(c.DataSubject)
 		switch {
@@ -229,8 +248,10 @@ func (v *validator) contract(c *DataContract) {
 			v.add(at(c.KeyPos, "fields."+fc.Name, fc.Pos), "a person's identifier is personal or sensitive data", "field %s identifies the data subject but is classified %s", fc.Name, fc.Class)
 		}
 	}
+}
 
-	// Quality rules.
+// qualityRules checks each rule's name (a reason code), CEL and severity.
+func (v *validator) qualityRules(c *DataContract, name string) {
 	firstRule := map[string]bool{}
 	for i, q := range c.Quality {
 		itemPos := at(c.KeyPos, fmt.Sprintf("quality.%d", i), c.Pos)
@@ -260,8 +281,10 @@ func (v *validator) contract(c *DataContract) {
 			v.add(at(c.KeyPos, fmt.Sprintf("quality.%d.severity", i), itemPos), suggestHint(string(q.Severity), severities), "quality rule %s has unknown severity %q", label, q.Severity)
 		}
 	}
+}
 
-	// Freshness.
+// contractFreshness checks the event-time field, durations and on_stale.
+func (v *validator) contractFreshness(c *DataContract, name string, fieldNames []string) {
 	if f := c.Freshness; f != nil {
 		switch {
 		case c.invalid["freshness.event_time"]:
@@ -317,11 +340,27 @@ func (v *validator) datasetIDs() []string {
 	return ids
 }
 
+// agreement checks one agreement: its id, parties, terms (purpose, legal
+// basis, validity), fields and their transforms, filter, stricter
+// freshness and lifecycle.
 func (v *validator) agreement(a *Agreement) {
 	name := a.ID
 	if name == "" {
 		name = "(no id)"
 	}
+	v.agreementID(a)
+	contract := v.agreementParties(a, name)
+	v.agreementTerms(a, name)
+	v.agreementFields(a, name, contract)
+	if strings.TrimSpace(a.Filter) != "" && v.text(at(a.KeyPos, "filter", a.Pos), "filter of agreement "+name, a.Filter, true) {
+		v.checkCEL(a.Filter, at(a.KeyPos, "filter", a.Pos), "filter of agreement "+name)
+	}
+	v.agreementFreshness(a, name, contract)
+	v.lifecycle(a, name)
+}
+
+// agreementID checks the id: present, and a valid part of a topic name.
+func (v *validator) agreementID(a *Agreement) {
 	switch {
 	case a.invalid["id"]:
 	case a.ID == "":
@@ -329,8 +368,11 @@ func (v *validator) agreement(a *Agreement) {
 	case !agreementRe.MatchString(a.ID) || len(a.ID) > maxAgreementIDLen:
 		v.add(at(a.KeyPos, "id", a.Pos), fmt.Sprintf("use lowercase letters, digits, - and _ (at most %d characters); it is part of the delivery topic name", maxAgreementIDLen), "agreement id %q is not a valid id", a.ID)
 	}
+}
 
-	// Provider and consumer.
+// agreementParties checks provider and consumer and returns the provider's
+// contract, nil when there is none.
+func (v *validator) agreementParties(a *Agreement, name string) *DataContract {
 	var contract *DataContract
 	provPos := at(a.KeyPos, "provider", a.Pos)
 	switch {
@@ -356,8 +398,11 @@ func (v *validator) agreement(a *Agreement) {
 	default:
 		v.checkAgencyRef(consPos, "consumer", a.Consumer)
 	}
+	return contract
+}
 
-	// Purpose, legal basis, validity.
+// agreementTerms checks purpose, legal basis and the validity window.
+func (v *validator) agreementTerms(a *Agreement, name string) {
 	if strings.TrimSpace(a.Purpose) == "" && !a.invalid["purpose"] {
 		v.add(a.Pos, "state why the consumer needs the data: purpose: \"...\"", "agreement %s has no purpose", name)
 	}
@@ -375,8 +420,12 @@ func (v *validator) agreement(a *Agreement) {
 	if !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() && !a.ValidUntil.After(a.ValidFrom) {
 		v.add(at(a.KeyPos, "valid_until", a.Pos), "valid_until must be after valid_from", "agreement %s: valid_until %s is not after valid_from %s", name, a.ValidUntil.Format(time.RFC3339), a.ValidFrom.Format(time.RFC3339))
 	}
+}
 
-	// Fields.
+// agreementFields checks each field's transform, and against the
+// provider's contract (when known) that it is classified and that a
+// sensitive field is not delivered as it is.
+func (v *validator) agreementFields(a *Agreement, name string, contract *DataContract) {
 	if len(a.Fields) == 0 && !a.invalid["fields"] {
 		v.add(at(a.KeyPos, "fields", a.Pos), "list the allowed fields with their transforms: fields: {<field>: keep|pseudonymize|...}", "agreement %s allows no fields", name)
 	}
@@ -403,11 +452,10 @@ func (v *validator) agreement(a *Agreement) {
 			}
 		}
 	}
-	if strings.TrimSpace(a.Filter) != "" && v.text(at(a.KeyPos, "filter", a.Pos), "filter of agreement "+name, a.Filter, true) {
-		v.checkCEL(a.Filter, at(a.KeyPos, "filter", a.Pos), "filter of agreement "+name)
-	}
+}
 
-	// Stricter freshness.
+// agreementFreshness checks that a max age only tightens the contract's.
+func (v *validator) agreementFreshness(a *Agreement, name string, contract *DataContract) {
 	if a.MaxAge < 0 {
 		v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "durations are positive", "agreement %s: negative freshness max_age", name)
 	}
@@ -420,8 +468,6 @@ func (v *validator) agreement(a *Agreement) {
 			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "an agreement may only tighten freshness; remove it or make it at most "+FormatDuration(cf.MaxAge), "agreement %s: freshness max_age %s is looser than the contract's %s", name, FormatDuration(a.MaxAge), FormatDuration(cf.MaxAge))
 		}
 	}
-
-	v.lifecycle(a, name)
 }
 
 func suggestHintOr(word string, candidates []string, otherwise string) string {
@@ -463,11 +509,25 @@ func (v *validator) transform(agreement string, f FieldRule, p Pos) {
 	}
 }
 
+// lifecycle checks the status, the approvals and the history.
 func (v *validator) lifecycle(a *Agreement, name string) {
 	statusPos := at(a.KeyPos, "status", a.Pos)
 	if !a.Status.Valid() && !a.invalid["status"] {
 		v.add(statusPos, suggestHintOr(string(a.Status), statusStrings(), "one of "+statusList()), "agreement %s has unknown status %q", name, a.Status)
 	}
+	v.approvals(a, name)
+	switch a.Status {
+	case StatusApproved, StatusActive, StatusSuspended:
+		if err := a.approvalsComplete(); err != nil {
+			v.add(statusPos, "add approvals: [{agency: <id>, steward: <name>, at: <time>}] for both parties, or set status: proposed", "agreement %s is %s but %v", name, a.Status, err)
+		}
+	}
+	v.approvalTimes(a, name)
+	v.history(a, name, statusPos)
+}
+
+// approvals checks that each approval names a party's steward and a time.
+func (v *validator) approvals(a *Agreement, name string) {
 	provider := a.ProviderAgency()
 	for i, ap := range a.Approvals {
 		p := at(a.KeyPos, fmt.Sprintf("approvals.%d", i), a.Pos)
@@ -488,14 +548,12 @@ func (v *validator) lifecycle(a *Agreement, name string) {
 			v.add(p, "add at: <RFC 3339 timestamp>", "agreement %s: approval %d has no time", name, i+1)
 		}
 	}
-	switch a.Status {
-	case StatusApproved, StatusActive, StatusSuspended:
-		if err := a.approvalsComplete(); err != nil {
-			v.add(statusPos, "add approvals: [{agency: <id>, steward: <name>, at: <time>}] for both parties, or set status: proposed", "agreement %s is %s but %v", name, a.Status, err)
-		}
-	}
-	// Approvals are given while the agreement is proposed: after the last
-	// transition to proposed and no later than the transition to approved.
+}
+
+// approvalTimes checks that approvals are given while the agreement is
+// proposed: after the last transition to proposed and no later than the
+// transition to approved.
+func (v *validator) approvalTimes(a *Agreement, name string) {
 	var proposedAt, approvedAt time.Time
 	for _, t := range a.History {
 		switch t.To {
@@ -515,7 +573,11 @@ func (v *validator) lifecycle(a *Agreement, name string) {
 			v.add(p, "an agreement is approved only once both approvals are given", "agreement %s: approval by %s at %s is later than the approval of the agreement at %s", name, ap.Steward, ap.At.Format(time.RFC3339), approvedAt.Format(time.RFC3339))
 		}
 	}
+}
 
+// history checks that the transitions are lifecycle steps, chained, in
+// time order, attributed, and end at the status.
+func (v *validator) history(a *Agreement, name string, statusPos Pos) {
 	prev := Status("")
 	for i, t := range a.History {
 		p := at(a.KeyPos, fmt.Sprintf("history.%d", i), a.Pos)
