@@ -192,7 +192,7 @@ func BenchmarkDecide(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m := &msgs[i%len(msgs)]
 		m.Offset = int64(i)
-		_ = w.decide(ex.plan, m, e2eNow, sc, &d)
+		_ = w.router.route(ex.plan, m, e2eNow, sc, &d)
 	}
 }
 

@@ -35,6 +35,23 @@
 // kafka-go setting is what it is (the library's known traps) is commented
 // where it is set.
 //
+// # Files
+//
+//	config.go      WorkerConfig, its defaults and validation; the Options
+//	worker.go      Worker, NewWorker, Ready, Run (plan wait, restarts, drain)
+//	session.go     the group session, its generations, the generation-bound commit
+//	fetch.go       one reader per assigned partition; the position check (halt)
+//	positions.go   positionGuard: a record at an audited position is the one audited
+//	watchdog.go    consumer lag and the stall watchdog
+//	pipeline.go    the three-stage pipeline and its batch buffer free list
+//	route.go       routing: one record under a plan → ledger entry, deliveries or quarantine
+//	sink.go        produce with retries, ledger append (fail closed), audit then commit
+//	metrics.go     metric names and per-batch observation
+//	topics.go      topic names of a plan, topic creation
+//	traceparent.go W3C traceparent of deliveries
+//	failpoint.go   crash points for the fault tests
+//	kafkalog.go    kafka-go logs through slog
+//
 // # Wiring
 //
 //	m := exchange.NewMetrics(registry)

@@ -40,7 +40,7 @@ func FuzzDecide(f *testing.F) {
 		if hkey != "" || hval != nil {
 			m.Headers = []kafka.Header{{Key: hkey, Value: hval}}
 		}
-		r := w.decide(ex.plan, &m, e2eNow, trace.SpanContext{}, &d)
+		r := w.router.route(ex.plan, &m, e2eNow, trace.SpanContext{}, &d)
 		if r.entry.Topic != m.Topic || r.entry.Partition != 1 || r.entry.Offset != 42 {
 			t.Fatalf("ledger entry names %s/%d/%d", r.entry.Topic, r.entry.Partition, r.entry.Offset)
 		}

@@ -2,8 +2,11 @@ package exchange
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
 // Metrics are the worker's Prometheus metrics. Every name is listed here and
@@ -169,4 +172,67 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.generations, m.lag, m.restarts, m.stalls, m.halted)
 	}
 	return m
+}
+
+// batchCounts aggregates a batch's metrics so label lookups happen once per
+// label set, not once per record.
+type batchCounts struct {
+	in          map[string]int
+	delivered   map[[2]string]int
+	skipped     map[[3]string]int
+	quarantined map[[2]string]int
+	warned      map[[2]string]int
+}
+
+// observe updates the per-record metrics of a processed batch.
+func (w *Worker) observe(results []recordResult, now time.Time) {
+	m := w.metrics
+	c := batchCounts{
+		in: map[string]int{}, delivered: map[[2]string]int{}, skipped: map[[3]string]int{},
+		quarantined: map[[2]string]int{}, warned: map[[2]string]int{},
+	}
+	fresh := map[string][]float64{}
+	for i := range results {
+		e := &results[i].entry
+		c.in[e.Dataset]++
+		for _, d := range e.Deliveries {
+			c.delivered[[2]string{e.Dataset, d.AgreementID}]++
+		}
+		for _, sk := range e.Skips {
+			c.skipped[[3]string{e.Dataset, sk.AgreementID, sk.Reason}]++
+		}
+		if e.Decision == ledger.Quarantined {
+			for _, r := range e.Reasons {
+				c.quarantined[[2]string{e.Dataset, r}]++
+			}
+		} else {
+			for _, r := range e.Reasons {
+				c.warned[[2]string{e.Dataset, r}]++
+			}
+		}
+		if !e.EventTime.IsZero() {
+			fresh[e.Dataset] = append(fresh[e.Dataset], now.Sub(e.EventTime).Seconds())
+		}
+	}
+	for k, n := range c.in {
+		m.in.WithLabelValues(k).Add(float64(n))
+	}
+	for k, n := range c.delivered {
+		m.delivered.WithLabelValues(k[0], k[1]).Add(float64(n))
+	}
+	for k, n := range c.skipped {
+		m.skipped.WithLabelValues(k[0], k[1], k[2]).Add(float64(n))
+	}
+	for k, n := range c.quarantined {
+		m.quarantined.WithLabelValues(k[0], k[1]).Add(float64(n))
+	}
+	for k, n := range c.warned {
+		m.warned.WithLabelValues(k[0], k[1]).Add(float64(n))
+	}
+	for ds, vs := range fresh {
+		h := m.freshness.WithLabelValues(ds)
+		for _, v := range vs {
+			h.Observe(v)
+		}
+	}
 }

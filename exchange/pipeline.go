@@ -1,0 +1,346 @@
+// The three-stage pipeline: fetch and decide, produce, audit and commit,
+// over consecutive batches whose buffers circulate through a free list.
+
+package exchange
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
+)
+
+// producedQueue batches may wait for the audit stage, which appends up to
+// auditGroup of them at once.
+const (
+	producedQueue = 7
+	auditGroup    = 8
+)
+
+// nbufs is the number of batch buffers: one per place a batch can be:
+// filling, in the producer, queued for audit, in the audit group.
+const nbufs = 1 + 1 + producedQueue + auditGroup
+
+// pipeline is one consume call's state: the batch buffers with their free
+// list, and the hand-overs between the stages.
+//
+// Batch buffers and their decision slots circulate through free: the
+// consume goroutine takes one to fill, the audit stage returns it once the
+// batch is audited (or abandoned), so a buffer is never reused while a
+// stage still reads it.
+type pipeline struct {
+	w *Worker
+	s *session
+
+	bufs  [nbufs][]fetched
+	slots [nbufs][]policy.Decision
+	free  chan int
+
+	in       chan *prepared // consume → producer stage; closed by stop
+	produced chan *prepared // producer → audit stage; closed by the producer
+	stageErr chan error     // each stage reports at most once
+	stages   sync.WaitGroup
+}
+
+// consume runs batches until ctx is cancelled (restart false) or the plan's
+// dataset set differs from the session's topics (restart true), or the
+// watchdog finds a stalled partition (restart true).
+//
+// It is a three-stage pipeline: this goroutine fetches and decides the
+// next batch while the producer stage writes the one before and the audit
+// stage appends earlier ones to the ledger and commits them. Every stage
+// handles batches in order, so batches reach Kafka, the ledger and the
+// commit strictly in fetch order (per-key order and positional commits
+// depend on it), and a batch is committed only after its own produce and
+// ledger append. The audit stage takes every produced batch that is
+// waiting (up to auditGroup) into one ledger append and one commit — a
+// group commit: when the ledger is the slowest stage, its fixed cost per
+// transaction is shared by more records, while Kafka still sees batches of
+// MaxBatchRecords. When a stage is stuck (ledger down: fail closed), the
+// stages before it block on their hand-over and fetching stops once the
+// prefetch buffer is full; at most producedQueue+auditGroup+1 batches are
+// then produced and not yet audited (they are audited when the ledger
+// returns, or re-processed).
+func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
+	pl := w.newPipeline(s)
+	pl.stages.Add(2)
+	go pl.produceStage(procCtx)
+	go pl.auditStage(procCtx)
+	defer func() { restart, err = pl.stop(procCtx, restart, err) }()
+	return pl.run(ctx, procCtx)
+}
+
+func (w *Worker) newPipeline(s *session) *pipeline {
+	pl := &pipeline{
+		w:        w,
+		s:        s,
+		free:     make(chan int, nbufs),
+		in:       make(chan *prepared),
+		produced: make(chan *prepared, producedQueue),
+		stageErr: make(chan error, 2),
+	}
+	for i := range pl.bufs {
+		pl.bufs[i] = make([]fetched, 0, w.cfg.MaxBatchRecords)
+		pl.slots[i] = make([]policy.Decision, w.cfg.MaxBatchRecords)
+		pl.free <- i
+	}
+	return pl
+}
+
+// produceStage writes each batch handed over on in, then passes it to the
+// audit stage. After a failure it only returns the batches' buffers.
+func (pl *pipeline) produceStage(procCtx context.Context) {
+	defer pl.stages.Done()
+	defer close(pl.produced)
+	failed := false
+	for p := range pl.in {
+		if !failed {
+			// Fail closed: while the ledger cannot be written, nothing
+			// more is produced (the audit stage retries what it holds).
+			err := pl.w.awaitLedger(procCtx)
+			if err == nil {
+				err = pl.w.produceBatch(procCtx, p)
+			}
+			if err == nil {
+				pl.produced <- p // the audit stage drains even after a failure
+				continue
+			}
+			pl.stageErr <- err
+			failed = true
+		}
+		p.span.End()
+		pl.free <- p.buf
+	}
+}
+
+// auditStage appends and commits the produced batches, every waiting one
+// (up to auditGroup) in one group, and returns their buffers to the free
+// list. After a failure it only returns the buffers.
+func (pl *pipeline) auditStage(procCtx context.Context) {
+	defer pl.stages.Done()
+	failed := false
+	group := make([]*prepared, 0, auditGroup)
+	for p := range pl.produced {
+		group = pl.gather(append(group[:0], p))
+		if !failed {
+			if err := pl.w.auditBatches(procCtx, pl.s, group); err != nil {
+				pl.stageErr <- err
+				failed = true
+			}
+		}
+		for _, q := range group {
+			q.span.End()
+			pl.free <- q.buf
+		}
+	}
+}
+
+// gather adds to group the produced batches already waiting, up to
+// auditGroup: they join its ledger append.
+func (pl *pipeline) gather(group []*prepared) []*prepared {
+	for len(group) < auditGroup {
+		select {
+		case q, ok := <-pl.produced:
+			if !ok {
+				return group
+			}
+			group = append(group, q)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// stop lets the stages finish what they hold (bounded by procCtx), then
+// reports the first stage failure in place of run's result.
+func (pl *pipeline) stop(procCtx context.Context, restart bool, err error) (bool, error) {
+	close(pl.in)
+	pl.stages.Wait()
+	select {
+	case serr := <-pl.stageErr:
+		if procCtx.Err() != nil {
+			pl.w.log.Warn("shutdown deadline passed: batches in flight abandoned uncommitted")
+			return restart, err
+		}
+		return false, serr
+	default:
+	}
+	return restart, err
+}
+
+// run is the first stage: it fills a batch buffer from the session's
+// fetched records, decides the batch and hands it to the producer stage,
+// until ctx ends, a stage fails, or the session must restart.
+func (pl *pipeline) run(ctx, procCtx context.Context) (restart bool, err error) {
+	w, s := pl.w, pl.s
+	tick := time.NewTicker(w.cfg.PlanCheckInterval)
+	defer tick.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	cur := -1 // the buffer being filled
+	for {
+		if cur < 0 {
+			select {
+			case cur = <-pl.free:
+			case <-ctx.Done():
+				return false, nil
+			case serr := <-pl.stageErr:
+				pl.stageErr <- serr // for stop's report
+				return false, nil
+			}
+		}
+		batch := pl.bufs[cur][:0]
+		// Wait for a first record, a plan check, or the end.
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case serr := <-pl.stageErr:
+			pl.stageErr <- serr // for stop's report
+			return false, nil
+		case <-tick.C:
+			if w.idleCheck(ctx, s) {
+				return true, nil
+			}
+			continue
+		case f, ok := <-s.fetched:
+			if !ok {
+				return false, errors.New("fetch loop stopped unexpectedly")
+			}
+			batch = append(batch, f)
+		}
+		batch = pl.fill(ctx, batch, linger)
+		pl.bufs[cur] = batch
+		failpoint("after_fetch")
+
+		if restart, stop := pl.dispatch(ctx, procCtx, cur, batch); stop {
+			return restart, nil
+		}
+		cur = -1
+	}
+}
+
+// fill takes the records already fetched, then lingers briefly for more,
+// up to MaxBatchRecords.
+func (pl *pipeline) fill(ctx context.Context, batch []fetched, linger *time.Timer) []fetched {
+	linger.Reset(pl.w.cfg.Linger)
+	defer func() {
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
+			}
+		}
+	}()
+	for len(batch) < pl.w.cfg.MaxBatchRecords {
+		select {
+		case f, ok := <-pl.s.fetched:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, f)
+		case <-linger.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// dispatch decides batch (in buffer cur) on the current plan and hands it
+// to the producer stage. stop reports that run must return restart; when
+// stop is false the batch was handed over.
+func (pl *pipeline) dispatch(ctx, procCtx context.Context, cur int, batch []fetched) (restart, stop bool) {
+	w := pl.w
+	plan := w.plans.Load()
+	if plan == nil {
+		// Plans are never unloaded once loaded; should it happen, the
+		// fetched records must not be dropped (a later commit would skip
+		// them): restart the session from the committed offsets.
+		return true, true
+	}
+	if err := w.ensurePlanTopics(procCtx, plan); err != nil && procCtx.Err() == nil {
+		// The sink retries; a missing topic shows as produce errors.
+		w.log.Warn("creating topics failed", "err", err)
+	}
+	p := w.prepare(procCtx, plan, batch, pl.slots[cur])
+	p.buf = cur
+	select {
+	case pl.in <- p:
+	case serr := <-pl.stageErr:
+		pl.stageErr <- serr // for stop's report
+		p.span.End()
+		return false, true
+	case <-ctx.Done():
+		// Shutting down: this batch is dropped uncommitted; the ones in
+		// the stages finish (stop waits for them).
+		p.span.End()
+		return false, true
+	}
+	if ctx.Err() != nil {
+		return false, true
+	}
+	if !slices.Equal(ingressTopics(plan), pl.s.topics) {
+		return true, true
+	}
+	return false, false
+}
+
+// idleCheck runs every PlanCheckInterval while no record arrives: it
+// creates the topics a new plan needs and reports whether the session must
+// restart (the plan's dataset set changed, or a partition stalled).
+func (w *Worker) idleCheck(ctx context.Context, s *session) (restart bool) {
+	plan := w.plans.Load()
+	if plan == nil {
+		return false
+	}
+	if err := w.ensurePlanTopics(ctx, plan); err != nil {
+		w.log.Warn("creating topics failed; retrying", "err", err)
+		return false
+	}
+	if !slices.Equal(ingressTopics(plan), s.topics) {
+		return true
+	}
+	return w.stallWatch(s)
+}
+
+// prepared is a decided batch on its way to the sink: everything to
+// produce and append, and the records to commit afterwards.
+type prepared struct {
+	buf     int             // index of the batch's buffer (consume)
+	ctx     context.Context // carries the batch span
+	span    trace.Span
+	start   time.Time
+	now     time.Time
+	batch   []fetched
+	results []recordResult
+	msgs    []kafka.Message
+	entries []ledger.Entry
+}
+
+// prepare decides every record of batch on plan (read once for the batch).
+// decisions are the batch's reusable decision slots.
+func (w *Worker) prepare(ctx context.Context, plan *policy.Plan, batch []fetched, decisions []policy.Decision) *prepared {
+	p := &prepared{start: time.Now(), now: w.now(), batch: batch}
+	p.ctx, p.span = w.tracer.Start(ctx, "exchange.batch", trace.WithAttributes(
+		attribute.Int("exchange.records", len(batch)),
+		attribute.String("exchange.plan_version", plan.Version()),
+	))
+	p.results = w.router.routeBatch(plan, batch, p.now, p.span.SpanContext(), decisions)
+	p.entries = make([]ledger.Entry, len(batch))
+	p.msgs = make([]kafka.Message, 0, len(batch)*2)
+	for i := range p.results {
+		p.msgs = append(p.msgs, p.results[i].out...)
+		p.entries[i] = p.results[i].entry
+	}
+	return p
+}
