@@ -2,13 +2,9 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,13 +16,6 @@ func docLockKey(kind, id string) int64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "exchange.documents\x00%s\x00%s", kind, id)
 	return int64(h.Sum64())
-}
-
-func checkText(what string, s string) error {
-	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("%s is not UTF-8 text or holds NUL", what)
-	}
-	return nil
 }
 
 const selectDoc = `SELECT kind, id, version, status, yaml, hash, author, created_at FROM documents`
@@ -41,19 +30,12 @@ func scanDoc(r pgx.CollectableRow) (store.Document, error) {
 
 // PutDocument stores the next version of a document (see store.AgreementStore).
 func (db *DB) PutDocument(ctx context.Context, d store.Document) (store.Document, error) {
-	if d.Kind == "" || d.ID == "" {
-		return store.Document{}, errors.New("put document: kind and id are required")
+	d, err := store.PrepareDocument(d)
+	if err != nil {
+		return store.Document{}, err
 	}
-	for what, s := range map[string]string{"kind": d.Kind, "id": d.ID, "yaml": string(d.YAML), "author": d.Author, "status": string(d.Status)} {
-		if err := checkText("put document: "+what, s); err != nil {
-			return store.Document{}, err
-		}
-	}
-	sum := sha256.Sum256(d.YAML)
-	d.Hash = sum[:]
-	d.Created = d.Created.UTC()
 	var out store.Document
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, docLockKey(d.Kind, d.ID)); err != nil {
 			return err
 		}
@@ -65,24 +47,17 @@ func (db *DB) PutDocument(ctx context.Context, d store.Document) (store.Document
 		if err != nil {
 			return err
 		}
-		if len(latest) == 1 && string(latest[0].YAML) == string(d.YAML) {
-			out = latest[0]
+		var insert bool
+		if out, insert = store.NextVersion(latest, d, db.cfg.Now()); !insert {
 			return nil
 		}
-		d.Version = 1
-		if len(latest) == 1 {
-			d.Version = latest[0].Version + 1
-		}
-		d.Created = db.cfg.Now().UTC()
 		_, err = tx.Exec(ctx, `INSERT INTO documents (kind, id, version, status, yaml, hash, author, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, d.Kind, d.ID, d.Version, string(d.Status), string(d.YAML), d.Hash, d.Author, d.Created)
-		out = d
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, out.Kind, out.ID, out.Version, string(out.Status), string(out.YAML), out.Hash, out.Author, out.Created)
 		return err
 	})
 	if err != nil {
 		return store.Document{}, fmt.Errorf("put %s %s: %w", d.Kind, d.ID, classify(ctx, err))
 	}
-	out.Created = out.Created.Truncate(time.Microsecond) // microsecond precision, as stored
 	return out, nil
 }
 
@@ -138,12 +113,7 @@ func (db *DB) Documents(ctx context.Context, kind string) ([]store.Document, err
 
 // AddTransition records a lifecycle transition (see store.AgreementStore).
 func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Transition, error) {
-	for what, s := range map[string]string{"by": t.By, "reason": t.Reason, "agreement id": t.AgreementID} {
-		if err := checkText("transition: "+what, s); err != nil {
-			return store.Transition{}, err
-		}
-	}
-	if err := t.CheckEdge(); err != nil {
+	if err := t.Check(); err != nil {
 		return store.Transition{}, err
 	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -170,16 +140,9 @@ func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Tran
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		if t.From != current {
-			return fmt.Errorf("agreement %s is %s, not %s: %w", t.AgreementID, current, t.From, store.ErrConflict)
+		if t, err = t.Settle(current, latest, db.cfg.Now()); err != nil {
+			return err
 		}
-		if t.Version == 0 {
-			t.Version = latest
-		}
-		if t.At.IsZero() {
-			t.At = db.cfg.Now()
-		}
-		t.At = t.At.UTC().Truncate(time.Microsecond)
 		_, err = tx.Exec(ctx, `INSERT INTO agreement_transitions (agreement_id, seq, version, from_status, to_status, by_whom, at, reason)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, t.AgreementID, seq+1, t.Version, string(t.From), string(t.To), t.By, t.At, t.Reason)
 		return err

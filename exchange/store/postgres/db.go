@@ -111,7 +111,7 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Schemas returns the registry store over this database.
-func (db *DB) Schemas() schemas.Store { return &registry{db: db} }
+func (db *DB) Schemas() schemas.Store { return store.NewSchemaStore(&registry{db: db}) }
 
 // classify wraps errors meaning "the database is not there" with
 // ledger.ErrUnavailable: network and connect errors, connection-class

@@ -7,18 +7,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
-// registry implements schemas.Store on PostgreSQL.
+// registry is the registry's rows on PostgreSQL (store.SchemaRows);
+// store.NewSchemaStore checks inputs and adds context to errors.
 type registry struct{ db *DB }
 
-var _ schemas.Store = (*registry)(nil)
+var _ store.SchemaRows = (*registry)(nil)
 
 func (r *registry) CreateSchema(ctx context.Context, fingerprint, text string) (int, error) {
-	if err := checkText("schema", text); err != nil {
-		return 0, fmt.Errorf("create schema: %w: %w", schemas.ErrInvalidSchema, err)
-	}
 	var id int64
 	// ON CONFLICT DO NOTHING + re-read: concurrent creators of one
 	// fingerprint all get the winner's id.
@@ -32,11 +31,11 @@ func (r *registry) CreateSchema(ctx context.Context, fingerprint, text string) (
 			continue // the other inserter had not committed yet when we looked
 		}
 		if err != nil {
-			return 0, fmt.Errorf("create schema: %w", classify(ctx, err))
+			return 0, classify(ctx, err)
 		}
 		return int(id), nil
 	}
-	return 0, fmt.Errorf("create schema: %w", schemas.ErrConflict)
+	return 0, schemas.ErrConflict
 }
 
 func (r *registry) schemaBy(ctx context.Context, where string, arg any) (schemas.StoredSchema, error) {
@@ -54,25 +53,14 @@ func (r *registry) schemaBy(ctx context.Context, where string, arg any) (schemas
 }
 
 func (r *registry) SchemaByID(ctx context.Context, id int) (schemas.StoredSchema, error) {
-	s, err := r.schemaBy(ctx, "id", int64(id))
-	if err != nil {
-		return s, fmt.Errorf("schema %d: %w", id, err)
-	}
-	return s, nil
+	return r.schemaBy(ctx, "id", int64(id))
 }
 
 func (r *registry) SchemaByFingerprint(ctx context.Context, fingerprint string) (schemas.StoredSchema, error) {
-	s, err := r.schemaBy(ctx, "fingerprint", fingerprint)
-	if err != nil {
-		return s, fmt.Errorf("schema with fingerprint %s: %w", fingerprint, err)
-	}
-	return s, nil
+	return r.schemaBy(ctx, "fingerprint", fingerprint)
 }
 
 func (r *registry) AddVersion(ctx context.Context, subject string, schemaID, expectedLatest int) (int, error) {
-	if err := checkText("subject", subject); err != nil {
-		return 0, fmt.Errorf("add version: %w: %w", schemas.ErrInvalidSubject, err)
-	}
 	var version int
 	err := pgx.BeginFunc(ctx, r.db.pool, func(tx pgx.Tx) error {
 		var ok bool
@@ -92,7 +80,7 @@ func (r *registry) AddVersion(ctx context.Context, subject string, schemaID, exp
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("add version to subject %q: %w", subject, classify(ctx, err))
+		return 0, classify(ctx, err)
 	}
 	return version, nil
 }
@@ -111,16 +99,10 @@ func (r *registry) Versions(ctx context.Context, subject string, includeDeleted 
 	rows, err := r.db.pool.Query(ctx, `SELECT subject, version, schema_id, deleted FROM registry_versions
 		WHERE subject = $1 AND ($2 OR NOT deleted) ORDER BY version`, subject, includeDeleted)
 	if err != nil {
-		return nil, fmt.Errorf("versions of subject %q: %w", subject, classify(ctx, err))
+		return nil, classify(ctx, err)
 	}
 	out, err := collectVersions(rows)
-	if err != nil {
-		return nil, fmt.Errorf("versions of subject %q: %w", subject, classify(ctx, err))
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("versions of subject %q: %w", subject, schemas.ErrSubjectNotFound)
-	}
-	return out, nil
+	return out, classify(ctx, err)
 }
 
 // find returns the version row, or the not-found error the contract names.
@@ -148,99 +130,72 @@ func (r *registry) find(ctx context.Context, q querier, subject string, version 
 }
 
 func (r *registry) Version(ctx context.Context, subject string, version int) (schemas.SubjectVersion, error) {
-	v, err := r.find(ctx, r.db.pool, subject, version)
-	if err != nil {
-		return v, fmt.Errorf("version: %w", err)
-	}
-	return v, nil
+	return r.find(ctx, r.db.pool, subject, version)
 }
 
 func (r *registry) Subjects(ctx context.Context, includeDeleted bool) ([]string, error) {
 	rows, err := r.db.pool.Query(ctx, `SELECT subject FROM registry_versions WHERE $1 OR NOT deleted GROUP BY subject ORDER BY subject COLLATE "C"`, includeDeleted)
 	if err != nil {
-		return nil, fmt.Errorf("list subjects: %w", classify(ctx, err))
+		return nil, classify(ctx, err)
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("list subjects: %w", classify(ctx, err))
-	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, nil
+	return out, classify(ctx, err)
 }
 
 func (r *registry) VersionsBySchemaID(ctx context.Context, id int, includeDeleted bool) ([]schemas.SubjectVersion, error) {
 	rows, err := r.db.pool.Query(ctx, `SELECT subject, version, schema_id, deleted FROM registry_versions
 		WHERE schema_id = $1 AND ($2 OR NOT deleted) ORDER BY subject COLLATE "C", version`, int64(id), includeDeleted)
 	if err != nil {
-		return nil, fmt.Errorf("versions of schema %d: %w", id, classify(ctx, err))
+		return nil, classify(ctx, err)
 	}
 	out, err := collectVersions(rows)
+	return out, classify(ctx, err)
+}
+
+// modify runs an UPDATE or DELETE of one version; when it touches nothing,
+// the not-found error the contract names is returned.
+func (r *registry) modify(ctx context.Context, stmt, subject string, version int) error {
+	tag, err := r.db.pool.Exec(ctx, stmt, subject, version)
 	if err != nil {
-		return nil, fmt.Errorf("versions of schema %d: %w", id, classify(ctx, err))
+		return fmt.Errorf("subject %q version %d: %w", subject, version, classify(ctx, err))
 	}
-	if out == nil {
-		out = []schemas.SubjectVersion{}
+	if tag.RowsAffected() == 0 {
+		_, err := r.find(ctx, r.db.pool, subject, version)
+		return err
 	}
-	return out, nil
+	return nil
 }
 
 func (r *registry) SoftDeleteVersion(ctx context.Context, subject string, version int) error {
-	tag, err := r.db.pool.Exec(ctx, `UPDATE registry_versions SET deleted = true WHERE subject = $1 AND version = $2`, subject, version)
-	if err != nil {
-		return fmt.Errorf("soft-delete subject %q version %d: %w", subject, version, classify(ctx, err))
-	}
-	if tag.RowsAffected() == 0 {
-		_, err := r.find(ctx, r.db.pool, subject, version)
-		return fmt.Errorf("soft-delete: %w", err)
-	}
-	return nil
+	return r.modify(ctx, `UPDATE registry_versions SET deleted = true WHERE subject = $1 AND version = $2`, subject, version)
 }
 
 func (r *registry) DeleteVersion(ctx context.Context, subject string, version int) error {
-	tag, err := r.db.pool.Exec(ctx, `DELETE FROM registry_versions WHERE subject = $1 AND version = $2`, subject, version)
-	if err != nil {
-		return fmt.Errorf("delete subject %q version %d: %w", subject, version, classify(ctx, err))
-	}
-	if tag.RowsAffected() == 0 {
-		_, err := r.find(ctx, r.db.pool, subject, version)
-		return fmt.Errorf("delete: %w", err)
-	}
-	return nil
+	return r.modify(ctx, `DELETE FROM registry_versions WHERE subject = $1 AND version = $2`, subject, version)
 }
 
 func (r *registry) Config(ctx context.Context, subject string) (schemas.Compatibility, error) {
 	var level string
 	err := r.db.pool.QueryRow(ctx, `SELECT level FROM registry_config WHERE subject = $1`, subject).Scan(&level)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("config of %q: %w", subject, schemas.ErrConfigNotFound)
+		return "", schemas.ErrConfigNotFound
 	}
-	if err != nil {
-		return "", fmt.Errorf("config of %q: %w", subject, classify(ctx, err))
-	}
-	return schemas.Compatibility(level), nil
+	return schemas.Compatibility(level), classify(ctx, err)
 }
 
 func (r *registry) SetConfig(ctx context.Context, subject string, level schemas.Compatibility) error {
-	if err := checkText("subject", subject); err != nil {
-		return fmt.Errorf("set config: %w: %w", schemas.ErrInvalidSubject, err)
-	}
 	_, err := r.db.pool.Exec(ctx, `INSERT INTO registry_config (subject, level) VALUES ($1, $2)
 		ON CONFLICT (subject) DO UPDATE SET level = excluded.level`, subject, string(level))
-	if err != nil {
-		return fmt.Errorf("set config of %q: %w", subject, classify(ctx, err))
-	}
-	return nil
+	return classify(ctx, err)
 }
 
 func (r *registry) DeleteConfig(ctx context.Context, subject string) error {
 	tag, err := r.db.pool.Exec(ctx, `DELETE FROM registry_config WHERE subject = $1`, subject)
 	if err != nil {
-		return fmt.Errorf("delete config of %q: %w", subject, classify(ctx, err))
+		return classify(ctx, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete config of %q: %w", subject, schemas.ErrConfigNotFound)
+		return schemas.ErrConfigNotFound
 	}
 	return nil
 }

@@ -2,24 +2,14 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/store"
 )
-
-func checkText(what, s string) error {
-	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("%s is not UTF-8 text or holds NUL", what)
-	}
-	return nil
-}
 
 const selectDoc = `SELECT kind, id, version, status, yaml, hash, author, created_us FROM documents`
 
@@ -56,34 +46,22 @@ type querier interface {
 
 // PutDocument stores the next version of a document (see store.AgreementStore).
 func (db *DB) PutDocument(ctx context.Context, d store.Document) (store.Document, error) {
-	if d.Kind == "" || d.ID == "" {
-		return store.Document{}, errors.New("put document: kind and id are required")
+	d, err := store.PrepareDocument(d)
+	if err != nil {
+		return store.Document{}, err
 	}
-	for what, s := range map[string]string{"kind": d.Kind, "id": d.ID, "yaml": string(d.YAML), "author": d.Author, "status": string(d.Status)} {
-		if err := checkText("put document: "+what, s); err != nil {
-			return store.Document{}, err
-		}
-	}
-	sum := sha256.Sum256(d.YAML)
-	d.Hash = sum[:]
 	var out store.Document
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err = db.withTx(ctx, func(tx *sql.Tx) error {
 		latest, err := db.docs(ctx, tx, selectDoc+` WHERE kind = ? AND id = ? ORDER BY version DESC LIMIT 1`, d.Kind, d.ID)
 		if err != nil {
 			return err
 		}
-		if len(latest) == 1 && string(latest[0].YAML) == string(d.YAML) {
-			out = latest[0]
+		var insert bool
+		if out, insert = store.NextVersion(latest, d, db.cfg.Now()); !insert {
 			return nil
 		}
-		d.Version = 1
-		if len(latest) == 1 {
-			d.Version = latest[0].Version + 1
-		}
-		d.Created = db.cfg.Now().UTC().Truncate(time.Microsecond)
 		_, err = tx.ExecContext(ctx, `INSERT INTO documents (kind, id, version, status, yaml, hash, author, created_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.Kind, d.ID, d.Version, string(d.Status), string(d.YAML), d.Hash, d.Author, d.Created.UnixMicro())
-		out = d
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, out.Kind, out.ID, out.Version, string(out.Status), string(out.YAML), out.Hash, out.Author, out.Created.UnixMicro())
 		return err
 	})
 	if err != nil {
@@ -134,12 +112,7 @@ func (db *DB) Documents(ctx context.Context, kind string) ([]store.Document, err
 
 // AddTransition records a lifecycle transition (see store.AgreementStore).
 func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Transition, error) {
-	for what, s := range map[string]string{"by": t.By, "reason": t.Reason, "agreement id": t.AgreementID} {
-		if err := checkText("transition: "+what, s); err != nil {
-			return store.Transition{}, err
-		}
-	}
-	if err := t.CheckEdge(); err != nil {
+	if err := t.Check(); err != nil {
 		return store.Transition{}, err
 	}
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
@@ -163,16 +136,9 @@ func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Tran
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		if t.From != current {
-			return fmt.Errorf("agreement %s is %s, not %s: %w", t.AgreementID, current, t.From, store.ErrConflict)
+		if t, err = t.Settle(current, latest, db.cfg.Now()); err != nil {
+			return err
 		}
-		if t.Version == 0 {
-			t.Version = latest
-		}
-		if t.At.IsZero() {
-			t.At = db.cfg.Now()
-		}
-		t.At = t.At.UTC().Truncate(time.Microsecond)
 		_, err = tx.ExecContext(ctx, `INSERT INTO agreement_transitions (agreement_id, seq, version, from_status, to_status, by_whom, at_us, reason)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.AgreementID, seq+1, t.Version, string(t.From), string(t.To), t.By, t.At.UnixMicro(), t.Reason)
 		return err

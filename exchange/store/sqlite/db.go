@@ -161,7 +161,7 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Writer() *sql.DB { return db.w }
 
 // Schemas returns the registry store over this database.
-func (db *DB) Schemas() schemas.Store { return &registry{db: db} }
+func (db *DB) Schemas() schemas.Store { return store.NewSchemaStore(&registry{db: db}) }
 
 // classify wraps errors meaning "the database cannot be used right now"
 // (busy beyond the timeout, I/O errors, disk full, cannot open) with

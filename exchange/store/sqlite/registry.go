@@ -6,18 +6,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
-// registry implements schemas.Store on SQLite.
+// registry is the registry's rows on SQLite (store.SchemaRows);
+// store.NewSchemaStore checks inputs and adds context to errors.
 type registry struct{ db *DB }
 
-var _ schemas.Store = (*registry)(nil)
+var _ store.SchemaRows = (*registry)(nil)
 
 func (r *registry) CreateSchema(ctx context.Context, fingerprint, text string) (int, error) {
-	if err := checkText("schema", text); err != nil {
-		return 0, fmt.Errorf("create schema: %w: %w", schemas.ErrInvalidSchema, err)
-	}
 	var id int64
 	err := r.db.withTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO registry_schemas (fingerprint, schema_text) VALUES (?, ?)`, fingerprint, text); err != nil {
@@ -25,10 +24,7 @@ func (r *registry) CreateSchema(ctx context.Context, fingerprint, text string) (
 		}
 		return tx.QueryRowContext(ctx, `SELECT id FROM registry_schemas WHERE fingerprint = ?`, fingerprint).Scan(&id)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("create schema: %w", err)
-	}
-	return int(id), nil
+	return int(id), err
 }
 
 func (r *registry) schemaBy(ctx context.Context, where string, arg any) (schemas.StoredSchema, error) {
@@ -46,25 +42,14 @@ func (r *registry) schemaBy(ctx context.Context, where string, arg any) (schemas
 }
 
 func (r *registry) SchemaByID(ctx context.Context, id int) (schemas.StoredSchema, error) {
-	s, err := r.schemaBy(ctx, "id", int64(id))
-	if err != nil {
-		return s, fmt.Errorf("schema %d: %w", id, err)
-	}
-	return s, nil
+	return r.schemaBy(ctx, "id", int64(id))
 }
 
 func (r *registry) SchemaByFingerprint(ctx context.Context, fingerprint string) (schemas.StoredSchema, error) {
-	s, err := r.schemaBy(ctx, "fingerprint", fingerprint)
-	if err != nil {
-		return s, fmt.Errorf("schema with fingerprint %s: %w", fingerprint, err)
-	}
-	return s, nil
+	return r.schemaBy(ctx, "fingerprint", fingerprint)
 }
 
 func (r *registry) AddVersion(ctx context.Context, subject string, schemaID, expectedLatest int) (int, error) {
-	if err := checkText("subject", subject); err != nil {
-		return 0, fmt.Errorf("add version: %w: %w", schemas.ErrInvalidSubject, err)
-	}
 	var version int
 	err := r.db.withTx(ctx, func(tx *sql.Tx) error {
 		var n int
@@ -86,7 +71,7 @@ func (r *registry) AddVersion(ctx context.Context, subject string, schemaID, exp
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("add version to subject %q: %w", subject, err)
+		return 0, err
 	}
 	return version, nil
 }
@@ -111,15 +96,8 @@ func (r *registry) versions(ctx context.Context, q querier, sqlText string, args
 }
 
 func (r *registry) Versions(ctx context.Context, subject string, includeDeleted bool) ([]schemas.SubjectVersion, error) {
-	out, err := r.versions(ctx, r.db.r, `SELECT subject, version, schema_id, deleted FROM registry_versions
+	return r.versions(ctx, r.db.r, `SELECT subject, version, schema_id, deleted FROM registry_versions
 		WHERE subject = ? AND (? OR NOT deleted) ORDER BY version`, subject, includeDeleted)
-	if err != nil {
-		return nil, fmt.Errorf("versions of subject %q: %w", subject, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("versions of subject %q: %w", subject, schemas.ErrSubjectNotFound)
-	}
-	return out, nil
 }
 
 func (r *registry) find(ctx context.Context, q querier, subject string, version int) (schemas.SubjectVersion, error) {
@@ -141,46 +119,35 @@ func (r *registry) find(ctx context.Context, q querier, subject string, version 
 }
 
 func (r *registry) Version(ctx context.Context, subject string, version int) (schemas.SubjectVersion, error) {
-	v, err := r.find(ctx, r.db.r, subject, version)
-	if err != nil {
-		return v, fmt.Errorf("version: %w", err)
-	}
-	return v, nil
+	return r.find(ctx, r.db.r, subject, version)
 }
 
 func (r *registry) Subjects(ctx context.Context, includeDeleted bool) ([]string, error) {
 	rows, err := r.db.r.QueryContext(ctx, `SELECT subject FROM registry_versions WHERE ? OR NOT deleted GROUP BY subject ORDER BY subject`, includeDeleted)
 	if err != nil {
-		return nil, fmt.Errorf("list subjects: %w", classify(ctx, err))
+		return nil, classify(ctx, err)
 	}
 	defer rows.Close()
-	out := []string{}
+	var out []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("list subjects: %w", err)
+			return nil, err
 		}
 		out = append(out, s)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list subjects: %w", classify(ctx, err))
-	}
-	return out, nil
+	return out, classify(ctx, rows.Err())
 }
 
 func (r *registry) VersionsBySchemaID(ctx context.Context, id int, includeDeleted bool) ([]schemas.SubjectVersion, error) {
-	out, err := r.versions(ctx, r.db.r, `SELECT subject, version, schema_id, deleted FROM registry_versions
+	return r.versions(ctx, r.db.r, `SELECT subject, version, schema_id, deleted FROM registry_versions
 		WHERE schema_id = ? AND (? OR NOT deleted) ORDER BY subject, version`, int64(id), includeDeleted)
-	if err != nil {
-		return nil, fmt.Errorf("versions of schema %d: %w", id, err)
-	}
-	return out, nil
 }
 
 // modify runs an UPDATE or DELETE of one version; when it touches nothing,
 // the not-found error the contract names is returned.
-func (r *registry) modify(ctx context.Context, what, stmt, subject string, version int) error {
-	err := r.db.withTx(ctx, func(tx *sql.Tx) error {
+func (r *registry) modify(ctx context.Context, stmt, subject string, version int) error {
+	return r.db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, stmt, subject, version)
 		if err != nil {
 			return err
@@ -191,49 +158,35 @@ func (r *registry) modify(ctx context.Context, what, stmt, subject string, versi
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
 }
 
 func (r *registry) SoftDeleteVersion(ctx context.Context, subject string, version int) error {
-	return r.modify(ctx, "soft-delete", `UPDATE registry_versions SET deleted = 1 WHERE subject = ? AND version = ?`, subject, version)
+	return r.modify(ctx, `UPDATE registry_versions SET deleted = 1 WHERE subject = ? AND version = ?`, subject, version)
 }
 
 func (r *registry) DeleteVersion(ctx context.Context, subject string, version int) error {
-	return r.modify(ctx, "delete", `DELETE FROM registry_versions WHERE subject = ? AND version = ?`, subject, version)
+	return r.modify(ctx, `DELETE FROM registry_versions WHERE subject = ? AND version = ?`, subject, version)
 }
 
 func (r *registry) Config(ctx context.Context, subject string) (schemas.Compatibility, error) {
 	var level string
 	err := r.db.r.QueryRowContext(ctx, `SELECT level FROM registry_config WHERE subject = ?`, subject).Scan(&level)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("config of %q: %w", subject, schemas.ErrConfigNotFound)
+		return "", schemas.ErrConfigNotFound
 	}
-	if err != nil {
-		return "", fmt.Errorf("config of %q: %w", subject, classify(ctx, err))
-	}
-	return schemas.Compatibility(level), nil
+	return schemas.Compatibility(level), classify(ctx, err)
 }
 
 func (r *registry) SetConfig(ctx context.Context, subject string, level schemas.Compatibility) error {
-	if err := checkText("subject", subject); err != nil {
-		return fmt.Errorf("set config: %w: %w", schemas.ErrInvalidSubject, err)
-	}
-	err := r.db.withTx(ctx, func(tx *sql.Tx) error {
+	return r.db.withTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO registry_config (subject, level) VALUES (?, ?)
 			ON CONFLICT (subject) DO UPDATE SET level = excluded.level`, subject, string(level))
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("set config of %q: %w", subject, err)
-	}
-	return nil
 }
 
 func (r *registry) DeleteConfig(ctx context.Context, subject string) error {
-	err := r.db.withTx(ctx, func(tx *sql.Tx) error {
+	return r.db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM registry_config WHERE subject = ?`, subject)
 		if err != nil {
 			return err
@@ -243,8 +196,4 @@ func (r *registry) DeleteConfig(ctx context.Context, subject string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("delete config of %q: %w", subject, err)
-	}
-	return nil
 }
