@@ -82,6 +82,21 @@ func CursorAfter(e *Entry, desc bool) string {
 	return Cursor{Desc: desc, Time: e.DecisionTime, Topic: e.Topic, Partition: e.Partition, Offset: e.Offset}.Encode()
 }
 
+// PageOf is the page answering q (normalised) from entries, what a
+// backend read for it in q's order: a store reads one entry more than
+// q.Limit, and that one's presence is what sets Next.
+func (q *Query) PageOf(entries []Entry) *Page {
+	page := &Page{Entries: entries}
+	if page.Entries == nil {
+		page.Entries = []Entry{}
+	}
+	if len(page.Entries) > q.Limit {
+		page.Entries = page.Entries[:q.Limit]
+		page.Next = CursorAfter(&page.Entries[q.Limit-1], q.Sort == SortTimeDesc)
+	}
+	return page
+}
+
 // Normalize checks q and fills defaults; the returned cursor is nil when
 // q.After is empty. Backends call it before building SQL.
 func (q *Query) Normalize() (*Cursor, error) {

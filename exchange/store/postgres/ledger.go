@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
 )
 
 // entryColumns are the columns of a COPY row (appendCopyRow), in order.
@@ -400,20 +401,9 @@ func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.
 		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
 	}
 	defer rows.Close()
-	var e ledger.Entry
 	tags := ledger.TagCache{}
-	for rows.Next() {
-		if err := scanEntry(rows, &e, tags); err != nil {
-			return fmt.Errorf("reading chain %s: %w", c, err)
-		}
-		if err := fn(&e); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
-	}
-	return nil
+	return store.EachEntry(ctx, rows, classify, "reading chain "+c.String(),
+		func(e *ledger.Entry) error { return scanEntry(rows, e, tags) }, fn)
 }
 
 const selectCheckpoint = `SELECT topic, partition, seq, hash, signed_at, key_id, public_key, signature FROM ledger_checkpoints`

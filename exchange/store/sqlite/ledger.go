@@ -10,6 +10,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
 )
 
 // selectEntry reads entries with their chain's topic, partition and dataset
@@ -315,19 +316,8 @@ func (db *DB) ChainEntries(ctx context.Context, c ledger.Chain, fn func(*ledger.
 		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
 	}
 	defer rows.Close()
-	var e ledger.Entry
-	for rows.Next() {
-		if err := scanEntry(rows, &e); err != nil {
-			return fmt.Errorf("reading chain %s: %w", c, err)
-		}
-		if err := fn(&e); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading chain %s: %w", c, classify(ctx, err))
-	}
-	return nil
+	return store.EachEntry(ctx, rows, classify, "reading chain "+c.String(),
+		func(e *ledger.Entry) error { return scanEntry(rows, e) }, fn)
 }
 
 const selectCheckpoint = `SELECT topic, partition, seq, hash, signed_at_us, key_id, public_key, signature FROM ledger_checkpoints`
@@ -386,118 +376,40 @@ func (db *DB) Query(ctx context.Context, q ledger.Query) (*ledger.Page, error) {
 		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
 	}
 	defer rows.Close()
-	page := &ledger.Page{Entries: []ledger.Entry{}}
-	for rows.Next() {
-		var e ledger.Entry
-		if err := scanEntry(rows, &e); err != nil {
-			return nil, fmt.Errorf("audit query: %w", err)
-		}
-		page.Entries = append(page.Entries, e)
+	entries := []ledger.Entry{}
+	err = store.EachEntry(ctx, rows, classify, "audit query",
+		func(e *ledger.Entry) error { return scanEntry(rows, e) },
+		func(e *ledger.Entry) error { entries = append(entries, *e); return nil })
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit query: %w", classify(ctx, err))
-	}
-	if len(page.Entries) > q.Limit {
-		page.Entries = page.Entries[:q.Limit]
-		page.Next = ledger.CursorAfter(&page.Entries[q.Limit-1], q.Sort == ledger.SortTimeDesc)
-	}
-	return page, nil
+	return q.PageOf(entries), nil
+}
+
+// conds collects the conditions of an audit query and their arguments, in
+// the order of the statement's ? placeholders.
+type conds struct {
+	where []string
+	args  []any
+}
+
+func (c *conds) add(cond string, a ...any) {
+	c.where = append(c.where, cond)
+	c.args = append(c.args, a...)
 }
 
 // querySQL is the statement and arguments of the audit query q, normalised
 // (cur from q.Normalize).
 func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, a ...any) {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
-	if q.Dataset != "" {
-		add("coalesce(e.dataset, c.dataset) = ?", q.Dataset)
-	}
-	// Agreement and consumer read the entry's inline lists; like the other
-	// filters without an index, they scan the rows a time range selects.
-	if q.Agreement != "" {
-		add(`(EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[0]') = ?)
-			OR EXISTS (SELECT 1 FROM json_each(e.skips) s WHERE json_extract(s.value, '$[0]') = ?))`, q.Agreement, q.Agreement)
-	}
-	if q.Consumer != "" {
-		// ledger.Consumer: the consumer is what lies between "deliver." and
-		// the next dot of the delivery topic, so it never holds a dot.
-		if strings.Contains(q.Consumer, ".") {
-			add("0")
-		} else {
-			prefix := names.DeliverPrefixOf(q.Consumer)
-			add("EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE substr(json_extract(d.value, '$[1]'), 1, length(?)) = ?)", prefix, prefix)
-		}
-	}
-	if q.Decision != "" {
-		add("e.decision = ?", string(q.Decision))
-	}
-	if q.Reason != "" {
-		add("EXISTS (SELECT 1 FROM json_each(e.reasons) r WHERE r.value = ?)", q.Reason)
-	}
+	var c conds
+	c.recordFilters(q)
 	if q.DeliveryID != "" {
-		// A delivery id names its source partition and offset
-		// (ledger.DeliveryID); its tag stands for the agreement and source
-		// topic, which the id's presence in the entry's deliveries checks.
-		// The chains of that partition come from ledger_chains (a row per
-		// chain), so each candidate is an equality lookup on the UNIQUE
-		// (chain, "offset") index. EXPLAIN QUERY PLAN
-		// (TestDeliveryIDQueryPlan checks it, also with a time range,
-		// dataset or cursor):
-		//	SEARCH c USING INTEGER PRIMARY KEY (rowid=?)
-		//	LIST SUBQUERY 1
-		//	SCAN ledger_chains USING COVERING INDEX sqlite_autoindex_ledger_chains_1
-		//	REUSE LIST SUBQUERY 1
-		//	SEARCH e USING INDEX sqlite_autoindex_ledger_entries_1 (chain=? AND offset=?)
-		//	SCAN d EXISTS VIRTUAL TABLE INDEX 1:
-		//	USE TEMP B-TREE FOR ORDER BY
-		// (ledger_chains is scanned: partition is the second column of its
-		// key; it has a row per chain, not per entry.)
-		// Ids of entries written before this form (opaque ids, see doc.go)
-		// decode to no position or to one without them: not found.
-		p, o, ok := ledger.LocateDelivery(q.DeliveryID)
-		if !ok {
-			add("0")
-		} else {
-			add(`e.chain IN (SELECT id FROM ledger_chains WHERE partition = ?) AND e."offset" = ?
-			AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[2]') = ?)`, p, o, q.DeliveryID)
-		}
+		c.deliveryIDFilter(q.DeliveryID)
 	}
-	if len(q.SubjectHash) > 0 {
-		add("e.subject_hash = ?", q.SubjectHash)
-	}
-	if !q.From.IsZero() {
-		add("e.decision_time_us >= ?", q.From.UnixMicro())
-	}
-	if !q.To.IsZero() {
-		add("e.decision_time_us < ?", q.To.UnixMicro())
-	}
-	// Topic and partition select chains; the (chain, "offset") index
-	// finds their entries.
-	switch {
-	case q.Topic != "" && q.Partition != nil:
-		add("e.chain IN (SELECT id FROM ledger_chains WHERE topic = ? AND partition = ?)", q.Topic, *q.Partition)
-	case q.Topic != "":
-		add("e.chain IN (SELECT id FROM ledger_chains WHERE topic = ?)", q.Topic)
-	}
-	if q.Offset != nil {
-		add(`e."offset" = ?`, *q.Offset)
-	}
+	c.timeAndPositionFilters(q)
 	desc := q.Sort == ledger.SortTimeDesc
 	if cur != nil {
-		op := ">"
-		if desc {
-			op = "<"
-		}
-		// The first condition bounds the scan of the time index; the
-		// second is the keyset order.
-		add(`e.decision_time_us `+op+`= ? AND (e.decision_time_us, c.topic, c.partition, e."offset") `+op+` (?, ?, ?, ?)`,
-			cur.Time.UnixMicro(), cur.Time.UnixMicro(), cur.Topic, cur.Partition, cur.Offset)
+		c.cursorFilter(cur, desc)
 	}
 	// Without statistics (nothing runs ANALYZE) the planner would rather
 	// scan the table or the (chain, offset) index and sort every entry
@@ -508,8 +420,8 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 	if q.Topic != "" || q.DeliveryID != "" {
 		sqlText = selectEntry
 	}
-	if len(where) > 0 {
-		sqlText += " WHERE " + strings.Join(where, " AND ")
+	if len(c.where) > 0 {
+		sqlText += " WHERE " + strings.Join(c.where, " AND ")
 	}
 	// The time index (decision_time_us alone) gives the first key; the
 	// entries of one time value are sorted by the rest ("USE TEMP B-TREE
@@ -521,5 +433,99 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 		sqlText += ` ORDER BY e.decision_time_us, c.topic, c.partition, e."offset"`
 	}
 	sqlText += " LIMIT ?"
-	return sqlText, append(args, q.Limit+1)
+	return sqlText, append(c.args, q.Limit+1)
+}
+
+// recordFilters: dataset, agreement, consumer, decision and reason.
+func (c *conds) recordFilters(q ledger.Query) {
+	if q.Dataset != "" {
+		c.add("coalesce(e.dataset, c.dataset) = ?", q.Dataset)
+	}
+	// Agreement and consumer read the entry's inline lists; like the other
+	// filters without an index, they scan the rows a time range selects.
+	if q.Agreement != "" {
+		c.add(`(EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[0]') = ?)
+			OR EXISTS (SELECT 1 FROM json_each(e.skips) s WHERE json_extract(s.value, '$[0]') = ?))`, q.Agreement, q.Agreement)
+	}
+	if q.Consumer != "" {
+		// ledger.Consumer: the consumer is what lies between "deliver." and
+		// the next dot of the delivery topic, so it never holds a dot.
+		if strings.Contains(q.Consumer, ".") {
+			c.add("0")
+		} else {
+			prefix := names.DeliverPrefixOf(q.Consumer)
+			c.add("EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE substr(json_extract(d.value, '$[1]'), 1, length(?)) = ?)", prefix, prefix)
+		}
+	}
+	if q.Decision != "" {
+		c.add("e.decision = ?", string(q.Decision))
+	}
+	if q.Reason != "" {
+		c.add("EXISTS (SELECT 1 FROM json_each(e.reasons) r WHERE r.value = ?)", q.Reason)
+	}
+}
+
+// deliveryIDFilter selects the entry holding delivery id. The id names its
+// source partition and offset (ledger.DeliveryID); its tag stands for the
+// agreement and source topic, which the id's presence in the entry's
+// deliveries checks. The chains of that partition come from ledger_chains
+// (a row per chain), so each candidate is an equality lookup on the UNIQUE
+// (chain, "offset") index. EXPLAIN QUERY PLAN (TestDeliveryIDQueryPlan
+// checks it, also with a time range, dataset or cursor):
+//
+//	SEARCH c USING INTEGER PRIMARY KEY (rowid=?)
+//	LIST SUBQUERY 1
+//	SCAN ledger_chains USING COVERING INDEX sqlite_autoindex_ledger_chains_1
+//	REUSE LIST SUBQUERY 1
+//	SEARCH e USING INDEX sqlite_autoindex_ledger_entries_1 (chain=? AND offset=?)
+//	SCAN d EXISTS VIRTUAL TABLE INDEX 1:
+//	USE TEMP B-TREE FOR ORDER BY
+//
+// (ledger_chains is scanned: partition is the second column of its key; it
+// has a row per chain, not per entry.) Ids of entries written before this
+// form (opaque ids, see doc.go) decode to no position or to one without
+// them: not found.
+func (c *conds) deliveryIDFilter(id string) {
+	p, o, ok := ledger.LocateDelivery(id)
+	if !ok {
+		c.add("0")
+		return
+	}
+	c.add(`e.chain IN (SELECT id FROM ledger_chains WHERE partition = ?) AND e."offset" = ?
+			AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE json_extract(d.value, '$[2]') = ?)`, p, o, id)
+}
+
+// timeAndPositionFilters: subject, decision time range, source position.
+func (c *conds) timeAndPositionFilters(q ledger.Query) {
+	if len(q.SubjectHash) > 0 {
+		c.add("e.subject_hash = ?", q.SubjectHash)
+	}
+	if !q.From.IsZero() {
+		c.add("e.decision_time_us >= ?", q.From.UnixMicro())
+	}
+	if !q.To.IsZero() {
+		c.add("e.decision_time_us < ?", q.To.UnixMicro())
+	}
+	// Topic and partition select chains; the (chain, "offset") index
+	// finds their entries.
+	switch {
+	case q.Topic != "" && q.Partition != nil:
+		c.add("e.chain IN (SELECT id FROM ledger_chains WHERE topic = ? AND partition = ?)", q.Topic, *q.Partition)
+	case q.Topic != "":
+		c.add("e.chain IN (SELECT id FROM ledger_chains WHERE topic = ?)", q.Topic)
+	}
+	if q.Offset != nil {
+		c.add(`e."offset" = ?`, *q.Offset)
+	}
+}
+
+// cursorFilter continues after the cursor's entry. The first condition
+// bounds the scan of the time index; the second is the keyset order.
+func (c *conds) cursorFilter(cur *ledger.Cursor, desc bool) {
+	op := ">"
+	if desc {
+		op = "<"
+	}
+	c.add(`e.decision_time_us `+op+`= ? AND (e.decision_time_us, c.topic, c.partition, e."offset") `+op+` (?, ?, ?, ?)`,
+		cur.Time.UnixMicro(), cur.Time.UnixMicro(), cur.Topic, cur.Partition, cur.Offset)
 }

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/exchange-gov/exchange/exchange/ledger"
+)
+
+// Rows is the part of a driver's result set EachEntry reads (pgx.Rows and
+// *sql.Rows both have it).
+type Rows interface {
+	Next() bool
+	Err() error
+}
+
+// Classify is a backend's mapping of its driver's errors: a lost or
+// unreachable database comes back wrapping ledger.ErrUnavailable.
+type Classify func(ctx context.Context, err error) error
+
+// EachEntry is the read loop every backend runs for ChainEntries and audit
+// queries: for each row of rows, scan fills one reused entry and fn is
+// called with it (only valid during the call, as ledger.Source says).
+// fn's error is returned as it is; a scan error, or the rows' own error
+// after classify, is returned wrapped with what ("reading chain t/0").
+func EachEntry(ctx context.Context, rows Rows, classify Classify, what string,
+	scan func(*ledger.Entry) error, fn func(*ledger.Entry) error) error {
+	e := new(ledger.Entry)
+	for rows.Next() {
+		if err := scan(e); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, classify(ctx, err))
+	}
+	return nil
+}
