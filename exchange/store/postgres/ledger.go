@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
@@ -175,6 +176,9 @@ func (db *DB) appendRetrying(ctx context.Context, b *ledger.Batch, ids map[ledge
 	return nil
 }
 
+// chainState is one chain of an append batch inside appendOnce's
+// transaction: its head as read under the lock, its last checkpoint's seq
+// and the entries of the batch it does not hold yet.
 type chainState struct {
 	chain  ledger.Chain
 	id     int32
@@ -183,6 +187,10 @@ type chainState struct {
 	fresh  []*ledger.Entry
 }
 
+// appendOnce is one attempt at appending b in one transaction on one
+// connection, in this order: BEGIN, the chain locks and head reads
+// (lockChains); the reads of stored offsets (dropStored); COPY of the fresh
+// entries (copyFresh); the checkpoints and COMMIT (commitChains).
 func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Chain]int32, target string) (err error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -203,7 +211,24 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 	for i, c := range b.Chains {
 		states[i] = &chainState{chain: c, id: ids[c]}
 	}
-	// Lock every chain of the batch in key order, then read heads.
+	if err := lockChains(ctx, conn, states); err != nil {
+		return err
+	}
+	for _, s := range states {
+		if err := s.dropStored(ctx, conn, b.Entries[s.chain]); err != nil {
+			return err
+		}
+	}
+	if err := copyFresh(ctx, conn, states, target); err != nil {
+		return err
+	}
+	return db.commitChains(ctx, conn, states)
+}
+
+// lockChains begins the transaction, locks every chain of the batch in key
+// order, then reads each chain's head, highest offset and last checkpoint:
+// one pipelined round trip.
+func lockChains(ctx context.Context, conn *pgxpool.Conn, states []*chainState) error {
 	keys := make([]int64, 0, len(states))
 	for _, s := range states {
 		keys = append(keys, chainLockKey(s.chain))
@@ -218,92 +243,102 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 		q.Queue(`SELECT pg_advisory_xact_lock($1)`, k)
 	}
 	for _, s := range states {
-		s := s
-		s.head.MaxOffset = -1
-		q.Queue(`SELECT seq, hash FROM ledger_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1`,
-			s.id).QueryRow(func(r pgx.Row) error {
-			err := r.Scan(&s.head.Seq, &s.head.Hash)
-			if err == pgx.ErrNoRows {
-				return nil
-			}
-			return err
-		})
-		q.Queue(`SELECT coalesce(max("offset"), -1) FROM ledger_entries WHERE chain = $1`,
-			s.id).QueryRow(func(r pgx.Row) error { return r.Scan(&s.head.MaxOffset) })
-		q.Queue(`SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = $1 AND partition = $2`,
-			s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.lastCP) })
+		s.queueHeadReads(q)
 	}
 	if err := conn.SendBatch(ctx, q).Close(); err != nil {
 		return fmt.Errorf("locking chains: %w", err)
 	}
-	// Drop entries already stored: an offset above the chain's highest is
-	// new; at or below it, ask.
-	for _, s := range states {
-		var maybe []int64
-		for _, e := range b.Entries[s.chain] {
-			if e.Offset <= s.head.MaxOffset {
-				maybe = append(maybe, e.Offset)
-			}
+	return nil
+}
+
+// queueHeadReads queues the reads of s's head, highest offset and last
+// checkpoint seq into s.
+func (s *chainState) queueHeadReads(q *pgx.Batch) {
+	s.head.MaxOffset = -1
+	q.Queue(`SELECT seq, hash FROM ledger_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1`,
+		s.id).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&s.head.Seq, &s.head.Hash)
+		if err == pgx.ErrNoRows {
+			return nil
 		}
-		stored := map[int64][]byte{}
-		if len(maybe) > 0 {
-			rows, err := conn.Query(ctx, `SELECT "offset", payload_hash FROM ledger_entries WHERE chain = $1 AND "offset" = ANY($2)`,
-				s.id, maybe)
-			if err != nil {
-				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
-			}
-			if err := collectHashes(rows, stored); err != nil {
-				return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
-			}
-		}
-		for _, e := range b.Entries[s.chain] {
-			h, ok := stored[e.Offset]
-			if !ok {
-				s.fresh = append(s.fresh, e)
-			} else if !ledger.SameHash(h, e.PayloadHash) {
-				return &ledger.PositionReusedError{Chain: s.chain, Offset: e.Offset, HighestAudited: s.head.MaxOffset,
-					StoredHash: h, PayloadHash: e.PayloadHash}
-			}
+		return err
+	})
+	q.Queue(`SELECT coalesce(max("offset"), -1) FROM ledger_entries WHERE chain = $1`,
+		s.id).QueryRow(func(r pgx.Row) error { return r.Scan(&s.head.MaxOffset) })
+	q.Queue(`SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = $1 AND partition = $2`,
+		s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.lastCP) })
+}
+
+// dropStored sets s.fresh to the entries of es the chain does not hold yet:
+// an offset above the chain's highest is new; at or below it, ask. A
+// stored entry of another record at an offset fails the append
+// (ledger.ErrPositionReused).
+func (s *chainState) dropStored(ctx context.Context, conn *pgxpool.Conn, es []*ledger.Entry) error {
+	var maybe []int64
+	for _, e := range es {
+		if e.Offset <= s.head.MaxOffset {
+			maybe = append(maybe, e.Offset)
 		}
 	}
-	end := &pgx.Batch{}
+	stored := map[int64][]byte{}
+	if len(maybe) > 0 {
+		rows, err := conn.Query(ctx, `SELECT "offset", payload_hash FROM ledger_entries WHERE chain = $1 AND "offset" = ANY($2)`,
+			s.id, maybe)
+		if err != nil {
+			return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
+		}
+		if err := collectHashes(rows, stored); err != nil {
+			return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
+		}
+	}
+	for _, e := range es {
+		h, ok := stored[e.Offset]
+		if !ok {
+			s.fresh = append(s.fresh, e)
+		} else if !ledger.SameHash(h, e.PayloadHash) {
+			return &ledger.PositionReusedError{Chain: s.chain, Offset: e.Offset, HighestAudited: s.head.MaxOffset,
+				StoredHash: h, PayloadHash: e.PayloadHash}
+		}
+	}
+	return nil
+}
+
+// copyFresh links every chain's fresh entries after its head and writes
+// them all with one binary COPY into target; nothing when none is fresh.
+func copyFresh(ctx context.Context, conn *pgxpool.Conn, states []*chainState, target string) error {
 	n := 0
 	for _, s := range states {
 		n += len(s.fresh)
 	}
-	if n > 0 {
-		buf := append(make([]byte, 0, 512*n), copySignature...)
-		for _, s := range states {
-			for _, e := range s.fresh {
-				s.head.Extend(e)
-				buf = appendCopyRow(buf, s.id, e)
-			}
-		}
-		buf = appendCopyTrailer(buf)
-		tag, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf),
-			"COPY "+pgx.Identifier{target}.Sanitize()+" ("+copyColumns+") FROM STDIN (FORMAT binary)")
-		if err != nil {
-			return fmt.Errorf("copying entries: %w", err)
-		}
-		if tag.RowsAffected() != int64(n) {
-			return fmt.Errorf("copying entries: %d of %d rows copied", tag.RowsAffected(), n)
+	if n == 0 {
+		return nil
+	}
+	buf := append(make([]byte, 0, 512*n), copySignature...)
+	for _, s := range states {
+		for _, e := range s.fresh {
+			s.head.Extend(e)
+			buf = appendCopyRow(buf, s.id, e)
 		}
 	}
-	if db.cfg.SigningKey != nil {
-		now := db.cfg.Now()
-		for _, s := range states {
-			if len(s.fresh) == 0 || s.head.Seq-s.lastCP < db.cfg.CheckpointEvery {
-				continue
-			}
-			cp := ledger.Checkpoint{Topic: s.chain.Topic, Partition: s.chain.Partition, Seq: s.head.Seq, Hash: s.head.Hash}
-			ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
-			end.Queue(`INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at, key_id, public_key, signature)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time, cp.KeyID, cp.PublicKey, cp.Signature)
-		}
+	buf = appendCopyTrailer(buf)
+	tag, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf),
+		"COPY "+pgx.Identifier{target}.Sanitize()+" ("+copyColumns+") FROM STDIN (FORMAT binary)")
+	if err != nil {
+		return fmt.Errorf("copying entries: %w", err)
 	}
-	// Nothing new (a retry or a re-processed batch) still commits, to
-	// release the locks; the transaction wrote nothing.
+	if tag.RowsAffected() != int64(n) {
+		return fmt.Errorf("copying entries: %d of %d rows copied", tag.RowsAffected(), n)
+	}
+	return nil
+}
+
+// commitChains writes the signed checkpoints the chains are due and
+// commits, in one pipelined round trip. Nothing new (a retry or a
+// re-processed batch) still commits, to release the locks; the transaction
+// wrote nothing.
+func (db *DB) commitChains(ctx context.Context, conn *pgxpool.Conn, states []*chainState) error {
+	end := &pgx.Batch{}
+	db.queueCheckpoints(end, states)
 	end.Queue("COMMIT")
 	br := conn.SendBatch(ctx, end)
 	for i := 0; i < end.Len()-1; i++ {
@@ -324,6 +359,26 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 		return fmt.Errorf("committing: server answered %q", tag.String())
 	}
 	return nil
+}
+
+// queueCheckpoints queues a signed checkpoint for each chain that got
+// entries and is CheckpointEvery or more past its last one (none without a
+// signing key).
+func (db *DB) queueCheckpoints(end *pgx.Batch, states []*chainState) {
+	if db.cfg.SigningKey == nil {
+		return
+	}
+	now := db.cfg.Now()
+	for _, s := range states {
+		if len(s.fresh) == 0 || s.head.Seq-s.lastCP < db.cfg.CheckpointEvery {
+			continue
+		}
+		cp := ledger.Checkpoint{Topic: s.chain.Topic, Partition: s.chain.Partition, Seq: s.head.Seq, Hash: s.head.Hash}
+		ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
+		end.Queue(`INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at, key_id, public_key, signature)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time, cp.KeyID, cp.PublicKey, cp.Signature)
+	}
 }
 
 // scanEntry reads a row of selectEntry into e. Delivery ids are not stored

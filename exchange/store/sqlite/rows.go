@@ -172,46 +172,34 @@ func (w *rowWriter) insert(ctx context.Context, chain int64, chainDataset string
 // id], …], skips [[agreement, reason], …].
 
 func appendReasons(b []byte, rs []string) []byte {
-	b = append(b, '[')
-	for i, r := range rs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, r)
-	}
-	return append(b, ']')
+	return appendList(b, len(rs), func(b []byte, i int) []byte { return appendJSONString(b, rs[i]) })
 }
 
 func appendDeliveries(b []byte, ds []ledger.Delivery) []byte {
+	return appendList(b, len(ds), func(b []byte, i int) []byte {
+		return appendStrings(b, ds[i].AgreementID, ds[i].Topic, ds[i].DeliveryID)
+	})
+}
+
+func appendSkips(b []byte, ss []ledger.Skip) []byte {
+	return appendList(b, len(ss), func(b []byte, i int) []byte { return appendStrings(b, ss[i].AgreementID, ss[i].Reason) })
+}
+
+// appendList appends a JSON array of n elements, element i appended by elem.
+func appendList(b []byte, n int, elem func(b []byte, i int) []byte) []byte {
 	b = append(b, '[')
-	for i, d := range ds {
+	for i := 0; i < n; i++ {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '[')
-		b = appendJSONString(b, d.AgreementID)
-		b = append(b, ',')
-		b = appendJSONString(b, d.Topic)
-		b = append(b, ',')
-		b = appendJSONString(b, d.DeliveryID)
-		b = append(b, ']')
+		b = elem(b, i)
 	}
 	return append(b, ']')
 }
 
-func appendSkips(b []byte, ss []ledger.Skip) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		b = appendJSONString(b, s.AgreementID)
-		b = append(b, ',')
-		b = appendJSONString(b, s.Reason)
-		b = append(b, ']')
-	}
-	return append(b, ']')
+// appendStrings appends a JSON array of the strings ss.
+func appendStrings(b []byte, ss ...string) []byte {
+	return appendList(b, len(ss), func(b []byte, i int) []byte { return appendJSONString(b, ss[i]) })
 }
 
 // appendJSONString appends s as a JSON string. Codes and ids are plain
