@@ -77,54 +77,14 @@ func newSummary(out io.Writer) *summary {
 	}
 }
 
+// add takes one event of go test -json.
 func (s *summary) add(e event) {
 	k := key{e.Package, e.Test}
 	switch e.Action {
 	case "build-output":
 		fmt.Fprint(s.out, e.Output)
 	case "output":
-		if m := execsRE.FindStringSubmatch(e.Output); m != nil {
-			n, _ := strconv.ParseInt(m[2], 10, 64)
-			fk := key{e.Package, e.Test}
-			if fk.test == "" {
-				fk.test = "(package)"
-			}
-			s.fuzzExecs[fk] = n
-			s.fuzzElapsed[fk] = m[1]
-		}
-		if figuresRE.MatchString(e.Output) {
-			// Printed both by t.Log and to stdout: show each once.
-			line := logPrefixRE.ReplaceAllString(strings.TrimRight(e.Output, "\n"), "")
-			if !s.seenFigures[line] {
-				s.seenFigures[line] = true
-				s.figures = append(s.figures, line)
-				fmt.Fprintf(s.out, "%s\n", line)
-			}
-		}
-		if e.Test == "" {
-			// Package-level lines: "ok pkg 1.2s", "FAIL pkg", panics, "PASS".
-			// The -shuffle seed is shown only when the package fails.
-			switch line := strings.TrimSpace(e.Output); {
-			case line == "PASS" || line == "FAIL":
-			case strings.HasPrefix(line, "-test.shuffle "):
-				s.shuffle[e.Package] = line
-			default:
-				fmt.Fprint(s.out, e.Output)
-			}
-			return
-		}
-		b := s.buf[k]
-		if b == nil {
-			b = &strings.Builder{}
-			s.buf[k] = b
-		}
-		if b.Len() > maxBuffered {
-			tail := b.String()[b.Len()-maxBuffered/2:]
-			b.Reset()
-			b.WriteString("... (earlier output cut)\n")
-			b.WriteString(tail)
-		}
-		b.WriteString(e.Output)
+		s.output(e)
 	case "pass":
 		if e.Test != "" {
 			s.passed++
@@ -143,30 +103,105 @@ func (s *summary) add(e event) {
 			fmt.Fprintf(s.out, "%s: tests ran in the order of %s (pass it to go test to repeat)\n", e.Package, seed)
 		}
 		if e.Test != "" {
-			s.failed++
-			s.pkgFailedTests[e.Package]++
-			s.failedTests = append(s.failedTests, e.Package+" "+e.Test)
-			if b := s.buf[k]; b != nil {
-				fmt.Fprintf(s.out, "---- output of failed %s %s\n%s", e.Package, e.Test, b.String())
-			}
-			delete(s.buf, k)
-			return
+			s.testFailed(e)
+		} else if s.pkgFailedTests[e.Package] == 0 {
+			s.packageFailed(e)
 		}
-		if s.pkgFailedTests[e.Package] == 0 {
-			// The package failed without a failing test: build error, panic
-			// in TestMain or init, timeout. Count it, and show what it said.
-			s.failed++
-			what := "package failed without a failing test (build error, panic or timeout)"
-			if e.FailedBuild != "" {
-				what = "build failed: " + e.FailedBuild
-			}
-			s.failedTests = append(s.failedTests, e.Package+" ("+what+")")
-			for bk, b := range s.buf {
-				if bk.pkg == e.Package {
-					fmt.Fprintf(s.out, "---- output of %s %s (unfinished)\n%s", bk.pkg, bk.test, b.String())
-					delete(s.buf, bk)
-				}
-			}
+	}
+}
+
+// output takes a line a test or package printed: fuzz counts and figures
+// are noted, package lines shown, a test's lines kept until it ends.
+func (s *summary) output(e event) {
+	s.noteFuzz(e)
+	s.noteFigures(e.Output)
+	if e.Test == "" {
+		s.packageLine(e)
+		return
+	}
+	k := key{e.Package, e.Test}
+	b := s.buf[k]
+	if b == nil {
+		b = &strings.Builder{}
+		s.buf[k] = b
+	}
+	if b.Len() > maxBuffered {
+		tail := b.String()[b.Len()-maxBuffered/2:]
+		b.Reset()
+		b.WriteString("... (earlier output cut)\n")
+		b.WriteString(tail)
+	}
+	b.WriteString(e.Output)
+}
+
+// noteFuzz keeps the latest "fuzz: elapsed: …, execs: N" of a fuzz run.
+func (s *summary) noteFuzz(e event) {
+	m := execsRE.FindStringSubmatch(e.Output)
+	if m == nil {
+		return
+	}
+	n, _ := strconv.ParseInt(m[2], 10, 64)
+	fk := key{e.Package, e.Test}
+	if fk.test == "" {
+		fk.test = "(package)"
+	}
+	s.fuzzExecs[fk] = n
+	s.fuzzElapsed[fk] = m[1]
+}
+
+// noteFigures shows a fault test's figures line, once: it is printed both
+// by t.Log and to stdout.
+func (s *summary) noteFigures(output string) {
+	if !figuresRE.MatchString(output) {
+		return
+	}
+	line := logPrefixRE.ReplaceAllString(strings.TrimRight(output, "\n"), "")
+	if !s.seenFigures[line] {
+		s.seenFigures[line] = true
+		s.figures = append(s.figures, line)
+		fmt.Fprintf(s.out, "%s\n", line)
+	}
+}
+
+// packageLine shows a package-level line ("ok pkg 1.2s", "FAIL pkg",
+// panics) but not the bare PASS/FAIL; the -shuffle seed is kept, to be
+// shown only when the package fails.
+func (s *summary) packageLine(e event) {
+	switch line := strings.TrimSpace(e.Output); {
+	case line == "PASS" || line == "FAIL":
+	case strings.HasPrefix(line, "-test.shuffle "):
+		s.shuffle[e.Package] = line
+	default:
+		fmt.Fprint(s.out, e.Output)
+	}
+}
+
+// testFailed counts a failed test and shows its output.
+func (s *summary) testFailed(e event) {
+	k := key{e.Package, e.Test}
+	s.failed++
+	s.pkgFailedTests[e.Package]++
+	s.failedTests = append(s.failedTests, e.Package+" "+e.Test)
+	if b := s.buf[k]; b != nil {
+		fmt.Fprintf(s.out, "---- output of failed %s %s\n%s", e.Package, e.Test, b.String())
+	}
+	delete(s.buf, k)
+}
+
+// packageFailed counts a package that failed without a failing test
+// (build error, panic in TestMain or init, timeout) as one failure, and
+// shows what its unfinished tests said.
+func (s *summary) packageFailed(e event) {
+	s.failed++
+	what := "package failed without a failing test (build error, panic or timeout)"
+	if e.FailedBuild != "" {
+		what = "build failed: " + e.FailedBuild
+	}
+	s.failedTests = append(s.failedTests, e.Package+" ("+what+")")
+	for bk, b := range s.buf {
+		if bk.pkg == e.Package {
+			fmt.Fprintf(s.out, "---- output of %s %s (unfinished)\n%s", bk.pkg, bk.test, b.String())
+			delete(s.buf, bk)
 		}
 	}
 }
