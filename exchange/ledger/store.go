@@ -167,6 +167,27 @@ func NewBatch(entries []Entry) (*Batch, error) {
 	return b, nil
 }
 
+// Fresh returns the entries of chain c in b that the store does not hold
+// yet. stored holds the payload hashes of c's stored entries at the batch's
+// offsets, read under the chain's lock; highest is the chain's highest
+// stored offset. An entry stored with the same payload hash is a
+// re-processing and is dropped; with another, the append must fail and
+// store nothing: the error is a *PositionReusedError.
+func (b *Batch) Fresh(c Chain, stored map[int64][]byte, highest int64) ([]*Entry, error) {
+	es := b.Entries[c]
+	fresh := make([]*Entry, 0, len(es))
+	for _, e := range es {
+		h, ok := stored[e.Offset]
+		if !ok {
+			fresh = append(fresh, e)
+		} else if !SameHash(h, e.PayloadHash) {
+			return nil, &PositionReusedError{Chain: c, Offset: e.Offset, HighestAudited: highest,
+				StoredHash: h, PayloadHash: e.PayloadHash}
+		}
+	}
+	return fresh, nil
+}
+
 // Link chains fresh (not yet stored) entries after head: Seq, PrevHash and
 // Hash are set, and the new head is returned.
 func Link(head Head, fresh []*Entry) Head {

@@ -215,7 +215,7 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 		return err
 	}
 	for _, s := range states {
-		if err := s.dropStored(ctx, conn, b.Entries[s.chain]); err != nil {
+		if err := s.dropStored(ctx, conn, b); err != nil {
 			return err
 		}
 	}
@@ -269,13 +269,12 @@ func (s *chainState) queueHeadReads(q *pgx.Batch) {
 		s.chain.Topic, s.chain.Partition).QueryRow(func(r pgx.Row) error { return r.Scan(&s.lastCP) })
 }
 
-// dropStored sets s.fresh to the entries of es the chain does not hold yet:
-// an offset above the chain's highest is new; at or below it, ask. A
-// stored entry of another record at an offset fails the append
-// (ledger.ErrPositionReused).
-func (s *chainState) dropStored(ctx context.Context, conn *pgxpool.Conn, es []*ledger.Entry) error {
+// dropStored sets s.fresh to the entries of b's chain s the chain does not
+// hold yet (ledger.Batch.Fresh): an offset above the chain's highest is
+// new; at or below it, ask.
+func (s *chainState) dropStored(ctx context.Context, conn *pgxpool.Conn, b *ledger.Batch) (err error) {
 	var maybe []int64
-	for _, e := range es {
+	for _, e := range b.Entries[s.chain] {
 		if e.Offset <= s.head.MaxOffset {
 			maybe = append(maybe, e.Offset)
 		}
@@ -291,16 +290,8 @@ func (s *chainState) dropStored(ctx context.Context, conn *pgxpool.Conn, es []*l
 			return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
 		}
 	}
-	for _, e := range es {
-		h, ok := stored[e.Offset]
-		if !ok {
-			s.fresh = append(s.fresh, e)
-		} else if !ledger.SameHash(h, e.PayloadHash) {
-			return &ledger.PositionReusedError{Chain: s.chain, Offset: e.Offset, HighestAudited: s.head.MaxOffset,
-				StoredHash: h, PayloadHash: e.PayloadHash}
-		}
-	}
-	return nil
+	s.fresh, err = b.Fresh(s.chain, stored, s.head.MaxOffset)
+	return err
 }
 
 // copyFresh links every chain's fresh entries after its head and writes

@@ -69,7 +69,7 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 				return fmt.Errorf("reading head of %s: %w", c, err)
 			}
 		}
-		fresh, err := freshEntries(ctx, tx, c, chain, b.Entries[c], head.MaxOffset)
+		fresh, err := freshEntries(ctx, tx, b, c, chain, head.MaxOffset)
 		if err != nil {
 			return err
 		}
@@ -116,11 +116,12 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 	return nil
 }
 
-// freshEntries drops the entries of chain c (id chain, 0 when it has none
-// yet) already stored. An offset above the chain's highest stored offset is
-// new; for the others one range query over the (chain, offset) index
-// answers.
-func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, chain int64, es []*ledger.Entry, maxStored int64) ([]*ledger.Entry, error) {
+// freshEntries returns the entries of chain c (id chain, 0 when it has none
+// yet) in b that it does not hold yet (ledger.Batch.Fresh). An offset above
+// the chain's highest stored offset is new; for the others one range query
+// over the (chain, offset) index answers.
+func freshEntries(ctx context.Context, tx *sql.Tx, b *ledger.Batch, c ledger.Chain, chain int64, maxStored int64) ([]*ledger.Entry, error) {
+	es := b.Entries[c]
 	lo, hi := int64(-1), int64(-1)
 	for _, e := range es {
 		if e.Offset <= maxStored {
@@ -137,17 +138,7 @@ func freshEntries(ctx context.Context, tx *sql.Tx, c ledger.Chain, chain int64, 
 	if err != nil {
 		return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
 	}
-	fresh := make([]*ledger.Entry, 0, len(es))
-	for _, e := range es {
-		h, ok := stored[e.Offset]
-		if !ok {
-			fresh = append(fresh, e)
-		} else if !ledger.SameHash(h, e.PayloadHash) {
-			return nil, &ledger.PositionReusedError{Chain: c, Offset: e.Offset, HighestAudited: maxStored,
-				StoredHash: h, PayloadHash: e.PayloadHash}
-		}
-	}
-	return fresh, nil
+	return b.Fresh(c, stored, maxStored)
 }
 
 // payloadHashes reads the payload hashes of chain id chain's entries with
