@@ -21,4 +21,12 @@
 // WithoutMigrate is given; `exchange migrate --database URL` applies them
 // explicitly. Store errors caused by an unreachable database wrap
 // ledger.ErrUnavailable, so the runtime can fail closed and retry.
+//
+// What both backends do alike lives here once, and the backends keep only
+// their SQL: the input checks and version rules (inputs.go: CheckText,
+// PrepareDocument, NextVersion, Transition.Check and Settle), the
+// registry's input checks and error context (NewSchemaStore over a
+// backend's SchemaRows), and the read loop of ledger entries (EachEntry).
+// The ledger's own rules stay in exchange/ledger (NewBatch, Batch.Fresh,
+// Query.Normalize and PageOf).
 package store
