@@ -211,86 +211,23 @@ func agreementDiff(stdout, stderr io.Writer, args []string) error {
 		fs.Usage()
 		return exitError{2}
 	}
-	// Only problems of loading stop a diff: a version that does not
-	// validate can still be compared.
-	load := func(path string) (*agreements.Set, error) {
-		s, err := loadOnly(path)
-		var probs agreements.Problems
-		if errors.As(err, &probs) {
-			for _, p := range probs {
-				fmt.Fprintln(stderr, p.String())
-			}
-			return nil, exitError{1}
-		}
-		return s, err
-	}
-	oldSet, err := load(fs.Arg(0))
+	oldSet, err := loadForDiff(stderr, fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	newSet, err := load(fs.Arg(1))
+	newSet, err := loadForDiff(stderr, fs.Arg(1))
 	if err != nil {
 		return err
 	}
-
-	type pair struct{ old, new *agreements.Agreement }
-	var pairs []pair
-	if len(oldSet.Agreements) == 1 && len(newSet.Agreements) == 1 {
-		// Two versions of one agreement, possibly renamed (a renewal).
-		pairs = append(pairs, pair{&oldSet.Agreements[0], &newSet.Agreements[0]})
-	} else {
-		for i := range oldSet.Agreements {
-			o := &oldSet.Agreements[i]
-			n, _ := newSet.Agreement(o.ID)
-			pairs = append(pairs, pair{o, n})
-		}
-		for i := range newSet.Agreements {
-			n := &newSet.Agreements[i]
-			if _, ok := oldSet.Agreement(n.ID); !ok {
-				pairs = append(pairs, pair{nil, n})
-			}
-		}
-	}
+	pairs := pairVersions(oldSet, newSet)
 	if len(pairs) == 0 {
 		return errors.New("no agreements in either file")
 	}
-
-	prefix := len(pairs) > 1
 	changes, widens := 0, 0
 	for _, p := range pairs {
-		id := ""
-		switch {
-		case p.new != nil:
-			id = p.new.ID
-		case p.old != nil:
-			id = p.old.ID
-		}
-		lead := ""
-		if prefix {
-			lead = id + ": "
-		}
-		switch {
-		case p.old == nil:
-			fmt.Fprintf(stdout, "%s+ agreement %s: new (%s → %s, status %s)\n", lead, id, p.new.Provider, p.new.Consumer, p.new.Status)
-			changes++
-			widens++
-			for _, f := range p.new.Fields {
-				fmt.Fprintf(stdout, "%s+ field %s: %s (newly received; widens)\n", lead, f.Name, f.Transform)
-				changes++
-			}
-			continue
-		case p.new == nil:
-			fmt.Fprintf(stdout, "%s- agreement %s: removed (%s → %s no longer delivered; narrows)\n", lead, id, p.old.Provider, p.old.Consumer)
-			changes++
-			continue
-		}
-		for _, c := range agreements.Diff(p.old, p.new) {
-			fmt.Fprintf(stdout, "%s%s\n", lead, c)
-			changes++
-			if c.Widens() {
-				widens++
-			}
-		}
+		c, w := p.print(stdout, len(pairs) > 1)
+		changes += c
+		widens += w
 	}
 	if changes == 0 {
 		fmt.Fprintln(stdout, "no changes")
@@ -300,6 +237,82 @@ func agreementDiff(stdout, stderr io.Writer, args []string) error {
 		return exitError{3}
 	}
 	return nil
+}
+
+// loadForDiff loads one side of a diff. Only problems of loading stop a
+// diff: a version that does not validate can still be compared.
+func loadForDiff(stderr io.Writer, path string) (*agreements.Set, error) {
+	s, err := loadOnly(path)
+	var probs agreements.Problems
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			fmt.Fprintln(stderr, p.String())
+		}
+		return nil, exitError{1}
+	}
+	return s, err
+}
+
+// versionPair is one agreement on both sides of a diff; old or new is nil
+// when the agreement is only on one side.
+type versionPair struct{ old, new *agreements.Agreement }
+
+// pairVersions pairs the agreements of two sets by id; two files of one
+// agreement each are paired whatever their ids (a renewal renames).
+func pairVersions(oldSet, newSet *agreements.Set) []versionPair {
+	if len(oldSet.Agreements) == 1 && len(newSet.Agreements) == 1 {
+		return []versionPair{{&oldSet.Agreements[0], &newSet.Agreements[0]}}
+	}
+	var pairs []versionPair
+	for i := range oldSet.Agreements {
+		o := &oldSet.Agreements[i]
+		n, _ := newSet.Agreement(o.ID)
+		pairs = append(pairs, versionPair{o, n})
+	}
+	for i := range newSet.Agreements {
+		n := &newSet.Agreements[i]
+		if _, ok := oldSet.Agreement(n.ID); !ok {
+			pairs = append(pairs, versionPair{nil, n})
+		}
+	}
+	return pairs
+}
+
+// print writes the pair's changes, each line led by the agreement id when
+// prefixed, and returns how many changes it printed and how many widen.
+func (p versionPair) print(stdout io.Writer, prefixed bool) (changes, widens int) {
+	id := ""
+	switch {
+	case p.new != nil:
+		id = p.new.ID
+	case p.old != nil:
+		id = p.old.ID
+	}
+	lead := ""
+	if prefixed {
+		lead = id + ": "
+	}
+	switch {
+	case p.old == nil:
+		fmt.Fprintf(stdout, "%s+ agreement %s: new (%s → %s, status %s)\n", lead, id, p.new.Provider, p.new.Consumer, p.new.Status)
+		changes, widens = 1, 1
+		for _, f := range p.new.Fields {
+			fmt.Fprintf(stdout, "%s+ field %s: %s (newly received; widens)\n", lead, f.Name, f.Transform)
+			changes++
+		}
+		return changes, widens
+	case p.new == nil:
+		fmt.Fprintf(stdout, "%s- agreement %s: removed (%s → %s no longer delivered; narrows)\n", lead, id, p.old.Provider, p.old.Consumer)
+		return 1, 0
+	}
+	for _, c := range agreements.Diff(p.old, p.new) {
+		fmt.Fprintf(stdout, "%s%s\n", lead, c)
+		changes++
+		if c.Widens() {
+			widens++
+		}
+	}
+	return changes, widens
 }
 
 // loadOnly loads path (file or directory) without validating it.
