@@ -502,7 +502,7 @@ func (c *compiler) finishDataset(ds *datasetPlan) {
 		if s.Subject != ds.contract.Subject || s.Avro == nil {
 			continue
 		}
-		n, err := c.rv.resolve(s.Avro, ds.latest.Avro, 0)
+		n, err := c.rv.resolve(s.Avro, ds.latest.Avro)
 		if err != nil {
 			ds.unresolvable[s.ID] = fmt.Sprintf("version %d of %s cannot be resolved to version %d: %v", s.Version, s.Subject, ds.latest.Version, err)
 			continue

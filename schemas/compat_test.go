@@ -206,14 +206,14 @@ func TestSoftDeletedVersionsAreNotChecked(t *testing.T) {
 	}
 }
 
-func TestResolveExported(t *testing.T) {
+func TestIncompatibilities(t *testing.T) {
 	w, _ := ParseSchema(rec(fID, fAgeLong))
 	rd, _ := ParseSchema(rec(fID, fAgeInt))
-	msgs := Resolve(w, rd, "")
+	msgs := incompatibilities(w, rd, "")
 	if len(msgs) != 1 || msgs[0] != `field "age" (record health.Immunisation): writer type "long" cannot be read as reader type "int"` {
-		t.Fatalf("Resolve = %q", msgs)
+		t.Fatalf("incompatibilities = %q", msgs)
 	}
-	if msgs := Resolve(rd, w, ""); len(msgs) != 0 {
+	if msgs := incompatibilities(rd, w, ""); len(msgs) != 0 {
 		t.Fatalf("int→long should resolve, got %q", msgs)
 	}
 }

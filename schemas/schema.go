@@ -10,6 +10,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/exchange-gov/exchange/schemas/resolve"
 	"github.com/hamba/avro/v2"
 )
 
@@ -162,7 +163,7 @@ func checkDepth(s avro.Schema, max int) error {
 			}
 		case *avro.ArraySchema:
 			if zeroSized(t.Items()) {
-				return &InvalidSchemaError{Reason: fmt.Sprintf("array items of type %q encode to zero bytes: a few bytes of input could claim millions of them", describe(t.Items()))}
+				return &InvalidSchemaError{Reason: fmt.Sprintf("array items of type %q encode to zero bytes: a few bytes of input could claim millions of them", resolve.Describe(t.Items()))}
 			}
 			return walk(t.Items(), depth+1, path)
 		case *avro.MapSchema:
@@ -183,7 +184,7 @@ func checkDepth(s avro.Schema, max int) error {
 // fixed of size 0, records of such fields). Arrays of them are refused:
 // the item count of an array is then not bounded by the input's length.
 func zeroSized(s avro.Schema) bool {
-	switch t := deref(s).(type) {
+	switch t := resolve.Deref(s).(type) {
 	case *avro.NullSchema:
 		return true
 	case *avro.FixedSchema:
