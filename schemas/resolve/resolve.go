@@ -46,7 +46,7 @@ type Field struct {
 
 // Missing is a reader field the writer lacks.
 type Missing struct {
-	Reader int        // index of the reader field
+	Reader int         // index of the reader field
 	Field  *avro.Field // the reader field
 	// Node reads the field's type as itself (to decode its default); nil
 	// when the field has no default, and Problem says so.
