@@ -271,7 +271,7 @@ func (rv *resolver) compileRecord(n *dnode, t *resolve.Node) error {
 // with ident (the field's type read as itself), so defaults take exactly
 // the shape of decoded values.
 func (rv *resolver) defaultOf(f *avro.Field, ident *resolve.Node) (fdefault, error) {
-	bin, err := avro.Marshal(f.Type(), f.Default())
+	bin, err := encodeDefault(nil, f.Type(), f.Default())
 	if err != nil {
 		return fdefault{}, fmt.Errorf("field %s: encoding its default: %w", f.Name(), err)
 	}
@@ -289,4 +289,63 @@ func (rv *resolver) defaultOf(f *avro.Field, ident *resolve.Node) (fdefault, err
 		return fdefault{}, fmt.Errorf("field %s: decoding its default: %w", f.Name(), err)
 	}
 	return d, nil
+}
+
+// encodeDefault appends a default value (as hamba/avro parsed it) under s.
+// hamba marshals a union only from null or a typed value, but a default
+// belongs to the union's first branch (Avro spec, "Complex Types"), so
+// unions, and the records, arrays and maps that may hold them, are written
+// here; other values go through hamba.
+func encodeDefault(dst []byte, s avro.Schema, x any) ([]byte, error) {
+	var err error
+	switch t := deref(s).(type) {
+	case *avro.UnionSchema:
+		return encodeDefault(appendLong(dst, 0), t.Types()[0], x)
+	case *avro.RecordSchema:
+		m, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("default %v is not a record", x)
+		}
+		for _, f := range t.Fields() {
+			v, ok := m[f.Name()]
+			if !ok {
+				v = f.Default()
+			}
+			if dst, err = encodeDefault(dst, f.Type(), v); err != nil {
+				return nil, err
+			}
+		}
+		return dst, nil
+	case *avro.ArraySchema:
+		l, ok := x.([]any)
+		if !ok {
+			return nil, fmt.Errorf("default %v is not an array", x)
+		}
+		if len(l) > 0 {
+			dst = appendLong(dst, int64(len(l)))
+		}
+		for _, v := range l {
+			if dst, err = encodeDefault(dst, t.Items(), v); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, 0), nil
+	case *avro.MapSchema:
+		m, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("default %v is not a map", x)
+		}
+		if len(m) > 0 {
+			dst = appendLong(dst, int64(len(m)))
+		}
+		for k, v := range m {
+			dst = appendBytes(dst, []byte(k))
+			if dst, err = encodeDefault(dst, t.Values(), v); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, 0), nil
+	}
+	b, err := avro.Marshal(s, x)
+	return append(dst, b...), err
 }
