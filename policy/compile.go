@@ -566,7 +566,40 @@ func typeJSON(s avro.Schema, seen map[string]bool) json.RawMessage {
 	return rawJSON(deref(s))
 }
 
+// agreement compiles one agreement of ds: the skip its status gives, the
+// fields it delivers and how, its row filter and freshness, and its derived
+// schema. It returns nil when a problem was reported (or when only checking).
 func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID int) *agreementPlan {
+	ap := newAgreementPlan(a)
+	before := len(c.probs)
+	d := &deriver{c: c, ds: ds, a: a, names: ds.fieldNames(), seen: map[string]bool{}}
+	rec := derivedRecord{Type: "record", Name: avroName(a.ID), Doc: agreementDoc(a)}
+	for _, fr := range a.Fields {
+		of, df, ok := d.field(fr)
+		if !ok {
+			continue
+		}
+		rec.Fields = append(rec.Fields, df)
+		ap.out = append(ap.out, of)
+	}
+	pos := func(key string) agreements.Pos { return keyPos(a.KeyPos, key, a.Pos) }
+	if len(a.Fields) == 0 {
+		c.addf(pos("fields"), "list the fields the consumer may receive", "agreement %s: the field allow-list is empty", a.ID)
+	}
+	ap.filter = c.agreementFilter(ds, a, pos("filter"), d.names)
+	c.checkAgreementFreshness(ds, a, pos("freshness.max_age"))
+	if len(c.probs) > before || c.check {
+		return nil
+	}
+	if !c.deriveSchema(ap, a, rec, localID) {
+		return nil
+	}
+	return ap
+}
+
+// newAgreementPlan starts a plan with the agreement's identity, topic,
+// subject, validity and the skip reason its status gives.
+func newAgreementPlan(a *agreements.Agreement) *agreementPlan {
 	ap := &agreementPlan{from: a.ValidFrom, until: a.ValidUntil, maxAge: a.MaxAge}
 	ap.info = AgreementInfo{
 		ID: a.ID, Consumer: a.Consumer,
@@ -585,175 +618,238 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 	default:
 		ap.skip = SkipNotActive
 	}
-	pos := func(key string) agreements.Pos { return keyPos(a.KeyPos, key, a.Pos) }
-	before := len(c.probs)
-	names := ds.fieldNames()
-	var key *hmacKey
-	rec := derivedRecord{
-		Type: "record", Name: avroName(a.ID),
-		Doc: fmt.Sprintf("Agreement %s: %s to %s. Purpose: %s Legal basis: %s.", a.ID, a.Provider, a.Consumer,
-			sentence(a.Purpose), strings.TrimSuffix(strings.Join(strings.Fields(a.LegalBasis), " "), ".")),
+	return ap
+}
+
+// agreementDoc is the derived schema's doc: who shares with whom, why and
+// on which legal basis.
+func agreementDoc(a *agreements.Agreement) string {
+	return fmt.Sprintf("Agreement %s: %s to %s. Purpose: %s Legal basis: %s.", a.ID, a.Provider, a.Consumer,
+		sentence(a.Purpose), strings.TrimSuffix(strings.Join(strings.Fields(a.LegalBasis), " "), "."))
+}
+
+// deriver compiles the allow-listed fields of one agreement.
+type deriver struct {
+	c     *compiler
+	ds    *datasetPlan
+	a     *agreements.Agreement
+	names string          // the schema's field names, for hints
+	seen  map[string]bool // named types already written into the derived schema
+	key   *hmacKey        // the agreement's pseudonym key, loaded on first use
+}
+
+// fieldShape is a field's type seen through a nullable union: base is the
+// value's type, nullable says whether null is the union's other branch.
+type fieldShape struct {
+	s                 avro.Schema // the field's type, dereferenced
+	union             *avro.UnionSchema
+	base              avro.Schema
+	nullIdx, baseIdx  int
+	nullable, isUnion bool
+}
+
+// field compiles one allow-listed field: where its value comes from, how
+// it is transformed and encoded, and its type in the derived schema. ok is
+// false when a problem was reported.
+func (d *deriver) field(fr agreements.FieldRule) (of outField, df derivedField, ok bool) {
+	c, a, ds := d.c, d.a, d.ds
+	i, ok := ds.byName[fr.Name]
+	if !ok {
+		c.addf(fr.Pos, "schema fields: "+d.names, "agreement %s: field %s is not in the schema of %s (version %d)", a.ID, fr.Name, ds.contract.Subject, ds.latest.Version)
+		return of, df, false
 	}
-	seen := map[string]bool{}
-	for _, fr := range a.Fields {
-		i, ok := ds.byName[fr.Name]
-		if !ok {
-			c.addf(fr.Pos, "schema fields: "+names, "agreement %s: field %s is not in the schema of %s (version %d)", a.ID, fr.Name, ds.contract.Subject, ds.latest.Version)
-			continue
-		}
-		fi := &ds.fields[i]
-		spec, ok := transforms[fr.Transform.Kind]
-		if c.check && argsInvalid(fr.Transform) {
-			continue // reported by agreements.Validate
-		}
-		if !ok {
-			c.addf(fr.Pos, "transforms: "+strings.Join(Transforms(), ", "), "agreement %s: field %s: unknown transform %q", a.ID, fr.Name, fr.Transform.Kind)
-			continue
-		}
-		kind := fr.Transform.Kind
-		switch {
-		case kind == agreements.Keep && !fi.classified:
-			c.addf(fr.Pos, "classify the field in the contract, or deliver it with pseudonymize, hash, mask or redact", "agreement %s: field %s is not classified by contract %s, so it is treated as sensitive and may not be kept", a.ID, fr.Name, ds.contract.Dataset)
-			continue
-		case kind == agreements.Hash && !fi.classified:
-			c.addf(fr.Pos, "classify the field in the contract, or use pseudonymize (keyed)", "agreement %s: field %s is not classified by contract %s, so it is treated as sensitive and may not be hashed unkeyed", a.ID, fr.Name, ds.contract.Dataset)
-			continue
-		case !c.check && fi.class == agreements.Sensitive:
-			if p, refused := agreements.SensitiveDelivery(a.ID, fr, fr.Pos); refused {
-				c.probs = append(c.probs, p)
-				continue
-			}
-		}
-		of := outField{src: i, nullIdx: -1, redact: kind == agreements.Redact}
-		df := derivedField{Name: fr.Name, Doc: transformDoc(fr.Transform)}
-		s := deref(fi.schema)
-		u, isUnion := s.(*avro.UnionSchema)
-		base, nullIdx, baseIdx, nullable := s, 0, 0, false
-		if isUnion {
-			if b, ni, bi, ok := nullableBase(u); ok {
-				base, nullIdx, baseIdx, nullable = b, ni, bi, true
-			} else if kind != agreements.Keep && kind != agreements.Redact {
-				c.addf(fr.Pos, "only keep and redact apply to a union of several types", "agreement %s: field %s: %s does not apply to the union %s", a.ID, fr.Name, kind, s)
-				continue
-			}
-		}
-		switch {
-		case of.redact:
-			of.nullIdx = 0
-			switch {
-			case nullable:
-				of.nullIdx = nullIdx
-				df.Type = typeJSON(s, seen)
-			case isUnion:
-				// A union with a null branch stays as it is; otherwise null is prepended.
-				types := []json.RawMessage{json.RawMessage(`"null"`)}
-				for j, b := range u.Types() {
-					if deref(b).Type() == avro.Null {
-						of.nullIdx, types = j, nil
-						break
-					}
-				}
-				for _, b := range u.Types() {
-					if types != nil {
-						types = append(types, typeJSON(b, seen))
-					}
-				}
-				if types == nil {
-					df.Type = typeJSON(s, seen)
-				} else {
-					df.Type = rawJSON(types)
-				}
-			default:
-				df.Type = rawJSON([]json.RawMessage{json.RawMessage(`"null"`), typeJSON(s, seen)})
-			}
-			if of.nullIdx == 0 {
-				df.Default = json.RawMessage("null")
-			}
-		case kind == agreements.Keep && isUnion:
-			of.union, of.schema = true, s
-			df.Type = typeJSON(s, seen)
-			if nullable && nullIdx == 0 {
-				df.Default = json.RawMessage("null")
-			}
-			of.enc = func(dst []byte, v *value, _ *evalState) ([]byte, error) {
-				return encodeValue(dst, u.Types()[v.br], v)
-			}
-		default:
-			if msg, hint := spec.check(fr.Transform, base); msg != "" {
-				c.addf(fr.Pos, hint, "agreement %s: field %s: %s", a.ID, fr.Name, msg)
-				continue
-			}
-			var t json.RawMessage
-			if kind == agreements.Keep {
-				t = typeJSON(base, seen)
-			} else {
-				t = spec.out(fr.Transform, base)
-			}
-			if nullable {
-				of.nullIdx, of.baseIdx = nullIdx, baseIdx
-				pair := make([]json.RawMessage, 2)
-				pair[nullIdx], pair[baseIdx] = json.RawMessage(`"null"`), t
-				t = rawJSON(pair)
-				if nullIdx == 0 {
-					df.Default = json.RawMessage("null")
-				}
-			}
-			df.Type = t
-			if kind == agreements.Pseudonymize && key == nil && !c.check {
-				var k []byte
-				if c.in.PseudonymKey != nil {
-					k = c.in.PseudonymKey(a.ID)
-				}
-				if len(k) == 0 {
-					c.addf(fr.Pos, "configure a pseudonym key per agreement", "agreement %s: no pseudonym key for field %s", a.ID, fr.Name)
-					continue
-				}
-				key = newHMACKey(k)
-			}
-			if !c.check {
-				of.enc = spec.build(fr.Transform, base, transformEnv{pseudo: key, b64: c.opts.pseudoB64})
-			}
-		}
-		rec.Fields = append(rec.Fields, df)
-		ap.out = append(ap.out, of)
+	fi := &ds.fields[i]
+	spec, ok := transforms[fr.Transform.Kind]
+	if c.check && argsInvalid(fr.Transform) {
+		return of, df, false // reported by agreements.Validate
 	}
-	if len(a.Fields) == 0 {
-		c.addf(pos("fields"), "list the fields the consumer may receive", "agreement %s: the field allow-list is empty", a.ID)
+	if !ok {
+		c.addf(fr.Pos, "transforms: "+strings.Join(Transforms(), ", "), "agreement %s: field %s: unknown transform %q", a.ID, fr.Name, fr.Transform.Kind)
+		return of, df, false
 	}
-	if a.Filter != "" {
-		prg, ast, msg := compileCEL(ds.env, a.Filter, c.check)
-		if prg == nil && msg == "" {
-			// a syntax error, reported by agreements.Validate
-		} else if msg != "" {
-			c.addf(pos("filter"), "filters are boolean CEL over `record`; fields: "+names, "agreement %s: filter: %s", a.ID, msg)
+	kind := fr.Transform.Kind
+	switch {
+	case kind == agreements.Keep && !fi.classified:
+		c.addf(fr.Pos, "classify the field in the contract, or deliver it with pseudonymize, hash, mask or redact", "agreement %s: field %s is not classified by contract %s, so it is treated as sensitive and may not be kept", a.ID, fr.Name, ds.contract.Dataset)
+		return of, df, false
+	case kind == agreements.Hash && !fi.classified:
+		c.addf(fr.Pos, "classify the field in the contract, or use pseudonymize (keyed)", "agreement %s: field %s is not classified by contract %s, so it is treated as sensitive and may not be hashed unkeyed", a.ID, fr.Name, ds.contract.Dataset)
+		return of, df, false
+	case !c.check && fi.class == agreements.Sensitive:
+		if p, refused := agreements.SensitiveDelivery(a.ID, fr, fr.Pos); refused {
+			c.probs = append(c.probs, p)
+			return of, df, false
+		}
+	}
+	of = outField{src: i, nullIdx: -1, redact: kind == agreements.Redact}
+	df = derivedField{Name: fr.Name, Doc: transformDoc(fr.Transform)}
+	sh := shapeOf(fi.schema)
+	if sh.isUnion && !sh.nullable && kind != agreements.Keep && kind != agreements.Redact {
+		c.addf(fr.Pos, "only keep and redact apply to a union of several types", "agreement %s: field %s: %s does not apply to the union %s", a.ID, fr.Name, kind, sh.s)
+		return of, df, false
+	}
+	switch {
+	case of.redact:
+		d.redact(&of, &df, sh)
+	case kind == agreements.Keep && sh.isUnion:
+		d.keepUnion(&of, &df, sh)
+	default:
+		if !d.transform(&of, &df, fr, spec, sh) {
+			return of, df, false
+		}
+	}
+	return of, df, true
+}
+
+func shapeOf(t avro.Schema) fieldShape {
+	s := deref(t)
+	sh := fieldShape{s: s, base: s}
+	if u, ok := s.(*avro.UnionSchema); ok {
+		sh.union, sh.isUnion = u, true
+		if b, ni, bi, ok := nullableBase(u); ok {
+			sh.base, sh.nullIdx, sh.baseIdx, sh.nullable = b, ni, bi, true
+		}
+	}
+	return sh
+}
+
+// redact delivers the field as null: its derived type is made nullable
+// (a union with a null branch stays as it is; otherwise null is prepended).
+func (d *deriver) redact(of *outField, df *derivedField, sh fieldShape) {
+	of.nullIdx = 0
+	switch {
+	case sh.nullable:
+		of.nullIdx = sh.nullIdx
+		df.Type = typeJSON(sh.s, d.seen)
+	case sh.isUnion:
+		types := []json.RawMessage{json.RawMessage(`"null"`)}
+		for j, b := range sh.union.Types() {
+			if deref(b).Type() == avro.Null {
+				of.nullIdx, types = j, nil
+				break
+			}
+		}
+		for _, b := range sh.union.Types() {
+			if types != nil {
+				types = append(types, typeJSON(b, d.seen))
+			}
+		}
+		if types == nil {
+			df.Type = typeJSON(sh.s, d.seen)
 		} else {
-			ds.asts = append(ds.asts, ast)
+			df.Type = rawJSON(types)
 		}
-		ap.filter = prg
+	default:
+		df.Type = rawJSON([]json.RawMessage{json.RawMessage(`"null"`), typeJSON(sh.s, d.seen)})
 	}
-	if a.MaxAge > 0 {
-		fr := ds.contract.Freshness
-		switch {
-		case c.check && (fr == nil || fr.EventTime == "" || a.MaxAge > fr.MaxAge && fr.MaxAge > 0):
-			// reported by agreements.Validate
-		case ds.fresh == nil:
-			c.addf(pos("freshness.max_age"), "give the contract a freshness event_time", "agreement %s: freshness max_age %s needs an event time, and contract %s has none", a.ID, a.MaxAge, ds.contract.Dataset)
-		case fr.MaxAge > 0 && a.MaxAge >= fr.MaxAge:
-			c.addf(pos("freshness.max_age"), fmt.Sprintf("use less than %s, or drop it to inherit the contract's", fr.MaxAge), "agreement %s: freshness max_age %s is not stricter than contract %s's %s", a.ID, a.MaxAge, ds.contract.Dataset, fr.MaxAge)
+	if of.nullIdx == 0 {
+		df.Default = json.RawMessage("null")
+	}
+}
+
+// keepUnion delivers a general union as it is, in the branch it was read.
+func (d *deriver) keepUnion(of *outField, df *derivedField, sh fieldShape) {
+	of.union, of.schema = true, sh.s
+	df.Type = typeJSON(sh.s, d.seen)
+	if sh.nullable && sh.nullIdx == 0 {
+		df.Default = json.RawMessage("null")
+	}
+	u := sh.union
+	of.enc = func(dst []byte, v *value, _ *evalState) ([]byte, error) {
+		return encodeValue(dst, u.Types()[v.br], v)
+	}
+}
+
+// transform delivers the field kept or transformed by spec, nullable when
+// the source is. ok is false when a problem was reported.
+func (d *deriver) transform(of *outField, df *derivedField, fr agreements.FieldRule, spec transformSpec, sh fieldShape) bool {
+	c, a := d.c, d.a
+	kind := fr.Transform.Kind
+	if msg, hint := spec.check(fr.Transform, sh.base); msg != "" {
+		c.addf(fr.Pos, hint, "agreement %s: field %s: %s", a.ID, fr.Name, msg)
+		return false
+	}
+	var t json.RawMessage
+	if kind == agreements.Keep {
+		t = typeJSON(sh.base, d.seen)
+	} else {
+		t = spec.out(fr.Transform, sh.base)
+	}
+	if sh.nullable {
+		of.nullIdx, of.baseIdx = sh.nullIdx, sh.baseIdx
+		pair := make([]json.RawMessage, 2)
+		pair[sh.nullIdx], pair[sh.baseIdx] = json.RawMessage(`"null"`), t
+		t = rawJSON(pair)
+		if sh.nullIdx == 0 {
+			df.Default = json.RawMessage("null")
 		}
 	}
-	if len(c.probs) > before || c.check {
+	df.Type = t
+	if kind == agreements.Pseudonymize && d.key == nil && !c.check {
+		var k []byte
+		if c.in.PseudonymKey != nil {
+			k = c.in.PseudonymKey(a.ID)
+		}
+		if len(k) == 0 {
+			c.addf(fr.Pos, "configure a pseudonym key per agreement", "agreement %s: no pseudonym key for field %s", a.ID, fr.Name)
+			return false
+		}
+		d.key = newHMACKey(k)
+	}
+	if !c.check {
+		of.enc = spec.build(fr.Transform, sh.base, transformEnv{pseudo: d.key, b64: c.opts.pseudoB64})
+	}
+	return true
+}
+
+// agreementFilter compiles the agreement's row filter (nil when it has
+// none or it does not compile).
+func (c *compiler) agreementFilter(ds *datasetPlan, a *agreements.Agreement, pos agreements.Pos, names string) cel.Program {
+	if a.Filter == "" {
 		return nil
 	}
+	prg, ast, msg := compileCEL(ds.env, a.Filter, c.check)
+	switch {
+	case prg == nil && msg == "":
+		// a syntax error, reported by agreements.Validate
+	case msg != "":
+		c.addf(pos, "filters are boolean CEL over `record`; fields: "+names, "agreement %s: filter: %s", a.ID, msg)
+	default:
+		ds.asts = append(ds.asts, ast)
+	}
+	return prg
+}
+
+// checkAgreementFreshness: an agreement's max_age needs the contract's
+// event time and must be stricter than the contract's own.
+func (c *compiler) checkAgreementFreshness(ds *datasetPlan, a *agreements.Agreement, pos agreements.Pos) {
+	if a.MaxAge <= 0 {
+		return
+	}
+	fr := ds.contract.Freshness
+	switch {
+	case c.check && (fr == nil || fr.EventTime == "" || a.MaxAge > fr.MaxAge && fr.MaxAge > 0):
+		// reported by agreements.Validate
+	case ds.fresh == nil:
+		c.addf(pos, "give the contract a freshness event_time", "agreement %s: freshness max_age %s needs an event time, and contract %s has none", a.ID, a.MaxAge, ds.contract.Dataset)
+	case fr.MaxAge > 0 && a.MaxAge >= fr.MaxAge:
+		c.addf(pos, fmt.Sprintf("use less than %s, or drop it to inherit the contract's", fr.MaxAge), "agreement %s: freshness max_age %s is not stricter than contract %s's %s", a.ID, a.MaxAge, ds.contract.Dataset, fr.MaxAge)
+	}
+}
+
+// deriveSchema parses the derived record, registers it (when the input can)
+// and sets the wire-format header deliveries carry. It reports false when
+// a problem was reported.
+func (c *compiler) deriveSchema(ap *agreementPlan, a *agreements.Agreement, rec derivedRecord, localID int) bool {
 	js, err := json.Marshal(rec)
 	if err != nil {
 		c.addf(a.Pos, "", "agreement %s: derived schema: %v", a.ID, err)
-		return nil
+		return false
 	}
 	schema, err := avro.ParseWithCache(string(js), "", &avro.SchemaCache{})
 	if err != nil {
 		c.addf(a.Pos, "", "agreement %s: derived schema does not parse: %v", a.ID, err)
-		return nil
+		return false
 	}
 	var pretty bytes.Buffer
 	_ = json.Indent(&pretty, js, "", "  ")
@@ -764,13 +860,13 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 		id, err := c.in.RegisterDerived(ap.info.Subject, schema)
 		if err != nil {
 			c.addf(a.Pos, "is the registry reachable?", "agreement %s: registering derived schema %s: %v", a.ID, ap.info.Subject, err)
-			return nil
+			return false
 		}
 		ap.info.SchemaID = id
 	}
 	ap.header[0] = 0
 	binary.BigEndian.PutUint32(ap.header[1:], uint32(ap.info.SchemaID))
-	return ap
+	return true
 }
 
 // sentence folds whitespace and ends text with a full stop.
