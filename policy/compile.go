@@ -342,10 +342,41 @@ func cloneContract(ct agreements.DataContract) agreements.DataContract {
 	return ct
 }
 
+// dataset compiles one contract: the latest schema's fields and their
+// classes, the data subject, the CEL environment, quality rules and
+// freshness. It returns nil when the dataset cannot be planned at all.
 func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 	ct = cloneContract(ct)
 	ds := &datasetPlan{contract: ct, byName: map[string]int{}, writers: map[int]*dnode{}, unresolvable: map[int]string{}, subjectField: -1}
 	ds.celTypeName = "exchange.record." + avroName(ct.Dataset)
+	rec := c.latestSchema(ds)
+	if rec == nil {
+		return nil
+	}
+	c.datasetFields(ds, rec)
+	names := ds.fieldNames()
+	for _, fc := range ct.Fields {
+		if _, ok := ds.byName[fc.Name]; !ok {
+			c.addf(fc.Pos, "schema fields: "+names, "contract %s: field %s is not in the schema of %s (version %d)", ct.Dataset, fc.Name, ct.Subject, ds.latest.Version)
+		}
+	}
+	c.dataSubject(ds, names)
+	env, err := newCELEnv(ds)
+	if err != nil {
+		c.addf(ct.Pos, "", "contract %s: building the CEL environment: %v", ct.Dataset, err)
+		return nil
+	}
+	ds.pool.New = func() any { return newEvalState(ds) }
+	ds.env = env
+	c.qualityRules(ds, names)
+	c.freshness(ds, names)
+	return ds
+}
+
+// latestSchema finds the latest version of the contract's subject, the one
+// the plan reads every version as; it must be a record.
+func (c *compiler) latestSchema(ds *datasetPlan) *avro.RecordSchema {
+	ct := ds.contract
 	found := false
 	for _, s := range c.in.Schemas {
 		if s.Subject == ct.Subject && s.Avro != nil && (!found || s.Version > ds.latest.Version) {
@@ -361,6 +392,14 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 		c.addf(ct.Pos, "the value schema of a dataset is an Avro record", "contract %s: subject %s version %d is a %s, not a record", ct.Dataset, ct.Subject, ds.latest.Version, ds.latest.Avro.Type())
 		return nil
 	}
+	return rec
+}
+
+// datasetFields records each top-level field with its classification
+// (unclassified fields are sensitive) and an identity decoder per union
+// branch.
+func (c *compiler) datasetFields(ds *datasetPlan, rec *avro.RecordSchema) {
+	ct := ds.contract
 	classes := map[string]agreements.FieldClass{}
 	for _, fc := range ct.Fields {
 		classes[fc.Name] = fc
@@ -386,33 +425,31 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 		ds.fields = append(ds.fields, fi)
 		ds.byName[f.Name()] = i
 	}
-	names := ds.fieldNames()
-	for _, fc := range ct.Fields {
-		if _, ok := ds.byName[fc.Name]; !ok {
-			c.addf(fc.Pos, "schema fields: "+names, "contract %s: field %s is not in the schema of %s (version %d)", ct.Dataset, fc.Name, ct.Subject, ds.latest.Version)
-		}
-	}
-	if ct.DataSubject != "" {
-		if i, ok := ds.byName[ct.DataSubject]; ok {
-			ds.subjectField = i
-			if msg, _ := checkIdentifier("data_subject")(agreements.Transform{}, baseOf(ds.fields[i].schema)); msg != "" {
-				c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "the data subject field holds an identifier: string, bytes, fixed, int or long",
-					"contract %s: data_subject field %s is of type %s, not an identifier", ct.Dataset, ct.DataSubject, typeLabel(baseOf(ds.fields[i].schema)))
-			}
-		} else {
-			c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "schema fields: "+names, "contract %s: data_subject field %s is not in the schema", ct.Dataset, ct.DataSubject)
-		}
-	}
+}
 
-	env, err := newCELEnv(ds)
-	if err != nil {
-		c.addf(ct.Pos, "", "contract %s: building the CEL environment: %v", ct.Dataset, err)
-		return nil
+// dataSubject finds the contract's data_subject field, an identifier.
+func (c *compiler) dataSubject(ds *datasetPlan, names string) {
+	ct := ds.contract
+	if ct.DataSubject == "" {
+		return
 	}
-	ds.pool.New = func() any { return newEvalState(ds) }
-	ds.env = env
+	i, ok := ds.byName[ct.DataSubject]
+	if !ok {
+		c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "schema fields: "+names, "contract %s: data_subject field %s is not in the schema", ct.Dataset, ct.DataSubject)
+		return
+	}
+	ds.subjectField = i
+	if msg, _ := checkIdentifier("data_subject")(agreements.Transform{}, baseOf(ds.fields[i].schema)); msg != "" {
+		c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "the data subject field holds an identifier: string, bytes, fixed, int or long",
+			"contract %s: data_subject field %s is of type %s, not an identifier", ct.Dataset, ct.DataSubject, typeLabel(baseOf(ds.fields[i].schema)))
+	}
+}
+
+// qualityRules compiles the contract's quality rules to CEL programs.
+func (c *compiler) qualityRules(ds *datasetPlan, names string) {
+	ct := ds.contract
 	for _, q := range ct.Quality {
-		prg, ast, msg := compileCEL(env, q.Rule, c.check)
+		prg, ast, msg := compileCEL(ds.env, q.Rule, c.check)
 		if prg == nil && msg == "" {
 			continue // a syntax error, reported by agreements.Validate
 		}
@@ -427,18 +464,24 @@ func (c *compiler) dataset(ct agreements.DataContract) *datasetPlan {
 			evalErr: Reason{Code: QualityReason(q.Name), Detail: "rule " + q.Name + " could not be evaluated (a field it reads is null or of an unexpected type)"},
 		})
 	}
-	if fr := ct.Freshness; fr != nil && fr.EventTime != "" {
-		i, ok := ds.byName[fr.EventTime]
-		switch {
-		case !ok:
-			c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "schema fields: "+names, "contract %s: freshness event_time field %s is not in the schema", ct.Dataset, fr.EventTime)
-		case !isTimeField(ds.fields[i].schema):
-			c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "the event time is a timestamp-millis, timestamp-micros, date or RFC 3339 string field", "contract %s: freshness event_time field %s is of type %s, not a timestamp or date", ct.Dataset, fr.EventTime, typeLabel(baseOf(ds.fields[i].schema)))
-		default:
-			ds.fresh = &freshPlan{field: i, maxAge: fr.MaxAge, onStale: fr.OnStale}
-		}
+}
+
+// freshness finds the contract's event-time field, a timestamp or date.
+func (c *compiler) freshness(ds *datasetPlan, names string) {
+	ct := ds.contract
+	fr := ct.Freshness
+	if fr == nil || fr.EventTime == "" {
+		return
 	}
-	return ds
+	i, ok := ds.byName[fr.EventTime]
+	switch {
+	case !ok:
+		c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "schema fields: "+names, "contract %s: freshness event_time field %s is not in the schema", ct.Dataset, fr.EventTime)
+	case !isTimeField(ds.fields[i].schema):
+		c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "the event time is a timestamp-millis, timestamp-micros, date or RFC 3339 string field", "contract %s: freshness event_time field %s is of type %s, not a timestamp or date", ct.Dataset, fr.EventTime, typeLabel(baseOf(ds.fields[i].schema)))
+	default:
+		ds.fresh = &freshPlan{field: i, maxAge: fr.MaxAge, onStale: fr.OnStale}
+	}
 }
 
 func (ds *datasetPlan) fieldNames() string {
