@@ -35,24 +35,8 @@ func (p *Plan) EvaluateInto(rec Record, now time.Time, d *Decision) {
 func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 	outs := d.Outcomes[:0]
 	*d = Decision{Reasons: d.Reasons[:0], Warnings: d.Warnings[:0]}
-	ds := p.datasets[rec.Dataset]
-	if ds == nil {
-		d.quarantine(ReasonDatasetUnknown, "dataset "+rec.Dataset+" has no contract in plan "+p.version)
-		return
-	}
-	top := ds.writers[rec.SchemaID]
+	ds, top := p.writerOf(rec, d)
 	if top == nil {
-		if _, ok := p.schemas[rec.SchemaID]; !ok {
-			d.quarantine(ReasonSchemaUnknownID, fmt.Sprintf("schema id %d is not registered", rec.SchemaID))
-		} else if why, ok := ds.unresolvable[rec.SchemaID]; ok {
-			d.quarantine(ReasonSchemaUnresolvable, why)
-		} else {
-			d.quarantine(ReasonSchemaNotAllowed, fmt.Sprintf("schema id %d is not a version of %s", rec.SchemaID, ds.contract.Subject))
-		}
-		return
-	}
-	if rec.Body == nil {
-		d.quarantine(ReasonDecodeTombstone, "record value is null")
 		return
 	}
 	st := ds.pool.Get().(*evalState)
@@ -66,22 +50,75 @@ func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 		d.quarantine(code, fmt.Sprintf("schema id %d: %v", rec.SchemaID, err))
 		return
 	}
-
-	var eventTime time.Time
-	haveTime := false
+	var f facts
 	if ds.fresh != nil {
-		eventTime, haveTime = ds.eventTime(st)
-		d.EventTime = eventTime
+		f.eventTime, f.haveTime = ds.eventTime(st)
+		d.EventTime = f.eventTime
 	}
-	var subject [32]byte
-	haveSubject := false
 	if ds.subjectField >= 0 && p.subjectKey != nil {
 		if v := &st.vals[ds.subjectField]; v.k != kNull {
 			st.scratch = identifierBytes(st.scratch[:0], v)
-			subject, haveSubject = p.subjectKey.sum(st, st.scratch), true
+			f.subject, f.haveSubject = p.subjectKey.sum(st, st.scratch), true
 		}
 	}
+	ds.checkQuality(st, d)
+	if ds.fresh != nil {
+		p.checkFreshness(ds, now, &f, d)
+	}
+	if len(d.Reasons) == 0 {
+		d.Reasons = nil
+	}
+	if len(d.Warnings) == 0 {
+		d.Warnings = nil
+	}
+	if d.Quarantined {
+		if f.haveSubject {
+			d.SubjectHash = append([]byte(nil), f.subject[:]...)
+		}
+		d.Outcomes = outs[:0]
+		return
+	}
+	d.Outcomes = ds.deliver(outs, st, rec, now, &f, fresh, d)
+}
 
+// facts are what the evaluation learns from a record besides its fields.
+type facts struct {
+	eventTime   time.Time
+	haveTime    bool
+	subject     [32]byte // keyed hash of the data subject
+	haveSubject bool
+}
+
+// writerOf finds the record's dataset and the decoder for its writer
+// schema; when there is none it quarantines the record and returns a nil
+// decoder.
+func (p *Plan) writerOf(rec Record, d *Decision) (*datasetPlan, *dnode) {
+	ds := p.datasets[rec.Dataset]
+	if ds == nil {
+		d.quarantine(ReasonDatasetUnknown, "dataset "+rec.Dataset+" has no contract in plan "+p.version)
+		return nil, nil
+	}
+	top := ds.writers[rec.SchemaID]
+	if top == nil {
+		if _, ok := p.schemas[rec.SchemaID]; !ok {
+			d.quarantine(ReasonSchemaUnknownID, fmt.Sprintf("schema id %d is not registered", rec.SchemaID))
+		} else if why, ok := ds.unresolvable[rec.SchemaID]; ok {
+			d.quarantine(ReasonSchemaUnresolvable, why)
+		} else {
+			d.quarantine(ReasonSchemaNotAllowed, fmt.Sprintf("schema id %d is not a version of %s", rec.SchemaID, ds.contract.Subject))
+		}
+		return ds, nil
+	}
+	if rec.Body == nil {
+		d.quarantine(ReasonDecodeTombstone, "record value is null")
+		return ds, nil
+	}
+	return ds, top
+}
+
+// checkQuality runs the quality rules: a false (or failing) rule
+// quarantines the record, or warns at severity warn.
+func (ds *datasetPlan) checkQuality(st *evalState, d *Decision) {
 	for i := range ds.rules {
 		q := &ds.rules[i]
 		reason := &q.reason
@@ -102,44 +139,38 @@ func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 			d.Reasons = append(d.Reasons, *reason)
 		}
 	}
+}
 
-	if ds.fresh != nil {
-		switch {
-		case !haveTime:
-			d.quarantine(ReasonFreshnessMissing, "event time field "+ds.fields[ds.fresh.field].name+" is null or unreadable")
-		case eventTime.After(now.Add(p.opts.clockSkew)):
-			d.quarantine(ReasonFreshnessFuture, fmt.Sprintf("event time is %s ahead of the exchange clock (skew allowed %s)", eventTime.Sub(now).Round(time.Second), p.opts.clockSkew))
-		case ds.fresh.maxAge > 0 && now.Sub(eventTime) > ds.fresh.maxAge:
-			reason := Reason{Code: ReasonFreshnessStale, Detail: fmt.Sprintf("event time is %s old (max age %s)", now.Sub(eventTime).Round(time.Second), ds.fresh.maxAge)}
-			if ds.fresh.onStale == agreements.StaleDeliverFlagged {
-				d.Warnings = append(d.Warnings, reason)
-			} else {
-				d.Quarantined = true
-				d.Reasons = append(d.Reasons, reason)
-			}
+// checkFreshness quarantines a record without an event time or from the
+// future, and a stale one (or flags it, as the contract says).
+func (p *Plan) checkFreshness(ds *datasetPlan, now time.Time, f *facts, d *Decision) {
+	switch {
+	case !f.haveTime:
+		d.quarantine(ReasonFreshnessMissing, "event time field "+ds.fields[ds.fresh.field].name+" is null or unreadable")
+	case f.eventTime.After(now.Add(p.opts.clockSkew)):
+		d.quarantine(ReasonFreshnessFuture, fmt.Sprintf("event time is %s ahead of the exchange clock (skew allowed %s)", f.eventTime.Sub(now).Round(time.Second), p.opts.clockSkew))
+	case ds.fresh.maxAge > 0 && now.Sub(f.eventTime) > ds.fresh.maxAge:
+		reason := Reason{Code: ReasonFreshnessStale, Detail: fmt.Sprintf("event time is %s old (max age %s)", now.Sub(f.eventTime).Round(time.Second), ds.fresh.maxAge)}
+		if ds.fresh.onStale == agreements.StaleDeliverFlagged {
+			d.Warnings = append(d.Warnings, reason)
+		} else {
+			d.Quarantined = true
+			d.Reasons = append(d.Reasons, reason)
 		}
 	}
-	if len(d.Reasons) == 0 {
-		d.Reasons = nil
-	}
-	if len(d.Warnings) == 0 {
-		d.Warnings = nil
-	}
-	if d.Quarantined {
-		if haveSubject {
-			d.SubjectHash = append([]byte(nil), subject[:]...)
-		}
-		d.Outcomes = outs[:0]
-		return
-	}
+}
 
+// deliver decides, per agreement, whether it receives the record, then
+// encodes the value for each that does. outs is reused from the last
+// decision; with fresh (Evaluate), one slab holds every value.
+func (ds *datasetPlan) deliver(outs []Outcome, st *evalState, rec Record, now time.Time, f *facts, fresh bool, d *Decision) []Outcome {
 	if cap(outs) < len(ds.agreements) {
 		outs = make([]Outcome, 0, len(ds.agreements))
 	}
 	// First decide who receives the record, then size the buffers.
 	slabSize := 0
-	if haveSubject {
-		slabSize = len(subject)
+	if f.haveSubject {
+		slabSize = len(f.subject)
 	}
 	for _, ap := range ds.agreements {
 		var buf []byte
@@ -147,7 +178,7 @@ func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 			buf = outs[:len(outs)+1][len(outs)].Value[:0]
 		}
 		o := Outcome{AgreementID: ap.info.ID, Consumer: ap.info.Consumer, Topic: ap.info.Topic, Value: buf}
-		o.Skip = ap.check(st, now, eventTime, haveTime)
+		o.Skip = ap.check(st, now, f.eventTime, f.haveTime)
 		if o.Skip == "" {
 			slabSize += ap.bufSize(len(rec.Body))
 		}
@@ -156,16 +187,23 @@ func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 	// The subject hash is always a fresh slice (the ledger may keep it past
 	// the next record); with Evaluate, one slab also holds every value.
 	var slab []byte
-	if fresh || haveSubject {
+	if fresh || f.haveSubject {
 		if !fresh {
-			slabSize = len(subject)
+			slabSize = len(f.subject)
 		}
 		slab = make([]byte, slabSize)
 	}
-	if haveSubject {
-		d.SubjectHash = append(slab[:0:len(subject)], subject[:]...)
-		slab = slab[len(subject):]
+	if f.haveSubject {
+		d.SubjectHash = append(slab[:0:len(f.subject)], f.subject[:]...)
+		slab = slab[len(f.subject):]
 	}
+	ds.encodeOutcomes(outs, st, len(rec.Body), slab, fresh)
+	return outs
+}
+
+// encodeOutcomes encodes the value of every agreement that receives the
+// record, into its reused buffer or (fresh) its part of slab.
+func (ds *datasetPlan) encodeOutcomes(outs []Outcome, st *evalState, bodyLen int, slab []byte, fresh bool) {
 	for i, ap := range ds.agreements {
 		o := &outs[i]
 		buf := o.Value[:0]
@@ -174,10 +212,10 @@ func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 			continue
 		}
 		if fresh {
-			n := ap.bufSize(len(rec.Body))
+			n := ap.bufSize(bodyLen)
 			buf, slab = slab[:0:n], slab[n:]
 		}
-		v, err := ap.encode(buf, st, len(rec.Body))
+		v, err := ap.encode(buf, st, bodyLen)
 		if err != nil {
 			// An encoding failure is a plan bug, not the record's fault;
 			// fail closed for this agreement rather than deliver garbage.
@@ -186,7 +224,6 @@ func (p *Plan) evaluate(rec Record, now time.Time, d *Decision, fresh bool) {
 		}
 		o.Delivered, o.Value = true, v
 	}
-	d.Outcomes = outs
 }
 
 // bufSize is the output buffer to reserve for this agreement's value.
