@@ -87,68 +87,93 @@ func (n *dnode) setNum(v *value, x int64) {
 	}
 }
 
+// branch reads a writer union's branch index and returns the branch's
+// decoder (errUnresolvable for a branch the reader cannot read).
+func (n *dnode) branch(r *rd) (*dnode, error) {
+	idx, err := r.long()
+	if err != nil {
+		return nil, err
+	}
+	if idx < 0 || idx >= int64(len(n.branches)) {
+		return nil, errUnionIndex
+	}
+	b := n.branches[idx]
+	if b == nil {
+		return nil, errUnresolvable
+	}
+	return b, nil
+}
+
+func (r *rd) boolean() (int64, error) {
+	if r.i >= len(r.b) {
+		return 0, errTruncated
+	}
+	c := r.b[r.i]
+	if c > 1 {
+		return 0, errBool
+	}
+	r.i++
+	return int64(c), nil
+}
+
+// integer reads an int or long, checking an int's 32-bit range.
+func (n *dnode) integer(r *rd) (int64, error) {
+	x, err := r.long()
+	if err == nil && n.op == opInt && (x < math.MinInt32 || x > math.MaxInt32) {
+		return 0, errIntRange
+	}
+	return x, err
+}
+
+// enumIndex reads a writer enum index.
+func (n *dnode) enumIndex(r *rd) (int64, error) {
+	x, err := r.long()
+	if err == nil && (x < 0 || x >= int64(len(n.enumMap))) {
+		return 0, errEnumIndex
+	}
+	return x, err
+}
+
+// stringBytes reads a string or bytes, checking UTF-8 where a string is
+// involved.
+func (n *dnode) stringBytes(r *rd) ([]byte, error) {
+	b, err := r.bytes()
+	if err == nil && n.utf8 && !utf8.Valid(b) {
+		return nil, errUTF8
+	}
+	return b, err
+}
+
 // decodeValue decodes one top-level field into v.
 func (n *dnode) decodeValue(r *rd, v *value) error {
 	v.br = n.rBranch
 	switch n.op {
 	case opUnion:
-		idx, err := r.long()
+		b, err := n.branch(r)
 		if err != nil {
 			return err
-		}
-		if idx < 0 || idx >= int64(len(n.branches)) {
-			return errUnionIndex
-		}
-		b := n.branches[idx]
-		if b == nil {
-			return errUnresolvable
 		}
 		return b.decodeValue(r, v)
 	case opNull:
 		v.k = kNull
 	case opBool:
-		if r.i >= len(r.b) {
-			return errTruncated
-		}
-		c := r.b[r.i]
-		r.i++
-		if c > 1 {
-			return errBool
-		}
-		v.k, v.n = kBool, int64(c)
-	case opInt, opLong:
-		x, err := r.long()
+		x, err := r.boolean()
 		if err != nil {
 			return err
 		}
-		if n.op == opInt && (x < math.MinInt32 || x > math.MaxInt32) {
-			return errIntRange
+		v.k, v.n = kBool, x
+	case opInt, opLong:
+		x, err := n.integer(r)
+		if err != nil {
+			return err
 		}
 		n.setNum(v, x)
-	case opFloat:
-		if len(r.b)-r.i < 4 {
-			return errTruncated
-		}
-		f := math.Float32frombits(binary.LittleEndian.Uint32(r.b[r.i:]))
-		r.i += 4
-		v.f = float64(f)
-		v.k = kFloat
-		if n.to == avro.Double {
-			v.k = kDouble
-		}
-	case opDouble:
-		if len(r.b)-r.i < 8 {
-			return errTruncated
-		}
-		v.k, v.f = kDouble, math.Float64frombits(binary.LittleEndian.Uint64(r.b[r.i:]))
-		r.i += 8
+	case opFloat, opDouble:
+		return n.decodeFloat(r, v)
 	case opBytes:
-		b, err := r.bytes()
+		b, err := n.stringBytes(r)
 		if err != nil {
 			return err
-		}
-		if n.utf8 && !utf8.Valid(b) {
-			return errUTF8
 		}
 		v.b = b
 		v.k = kBytes
@@ -156,12 +181,9 @@ func (n *dnode) decodeValue(r *rd, v *value) error {
 			v.k = kString
 		}
 	case opEnum:
-		x, err := r.long()
+		x, err := n.enumIndex(r)
 		if err != nil {
 			return err
-		}
-		if x < 0 || x >= int64(len(n.enumMap)) {
-			return errEnumIndex
 		}
 		j := n.enumMap[x]
 		if j < 0 {
@@ -175,20 +197,49 @@ func (n *dnode) decodeValue(r *rd, v *value) error {
 		}
 		v.k, v.b = kFixed, b
 	default: // record, array, map
-		if n.identical {
-			start := r.i
-			if err := n.skip(r, 0); err != nil {
-				return err
-			}
-			v.k, v.b = kRaw, r.b[start:r.i:r.i]
-			return nil
+		return n.decodeComposite(r, v)
+	}
+	return nil
+}
+
+// decodeFloat reads a float or double, promoted to the reader's type.
+func (n *dnode) decodeFloat(r *rd, v *value) error {
+	if n.op == opDouble {
+		if len(r.b)-r.i < 8 {
+			return errTruncated
 		}
-		nat, err := n.decodeNative(r, 0)
-		if err != nil {
+		v.k, v.f = kDouble, math.Float64frombits(binary.LittleEndian.Uint64(r.b[r.i:]))
+		r.i += 8
+		return nil
+	}
+	if len(r.b)-r.i < 4 {
+		return errTruncated
+	}
+	v.f = float64(math.Float32frombits(binary.LittleEndian.Uint32(r.b[r.i:])))
+	r.i += 4
+	v.k = kFloat
+	if n.to == avro.Double {
+		v.k = kDouble
+	}
+	return nil
+}
+
+// decodeComposite keeps a record, array or map as its raw span when writer
+// and reader agree, and decodes it into Go values otherwise.
+func (n *dnode) decodeComposite(r *rd, v *value) error {
+	if n.identical {
+		start := r.i
+		if err := n.skip(r, 0); err != nil {
 			return err
 		}
-		v.k, v.nat = kNative, nat
+		v.k, v.b = kRaw, r.b[start:r.i:r.i]
+		return nil
 	}
+	nat, err := n.decodeNative(r, 0)
+	if err != nil {
+		return err
+	}
+	v.k, v.nat = kNative, nat
 	return nil
 }
 
@@ -203,87 +254,27 @@ func (n *dnode) decodeNative(r *rd, depth int) (any, error) {
 	}
 	switch n.op {
 	case opUnion:
-		idx, err := r.long()
+		b, err := n.branch(r)
 		if err != nil {
 			return nil, err
 		}
-		if idx < 0 || idx >= int64(len(n.branches)) {
-			return nil, errUnionIndex
-		}
-		b := n.branches[idx]
-		if b == nil {
-			return nil, errUnresolvable
-		}
 		return b.decodeNative(r, depth+1)
 	case opRecord:
-		m := make(map[string]any, len(n.names))
-		for _, s := range n.steps {
-			if s.to < 0 {
-				if err := s.node.skip(r, depth+1); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			x, err := s.node.decodeNative(r, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("field %s: %w", n.names[s.to], err)
-			}
-			m[n.names[s.to]] = x
-		}
-		for _, d := range n.defs {
-			m[n.names[d.to]] = d.nat
-		}
-		return m, nil
+		return n.decodeRecordNative(r, depth)
 	case opArray:
-		var out []any
-		for {
-			c, err := r.blockCount()
-			if err != nil {
-				return nil, err
-			}
-			if c == 0 {
-				break
-			}
-			for ; c > 0; c-- {
-				x, err := n.items.decodeNative(r, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, x)
-			}
-		}
-		if out == nil {
-			out = []any{}
-		}
-		return out, nil
+		return n.decodeArrayNative(r, depth)
 	case opMap:
-		out := map[string]any{}
-		for {
-			c, err := r.blockCount()
-			if err != nil {
-				return nil, err
-			}
-			if c == 0 {
-				break
-			}
-			for ; c > 0; c-- {
-				k, err := r.bytes()
-				if err != nil {
-					return nil, err
-				}
-				x, err := n.items.decodeNative(r, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				out[string(k)] = x
-			}
-		}
-		return out, nil
+		return n.decodeMapNative(r, depth)
 	}
 	var v value
 	if err := n.decodeValue(r, &v); err != nil {
 		return nil, err
 	}
+	return n.native(&v)
+}
+
+// native converts a decoded scalar to its plain Go value.
+func (n *dnode) native(v *value) (any, error) {
 	switch v.k {
 	case kNull:
 		return nil, nil
@@ -303,6 +294,65 @@ func (n *dnode) decodeNative(r *rd, depth int) (any, error) {
 	return nil, fmt.Errorf("internal: unexpected kind %d", v.k)
 }
 
+func (n *dnode) decodeRecordNative(r *rd, depth int) (any, error) {
+	m := make(map[string]any, len(n.names))
+	for _, s := range n.steps {
+		if s.to < 0 {
+			if err := s.node.skip(r, depth+1); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		x, err := s.node.decodeNative(r, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", n.names[s.to], err)
+		}
+		m[n.names[s.to]] = x
+	}
+	for _, d := range n.defs {
+		m[n.names[d.to]] = d.nat
+	}
+	return m, nil
+}
+
+func (n *dnode) decodeArrayNative(r *rd, depth int) (any, error) {
+	out := []any{}
+	for {
+		c, err := r.blockCount()
+		if err != nil || c == 0 {
+			return out, err
+		}
+		for ; c > 0; c-- {
+			x, err := n.items.decodeNative(r, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, x)
+		}
+	}
+}
+
+func (n *dnode) decodeMapNative(r *rd, depth int) (any, error) {
+	out := map[string]any{}
+	for {
+		c, err := r.blockCount()
+		if err != nil || c == 0 {
+			return out, err
+		}
+		for ; c > 0; c-- {
+			k, err := r.bytes()
+			if err != nil {
+				return nil, err
+			}
+			x, err := n.items.decodeNative(r, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[string(k)] = x
+		}
+	}
+}
+
 // skip advances over one value written with this node's writer schema,
 // validating it as decodeValue would (a skipped field is no excuse for a
 // malformed body).
@@ -310,87 +360,58 @@ func (n *dnode) skip(r *rd, depth int) error {
 	if depth > maxNativeDepth {
 		return errNativeTooDeep
 	}
+	var err error
 	switch n.op {
 	case opNull:
-		return nil
 	case opBool:
-		if r.i >= len(r.b) {
-			return errTruncated
-		}
-		if r.b[r.i] > 1 {
-			return errBool
-		}
-		r.i++
-		return nil
-	case opLong:
-		_, err := r.long()
-		return err
-	case opInt:
-		x, err := r.long()
-		if err == nil && (x < math.MinInt32 || x > math.MaxInt32) {
-			return errIntRange
-		}
-		return err
+		_, err = r.boolean()
+	case opInt, opLong:
+		_, err = n.integer(r)
 	case opEnum:
-		x, err := r.long()
-		if err == nil && (x < 0 || x >= int64(len(n.enumMap))) {
-			return errEnumIndex
-		}
-		return err
+		_, err = n.enumIndex(r)
 	case opFloat:
-		_, err := r.span(4)
-		return err
+		_, err = r.span(4)
 	case opDouble:
-		_, err := r.span(8)
-		return err
+		_, err = r.span(8)
 	case opBytes:
-		b, err := r.bytes()
-		if err == nil && n.utf8 && !utf8.Valid(b) {
-			return errUTF8
-		}
-		return err
+		_, err = n.stringBytes(r)
 	case opFixed:
-		_, err := r.span(int64(n.size))
-		return err
+		_, err = r.span(int64(n.size))
 	case opUnion:
-		idx, err := r.long()
-		if err != nil {
-			return err
+		var b *dnode
+		if b, err = n.branch(r); err == nil {
+			err = b.skip(r, depth+1)
 		}
-		if idx < 0 || idx >= int64(len(n.branches)) {
-			return errUnionIndex
-		}
-		if n.branches[idx] == nil {
-			return errUnresolvable
-		}
-		return n.branches[idx].skip(r, depth+1)
 	case opRecord:
 		for _, s := range n.steps {
-			if err := s.node.skip(r, depth+1); err != nil {
-				return err
+			if err = s.node.skip(r, depth+1); err != nil {
+				break
 			}
 		}
-		return nil
 	case opArray, opMap:
-		for {
-			c, err := r.blockCount()
-			if err != nil {
-				return err
-			}
-			if c == 0 {
-				return nil
-			}
-			for ; c > 0; c-- {
-				if n.op == opMap {
-					if _, err := r.bytes(); err != nil {
-						return err
-					}
-				}
-				if err := n.items.skip(r, depth+1); err != nil {
+		err = n.skipBlocks(r, depth)
+	default:
+		err = fmt.Errorf("internal: unknown op %d", n.op)
+	}
+	return err
+}
+
+// skipBlocks skips the blocks of an array or map.
+func (n *dnode) skipBlocks(r *rd, depth int) error {
+	for {
+		c, err := r.blockCount()
+		if err != nil || c == 0 {
+			return err
+		}
+		for ; c > 0; c-- {
+			if n.op == opMap {
+				if _, err := r.bytes(); err != nil {
 					return err
 				}
 			}
+			if err := n.items.skip(r, depth+1); err != nil {
+				return err
+			}
 		}
 	}
-	return fmt.Errorf("internal: unknown op %d", n.op)
 }
