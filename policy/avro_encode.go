@@ -64,28 +64,42 @@ func encodeNative(dst []byte, s avro.Schema, x any, depth int) ([]byte, error) {
 		return dst, errNativeTooDeep
 	}
 	s = deref(s)
-	bad := func() ([]byte, error) { return dst, fmt.Errorf("cannot encode %T as %s", x, s.Type()) }
+	switch t := s.(type) {
+	case *avro.RecordSchema:
+		return encodeRecordNative(dst, t, x, depth)
+	case *avro.ArraySchema:
+		return encodeArrayNative(dst, t, x, depth)
+	case *avro.MapSchema:
+		return encodeMapNative(dst, t, x, depth)
+	case *avro.UnionSchema:
+		for j, b := range t.Types() {
+			if nativeFits(deref(b), x) {
+				return encodeNative(appendLong(dst, int64(j)), b, x, depth+1)
+			}
+		}
+	default:
+		if out, ok := encodeScalarNative(dst, s, x); ok {
+			return out, nil
+		}
+	}
+	return dst, fmt.Errorf("cannot encode %T as %s", x, s.Type())
+}
+
+// encodeScalarNative appends a scalar, enum or fixed Go value under s; ok
+// is false when x is not a value of s.
+func encodeScalarNative(dst []byte, s avro.Schema, x any) (out []byte, ok bool) {
 	switch s.Type() {
 	case avro.Null:
-		if x != nil {
-			return bad()
-		}
-		return dst, nil
+		return dst, x == nil
 	case avro.Boolean:
 		b, ok := x.(bool)
-		if !ok {
-			return bad()
-		}
 		if b {
-			return append(dst, 1), nil
+			return append(dst, 1), ok
 		}
-		return append(dst, 0), nil
+		return append(dst, 0), ok
 	case avro.Int, avro.Long:
 		i, ok := x.(int64)
-		if !ok {
-			return bad()
-		}
-		return appendLong(dst, i), nil
+		return appendLong(dst, i), ok
 	case avro.Float, avro.Double:
 		var f float64
 		switch t := x.(type) {
@@ -94,88 +108,82 @@ func encodeNative(dst []byte, s avro.Schema, x any, depth int) ([]byte, error) {
 		case int64:
 			f = float64(t)
 		default:
-			return bad()
+			return dst, false
 		}
 		if s.Type() == avro.Float {
-			return appendFloat(dst, float32(f)), nil
+			return appendFloat(dst, float32(f)), true
 		}
-		return appendDouble(dst, f), nil
+		return appendDouble(dst, f), true
 	case avro.String, avro.Bytes:
 		switch t := x.(type) {
 		case string:
 			dst = appendLong(dst, int64(len(t)))
-			return append(dst, t...), nil
+			return append(dst, t...), true
 		case []byte:
-			return appendBytes(dst, t), nil
+			return appendBytes(dst, t), true
 		}
-		return bad()
 	case avro.Fixed:
 		b, ok := x.([]byte)
-		if !ok || len(b) != s.(*avro.FixedSchema).Size() {
-			return bad()
+		if ok && len(b) == s.(*avro.FixedSchema).Size() {
+			return append(dst, b...), true
 		}
-		return append(dst, b...), nil
 	case avro.Enum:
 		sym, ok := x.(string)
-		j := indexOf(s.(*avro.EnumSchema).Symbols(), sym)
-		if !ok || j < 0 {
-			return bad()
+		if j := indexOf(s.(*avro.EnumSchema).Symbols(), sym); ok && j >= 0 {
+			return appendLong(dst, int64(j)), true
 		}
-		return appendLong(dst, int64(j)), nil
-	case avro.Record:
-		m, ok := x.(map[string]any)
-		if !ok {
-			return bad()
-		}
-		var err error
-		for _, f := range s.(*avro.RecordSchema).Fields() {
-			if dst, err = encodeNative(dst, f.Type(), m[f.Name()], depth+1); err != nil {
-				return dst, fmt.Errorf("field %s: %w", f.Name(), err)
-			}
-		}
-		return dst, nil
-	case avro.Array:
-		l, ok := x.([]any)
-		if !ok {
-			return bad()
-		}
-		if len(l) > 0 {
-			dst = appendLong(dst, int64(len(l)))
-			var err error
-			for _, it := range l {
-				if dst, err = encodeNative(dst, s.(*avro.ArraySchema).Items(), it, depth+1); err != nil {
-					return dst, err
-				}
-			}
-		}
-		return append(dst, 0), nil
-	case avro.Map:
-		m, ok := x.(map[string]any)
-		if !ok {
-			return bad()
-		}
-		if len(m) > 0 {
-			dst = appendLong(dst, int64(len(m)))
-			var err error
-			for k, it := range m {
-				dst = appendLong(dst, int64(len(k)))
-				dst = append(dst, k...)
-				if dst, err = encodeNative(dst, s.(*avro.MapSchema).Values(), it, depth+1); err != nil {
-					return dst, err
-				}
-			}
-		}
-		return append(dst, 0), nil
-	case avro.Union:
-		for j, b := range s.(*avro.UnionSchema).Types() {
-			if !nativeFits(deref(b), x) {
-				continue
-			}
-			return encodeNative(appendLong(dst, int64(j)), b, x, depth+1)
-		}
-		return bad()
 	}
-	return bad()
+	return dst, false
+}
+
+func encodeRecordNative(dst []byte, s *avro.RecordSchema, x any, depth int) ([]byte, error) {
+	m, ok := x.(map[string]any)
+	if !ok {
+		return dst, fmt.Errorf("cannot encode %T as %s", x, s.Type())
+	}
+	var err error
+	for _, f := range s.Fields() {
+		if dst, err = encodeNative(dst, f.Type(), m[f.Name()], depth+1); err != nil {
+			return dst, fmt.Errorf("field %s: %w", f.Name(), err)
+		}
+	}
+	return dst, nil
+}
+
+func encodeArrayNative(dst []byte, s *avro.ArraySchema, x any, depth int) ([]byte, error) {
+	l, ok := x.([]any)
+	if !ok {
+		return dst, fmt.Errorf("cannot encode %T as %s", x, s.Type())
+	}
+	if len(l) > 0 {
+		dst = appendLong(dst, int64(len(l)))
+		var err error
+		for _, it := range l {
+			if dst, err = encodeNative(dst, s.Items(), it, depth+1); err != nil {
+				return dst, err
+			}
+		}
+	}
+	return append(dst, 0), nil
+}
+
+func encodeMapNative(dst []byte, s *avro.MapSchema, x any, depth int) ([]byte, error) {
+	m, ok := x.(map[string]any)
+	if !ok {
+		return dst, fmt.Errorf("cannot encode %T as %s", x, s.Type())
+	}
+	if len(m) > 0 {
+		dst = appendLong(dst, int64(len(m)))
+		var err error
+		for k, it := range m {
+			dst = appendLong(dst, int64(len(k)))
+			dst = append(dst, k...)
+			if dst, err = encodeNative(dst, s.Values(), it, depth+1); err != nil {
+				return dst, err
+			}
+		}
+	}
+	return append(dst, 0), nil
 }
 
 // nativeFits reports whether a decoded Go value belongs to schema s (used to

@@ -91,14 +91,7 @@ func init() {
 	registerTransform(agreements.Pseudonymize, transformSpec{
 		check: checkIdentifier("pseudonymize"),
 		out:   func(agreements.Transform, avro.Schema) json.RawMessage { return stringType },
-		build: func(_ agreements.Transform, _ avro.Schema, env transformEnv) encFn {
-			k, b64 := env.pseudo, env.b64
-			return func(dst []byte, v *value, st *evalState) ([]byte, error) {
-				st.scratch = identifierBytes(st.scratch[:0], v)
-				sum := k.sum(st, st.scratch)
-				return appendDigest(dst, sum[:], b64), nil
-			}
-		},
+		build: buildPseudonymize,
 	})
 	registerTransform(agreements.Hash, transformSpec{
 		check: checkIdentifier("hash"),
@@ -133,29 +126,42 @@ func init() {
 			}
 			return "", ""
 		}),
-		out: func(agreements.Transform, avro.Schema) json.RawMessage { return stringType },
-		build: func(t agreements.Transform, _ avro.Schema, _ transformEnv) encFn {
-			keep := t.N
-			return func(dst []byte, v *value, _ *evalState) ([]byte, error) {
-				total := utf8.RuneCount(v.b)
-				masked := total - keep
-				if masked < 0 {
-					masked = 0
-				}
-				cut := runePrefix(v.b, masked)
-				dst = appendLong(dst, int64(masked+len(v.b)-cut))
-				for i := 0; i < masked; i++ {
-					dst = append(dst, '*')
-				}
-				return append(dst, v.b[cut:]...), nil
-			}
-		},
+		out:   func(agreements.Transform, avro.Schema) json.RawMessage { return stringType },
+		build: buildMask,
 	})
 	registerTransform(agreements.Generalize, transformSpec{
 		check: checkGeneralize,
 		out:   func(_ agreements.Transform, base avro.Schema) json.RawMessage { return rawJSON(base) },
 		build: buildGeneralize,
 	})
+}
+
+// buildPseudonymize encodes the keyed hash (HMAC) of an identifier.
+func buildPseudonymize(_ agreements.Transform, _ avro.Schema, env transformEnv) encFn {
+	k, b64 := env.pseudo, env.b64
+	return func(dst []byte, v *value, st *evalState) ([]byte, error) {
+		st.scratch = identifierBytes(st.scratch[:0], v)
+		sum := k.sum(st, st.scratch)
+		return appendDigest(dst, sum[:], b64), nil
+	}
+}
+
+// buildMask replaces all but the last N characters of a string with '*'.
+func buildMask(t agreements.Transform, _ avro.Schema, _ transformEnv) encFn {
+	keep := t.N
+	return func(dst []byte, v *value, _ *evalState) ([]byte, error) {
+		total := utf8.RuneCount(v.b)
+		masked := total - keep
+		if masked < 0 {
+			masked = 0
+		}
+		cut := runePrefix(v.b, masked)
+		dst = appendLong(dst, int64(masked+len(v.b)-cut))
+		for i := 0; i < masked; i++ {
+			dst = append(dst, '*')
+		}
+		return append(dst, v.b[cut:]...), nil
+	}
 }
 
 func checkIdentifier(name string) func(agreements.Transform, avro.Schema) (string, string) {
