@@ -9,7 +9,7 @@ import (
 // TestImportBan keeps policy a pure library: no Kafka client, SQL or HTTP
 // anywhere in its dependency graph, and of this module only the packages
 // that are pure themselves (agreements for the model, schemas for the
-// schema-version type; schemas keeps its HTTP handler and client in
+// schema-version type, schemas/resolve for Avro resolution; schemas keeps its HTTP handler and client in
 // schemas/registryhttp for this reason).
 func TestImportBan(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
@@ -25,6 +25,7 @@ func TestImportBan(t *testing.T) {
 		module + "/agreements":       true,
 		module + "/agreements/names": true,
 		module + "/schemas":          true,
+		module + "/schemas/resolve":  true, // the one Avro resolution, shared with the registry
 	}
 	banned := []string{"kafka", "franz-go", "database/sql", "pgx", "sqlite", "net/http"}
 	for _, dep := range strings.Fields(string(out)) {
