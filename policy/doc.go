@@ -25,8 +25,11 @@
 //
 // Per dataset the plan holds its contract, the latest version of its subject
 // (the reader schema), a decoder per registered version resolved to the
-// latest by the Avro schema-resolution rules (a version that cannot be
-// resolved is not accepted: its records are quarantined schema:unresolvable),
+// latest by schemas/resolve, the Avro resolution the registry's
+// compatibility check also uses (a version that cannot be resolved is not
+// accepted: its records are quarantined schema:unresolvable; a writer union
+// branch or enum symbol the latest cannot read quarantines only the records
+// that use it),
 // the CEL programs of its quality rules, and its agreements ordered by id.
 // Each agreement gets a derived Avro schema (its allowed fields in allow-list
 // order with their transformed types; record named after the agreement, doc

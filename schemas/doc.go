@@ -14,8 +14,9 @@
 //     Confluent soft-then-permanent delete protocol, and an OnChange hook.
 //     SchemaVersion is one version of a subject with its parsed schema, the
 //     one type the registry, the policy compiler and the publisher share.
-//   - Compatibility (compat.go) follows the Avro schema-resolution rules;
-//     refusals name field path, record, writer and reader type and the
+//   - Compatibility (compat.go) refuses a version when schemas/resolve, the
+//     one Avro schema resolution (shared with the policy's decoders), reports
+//     a problem; refusals name field path, record, writer and reader type and the
 //     rule, e.g.
 //     field "age" (record health.Immunisation): writer type "long" cannot
 //     be read as reader type "int" (BACKWARD: new schema must read data
