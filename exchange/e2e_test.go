@@ -442,7 +442,7 @@ func TestTopics(t *testing.T) {
 
 	k := startKafka(t)
 	for i := 0; i < 2; i++ {
-		if err := EnsureTopics(t.Context(), k.brokers, got, 2); err != nil {
+		if err := EnsureTopics(t.Context(), k.clients(t), got, 2, 0); err != nil {
 			t.Fatalf("EnsureTopics, round %d: %v", i+1, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
@@ -30,12 +31,12 @@ import (
 // Config is what an exchange process needs. Zero values take the defaults
 // named on each field.
 type Config struct {
-	Brokers           []string // Kafka bootstrap addresses; required
-	GroupID           string   // consumer group; default "exchange"
-	Partitions        int      // partitions of created topics; default 3
-	ReplicationFactor int      // of created topics; default 0 = broker default
-	DatabaseURL       string   // postgres://… or sqlite:///path; required
-	ContractsDir      string   // contracts and agreements (*.yaml); required
+	// Kafka is the cluster (brokers required), the consumer group and the
+	// layout of created topics; its zero fields take exchange.KafkaConfig's
+	// defaults. Every Kafka client of the process is built from it.
+	Kafka        exchange.KafkaConfig
+	DatabaseURL  string // postgres://… or sqlite:///path; required
+	ContractsDir string // contracts and agreements (*.yaml); required
 	// RegisterSchemaFiles registers every <subject>.avsc of ContractsDir
 	// (dev mode). Default false: schemas arrive through /registry.
 	RegisterSchemaFiles bool
@@ -49,8 +50,7 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// TracerProvider for batch spans; default no-op.
 	TracerProvider trace.TracerProvider
-	// Worker tunes the record workers (Brokers, GroupID, Partitions and
-	// ReplicationFactor above take precedence).
+	// Worker tunes the record workers (its Kafka settings are Kafka's).
 	Worker exchange.WorkerConfig
 }
 
@@ -74,8 +74,9 @@ type App struct {
 // New opens the store, the registry and the keys, and compiles the first
 // plan. A contracts directory with problems is an error listing them all.
 func New(ctx context.Context, cfg Config) (*App, error) {
-	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("no Kafka brokers configured")
+	cfg.Kafka = cfg.Kafka.WithDefaults()
+	if err := cfg.Kafka.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.DatabaseURL == "" || cfg.ContractsDir == "" || cfg.KeyFile == "" {
 		return nil, errors.New("database URL, contracts directory and key file are required")
@@ -157,9 +158,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	})
 	a.http.AddCheck("kafka", func(ctx context.Context) error {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+		c, err := d.DialContext(ctx, "tcp", cfg.Kafka.Brokers[0])
 		if err != nil {
-			return fmt.Errorf("kafka %s: %w", cfg.Brokers[0], err)
+			return fmt.Errorf("kafka %s: %w", cfg.Kafka.Brokers[0], err)
 		}
 		return c.Close()
 	})
@@ -214,31 +215,47 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
-	wcfg := a.cfg.Worker
-	wcfg.Brokers = a.cfg.Brokers
-	if a.cfg.GroupID != "" {
-		wcfg.GroupID = a.cfg.GroupID
-	}
-	if a.cfg.Partitions > 0 {
-		wcfg.Partitions = a.cfg.Partitions
-	}
-	if a.cfg.ReplicationFactor > 0 {
-		wcfg.ReplicationFactor = a.cfg.ReplicationFactor
-	}
 	for i := 0; i < a.cfg.Workers; i++ {
-		w, err := exchange.NewWorker(wcfg, a.holder, a.db,
-			exchange.WithLogger(a.log.With("worker", i)),
-			exchange.WithMetrics(a.metrics),
-			exchange.WithTracerProvider(a.cfg.TracerProvider))
+		w, err := a.newWorker(i)
 		if err != nil {
-			return fmt.Errorf("creating worker: %w", err)
+			return err
 		}
-		run(fmt.Sprintf("worker %d", i), w.Run)
+		run(fmt.Sprintf("worker %d", i), w)
 	}
 	run("plan reloader", a.reloadLoop)
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
 	wg.Wait()
 	return first
+}
+
+// newWorker builds record worker i and returns its Run, which closes its
+// clients' connections once the worker stopped. Each worker has its own
+// kafka-go clients (its own connections), built from the Kafka block like
+// every other client of the process.
+func (a *App) newWorker(i int) (func(context.Context) error, error) {
+	kc, err := kafkaclient.New(a.cfg.Kafka.Config)
+	if err != nil {
+		return nil, fmt.Errorf("creating worker: %w", err)
+	}
+	wcfg := a.cfg.Worker
+	wcfg.Brokers = kc.Brokers()
+	wcfg.Dialer = kc.Dialer()
+	wcfg.Transport = kc.Transport()
+	wcfg.GroupID = a.cfg.Kafka.GroupID
+	wcfg.Partitions = a.cfg.Kafka.Partitions
+	wcfg.ReplicationFactor = a.cfg.Kafka.ReplicationFactor
+	w, err := exchange.NewWorker(wcfg, a.holder, a.db,
+		exchange.WithLogger(a.log.With("worker", i)),
+		exchange.WithMetrics(a.metrics),
+		exchange.WithTracerProvider(a.cfg.TracerProvider))
+	if err != nil {
+		kc.Close()
+		return nil, fmt.Errorf("creating worker: %w", err)
+	}
+	return func(ctx context.Context) error {
+		defer kc.Close() // after Run: the worker closed its writer
+		return w.Run(ctx)
+	}, nil
 }
 
 // reloadLoop rebuilds the plan when the contracts directory or the registry

@@ -2,11 +2,13 @@
 // strictly (an unknown key is an error naming its line), applies defaults,
 // lets environment variables override the file, and validates the result.
 //
-//	kafka:
+//	kafka:                       # the connection block is kafkaclient.Config
 //	  brokers: [kafka-1:9092, kafka-2:9092]
-//	  group_id: exchange
-//	  partitions: 6
-//	  replication_factor: 3
+//	  client_id: exchange          # default: kafka-go's
+//	  tls: {ca_file: /etc/exchange/kafka/ca.pem}  # optional; also cert_file, key_file, server_name
+//	  group_id: exchange           # default "exchange"
+//	  partitions: 6                # of the topics the exchange creates; default 3
+//	  replication_factor: 3        # default 1
 //	database:
 //	  url: postgres://exchange@db/exchange
 //	http:
@@ -39,7 +41,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/telemetry"
 )
 
@@ -53,13 +55,9 @@ type Config struct {
 	Tracing   Tracing   `yaml:"tracing"`
 }
 
-// Kafka is the external cluster.
-type Kafka struct {
-	Brokers           []string `yaml:"brokers"`
-	GroupID           string   `yaml:"group_id"`           // default "exchange"
-	Partitions        int      `yaml:"partitions"`         // partitions of topics the exchange creates; default 3
-	ReplicationFactor int      `yaml:"replication_factor"` // default 1
-}
+// Kafka is the external cluster: the connection block, the consumer group
+// and the layout of created topics, as the runtime takes it.
+type Kafka = exchange.KafkaConfig
 
 // Database is the store (postgres:// or sqlite:///path).
 type Database struct {
@@ -92,10 +90,18 @@ type Tracing struct {
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
 	return Config{
-		Kafka:   Kafka{GroupID: names.DefaultGroup, Partitions: 3, ReplicationFactor: 1},
+		Kafka:   defaultKafka(),
 		HTTP:    HTTP{Addr: "127.0.0.1:8080"},
 		Tracing: Tracing{SampleRatio: 1},
 	}
+}
+
+// defaultKafka is the runtime's defaults, with replicated topics: exchange
+// serve states the replication factor rather than leave it to the broker.
+func defaultKafka() Kafka {
+	k := exchange.DefaultKafkaConfig()
+	k.ReplicationFactor = 1
+	return k
 }
 
 // Load reads path (may be empty: defaults + environment only), applies the
@@ -180,14 +186,8 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 // Validate reports every problem of a configuration at once.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Kafka.Brokers) == 0 {
-		errs = append(errs, errors.New("kafka.brokers: at least one broker is required (or EXCHANGE_KAFKA_BROKERS)"))
-	}
-	if c.Kafka.GroupID == "" {
-		errs = append(errs, errors.New("kafka.group_id: must not be empty"))
-	}
-	if c.Kafka.Partitions < 1 {
-		errs = append(errs, fmt.Errorf("kafka.partitions: %d, must be at least 1", c.Kafka.Partitions))
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("kafka.replication_factor: %d, must be at least 1", c.Kafka.ReplicationFactor))

@@ -78,3 +78,41 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Errorf("non-number env: %v", err)
 	}
 }
+
+// TestKafkaConnectionBlock: the kafka block carries the connection block of
+// every Kafka client (client id, TLS files), decoded strictly; SASL has its
+// shape but is refused until supported.
+func TestKafkaConnectionBlock(t *testing.T) {
+	base := "database: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\n"
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(base+`kafka:
+  brokers: [k1:9093]
+  client_id: exchange-prod
+  tls:
+    ca_file: /etc/exchange/kafka/ca.pem
+    server_name: kafka.internal
+`), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kafka.ClientID != "exchange-prod" || cfg.Kafka.TLS == nil || cfg.Kafka.TLS.CAFile != "/etc/exchange/kafka/ca.pem" || cfg.Kafka.TLS.ServerName != "kafka.internal" {
+		t.Errorf("kafka = %+v, tls %+v", cfg.Kafka, cfg.Kafka.TLS)
+	}
+	if cfg.Kafka.GroupID != "exchange" || cfg.Kafka.Partitions != 3 || cfg.Kafka.ReplicationFactor != 1 {
+		t.Errorf("kafka = %+v, want the defaults group exchange, 3 partitions, replication 1", cfg.Kafka)
+	}
+
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  tls:\n    ca_fil: /x\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "line 7") || !strings.Contains(err.Error(), "ca_fil") {
+		t.Errorf("unknown tls key: %v, want line 7 and ca_fil", err)
+	}
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {mechanism: SCRAM-SHA-512, username: exchange, password_file: /run/pw}\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "kafka.sasl: not supported yet") {
+		t.Errorf("sasl: %v, want it refused as not supported yet", err)
+	}
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {password: hunter2}\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "password") {
+		t.Errorf("a password in the YAML: %v, want an unknown-key error on line 6 (secrets come from files)", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -178,39 +179,36 @@ type MessageWriter interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// NewWriter returns a kafka-go Writer for topic with the settings publish
-// needs: acks from all in-sync replicas, Java-compatible key hashing (so a
-// key lands on the partition a Java producer would pick), no topic
-// auto-creation, batches below the 1 MiB default request limit.
-func NewWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:                   kafka.TCP(brokers...),
-		Topic:                  topic,
-		Balancer:               &kafka.Murmur2Balancer{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              DefaultBatchSize,
-		BatchBytes:             DefaultBatchBytes,
-		BatchTimeout:           time.Millisecond,
-		AllowAutoTopicCreation: false,
-	}
+// NewWriter returns a kafka-go Writer for topic from c with the settings
+// publish needs: c's safe defaults (acks from all in-sync replicas,
+// synchronous, no topic auto-creation), Java-compatible key hashing (so a
+// key lands on the partition a Java producer would pick), batches below the
+// 1 MiB default request limit.
+func NewWriter(c *kafkaclient.Clients, topic string) *kafka.Writer {
+	w := c.Writer(topic)
+	w.Balancer = &kafka.Murmur2Balancer{}
+	w.BatchSize = DefaultBatchSize
+	w.BatchBytes = DefaultBatchBytes
+	w.BatchTimeout = time.Millisecond
+	return w
 }
 
 // CheckTopic fails with a clear message when topic does not exist.
-func CheckTopic(ctx context.Context, w *kafka.Writer, topic string) error {
-	c := &kafka.Client{Addr: w.Addr, Transport: w.Transport}
-	resp, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+func CheckTopic(ctx context.Context, c *kafkaclient.Clients, topic string) error {
+	addr := c.Addr()
+	resp, err := c.Admin().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return fmt.Errorf("asking %s for topic %s: %w", w.Addr, topic, err)
+		return fmt.Errorf("asking %s for topic %s: %w", addr, topic, err)
 	}
 	for _, t := range resp.Topics {
 		if t.Name == topic {
 			if t.Error != nil {
-				return fmt.Errorf("topic %s on %s: %w (is the exchange running with a contract for this dataset?)", topic, w.Addr, t.Error)
+				return fmt.Errorf("topic %s on %s: %w (is the exchange running with a contract for this dataset?)", topic, addr, t.Error)
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("topic %s does not exist on %s (is the exchange running with a contract for this dataset?)", topic, w.Addr)
+	return fmt.Errorf("topic %s does not exist on %s (is the exchange running with a contract for this dataset?)", topic, addr)
 }
 
 // Defaults of Run.
