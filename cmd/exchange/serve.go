@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string) error {
 	defer flushTraces() // after the drain: the last batches' spans too
 	a, err := app.New(ctx, app.Config{
 		Kafka:          cfg.Kafka,
+		Worker:         cfg.Worker,
 		DatabaseURL:    cfg.Database.URL,
 		ContractsDir:   cfg.Contracts.Dir,
 		KeyFile:        cfg.Secrets.KeyFile,

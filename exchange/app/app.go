@@ -50,8 +50,9 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// TracerProvider for batch spans; default no-op.
 	TracerProvider trace.TracerProvider
-	// Worker tunes the record workers (its Kafka settings are Kafka's).
-	Worker exchange.WorkerConfig
+	// Worker tunes the record workers; zero values take the defaults
+	// (exchange.DefaultTuning).
+	Worker exchange.Tuning
 }
 
 // App is an assembled exchange, ready to Run.
@@ -237,7 +238,8 @@ func (a *App) newWorker(i int) (func(context.Context) error, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating worker: %w", err)
 	}
-	wcfg := a.cfg.Worker
+	var wcfg exchange.WorkerConfig
+	a.cfg.Worker.Apply(&wcfg)
 	wcfg.Brokers = kc.Brokers()
 	wcfg.Dialer = kc.Dialer()
 	wcfg.Transport = kc.Transport()

@@ -9,6 +9,23 @@
 //	  group_id: exchange           # default "exchange"
 //	  partitions: 6                # of the topics the exchange creates; default 3
 //	  replication_factor: 3        # default 1
+//	worker:                        # every key optional; defaults shown (exchange.DefaultTuning)
+//	  max_batch_records: 1000      # records fetched, routed, produced, audited and committed together
+//	  linger: 5ms                  # how long a batch waits for more records after its first
+//	  max_record_bytes: 524288     # larger ingress records are quarantined as size:too_large
+//	  max_headers: 64              # more headers: quarantined as headers:invalid
+//	  max_header_bytes: 16384
+//	  produce_batch_bytes: 921600  # one produce request per partition; under message.max.bytes
+//	  fetch_max_wait: 2s           # one fetch with no data waits this long
+//	  write_timeout: 10s           # one produce attempt (retried)
+//	  ledger_timeout: 10s          # one ledger append attempt (retried)
+//	  commit_timeout: 10s
+//	  shutdown_timeout: 10s        # the batch in flight may finish this long after SIGTERM
+//	  plan_check_interval: 1s
+//	  stall_timeout: 2m            # watchdog of a partition that stopped fetching; negative: off
+//	  session_timeout: 10s         # consumer group timings
+//	  heartbeat_interval: 1s
+//	  rebalance_timeout: 10s
 //	database:
 //	  url: postgres://exchange@db/exchange
 //	http:
@@ -48,6 +65,7 @@ import (
 // Config is the whole configuration of a production exchange process.
 type Config struct {
 	Kafka     Kafka     `yaml:"kafka"`
+	Worker    Worker    `yaml:"worker"`
 	Database  Database  `yaml:"database"`
 	HTTP      HTTP      `yaml:"http"`
 	Contracts Contracts `yaml:"contracts"`
@@ -58,6 +76,9 @@ type Config struct {
 // Kafka is the external cluster: the connection block, the consumer group
 // and the layout of created topics, as the runtime takes it.
 type Kafka = exchange.KafkaConfig
+
+// Worker tunes the record workers (batching, fetching, producing, timeouts).
+type Worker = exchange.Tuning
 
 // Database is the store (postgres:// or sqlite:///path).
 type Database struct {
@@ -91,6 +112,7 @@ type Tracing struct {
 func Defaults() Config {
 	return Config{
 		Kafka:   defaultKafka(),
+		Worker:  exchange.DefaultTuning(),
 		HTTP:    HTTP{Addr: "127.0.0.1:8080"},
 		Tracing: Tracing{SampleRatio: 1},
 	}
@@ -191,6 +213,9 @@ func (c Config) Validate() error {
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("kafka.replication_factor: %d, must be at least 1", c.Kafka.ReplicationFactor))
+	}
+	if err := c.Worker.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Database.URL == "" {
 		errs = append(errs, errors.New("database.url: required (postgres://… or sqlite:///path; or EXCHANGE_DATABASE_URL)"))

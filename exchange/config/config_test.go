@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -114,5 +117,47 @@ func TestKafkaConnectionBlock(t *testing.T) {
 	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {password: hunter2}\n"), 0o600)
 	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "password") {
 		t.Errorf("a password in the YAML: %v, want an unknown-key error on line 6 (secrets come from files)", err)
+	}
+}
+
+// TestWorkerTuning: the worker block starts at the runtime's defaults,
+// overrides only the keys it names, and refuses bad values naming the line
+// (wrong type) or the key (out of range).
+func TestWorkerTuning(t *testing.T) {
+	def := Defaults().Worker
+	if def != exchange.DefaultTuning() || def.MaxBatchRecords != 1000 || def.Linger != 5*time.Millisecond || def.FetchMaxWait != 2*time.Second || def.StallTimeout != 2*time.Minute {
+		t.Errorf("default worker block = %+v, want the runtime's defaults", def)
+	}
+	base := "kafka: {brokers: [k1:9092]}\ndatabase: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\n"
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(base+"worker:\n  max_batch_records: 250\n  linger: 1ms\n  stall_timeout: -1s\n"), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := def
+	want.MaxBatchRecords, want.Linger, want.StallTimeout = 250, time.Millisecond, -time.Second
+	if cfg.Worker != want {
+		t.Errorf("worker = %+v\nwant %+v", cfg.Worker, want)
+	}
+	var wc exchange.WorkerConfig
+	cfg.Worker.Apply(&wc)
+	if wc.MaxBatchRecords != 250 || wc.Linger != time.Millisecond || wc.StallTimeout != -time.Second || wc.MaxWait != 2*time.Second {
+		t.Errorf("worker config = %+v, want the block's values", wc)
+	}
+
+	for _, c := range []struct{ yaml, want string }{
+		{"worker:\n  linger: 5\n", "line 6"},
+		{"worker:\n  linger: soon\n", "line 6"},
+		{"worker:\n  max_batch_records: many\n", "line 6"},
+		{"worker:\n  max_batch: 10\n", "line 6: field max_batch not found"},
+		{"worker:\n  max_batch_records: -1\n  commit_timeout: -1s\n", "worker.max_batch_records: -1, must be positive"},
+		{"worker:\n  commit_timeout: -1s\n", "worker.commit_timeout: -1s, must be positive"},
+		{"worker:\n  max_record_bytes: 2097152\n", "must fit in produce batch bytes"},
+	} {
+		os.WriteFile(p, []byte(base+c.yaml), 0o600)
+		if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error with %q", c.yaml, err, c.want)
+		}
 	}
 }
