@@ -146,7 +146,7 @@ func runOnExamples(t *testing.T, k *testKafka, ex *examples, group, ingress stri
 	mem := newTestLedger(t)
 	holder := &policy.Holder{}
 	holder.Store(ex.plan)
-	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
+	cfg := WorkerConfig{Kafka: kafkaAt(k.brokers, group)}
 	k.groupTimings(&cfg)
 	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }))
 	if err != nil {

@@ -87,6 +87,12 @@ func (k *testKafka) client() *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(k.brokers...), Transport: k.query, Timeout: 10 * time.Second}
 }
 
+// kafkaAt is the Kafka block of a worker under test: brokers and group
+// ("": the default), defaults elsewhere.
+func kafkaAt(brokers []string, group string) KafkaConfig {
+	return KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}, GroupID: group}
+}
+
 // clients builds the test's kafka-go clients over its shared transport.
 func (k *testKafka) clients(t testing.TB) *kafkaclient.Clients {
 	t.Helper()

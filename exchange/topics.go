@@ -53,31 +53,6 @@ func sortedKeys(set map[string]struct{}) []string {
 	return out
 }
 
-// TopicOptions are the worker's topic creation settings.
-//
-// Deprecated: the worker's entry until it holds a kafkaclient.Clients;
-// use EnsureTopics.
-type TopicOptions struct {
-	// ReplicationFactor of created topics; 0 or -1 means the broker default.
-	ReplicationFactor int
-	// Transport carries the request (the worker's Writer's transport).
-	Transport kafka.RoundTripper
-}
-
-// ensureTopics is EnsureTopics for the worker, which still holds brokers
-// and a transport rather than a kafkaclient.Clients.
-func ensureTopics(ctx context.Context, brokers []string, topics []string, partitions int, opt TopicOptions) error {
-	if len(topics) == 0 {
-		return nil
-	}
-	c, err := kafkaclient.New(kafkaclient.Config{Brokers: brokers}, kafkaclient.WithTransport(opt.Transport))
-	if err != nil {
-		return fmt.Errorf("ensuring topics: %w", err)
-	}
-	defer c.Close()
-	return EnsureTopics(ctx, c, topics, partitions, opt.ReplicationFactor)
-}
-
 // EnsureTopics creates the topics that do not exist yet with the given
 // partition count and replication factor (0 or -1: the broker default,
 // default.replication.factor; production clusters want 3 with

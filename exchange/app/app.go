@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/exchange-gov/exchange/exchange"
-	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
@@ -221,7 +220,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			return err
 		}
-		run(fmt.Sprintf("worker %d", i), w)
+		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
 	run("plan reloader", a.reloadLoop)
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
@@ -229,35 +228,17 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	return first
 }
 
-// newWorker builds record worker i and returns its Run, which closes its
-// clients' connections once the worker stopped. Each worker has its own
-// kafka-go clients (its own connections), built from the Kafka block like
-// every other client of the process.
-func (a *App) newWorker(i int) (func(context.Context) error, error) {
-	kc, err := kafkaclient.New(a.cfg.Kafka.Config)
-	if err != nil {
-		return nil, fmt.Errorf("creating worker: %w", err)
-	}
-	var wcfg exchange.WorkerConfig
-	a.cfg.Worker.Apply(&wcfg)
-	wcfg.Brokers = kc.Brokers()
-	wcfg.Dialer = kc.Dialer()
-	wcfg.Transport = kc.Transport()
-	wcfg.GroupID = a.cfg.Kafka.GroupID
-	wcfg.Partitions = a.cfg.Kafka.Partitions
-	wcfg.ReplicationFactor = a.cfg.Kafka.ReplicationFactor
-	w, err := exchange.NewWorker(wcfg, a.holder, a.db,
+// newWorker builds record worker i from the Kafka block and the tuning,
+// passed whole; each worker builds its own kafka-go clients from them.
+func (a *App) newWorker(i int) (*exchange.Worker, error) {
+	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: a.cfg.Kafka, Tuning: a.cfg.Worker}, a.holder, a.db,
 		exchange.WithLogger(a.log.With("worker", i)),
 		exchange.WithMetrics(a.metrics),
 		exchange.WithTracerProvider(a.cfg.TracerProvider))
 	if err != nil {
-		kc.Close()
 		return nil, fmt.Errorf("creating worker: %w", err)
 	}
-	return func(ctx context.Context) error {
-		defer kc.Close() // after Run: the worker closed its writer
-		return w.Run(ctx)
-	}, nil
+	return w, nil
 }
 
 // reloadLoop rebuilds the plan when the contracts directory or the registry

@@ -16,6 +16,9 @@
 //	  max_headers: 64              # more headers: quarantined as headers:invalid
 //	  max_header_bytes: 16384
 //	  produce_batch_bytes: 921600  # one produce request per partition; under message.max.bytes
+//	  pipeline_depth: 7            # produced batches that may wait for the ledger append and commit
+//	  fetch_min_bytes: 1           # one partition fetch asks for at least / at most this much
+//	  fetch_max_bytes: 10485760
 //	  fetch_max_wait: 2s           # one fetch with no data waits this long
 //	  write_timeout: 10s           # one produce attempt (retried)
 //	  ledger_timeout: 10s          # one ledger append attempt (retried)

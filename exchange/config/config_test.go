@@ -125,25 +125,24 @@ func TestKafkaConnectionBlock(t *testing.T) {
 // (wrong type) or the key (out of range).
 func TestWorkerTuning(t *testing.T) {
 	def := Defaults().Worker
-	if def != exchange.DefaultTuning() || def.MaxBatchRecords != 1000 || def.Linger != 5*time.Millisecond || def.FetchMaxWait != 2*time.Second || def.StallTimeout != 2*time.Minute {
+	if def != exchange.DefaultTuning() || def.MaxBatchRecords != 1000 || def.Linger != 5*time.Millisecond || def.FetchMaxWait != 2*time.Second ||
+		def.StallTimeout != 2*time.Minute || def.PipelineDepth != 7 || def.FetchMinBytes != 1 || def.FetchMaxBytes != 10<<20 {
 		t.Errorf("default worker block = %+v, want the runtime's defaults", def)
 	}
 	base := "kafka: {brokers: [k1:9092]}\ndatabase: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\n"
 	p := filepath.Join(t.TempDir(), "exchange.yaml")
-	os.WriteFile(p, []byte(base+"worker:\n  max_batch_records: 250\n  linger: 1ms\n  stall_timeout: -1s\n"), 0o600)
+	os.WriteFile(p, []byte(base+"worker:\n  max_batch_records: 250\n  linger: 1ms\n  stall_timeout: -1s\n  pipeline_depth: 3\n  fetch_max_bytes: 1048576\n"), 0o600)
 	cfg, err := Load(p, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := def
-	want.MaxBatchRecords, want.Linger, want.StallTimeout = 250, time.Millisecond, -time.Second
+	want.MaxBatchRecords, want.Linger, want.StallTimeout, want.PipelineDepth, want.FetchMaxBytes = 250, time.Millisecond, -time.Second, 3, 1<<20
 	if cfg.Worker != want {
 		t.Errorf("worker = %+v\nwant %+v", cfg.Worker, want)
 	}
-	var wc exchange.WorkerConfig
-	cfg.Worker.Apply(&wc)
-	if wc.MaxBatchRecords != 250 || wc.Linger != time.Millisecond || wc.StallTimeout != -time.Second || wc.MaxWait != 2*time.Second {
-		t.Errorf("worker config = %+v, want the block's values", wc)
+	if err := (exchange.WorkerConfig{Kafka: cfg.Kafka, Tuning: cfg.Worker}).Validate(); err != nil {
+		t.Errorf("the loaded blocks as a worker config: %v", err)
 	}
 
 	for _, c := range []struct{ yaml, want string }{
@@ -153,7 +152,9 @@ func TestWorkerTuning(t *testing.T) {
 		{"worker:\n  max_batch: 10\n", "line 6: field max_batch not found"},
 		{"worker:\n  max_batch_records: -1\n  commit_timeout: -1s\n", "worker.max_batch_records: -1, must be positive"},
 		{"worker:\n  commit_timeout: -1s\n", "worker.commit_timeout: -1s, must be positive"},
-		{"worker:\n  max_record_bytes: 2097152\n", "must fit in produce batch bytes"},
+		{"worker:\n  max_record_bytes: 2097152\n", "worker.max_record_bytes 2097152 plus max_header_bytes 16384 (and 4 KiB) must fit in produce_batch_bytes 921600"},
+		{"worker:\n  fetch_min_bytes: 20000000\n", "worker.fetch_min_bytes 20000000 is over fetch_max_bytes 10485760"},
+		{"worker:\n  pipeline_depth: -2\n", "worker.pipeline_depth: -2, must be positive"},
 	} {
 		os.WriteFile(p, []byte(base+c.yaml), 0o600)
 		if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), c.want) {

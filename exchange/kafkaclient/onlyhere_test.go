@@ -15,13 +15,6 @@ import (
 
 const kafkaGo = "github.com/segmentio/kafka-go"
 
-// allowed are the files (slash paths from the module root) that may still
-// build kafka-go clients themselves, besides this package.
-var allowed = map[string]bool{
-	// The worker moves to the builder once the runtime split is on main.
-	"exchange/worker.go": true,
-}
-
 // TestClientsBuiltOnlyHere fails when a non-test file of the module outside
 // this package builds a kafka-go client itself: a kafka.NewReader,
 // NewWriter or NewConsumerGroup call, a kafka.Dial* call, or a
@@ -46,7 +39,7 @@ func TestClientsBuiltOnlyHere(t *testing.T) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || allowed[rel] {
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
 		found, err := clientConstructions(path)
