@@ -73,7 +73,9 @@ type Worker struct {
 	router router
 }
 
-// NewWorker checks the configuration and builds a worker; it does no I/O.
+// NewWorker checks the configuration and builds a worker and its kafka-go
+// clients; it opens no connection (it reads only the TLS files the Kafka
+// block names).
 func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*Worker, error) {
 	if plans == nil {
 		return nil, errors.New("new worker: nil plan source")

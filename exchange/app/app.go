@@ -149,6 +149,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
+	a.addReadyChecks()
+	return a, nil
+}
+
+// addReadyChecks makes /readyz report the store, the plan and the first
+// Kafka broker (reachable over TCP).
+func (a *App) addReadyChecks() {
 	a.http.AddCheck("store", a.db.Ping)
 	a.http.AddCheck("plan", func(context.Context) error {
 		if a.holder.Load() == nil {
@@ -156,15 +163,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil
 	})
+	broker := a.cfg.Kafka.Brokers[0]
 	a.http.AddCheck("kafka", func(ctx context.Context) error {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", cfg.Kafka.Brokers[0])
+		c, err := d.DialContext(ctx, "tcp", broker)
 		if err != nil {
-			return fmt.Errorf("kafka %s: %w", cfg.Kafka.Brokers[0], err)
+			return fmt.Errorf("kafka %s: %w", broker, err)
 		}
 		return c.Close()
 	})
-	return a, nil
 }
 
 // Config is the configuration New was given, with its defaults applied.
