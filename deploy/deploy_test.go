@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -298,9 +299,10 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("%s path %q: the server answers %d", probe, p, rec.Code)
 		}
 	}
-	// Worker drain 10 s + HTTP drain 10 s + trace flush 5 s.
-	if g, _ := dig(dep, "spec", "template", "spec", "terminationGracePeriodSeconds").(int); g < 25 {
-		t.Errorf("terminationGracePeriodSeconds %d, want at least 25", g)
+	// Worker drain (worker.shutdown_timeout) + HTTP drain 10 s + trace flush 5 s.
+	need := int((cfg.Worker.ShutdownTimeout + 15*time.Second).Seconds())
+	if g, _ := dig(dep, "spec", "template", "spec", "terminationGracePeriodSeconds").(int); g < need {
+		t.Errorf("terminationGracePeriodSeconds %d, want at least %d (worker.shutdown_timeout %v + 15 s)", g, need, cfg.Worker.ShutdownTimeout)
 	}
 	if a := strs(dig(job, "spec", "template", "spec", "containers", 0, "args")); !slices.Equal(a, []string{"migrate"}) {
 		t.Errorf("migration job args %v", a)

@@ -54,7 +54,7 @@ func benchWorker(b *testing.B, lg Ledger, batch int) {
 	group := "exchange-bench-" + suffix()
 	holder := &policy.Holder{}
 	holder.Store(ex.plan)
-	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group, MaxBatchRecords: batch}
+	cfg := WorkerConfig{Kafka: kafkaAt(k.brokers, group), Tuning: Tuning{MaxBatchRecords: batch}}
 	k.groupTimings(&cfg)
 	metrics := NewMetrics(nil)
 	w, err := NewWorker(cfg, holder, lg, WithLogger(testLogger(b)), WithMetrics(metrics), WithClock(func() time.Time { return e2eNow }))
@@ -181,7 +181,7 @@ func BenchmarkDecide(b *testing.B) {
 	ex := loadExamples(b)
 	ds := ex.dataset("health.immunisations")
 	msgs := benchRecords(b, ex, names.Ingress(ds), 1000)
-	w, err := NewWorker(WorkerConfig{Brokers: []string{"127.0.0.1:1"}}, &policy.Holder{}, nopLedger{})
+	w, err := NewWorker(WorkerConfig{Kafka: kafkaAt([]string{"127.0.0.1:1"}, "")}, &policy.Holder{}, nopLedger{})
 	if err != nil {
 		b.Fatal(err)
 	}

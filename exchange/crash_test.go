@@ -68,7 +68,8 @@ func TestHelperWorker(t *testing.T) {
 	}
 	k := &testKafka{brokers: strings.Split(os.Getenv(envHelperBrokers), ","), real: os.Getenv(envHelperReal) == "1"}
 	m := mechanicsWorld(t, k, os.Getenv(envHelperSuffix))
-	cfg := WorkerConfig{Brokers: k.brokers, GroupID: m.group, Partitions: 3, MaxBatchRecords: 50, Linger: time.Millisecond}
+	cfg := WorkerConfig{Kafka: kafkaAt(k.brokers, m.group), Tuning: Tuning{MaxBatchRecords: 50, Linger: time.Millisecond}}
+	cfg.Kafka.Partitions = 3
 	k.groupTimings(&cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -37,7 +37,8 @@
 //
 // # Files
 //
-//	config.go      WorkerConfig, its defaults and validation; the Options
+//	config.go      WorkerConfig = KafkaConfig (the kafka: block) + Tuning (the worker: block),
+//	               their defaults (declared once) and validation; the Options
 //	worker.go      Worker, NewWorker, Ready, Run (plan wait, restarts, drain)
 //	session.go     the group session, its generations, the generation-bound commit
 //	fetch.go       one reader per assigned partition; the position check (halt)
@@ -47,7 +48,7 @@
 //	route.go       routing: one record under a plan → ledger entry, deliveries or quarantine
 //	sink.go        produce with retries, ledger append (fail closed), audit then commit
 //	metrics.go     metric names and per-batch observation
-//	topics.go      topic names of a plan, topic creation
+//	topics.go      topic names of a plan, topic creation (through kafkaclient's admin client)
 //	traceparent.go W3C traceparent of deliveries
 //	failpoint.go   crash points for the fault tests
 //	kafkalog.go    kafka-go logs through slog
@@ -55,7 +56,8 @@
 // # Wiring
 //
 //	m := exchange.NewMetrics(registry)
-//	w, err := exchange.NewWorker(exchange.WorkerConfig{Brokers: brokers},
+//	kafka := exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}}
+//	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: kafka},
 //		plans, ledgerStore,
 //		exchange.WithLogger(log), exchange.WithMetrics(m), exchange.WithTracerProvider(tp))
 //	if err != nil { ... }

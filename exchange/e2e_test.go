@@ -146,7 +146,7 @@ func runOnExamples(t *testing.T, k *testKafka, ex *examples, group, ingress stri
 	mem := newTestLedger(t)
 	holder := &policy.Holder{}
 	holder.Store(ex.plan)
-	cfg := WorkerConfig{Brokers: k.brokers, GroupID: group}
+	cfg := WorkerConfig{Kafka: kafkaAt(k.brokers, group)}
 	k.groupTimings(&cfg)
 	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }))
 	if err != nil {
@@ -442,7 +442,7 @@ func TestTopics(t *testing.T) {
 
 	k := startKafka(t)
 	for i := 0; i < 2; i++ {
-		if err := EnsureTopics(t.Context(), k.brokers, got, 2); err != nil {
+		if err := EnsureTopics(t.Context(), k.clients(t), got, 2, 0); err != nil {
 			t.Fatalf("EnsureTopics, round %d: %v", i+1, err)
 		}
 	}

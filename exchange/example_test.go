@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite" // sqlite:// URLs
 	"github.com/exchange-gov/exchange/policy"
@@ -33,8 +34,7 @@ func ExampleNewWorker() {
 	defer db.Close()
 
 	w, err := exchange.NewWorker(exchange.WorkerConfig{
-		Brokers: []string{"127.0.0.1:9092"},
-		GroupID: "exchange",
+		Kafka: exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:9092"}}, GroupID: "exchange"},
 	}, plans, db, exchange.WithLogger(log), exchange.WithMetrics(metrics))
 	if err != nil {
 		log.Error("worker config", "err", err)

@@ -35,14 +35,12 @@ func (s *session) fetchPartition(gctx context.Context, gen *kafka.Generation, to
 	if gctx.Err() != nil {
 		return // started after the generation ended
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   w.cfg.Brokers,
+	r := w.clients.Reader(kafka.ReaderConfig{
 		Topic:     topic,
 		Partition: pa.ID,
-		Dialer:    w.cfg.Dialer,
-		MinBytes:  1,
-		MaxBytes:  10 << 20,
-		MaxWait:   w.cfg.MaxWait,
+		MinBytes:  w.cfg.FetchMinBytes,
+		MaxBytes:  w.cfg.FetchMaxBytes,
+		MaxWait:   w.cfg.FetchMaxWait,
 		// Read ahead up to one batch of this partition (at most 1000 records).
 		QueueCapacity:   min(w.cfg.MaxBatchRecords, 1000),
 		ReadLagInterval: -1,

@@ -30,7 +30,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add([]byte("k"), append(schemas.AppendFrame(nil, 9999), 1, 2, 3), "exchange-reason", []byte("none"))
 	f.Add([]byte("k"), good[:len(good)/2], "traceparent", []byte("00-zz"))
 
-	w, err := NewWorker(WorkerConfig{Brokers: []string{"127.0.0.1:1"}, MaxRecordBytes: 4096}, &policy.Holder{}, nopLedger{})
+	w, err := NewWorker(WorkerConfig{Kafka: kafkaAt([]string{"127.0.0.1:1"}, ""), Tuning: Tuning{MaxRecordBytes: 4096}}, &policy.Holder{}, nopLedger{})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite" // sqlite:// URLs
@@ -86,13 +87,29 @@ func (k *testKafka) client() *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(k.brokers...), Transport: k.query, Timeout: 10 * time.Second}
 }
 
+// kafkaAt is the Kafka block of a worker under test: brokers and group
+// ("": the default), defaults elsewhere.
+func kafkaAt(brokers []string, group string) KafkaConfig {
+	return KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}, GroupID: group}
+}
+
+// clients builds the test's kafka-go clients over its shared transport.
+func (k *testKafka) clients(t testing.TB) *kafkaclient.Clients {
+	t.Helper()
+	c, err := kafkaclient.New(kafkaclient.Config{Brokers: k.brokers}, kafkaclient.WithTransport(k.transport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // ensure creates topics through the transport the test writer uses, so it
 // sees them at once.
 func (k *testKafka) ensure(t testing.TB, partitions int, topics ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := EnsureTopicsWith(ctx, k.brokers, topics, partitions, TopicOptions{Transport: k.transport}); err != nil {
+	if err := EnsureTopics(ctx, k.clients(t), topics, partitions, 0); err != nil {
 		t.Fatalf("ensure topics: %v", err)
 	}
 }

@@ -88,7 +88,7 @@ func TestTraceparent(t *testing.T) {
 }
 
 func TestNewWorkerNilOptions(t *testing.T) {
-	w, err := NewWorker(WorkerConfig{Brokers: []string{"127.0.0.1:1"}}, &policy.Holder{}, nopLedger{},
+	w, err := NewWorker(WorkerConfig{Kafka: kafkaAt([]string{"127.0.0.1:1"}, "")}, &policy.Holder{}, nopLedger{},
 		WithLogger(nil), WithTracerProvider(nil), WithMetrics(nil), WithClock(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestNewWorkerNilOptions(t *testing.T) {
 	if _, err := NewWorker(WorkerConfig{}, &policy.Holder{}, nopLedger{}); err == nil {
 		t.Error("no brokers accepted")
 	}
-	if _, err := NewWorker(WorkerConfig{Brokers: []string{"x:1"}, MaxRecordBytes: 2 << 20}, &policy.Holder{}, nopLedger{}); err == nil {
+	if _, err := NewWorker(WorkerConfig{Kafka: kafkaAt([]string{"x:1"}, ""), Tuning: Tuning{MaxRecordBytes: 2 << 20}}, &policy.Holder{}, nopLedger{}); err == nil {
 		t.Error("records larger than a produce batch accepted")
 	}
 }

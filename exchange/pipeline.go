@@ -18,16 +18,9 @@ import (
 	"github.com/exchange-gov/exchange/policy"
 )
 
-// producedQueue batches may wait for the audit stage, which appends up to
-// auditGroup of them at once.
-const (
-	producedQueue = 7
-	auditGroup    = 8
-)
-
-// nbufs is the number of batch buffers: one per place a batch can be:
-// filling, in the producer, queued for audit, in the audit group.
-const nbufs = 1 + 1 + producedQueue + auditGroup
+// auditGroup is how many produced batches the audit stage appends at once;
+// PipelineDepth of them may wait for it.
+const auditGroup = 8
 
 // pipeline is one consume call's state: the batch buffers with their free
 // list, and the hand-overs between the stages.
@@ -40,8 +33,8 @@ type pipeline struct {
 	w *Worker
 	s *session
 
-	bufs  [nbufs][]fetched
-	slots [nbufs][]policy.Decision
+	bufs  [][]fetched // one per place a batch can be: filling, in the producer, queued for audit, in the audit group
+	slots [][]policy.Decision
 	free  chan int
 
 	in       chan *prepared // consume → producer stage; closed by stop
@@ -66,7 +59,7 @@ type pipeline struct {
 // transaction is shared by more records, while Kafka still sees batches of
 // MaxBatchRecords. When a stage is stuck (ledger down: fail closed), the
 // stages before it block on their hand-over and fetching stops once the
-// prefetch buffer is full; at most producedQueue+auditGroup+1 batches are
+// prefetch buffer is full; at most PipelineDepth+auditGroup+1 batches are
 // then produced and not yet audited (they are audited when the ledger
 // returns, or re-processed).
 func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
@@ -79,12 +72,15 @@ func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool
 }
 
 func (w *Worker) newPipeline(s *session) *pipeline {
+	nbufs := 1 + 1 + w.cfg.PipelineDepth + auditGroup
 	pl := &pipeline{
 		w:        w,
 		s:        s,
+		bufs:     make([][]fetched, nbufs),
+		slots:    make([][]policy.Decision, nbufs),
 		free:     make(chan int, nbufs),
 		in:       make(chan *prepared),
-		produced: make(chan *prepared, producedQueue),
+		produced: make(chan *prepared, w.cfg.PipelineDepth),
 		stageErr: make(chan error, 2),
 	}
 	for i := range pl.bufs {

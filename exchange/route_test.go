@@ -25,7 +25,7 @@ func routeWorld(t *testing.T) (plan *policy.Plan, dataset string, r *router) {
 		{id: "ag-active", consumer: "social", dataset: dataset, fields: []string{"id", "n"}},
 		{id: "ag-suspended", consumer: "tax", dataset: dataset, fields: []string{"n"}, status: agreements.StatusSuspended},
 	})
-	cfg := WorkerConfig{MaxRecordBytes: 256, MaxHeaders: 3, MaxHeaderBytes: 200}
+	cfg := WorkerConfig{Tuning: Tuning{MaxRecordBytes: 256, MaxHeaders: 3, MaxHeaderBytes: 200}}
 	cfg.setDefaults()
 	rt := newRouter(&cfg)
 	return plan, dataset, &rt

@@ -62,10 +62,8 @@ type topicPartition struct {
 func (w *Worker) newSession(topics []string) (*session, error) {
 	s := &session{w: w, topics: topics, done: make(chan struct{})}
 	gc := kafka.ConsumerGroupConfig{
-		ID:      w.cfg.GroupID,
-		Brokers: w.cfg.Brokers,
-		Dialer:  w.cfg.Dialer,
-		Topics:  topics,
+		ID:     w.cfg.Kafka.GroupID,
+		Topics: topics,
 		// A new group starts at the beginning: nothing published before the
 		// exchange first ran is skipped.
 		StartOffset:       kafka.FirstOffset,
@@ -81,7 +79,7 @@ func (w *Worker) newSession(topics []string) (*session, error) {
 	}
 	// NewConsumerGroup validates the config and starts joining in the
 	// background; errors come out of Next.
-	g, err := kafka.NewConsumerGroup(gc)
+	g, err := w.clients.ConsumerGroup(gc)
 	if err != nil {
 		return nil, fmt.Errorf("consumer group config: %w", err)
 	}

@@ -51,7 +51,7 @@ func (s *session) observeLag(batch []fetched) {
 // only while the pipeline is idle: a paused worker (ledger down) is not
 // stalled. It is the watchdog for kafka-go partition readers that stop
 // delivering (kafka-go #387, #955, #1150, and the i/o-timeout loops seen
-// with a short MaxWait).
+// with a short FetchMaxWait).
 func (s *session) stalled(now time.Time, timeout time.Duration) (topicPartition, bool) {
 	s.lagMu.Lock()
 	defer s.lagMu.Unlock()

@@ -6,8 +6,8 @@ package exchange
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -57,8 +58,8 @@ type Worker struct {
 	metrics *Metrics
 	now     func() time.Time
 
-	transport kafka.RoundTripper
-	writer    *kafka.Writer
+	clients *kafkaclient.Clients // every kafka-go client of the worker
+	writer  *kafka.Writer
 
 	started atomic.Bool // Run was called (a Worker runs once)
 	running atomic.Bool
@@ -72,7 +73,9 @@ type Worker struct {
 	router router
 }
 
-// NewWorker checks the configuration and builds a worker; it does no I/O.
+// NewWorker checks the configuration and builds a worker and its kafka-go
+// clients; it opens no connection (it reads only the TLS files the Kafka
+// block names).
 func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*Worker, error) {
 	if plans == nil {
 		return nil, errors.New("new worker: nil plan source")
@@ -80,10 +83,13 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 	if lg == nil {
 		return nil, errors.New("new worker: nil ledger")
 	}
-	cfg.Brokers = slices.Clone(cfg.Brokers)
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	clients, err := kafkaclient.New(cfg.Kafka.Config)
+	if err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
 	}
 	w := &Worker{
 		router:  newRouter(&cfg),
@@ -94,6 +100,7 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 		tracer:  noop.NewTracerProvider().Tracer(""),
 		now:     time.Now,
 		ensured: map[string]struct{}{},
+		clients: clients,
 	}
 	for _, o := range opts {
 		o(w)
@@ -101,39 +108,23 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 	if w.metrics == nil {
 		w.metrics = NewMetrics(nil)
 	}
-	w.log = w.log.With("component", "worker", "group", cfg.GroupID)
-	w.transport = cfg.Transport
-	if w.transport == nil {
-		w.transport = &kafka.Transport{}
-	}
-	w.writer = &kafka.Writer{
-		Addr: kafka.TCP(cfg.Brokers...),
-		// Hash keeps every key on one partition of the delivery topic, so
-		// per-key order holds from ingress to delivery.
-		Balancer: &kafka.Hash{},
-		// kafka-go defaults to RequireNone (fire-and-forget): an
-		// acknowledged write must be on every in-sync replica.
-		RequiredAcks: kafka.RequireAll,
-		// Synchronous: async writes report errors only to a callback
-		// (kafka-go #65, #405, #1181), and we must know before committing.
-		Async: false,
-		// The 1 s default would add a second to every batch.
-		BatchTimeout: 2 * time.Millisecond,
-		// One WriteMessages call carries a whole batch; let it go out in as
-		// few requests as the byte bound allows. (kafka-go preallocates
-		// BatchSize messages per partition batch: keep it near real sizes.)
-		BatchSize:  cfg.MaxBatchRecords,
-		BatchBytes: cfg.ProduceBatchBytes,
-		// Topics are created up front through the same transport (see
-		// ensureTopics); auto-creation would hide a misrouted topic.
-		AllowAutoTopicCreation: false,
-		// kafka-go's internal retries are short; the worker retries on top
-		// with its own backoff and never gives up on a batch.
-		MaxAttempts:  3,
-		WriteTimeout: cfg.WriteTimeout,
-		ReadTimeout:  cfg.WriteTimeout,
-		Transport:    w.transport,
-	}
+	w.log = w.log.With("component", "worker", "group", cfg.Kafka.GroupID)
+	// The builder's writer: key hash (per-key order holds from ingress to
+	// delivery), acks from every in-sync replica, synchronous (async writes
+	// report errors only to a callback, and we must know before
+	// committing), a 2 ms batch timeout, no topic auto-creation (topics are
+	// created up front through the same transport, see ensurePlanTopics).
+	w.writer = clients.Writer("")
+	// One WriteMessages call carries a whole batch; let it go out in as few
+	// requests as the byte bound allows. (kafka-go preallocates BatchSize
+	// messages per partition batch: keep it near real sizes.)
+	w.writer.BatchSize = cfg.MaxBatchRecords
+	w.writer.BatchBytes = cfg.ProduceBatchBytes
+	// kafka-go's internal retries are short; the worker retries on top with
+	// its own backoff and never gives up on a batch.
+	w.writer.MaxAttempts = 3
+	w.writer.WriteTimeout = cfg.WriteTimeout
+	w.writer.ReadTimeout = cfg.WriteTimeout
 	return w, nil
 }
 
@@ -177,9 +168,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err := w.writer.Close(); err != nil {
 			w.log.Warn("closing writer", "err", err)
 		}
-		if t, ok := w.transport.(*kafka.Transport); ok && w.cfg.Transport == nil {
-			t.CloseIdleConnections()
-		}
+		w.clients.Close()
 	}()
 
 	// procCtx bounds work on a batch: it outlives ctx by ShutdownTimeout so
@@ -261,8 +250,7 @@ func (w *Worker) ensurePlanTopics(ctx context.Context, plan *policy.Plan) error 
 	}
 	// Through the writer's transport: kafka-go refreshes that transport's
 	// metadata after CreateTopics, so the writer sees the topics at once.
-	err := ensureTopics(ctx, w.cfg.Brokers, missing, w.cfg.Partitions,
-		TopicOptions{ReplicationFactor: w.cfg.ReplicationFactor, Transport: w.transport})
+	err := EnsureTopics(ctx, w.clients, missing, w.cfg.Kafka.Partitions, w.cfg.Kafka.ReplicationFactor)
 	if err != nil {
 		return err
 	}

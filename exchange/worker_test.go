@@ -68,7 +68,8 @@ func mechanicsWorld(t testing.TB, k *testKafka, s string) *mechanics {
 
 func (m *mechanics) worker(t *testing.T, lg Ledger, mod func(*WorkerConfig), opts ...Option) *Worker {
 	t.Helper()
-	cfg := WorkerConfig{Brokers: m.k.brokers, GroupID: m.group, Partitions: 4, Linger: 2 * time.Millisecond}
+	cfg := WorkerConfig{Kafka: kafkaAt(m.k.brokers, m.group), Tuning: Tuning{Linger: 2 * time.Millisecond}}
+	cfg.Kafka.Partitions = 4
 	m.k.groupTimings(&cfg)
 	if mod != nil {
 		mod(&cfg)

@@ -12,7 +12,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
@@ -77,8 +79,10 @@ func runDev(ctx context.Context, args []string) error {
 
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, "exchange.db"))
 	a, err := app.New(ctx, app.Config{
-		Brokers:             []string{broker.Addr()},
-		Partitions:          *partitions,
+		Kafka: exchange.KafkaConfig{
+			Config:     kafkaclient.Config{Brokers: []string{broker.Addr()}},
+			Partitions: *partitions,
+		},
 		DatabaseURL:         "sqlite://" + dbPath,
 		ContractsDir:        *contracts,
 		RegisterSchemaFiles: true,

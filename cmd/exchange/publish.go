@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
@@ -97,10 +98,15 @@ line was not published.
 		}
 	}
 	topic := names.Ingress(*dataset)
-	w := publish.NewWriter(brokerList, topic)
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: brokerList})
+	if err != nil {
+		return fmt.Errorf("--brokers: %w", err)
+	}
+	defer kc.Close()
+	w := publish.NewWriter(kc, topic)
 	defer w.Close()
 	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = publish.CheckTopic(checkCtx, w, topic)
+	err = publish.CheckTopic(checkCtx, kc, topic)
 	cancel()
 	if err != nil {
 		return err

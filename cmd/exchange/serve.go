@@ -48,17 +48,15 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer flushTraces() // after the drain: the last batches' spans too
 	a, err := app.New(ctx, app.Config{
-		Brokers:           cfg.Kafka.Brokers,
-		GroupID:           cfg.Kafka.GroupID,
-		Partitions:        cfg.Kafka.Partitions,
-		ReplicationFactor: cfg.Kafka.ReplicationFactor,
-		DatabaseURL:       cfg.Database.URL,
-		ContractsDir:      cfg.Contracts.Dir,
-		KeyFile:           cfg.Secrets.KeyFile,
-		SigningKeyFile:    cfg.Secrets.SigningKeyFile,
-		Workers:           *workers,
-		Logger:            log,
-		TracerProvider:    tp,
+		Kafka:          cfg.Kafka,
+		Worker:         cfg.Worker,
+		DatabaseURL:    cfg.Database.URL,
+		ContractsDir:   cfg.Contracts.Dir,
+		KeyFile:        cfg.Secrets.KeyFile,
+		SigningKeyFile: cfg.Secrets.SigningKeyFile,
+		Workers:        *workers,
+		Logger:         log,
+		TracerProvider: tp,
 	})
 	if err != nil {
 		return err

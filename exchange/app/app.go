@@ -30,12 +30,12 @@ import (
 // Config is what an exchange process needs. Zero values take the defaults
 // named on each field.
 type Config struct {
-	Brokers           []string // Kafka bootstrap addresses; required
-	GroupID           string   // consumer group; default "exchange"
-	Partitions        int      // partitions of created topics; default 3
-	ReplicationFactor int      // of created topics; default 0 = broker default
-	DatabaseURL       string   // postgres://… or sqlite:///path; required
-	ContractsDir      string   // contracts and agreements (*.yaml); required
+	// Kafka is the cluster (brokers required), the consumer group and the
+	// layout of created topics; its zero fields take exchange.KafkaConfig's
+	// defaults. Every Kafka client of the process is built from it.
+	Kafka        exchange.KafkaConfig
+	DatabaseURL  string // postgres://… or sqlite:///path; required
+	ContractsDir string // contracts and agreements (*.yaml); required
 	// RegisterSchemaFiles registers every <subject>.avsc of ContractsDir
 	// (dev mode). Default false: schemas arrive through /registry.
 	RegisterSchemaFiles bool
@@ -49,9 +49,9 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// TracerProvider for batch spans; default no-op.
 	TracerProvider trace.TracerProvider
-	// Worker tunes the record workers (Brokers, GroupID, Partitions and
-	// ReplicationFactor above take precedence).
-	Worker exchange.WorkerConfig
+	// Worker tunes the record workers; zero values take the defaults
+	// (exchange.DefaultTuning).
+	Worker exchange.Tuning
 }
 
 // App is an assembled exchange, ready to Run.
@@ -74,8 +74,9 @@ type App struct {
 // New opens the store, the registry and the keys, and compiles the first
 // plan. A contracts directory with problems is an error listing them all.
 func New(ctx context.Context, cfg Config) (*App, error) {
-	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("no Kafka brokers configured")
+	cfg.Kafka = cfg.Kafka.WithDefaults()
+	if err := cfg.Kafka.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.DatabaseURL == "" || cfg.ContractsDir == "" || cfg.KeyFile == "" {
 		return nil, errors.New("database URL, contracts directory and key file are required")
@@ -148,6 +149,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
+	a.addReadyChecks()
+	return a, nil
+}
+
+// addReadyChecks makes /readyz report the store, the plan and the first
+// Kafka broker (reachable over TCP).
+func (a *App) addReadyChecks() {
 	a.http.AddCheck("store", a.db.Ping)
 	a.http.AddCheck("plan", func(context.Context) error {
 		if a.holder.Load() == nil {
@@ -155,15 +163,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil
 	})
+	broker := a.cfg.Kafka.Brokers[0]
 	a.http.AddCheck("kafka", func(ctx context.Context) error {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+		c, err := d.DialContext(ctx, "tcp", broker)
 		if err != nil {
-			return fmt.Errorf("kafka %s: %w", cfg.Brokers[0], err)
+			return fmt.Errorf("kafka %s: %w", broker, err)
 		}
 		return c.Close()
 	})
-	return a, nil
 }
 
 // Config is the configuration New was given, with its defaults applied.
@@ -214,24 +222,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
-	wcfg := a.cfg.Worker
-	wcfg.Brokers = a.cfg.Brokers
-	if a.cfg.GroupID != "" {
-		wcfg.GroupID = a.cfg.GroupID
-	}
-	if a.cfg.Partitions > 0 {
-		wcfg.Partitions = a.cfg.Partitions
-	}
-	if a.cfg.ReplicationFactor > 0 {
-		wcfg.ReplicationFactor = a.cfg.ReplicationFactor
-	}
 	for i := 0; i < a.cfg.Workers; i++ {
-		w, err := exchange.NewWorker(wcfg, a.holder, a.db,
-			exchange.WithLogger(a.log.With("worker", i)),
-			exchange.WithMetrics(a.metrics),
-			exchange.WithTracerProvider(a.cfg.TracerProvider))
+		w, err := a.newWorker(i)
 		if err != nil {
-			return fmt.Errorf("creating worker: %w", err)
+			return err
 		}
 		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
@@ -239,6 +233,19 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
 	wg.Wait()
 	return first
+}
+
+// newWorker builds record worker i from the Kafka block and the tuning,
+// passed whole; each worker builds its own kafka-go clients from them.
+func (a *App) newWorker(i int) (*exchange.Worker, error) {
+	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: a.cfg.Kafka, Tuning: a.cfg.Worker}, a.holder, a.db,
+		exchange.WithLogger(a.log.With("worker", i)),
+		exchange.WithMetrics(a.metrics),
+		exchange.WithTracerProvider(a.cfg.TracerProvider))
+	if err != nil {
+		return nil, fmt.Errorf("creating worker: %w", err)
+	}
+	return w, nil
 }
 
 // reloadLoop rebuilds the plan when the contracts directory or the registry

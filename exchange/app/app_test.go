@@ -16,6 +16,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
@@ -188,13 +190,18 @@ func TestNewReportsEveryPolicyProblem(t *testing.T) {
 	os.WriteFile(p, []byte(strings.Replace(string(text), "region: keep", "regoin: keep", 1)), 0o600)
 	data := t.TempDir()
 	_, err := New(context.Background(), Config{
-		Brokers: []string{"127.0.0.1:1"}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
+		Kafka: kafkaAt("127.0.0.1:1"), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: dir, RegisterSchemaFiles: true, KeyFile: filepath.Join(data, "k"), CreateKey: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err == nil || !strings.Contains(err.Error(), "agreement-health-to-statistics-2026-002.yaml:") || !strings.Contains(err.Error(), "regoin") {
 		t.Fatalf("got %v, want a positioned problem naming regoin", err)
 	}
+}
+
+// kafkaAt is the Kafka block of a test: brokers, defaults elsewhere.
+func kafkaAt(brokers ...string) exchange.KafkaConfig {
+	return exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}}
 }
 
 // startStack runs the assembled exchange on an embedded broker and a SQLite
@@ -208,7 +215,7 @@ func startStack(ctx context.Context, t *testing.T, dir string) (*App, *devbroker
 	}
 	t.Cleanup(b.Close)
 	a, err := New(ctx, Config{
-		Brokers: []string{b.Addr()}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
+		Kafka: kafkaAt(b.Addr()), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: dir, RegisterSchemaFiles: true,
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		SigningKeyFile: filepath.Join(data, "ledger.key"),
@@ -265,11 +272,16 @@ func TestSampleRecordsReachDeliveryTopics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := publish.NewWriter([]string{b.Addr()}, names.Ingress("health.immunisations"))
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{b.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	w := publish.NewWriter(kc, names.Ingress("health.immunisations"))
 	defer w.Close()
 	var sum publish.Summary
 	waitFor(t, "the ingress topic", 30*time.Second, func() bool {
-		return publish.CheckTopic(ctx, w, names.Ingress("health.immunisations")) == nil
+		return publish.CheckTopic(ctx, kc, names.Ingress("health.immunisations")) == nil
 	})
 	sum, err = publish.Run(ctx, f, enc, w)
 	if sum.Published == 0 {

@@ -2,11 +2,33 @@
 // strictly (an unknown key is an error naming its line), applies defaults,
 // lets environment variables override the file, and validates the result.
 //
-//	kafka:
+//	kafka:                       # the connection block is kafkaclient.Config
 //	  brokers: [kafka-1:9092, kafka-2:9092]
-//	  group_id: exchange
-//	  partitions: 6
-//	  replication_factor: 3
+//	  client_id: exchange          # default: kafka-go's
+//	  tls: {ca_file: /etc/exchange/kafka/ca.pem}  # optional; also cert_file, key_file, server_name
+//	  group_id: exchange           # default "exchange"
+//	  partitions: 6                # of the topics the exchange creates; default 3
+//	  replication_factor: 3        # default 1
+//	worker:                        # every key optional; defaults shown (exchange.DefaultTuning)
+//	  max_batch_records: 1000      # records fetched, routed, produced, audited and committed together
+//	  linger: 5ms                  # how long a batch waits for more records after its first
+//	  max_record_bytes: 524288     # larger ingress records are quarantined as size:too_large
+//	  max_headers: 64              # more headers: quarantined as headers:invalid
+//	  max_header_bytes: 16384
+//	  produce_batch_bytes: 921600  # one produce request per partition; under message.max.bytes
+//	  pipeline_depth: 7            # produced batches that may wait for the ledger append and commit
+//	  fetch_min_bytes: 1           # one partition fetch asks for at least / at most this much
+//	  fetch_max_bytes: 10485760
+//	  fetch_max_wait: 2s           # one fetch with no data waits this long
+//	  write_timeout: 10s           # one produce attempt (retried)
+//	  ledger_timeout: 10s          # one ledger append attempt (retried)
+//	  commit_timeout: 10s
+//	  shutdown_timeout: 10s        # the batch in flight may finish this long after SIGTERM
+//	  plan_check_interval: 1s
+//	  stall_timeout: 2m            # watchdog of a partition that stopped fetching; negative: off
+//	  session_timeout: 10s         # consumer group timings
+//	  heartbeat_interval: 1s
+//	  rebalance_timeout: 10s
 //	database:
 //	  url: postgres://exchange@db/exchange
 //	http:
@@ -39,13 +61,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/telemetry"
 )
 
 // Config is the whole configuration of a production exchange process.
 type Config struct {
 	Kafka     Kafka     `yaml:"kafka"`
+	Worker    Worker    `yaml:"worker"`
 	Database  Database  `yaml:"database"`
 	HTTP      HTTP      `yaml:"http"`
 	Contracts Contracts `yaml:"contracts"`
@@ -53,13 +76,12 @@ type Config struct {
 	Tracing   Tracing   `yaml:"tracing"`
 }
 
-// Kafka is the external cluster.
-type Kafka struct {
-	Brokers           []string `yaml:"brokers"`
-	GroupID           string   `yaml:"group_id"`           // default "exchange"
-	Partitions        int      `yaml:"partitions"`         // partitions of topics the exchange creates; default 3
-	ReplicationFactor int      `yaml:"replication_factor"` // default 1
-}
+// Kafka is the external cluster: the connection block, the consumer group
+// and the layout of created topics, as the runtime takes it.
+type Kafka = exchange.KafkaConfig
+
+// Worker tunes the record workers (batching, fetching, producing, timeouts).
+type Worker = exchange.Tuning
 
 // Database is the store (postgres:// or sqlite:///path).
 type Database struct {
@@ -92,10 +114,19 @@ type Tracing struct {
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
 	return Config{
-		Kafka:   Kafka{GroupID: names.DefaultGroup, Partitions: 3, ReplicationFactor: 1},
+		Kafka:   defaultKafka(),
+		Worker:  exchange.DefaultTuning(),
 		HTTP:    HTTP{Addr: "127.0.0.1:8080"},
 		Tracing: Tracing{SampleRatio: 1},
 	}
+}
+
+// defaultKafka is the runtime's defaults, with replicated topics: exchange
+// serve states the replication factor rather than leave it to the broker.
+func defaultKafka() Kafka {
+	k := exchange.DefaultKafkaConfig()
+	k.ReplicationFactor = 1
+	return k
 }
 
 // Load reads path (may be empty: defaults + environment only), applies the
@@ -180,17 +211,14 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 // Validate reports every problem of a configuration at once.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Kafka.Brokers) == 0 {
-		errs = append(errs, errors.New("kafka.brokers: at least one broker is required (or EXCHANGE_KAFKA_BROKERS)"))
-	}
-	if c.Kafka.GroupID == "" {
-		errs = append(errs, errors.New("kafka.group_id: must not be empty"))
-	}
-	if c.Kafka.Partitions < 1 {
-		errs = append(errs, fmt.Errorf("kafka.partitions: %d, must be at least 1", c.Kafka.Partitions))
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("kafka.replication_factor: %d, must be at least 1", c.Kafka.ReplicationFactor))
+	}
+	if err := c.Worker.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Database.URL == "" {
 		errs = append(errs, errors.New("database.url: required (postgres://… or sqlite:///path; or EXCHANGE_DATABASE_URL)"))

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -76,5 +79,86 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 	if _, err := Load("", env(map[string]string{"EXCHANGE_TRACING_SAMPLE_RATIO": "most"})); err == nil || !strings.Contains(err.Error(), "EXCHANGE_TRACING_SAMPLE_RATIO") {
 		t.Errorf("non-number env: %v", err)
+	}
+}
+
+// TestKafkaConnectionBlock: the kafka block carries the connection block of
+// every Kafka client (client id, TLS files), decoded strictly; SASL has its
+// shape but is refused until supported.
+func TestKafkaConnectionBlock(t *testing.T) {
+	base := "database: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\n"
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(base+`kafka:
+  brokers: [k1:9093]
+  client_id: exchange-prod
+  tls:
+    ca_file: /etc/exchange/kafka/ca.pem
+    server_name: kafka.internal
+`), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kafka.ClientID != "exchange-prod" || cfg.Kafka.TLS == nil || cfg.Kafka.TLS.CAFile != "/etc/exchange/kafka/ca.pem" || cfg.Kafka.TLS.ServerName != "kafka.internal" {
+		t.Errorf("kafka = %+v, tls %+v", cfg.Kafka, cfg.Kafka.TLS)
+	}
+	if cfg.Kafka.GroupID != "exchange" || cfg.Kafka.Partitions != 3 || cfg.Kafka.ReplicationFactor != 1 {
+		t.Errorf("kafka = %+v, want the defaults group exchange, 3 partitions, replication 1", cfg.Kafka)
+	}
+
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  tls:\n    ca_fil: /x\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "line 7") || !strings.Contains(err.Error(), "ca_fil") {
+		t.Errorf("unknown tls key: %v, want line 7 and ca_fil", err)
+	}
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {mechanism: SCRAM-SHA-512, username: exchange, password_file: /run/pw}\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "kafka.sasl: not supported yet") {
+		t.Errorf("sasl: %v, want it refused as not supported yet", err)
+	}
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {password: hunter2}\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "password") {
+		t.Errorf("a password in the YAML: %v, want an unknown-key error on line 6 (secrets come from files)", err)
+	}
+}
+
+// TestWorkerTuning: the worker block starts at the runtime's defaults,
+// overrides only the keys it names, and refuses bad values naming the line
+// (wrong type) or the key (out of range).
+func TestWorkerTuning(t *testing.T) {
+	def := Defaults().Worker
+	if def != exchange.DefaultTuning() || def.MaxBatchRecords != 1000 || def.Linger != 5*time.Millisecond || def.FetchMaxWait != 2*time.Second ||
+		def.StallTimeout != 2*time.Minute || def.PipelineDepth != 7 || def.FetchMinBytes != 1 || def.FetchMaxBytes != 10<<20 {
+		t.Errorf("default worker block = %+v, want the runtime's defaults", def)
+	}
+	base := "kafka: {brokers: [k1:9092]}\ndatabase: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\n"
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(base+"worker:\n  max_batch_records: 250\n  linger: 1ms\n  stall_timeout: -1s\n  pipeline_depth: 3\n  fetch_max_bytes: 1048576\n"), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := def
+	want.MaxBatchRecords, want.Linger, want.StallTimeout, want.PipelineDepth, want.FetchMaxBytes = 250, time.Millisecond, -time.Second, 3, 1<<20
+	if cfg.Worker != want {
+		t.Errorf("worker = %+v\nwant %+v", cfg.Worker, want)
+	}
+	if err := (exchange.WorkerConfig{Kafka: cfg.Kafka, Tuning: cfg.Worker}).Validate(); err != nil {
+		t.Errorf("the loaded blocks as a worker config: %v", err)
+	}
+
+	for _, c := range []struct{ yaml, want string }{
+		{"worker:\n  linger: 5\n", "line 6"},
+		{"worker:\n  linger: soon\n", "line 6"},
+		{"worker:\n  max_batch_records: many\n", "line 6"},
+		{"worker:\n  max_batch: 10\n", "line 6: field max_batch not found"},
+		{"worker:\n  max_batch_records: -1\n  commit_timeout: -1s\n", "worker.max_batch_records: -1, must be positive"},
+		{"worker:\n  commit_timeout: -1s\n", "worker.commit_timeout: -1s, must be positive"},
+		{"worker:\n  max_record_bytes: 2097152\n", "worker.max_record_bytes 2097152 plus max_header_bytes 16384 (and 4 KiB) must fit in produce_batch_bytes 921600"},
+		{"worker:\n  fetch_min_bytes: 20000000\n", "worker.fetch_min_bytes 20000000 is over fetch_max_bytes 10485760"},
+		{"worker:\n  pipeline_depth: -2\n", "worker.pipeline_depth: -2, must be positive"},
+	} {
+		os.WriteFile(p, []byte(base+c.yaml), 0o600)
+		if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error with %q", c.yaml, err, c.want)
+		}
 	}
 }

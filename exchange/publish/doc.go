@@ -16,7 +16,9 @@
 //
 //	s, err := registryhttp.FetchLatest(ctx, nil, "http://127.0.0.1:8080/registry", names.IngressSubject("health.immunisations"))
 //	enc, err := publish.NewEncoder(s, "") // key: record_id when the schema has it
-//	w := publish.NewWriter([]string{"127.0.0.1:9092"}, names.Ingress("health.immunisations"))
+//	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{"127.0.0.1:9092"}})
+//	defer kc.Close()
+//	w := publish.NewWriter(kc, names.Ingress("health.immunisations"))
 //	defer w.Close()
 //	sum, err := publish.Run(ctx, file, enc, w, publish.WithLineErrors(func(e *publish.LineError) { log.Print(e) }))
 //	fmt.Printf("published %d records, %d errors\n", sum.Published, sum.Errors)

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/schemas"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
@@ -48,13 +49,16 @@ func publishRoundTrip(t *testing.T, brokers []string) {
 	topic := names.Ingress(dataset)
 	srv := registryServer(t, names.IngressSubject(dataset), 17, personSchema)
 
-	w := NewWriter(brokers, topic)
-	transport := &kafka.Transport{}
-	w.Transport = transport
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	w := NewWriter(kc, topic)
 	defer w.Close()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 30 * time.Second}
+	client := kc.Admin()
 
-	if err := CheckTopic(ctx, w, topic); err == nil {
+	if err := CheckTopic(ctx, kc, topic); err == nil {
 		t.Fatalf("CheckTopic(%s) before creation: no error", topic)
 	}
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
@@ -71,7 +75,7 @@ func publishRoundTrip(t *testing.T, brokers []string) {
 		defer cancel()
 		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
 	})
-	if err := CheckTopic(ctx, w, topic); err != nil {
+	if err := CheckTopic(ctx, kc, topic); err != nil {
 		t.Fatalf("CheckTopic after creation: %v", err)
 	}
 
@@ -174,9 +178,12 @@ func TestPublishToKafka(t *testing.T) {
 func TestCheckTopicUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	w := NewWriter([]string{"127.0.0.1:1"}, "ingress.x")
-	defer w.Close()
-	err := CheckTopic(ctx, w, "ingress.x")
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	err = CheckTopic(ctx, kc, "ingress.x")
 	if err == nil || !strings.HasPrefix(err.Error(), "asking 127.0.0.1:1 for topic ingress.x: ") {
 		t.Fatalf("error = %v", err)
 	}

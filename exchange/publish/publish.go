@@ -13,6 +13,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -178,39 +179,36 @@ type MessageWriter interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// NewWriter returns a kafka-go Writer for topic with the settings publish
-// needs: acks from all in-sync replicas, Java-compatible key hashing (so a
-// key lands on the partition a Java producer would pick), no topic
-// auto-creation, batches below the 1 MiB default request limit.
-func NewWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:                   kafka.TCP(brokers...),
-		Topic:                  topic,
-		Balancer:               &kafka.Murmur2Balancer{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              DefaultBatchSize,
-		BatchBytes:             DefaultBatchBytes,
-		BatchTimeout:           time.Millisecond,
-		AllowAutoTopicCreation: false,
-	}
+// NewWriter returns a kafka-go Writer for topic from c with the settings
+// publish needs: c's safe defaults (acks from all in-sync replicas,
+// synchronous, no topic auto-creation), Java-compatible key hashing (so a
+// key lands on the partition a Java producer would pick), batches below the
+// 1 MiB default request limit.
+func NewWriter(c *kafkaclient.Clients, topic string) *kafka.Writer {
+	w := c.Writer(topic)
+	w.Balancer = &kafka.Murmur2Balancer{}
+	w.BatchSize = DefaultBatchSize
+	w.BatchBytes = DefaultBatchBytes
+	w.BatchTimeout = time.Millisecond
+	return w
 }
 
 // CheckTopic fails with a clear message when topic does not exist.
-func CheckTopic(ctx context.Context, w *kafka.Writer, topic string) error {
-	c := &kafka.Client{Addr: w.Addr, Transport: w.Transport}
-	resp, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+func CheckTopic(ctx context.Context, c *kafkaclient.Clients, topic string) error {
+	addr := c.Addr()
+	resp, err := c.Admin().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return fmt.Errorf("asking %s for topic %s: %w", w.Addr, topic, err)
+		return fmt.Errorf("asking %s for topic %s: %w", addr, topic, err)
 	}
 	for _, t := range resp.Topics {
 		if t.Name == topic {
 			if t.Error != nil {
-				return fmt.Errorf("topic %s on %s: %w (is the exchange running with a contract for this dataset?)", topic, w.Addr, t.Error)
+				return fmt.Errorf("topic %s on %s: %w (is the exchange running with a contract for this dataset?)", topic, addr, t.Error)
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("topic %s does not exist on %s (is the exchange running with a contract for this dataset?)", topic, w.Addr)
+	return fmt.Errorf("topic %s does not exist on %s (is the exchange running with a contract for this dataset?)", topic, addr)
 }
 
 // Defaults of Run.
@@ -269,89 +267,109 @@ func Run(ctx context.Context, r io.Reader, enc *Encoder, w MessageWriter, opts .
 	if cfg.batchSize <= 0 {
 		cfg.batchSize = 1
 	}
-	var (
-		sum     Summary
-		batch   []kafka.Message
-		lines   []int
-		pending int
-	)
-	report := func(line int, err error) {
-		sum.Errors++
-		if cfg.onError != nil {
-			cfg.onError(&LineError{Line: line, Err: err})
-		}
-	}
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := w.WriteMessages(ctx, batch...)
-		var werrs kafka.WriteErrors
-		switch {
-		case err == nil:
-			sum.Published += len(batch)
-		case errors.As(err, &werrs) && len(werrs) == len(batch):
-			for i, werr := range werrs {
-				if werr == nil {
-					sum.Published++
-				} else {
-					report(lines[i], fmt.Errorf("produce: %w", werr))
-				}
-			}
-		default:
-			sum.Errors += len(batch)
-			first, last := lines[0], lines[len(lines)-1]
-			batch, lines, pending = batch[:0], lines[:0], 0
-			return fmt.Errorf("producing lines %d-%d: %w", first, last, err)
-		}
-		batch, lines, pending = batch[:0], lines[:0], 0
-		if cfg.onProgress != nil {
-			cfg.onProgress(sum)
-		}
-		return nil
-	}
-
-	br := bufio.NewReaderSize(countingReader{r, &sum.Bytes}, 64<<10)
+	b := &batcher{cfg: cfg, w: w, enc: enc}
+	br := bufio.NewReaderSize(countingReader{r, &b.sum.Bytes}, 64<<10)
 	for n := 1; ; n++ {
 		line, tooLong, readErr := readLine(br, MaxLineBytes)
 		if readErr != nil && readErr != io.EOF {
-			_ = flush()
-			return sum, fmt.Errorf("reading line %d: %w", n, readErr)
+			_ = b.flush(ctx)
+			return b.sum, fmt.Errorf("reading line %d: %w", n, readErr)
 		}
 		if err := ctx.Err(); err != nil {
-			return sum, err
+			return b.sum, err
 		}
-		trimmed := bytes.TrimSpace(line)
-		switch {
-		case tooLong:
-			sum.Lines++
-			report(n, fmt.Errorf("line is longer than %d bytes", MaxLineBytes))
-		case len(trimmed) == 0:
-		default:
-			sum.Lines++
-			key, value, err := enc.Encode(trimmed)
-			if err != nil {
-				report(n, err)
-				break
-			}
-			batch = append(batch, kafka.Message{Key: key, Value: value})
-			lines = append(lines, n)
-			pending += len(key) + len(value)
-			if len(batch) >= cfg.batchSize || pending >= cfg.batchBytes {
-				if err := flush(); err != nil {
-					return sum, err
-				}
-			}
+		if err := b.add(ctx, n, line, tooLong); err != nil {
+			return b.sum, err
 		}
 		if readErr == io.EOF {
 			break
 		}
 	}
-	if err := flush(); err != nil {
-		return sum, err
+	if err := b.flush(ctx); err != nil {
+		return b.sum, err
 	}
-	return sum, nil
+	return b.sum, nil
 }
+
+// batcher encodes Run's lines into batches, produces each batch when it is
+// full and counts what happened.
+type batcher struct {
+	cfg     runConfig
+	w       MessageWriter
+	enc     *Encoder
+	sum     Summary
+	batch   []kafka.Message
+	lines   []int // input line of each message of batch
+	pending int   // key and value bytes in batch
+}
+
+// report counts line as not published and tells the caller why.
+func (b *batcher) report(line int, err error) {
+	b.sum.Errors++
+	if b.cfg.onError != nil {
+		b.cfg.onError(&LineError{Line: line, Err: err})
+	}
+}
+
+// add encodes input line n into the batch (a blank line is skipped, a line
+// that does not encode is reported) and produces the batch once it is full.
+func (b *batcher) add(ctx context.Context, n int, line []byte, tooLong bool) error {
+	trimmed := bytes.TrimSpace(line)
+	switch {
+	case tooLong:
+		b.sum.Lines++
+		b.report(n, fmt.Errorf("line is longer than %d bytes", MaxLineBytes))
+	case len(trimmed) == 0:
+	default:
+		b.sum.Lines++
+		key, value, err := b.enc.Encode(trimmed)
+		if err != nil {
+			b.report(n, err)
+			return nil
+		}
+		b.batch = append(b.batch, kafka.Message{Key: key, Value: value})
+		b.lines = append(b.lines, n)
+		b.pending += len(key) + len(value)
+		if len(b.batch) >= b.cfg.batchSize || b.pending >= b.cfg.batchBytes {
+			return b.flush(ctx)
+		}
+	}
+	return nil
+}
+
+// flush produces the batch. Messages the brokers refused one by one are
+// reported; a batch refused as a whole is counted as errors and returned.
+func (b *batcher) flush(ctx context.Context) error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	err := b.w.WriteMessages(ctx, b.batch...)
+	var werrs kafka.WriteErrors
+	switch {
+	case err == nil:
+		b.sum.Published += len(b.batch)
+	case errors.As(err, &werrs) && len(werrs) == len(b.batch):
+		for i, werr := range werrs {
+			if werr == nil {
+				b.sum.Published++
+			} else {
+				b.report(b.lines[i], fmt.Errorf("produce: %w", werr))
+			}
+		}
+	default:
+		b.sum.Errors += len(b.batch)
+		first, last := b.lines[0], b.lines[len(b.lines)-1]
+		b.reset()
+		return fmt.Errorf("producing lines %d-%d: %w", first, last, err)
+	}
+	b.reset()
+	if b.cfg.onProgress != nil {
+		b.cfg.onProgress(b.sum)
+	}
+	return nil
+}
+
+func (b *batcher) reset() { b.batch, b.lines, b.pending = b.batch[:0], b.lines[:0], 0 }
 
 // readLine reads one line without its newline. A line longer than max is
 // consumed and reported as tooLong; its bytes still count in len(line) up to

@@ -28,6 +28,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
@@ -78,9 +79,7 @@ type Result struct {
 	Ratio         float64       // Exchange.RecPerSec / Raw.RecPerSec
 }
 
-// Run executes the benchmark.
-func Run(ctx context.Context, cfg Config) (Result, error) {
-	var res Result
+func (cfg *Config) setDefaults() {
 	if cfg.Records <= 0 {
 		cfg.Records = 1_000_000
 	}
@@ -99,21 +98,46 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
 	}
+}
+
+// run is one benchmark run: the exchange assembled on the reference policy,
+// the bench's own Kafka clients, and the positions both contestants read
+// between.
+type run struct {
+	cfg      Config
+	app      *app.App
+	kc       *kafkaclient.Clients // the bench's publishers, raw relay and offset queries
+	admin    *kafka.Client
+	gen      *gen.Generator
+	ingress  string
+	rawOut   string // topic of the raw pass-through
+	nonce    string // suffix of this run's consumer groups
+	starts   map[int]int64
+	ends     map[int]int64
+	avgBytes float64 // mean published value size
+}
+
+func (r *run) rawGroup() string      { return "bench-raw-" + r.nonce }
+func (r *run) exchangeGroup() string { return "exchange-bench-" + r.nonce }
+
+// Run executes the benchmark: publish, then the raw pass-through, then the
+// exchange on the same records, then its publish → delivery latency.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	var res Result
+	cfg.setDefaults()
 	tmp, err := os.MkdirTemp("", "exchange-bench-")
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(tmp)
-	brokerDesc := "embedded kfake broker"
+	brokerDesc := "brokers " + strings.Join(cfg.Brokers, ",")
 	if len(cfg.Brokers) == 0 {
 		b, err := devbroker.Start("127.0.0.1:0", devbroker.DefaultPartitions(cfg.Partitions))
 		if err != nil {
 			return res, err
 		}
 		defer b.Close()
-		cfg.Brokers = []string{b.Addr()}
-	} else {
-		brokerDesc = "brokers " + strings.Join(cfg.Brokers, ",")
+		cfg.Brokers, brokerDesc = []string{b.Addr()}, "embedded kfake broker"
 	}
 	storeDesc := "SQLite ledger"
 	if cfg.DatabaseURL == "" {
@@ -121,121 +145,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	} else if strings.HasPrefix(cfg.DatabaseURL, "postgres") {
 		storeDesc = "PostgreSQL ledger"
 	}
-	policyDir := filepath.Join(tmp, "policy")
-	if err := writePolicy(policyDir); err != nil {
-		return res, err
-	}
-	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(ctx, app.Config{
-		Brokers:             cfg.Brokers,
-		GroupID:             "exchange-bench-" + nonce, // exchangeGroup
-		Partitions:          cfg.Partitions,
-		DatabaseURL:         cfg.DatabaseURL,
-		ContractsDir:        policyDir,
-		RegisterSchemaFiles: true,
-		KeyFile:             filepath.Join(tmp, "secret.key"),
-		CreateKey:           true,
-		Logger:              quiet,
-	})
+	r, err := start(ctx, cfg, tmp)
 	if err != nil {
-		return res, fmt.Errorf("starting the exchange: %w", err)
-	}
-	defer a.Close()
-
-	ingress := names.Ingress(Dataset)
-	rawOut := "bench.raw-passthrough"
-	tr := &kafka.Transport{}
-	if err := exchange.EnsureTopicsWith(ctx, cfg.Brokers, append(a.Topics(), rawOut), cfg.Partitions, exchange.TopicOptions{Transport: tr}); err != nil {
 		return res, err
 	}
+	defer r.close()
 	fmt.Fprintf(cfg.Out, "exchange bench: %d reference records (~5%% invalid) on %s, %d partitions, %s\n", cfg.Records, brokerDesc, cfg.Partitions, storeDesc)
-
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
-	// Each contestant reads this run's records only: the topic may hold an
-	// earlier run's (Apache Kafka), so both groups start at its end offsets.
-	starts, err := endOffsets(ctx, client, ingress, cfg.Partitions)
-	if err != nil {
+	if err := r.prepare(ctx); err != nil {
 		return res, err
 	}
-	if err := checkLedgerFresh(ctx, a.Store(), ingress, starts); err != nil {
+	if err := r.publishAll(ctx); err != nil {
 		return res, err
 	}
-
-	latest, err := a.Registry().Latest(ctx, names.IngressSubject(Dataset))
-	if err != nil {
-		return res, err
-	}
-	g, err := gen.New(latest.Avro, latest.ID, gen.EventTime("administered_at"), gen.Mix(0, 0.03, 0.02))
-	if err != nil {
-		return res, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	start := time.Now()
-	bytes, err := publish(pctx, cfg.Brokers, tr, ingress, g, cfg.Records)
-	cancel()
-	if err != nil {
-		return res, fmt.Errorf("publishing: %w", err)
-	}
-	el := time.Since(start)
-	fmt.Fprintf(cfg.Out, "published %d records (%.1f MB) in %v (%.0f rec/s)\n", cfg.Records, float64(bytes)/1e6, el.Round(time.Millisecond), float64(cfg.Records)/el.Seconds())
-	avgBytes := float64(bytes) / float64(cfg.Records)
-
-	ends, err := endOffsets(ctx, client, ingress, cfg.Partitions)
-	if err != nil {
-		return res, err
-	}
-	rawGroup, exchangeGroup := "bench-raw-"+nonce, "exchange-bench-"+nonce
-	for _, group := range []string{rawGroup, exchangeGroup} {
-		if err := commitStarts(ctx, client, group, ingress, starts); err != nil {
-			return res, err
-		}
-	}
-
-	// Raw pass-through baseline.
-	rctx, rcancel := context.WithTimeout(ctx, cfg.Timeout)
-	rawDone := make(chan error, 1)
-	go func() { rawDone <- rawPassThrough(rctx, cfg.Brokers, tr, rawGroup, ingress, rawOut) }()
-	res.Raw, err = waitCommitted(rctx, client, rawGroup, ingress, starts, ends, avgBytes, rawDone)
-	rcancel()
-	<-rawDone
-	if err != nil {
+	if res.Raw, err = r.measureRaw(ctx); err != nil {
 		return res, fmt.Errorf("raw pass-through: %w", err)
 	}
 	fmt.Fprintf(cfg.Out, "raw pass-through:  %8.0f rec/s  %6.1f MB/s  (%d records in %v)\n", res.Raw.RecPerSec, res.Raw.MBPerSec, res.Raw.Records, res.Raw.Elapsed.Round(time.Millisecond))
-
-	// The exchange on the same records.
-	ectx, ecancel := context.WithCancel(ctx)
-	defer ecancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := r.measureExchange(ctx, &res); err != nil {
 		return res, err
-	}
-	appDone := make(chan error, 1)
-	if cfg.OnExchangePhase != nil {
-		cfg.OnExchangePhase(true)
-	}
-	go func() { appDone <- a.Run(ectx, ln) }()
-	wctx, wcancel := context.WithTimeout(ectx, cfg.Timeout)
-	res.Exchange, err = waitCommitted(wctx, client, exchangeGroup, ingress, starts, ends, avgBytes, appDone)
-	wcancel()
-	if cfg.OnExchangePhase != nil {
-		cfg.OnExchangePhase(false)
-	}
-	if err != nil {
-		return res, fmt.Errorf("exchange: %w", err)
-	}
-
-	// Latency, publish → delivery, with the exchange caught up.
-	lctx, lcancel := context.WithTimeout(ectx, cfg.Timeout)
-	res.P50, res.P99, res.LatencyN, err = latency(lctx, cfg, tr, client, g, ingress, names.Deliver(Consumer, Agreement))
-	lcancel()
-	ecancel()
-	if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) {
-		return res, fmt.Errorf("exchange stopped: %w", aerr)
-	}
-	if err != nil {
-		return res, fmt.Errorf("latency: %w", err)
 	}
 	fmt.Fprintf(cfg.Out, "exchange:          %8.0f rec/s  %6.1f MB/s  (%d records in %v)  e2e latency p50 %v p99 %v (%d records at %d/s)\n",
 		res.Exchange.RecPerSec, res.Exchange.MBPerSec, res.Exchange.Records, res.Exchange.Elapsed.Round(time.Millisecond),
@@ -243,6 +170,142 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Ratio = res.Exchange.RecPerSec / res.Raw.RecPerSec
 	fmt.Fprintf(cfg.Out, "ratio exchange/raw: %.2f (exchange %.0f rec/s, raw %.0f rec/s)\n", res.Ratio, res.Exchange.RecPerSec, res.Raw.RecPerSec)
 	return res, nil
+}
+
+// start assembles the exchange on the reference policy (written under tmp)
+// and the bench's Kafka clients, and creates every topic of the run.
+func start(ctx context.Context, cfg Config, tmp string) (*run, error) {
+	policyDir := filepath.Join(tmp, "policy")
+	if err := writePolicy(policyDir); err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, ingress: names.Ingress(Dataset), rawOut: "bench.raw-passthrough", nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	a, err := app.New(ctx, app.Config{
+		Kafka: exchange.KafkaConfig{
+			Config:     kafkaclient.Config{Brokers: cfg.Brokers},
+			GroupID:    r.exchangeGroup(),
+			Partitions: cfg.Partitions,
+		},
+		DatabaseURL:         cfg.DatabaseURL,
+		ContractsDir:        policyDir,
+		RegisterSchemaFiles: true,
+		KeyFile:             filepath.Join(tmp, "secret.key"),
+		CreateKey:           true,
+		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the exchange: %w", err)
+	}
+	r.app = a
+	if r.kc, err = kafkaclient.New(kafkaclient.Config{Brokers: cfg.Brokers}, kafkaclient.AdminTimeout(10*time.Second)); err != nil {
+		a.Close()
+		return nil, err
+	}
+	r.admin = r.kc.Admin()
+	if err := exchange.EnsureTopics(ctx, r.kc, append(a.Topics(), r.rawOut), cfg.Partitions, 0); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *run) close() {
+	r.kc.Close()
+	r.app.Close()
+}
+
+// prepare finds where this run's records will start and builds their
+// generator. Each contestant reads this run's records only: the topic may
+// hold an earlier run's (Apache Kafka), so both groups start at its end
+// offsets.
+func (r *run) prepare(ctx context.Context) error {
+	var err error
+	if r.starts, err = endOffsets(ctx, r.admin, r.ingress, r.cfg.Partitions); err != nil {
+		return err
+	}
+	if err := checkLedgerFresh(ctx, r.app.Store(), r.ingress, r.starts); err != nil {
+		return err
+	}
+	latest, err := r.app.Registry().Latest(ctx, names.IngressSubject(Dataset))
+	if err != nil {
+		return err
+	}
+	r.gen, err = gen.New(latest.Avro, latest.ID, gen.EventTime("administered_at"), gen.Mix(0, 0.03, 0.02))
+	return err
+}
+
+// publishAll publishes the records both contestants read, notes where they
+// end, and sets both groups' offsets to where they start.
+func (r *run) publishAll(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	start := time.Now()
+	bytes, err := publish(pctx, r.kc, r.ingress, r.gen, r.cfg.Records)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	el := time.Since(start)
+	fmt.Fprintf(r.cfg.Out, "published %d records (%.1f MB) in %v (%.0f rec/s)\n", r.cfg.Records, float64(bytes)/1e6, el.Round(time.Millisecond), float64(r.cfg.Records)/el.Seconds())
+	r.avgBytes = float64(bytes) / float64(r.cfg.Records)
+	if r.ends, err = endOffsets(ctx, r.admin, r.ingress, r.cfg.Partitions); err != nil {
+		return err
+	}
+	for _, group := range []string{r.rawGroup(), r.exchangeGroup()} {
+		if err := commitStarts(ctx, r.admin, group, r.ingress, r.starts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// measureRaw runs the raw pass-through baseline until it committed every
+// published record.
+func (r *run) measureRaw(ctx context.Context) (Throughput, error) {
+	rctx, rcancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer rcancel()
+	rawDone := make(chan error, 1)
+	go func() { rawDone <- rawPassThrough(rctx, r.kc, r.rawGroup(), r.ingress, r.rawOut) }()
+	tp, err := waitCommitted(rctx, r.admin, r.rawGroup(), r.ingress, r.starts, r.ends, r.avgBytes, rawDone)
+	rcancel()
+	<-rawDone
+	return tp, err
+}
+
+// measureExchange runs the exchange on the same records until it committed
+// them all, then measures its latency with the exchange caught up, and
+// stops it.
+func (r *run) measureExchange(ctx context.Context, res *Result) error {
+	ectx, ecancel := context.WithCancel(ctx)
+	defer ecancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	appDone := make(chan error, 1)
+	if r.cfg.OnExchangePhase != nil {
+		r.cfg.OnExchangePhase(true)
+	}
+	go func() { appDone <- r.app.Run(ectx, ln) }()
+	wctx, wcancel := context.WithTimeout(ectx, r.cfg.Timeout)
+	res.Exchange, err = waitCommitted(wctx, r.admin, r.exchangeGroup(), r.ingress, r.starts, r.ends, r.avgBytes, appDone)
+	wcancel()
+	if r.cfg.OnExchangePhase != nil {
+		r.cfg.OnExchangePhase(false)
+	}
+	if err != nil {
+		return fmt.Errorf("exchange: %w", err)
+	}
+	lctx, lcancel := context.WithTimeout(ectx, r.cfg.Timeout)
+	res.P50, res.P99, res.LatencyN, err = r.latency(lctx, names.Deliver(Consumer, Agreement))
+	lcancel()
+	ecancel()
+	if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) {
+		return fmt.Errorf("exchange stopped: %w", aerr)
+	}
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	return nil
 }
 
 func writePolicy(dir string) error {
@@ -262,12 +325,9 @@ func writePolicy(dir string) error {
 }
 
 // publish writes n generated records to topic in large synchronous batches.
-func publish(ctx context.Context, brokers []string, tr *kafka.Transport, topic string, g *gen.Generator, n int) (int64, error) {
-	w := &kafka.Writer{
-		Addr: kafka.TCP(brokers...), Topic: topic, Transport: tr,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchSize: 2000, BatchBytes: 900 << 10, BatchTimeout: 2 * time.Millisecond,
-	}
+func publish(ctx context.Context, kc *kafkaclient.Clients, topic string, g *gen.Generator, n int) (int64, error) {
+	w := kc.Writer(topic) // key hash, acks=all, 2 ms batch timeout
+	w.BatchSize, w.BatchBytes = 2000, 900<<10
 	defer w.Close()
 	var total int64
 	const chunk = 10_000
@@ -297,18 +357,16 @@ func publish(ctx context.Context, brokers []string, tr *kafka.Transport, topic s
 // kafka-go relay costs on this broker. Same batching as the exchange:
 // fetch up to 1000 records (5 ms linger), produce synchronously with acks=all,
 // then commit.
-func rawPassThrough(ctx context.Context, brokers []string, tr *kafka.Transport, group, in, out string) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, GroupID: group, GroupTopics: []string{in},
+func rawPassThrough(ctx context.Context, kc *kafkaclient.Clients, group, in, out string) error {
+	r := kc.Reader(kafka.ReaderConfig{
+		GroupID: group, GroupTopics: []string{in},
 		StartOffset: kafka.FirstOffset, CommitInterval: 0,
 		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond,
 		SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second, RebalanceTimeout: 10 * time.Second,
 	})
 	defer r.Close()
-	w := &kafka.Writer{
-		Addr: kafka.TCP(brokers...), Topic: out, Transport: tr, Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchBytes: 900 << 10, BatchTimeout: 2 * time.Millisecond,
-	}
+	w := kc.Writer(out) // key hash, acks=all, 2 ms batch timeout
+	w.BatchSize, w.BatchBytes = 1000, 900<<10
 	defer w.Close()
 	batch := make([]kafka.Message, 0, 1000)
 	outMsgs := make([]kafka.Message, 0, 1000)
@@ -463,81 +521,52 @@ func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, st
 	}
 }
 
+// latencyProbe times records from their publish call to their arrival on
+// the delivery topic.
+type latencyProbe struct {
+	mu   sync.Mutex
+	sent map[string]time.Time // key → publish time, of valid records not yet seen
+	lat  []time.Duration
+}
+
+func (p *latencyProbe) published(key string, at time.Time) {
+	p.mu.Lock()
+	p.sent[key] = at
+	p.mu.Unlock()
+}
+
+func (p *latencyProbe) arrived(key string, at time.Time) {
+	p.mu.Lock()
+	if t, ok := p.sent[key]; ok {
+		p.lat = append(p.lat, at.Sub(t))
+		delete(p.sent, key)
+	}
+	p.mu.Unlock()
+}
+
+func (p *latencyProbe) delivered() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lat)
+}
+
 // latency publishes records at a steady rate and times each one from the
 // publish call to its arrival on the delivery topic.
-func latency(ctx context.Context, cfg Config, tr *kafka.Transport, client *kafka.Client, g *gen.Generator, ingress, deliver string) (p50, p99 time.Duration, n int, err error) {
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	var lat []time.Duration
-	var wg sync.WaitGroup
+func (r *run) latency(ctx context.Context, deliver string) (p50, p99 time.Duration, n int, err error) {
+	probe := &latencyProbe{sent: map[string]time.Time{}}
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	// Start each reader at the delivery topic's end as it is now, not at
-	// kafka.LastOffset: that is resolved by the reader's first fetch, which
-	// on a loaded machine can come after the first latency record arrived.
-	starts, err := endOffsets(ctx, client, deliver, cfg.Partitions)
+	var wg sync.WaitGroup
+	if err := r.readDeliveries(ctx, rctx, &wg, deliver, probe); err != nil {
+		return 0, 0, 0, err
+	}
+	expected, err := r.publishTimed(ctx, probe)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	for p := 0; p < cfg.Partitions; p++ {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: deliver, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 10 * time.Millisecond})
-		if err := r.SetOffset(starts[p]); err != nil {
-			return 0, 0, 0, err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			for {
-				m, err := r.ReadMessage(rctx)
-				if err != nil {
-					return
-				}
-				at := time.Now()
-				mu.Lock()
-				if t, ok := sent[string(m.Key)]; ok {
-					lat = append(lat, at.Sub(t))
-					delete(sent, string(m.Key))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: ingress, Transport: tr, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer w.Close()
-	tick := time.NewTicker(time.Second / time.Duration(cfg.LatencyRate))
-	defer tick.Stop()
-	expected := 0
-	for i := 0; i < cfg.LatencyRecords; i++ {
-		select {
-		case <-ctx.Done():
-			return 0, 0, 0, ctx.Err()
-		case <-tick.C:
-		}
-		_, value, kind, err := g.Next(time.Now())
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		key := "lat-" + strconv.Itoa(i)
-		mu.Lock()
-		if kind == gen.Valid {
-			sent[key] = time.Now()
-			expected++
-		}
-		mu.Unlock()
-		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value}); err != nil {
-			return 0, 0, 0, err
-		}
-	}
 	deadline := time.NewTimer(30 * time.Second)
 	defer deadline.Stop()
-	for {
-		mu.Lock()
-		got := len(lat)
-		mu.Unlock()
-		if got >= expected {
-			break
-		}
+	for got := probe.delivered(); got < expected; got = probe.delivered() {
 		select {
 		case <-deadline.C:
 			return 0, 0, 0, fmt.Errorf("%d of %d valid latency records delivered within 30s", got, expected)
@@ -546,6 +575,69 @@ func latency(ctx context.Context, cfg Config, tr *kafka.Transport, client *kafka
 	}
 	stop()
 	wg.Wait()
+	lat := probe.lat
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return lat[len(lat)*50/100], lat[len(lat)*99/100], len(lat), nil
+}
+
+// readDeliveries starts one reader per partition of the delivery topic,
+// reporting each arrival to probe until rctx ends; wg counts them.
+func (r *run) readDeliveries(ctx, rctx context.Context, wg *sync.WaitGroup, deliver string, probe *latencyProbe) error {
+	// Start each reader at the delivery topic's end as it is now, not at
+	// kafka.LastOffset: that is resolved by the reader's first fetch, which
+	// on a loaded machine can come after the first latency record arrived.
+	starts, err := endOffsets(ctx, r.admin, deliver, r.cfg.Partitions)
+	if err != nil {
+		return err
+	}
+	for p := 0; p < r.cfg.Partitions; p++ {
+		rd := r.kc.Reader(kafka.ReaderConfig{Topic: deliver, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 10 * time.Millisecond})
+		if err := rd.SetOffset(starts[p]); err != nil {
+			rd.Close()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer rd.Close()
+			for {
+				m, err := rd.ReadMessage(rctx) // no group: nothing is committed
+				if err != nil {
+					return
+				}
+				probe.arrived(string(m.Key), time.Now())
+			}
+		}()
+	}
+	return nil
+}
+
+// publishTimed publishes LatencyRecords at LatencyRate/s, noting the
+// publish time of each valid one, and returns how many were valid.
+func (r *run) publishTimed(ctx context.Context, probe *latencyProbe) (expected int, err error) {
+	w := r.kc.Writer(r.ingress)
+	w.BatchTimeout = time.Millisecond
+	defer w.Close()
+	tick := time.NewTicker(time.Second / time.Duration(r.cfg.LatencyRate))
+	defer tick.Stop()
+	for i := 0; i < r.cfg.LatencyRecords; i++ {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+		_, value, kind, err := r.gen.Next(time.Now())
+		if err != nil {
+			return 0, err
+		}
+		key := "lat-" + strconv.Itoa(i)
+		if kind == gen.Valid {
+			probe.published(key, time.Now())
+			expected++
+		}
+		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value}); err != nil {
+			return 0, err
+		}
+	}
+	return expected, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
 	"github.com/exchange-gov/exchange/schemas"
 )
@@ -32,15 +33,12 @@ func Run(ctx context.Context, x *app.App, rate int) error {
 		rate = 20
 	}
 	plan := x.Plan()
-	tr := &kafka.Transport{}
-	w := &kafka.Writer{
-		Addr:                   kafka.TCP(a.cfg.Brokers...),
-		Transport:              tr,
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           2 * time.Millisecond,
-		AllowAutoTopicCreation: false,
+	kc, err := kafkaclient.New(a.cfg.Kafka.Config)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
+	defer kc.Close()
+	w := kc.Writer("") // each message names its topic
 	defer w.Close()
 	type source struct {
 		topic string
@@ -72,11 +70,7 @@ func Run(ctx context.Context, x *app.App, rate int) error {
 	if len(sources) == 0 {
 		return nil
 	}
-	partitions := a.cfg.Partitions
-	if partitions <= 0 {
-		partitions = 3
-	}
-	if err := exchange.EnsureTopicsWith(ctx, a.cfg.Brokers, topics, partitions, exchange.TopicOptions{Transport: tr}); err != nil {
+	if err := exchange.EnsureTopics(ctx, kc, topics, a.cfg.Kafka.Partitions, a.cfg.Kafka.ReplicationFactor); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	tick := time.NewTicker(time.Second / time.Duration(rate))

@@ -11,7 +11,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 )
@@ -28,7 +30,8 @@ func TestRunFeedsEveryDataset(t *testing.T) {
 	defer b.Close()
 	data := t.TempDir()
 	a, err := app.New(ctx, app.Config{
-		Brokers: []string{b.Addr()}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
+		Kafka:        exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{b.Addr()}}},
+		DatabaseURL:  "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: "../../../deploy/examples", RegisterSchemaFiles: true,
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
