@@ -36,6 +36,7 @@ test-fast:
 	$(GO) test -short -count=1 -timeout 10m $(PKGS)
 
 RACE_PKGS ?= ./exchange/... ./schemas/...
+
 test-race:
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 
@@ -48,6 +49,7 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting (make fmt)"; exit 1)
 	$(GO) vet $(PKGS)
+	$(GO) run ./deploy/local/funclen   # none over 120 lines, at most 8 over 80, none over 80 on the record path
 	bash -n deploy/local/*.sh .ci/run
 
 fmt:

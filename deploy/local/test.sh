@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: the whole suite, as CI runs it on a fresh machine.
 #
-#   1. checks: gofmt, go vet, go.mod tidy drift, build + smoke run of the binary
+#   1. checks: gofmt, go vet, function length (deploy/local/funclen), go.mod
+#      tidy drift, build + smoke run of the binary
 #   2. servers: PostgreSQL (deploy/local/postgres.sh) unless
 #      EXCHANGE_TEST_DATABASE_URL is set, Apache Kafka (deploy/local/kafka.sh)
 #      unless EXCHANGE_TEST_KAFKA_BROKERS is set; stopped again on any exit
@@ -99,6 +100,7 @@ smoke() {
 
 step "gofmt" check_gofmt
 step "go vet" go vet ./...
+step "function length" go run "$local_dir/funclen"
 step "go mod tidy drift" bash "$local_dir/tidy-check.sh"
 step "build + smoke" smoke
 
