@@ -180,9 +180,10 @@ func TestAgreementUsageErrors(t *testing.T) {
 	}
 }
 
-// TestExampleRecordsEncode: the sample records of deploy/examples fit the
-// reference schema, except line 19, which is truncated on purpose (see
-// deploy/examples/README.md).
+// TestExampleRecordsEncode: every sample record of deploy/examples fits the
+// reference schema, so the banner's publish command ends with exit status 0;
+// the deliberately bad lines live in their own file (the README's error
+// example) and fail as deploy/examples/README.md says.
 func TestExampleRecordsEncode(t *testing.T) {
 	text, err := os.ReadFile(filepath.Join(examplesDir, "ingress.health.immunisations-value.avsc"))
 	if err != nil {
@@ -196,18 +197,33 @@ func TestExampleRecordsEncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(examplesDir, "records", "health.immunisations.jsonl"))
-	if err != nil {
-		t.Fatal(err)
+	lines := func(name string) []string {
+		data, err := os.ReadFile(filepath.Join(examplesDir, "records", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 	}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(lines) != 20 {
-		t.Fatalf("%d lines, want 20", len(lines))
+	good := lines("health.immunisations.jsonl")
+	if len(good) != 19 {
+		t.Fatalf("%d sample records, want 19 (deploy/examples/README.md and the README say so)", len(good))
 	}
-	for i, line := range lines {
-		_, _, err := enc.Encode([]byte(line))
-		if bad := i+1 == 19; bad != (err != nil) {
-			t.Errorf("line %d: encode error %v (deliberately bad: %v)", i+1, err, bad)
+	for i, line := range good {
+		if _, _, err := enc.Encode([]byte(line)); err != nil {
+			t.Errorf("health.immunisations.jsonl line %d: %v", i+1, err)
+		}
+	}
+	want := []string{
+		`field "age": expected int, got string "eighty"`,
+		"invalid JSON: unexpected EOF",
+	}
+	bad := lines("health.immunisations.bad.jsonl")
+	if len(bad) != len(want) {
+		t.Fatalf("health.immunisations.bad.jsonl: %d lines, want %d", len(bad), len(want))
+	}
+	for i, line := range bad {
+		if _, _, err := enc.Encode([]byte(line)); err == nil || err.Error() != want[i] {
+			t.Errorf("health.immunisations.bad.jsonl line %d: error %v, want %q", i+1, err, want[i])
 		}
 	}
 }
