@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,6 +132,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.holder.Store(plan)
+	a.logPlan("plan loaded", plan)
 	// Registering the derived schemas just notified a change that the plan
 	// already reflects.
 	select {
@@ -295,7 +297,18 @@ func (a *App) Reload(ctx context.Context) error {
 	a.holder.Store(plan)
 	a.reloads.Inc()
 	if old == nil || old.Version() != plan.Version() {
-		a.log.Info("plan reloaded", "version", plan.Version(), "datasets", len(plan.Datasets()))
+		a.logPlan("plan reloaded", plan)
 	}
 	return nil
+}
+
+// logPlan logs the plan now in force and which documents and schema
+// versions changed (names only, never a value), so an operator reading the
+// log, or an auditor reading a new plan version in the ledger, sees why.
+func (a *App) logPlan(msg string, plan *policy.Plan) {
+	attrs := []any{"version", plan.Version(), "datasets", len(plan.Datasets())}
+	if ch := a.builder.changes; len(ch) > 0 {
+		attrs = append(attrs, "changed", strings.Join(ch, "; "))
+	}
+	a.log.Info(msg, attrs...)
 }

@@ -1,9 +1,8 @@
 package app
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,6 +34,12 @@ type planBuilder struct {
 	avscSig   string // signature of the *.avsc files last registered
 	built     int
 	derivedNo map[string]bool // derived subjects already set to compatibility NONE
+
+	content planContent // of the plan last built
+	// changes says what the plan last built changed: against the previous
+	// plan, or at the first build against the documents recorded by an
+	// earlier start (nil on a fresh store). Names only, never values.
+	changes []string
 }
 
 // dirSignature names every policy file with its size and modification time,
@@ -141,7 +146,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	version, err := b.versionLabel(schemaList)
+	content, err := readPlanContent(b.dir, set, schemaList)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +157,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 		Schemas:      schemaList,
 		PseudonymKey: b.keys.PseudonymKey,
 		SubjectKey:   b.keys.SubjectKey(),
-		Version:      version,
+		Version:      content.version(),
 		RegisterDerived: func(subject string, s avro.Schema) (int, error) {
 			return b.registerDerived(ctx, subject, s)
 		},
@@ -161,12 +166,19 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling %s: %w", b.dir, err)
 	}
+	var recorded []string
 	if b.docs != nil {
-		if err := b.recordDocuments(ctx); err != nil {
+		if recorded, err = b.recordDocuments(ctx); err != nil {
 			// The plan is valid; failing to record history is reported, not fatal.
 			b.log.Error("recording contract and agreement versions", "err", err)
 		}
 	}
+	if b.built == 0 {
+		b.changes = recorded
+	} else {
+		b.changes = content.changesSince(b.content)
+	}
+	b.content = content
 	b.built++
 	return plan, nil
 }
@@ -187,29 +199,6 @@ func (b *planBuilder) allSchemas(ctx context.Context) ([]schemas.SchemaVersion, 
 		out = append(out, versions...)
 	}
 	return out, nil
-}
-
-// versionLabel identifies a plan by the content it was compiled from, so
-// the ledger's plan version means the same thing on every instance.
-func (b *planBuilder) versionLabel(schemaList []schemas.SchemaVersion) (string, error) {
-	h := sha256.New()
-	paths, err := filepath.Glob(filepath.Join(b.dir, "*.y*ml"))
-	if err != nil {
-		return "", err
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", p, err)
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(p), len(data))
-		h.Write(data)
-	}
-	for _, s := range schemaList {
-		fmt.Fprintf(h, "%s/%d/%d\x00", s.Subject, s.Version, s.ID)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // registerDerived registers an agreement's derived schema. Derived subjects
@@ -234,12 +223,17 @@ func (b *planBuilder) registerDerived(ctx context.Context, subject string, s avr
 }
 
 // recordDocuments stores each document of the directory as a version in the
-// agreements store (unchanged documents are not stored again).
-func (b *planBuilder) recordDocuments(ctx context.Context) error {
+// agreements store (unchanged documents are not stored again). It returns
+// the documents that differ from their latest recorded version ("agreement
+// X changed", "contract D added"), or nil when the store held none: what
+// changed since an earlier start.
+func (b *planBuilder) recordDocuments(ctx context.Context) ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(b.dir, "*.y*ml"))
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var changed []string
+	known := false
 	sort.Strings(paths)
 	var errs []error
 	for _, p := range paths {
@@ -253,11 +247,26 @@ func (b *planBuilder) recordDocuments(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		for _, d := range docs {
+			switch prev, err := b.docs.Document(ctx, d.Kind, d.ID, 0); {
+			case errors.Is(err, store.ErrNotFound):
+				changed = append(changed, documentName(d.Kind, d.ID)+" added")
+			case err != nil:
+				errs = append(errs, fmt.Errorf("reading the recorded %s %s: %w", d.Kind, d.ID, err))
+			default:
+				known = true
+				if !bytes.Equal(prev.YAML, d.YAML) {
+					changed = append(changed, documentName(d.Kind, d.ID)+" changed")
+				}
+			}
 			doc := store.Document{Kind: d.Kind, ID: d.ID, Status: d.Status, YAML: d.YAML, Author: "file:" + filepath.Base(p)}
 			if _, err := b.docs.PutDocument(ctx, doc); err != nil {
 				errs = append(errs, fmt.Errorf("storing %s %s: %w", doc.Kind, doc.ID, err))
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if !known {
+		changed = nil // a fresh store: the first plan, nothing to compare with
+	}
+	sort.Strings(changed)
+	return changed, errors.Join(errs...)
 }
