@@ -26,9 +26,9 @@ func init() {
 }
 
 const auditUsage = `usage:
-  exchange audit verify --database URL [--public-key FILE] [--checkpoints FILE]
-  exchange audit export --database URL [--out FILE]
-  exchange audit query  --database URL [filters] [--after CURSOR] [--limit N]
+  exchange audit verify [--database URL] [--public-key FILE] [--checkpoints FILE]
+  exchange audit export [--database URL] [--out FILE]
+  exchange audit query  [--database URL] [filters] [--after CURSOR] [--limit N]
 
 verify recomputes every hash chain and checks every signed checkpoint (and,
 with --checkpoints, checkpoints exported earlier). It prints each break as
@@ -44,7 +44,11 @@ CURSOR}; pass --after CURSOR for the next page. Filters: --dataset,
 (RFC 3339, decision time), --subject-hash, --topic, --partition, --offset, --sort
 (decision_time or -decision_time).
 
-URL is postgres://… or sqlite:///path/to/file.db (default $EXCHANGE_DATABASE_URL).
+URL is postgres://…, sqlite:relative/path.db or sqlite:///absolute/path.db
+(a bare path to an existing file is taken as SQLite); default
+$EXCHANGE_DATABASE_URL, else, in a directory holding .exchange-dev/ (where
+exchange dev keeps its state), the dev ledger sqlite:.exchange-dev/exchange.db,
+whose signatures verify checks against .exchange-dev/ledger-signing.key.pub.
 `
 
 func runAudit(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -75,6 +79,17 @@ func auditFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, databaseFlag(fs)
 }
 
+// auditStore resolves --database (see resolveStore); no database at all is
+// a usage error, exit status 2.
+func auditStore(dbURL string, stderr io.Writer) (storeTarget, error) {
+	t, err := resolveStore(dbURL, stderr)
+	if errors.Is(err, errNoDatabase) {
+		fmt.Fprintf(stderr, "exchange audit: %v\n", err)
+		return t, exitError{2}
+	}
+	return t, err
+}
+
 // openExisting opens the store read-side: no migrations, and a SQLite file
 // must already exist (opening would otherwise create an empty one).
 func openExisting(ctx context.Context, dbURL string) (store.Backend, error) {
@@ -97,9 +112,17 @@ func auditVerify(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
 		fs.Usage()
 		return exitError{2}
+	}
+	target, err := auditStore(*dbURL, stderr)
+	if err != nil {
+		return err
+	}
+	if *pubFile == "" && target.devKey != "" {
+		*pubFile = target.devKey
+		fmt.Fprintf(stderr, "checking signatures against the dev ledger's public key %s\n", target.devKey)
 	}
 	var opts ledger.VerifyOptions
 	if *pubFile != "" {
@@ -116,7 +139,7 @@ func auditVerify(ctx context.Context, stdout, stderr io.Writer, args []string) e
 		}
 		opts.External = cps
 	}
-	db, err := openExisting(ctx, *dbURL)
+	db, err := openExisting(ctx, target.url)
 	if err != nil {
 		return err
 	}
@@ -178,11 +201,15 @@ func auditExport(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
 		fs.Usage()
 		return exitError{2}
 	}
-	db, err := openExisting(ctx, *dbURL)
+	target, err := auditStore(*dbURL, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openExisting(ctx, target.url)
 	if err != nil {
 		return err
 	}
@@ -276,9 +303,13 @@ func auditQuery(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
 		fs.Usage()
 		return exitError{2}
+	}
+	target, err := auditStore(*dbURL, stderr)
+	if err != nil {
+		return err
 	}
 	q.Decision = ledger.Decision(*decision)
 	if *subject != "" {
@@ -296,7 +327,7 @@ func auditQuery(ctx context.Context, stdout, stderr io.Writer, args []string) er
 		q.Partition = &p
 	}
 	q.Offset = off.v
-	db, err := openExisting(ctx, *dbURL)
+	db, err := openExisting(ctx, target.url)
 	if err != nil {
 		return err
 	}

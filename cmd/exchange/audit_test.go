@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,3 +206,55 @@ func testAuditCommands(t *testing.T, newFixture func(t *testing.T) auditFixture)
 
 func TestAuditSQLite(t *testing.T)   { testAuditCommands(t, sqliteFixture) }
 func TestAuditPostgres(t *testing.T) { testAuditCommands(t, postgresFixture) }
+
+// TestAuditFindsTheDevLedger: with no --database, in a directory holding
+// .exchange-dev/, verify uses the dev ledger and its public key and says so;
+// without it, it says what to pass. A bare path to an existing file is taken
+// as SQLite, sqlite://relative/path as the relative path, and an unknown
+// kind of URL lists the accepted forms.
+func TestAuditFindsTheDevLedger(t *testing.T) {
+	t.Setenv(databaseEnv, "")
+	t.Chdir(t.TempDir())
+	run := func(args ...string) (stdout, stderr string, err error) {
+		var o, e bytes.Buffer
+		err = auditVerify(context.Background(), &o, &e, args)
+		return o.String(), e.String(), err
+	}
+
+	_, stderr, err := run()
+	if exitCode(err) != 2 || !strings.Contains(stderr, "pass --database URL") || !strings.Contains(stderr, ".exchange-dev/exchange.db") {
+		t.Fatalf("without .exchange-dev: exit %d, stderr %q", exitCode(err), stderr)
+	}
+
+	if err := os.Mkdir(devDataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f := auditFixture{url: "sqlite:" + devDataDir + "/" + devLedgerFile}
+	writeFixture(t, f, filepath.Join(devDataDir, devSigningKeyFile))
+	stdout, stderr, err := run()
+	if err != nil || !strings.HasPrefix(stdout, "ok: 2 chains, 25 entries, 3 checkpoints intact; signatures checked against key ") {
+		t.Fatalf("dev ledger: err %v\nstdout %s\nstderr %s", err, stdout, stderr)
+	}
+	for _, want := range []string{"using the dev ledger sqlite:.exchange-dev/exchange.db", "public key .exchange-dev/ledger-signing.key.pub"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q lacks %q", stderr, want)
+		}
+	}
+
+	for _, given := range []string{".exchange-dev/exchange.db", "sqlite://.exchange-dev/exchange.db"} {
+		stdout, stderr, err := run("--database", given)
+		if err != nil || !strings.HasPrefix(stdout, "ok: ") || !strings.Contains(stderr, "sqlite:.exchange-dev/exchange.db") {
+			t.Errorf("--database %s: err %v\nstdout %s\nstderr %s", given, err, stdout, stderr)
+		}
+	}
+	for given, want := range map[string]string{
+		"mysql://db/ledger":  `unknown kind of store "mysql"; give postgres://`,
+		"nowhere/ledger.db":  "not a URL and no such file; give postgres://",
+		"sqlite://nowhere/x": "", // the SQLite backend's own error (a host is not allowed)
+	} {
+		_, _, err := run("--database", given)
+		if err == nil || exitCode(err) == 0 || !strings.Contains(err.Error(), want) {
+			t.Errorf("--database %s: err %v, want one containing %q", given, err, want)
+		}
+	}
+}

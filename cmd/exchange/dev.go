@@ -28,7 +28,7 @@ func runDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("exchange dev", flag.ContinueOnError)
 	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "listen address of the HTTP server (/registry, /healthz, /readyz, /metrics)")
-	dataDir := fs.String("data-dir", ".exchange-dev", "directory holding all state: broker data, the SQLite store, keys")
+	dataDir := fs.String("data-dir", devDataDir, "directory holding all state: broker data, the SQLite store, keys")
 	contracts := fs.String("contracts", "deploy/examples", "directory of contracts and agreements (*.yaml) and schemas (<subject>.avsc)")
 	demoOn := fs.Bool("demo", false, "publish realistic demo records (a few percent invalid or stale) to every dataset")
 	demoRate := fs.Int("demo-rate", 20, "records per second published by --demo")
@@ -77,7 +77,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer broker.Close()
 
-	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, "exchange.db"))
+	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, devLedgerFile))
 	a, err := app.New(ctx, app.Config{
 		Kafka: exchange.KafkaConfig{
 			Config:     kafkaclient.Config{Brokers: []string{broker.Addr()}},
@@ -88,7 +88,7 @@ func runDev(ctx context.Context, args []string) error {
 		RegisterSchemaFiles: true,
 		KeyFile:             filepath.Join(*dataDir, "secret.key"),
 		CreateKey:           true,
-		SigningKeyFile:      filepath.Join(*dataDir, "ledger-signing.key"),
+		SigningKeyFile:      filepath.Join(*dataDir, devSigningKeyFile),
 		Logger:              log,
 		TracerProvider:      tp,
 	})
@@ -117,7 +117,7 @@ func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) 
 	fmt.Fprintf(&b, "  Kafka (embedded)   %s\n", kafkaAddr)
 	fmt.Fprintf(&b, "  Schema registry    http://%s/registry\n", httpAddr)
 	fmt.Fprintf(&b, "  Health / metrics   http://%s/healthz  /readyz  /metrics\n", httpAddr)
-	fmt.Fprintf(&b, "  Store (SQLite)     %s\n", filepath.Join(dataDir, "exchange.db"))
+	fmt.Fprintf(&b, "  Store (SQLite)     %s\n", filepath.Join(dataDir, devLedgerFile))
 	fmt.Fprintf(&b, "  Policy             %s (plan %s: %d datasets)\n\n", contracts, plan.Version(), len(plan.Datasets()))
 	topics := a.Topics()
 	sort.Strings(topics)
