@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
@@ -138,5 +139,17 @@ func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) 
 	fmt.Fprintf(&b, "\nPublish the sample records (in another terminal):\n")
 	fmt.Fprintf(&b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl%s --brokers %s --registry http://%s/registry\n\n",
 		ds, contracts, ds, stamp, kafkaAddr, httpAddr)
+	for _, ag := range plan.Agreements(ds) {
+		if ag.Status == agreements.StatusActive {
+			fmt.Fprintf(&b, "See what %s receives (agreement %s):\n", ag.Consumer, ag.ID)
+			fmt.Fprintf(&b, "  go run ./cmd/exchange consume --agreement %s --from-beginning --brokers %s --registry http://%s/registry\n\n", ag.ID, kafkaAddr, httpAddr)
+			break
+		}
+	}
+	verify := "go run ./cmd/exchange audit verify"
+	if dataDir != devDataDir {
+		verify += fmt.Sprintf(" --database sqlite:%s --public-key %s", filepath.ToSlash(filepath.Join(dataDir, devLedgerFile)), filepath.Join(dataDir, devSigningKeyFile+".pub"))
+	}
+	fmt.Fprintf(&b, "Verify the audit ledger (from this directory):\n  %s\n\n", verify)
 	fmt.Fprint(os.Stderr, b.String())
 }

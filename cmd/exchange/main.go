@@ -1,5 +1,5 @@
 // Command exchange is the one binary of the inter-agency data exchange:
-// `exchange dev`, `serve`, `publish`, `agreement validate|diff`,
+// `exchange dev`, `serve`, `publish`, `consume`, `agreement validate|diff`,
 // `audit verify|query|export`, `migrate`, `bench`.
 //
 // main only dispatches; every subcommand lives in its own file and calls

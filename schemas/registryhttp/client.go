@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/hamba/avro/v2"
@@ -14,52 +15,92 @@ import (
 	"github.com/exchange-gov/exchange/schemas"
 )
 
-// maxResponseBytes bounds what FetchLatest reads from the registry.
+// maxResponseBytes bounds what the client reads from the registry.
 const maxResponseBytes = 16 << 20
 
 // FetchLatest reads the latest version of subject from a Confluent-compatible
 // schema registry (GET {registry}/subjects/{subject}/versions/latest) and
 // parses it. A nil client means http.DefaultClient; ctx bounds the request.
 func FetchLatest(ctx context.Context, client *http.Client, registry, subject string) (*schemas.SchemaVersion, error) {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	u := strings.TrimRight(registry, "/") + "/subjects/" + url.PathEscape(subject) + "/versions/latest"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("registry URL %q: %w", registry, err)
-	}
-	req.Header.Set("Accept", ContentTypeV1+", "+ContentTypeJSON)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the latest schema of subject %q: %w", subject, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, fmt.Errorf("reading the registry's answer for subject %q: %w", subject, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e errorBody
-		if json.Unmarshal(body, &e) == nil && e.Message != "" {
-			return nil, fmt.Errorf("registry %s: subject %q: %s (HTTP %d, error %d)", registry, subject, e.Message, resp.StatusCode, e.ErrorCode)
-		}
-		return nil, fmt.Errorf("registry %s: subject %q: HTTP %d", registry, subject, resp.StatusCode)
-	}
 	var v struct {
 		versionBody
 		SchemaType string `json:"schemaType"`
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("registry %s: subject %q: answer is not the expected JSON {subject, version, id, schema}: %w", registry, subject, err)
+	what := fmt.Sprintf("subject %q", subject)
+	path := "/subjects/" + url.PathEscape(subject) + "/versions/latest"
+	if err := get(ctx, client, registry, path, what, "{subject, version, id, schema}", &v); err != nil {
+		return nil, err
 	}
-	if v.SchemaType != "" && !strings.EqualFold(v.SchemaType, "AVRO") {
-		return nil, fmt.Errorf("registry %s: subject %q: schema type %s, only AVRO is supported", registry, subject, v.SchemaType)
+	if err := checkAvro(registry, what, v.SchemaType); err != nil {
+		return nil, err
 	}
 	if v.ID <= 0 || v.Schema == "" {
-		return nil, fmt.Errorf("registry %s: subject %q: answer has no schema id or no schema", registry, subject)
+		return nil, fmt.Errorf("registry %s: %s: answer has no schema id or no schema", registry, what)
 	}
 	return ParseSchema(subject, v.Version, v.ID, v.Schema)
+}
+
+// FetchByID reads the schema registered under id (GET
+// {registry}/schemas/ids/{id}) and parses it: what a reader needs for the id
+// in a record's wire frame. The answer names no subject or version, so those
+// stay empty. A nil client means http.DefaultClient; ctx bounds the request.
+func FetchByID(ctx context.Context, client *http.Client, registry string, id int) (*schemas.SchemaVersion, error) {
+	var v struct {
+		Schema     string `json:"schema"`
+		SchemaType string `json:"schemaType"`
+	}
+	what := fmt.Sprintf("schema id %d", id)
+	if err := get(ctx, client, registry, "/schemas/ids/"+strconv.Itoa(id), what, "{schema}", &v); err != nil {
+		return nil, err
+	}
+	if err := checkAvro(registry, what, v.SchemaType); err != nil {
+		return nil, err
+	}
+	if v.Schema == "" {
+		return nil, fmt.Errorf("registry %s: %s: answer has no schema", registry, what)
+	}
+	return ParseSchema("", 0, id, v.Schema)
+}
+
+// get reads registry+path as JSON of the given shape into v; what names
+// the request in errors (`subject "x"`, `schema id 7`), with the registry's
+// own message when it answers with an error.
+func get(ctx context.Context, client *http.Client, registry, path, what, shape string, v any) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(registry, "/")+path, nil)
+	if err != nil {
+		return fmt.Errorf("registry URL %q: %w", registry, err)
+	}
+	req.Header.Set("Accept", ContentTypeV1+", "+ContentTypeJSON)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("reading the registry's answer for %s: %w", what, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e errorBody
+		if json.Unmarshal(body, &e) == nil && e.Message != "" {
+			return fmt.Errorf("registry %s: %s: %s (HTTP %d, error %d)", registry, what, e.Message, resp.StatusCode, e.ErrorCode)
+		}
+		return fmt.Errorf("registry %s: %s: HTTP %d", registry, what, resp.StatusCode)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("registry %s: %s: answer is not the expected JSON %s: %w", registry, what, shape, err)
+	}
+	return nil
+}
+
+func checkAvro(registry, what, schemaType string) error {
+	if schemaType != "" && !strings.EqualFold(schemaType, "AVRO") {
+		return fmt.Errorf("registry %s: %s: schema type %s, only AVRO is supported", registry, what, schemaType)
+	}
+	return nil
 }
 
 // ParseSchema parses an Avro schema text registered under id, as

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,5 +56,29 @@ func TestFetchLatestUnparsable(t *testing.T) {
 	if _, err := FetchLatest(context.Background(), bad.Client(), bad.URL+"/registry", "s-value"); err == nil ||
 		!strings.HasPrefix(err.Error(), `subject "s-value" version 2 (id 1): parsing the Avro schema: `) {
 		t.Fatalf("bad schema error = %v", err)
+	}
+}
+
+// TestFetchByID reads a schema by the id of a wire frame through this
+// package's own handler; an unknown id names it with the registry's message.
+func TestFetchByID(t *testing.T) {
+	ctx := context.Background()
+	reg := quietRegistry()
+	srv := regServer(t, reg)
+	id, err := reg.Register(ctx, "ingress.health.visits-value", visitSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := FetchByID(ctx, srv.Client(), srv.URL+"/registry/", id)
+	if err != nil {
+		t.Fatalf("FetchByID: %v", err)
+	}
+	if s.ID != id || s.Avro.(*avro.RecordSchema).FullName() != "health.Visit" {
+		t.Fatalf("got id %d schema %s", s.ID, s.Avro.String())
+	}
+	_, err = FetchByID(ctx, srv.Client(), srv.URL+"/registry", id+100)
+	if err == nil || !strings.HasPrefix(err.Error(), "registry "+srv.URL+"/registry: schema id "+strconv.Itoa(id+100)+": ") ||
+		!strings.Contains(err.Error(), "(HTTP 404, error 40403)") {
+		t.Fatalf("unknown id error = %v", err)
 	}
 }

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hamba/avro/v2"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/schemas"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
+)
+
+func init() {
+	register("consume", "print an agreement's deliveries (or any topic's records) as JSON lines, decoded with the registry",
+		func(ctx context.Context, args []string) error {
+			return consumeCmd(ctx, os.Stdout, os.Stderr, args)
+		})
+}
+
+const consumeUsage = `usage: exchange consume (--agreement ID | --topic TOPIC) [--from-beginning] [--follow] [--brokers LIST] [--registry URL]
+
+Prints what a subscriber receives: one JSON object per record, with its
+topic, partition, offset, key, headers (exchange-agreement,
+exchange-delivery-id, exchange-source, exchange-event-time, traceparent, …),
+the schema id of its wire frame and its value decoded with that schema from
+the registry. It reads without a consumer group, so it moves no committed
+offset of the subscriber.
+
+Without --from-beginning it starts at the end of each partition; without
+--follow it stops at the end offsets it saw when it started.
+
+`
+
+// consumeConfig is what the flags of consume say.
+type consumeConfig struct {
+	agreement, topic    string
+	brokers             []string
+	registry            string
+	fromBeginning, tail bool
+}
+
+// consumeCmd is `exchange consume`: records go to stdout as JSON lines,
+// notes and errors to stderr.
+func consumeCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	cfg, err := parseConsumeFlags(stderr, args)
+	if err != nil {
+		return err
+	}
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: cfg.brokers})
+	if err != nil {
+		return fmt.Errorf("--brokers: %w", err)
+	}
+	defer kc.Close()
+	client := kc.Admin()
+	topic, err := consumeTopic(ctx, client, cfg)
+	if err != nil {
+		return err
+	}
+	ranges, err := partitionRanges(ctx, client, topic, cfg.fromBeginning)
+	if err != nil {
+		return err
+	}
+	from, until := "the end", "the end offsets seen now"
+	if cfg.fromBeginning {
+		from = "the beginning"
+	}
+	if cfg.tail {
+		until = "interrupted (Ctrl-C)"
+	}
+	fmt.Fprintf(stderr, "reading %s (%d partitions) from %s until %s\n", topic, len(ranges), from, until)
+	dec := &recordDecoder{registry: cfg.registry, schemas: map[int]*schemas.SchemaVersion{}}
+	out := json.NewEncoder(stdout)
+	out.SetEscapeHTML(false)
+	return readPartitions(ctx, kc, cfg.tail, topic, ranges, func(m kafka.Message) error {
+		return out.Encode(dec.decode(ctx, m))
+	})
+}
+
+func parseConsumeFlags(stderr io.Writer, args []string) (consumeConfig, error) {
+	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), consumeUsage); fs.PrintDefaults() }
+	var cfg consumeConfig
+	fs.StringVar(&cfg.agreement, "agreement", "", "agreement id: read its delivery topic")
+	fs.StringVar(&cfg.topic, "topic", "", "read this topic (e.g. a quarantine topic) instead")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	fs.StringVar(&cfg.registry, "registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
+	fs.BoolVar(&cfg.fromBeginning, "from-beginning", false, "start at the first record of each partition (default: at the end)")
+	fs.BoolVar(&cfg.tail, "follow", false, "keep printing new records until interrupted (default: stop at the end offsets seen at start)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
+	}
+	if (cfg.agreement == "") == (cfg.topic == "") {
+		fmt.Fprintln(stderr, "exchange consume: give one of --agreement ID or --topic TOPIC")
+		fs.Usage()
+		return cfg, exitError{2}
+	}
+	for _, b := range strings.Split(*brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			cfg.brokers = append(cfg.brokers, b)
+		}
+	}
+	if len(cfg.brokers) == 0 {
+		return cfg, errors.New("--brokers: no broker address given")
+	}
+	return cfg, nil
+}
+
+// consumeTopic finds the topic to read: --topic as given, or the delivery
+// topic of --agreement (its consumer agency is read off the topic names, so
+// no policy files are needed).
+func consumeTopic(ctx context.Context, client *kafka.Client, cfg consumeConfig) (string, error) {
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return "", fmt.Errorf("listing the topics of %s: %w", strings.Join(cfg.brokers, ","), err)
+	}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			continue
+		}
+		if cfg.topic != "" && t.Name == cfg.topic {
+			return t.Name, nil
+		}
+		if consumer, ok := names.ConsumerOfDeliver(t.Name); ok && cfg.agreement != "" && t.Name == names.Deliver(consumer, cfg.agreement) {
+			return t.Name, nil
+		}
+	}
+	if cfg.topic != "" {
+		return "", fmt.Errorf("topic %q does not exist on %s", cfg.topic, strings.Join(cfg.brokers, ","))
+	}
+	return "", fmt.Errorf("agreement %q has no delivery topic on %s: is it the id of an active agreement the exchange has loaded? (exchange agreement validate DIR lists them)",
+		cfg.agreement, strings.Join(cfg.brokers, ","))
+}
+
+// offsetRange is the part of one partition to read: [start, end), end being
+// the end offset seen at start.
+type offsetRange struct {
+	partition  int
+	start, end int64
+}
+
+func partitionRanges(ctx context.Context, client *kafka.Client, topic string, fromBeginning bool) ([]offsetRange, error) {
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(meta.Topics) != 1 {
+		return nil, fmt.Errorf("reading the partitions of %s: %w", topic, err)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range meta.Topics[0].Partitions {
+		req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("reading the offsets of %s: %w", topic, err)
+	}
+	var out []offsetRange
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("reading the offsets of %s partition %d: %w", topic, po.Partition, po.Error)
+		}
+		r := offsetRange{partition: po.Partition, start: po.LastOffset, end: po.LastOffset}
+		if fromBeginning {
+			r.start = po.FirstOffset
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].partition < out[j].partition })
+	return out, nil
+}
+
+// readPartitions reads every partition at once and hands each record to
+// emit, one at a time. Without --follow a partition is done at the end
+// offset seen at start.
+func readPartitions(ctx context.Context, kc *kafkaclient.Clients, follow bool, topic string, ranges []offsetRange, emit func(kafka.Message) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu sync.Mutex // serialises emit
+		wg sync.WaitGroup
+	)
+	for _, r := range ranges {
+		if !follow && r.start >= r.end {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reader := kc.Reader(kafka.ReaderConfig{Topic: topic, Partition: r.partition,
+				MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond})
+			defer reader.Close()
+			if err := reader.SetOffset(r.start); err != nil {
+				cancel(fmt.Errorf("%s partition %d: %w", topic, r.partition, err))
+				return
+			}
+			for {
+				m, err := reader.ReadMessage(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						cancel(fmt.Errorf("reading %s partition %d: %w", topic, r.partition, err))
+					}
+					return
+				}
+				mu.Lock()
+				err = emit(m)
+				mu.Unlock()
+				if err != nil {
+					cancel(fmt.Errorf("writing: %w", err))
+					return
+				}
+				if !follow && m.Offset+1 >= r.end {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// consumedRecord is one output line.
+type consumedRecord struct {
+	Topic     string            `json:"topic"`
+	Partition int               `json:"partition"`
+	Offset    int64             `json:"offset"`
+	Timestamp time.Time         `json:"timestamp"`
+	Key       *string           `json:"key"`
+	Headers   map[string]string `json:"headers"`
+	SchemaID  int               `json:"schema_id,omitempty"`
+	Value     any               `json:"value,omitempty"`
+	// Error says why the value could not be decoded; the rest is still printed.
+	Error string `json:"error,omitempty"`
+}
+
+// recordDecoder decodes framed values with schemas fetched by id, once each.
+type recordDecoder struct {
+	registry string
+	schemas  map[int]*schemas.SchemaVersion
+}
+
+func (d *recordDecoder) decode(ctx context.Context, m kafka.Message) consumedRecord {
+	rec := consumedRecord{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Timestamp: m.Time.UTC(), Headers: map[string]string{}}
+	if m.Key != nil {
+		k := string(m.Key)
+		if !utf8.ValidString(k) {
+			k = fmt.Sprintf("%x", m.Key)
+		}
+		rec.Key = &k
+	}
+	for _, h := range m.Headers {
+		rec.Headers[h.Key] = string(h.Value)
+	}
+	id, body, err := schemas.ParseFrame(m.Value)
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	rec.SchemaID = id
+	s, err := d.schema(ctx, id)
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	var native any
+	if err := avro.Unmarshal(s.Avro, body, &native); err != nil {
+		rec.Error = fmt.Sprintf("decoding with schema id %d: %v", id, err)
+		return rec
+	}
+	rec.Value = publish.ToJSON(s.Avro, native)
+	return rec
+}
+
+func (d *recordDecoder) schema(ctx context.Context, id int) (*schemas.SchemaVersion, error) {
+	if s, ok := d.schemas[id]; ok {
+		return s, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := registryhttp.FetchByID(ctx, nil, d.registry, id)
+	if err != nil {
+		return nil, err
+	}
+	d.schemas[id] = s
+	return s, nil
+}
