@@ -27,6 +27,17 @@ const MaxFileSize = 8 << 20
 // As with Load, decoding problems come back as a Problems error together with
 // the partially decoded Set; I/O errors come back with a nil Set.
 func LoadDir(dir string) (*Set, error) {
+	paths, err := Files(dir)
+	if err != nil {
+		return nil, err
+	}
+	return LoadFiles(paths...)
+}
+
+// Files lists the files LoadDir reads: every *.yaml and *.yml file directly
+// inside dir, hidden files (editor backups and lock files) skipped, in name
+// order.
+func Files(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("loading policy directory %s: %w", dir, err)
@@ -41,7 +52,7 @@ func LoadDir(dir string) (*Set, error) {
 		}
 	}
 	sort.Strings(paths)
-	return LoadFiles(paths...)
+	return paths, nil
 }
 
 // LoadFiles loads each file and merges the results. Decoding problems of all

@@ -228,13 +228,12 @@ func (b *planBuilder) registerDerived(ctx context.Context, subject string, s avr
 // X changed", "contract D added"), or nil when the store held none: what
 // changed since an earlier start.
 func (b *planBuilder) recordDocuments(ctx context.Context) ([]string, error) {
-	paths, err := filepath.Glob(filepath.Join(b.dir, "*.y*ml"))
+	paths, err := agreements.Files(b.dir) // the files the plan was compiled from
 	if err != nil {
 		return nil, err
 	}
 	var changed []string
 	known := false
-	sort.Strings(paths)
 	var errs []error
 	for _, p := range paths {
 		data, err := os.ReadFile(p)

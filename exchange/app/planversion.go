@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -27,7 +26,7 @@ type planContent map[string][sha256.Size]byte
 // out: they follow from the documents and the source schemas.
 func readPlanContent(dir string, set *agreements.Set, schemaList []schemas.SchemaVersion) (planContent, error) {
 	c := planContent{}
-	paths, err := policyFiles(dir)
+	paths, err := agreements.Files(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -129,24 +128,4 @@ func documentName(kind, id string) string {
 		return "agency " + id
 	}
 	return strings.ToLower(kind) + " " + id
-}
-
-// policyFiles lists the files agreements.LoadDir reads: *.yaml and *.yml
-// directly in dir, hidden files skipped, in name order.
-func policyFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", dir, err)
-	}
-	var paths []string
-	for _, e := range entries {
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		if ext := filepath.Ext(e.Name()); ext == ".yaml" || ext == ".yml" {
-			paths = append(paths, filepath.Join(dir, e.Name()))
-		}
-	}
-	sort.Strings(paths)
-	return paths, nil
 }
