@@ -26,4 +26,7 @@
 // Line errors quote up to 40 characters of the offending value so that the
 // publisher can fix the line: they are meant for the publisher's own
 // terminal, not for shared logs or telemetry.
+//
+// ToJSON goes the other way, for `exchange consume`: a record decoded with
+// its schema becomes the JSON line this package would read back.
 package publish
