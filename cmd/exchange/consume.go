@@ -131,6 +131,7 @@ func consumeTopic(ctx context.Context, client *kafka.Client, cfg consumeConfig) 
 	if err != nil {
 		return "", fmt.Errorf("listing the topics of %s: %w", strings.Join(cfg.brokers, ","), err)
 	}
+	var known []string // agreements that have a delivery topic
 	for _, t := range meta.Topics {
 		if t.Error != nil {
 			continue
@@ -138,15 +139,23 @@ func consumeTopic(ctx context.Context, client *kafka.Client, cfg consumeConfig) 
 		if cfg.topic != "" && t.Name == cfg.topic {
 			return t.Name, nil
 		}
-		if consumer, ok := names.ConsumerOfDeliver(t.Name); ok && cfg.agreement != "" && t.Name == names.Deliver(consumer, cfg.agreement) {
-			return t.Name, nil
+		if consumer, ok := names.ConsumerOfDeliver(t.Name); ok {
+			if cfg.agreement != "" && t.Name == names.Deliver(consumer, cfg.agreement) {
+				return t.Name, nil
+			}
+			known = append(known, strings.TrimPrefix(t.Name, names.DeliverPrefixOf(consumer)))
 		}
 	}
+	brokers := strings.Join(cfg.brokers, ",")
 	if cfg.topic != "" {
-		return "", fmt.Errorf("topic %q does not exist on %s", cfg.topic, strings.Join(cfg.brokers, ","))
+		return "", fmt.Errorf("topic %q does not exist on %s", cfg.topic, brokers)
 	}
-	return "", fmt.Errorf("agreement %q has no delivery topic on %s: is it the id of an active agreement the exchange has loaded? (exchange agreement validate DIR lists them)",
-		cfg.agreement, strings.Join(cfg.brokers, ","))
+	if len(known) == 0 {
+		return "", fmt.Errorf("agreement %q has no delivery topic on %s, nor has any other: is the exchange running on these brokers?", cfg.agreement, brokers)
+	}
+	sort.Strings(known)
+	return "", fmt.Errorf("agreement %q has no delivery topic on %s (the exchange creates one when it loads an agreement); agreements with one: %s",
+		cfg.agreement, brokers, strings.Join(known, ", "))
 }
 
 // offsetRange is the part of one partition to read: [start, end), end being

@@ -222,7 +222,7 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 	}
 
 	// Errors name what is missing; a usage error exits 2.
-	if err := consume(ctx, io.Discard, "--agreement", "no-such-agreement"); err == nil || !strings.Contains(err.Error(), `agreement "no-such-agreement"`) {
+	if err := consume(ctx, io.Discard, "--agreement", "no-such-agreement"); err == nil || !strings.Contains(err.Error(), `agreement "no-such-agreement" has no delivery topic`) || !strings.Contains(err.Error(), agreement) {
 		t.Errorf("unknown agreement: %v", err)
 	}
 	if err := consume(ctx, io.Discard, "--topic", "no.such.topic"); err == nil || !strings.Contains(err.Error(), `topic "no.such.topic" does not exist`) {
