@@ -24,7 +24,8 @@ var (
 	ErrInvalidSchema        = errors.New("invalid schema")
 	ErrInvalidVersion       = errors.New("invalid version")
 	ErrInvalidCompatibility = errors.New("invalid compatibility level")
-	ErrInvalidSubject       = errors.New("invalid subject")
+	// ErrInvalidSubject is matched by *InvalidSubjectError.
+	ErrInvalidSubject = errors.New("invalid subject")
 	// ErrIncompatible is matched by *IncompatibleError.
 	ErrIncompatible = errors.New("schema is incompatible")
 
@@ -94,6 +95,18 @@ func (e *IncompatibleError) Error() string {
 
 // Is makes errors.Is(err, ErrIncompatible) true.
 func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompatible }
+
+// InvalidSubjectError is returned when a name cannot be a subject. Reason
+// says why, for the registry API's 42208 message.
+type InvalidSubjectError struct {
+	Subject string
+	Reason  string
+}
+
+func (e *InvalidSubjectError) Error() string { return ErrInvalidSubject.Error() + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalidSubject) true.
+func (e *InvalidSubjectError) Is(target error) bool { return target == ErrInvalidSubject }
 
 // InvalidSchemaError is returned when a schema does not parse or breaks
 // the registry's limits (nesting depth, recursion).

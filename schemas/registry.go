@@ -86,25 +86,25 @@ func (r *Registry) Store() Store { return r.store }
 // validSubject rejects names that cannot be a subject: empty, not UTF-8,
 // control characters, longer than 255 bytes, or with a "." or ".." path
 // segment (a client joining URL paths without escaping would address
-// another subject).
+// another subject). Errors are *InvalidSubjectError.
 func validSubject(s string) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty name", ErrInvalidSubject)
+		return &InvalidSubjectError{Subject: s, Reason: "empty name"}
 	}
 	if len(s) > 255 {
-		return fmt.Errorf("%w: name longer than 255 bytes", ErrInvalidSubject)
+		return &InvalidSubjectError{Subject: s, Reason: "name longer than 255 bytes"}
 	}
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: name is not valid UTF-8", ErrInvalidSubject)
+		return &InvalidSubjectError{Subject: s, Reason: "name is not valid UTF-8"}
 	}
 	for _, c := range s {
 		if unicode.IsControl(c) {
-			return fmt.Errorf("%w: name contains control character %U", ErrInvalidSubject, c)
+			return &InvalidSubjectError{Subject: s, Reason: fmt.Sprintf("name contains control character %U", c)}
 		}
 	}
 	for _, seg := range strings.Split(s, "/") {
 		if seg == "." || seg == ".." {
-			return fmt.Errorf("%w: name has a %q path segment", ErrInvalidSubject, seg)
+			return &InvalidSubjectError{Subject: s, Reason: fmt.Sprintf("name has a %q path segment", seg)}
 		}
 	}
 	return nil

@@ -86,6 +86,10 @@ func TestRegisterRejects(t *testing.T) {
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("got %v, want %v mentioning %q", err, tc.want, tc.msg)
 			}
+			var ise *InvalidSubjectError
+			if tc.want == ErrInvalidSubject && (!errors.As(err, &ise) || ise.Subject != tc.subject || !strings.Contains(ise.Reason, tc.msg)) {
+				t.Fatalf("errors.As(%v) = %+v, want an *InvalidSubjectError of %q", err, ise, tc.subject)
+			}
 		})
 	}
 	// Depth 4 itself is fine.

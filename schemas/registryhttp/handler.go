@@ -171,7 +171,12 @@ func (h *handler) fail(w http.ResponseWriter, req *http.Request, err error, subj
 	case errors.Is(err, schemas.ErrInvalidCompatibility):
 		writeError(w, 422, 42203, "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive")
 	case errors.Is(err, schemas.ErrInvalidSubject):
-		writeError(w, 422, 42208, "Invalid subject: "+strings.TrimPrefix(err.Error(), schemas.ErrInvalidSubject.Error()+": "))
+		reason := err.Error()
+		var ise *schemas.InvalidSubjectError
+		if errors.As(err, &ise) {
+			reason = ise.Reason
+		}
+		writeError(w, 422, 42208, "Invalid subject: "+reason)
 	default:
 		h.log.Error("schema registry request failed", "method", req.Method, "path", req.URL.Path, "subject", subject, "err", err)
 		writeError(w, 500, 50001, "Error in the backend datastore")
