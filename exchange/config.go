@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -70,7 +71,16 @@ type KafkaConfig struct {
 	// ReplicationFactor of created topics; 0 means the broker default
 	// (default.replication.factor).
 	ReplicationFactor int `yaml:"replication_factor"`
+	// Principal is the exchange's own Kafka principal in the ACLs it
+	// compiles (`exchange acl`). Default User:<sasl.username> with SASL,
+	// else DefaultPrincipal. With a TLS client certificate, set it to the
+	// principal the brokers map the certificate to.
+	Principal string `yaml:"principal"`
 }
+
+// DefaultPrincipal is the exchange's Kafka principal when neither
+// kafka.principal nor kafka.sasl.username names it.
+const DefaultPrincipal = "User:exchange"
 
 // DefaultKafkaConfig is a KafkaConfig with the defaults filled in (and no
 // brokers).
@@ -90,6 +100,18 @@ func (k KafkaConfig) WithDefaults() KafkaConfig {
 	return k
 }
 
+// ExchangePrincipal is the exchange's principal in ACLs: Principal, else
+// User:<sasl.username>, else DefaultPrincipal.
+func (k KafkaConfig) ExchangePrincipal() string {
+	switch {
+	case k.Principal != "":
+		return k.Principal
+	case k.SASL != nil && k.SASL.Username != "":
+		return "User:" + k.SASL.Username
+	}
+	return DefaultPrincipal
+}
+
 // Validate reports every problem of k at once, naming the YAML keys
 // (kafka.…); the defaults must be applied already.
 func (k KafkaConfig) Validate() error {
@@ -99,6 +121,9 @@ func (k KafkaConfig) Validate() error {
 	}
 	if k.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("kafka.partitions: %d, must be at least 1", k.Partitions))
+	}
+	if k.Principal != "" && !strings.Contains(k.Principal, ":") {
+		errs = append(errs, fmt.Errorf("kafka.principal: %q, want <type>:<name> such as User:exchange", k.Principal))
 	}
 	return errors.Join(errs...)
 }

@@ -17,17 +17,30 @@ func init() {
 	register("serve", "run the exchange against external Kafka and PostgreSQL (production)", runServe)
 }
 
+// errNoKafkaAuth is why serve refuses a kafka block without authentication.
+var errNoKafkaAuth = errors.New("kafka: no authentication configured (kafka.sasl, or kafka.tls.cert_file and key_file): " +
+	"any client of the brokers could read raw ingress records and write forged deliveries; " +
+	"configure SASL or a client certificate, or pass --insecure to run anyway (experiments only)")
+
+// insecureWarning is logged and shown on /readyz when --insecure let serve
+// start without Kafka authentication.
+const insecureWarning = "INSECURE: started with --insecure and no Kafka authentication; any Kafka client can bypass the exchange's agreements"
+
 func runServe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("exchange serve", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "exchange.yaml (environment variables EXCHANGE_* override it)")
 	workers := fs.Int("workers", 1, "record workers in this process (each a member of the consumer group)")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
+	insecure := fs.Bool("insecure", false, "run against brokers without authentication (no kafka.sasl, no TLS client certificate): any client could then read raw ingress and forge deliveries; for experiments only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath, os.Getenv)
 	if err != nil {
 		return err
+	}
+	if !cfg.Kafka.Authenticated() && !*insecure {
+		return errNoKafkaAuth
 	}
 	var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
 	if !*logJSON {
@@ -62,6 +75,10 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if *insecure && !cfg.Kafka.Authenticated() {
+		log.Warn(insecureWarning, "kafka", cfg.Kafka.Config)
+		a.Server().SetDetail("kafka_security", insecureWarning)
+	}
 	log.Info("exchange serving", "http", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
 	return a.Run(ctx, ln)
 }

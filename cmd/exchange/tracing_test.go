@@ -24,8 +24,22 @@ func TestBadOTLPEndpointRefusedFirst(t *testing.T) {
 	t.Setenv("EXCHANGE_DATABASE_URL", "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
 	t.Setenv("EXCHANGE_CONTRACTS_DIR", t.TempDir())
 	t.Setenv("EXCHANGE_KEY_FILE", filepath.Join(t.TempDir(), "k"))
-	err = runServe(context.Background(), nil)
+	err = runServe(context.Background(), []string{"--insecure"})
 	if err == nil || !strings.Contains(err.Error(), "tracing.otlp_endpoint") {
 		t.Fatalf("exchange serve with a bad endpoint: %v", err)
+	}
+}
+
+// TestServeRefusesUnauthenticatedKafka: without SASL or a client
+// certificate, serve refuses to start (before opening anything) unless
+// --insecure is given.
+func TestServeRefusesUnauthenticatedKafka(t *testing.T) {
+	t.Setenv("EXCHANGE_KAFKA_BROKERS", "127.0.0.1:1")
+	t.Setenv("EXCHANGE_DATABASE_URL", "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
+	t.Setenv("EXCHANGE_CONTRACTS_DIR", t.TempDir())
+	t.Setenv("EXCHANGE_KEY_FILE", filepath.Join(t.TempDir(), "k"))
+	err := runServe(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "no authentication configured") || !strings.Contains(err.Error(), "--insecure") {
+		t.Fatalf("serve without Kafka authentication: %v", err)
 	}
 }

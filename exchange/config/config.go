@@ -6,6 +6,11 @@
 //	  brokers: [kafka-1:9092, kafka-2:9092]
 //	  client_id: exchange          # default: kafka-go's
 //	  tls: {ca_file: /etc/exchange/kafka/ca.pem}  # optional; also cert_file, key_file, server_name
+//	  sasl:                        # optional; PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+//	    mechanism: SCRAM-SHA-512
+//	    username: exchange
+//	    password_file: /var/run/secrets/kafka/password  # default: $EXCHANGE_KAFKA_SASL_PASSWORD
+//	  principal: User:exchange     # the exchange in ACLs; default User:<sasl.username>, else User:exchange
 //	  group_id: exchange           # default "exchange"
 //	  partitions: 6                # of the topics the exchange creates; default 3
 //	  replication_factor: 3        # default 1
@@ -43,7 +48,9 @@
 //	  sample_ratio: 0.1                              # default 1
 //
 // Environment overrides: EXCHANGE_KAFKA_BROKERS (comma-separated),
-// EXCHANGE_KAFKA_GROUP_ID, EXCHANGE_KAFKA_PARTITIONS,
+// EXCHANGE_KAFKA_SASL_MECHANISM, EXCHANGE_KAFKA_SASL_USERNAME,
+// EXCHANGE_KAFKA_SASL_PASSWORD_FILE (any of them creates the sasl block),
+// EXCHANGE_KAFKA_PRINCIPAL, EXCHANGE_KAFKA_GROUP_ID, EXCHANGE_KAFKA_PARTITIONS,
 // EXCHANGE_KAFKA_REPLICATION_FACTOR, EXCHANGE_DATABASE_URL,
 // EXCHANGE_HTTP_ADDR, EXCHANGE_CONTRACTS_DIR, EXCHANGE_KEY_FILE,
 // EXCHANGE_SIGNING_KEY_FILE, EXCHANGE_TRACING_OTLP_ENDPOINT,
@@ -62,6 +69,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/telemetry"
 )
 
@@ -171,7 +179,9 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 			}
 		}
 	}
+	applySASLEnv(cfg, getenv)
 	str := map[string]*string{
+		"EXCHANGE_KAFKA_PRINCIPAL":       &cfg.Kafka.Principal,
 		"EXCHANGE_KAFKA_GROUP_ID":        &cfg.Kafka.GroupID,
 		"EXCHANGE_DATABASE_URL":          &cfg.Database.URL,
 		"EXCHANGE_HTTP_ADDR":             &cfg.HTTP.Addr,
@@ -206,6 +216,27 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 		cfg.Tracing.SampleRatio = r
 	}
 	return nil
+}
+
+// applySASLEnv overrides the kafka.sasl keys; any of them set creates the
+// block. The password itself is read by kafkaclient (password_file or
+// kafkaclient.PasswordEnv), never stored in the configuration.
+func applySASLEnv(cfg *Config, getenv func(string) string) {
+	mech, user, file := getenv("EXCHANGE_KAFKA_SASL_MECHANISM"), getenv("EXCHANGE_KAFKA_SASL_USERNAME"), getenv("EXCHANGE_KAFKA_SASL_PASSWORD_FILE")
+	if mech == "" && user == "" && file == "" {
+		return
+	}
+	if cfg.Kafka.SASL == nil {
+		cfg.Kafka.SASL = &kafkaclient.SASL{}
+	}
+	for _, kv := range []struct {
+		v string
+		p *string
+	}{{mech, &cfg.Kafka.SASL.Mechanism}, {user, &cfg.Kafka.SASL.Username}, {file, &cfg.Kafka.SASL.PasswordFile}} {
+		if kv.v != "" {
+			*kv.p = kv.v
+		}
+	}
 }
 
 // Validate reports every problem of a configuration at once.

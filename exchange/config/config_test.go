@@ -83,8 +83,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 }
 
 // TestKafkaConnectionBlock: the kafka block carries the connection block of
-// every Kafka client (client id, TLS files), decoded strictly; SASL has its
-// shape but is refused until supported.
+// every Kafka client (client id, TLS files, SASL), decoded strictly; the
+// SASL password is never a YAML key.
 func TestKafkaConnectionBlock(t *testing.T) {
 	base := "database: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\n"
 	p := filepath.Join(t.TempDir(), "exchange.yaml")
@@ -111,8 +111,17 @@ func TestKafkaConnectionBlock(t *testing.T) {
 		t.Errorf("unknown tls key: %v, want line 7 and ca_fil", err)
 	}
 	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {mechanism: SCRAM-SHA-512, username: exchange, password_file: /run/pw}\n"), 0o600)
-	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "kafka.sasl: not supported yet") {
-		t.Errorf("sasl: %v, want it refused as not supported yet", err)
+	cfg, err = Load(p, env(nil))
+	if err != nil || cfg.Kafka.SASL == nil || cfg.Kafka.SASL.Mechanism != "SCRAM-SHA-512" || cfg.Kafka.SASL.PasswordFile != "/run/pw" || cfg.Kafka.ExchangePrincipal() != "User:exchange" {
+		t.Errorf("sasl: %v %+v, principal %q", err, cfg.Kafka.SASL, cfg.Kafka.ExchangePrincipal())
+	}
+	cfg, err = Load(p, env(map[string]string{"EXCHANGE_KAFKA_SASL_USERNAME": "exchange-prod", "EXCHANGE_KAFKA_SASL_PASSWORD_FILE": "/run/other"}))
+	if err != nil || cfg.Kafka.SASL.Username != "exchange-prod" || cfg.Kafka.SASL.PasswordFile != "/run/other" || cfg.Kafka.ExchangePrincipal() != "User:exchange-prod" {
+		t.Errorf("sasl env: %v %+v, principal %q", err, cfg.Kafka.SASL, cfg.Kafka.ExchangePrincipal())
+	}
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  principal: exchange\n  sasl: {mechanism: OAUTHBEARER, username: exchange}\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "OAUTHBEARER is not supported yet") || !strings.Contains(err.Error(), "kafka.principal") {
+		t.Errorf("oauthbearer, bad principal: %v", err)
 	}
 	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {password: hunter2}\n"), 0o600)
 	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "password") {

@@ -305,7 +305,7 @@ func (w *world) start(name string, env ...string) *proc {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p.cmd = exec.Command(exchangeBin, "serve", "--log-json=false")
+	p.cmd = exec.Command(exchangeBin, "serve", "--log-json=false", "--insecure")
 	p.cmd.Env = append(os.Environ(),
 		"EXCHANGE_KAFKA_BROKERS="+strings.Join(w.brokers, ","),
 		"EXCHANGE_KAFKA_GROUP_ID="+w.group,

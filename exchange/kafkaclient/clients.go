@@ -1,13 +1,19 @@
 package kafkaclient
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 )
 
 // Clients builds every kafka-go client of the binary from one Config. It
@@ -19,6 +25,8 @@ import (
 type Clients struct {
 	cfg          Config
 	tls          *tls.Config
+	sasl         sasl.Mechanism // nil: no SASL
+	getenv       func(string) string
 	transport    kafka.RoundTripper
 	ownTransport bool
 	dialTimeout  time.Duration
@@ -39,23 +47,27 @@ func DialTimeout(d time.Duration) Opt { return opt(func(c *Clients) { c.dialTime
 // AdminTimeout bounds one request of an admin Client. Default 30s.
 func AdminTimeout(d time.Duration) Opt { return opt(func(c *Clients) { c.adminTimeout = d }) }
 
+// Getenv is where the SASL password is looked up when the block names no
+// password_file (PasswordEnv). Default os.Getenv.
+func Getenv(f func(string) string) Opt { return opt(func(c *Clients) { c.getenv = f }) }
+
 // WithTransport makes Writers and admin Clients use rt, which the caller
-// owns (Close leaves it open) and configures (Config's TLS and client id do
-// not apply to it). Default: a new kafka.Transport from Config, closed by
+// owns (Close leaves it open) and configures (Config's TLS, SASL and client
+// id do not apply to it). Default: a new kafka.Transport from Config, closed by
 // Close. Tests use it to share one metadata cache between their own
 // clients and the code under test.
 func WithTransport(rt kafka.RoundTripper) Opt {
 	return opt(func(c *Clients) { c.transport = rt })
 }
 
-// New validates cfg, loads its TLS files and returns the builder. It opens
-// no connection.
+// New validates cfg, loads its TLS files and the SASL password and returns
+// the builder. It opens no connection.
 func New(cfg Config, opts ...Opt) (*Clients, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.Brokers = slices.Clone(cfg.Brokers)
-	c := &Clients{cfg: cfg, dialTimeout: 10 * time.Second, adminTimeout: 30 * time.Second}
+	c := &Clients{cfg: cfg, dialTimeout: 10 * time.Second, adminTimeout: 30 * time.Second, getenv: os.Getenv}
 	for _, o := range opts {
 		o.apply(c)
 	}
@@ -66,8 +78,11 @@ func New(cfg Config, opts ...Opt) (*Clients, error) {
 	if c.tls, err = cfg.TLS.tlsConfig(); err != nil {
 		return nil, err
 	}
+	if c.sasl, err = cfg.SASL.mechanism(c.getenv); err != nil {
+		return nil, err
+	}
 	if c.transport == nil {
-		c.transport = &kafka.Transport{ClientID: cfg.ClientID, TLS: c.tls}
+		c.transport = &kafka.Transport{ClientID: cfg.ClientID, TLS: c.tls, SASL: c.sasl}
 		c.ownTransport = true
 	}
 	return c, nil
@@ -92,10 +107,40 @@ func (c *Clients) Addr() net.Addr { return kafka.TCP(c.cfg.Brokers...) }
 // Transport is the shared transport of Writers and admin Clients.
 func (c *Clients) Transport() kafka.RoundTripper { return c.transport }
 
-// Dialer returns a new Dialer for Readers and consumer groups (TLS, client
-// id, DialTimeout).
+// Dialer returns a new Dialer for Readers and consumer groups (TLS, SASL,
+// client id, DialTimeout).
 func (c *Clients) Dialer() *kafka.Dialer {
-	return &kafka.Dialer{Timeout: c.dialTimeout, DualStack: true, ClientID: c.cfg.ClientID, TLS: c.tls}
+	return &kafka.Dialer{Timeout: c.dialTimeout, DualStack: true, ClientID: c.cfg.ClientID, TLS: c.tls, SASLMechanism: c.sasl}
+}
+
+// Ping asks the brokers for the cluster's metadata through the admin
+// client: it fails when no broker answers or the brokers refuse the
+// block's credentials, with an error naming the brokers, the mechanism and
+// the user (never the password).
+func (c *Clients) Ping(ctx context.Context) error {
+	_, err := c.Admin().Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return fmt.Errorf("kafka %s (sasl %s): %w", strings.Join(c.cfg.Brokers, ","), c.cfg.SASL, Explain(err))
+	}
+	return nil
+}
+
+// Explain adds a hint to the errors kafka-go reports for refused or
+// missing credentials; other errors come back as they are.
+func Explain(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kafka.SASLAuthenticationFailed):
+		return fmt.Errorf("%w (wrong user or password, or the user does not exist for this mechanism)", err)
+	case errors.Is(err, kafka.UnsupportedSASLMechanism):
+		return fmt.Errorf("%w (the brokers do not enable this kafka.sasl.mechanism)", err)
+	case errors.Is(err, kafka.TopicAuthorizationFailed), errors.Is(err, kafka.GroupAuthorizationFailed), errors.Is(err, kafka.ClusterAuthorizationFailed):
+		return fmt.Errorf("%w (the principal lacks an ACL: see exchange acl plan)", err)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w (the broker closed the connection: it refused the credentials, or it requires SASL or TLS the block does not configure)", err)
+	}
+	return err
 }
 
 // Writer returns a Writer for topic ("": every message names its topic)

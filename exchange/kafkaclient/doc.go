@@ -14,14 +14,26 @@
 //	    cert_file: /etc/exchange/kafka/client.pem
 //	    key_file: /etc/exchange/kafka/client-key.pem
 //	    server_name: kafka.internal
-//	  sasl:                          # shape fixed; refused until supported
+//	  sasl:                          # optional: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
 //	    mechanism: SCRAM-SHA-512
 //	    username: exchange
-//	    password_file: /var/run/secrets/kafka-password
+//	    password_file: /var/run/secrets/kafka-password  # default: $EXCHANGE_KAFKA_SASL_PASSWORD
 //
-// Secrets come from files, never from the YAML itself, and are never
-// logged. SASL is refused by Validate ("not supported yet"): the identity
-// issue adds it.
+// Secrets come from files or the environment (PasswordEnv), never from the
+// YAML itself, and are never logged: Config and SASL implement String and
+// slog.LogValuer without them, and no error carries them. The SASL
+// mechanism (kafka-go's sasl/plain and sasl/scram) is set on the Dialer
+// (Readers, consumer groups) and the Transport (Writers, admin Clients)
+// alike, so every client of the binary authenticates the same way.
+// OAUTHBEARER is refused by Validate with its reason: kafka-go v0.4 has no
+// OAUTHBEARER mechanism (one would implement sasl.Mechanism with the RFC
+// 7628 client message, the token re-read from a file on each connection).
+//
+// Config.Authenticated says whether the block identifies the exchange to
+// the brokers (SASL or a TLS client certificate); `exchange serve` refuses
+// to start without it unless --insecure is given. Ping checks the
+// credentials against the brokers; Explain adds a hint to kafka-go's
+// authentication and authorization errors.
 //
 // Usage:
 //

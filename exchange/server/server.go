@@ -31,8 +31,9 @@ type Check func(ctx context.Context) error
 type Server struct {
 	mux    *http.ServeMux
 	log    *slog.Logger
-	mu     sync.RWMutex
-	checks map[string]Check
+	mu      sync.RWMutex
+	checks  map[string]Check
+	details map[string]string
 }
 
 // New returns a server with /healthz, /readyz and, when gatherer is not nil, /metrics.
@@ -40,7 +41,7 @@ func New(log *slog.Logger, gatherer prometheus.Gatherer) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{mux: http.NewServeMux(), log: log, checks: map[string]Check{}}
+	s := &Server{mux: http.NewServeMux(), log: log, checks: map[string]Check{}, details: map[string]string{}}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -67,6 +68,19 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
+// SetDetail shows name: text under "details" in every /readyz answer
+// without affecting readiness: a condition an operator must see, such as
+// running without Kafka authentication (--insecure). Empty text removes it.
+func (s *Server) SetDetail(name, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if text == "" {
+		delete(s.details, name)
+		return
+	}
+	s.details[name] = text
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -85,6 +99,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	for n, c := range s.checks {
 		checks[n] = c
 	}
+	var details map[string]string
+	if len(s.details) > 0 {
+		details = make(map[string]string, len(s.details))
+		for n, d := range s.details {
+			details[n] = d
+		}
+	}
 	s.mu.RUnlock()
 	sort.Strings(names)
 	type result struct {
@@ -93,9 +114,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		Error string `json:"error,omitempty"`
 	}
 	out := struct {
-		Ready  bool     `json:"ready"`
-		Checks []result `json:"checks"`
-	}{Ready: true}
+		Ready   bool              `json:"ready"`
+		Checks  []result          `json:"checks"`
+		Details map[string]string `json:"details,omitempty"`
+	}{Ready: true, Details: details}
 	for _, n := range names {
 		res := result{Name: n, OK: true}
 		if err := checks[n](ctx); err != nil {

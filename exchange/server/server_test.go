@@ -38,6 +38,14 @@ func TestHealthReadyMetricsAndMount(t *testing.T) {
 	if code, body := get(t, s, "/readyz"); code != 200 || !strings.Contains(body, `"ready":true`) {
 		t.Fatalf("/readyz with no checks = %d %q", code, body)
 	}
+	s.SetDetail("kafka_security", "INSECURE: no Kafka authentication")
+	if code, body := get(t, s, "/readyz"); code != 200 || !strings.Contains(body, `"details":{"kafka_security":"INSECURE: no Kafka authentication"}`) {
+		t.Fatalf("/readyz with a detail = %d %q, want ready with the detail", code, body)
+	}
+	s.SetDetail("kafka_security", "")
+	if _, body := get(t, s, "/readyz"); strings.Contains(body, "details") {
+		t.Fatalf("/readyz after the detail was removed: %q", body)
+	}
 	if code, body := get(t, s, "/metrics"); code != 200 || !strings.Contains(body, "exchange_test_total 1") {
 		t.Fatalf("/metrics = %d, missing counter", code)
 	}
