@@ -29,8 +29,8 @@ type Check func(ctx context.Context) error
 
 // Server routes the exchange's HTTP endpoints.
 type Server struct {
-	mux    *http.ServeMux
-	log    *slog.Logger
+	mux     *http.ServeMux
+	log     *slog.Logger
 	mu      sync.RWMutex
 	checks  map[string]Check
 	details map[string]string
