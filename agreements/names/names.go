@@ -85,3 +85,7 @@ func ConsumerOfDeliver(topic string) (consumer string, ok bool) {
 // DeliverPrefixOf is the prefix shared by every delivery topic of one
 // consumer agency: deliver.<consumer>. (with the trailing dot).
 func DeliverPrefixOf(consumer string) string { return DeliverPrefix + consumer + "." }
+
+// GroupPrefixOf is the prefix of the consumer groups an agency's clients
+// may use: "<agency>." (its Kafka principal has READ on groups with it).
+func GroupPrefixOf(agency string) string { return agency + "." }

@@ -15,6 +15,7 @@ func TestBuild(t *testing.T) {
 		{names.IngressSubject("tax.income-assessments"), "ingress.tax.income-assessments-value"},
 		{names.DeliverSubject("statistics", "a-1"), "deliver.statistics.a-1-value"},
 		{names.DeliverPrefixOf("statistics"), "deliver.statistics."},
+		{names.GroupPrefixOf("health"), "health."},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
