@@ -1,6 +1,6 @@
 // Command exchange is the one binary of the inter-agency data exchange:
 // `exchange dev`, `serve`, `publish`, `consume`, `agreement validate|diff`,
-// `audit verify|query|export`, `migrate`, `bench`.
+// `audit verify|query|export`, `acl plan|apply|export`, `migrate`, `bench`.
 //
 // main only dispatches; every subcommand lives in its own file and calls
 // library code.
