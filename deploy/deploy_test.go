@@ -275,8 +275,11 @@ func TestKubernetesManifests(t *testing.T) {
 	for _, m := range dig(c, "volumeMounts").([]any) {
 		mounts[dig(m, "mountPath").(string)] = true
 	}
+	if !cfg.Kafka.Authenticated() || cfg.Kafka.SASL == nil {
+		t.Fatal("the kafka block does not authenticate: serve would refuse to start")
+	}
 	for what, p := range map[string]string{
-		"--config": args[2], "contracts.dir": cfg.Contracts.Dir,
+		"--config": args[2], "contracts.dir": cfg.Contracts.Dir, "kafka.sasl.password_file": filepath.Dir(cfg.Kafka.SASL.PasswordFile),
 		"secrets.key_file": filepath.Dir(cfg.Secrets.KeyFile), "secrets.signing_key_file": filepath.Dir(cfg.Secrets.SigningKeyFile),
 	} {
 		if !mounts[p] {
