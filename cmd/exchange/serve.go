@@ -10,6 +10,7 @@ import (
 
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/config"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server"
 )
 
@@ -25,6 +26,13 @@ var errNoKafkaAuth = errors.New("kafka: no authentication configured (kafka.sasl
 // insecureWarning is logged and shown on /readyz when --insecure let serve
 // start without Kafka authentication.
 const insecureWarning = "INSECURE: started with --insecure and no Kafka authentication; any Kafka client can bypass the exchange's agreements"
+
+// warnInsecure says loudly, in the log and on /readyz, that the exchange
+// runs without Kafka authentication.
+func warnInsecure(log *slog.Logger, s *server.Server, k kafkaclient.Config) {
+	log.Warn(insecureWarning, "kafka", k)
+	s.SetDetail("kafka_security", insecureWarning)
+}
 
 func runServe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("exchange serve", flag.ContinueOnError)
@@ -76,8 +84,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	if *insecure && !cfg.Kafka.Authenticated() {
-		log.Warn(insecureWarning, "kafka", cfg.Kafka.Config)
-		a.Server().SetDetail("kafka_security", insecureWarning)
+		warnInsecure(log, a.Server(), cfg.Kafka.Config)
 	}
 	log.Info("exchange serving", "http", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
 	return a.Run(ctx, ln)

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/server"
 )
 
 // TestBadOTLPEndpointRefusedFirst: a bad collector URL is refused before
@@ -41,5 +47,21 @@ func TestServeRefusesUnauthenticatedKafka(t *testing.T) {
 	err := runServe(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "no authentication configured") || !strings.Contains(err.Error(), "--insecure") {
 		t.Fatalf("serve without Kafka authentication: %v", err)
+	}
+}
+
+// TestInsecureIsLoud: --insecure is a warning in the log and a detail on
+// every /readyz answer.
+func TestInsecureIsLoud(t *testing.T) {
+	var logged strings.Builder
+	s := server.New(nil, nil)
+	warnInsecure(slog.New(slog.NewTextHandler(&logged, nil)), s, kafkaclient.Config{Brokers: []string{"k1:9092"}})
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if !strings.Contains(rec.Body.String(), `"kafka_security":"INSECURE: `) || rec.Code != http.StatusOK {
+		t.Errorf("/readyz = %d %s, want ready with the kafka_security detail", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "INSECURE") || !strings.Contains(logged.String(), "sasl=none") {
+		t.Errorf("log %q, want a warning naming the missing authentication", logged.String())
 	}
 }
