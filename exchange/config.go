@@ -100,6 +100,18 @@ func (k KafkaConfig) WithDefaults() KafkaConfig {
 	return k
 }
 
+// String describes k without secrets; it replaces the connection block's
+// String, which KafkaConfig would otherwise promote and so hide the rest.
+func (k KafkaConfig) String() string {
+	return fmt.Sprintf("%s group=%s partitions=%d replication_factor=%d principal=%s", k.Config, k.GroupID, k.Partitions, k.ReplicationFactor, k.ExchangePrincipal())
+}
+
+// LogValue is k as slog attributes, without secrets.
+func (k KafkaConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.Any("connection", k.Config), slog.String("group_id", k.GroupID),
+		slog.Int("partitions", k.Partitions), slog.Int("replication_factor", k.ReplicationFactor), slog.String("principal", k.ExchangePrincipal()))
+}
+
 // ExchangePrincipal is the exchange's principal in ACLs: Principal, else
 // User:<sasl.username>, else DefaultPrincipal.
 func (k KafkaConfig) ExchangePrincipal() string {

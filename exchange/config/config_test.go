@@ -119,6 +119,9 @@ func TestKafkaConnectionBlock(t *testing.T) {
 	if err != nil || cfg.Kafka.SASL.Username != "exchange-prod" || cfg.Kafka.SASL.PasswordFile != "/run/other" || cfg.Kafka.ExchangePrincipal() != "User:exchange-prod" {
 		t.Errorf("sasl env: %v %+v, principal %q", err, cfg.Kafka.SASL, cfg.Kafka.ExchangePrincipal())
 	}
+	if got := cfg.Kafka.String(); !strings.Contains(got, "sasl=SCRAM-SHA-512 user=exchange-prod password=file:/run/other") || !strings.Contains(got, "group=exchange") {
+		t.Errorf("kafka block described as %q, want the SASL user and the group", got)
+	}
 	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  principal: exchange\n  sasl: {mechanism: OAUTHBEARER, username: exchange}\n"), 0o600)
 	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "OAUTHBEARER is not supported yet") || !strings.Contains(err.Error(), "kafka.principal") {
 		t.Errorf("oauthbearer, bad principal: %v", err)
