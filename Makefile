@@ -5,7 +5,7 @@ PKGS    := ./...
 export GOFLAGS ?= -buildvcs=false
 
 .PHONY: help run build test test-fast test-race bench fuzz lint fmt tidy-check \
-	kafka-start kafka-stop pg-start pg-stop clean
+	kafka-start kafka-stop kafka-sasl-start kafka-sasl-stop pg-start pg-stop clean
 
 help:
 	@echo "make run         exchange dev: embedded Kafka + SQLite + HTTP on 127.0.0.1 (ARGS=--demo for traffic)"
@@ -15,7 +15,7 @@ help:
 	@echo "make bench       Go benchmarks + exchange bench"
 	@echo "make fuzz        every Fuzz* target for FUZZTIME (default 60s)"
 	@echo "make lint | fmt | tidy-check | clean"
-	@echo "make kafka-start | kafka-stop | pg-start | pg-stop   local servers for go test"
+	@echo "make kafka-start | kafka-stop | kafka-sasl-start | kafka-sasl-stop | pg-start | pg-stop   local servers for go test"
 
 run: build
 	./$(BIN) dev $(ARGS)
@@ -64,6 +64,11 @@ kafka-start:
 	@bash deploy/local/kafka.sh start
 kafka-stop:
 	@bash deploy/local/kafka.sh stop
+# SASL/SCRAM + ACLs; then EXCHANGE_TEST_KAFKA_SASL_CREDENTIALS=$$(bash deploy/local/kafka.sh --sasl credentials)
+kafka-sasl-start:
+	@bash deploy/local/kafka.sh --sasl start
+kafka-sasl-stop:
+	@bash deploy/local/kafka.sh --sasl stop
 pg-start:
 	@bash deploy/local/postgres.sh start
 pg-stop:

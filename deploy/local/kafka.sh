@@ -14,6 +14,33 @@
 #   deploy/local/kafka.sh stop     # stops it and removes its temp dir
 #   deploy/local/kafka.sh fetch    # only fetch the jars into the cache
 #
+# SASL mode: `deploy/local/kafka.sh --sasl CMD` (or EXCHANGE_KAFKA_SASL=1 with
+# any command above) runs a second, independent broker (its own state file
+# kafka-sasl.env, temp dir and ports — free ones, or EXCHANGE_KAFKA_SASL_PORT and
+# EXCHANGE_KAFKA_SASL_CONTROLLER_PORT where the plain broker reads
+# EXCHANGE_KAFKA_PORT and EXCHANGE_KAFKA_CONTROLLER_PORT — so it can run beside
+# the plain one) whose
+# client listener is SASL_PLAINTEXT with SCRAM-SHA-512 and SCRAM-SHA-256, and
+# which authorizes with StandardAuthorizer, deny by default
+# (allow.everyone.if.no.acl.found=false). SCRAM users, created when the log dir
+# is formatted, each with a fresh random password per `start`:
+#   - the exchange ($EXCHANGE_KAFKA_SASL_EXCHANGE_USER, default exchange): a
+#     super user, so it can create topics and apply ACLs (`exchange acl apply`);
+#   - one user per agency in $EXCHANGE_KAFKA_SASL_USERS (space- or
+#     comma-separated; default: the agencies of deploy/examples/agencies.yaml),
+#     with no rights until ACLs grant them some;
+#   - `broker`, the broker's own principal (inter-broker and controller
+#     traffic), also a super user; its password is only in server.properties.
+# `start` prints the bootstrap address on stdout as in plain mode and nothing
+# secret; the passwords go to a credentials file (mode 0600) whose path it
+# notes on stderr, and `--sasl credentials` prints that path on stdout. The
+# file holds one key=value a line ('#' comments):
+#   bootstrap.servers=127.0.0.1:PORT
+#   sasl.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+#   superuser=exchange
+#   user.exchange=<password>
+#   user.health=<password>   ... one user.<name> line per agency
+#
 # Jars: org.apache.kafka:kafka_2.13:$EXCHANGE_KAFKA_VERSION and its runtime
 # dependencies, copied by `mvn dependency:copy-dependencies` from a generated
 # pom into ${XDG_CACHE_HOME:-~/.cache}/exchange/kafka-<version>/libs, outside
@@ -23,10 +50,28 @@ set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+if [ "${1:-}" = --sasl ]; then
+  EXCHANGE_KAFKA_SASL=1
+  shift
+fi
+SASL="${EXCHANGE_KAFKA_SASL:-}"
+[ "$SASL" = 0 ] && SASL=""
+
 KAFKA_VERSION="${EXCHANGE_KAFKA_VERSION:-4.4.0}"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/exchange/kafka-$KAFKA_VERSION"
 LIBS="$CACHE/libs"
-STATE="$EXCHANGE_LOCAL_STATE/kafka.env"
+if [ -n "$SASL" ]; then
+  STATE="$EXCHANGE_LOCAL_STATE/kafka-sasl.env"
+  CREDENTIALS="$EXCHANGE_LOCAL_STATE/kafka-sasl.credentials"
+  EXCHANGE_USER="${EXCHANGE_KAFKA_SASL_EXCHANGE_USER:-exchange}"
+  SASL_USERS="${EXCHANGE_KAFKA_SASL_USERS:-health social-services tax statistics civil-registry}"
+  PORT_ENV="${EXCHANGE_KAFKA_SASL_PORT:-}"
+  CONTROLLER_PORT_ENV="${EXCHANGE_KAFKA_SASL_CONTROLLER_PORT:-}"
+else
+  STATE="$EXCHANGE_LOCAL_STATE/kafka.env"
+  PORT_ENV="${EXCHANGE_KAFKA_PORT:-}"
+  CONTROLLER_PORT_ENV="${EXCHANGE_KAFKA_CONTROLLER_PORT:-}"
+fi
 READY_TIMEOUT="${EXCHANGE_KAFKA_READY_TIMEOUT:-120}"
 HEAP="${EXCHANGE_KAFKA_HEAP:--Xms256m -Xmx1g}"
 
@@ -147,17 +192,57 @@ started() {
     answers
 }
 
+# listener_config: the listener (and, in SASL mode, security) lines of
+# server.properties.
+listener_config() {
+  if [ -z "$SASL" ]; then
+    cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+EOF
+    return 0
+  fi
+  # Why the controller listener is SASL too, with PLAIN: in combined mode any
+  # client may also connect to the controller port, and the controller serves
+  # CreateAcls, CreateTopics... itself. Left PLAINTEXT, the broker's own
+  # connection to it is User:ANONYMOUS, which would have to be a super user
+  # (BrokerRegistration and BrokerHeartbeat need CLUSTER_ACTION), and so would
+  # any local process dialling that port: a way around every ACL. SCRAM cannot
+  # authenticate there (its credentials live in the metadata log the
+  # controller serves), so that listener takes PLAIN with one static JAAS
+  # user, `broker`, which is also the inter-broker principal (over SCRAM,
+  # created at format time like the other users). super.users is then the
+  # broker itself and the exchange, nobody else.
+  local scram_login="org.apache.kafka.common.security.scram.ScramLoginModule required username=\"broker\" password=\"$BROKER_PASSWORD\";"
+  cat <<EOF
+listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=$scram_login
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=$scram_login
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="$BROKER_PASSWORD" user_broker="$BROKER_PASSWORD";
+sasl.mechanism.controller.protocol=PLAIN
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:broker;User:$EXCHANGE_USER
+EOF
+}
+
 write_config() {
   cat >"$KAFKA_DIR/server.properties" <<EOF
 # Generated by deploy/local/kafka.sh: single node, KRaft, loopback only.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+$(listener_config)
 log.dirs=$KAFKA_DIR/data
 num.partitions=3
 default.replication.factor=1
@@ -238,6 +323,56 @@ halt() {
   done
 }
 
+# secret: 32 random hex digits (no character that JAAS or --add-scram quote).
+secret() {
+  od -An -tx1 -N16 /dev/urandom | tr -d ' \n'
+}
+
+# sasl_users: the exchange user, then each agency user, one a line; fails on a
+# name SCRAM or this script cannot carry, or on a reserved one.
+sasl_users() {
+  local u seen=" "
+  for u in "$EXCHANGE_USER" ${SASL_USERS//,/ }; do
+    [[ "$u" =~ ^[A-Za-z0-9._-]+$ ]] ||
+      die "SCRAM user name '$u' (EXCHANGE_KAFKA_SASL_USERS / EXCHANGE_KAFKA_SASL_EXCHANGE_USER): use letters, digits, '.', '_' or '-'"
+    [ "$u" != broker ] || die "SCRAM user name 'broker' is the broker's own principal; pick another"
+    case "$seen" in *" $u "*) continue ;; esac
+    seen="$seen$u "
+    echo "$u"
+  done
+}
+
+# sasl_prepare: fresh passwords for the broker and every user, and the
+# credentials file (0600) with the users' ones. Sets BROKER_PASSWORD and
+# SCRAM_ARGS (the --add-scram options of the format command: the passwords
+# show in `ps` for the second that command runs, which a throwaway loopback
+# test broker can afford).
+sasl_prepare() {
+  local u pw mech
+  BROKER_PASSWORD=$(secret)
+  SCRAM_ARGS=()
+  for mech in SCRAM-SHA-512 SCRAM-SHA-256; do
+    SCRAM_ARGS+=(--add-scram "$mech=[name=broker,password=$BROKER_PASSWORD]")
+  done
+  rm -f "$CREDENTIALS"
+  (
+    umask 077
+    {
+      echo "# SCRAM users of the SASL broker started by deploy/local/kafka.sh; passwords change on every start."
+      echo "bootstrap.servers=127.0.0.1:$KAFKA_PORT"
+      echo "sasl.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256"
+      echo "superuser=$EXCHANGE_USER"
+    } >"$CREDENTIALS"
+  )
+  while read -r u; do
+    pw=$(secret)
+    echo "user.$u=$pw" >>"$CREDENTIALS"
+    for mech in SCRAM-SHA-512 SCRAM-SHA-256; do
+      SCRAM_ARGS+=(--add-scram "$mech=[name=$u,password=$pw]")
+    done
+  done < <(sasl_users)
+}
+
 cmd_start() {
   if [ -f "$STATE" ]; then
     # shellcheck disable=SC1090
@@ -251,9 +386,9 @@ cmd_start() {
   fi
   need_java
   fetch
-  KAFKA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/exchange-kafka.XXXXXX")
-  KAFKA_PORT="${EXCHANGE_KAFKA_PORT:-$(free_port)}"
-  KAFKA_CONTROLLER_PORT="${EXCHANGE_KAFKA_CONTROLLER_PORT:-$(free_port "$KAFKA_PORT")}"
+  KAFKA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/exchange-kafka${SASL:+-sasl}.XXXXXX")
+  KAFKA_PORT="${PORT_ENV:-$(free_port)}"
+  KAFKA_CONTROLLER_PORT="${CONTROLLER_PORT_ENV:-$(free_port "$KAFKA_PORT")}"
   local p
   for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
     if port_in_use "$p"; then
@@ -267,17 +402,25 @@ cmd_start() {
     echo "KAFKA_PORT=$KAFKA_PORT"
     echo "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT"
   } >"$STATE"
+  SCRAM_ARGS=()
+  if [ -n "$SASL" ]; then
+    sasl_users >/dev/null # fail on a bad name before writing anything
+    sasl_prepare
+  fi
   write_config
   local cluster_id
   cluster_id=$(java -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>>"$KAFKA_DIR/kafka.out") ||
     die "kafka.tools.StorageTool random-uuid failed (log: $KAFKA_DIR/kafka.out)"
   if ! java "-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.properties" -cp "$LIBS/*" kafka.tools.StorageTool format \
-    --cluster-id "$cluster_id" --config "$KAFKA_DIR/server.properties" >>"$KAFKA_DIR/kafka.out" 2>&1; then
+    --cluster-id "$cluster_id" --config "$KAFKA_DIR/server.properties" "${SCRAM_ARGS[@]}" >>"$KAFKA_DIR/kafka.out" 2>&1; then
     tail -n 20 "$KAFKA_DIR/kafka.out" >&2
     die "formatting the log dir $KAFKA_DIR/data failed (output above)"
   fi
   launch
   wait_started
+  if [ -n "$SASL" ]; then
+    note "SASL_PLAINTEXT (SCRAM-SHA-512, SCRAM-SHA-256), StandardAuthorizer, super user $EXCHANGE_USER; credentials in $CREDENTIALS"
+  fi
   echo "127.0.0.1:$KAFKA_PORT"
 }
 
@@ -290,6 +433,7 @@ cmd_stop() {
   halt TERM
   rm -rf "$KAFKA_DIR"
   rm -f "$STATE"
+  [ -z "$SASL" ] || rm -f "$CREDENTIALS"
   note "stopped the broker and removed $KAFKA_DIR"
 }
 
@@ -304,6 +448,12 @@ fetch)
 brokers)
   load_state
   echo "127.0.0.1:$KAFKA_PORT"
+  ;;
+credentials)
+  [ -n "$SASL" ] || die "credentials: only the SASL broker has them ('$0 --sasl credentials')"
+  load_state
+  [ -f "$CREDENTIALS" ] || die "no credentials file $CREDENTIALS"
+  echo "$CREDENTIALS"
   ;;
 status)
   load_state
@@ -328,7 +478,7 @@ up)
   echo "127.0.0.1:$KAFKA_PORT"
   ;;
 *)
-  echo "usage: $0 start|stop|brokers|status|down [--hard]|up|fetch" >&2
+  echo "usage: $0 [--sasl] start|stop|brokers|status|down [--hard]|up|fetch, or $0 --sasl credentials" >&2
   exit 2
   ;;
 esac
