@@ -5,7 +5,10 @@
 #      tidy drift, build + smoke run of the binary
 #   2. servers: PostgreSQL (deploy/local/postgres.sh) unless
 #      EXCHANGE_TEST_DATABASE_URL is set, Apache Kafka (deploy/local/kafka.sh)
-#      unless EXCHANGE_TEST_KAFKA_BROKERS is set; stopped again on any exit
+#      unless EXCHANGE_TEST_KAFKA_BROKERS is set, and a second Apache Kafka
+#      with SASL/SCRAM and ACLs (kafka.sh --sasl) unless
+#      EXCHANGE_TEST_KAFKA_SASL_BROKERS is set or EXCHANGE_TEST_KAFKA_BROKERS
+#      alone is (then the SASL tests skip); stopped again on any exit
 #   3. go test -count=1 -shuffle=on ./... (unit + integration, both servers)
 #   4. go test -race on the packages with concurrency ($RACE_PKGS)
 #   5. every Fuzz* target for $FUZZTIME (default 10s) via deploy/local/fuzz.sh
@@ -14,7 +17,9 @@
 # EXCHANGE_TEST_KAFKA_CONTROL / EXCHANGE_TEST_POSTGRES_CONTROL: the script
 # path, to run with "down" (kafka: "down --hard" = SIGKILL) and "up" to
 # restart that server on the same port with its data (EXCHANGE_LOCAL_STATE
-# is exported too, so the scripts find it).
+# is exported too, so the scripts find it). The SASL broker is exported as
+# EXCHANGE_TEST_KAFKA_SASL_BROKERS and EXCHANGE_TEST_KAFKA_SASL_CREDENTIALS
+# (its credentials file: see kafka.sh); fault tests do not control it.
 #
 # Variables: TEST_PKGS (default ./...), RACE_PKGS (default
 # "./exchange/... ./schemas/..."), RACE_SKIP (regexp of import paths left out
@@ -34,6 +39,8 @@ local_dir="$root/deploy/local"
 # shellcheck source=deploy/local/lib.sh
 source "$local_dir/lib.sh"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+# kafka.sh picks its mode from this; here each start says which it wants.
+unset EXCHANGE_KAFKA_SASL
 
 TEST_PKGS="${TEST_PKGS:-./...}"
 RACE_PKGS="${RACE_PKGS:-./exchange/... ./schemas/...}"
@@ -53,6 +60,7 @@ counts="$work/counts"
 touch "$counts"
 started_pg=""
 started_kafka=""
+started_kafka_sasl=""
 check_failures=()
 
 cleanup() {
@@ -60,6 +68,9 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "$started_kafka" ]; then
     bash "$local_dir/kafka.sh" stop || echo "test.sh: stopping Kafka failed" >&2
+  fi
+  if [ -n "$started_kafka_sasl" ]; then
+    bash "$local_dir/kafka.sh" --sasl stop || echo "test.sh: stopping the SASL Kafka failed" >&2
   fi
   if [ -n "$started_pg" ]; then
     bash "$local_dir/postgres.sh" stop || echo "test.sh: stopping PostgreSQL failed" >&2
@@ -126,15 +137,35 @@ start_kafka() {
   export EXCHANGE_TEST_KAFKA_CONTROL="$local_dir/kafka.sh"
   echo "EXCHANGE_TEST_KAFKA_BROKERS=$brokers"
 }
+# start_kafka_sasl: the SASL broker keeps its own state file beside the plain
+# one's, so EXCHANGE_TEST_KAFKA_CONTROL still reaches only the plain broker.
+start_kafka_sasl() {
+  local brokers credentials
+  brokers=$(bash "$local_dir/kafka.sh" --sasl start) || return 1
+  started_kafka_sasl=1
+  credentials=$(bash "$local_dir/kafka.sh" --sasl credentials) || return 1
+  export EXCHANGE_TEST_KAFKA_SASL_BROKERS="$brokers"
+  export EXCHANGE_TEST_KAFKA_SASL_CREDENTIALS="$credentials"
+  echo "EXCHANGE_TEST_KAFKA_SASL_BROKERS=$brokers"
+  echo "EXCHANGE_TEST_KAFKA_SASL_CREDENTIALS=$credentials"
+}
 if [ -z "${EXCHANGE_TEST_DATABASE_URL:-}" ]; then
   step "start PostgreSQL" start_pg
 else
   echo "== PostgreSQL: using EXCHANGE_TEST_DATABASE_URL from the environment"
 fi
-if [ -z "${EXCHANGE_TEST_KAFKA_BROKERS:-}" ]; then
+kafka_from_env=${EXCHANGE_TEST_KAFKA_BROKERS:-}
+if [ -z "$kafka_from_env" ]; then
   step "start Apache Kafka" start_kafka
 else
   echo "== Apache Kafka: using EXCHANGE_TEST_KAFKA_BROKERS=$EXCHANGE_TEST_KAFKA_BROKERS from the environment"
+fi
+if [ -n "${EXCHANGE_TEST_KAFKA_SASL_BROKERS:-}" ]; then
+  echo "== Apache Kafka with SASL: using EXCHANGE_TEST_KAFKA_SASL_BROKERS=$EXCHANGE_TEST_KAFKA_SASL_BROKERS from the environment"
+elif [ -z "$kafka_from_env" ]; then
+  step "start Apache Kafka with SASL" start_kafka_sasl
+else
+  echo "== Apache Kafka with SASL: not started (EXCHANGE_TEST_KAFKA_BROKERS given without EXCHANGE_TEST_KAFKA_SASL_BROKERS); its tests skip"
 fi
 
 # gotest LABEL ARGS...: go test -json ARGS through testsum; counts appended.
@@ -184,6 +215,10 @@ fi
 if [ -n "$started_kafka" ]; then
   bash "$local_dir/kafka.sh" stop || check_failures+=("stop Apache Kafka")
   started_kafka=""
+fi
+if [ -n "$started_kafka_sasl" ]; then
+  bash "$local_dir/kafka.sh" --sasl stop || check_failures+=("stop Apache Kafka with SASL")
+  started_kafka_sasl=""
 fi
 if [ -n "$started_pg" ]; then
   bash "$local_dir/postgres.sh" stop || check_failures+=("stop PostgreSQL")
