@@ -14,6 +14,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server"
@@ -36,6 +37,7 @@ func runDev(ctx context.Context, args []string) error {
 	partitions := fs.Int("partitions", 3, "partitions of the topics the exchange creates")
 	otlpEndpoint := fs.String("otlp-endpoint", "", "export batch spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318); default none")
 	verbose := fs.Bool("v", false, "debug logging")
+	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,6 +92,7 @@ func runDev(ctx context.Context, args []string) error {
 		KeyFile:             filepath.Join(*dataDir, "secret.key"),
 		CreateKey:           true,
 		SigningKeyFile:      filepath.Join(*dataDir, devSigningKeyFile),
+		ActivityInterval:    activityInterval(*activityEvery),
 		Logger:              log,
 		TracerProvider:      tp,
 	})
