@@ -160,8 +160,20 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
+	for _, sf := range Surfaces {
+		a.http.Describe(sf.Path, sf.Description)
+	}
 	a.addReadyChecks()
 	return a, nil
+}
+
+// Surfaces are the paths New mounts beyond the server's own (/healthz,
+// /readyz, /metrics), as the index at / and the dev banner list them.
+var Surfaces = []server.Surface{
+	{Path: "/registry", Description: "schema registry, Confluent REST API (schema.registry.url=http://HOST/registry)"},
+	{Path: "/api/v1/audit", Description: "audit ledger entries (?dataset=, ?decision=quarantined, ?limit=)"},
+	{Path: "/api/v1/lineage", Description: "where a record came from and everywhere it went (?delivery_id=)"},
+	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
 }
 
 // addReadyChecks makes /readyz report the store, the plan and the first
