@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange"
@@ -20,6 +21,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/policy"
 )
 
 func init() {
@@ -38,6 +40,7 @@ func runDev(ctx context.Context, args []string) error {
 	otlpEndpoint := fs.String("otlp-endpoint", "", "export batch spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318); default none")
 	verbose := fs.Bool("v", false, "debug logging")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
+	usageWith(fs, devHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,7 +104,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 
-	printDevBanner(broker.Addr(), ln.Addr().String(), *dataDir, *contracts, a)
+	fmt.Fprint(os.Stderr, devBanner(broker.Addr(), ln.Addr().String(), *dataDir, *contracts, a.Plan(), a.Topics(), a.Config().ActivityInterval))
 	if *demoOn {
 		go func() {
 			if err := demo.Run(ctx, a, *demoRate); err != nil {
@@ -114,16 +117,20 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
-func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) {
-	plan := a.Plan()
+// devBanner is what exchange dev prints once it runs: every surface, the
+// ledger and its keys, the topics, and the commands of the README's tour.
+func devBanner(kafkaAddr, httpAddr, dataDir, contracts string, plan *policy.Plan, topics []string, activityEvery time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nExchange dev is running (Ctrl-C stops it cleanly).\n\n")
 	fmt.Fprintf(&b, "  Kafka (embedded)   %s\n", kafkaAddr)
-	fmt.Fprintf(&b, "  Schema registry    http://%s/registry\n", httpAddr)
-	fmt.Fprintf(&b, "  Health / metrics   http://%s/healthz  /readyz  /metrics\n", httpAddr)
-	fmt.Fprintf(&b, "  Store (SQLite)     %s\n", filepath.Join(dataDir, devLedgerFile))
-	fmt.Fprintf(&b, "  Policy             %s (plan %s: %d datasets)\n\n", contracts, plan.Version(), len(plan.Datasets()))
-	topics := a.Topics()
+	b.WriteString(httpSurfaces("http://" + httpAddr))
+	b.WriteString(devLedger(dataDir))
+	fmt.Fprintf(&b, "  Policy             %s (plan %s: %d datasets)\n", contracts, plan.Version(), len(plan.Datasets()))
+	if activityEvery > 0 {
+		fmt.Fprintf(&b, "  Activity log       this terminal, every %s while records flow\n", activityEvery)
+	}
+	b.WriteString("\n")
+	topics = slices.Clone(topics)
 	sort.Strings(topics)
 	fmt.Fprintf(&b, "Topics:\n")
 	for _, t := range topics {
@@ -154,5 +161,5 @@ func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) 
 		verify += fmt.Sprintf(" --database sqlite:%s --public-key %s", filepath.ToSlash(filepath.Join(dataDir, devLedgerFile)), filepath.Join(dataDir, devSigningKeyFile+".pub"))
 	}
 	fmt.Fprintf(&b, "Verify the audit ledger (from this directory):\n  %s\n\n", verify)
-	fmt.Fprint(os.Stderr, b.String())
+	return b.String()
 }

@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string) error {
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
 	insecure := fs.Bool("insecure", false, "run against brokers without authentication (no kafka.sasl, no TLS client certificate): any client could then read raw ingress and forge deliveries; for experiments only")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
+	usageWith(fs, serveHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
