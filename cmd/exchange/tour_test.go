@@ -207,6 +207,12 @@ func (tr *tour) step(ctx context.Context, t *testing.T, command string) {
 			return
 		}
 	}
+	if prog, _, _ := strings.Cut(command, " "); prog != "go" {
+		if _, err := exec.LookPath(prog); err != nil {
+			tr.missing = append(tr.missing, fmt.Sprintf("%q: %s is not installed", command, prog))
+			return
+		}
+	}
 	if strings.Contains(line, tourDeliveryID) {
 		tr.missing = append(tr.missing, fmt.Sprintf("%q: no delivery id (consume did not run)", command))
 		return
@@ -314,7 +320,7 @@ func (tr *tour) checkFor(command string) func(out string, code int) string {
 			return want(out, code, `"deliveries"`, `"health-to-social-2026-001"`, tr.deliveryID)
 		}
 	case strings.Contains(command, "exchange audit verify"):
-		return func(out string, code int) string { return want(out, code, "exchange.db") }
+		return func(out string, code int) string { return want(out, code, "sqlite:.exchange-dev/exchange.db", "ok") }
 	default:
 		return func(out string, code int) string { return want(out, code) }
 	}

@@ -154,17 +154,23 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reload_failures_total", Help: "Reloads refused because the changed policy has problems; the previous plan stays in force."})
 	cfg.Metrics.MustRegister(a.reloads, a.failures)
 
-	a.http = server.New(cfg.Logger, cfg.Metrics)
-	a.http.Mount("/registry", registryhttp.Handler(a.reg, cfg.Logger))
-	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(cfg.Logger))
+	a.mountHTTP()
+	a.addReadyChecks()
+	return a, nil
+}
+
+// mountHTTP builds the HTTP surface: the registry, the audit API, and the
+// index of them at / (Surfaces).
+func (a *App) mountHTTP() {
+	a.http = server.New(a.log, a.cfg.Metrics)
+	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log))
+	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(a.log))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
-	a.addReadyChecks()
-	return a, nil
 }
 
 // Surfaces are the paths New mounts beyond the server's own (/healthz,
