@@ -92,7 +92,7 @@ func runDev(ctx context.Context, args []string) error {
 		DatabaseURL:         "sqlite://" + dbPath,
 		ContractsDir:        *contracts,
 		RegisterSchemaFiles: true,
-		KeyFile:             filepath.Join(*dataDir, "secret.key"),
+		KeyFile:             filepath.Join(*dataDir, devSecretKeyName),
 		CreateKey:           true,
 		SigningKeyFile:      filepath.Join(*dataDir, devSigningKeyFile),
 		ActivityInterval:    activityInterval(*activityEvery),

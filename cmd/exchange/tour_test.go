@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,8 +85,8 @@ func TestTourCommandsParse(t *testing.T) {
 type tour struct {
 	bin, dir            string
 	kafkaAddr, httpAddr string
-	commands            string      // `exchange help` output: the subcommands the binary has
-	log                 *syncBuffer // exchange dev's terminal
+	commands            string        // `exchange help` output: the subcommands the binary has
+	log                 *lockedBuffer // exchange dev's terminal
 	deliveryID          string
 	missing             []string // steps that could not run, and why
 }
@@ -136,7 +133,7 @@ func startTour(ctx context.Context, t *testing.T) *tour {
 	if err := os.Symlink(deploy, filepath.Join(tr.dir, "deploy")); err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &lockedBuffer{}
 	tr.log = log
 	dev := exec.Command(tr.bin, "dev", "--kafka-addr", tr.kafkaAddr, "--http-addr", tr.httpAddr, "--activity-interval", "500ms")
 	dev.Dir, dev.Stdout, dev.Stderr = tr.dir, log, log
@@ -376,24 +373,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// syncBuffer collects a subprocess's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -5,12 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,7 +18,6 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
-	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
@@ -40,8 +36,15 @@ func TestActivityLogMatchesMetricsAndHoldsNoFieldValue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var logs syncBuffer
-	a, b, base := startLoggedStack(ctx, t, copyExamples(t), &logs)
-	published := publishSample(ctx, t, a, b.Addr())
+	a, b, base := startStack(ctx, t, copyExamples(t), func(c *Config) {
+		c.ActivityInterval = 100 * time.Millisecond
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	sum, err := publishSample(ctx, t, a, b.Addr())
+	if err != nil || sum.Published == 0 {
+		t.Fatalf("publishing the sample file: %+v %v", sum, err)
+	}
+	published := sum.Published
 
 	var last string
 	waitFor(t, "the activity log to add up to /metrics", time.Minute, func() bool {
@@ -72,47 +75,9 @@ func TestActivityLogMatchesMetricsAndHoldsNoFieldValue(t *testing.T) {
 	}
 }
 
-// startLoggedStack is startStack with the process's log written to logs
-// and an activity interval short enough for a test.
-func startLoggedStack(ctx context.Context, t *testing.T, dir string, logs io.Writer) (*App, *devbroker.Broker, string) {
-	t.Helper()
-	data := t.TempDir()
-	b, err := devbroker.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	a, err := New(ctx, Config{
-		Kafka: kafkaAt(b.Addr()), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
-		ContractsDir: dir, RegisterSchemaFiles: true,
-		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
-		ReloadInterval:   50 * time.Millisecond,
-		ActivityInterval: 100 * time.Millisecond,
-		Logger:           slog.New(slog.NewTextHandler(logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		a.Close()
-	})
-	return a, b, "http://" + ln.Addr().String()
-}
-
 // publishSample publishes the sample file as the dev banner says (with
-// --stamp-now administered_at) and returns how many records it published.
-func publishSample(ctx context.Context, t *testing.T, a *App, broker string) int {
+// --stamp-now administered_at) and returns the publisher's summary.
+func publishSample(ctx context.Context, t *testing.T, a *App, broker string) (publish.Summary, error) {
 	t.Helper()
 	latest, err := a.Registry().Latest(ctx, "ingress.health.immunisations-value")
 	if err != nil {
@@ -143,11 +108,7 @@ func publishSample(ctx context.Context, t *testing.T, a *App, broker string) int
 	waitFor(t, "the ingress topic", 30*time.Second, func() bool { return publish.CheckTopic(ctx, kc, topic) == nil })
 	w := publish.NewWriter(kc, topic)
 	defer w.Close()
-	sum, _ := publish.Run(ctx, f, enc, w)
-	if sum.Published == 0 {
-		t.Fatalf("published nothing: %+v", sum)
-	}
-	return sum.Published
+	return publish.Run(ctx, f, enc, w)
 }
 
 // counterLine is one exchange_records_* sample of /metrics.
