@@ -31,7 +31,7 @@ func init() {
 func runDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("exchange dev", flag.ContinueOnError)
 	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
-	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "listen address of the HTTP server (/registry, /healthz, /readyz, /metrics)")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "listen address of the HTTP server (/ lists its surfaces: /registry, /api/v1/…, /metrics, /healthz, /readyz)")
 	dataDir := fs.String("data-dir", devDataDir, "directory holding all state: broker data, the SQLite store, keys")
 	contracts := fs.String("contracts", "deploy/examples", "directory of contracts and agreements (*.yaml) and schemas (<subject>.avsc)")
 	demoOn := fs.Bool("demo", false, "publish realistic demo records (a few percent invalid or stale) to every dataset")
