@@ -514,7 +514,7 @@ func (d *decoder) quality(n *yaml.Node, keyPos map[string]Pos) []QualityRule {
 		case "severity":
 			q.Severity = Severity(d.str(v, "quality rule severity"))
 		case "description":
-			_ = d.str(v, "quality rule description")
+			q.Description = d.str(v, "quality rule description")
 		}
 	})
 }

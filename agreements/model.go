@@ -84,6 +84,9 @@ type QualityRule struct {
 	Rule     string // CEL source
 	Severity Severity
 	Pos      Pos // position of the rule expression
+	// Description is optional free text (YAML `description:`): why the
+	// rule exists; quarantine details quote it.
+	Description string
 }
 
 // Freshness is a dataset's freshness SLA.

@@ -339,6 +339,10 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // registered nowhere.
 func WithMetrics(m *Metrics) Option { return func(w *Worker) { w.metrics = m } }
 
+// WithActivity has every audited batch's counts and first quarantine
+// details passed to o, after the batch's commit (nil: nobody).
+func WithActivity(o ActivityObserver) Option { return func(w *Worker) { w.activity = o } }
+
 // WithClock sets the clock used for decisions (freshness) and ledger
 // decision times (nil: the default). Default time.Now.
 func WithClock(now func() time.Time) Option {

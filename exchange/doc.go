@@ -48,6 +48,7 @@
 //	route.go       routing: one record under a plan → ledger entry, deliveries or quarantine
 //	sink.go        produce with retries, ledger append (fail closed), audit then commit
 //	metrics.go     metric names and per-batch observation
+//	activity.go    BatchActivity, the per-batch counts an ActivityObserver gets
 //	topics.go      topic names of a plan, topic creation (through kafkaclient's admin client)
 //	traceparent.go W3C traceparent of deliveries
 //	failpoint.go   crash points for the fault tests

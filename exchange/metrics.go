@@ -174,65 +174,85 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// batchCounts aggregates a batch's metrics so label lookups happen once per
-// label set, not once per record.
-type batchCounts struct {
-	in          map[string]int
-	delivered   map[[2]string]int
-	skipped     map[[3]string]int
-	quarantined map[[2]string]int
-	warned      map[[2]string]int
-}
-
-// observe updates the per-record metrics of a processed batch.
+// observe updates the per-record metrics of a processed batch and tells
+// the activity observer, if any, the same counts.
 func (w *Worker) observe(results []recordResult, now time.Time) {
 	m := w.metrics
-	c := batchCounts{
-		in: map[string]int{}, delivered: map[[2]string]int{}, skipped: map[[3]string]int{},
-		quarantined: map[[2]string]int{}, warned: map[[2]string]int{},
+	c := countBatch(results, w.activity != nil)
+	for k, n := range c.In {
+		m.in.WithLabelValues(k).Add(float64(n))
 	}
+	for k, n := range c.Delivered {
+		m.delivered.WithLabelValues(k.Dataset, k.Label).Add(float64(n))
+	}
+	for k, n := range c.Skipped {
+		m.skipped.WithLabelValues(k.Dataset, k.Agreement, k.Reason).Add(float64(n))
+	}
+	for k, n := range c.Quarantined {
+		m.quarantined.WithLabelValues(k.Dataset, k.Label).Add(float64(n))
+	}
+	for k, n := range c.Warned {
+		m.warned.WithLabelValues(k.Dataset, k.Label).Add(float64(n))
+	}
+	w.observeFreshness(results, now)
+	if w.activity != nil {
+		w.activity.ObserveActivity(c)
+	}
+}
+
+// observeFreshness observes each record's lag behind its event time, one
+// histogram lookup per dataset.
+func (w *Worker) observeFreshness(results []recordResult, now time.Time) {
 	fresh := map[string][]float64{}
 	for i := range results {
 		e := &results[i].entry
-		c.in[e.Dataset]++
-		for _, d := range e.Deliveries {
-			c.delivered[[2]string{e.Dataset, d.AgreementID}]++
-		}
-		for _, sk := range e.Skips {
-			c.skipped[[3]string{e.Dataset, sk.AgreementID, sk.Reason}]++
-		}
-		if e.Decision == ledger.Quarantined {
-			for _, r := range e.Reasons {
-				c.quarantined[[2]string{e.Dataset, r}]++
-			}
-		} else {
-			for _, r := range e.Reasons {
-				c.warned[[2]string{e.Dataset, r}]++
-			}
-		}
 		if !e.EventTime.IsZero() {
 			fresh[e.Dataset] = append(fresh[e.Dataset], now.Sub(e.EventTime).Seconds())
 		}
 	}
-	for k, n := range c.in {
-		m.in.WithLabelValues(k).Add(float64(n))
-	}
-	for k, n := range c.delivered {
-		m.delivered.WithLabelValues(k[0], k[1]).Add(float64(n))
-	}
-	for k, n := range c.skipped {
-		m.skipped.WithLabelValues(k[0], k[1], k[2]).Add(float64(n))
-	}
-	for k, n := range c.quarantined {
-		m.quarantined.WithLabelValues(k[0], k[1]).Add(float64(n))
-	}
-	for k, n := range c.warned {
-		m.warned.WithLabelValues(k[0], k[1]).Add(float64(n))
-	}
 	for ds, vs := range fresh {
-		h := m.freshness.WithLabelValues(ds)
+		h := w.metrics.freshness.WithLabelValues(ds)
 		for _, v := range vs {
 			h.Observe(v)
 		}
 	}
+}
+
+// countBatch aggregates a batch's outcomes so that label lookups happen
+// once per label set, not once per record; with details, it keeps the
+// detail of each quarantine reason's first record in the batch.
+func countBatch(results []recordResult, details bool) BatchActivity {
+	c := BatchActivity{
+		In: map[string]int{}, Delivered: map[DatasetLabel]int{}, Skipped: map[SkipLabel]int{},
+		Quarantined: map[DatasetLabel]int{}, Warned: map[DatasetLabel]int{},
+	}
+	if details {
+		c.Details = map[DatasetLabel]string{}
+	}
+	for i := range results {
+		e := &results[i].entry
+		c.In[e.Dataset]++
+		for _, d := range e.Deliveries {
+			c.Delivered[DatasetLabel{e.Dataset, d.AgreementID}]++
+		}
+		for _, sk := range e.Skips {
+			c.Skipped[SkipLabel{e.Dataset, sk.AgreementID, sk.Reason}]++
+		}
+		counts := c.Warned
+		if e.Decision == ledger.Quarantined {
+			counts = c.Quarantined
+		}
+		for _, r := range e.Reasons {
+			counts[DatasetLabel{e.Dataset, r}]++
+		}
+		if details {
+			for _, r := range results[i].reasons {
+				k := DatasetLabel{e.Dataset, r.Code}
+				if _, ok := c.Details[k]; !ok {
+					c.Details[k] = r.Detail
+				}
+			}
+		}
+	}
+	return c
 }

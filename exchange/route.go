@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +76,9 @@ func isReserved(key string) bool {
 type recordResult struct {
 	entry ledger.Entry
 	out   []kafka.Message
+	// reasons of a quarantine, with their details (a copy: the decision's
+	// buffers are reused), for the activity log's first occurrences.
+	reasons []policy.Reason
 }
 
 // router routes ingress records under a plan. It holds only what routing
@@ -240,7 +244,7 @@ func quarantine(e ledger.Entry, m *kafka.Message, value []byte, headers []kafka.
 		kafka.Header{Key: HeaderDetail, Value: []byte(truncateDetail(strings.Join(details, "; ")))},
 		kafka.Header{Key: HeaderSource, Value: []byte(sourceRef(m))},
 	)
-	return recordResult{entry: e, out: []kafka.Message{{
+	return recordResult{entry: e, reasons: slices.Clone(reasons), out: []kafka.Message{{
 		Topic: names.Quarantine(e.Dataset), Key: key, Value: value, Headers: hs,
 	}}}
 }

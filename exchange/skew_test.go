@@ -66,9 +66,9 @@ func TestClockSkew(t *testing.T) {
 		quar[string(m.Key)] = m
 	}
 	for key, want := range map[string]string{
-		"ahead-5m01s": "freshness:future: event time is 5m1s ahead of the exchange clock",
-		"ahead-2h":    "freshness:future: event time is 2h0m0s ahead of the exchange clock",
-		"behind-16m":  "freshness:stale",
+		"ahead-5m01s": "freshness:future: event time 2026-06-15T12:05:01Z is 5m1s ahead of the exchange clock",
+		"ahead-2h":    "freshness:future: event time 2026-06-15T14:00:00Z is 2h0m0s ahead of the exchange clock",
+		"behind-16m":  "freshness:stale: event time 2026-06-15T11:44:00Z is 16m0s old, over the max age 15m0s by 1m0s",
 	} {
 		m, ok := quar[key]
 		if !ok {

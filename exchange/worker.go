@@ -57,6 +57,8 @@ type Worker struct {
 	tracer  trace.Tracer
 	metrics *Metrics
 	now     func() time.Time
+	// activity is told what each audited batch did; nil: nobody.
+	activity ActivityObserver
 
 	clients *kafkaclient.Clients // every kafka-go client of the worker
 	writer  *kafka.Writer

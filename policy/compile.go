@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	"github.com/hamba/avro/v2"
@@ -460,10 +461,39 @@ func (c *compiler) qualityRules(ds *datasetPlan, names string) {
 		ds.asts = append(ds.asts, ast)
 		ds.rules = append(ds.rules, rulePlan{
 			name: q.Name, severity: q.Severity, prg: prg,
-			reason:  Reason{Code: QualityReason(q.Name), Detail: "rule " + q.Name + " is false"},
-			evalErr: Reason{Code: QualityReason(q.Name), Detail: "rule " + q.Name + " could not be evaluated (a field it reads is null or of an unexpected type)"},
+			reason:  Reason{Code: QualityReason(q.Name), Detail: ruleDetail(q, "is false")},
+			evalErr: Reason{Code: QualityReason(q.Name), Detail: ruleDetail(q, "could not be evaluated (a field it reads is null or of an unexpected type)")},
 		})
 	}
+}
+
+// Bounds of the policy text a quality detail quotes: the whole detail
+// stays well under the exchange-detail header's limit.
+const (
+	maxDetailRule        = 200
+	maxDetailDescription = 300
+)
+
+// ruleDetail is the detail of a failed rule: its name, its expression and
+// the contract's description of it, each bounded. Policy text only, so
+// never a field value.
+func ruleDetail(q agreements.QualityRule, outcome string) string {
+	detail := "rule " + q.Name + " (" + clip(strings.Join(strings.Fields(q.Rule), " "), maxDetailRule) + ") " + outcome
+	if desc := strings.Join(strings.Fields(q.Description), " "); desc != "" {
+		detail += ": " + clip(desc, maxDetailDescription)
+	}
+	return detail
+}
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // freshness finds the contract's event-time field, a timestamp or date.

@@ -148,9 +148,10 @@ func (p *Plan) checkFreshness(ds *datasetPlan, now time.Time, f *facts, d *Decis
 	case !f.haveTime:
 		d.quarantine(ReasonFreshnessMissing, "event time field "+ds.fields[ds.fresh.field].name+" is null or unreadable")
 	case f.eventTime.After(now.Add(p.opts.clockSkew)):
-		d.quarantine(ReasonFreshnessFuture, fmt.Sprintf("event time is %s ahead of the exchange clock (skew allowed %s)", f.eventTime.Sub(now).Round(time.Second), p.opts.clockSkew))
+		d.quarantine(ReasonFreshnessFuture, fmt.Sprintf("event time %s is %s ahead of the exchange clock (skew allowed %s)",
+			f.eventTime.UTC().Format(time.RFC3339), f.eventTime.Sub(now).Round(time.Second), p.opts.clockSkew))
 	case ds.fresh.maxAge > 0 && now.Sub(f.eventTime) > ds.fresh.maxAge:
-		reason := Reason{Code: ReasonFreshnessStale, Detail: fmt.Sprintf("event time is %s old (max age %s)", now.Sub(f.eventTime).Round(time.Second), ds.fresh.maxAge)}
+		reason := Reason{Code: ReasonFreshnessStale, Detail: staleDetail(f.eventTime, now, ds.fresh.maxAge)}
 		if ds.fresh.onStale == agreements.StaleDeliverFlagged {
 			d.Warnings = append(d.Warnings, reason)
 		} else {
@@ -158,6 +159,14 @@ func (p *Plan) checkFreshness(ds *datasetPlan, now time.Time, f *facts, d *Decis
 			d.Reasons = append(d.Reasons, reason)
 		}
 	}
+}
+
+// staleDetail names the event time, the max age and the lag: the time
+// fields the ledger (event_time) and exchange-event-time carry anyway.
+func staleDetail(eventTime, now time.Time, maxAge time.Duration) string {
+	lag := now.Sub(eventTime)
+	return fmt.Sprintf("event time %s is %s old, over the max age %s by %s",
+		eventTime.UTC().Format(time.RFC3339), lag.Round(time.Second), maxAge, (lag - maxAge).Round(time.Second))
 }
 
 // deliver decides, per agreement, whether it receives the record, then

@@ -35,7 +35,9 @@ const (
 func QualityReason(rule string) string { return reasonQualityPrefix + rule }
 
 // Reason is a reason code with a human-readable detail. Details never hold
-// field values: they end up in headers, logs and the ledger.
+// field values: they end up in headers and logs. They quote policy text
+// (a rule's expression and description) and, for freshness, the record's
+// event time, which the ledger entry and exchange-event-time carry anyway.
 type Reason struct {
 	Code   string
 	Detail string

@@ -11,14 +11,17 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/policy"
 )
 
 func init() {
@@ -28,7 +31,7 @@ func init() {
 func runDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("exchange dev", flag.ContinueOnError)
 	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
-	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "listen address of the HTTP server (/registry, /healthz, /readyz, /metrics)")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "listen address of the HTTP server (/ lists its surfaces: /registry, /api/v1/…, /metrics, /healthz, /readyz)")
 	dataDir := fs.String("data-dir", devDataDir, "directory holding all state: broker data, the SQLite store, keys")
 	contracts := fs.String("contracts", "deploy/examples", "directory of contracts and agreements (*.yaml) and schemas (<subject>.avsc)")
 	demoOn := fs.Bool("demo", false, "publish realistic demo records (a few percent invalid or stale) to every dataset")
@@ -36,6 +39,8 @@ func runDev(ctx context.Context, args []string) error {
 	partitions := fs.Int("partitions", 3, "partitions of the topics the exchange creates")
 	otlpEndpoint := fs.String("otlp-endpoint", "", "export batch spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318); default none")
 	verbose := fs.Bool("v", false, "debug logging")
+	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
+	usageWith(fs, devHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,9 +92,10 @@ func runDev(ctx context.Context, args []string) error {
 		DatabaseURL:         "sqlite://" + dbPath,
 		ContractsDir:        *contracts,
 		RegisterSchemaFiles: true,
-		KeyFile:             filepath.Join(*dataDir, "secret.key"),
+		KeyFile:             filepath.Join(*dataDir, devSecretKeyName),
 		CreateKey:           true,
 		SigningKeyFile:      filepath.Join(*dataDir, devSigningKeyFile),
+		ActivityInterval:    activityInterval(*activityEvery),
 		Logger:              log,
 		TracerProvider:      tp,
 	})
@@ -98,7 +104,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 
-	printDevBanner(broker.Addr(), ln.Addr().String(), *dataDir, *contracts, a)
+	fmt.Fprint(os.Stderr, devBanner(broker.Addr(), ln.Addr().String(), *dataDir, *contracts, a.Plan(), a.Topics(), a.Config().ActivityInterval))
 	if *demoOn {
 		go func() {
 			if err := demo.Run(ctx, a, *demoRate); err != nil {
@@ -111,16 +117,20 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
-func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) {
-	plan := a.Plan()
+// devBanner is what exchange dev prints once it runs: every surface, the
+// ledger and its keys, the topics, and the commands of the README's tour.
+func devBanner(kafkaAddr, httpAddr, dataDir, contracts string, plan *policy.Plan, topics []string, activityEvery time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nExchange dev is running (Ctrl-C stops it cleanly).\n\n")
 	fmt.Fprintf(&b, "  Kafka (embedded)   %s\n", kafkaAddr)
-	fmt.Fprintf(&b, "  Schema registry    http://%s/registry\n", httpAddr)
-	fmt.Fprintf(&b, "  Health / metrics   http://%s/healthz  /readyz  /metrics\n", httpAddr)
-	fmt.Fprintf(&b, "  Store (SQLite)     %s\n", filepath.Join(dataDir, devLedgerFile))
-	fmt.Fprintf(&b, "  Policy             %s (plan %s: %d datasets)\n\n", contracts, plan.Version(), len(plan.Datasets()))
-	topics := a.Topics()
+	b.WriteString(httpSurfaces("http://" + httpAddr))
+	b.WriteString(devLedger(dataDir))
+	fmt.Fprintf(&b, "  Policy             %s (plan %s: %d datasets)\n", contracts, plan.Version(), len(plan.Datasets()))
+	if activityEvery > 0 {
+		fmt.Fprintf(&b, "  Activity log       this terminal, every %s while records flow\n", activityEvery)
+	}
+	b.WriteString("\n")
+	topics = slices.Clone(topics)
 	sort.Strings(topics)
 	fmt.Fprintf(&b, "Topics:\n")
 	for _, t := range topics {
@@ -151,5 +161,5 @@ func printDevBanner(kafkaAddr, httpAddr, dataDir, contracts string, a *app.App) 
 		verify += fmt.Sprintf(" --database sqlite:%s --public-key %s", filepath.ToSlash(filepath.Join(dataDir, devLedgerFile)), filepath.Join(dataDir, devSigningKeyFile+".pub"))
 	}
 	fmt.Fprintf(&b, "Verify the audit ledger (from this directory):\n  %s\n\n", verify)
-	fmt.Fprint(os.Stderr, b.String())
+	return b.String()
 }

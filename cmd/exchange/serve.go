@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
+	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/config"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
@@ -40,6 +42,8 @@ func runServe(ctx context.Context, args []string) error {
 	workers := fs.Int("workers", 1, "record workers in this process (each a member of the consumer group)")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
 	insecure := fs.Bool("insecure", false, "run against brokers without authentication (no kafka.sasl, no TLS client certificate): any client could then read raw ingress and forge deliveries; for experiments only")
+	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
+	usageWith(fs, serveHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,15 +73,16 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer flushTraces() // after the drain: the last batches' spans too
 	a, err := app.New(ctx, app.Config{
-		Kafka:          cfg.Kafka,
-		Worker:         cfg.Worker,
-		DatabaseURL:    cfg.Database.URL,
-		ContractsDir:   cfg.Contracts.Dir,
-		KeyFile:        cfg.Secrets.KeyFile,
-		SigningKeyFile: cfg.Secrets.SigningKeyFile,
-		Workers:        *workers,
-		Logger:         log,
-		TracerProvider: tp,
+		Kafka:            cfg.Kafka,
+		Worker:           cfg.Worker,
+		DatabaseURL:      cfg.Database.URL,
+		ContractsDir:     cfg.Contracts.Dir,
+		KeyFile:          cfg.Secrets.KeyFile,
+		SigningKeyFile:   cfg.Secrets.SigningKeyFile,
+		Workers:          *workers,
+		ActivityInterval: activityInterval(*activityEvery),
+		Logger:           log,
+		TracerProvider:   tp,
 	})
 	if err != nil {
 		return err
@@ -88,4 +93,16 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	log.Info("exchange serving", "http", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
 	return a.Run(ctx, ln)
+}
+
+// activityUsage is the --activity-interval flag's help, in dev and serve.
+const activityUsage = "log a summary of the records that flowed (per dataset: in, delivered per agreement, quarantined by reason, skipped) this often while records flow; 0: no activity log"
+
+// activityInterval maps the --activity-interval flag (0: off) to
+// app.Config.ActivityInterval (negative: off).
+func activityInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

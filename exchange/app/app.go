@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
@@ -53,6 +54,10 @@ type Config struct {
 	// Worker tunes the record workers; zero values take the defaults
 	// (exchange.DefaultTuning).
 	Worker exchange.Tuning
+	// ActivityInterval is how often the activity log summarises the
+	// records that flowed (package activity); default 10s, negative: no
+	// activity log.
+	ActivityInterval time.Duration
 }
 
 // App is an assembled exchange, ready to Run.
@@ -65,6 +70,7 @@ type App struct {
 	builder  *planBuilder
 	http     *server.Server
 	metrics  *exchange.Metrics
+	activity *activity.Log // nil: no activity log
 	changes  chan struct{} // registry changed; buffered 1, never closed
 	reloads  prometheus.Counter
 	failures prometheus.Counter
@@ -141,18 +147,39 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 
 	a.metrics = exchange.NewMetrics(cfg.Metrics)
+	if cfg.ActivityInterval >= 0 {
+		a.activity = activity.New(cfg.Logger, cfg.ActivityInterval)
+	}
 	a.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reloads_total", Help: "Plans compiled and swapped in after a change of contracts, agreements or schemas."})
 	a.failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reload_failures_total", Help: "Reloads refused because the changed policy has problems; the previous plan stays in force."})
 	cfg.Metrics.MustRegister(a.reloads, a.failures)
 
-	a.http = server.New(cfg.Logger, cfg.Metrics)
-	a.http.Mount("/registry", registryhttp.Handler(a.reg, cfg.Logger))
-	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(cfg.Logger))
+	a.mountHTTP()
+	a.addReadyChecks()
+	return a, nil
+}
+
+// mountHTTP builds the HTTP surface: the registry, the audit API, and the
+// index of them at / (Surfaces).
+func (a *App) mountHTTP() {
+	a.http = server.New(a.log, a.cfg.Metrics)
+	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log))
+	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(a.log))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
-	a.addReadyChecks()
-	return a, nil
+	for _, sf := range Surfaces {
+		a.http.Describe(sf.Path, sf.Description)
+	}
+}
+
+// Surfaces are the paths New mounts beyond the server's own (/healthz,
+// /readyz, /metrics), as the index at / and the dev banner list them.
+var Surfaces = []server.Surface{
+	{Path: "/registry", Description: "schema registry, Confluent REST API (schema.registry.url=http://HOST/registry)"},
+	{Path: "/api/v1/audit", Description: "audit ledger entries (?dataset=, ?decision=quarantined, ?limit=)"},
+	{Path: "/api/v1/lineage", Description: "where a record came from and everywhere it went (?delivery_id=)"},
+	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
 }
 
 // addReadyChecks makes /readyz report the store, the plan and the first
@@ -232,18 +259,29 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
 	run("plan reloader", a.reloadLoop)
+	if a.activity != nil {
+		run("activity log", a.activity.Run)
+	}
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
 	wg.Wait()
+	if a.activity != nil {
+		a.activity.Flush() // what the workers' drain audited after the log's last tick
+	}
 	return first
 }
 
 // newWorker builds record worker i from the Kafka block and the tuning,
 // passed whole; each worker builds its own kafka-go clients from them.
 func (a *App) newWorker(i int) (*exchange.Worker, error) {
-	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: a.cfg.Kafka, Tuning: a.cfg.Worker}, a.holder, a.db,
+	opts := []exchange.Option{
 		exchange.WithLogger(a.log.With("worker", i)),
 		exchange.WithMetrics(a.metrics),
-		exchange.WithTracerProvider(a.cfg.TracerProvider))
+		exchange.WithTracerProvider(a.cfg.TracerProvider),
+	}
+	if a.activity != nil {
+		opts = append(opts, exchange.WithActivity(a.activity))
+	}
+	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: a.cfg.Kafka, Tuning: a.cfg.Worker}, a.holder, a.db, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating worker: %w", err)
 	}

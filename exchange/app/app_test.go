@@ -18,10 +18,8 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
-	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
-	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // copyExamples copies deploy/examples into a fresh directory the test may edit.
@@ -205,8 +203,9 @@ func kafkaAt(brokers ...string) exchange.KafkaConfig {
 }
 
 // startStack runs the assembled exchange on an embedded broker and a SQLite
-// store over the policy in dir, until the test ends.
-func startStack(ctx context.Context, t *testing.T, dir string) (*App, *devbroker.Broker, string) {
+// store over the policy in dir, until the test ends; edits change the
+// configuration first (by default it logs nothing).
+func startStack(ctx context.Context, t *testing.T, dir string, edits ...func(*Config)) (*App, *devbroker.Broker, string) {
 	t.Helper()
 	data := t.TempDir()
 	b, err := devbroker.Start("127.0.0.1:0")
@@ -214,14 +213,18 @@ func startStack(ctx context.Context, t *testing.T, dir string) (*App, *devbroker
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	a, err := New(ctx, Config{
+	cfg := Config{
 		Kafka: kafkaAt(b.Addr()), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: dir, RegisterSchemaFiles: true,
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		SigningKeyFile: filepath.Join(data, "ledger.key"),
 		ReloadInterval: 50 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	a, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,38 +255,7 @@ func TestSampleRecordsReachDeliveryTopics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a, b, _ := startStack(ctx, t, copyExamples(t))
-	latest, err := a.Registry().Latest(ctx, "ingress.health.immunisations-value")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := registryhttp.ParseSchema(latest.Subject, latest.Version, latest.ID, latest.Text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := publish.NewEncoder(s, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := enc.StampNow("administered_at", time.Now); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open("../../deploy/examples/records/health.immunisations.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{b.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	w := publish.NewWriter(kc, names.Ingress("health.immunisations"))
-	defer w.Close()
-	var sum publish.Summary
-	waitFor(t, "the ingress topic", 30*time.Second, func() bool {
-		return publish.CheckTopic(ctx, kc, names.Ingress("health.immunisations")) == nil
-	})
-	sum, err = publish.Run(ctx, f, enc, w)
+	sum, err := publishSample(ctx, t, a, b.Addr())
 	// The banner's own command must end cleanly: every line of the sample
 	// file is a record (the bad lines live in health.immunisations.bad.jsonl).
 	if err != nil || sum.Published != 19 || sum.Errors != 0 {

@@ -29,14 +29,16 @@ type Check func(ctx context.Context) error
 
 // Server routes the exchange's HTTP endpoints.
 type Server struct {
-	mux     *http.ServeMux
-	log     *slog.Logger
-	mu      sync.RWMutex
-	checks  map[string]Check
-	details map[string]string
+	mux      *http.ServeMux
+	log      *slog.Logger
+	mu       sync.RWMutex
+	checks   map[string]Check
+	details  map[string]string
+	surfaces []Surface // the index at / (index.go)
 }
 
-// New returns a server with /healthz, /readyz and, when gatherer is not nil, /metrics.
+// New returns a server with /healthz, /readyz, when gatherer is not nil
+// /metrics, and the index of its surfaces at / (see Describe).
 func New(log *slog.Logger, gatherer prometheus.Gatherer) *Server {
 	if log == nil {
 		log = slog.Default()
@@ -50,6 +52,7 @@ func New(log *slog.Logger, gatherer prometheus.Gatherer) *Server {
 	if gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
+	s.handleIndex(gatherer != nil)
 	return s
 }
 

@@ -90,3 +90,31 @@ func TestListenInUseAndServeShutdown(t *testing.T) {
 		t.Fatal("listener still accepting after shutdown")
 	}
 }
+
+// The index at / (and /api, /api/v1) lists every surface: JSON for
+// clients, HTML with links for a browser.
+func TestIndexListsSurfaces(t *testing.T) {
+	s := New(nil, prometheus.NewRegistry())
+	s.Describe("/api/v1/audit", "audit ledger entries")
+	for _, path := range []string{"/", "/api", "/api/", "/api/v1", "/api/v1/"} {
+		code, body := get(t, s, path)
+		if code != 200 {
+			t.Fatalf("GET %s = %d %q", path, code, body)
+		}
+		for _, want := range []string{`"path": "/healthz"`, `"path": "/readyz"`, `"path": "/metrics"`, `"path": "/api/v1/audit"`, `"description": "audit ledger entries"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s lacks %s:\n%s", path, want, body)
+			}
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(rec.Body.String(), `<a href="/api/v1/audit">`) {
+		t.Errorf("browser GET / = %s:\n%s", ct, rec.Body.String())
+	}
+	if code, _ := get(t, s, "/nothing-here"); code != 404 {
+		t.Errorf("GET /nothing-here = %d, want 404", code)
+	}
+}

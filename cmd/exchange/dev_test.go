@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+)
+
+// The dev banner names every surface, where the ledger and its public key
+// are (as audit verify takes them), and the tour's commands.
+func TestDevBannerListsEverySurface(t *testing.T) {
+	data := t.TempDir()
+	a, err := app.New(context.Background(), app.Config{
+		Kafka:       exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:1"}}},
+		DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile), ContractsDir: "../../deploy/examples",
+		RegisterSchemaFiles: true, KeyFile: filepath.Join(data, devSecretKeyName), CreateKey: true,
+		SigningKeyFile: filepath.Join(data, devSigningKeyFile),
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	banner := devBanner("127.0.0.1:9092", "127.0.0.1:8080", ".exchange-dev", "deploy/examples", a.Plan(), a.Topics(), 10*time.Second)
+	want := []string{
+		"Kafka (embedded)   127.0.0.1:9092",
+		"http://127.0.0.1:8080/   (every surface",
+		"http://127.0.0.1:8080/api/v1/audit?dataset=health.immunisations&decision=quarantined",
+		"http://127.0.0.1:8080/api/v1/lineage?delivery_id=ID",
+		"http://127.0.0.1:8080/healthz  /readyz  /metrics",
+		"sqlite:.exchange-dev/exchange.db",
+		".exchange-dev/ledger-signing.key.pub",
+		"secret.key: pseudonym key",
+		"every 10s while records flow",
+		"ingress.health.immunisations\n",
+		"publish --dataset health.immunisations --file deploy/examples/records/health.immunisations.jsonl --stamp-now administered_at",
+		"consume --agreement health-to-social-2026-001 --from-beginning",
+		"go run ./cmd/exchange audit verify\n",
+	}
+	for _, s := range app.Surfaces {
+		want = append(want, "http://127.0.0.1:8080"+s.Path)
+	}
+	for _, w := range want {
+		if !strings.Contains(banner, w) {
+			t.Errorf("the banner lacks %q:\n%s", w, banner)
+		}
+	}
+	// Another data directory: verify needs the ledger and key spelt out.
+	other := devBanner("127.0.0.1:9092", "127.0.0.1:8080", "/tmp/x", "deploy/examples", a.Plan(), a.Topics(), 0)
+	if !strings.Contains(other, "audit verify --database sqlite:/tmp/x/exchange.db --public-key /tmp/x/ledger-signing.key.pub") {
+		t.Errorf("with --data-dir /tmp/x the banner's verify command is not spelt out:\n%s", other)
+	}
+	if strings.Contains(other, "Activity log") {
+		t.Errorf("with the activity log off the banner still mentions it:\n%s", other)
+	}
+}
+
+// exchange dev --help and serve --help list the surfaces too.
+func TestHelpListsSurfaces(t *testing.T) {
+	for name, help := range map[string]string{"dev": devHelp(), "serve": serveHelp()} {
+		want := []string{"/healthz", "/metrics", "Index"}
+		for _, s := range app.Surfaces {
+			want = append(want, s.Path)
+		}
+		if name == "dev" {
+			want = append(want, "sqlite:.exchange-dev/exchange.db", ".exchange-dev/ledger-signing.key.pub", "exchange consume --agreement", "exchange audit verify")
+		} else {
+			want = append(want, "database.url", "signing_key_file")
+		}
+		for _, w := range want {
+			if !strings.Contains(help, w) {
+				t.Errorf("%s --help lacks %q:\n%s", name, w, help)
+			}
+		}
+	}
+}
