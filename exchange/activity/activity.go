@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -72,7 +73,7 @@ func (l *Log) ObserveActivity(b exchange.BatchActivity) {
 	for k, detail := range b.Details {
 		if !l.seen[k] {
 			l.seen[k] = true
-			l.firsts = append(l.firsts, first{dataset: k.Dataset, reason: k.Label, detail: detail})
+			l.firsts = append(l.firsts, first{dataset: k.Dataset, reason: k.Label, detail: withoutEventTime(detail)})
 		}
 	}
 }
@@ -159,4 +160,16 @@ func group(name string, m map[string]int) slog.Attr {
 		attrs = append(attrs, slog.Int(k, m[k]))
 	}
 	return slog.Group(name, attrs...)
+}
+
+// eventTime matches the record's own event time in a freshness detail
+// ("event time 2026-06-15T11:00:00Z is 1h0m0s old, ...").
+var eventTime = regexp.MustCompile(`event time \d{4}-\d{2}-\d{2}T\S+`)
+
+// withoutEventTime drops the record's event time from a detail: the event
+// time can itself be personal (a vaccination time), and the log is read by
+// more people than the ledger and the quarantine topic, which keep it. The
+// lag and the bound stay, which is what an operator acts on.
+func withoutEventTime(detail string) string {
+	return eventTime.ReplaceAllString(detail, "event time (see the ledger)")
 }

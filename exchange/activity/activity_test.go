@@ -87,3 +87,14 @@ func TestRunLogsEachIntervalAndAtStop(t *testing.T) {
 		t.Errorf("%d summaries, want 2 (one on the tick, one at stop):\n%s", n, buf.String())
 	}
 }
+
+func TestFirstQuarantineLeavesOutEventTime(t *testing.T) {
+	got := withoutEventTime("event time 2026-06-15T11:00:00Z is 1h0m0s old, over the max age 15m0s by 45m0s")
+	want := "event time (see the ledger) is 1h0m0s old, over the max age 15m0s by 45m0s"
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if d := "rule age_in_range (record.age >= 0) is false: An age outside 0–129"; withoutEventTime(d) != d {
+		t.Fatalf("a detail without an event time changed: %q", withoutEventTime(d))
+	}
+}

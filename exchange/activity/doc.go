@@ -8,5 +8,6 @@
 // It is fed by the workers' per-batch counts (exchange.WithActivity), the
 // same increments as the exchange_records_* metrics, so its lines add up to
 // /metrics. It logs dataset names, agreement ids, reason codes, counts and
-// reason details (policy text and event times), never field values.
+// reason details (policy text, lags and bounds), never field values: a
+// freshness detail's event time, which is a value of the record, is left out.
 package activity
