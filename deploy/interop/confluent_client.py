@@ -191,8 +191,10 @@ class ErrorLog:
 
     def __call__(self, err):
         self.errors.append(str(err))
-        if err.code() in self.FATAL or err.fatal():
-            raise Failure(f"{self.who}: {err}")
+        # A broker may also refuse a SASL handshake by closing the connection
+        # (librdkafka then reports a transport error that names SASL).
+        if err.code() in self.FATAL or err.fatal() or "SASL authentication error" in err.str():
+            raise Failure(f"{self.who}: {err.str()}")
 
 
 def produce(args, kafka, registry, run):
