@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -143,17 +142,6 @@ func startDevCommand(t *testing.T) (dataDir, kafkaAddr, httpAddr string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// freeAddr is a 127.0.0.1 address nothing listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // interopProperties returns the producer's and the consumer's properties
