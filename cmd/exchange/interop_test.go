@@ -74,7 +74,7 @@ func TestInteropConfluentPython(t *testing.T) {
 
 	t.Run("WrongPasswordRefused", func(t *testing.T) {
 		if !secure {
-			t.Skip("dev mode wrote no credentials (plain broker): there is no password to get wrong")
+			t.Skip("dev mode's broker is plain (no SASL credentials): there is no password to get wrong")
 		}
 		wrong := withProperty(t, producer, "sasl.password", "not-the-password")
 		sum, err := runInterop(t, python, "--producer", wrong, "--timeout", "20")
@@ -147,14 +147,20 @@ func startDevCommand(t *testing.T) (dataDir, kafkaAddr, httpAddr string) {
 // interopProperties returns the producer's and the consumer's properties
 // files: the ones dev mode issued under <data-dir>/credentials/agencies/,
 // or, where dev mode writes none (a plain broker), equivalent files with
-// security.protocol=PLAINTEXT written here. secure says which.
+// security.protocol=PLAINTEXT written here. secure says the files
+// authenticate with SASL.
 func interopProperties(t *testing.T, dataDir, kafkaAddr, httpAddr string) (producer, consumer string, secure bool) {
 	t.Helper()
 	dir := filepath.Join(dataDir, "credentials", "agencies")
 	producer = filepath.Join(dir, interopProducer+".properties")
 	consumer = filepath.Join(dir, interopConsumer+".properties")
-	if _, err := os.Stat(producer); err == nil {
-		return producer, consumer, true
+	if b, err := os.ReadFile(producer); err == nil {
+		protocol := "unset"
+		if m := regexp.MustCompile(`(?m)^security\.protocol=(.*)$`).FindSubmatch(b); m != nil {
+			protocol = string(m[1])
+		}
+		t.Logf("using the credentials exchange dev wrote in %s (security.protocol=%s)", dir, protocol)
+		return producer, consumer, strings.HasPrefix(protocol, "SASL")
 	}
 	t.Logf("exchange dev wrote no %s: the broker is plain, the test writes PLAINTEXT properties files", producer)
 	dir = t.TempDir()
