@@ -76,6 +76,12 @@ type KafkaConfig struct {
 	// else DefaultPrincipal. With a TLS client certificate, set it to the
 	// principal the brokers map the certificate to.
 	Principal string `yaml:"principal"`
+	// ManageACLs makes the exchange reconcile the cluster's ACLs with the
+	// plan in force: at start, after every plan change and at each
+	// agreement's validity bounds (exchange/app). Its principal then needs
+	// ALTER on the cluster. Default false: ACLs are the operator's
+	// (`exchange acl apply`).
+	ManageACLs bool `yaml:"manage_acls"`
 }
 
 // DefaultPrincipal is the exchange's Kafka principal when neither
@@ -103,13 +109,13 @@ func (k KafkaConfig) WithDefaults() KafkaConfig {
 // String describes k without secrets; it replaces the connection block's
 // String, which KafkaConfig would otherwise promote and so hide the rest.
 func (k KafkaConfig) String() string {
-	return fmt.Sprintf("%s group=%s partitions=%d replication_factor=%d principal=%s", k.Config, k.GroupID, k.Partitions, k.ReplicationFactor, k.ExchangePrincipal())
+	return fmt.Sprintf("%s group=%s partitions=%d replication_factor=%d principal=%s manage_acls=%t", k.Config, k.GroupID, k.Partitions, k.ReplicationFactor, k.ExchangePrincipal(), k.ManageACLs)
 }
 
 // LogValue is k as slog attributes, without secrets.
 func (k KafkaConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.Any("connection", k.Config), slog.String("group_id", k.GroupID),
-		slog.Int("partitions", k.Partitions), slog.Int("replication_factor", k.ReplicationFactor), slog.String("principal", k.ExchangePrincipal()))
+		slog.Int("partitions", k.Partitions), slog.Int("replication_factor", k.ReplicationFactor), slog.String("principal", k.ExchangePrincipal()), slog.Bool("manage_acls", k.ManageACLs))
 }
 
 // ExchangePrincipal is the exchange's principal in ACLs: Principal, else

@@ -70,8 +70,9 @@ type App struct {
 	builder  *planBuilder
 	http     *server.Server
 	metrics  *exchange.Metrics
-	activity *activity.Log // nil: no activity log
-	changes  chan struct{} // registry changed; buffered 1, never closed
+	activity *activity.Log  // nil: no activity log
+	changes  chan struct{}  // registry changed; buffered 1, never closed
+	acls     *aclReconciler // nil unless kafka.manage_acls
 	reloads  prometheus.Counter
 	failures prometheus.Counter
 	mu       sync.Mutex
@@ -153,6 +154,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reloads_total", Help: "Plans compiled and swapped in after a change of contracts, agreements or schemas."})
 	a.failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reload_failures_total", Help: "Reloads refused because the changed policy has problems; the previous plan stays in force."})
 	cfg.Metrics.MustRegister(a.reloads, a.failures)
+	if err := a.startACLSync(); err != nil {
+		a.db.Close()
+		return nil, err
+	}
 
 	a.mountHTTP()
 	a.addReadyChecks()
@@ -182,8 +187,23 @@ var Surfaces = []server.Surface{
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
 }
 
-// addReadyChecks makes /readyz report the store, the plan and the first
-// Kafka broker (reachable over TCP).
+// startACLSync builds the ACL reconciler with kafka.manage_acls and gives
+// it the first plan's documents; Run runs it.
+func (a *App) startACLSync() error {
+	if !a.cfg.Kafka.ManageACLs {
+		return nil
+	}
+	var err error
+	if a.acls, err = newACLReconciler(a.cfg.Kafka, a.log, a.cfg.Metrics); err != nil {
+		return err
+	}
+	a.acls.update(a.builder.set)
+	return nil
+}
+
+// addReadyChecks makes /readyz report the store, the plan, the first
+// Kafka broker (reachable over TCP) and, with kafka.manage_acls, the ACL
+// sync.
 func (a *App) addReadyChecks() {
 	a.http.AddCheck("store", a.db.Ping)
 	a.http.AddCheck("plan", func(context.Context) error {
@@ -201,6 +221,9 @@ func (a *App) addReadyChecks() {
 		}
 		return c.Close()
 	})
+	if a.acls != nil {
+		a.http.AddCheck("kafka_acls", a.acls.ready)
+	}
 }
 
 // Config is the configuration New was given, with its defaults applied.
@@ -227,8 +250,9 @@ func (a *App) Topics() []string { return exchange.Topics(a.holder.Load()) }
 // Close releases the store. Run closes nothing itself.
 func (a *App) Close() error { return a.db.Close() }
 
-// Run serves HTTP on ln and runs the workers and the plan reloader until
-// ctx is cancelled or one of them fails; the first failure stops all.
+// Run serves HTTP on ln and runs the workers, the plan reloader and (with
+// kafka.manage_acls) the ACL sync until ctx is cancelled or one of them
+// fails; the first failure stops all.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -261,6 +285,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	run("plan reloader", a.reloadLoop)
 	if a.activity != nil {
 		run("activity log", a.activity.Run)
+	}
+	if a.acls != nil {
+		run("acl sync", a.acls.run)
 	}
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
 	wg.Wait()
@@ -333,6 +360,9 @@ func (a *App) Reload(ctx context.Context) error {
 	}
 	old := a.holder.Load()
 	a.holder.Store(plan)
+	if a.acls != nil {
+		a.acls.update(a.builder.set) // never waits on Kafka
+	}
 	a.reloads.Inc()
 	if old == nil || old.Version() != plan.Version() {
 		a.logPlan("plan reloaded", plan)

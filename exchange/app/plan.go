@@ -35,7 +35,8 @@ type planBuilder struct {
 	built     int
 	derivedNo map[string]bool // derived subjects already set to compatibility NONE
 
-	content planContent // of the plan last built
+	content planContent     // of the plan last built
+	set     *agreements.Set // the documents of the plan last built
 	// changes says what the plan last built changed: against the previous
 	// plan, or at the first build against the documents recorded by an
 	// earlier start (nil on a fresh store). Names only, never values.
@@ -179,6 +180,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 		b.changes = content.changesSince(b.content)
 	}
 	b.content = content
+	b.set = set
 	b.built++
 	return plan, nil
 }

@@ -11,6 +11,7 @@
 //	    username: exchange
 //	    password_file: /var/run/secrets/kafka/password  # default: $EXCHANGE_KAFKA_SASL_PASSWORD
 //	  principal: User:exchange     # the exchange in ACLs; default User:<sasl.username>, else User:exchange
+//	  manage_acls: true            # reconcile ACLs on every plan change and validity bound; default false
 //	  group_id: exchange           # default "exchange"
 //	  partitions: 6                # of the topics the exchange creates; default 3
 //	  replication_factor: 3        # default 1
@@ -50,7 +51,8 @@
 // Environment overrides: EXCHANGE_KAFKA_BROKERS (comma-separated),
 // EXCHANGE_KAFKA_SASL_MECHANISM, EXCHANGE_KAFKA_SASL_USERNAME,
 // EXCHANGE_KAFKA_SASL_PASSWORD_FILE (any of them creates the sasl block),
-// EXCHANGE_KAFKA_PRINCIPAL, EXCHANGE_KAFKA_GROUP_ID, EXCHANGE_KAFKA_PARTITIONS,
+// EXCHANGE_KAFKA_PRINCIPAL, EXCHANGE_KAFKA_MANAGE_ACLS (true or false),
+// EXCHANGE_KAFKA_GROUP_ID, EXCHANGE_KAFKA_PARTITIONS,
 // EXCHANGE_KAFKA_REPLICATION_FACTOR, EXCHANGE_DATABASE_URL,
 // EXCHANGE_HTTP_ADDR, EXCHANGE_CONTRACTS_DIR, EXCHANGE_KEY_FILE,
 // EXCHANGE_SIGNING_KEY_FILE, EXCHANGE_TRACING_OTLP_ENDPOINT,
@@ -207,6 +209,13 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 			}
 			*p = n
 		}
+	}
+	if v := getenv("EXCHANGE_KAFKA_MANAGE_ACLS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("EXCHANGE_KAFKA_MANAGE_ACLS=%q: not true or false", v)
+		}
+		cfg.Kafka.ManageACLs = b
 	}
 	if v := getenv("EXCHANGE_TRACING_SAMPLE_RATIO"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)

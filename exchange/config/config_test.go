@@ -132,6 +132,28 @@ func TestKafkaConnectionBlock(t *testing.T) {
 	}
 }
 
+// TestManageACLs: kafka.manage_acls is off unless the file or
+// EXCHANGE_KAFKA_MANAGE_ACLS turns it on (the environment wins).
+func TestManageACLs(t *testing.T) {
+	base := "database: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\nkafka:\n  brokers: [k1:9093]\n"
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(base), 0o600)
+	if cfg, err := Load(p, env(nil)); err != nil || cfg.Kafka.ManageACLs {
+		t.Errorf("default: %v, manage_acls %v, want off", err, cfg.Kafka.ManageACLs)
+	}
+	os.WriteFile(p, []byte(base+"  manage_acls: true\n"), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil || !cfg.Kafka.ManageACLs || !strings.Contains(cfg.Kafka.String(), "manage_acls=true") {
+		t.Errorf("from the file: %v, manage_acls %v, described as %q", err, cfg.Kafka.ManageACLs, cfg.Kafka.String())
+	}
+	if cfg, err := Load(p, env(map[string]string{"EXCHANGE_KAFKA_MANAGE_ACLS": "false"})); err != nil || cfg.Kafka.ManageACLs {
+		t.Errorf("env false over the file's true: %v, manage_acls %v", err, cfg.Kafka.ManageACLs)
+	}
+	if _, err := Load(p, env(map[string]string{"EXCHANGE_KAFKA_MANAGE_ACLS": "yes please"})); err == nil || !strings.Contains(err.Error(), "EXCHANGE_KAFKA_MANAGE_ACLS") {
+		t.Errorf("a non-boolean env: %v", err)
+	}
+}
+
 // TestWorkerTuning: the worker block starts at the runtime's defaults,
 // overrides only the keys it names, and refuses bad values naming the line
 // (wrong type) or the key (out of range).
