@@ -73,8 +73,8 @@ type KafkaConfig struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 	// Principal is the exchange's own Kafka principal in the ACLs it
 	// compiles (`exchange acl`). Default User:<sasl.username> with SASL,
-	// else DefaultPrincipal. With a TLS client certificate, set it to the
-	// principal the brokers map the certificate to.
+	// else DefaultPrincipal. With a TLS client certificate or OAUTHBEARER,
+	// set it to the principal the brokers map the certificate or token to.
 	Principal string `yaml:"principal"`
 	// ManageACLs makes the exchange reconcile the cluster's ACLs with the
 	// plan in force: at start, after every plan change and at each

@@ -6,10 +6,12 @@
 //	  brokers: [kafka-1:9092, kafka-2:9092]
 //	  client_id: exchange          # default: kafka-go's
 //	  tls: {ca_file: /etc/exchange/kafka/ca.pem}  # optional; also cert_file, key_file, server_name
-//	  sasl:                        # optional; PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+//	  sasl:                        # optional; PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER
 //	    mechanism: SCRAM-SHA-512
 //	    username: exchange
 //	    password_file: /var/run/secrets/kafka/password  # default: $EXCHANGE_KAFKA_SASL_PASSWORD
+//	    # OAUTHBEARER instead: token_file (re-read on every connection), or
+//	    # token_endpoint, client_id, client_secret_file ($EXCHANGE_KAFKA_SASL_CLIENT_SECRET), scope
 //	  principal: User:exchange     # the exchange in ACLs; default User:<sasl.username>, else User:exchange
 //	  manage_acls: true            # reconcile ACLs on every plan change and validity bound; default false
 //	  group_id: exchange           # default "exchange"

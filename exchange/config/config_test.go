@@ -123,8 +123,12 @@ func TestKafkaConnectionBlock(t *testing.T) {
 		t.Errorf("kafka block described as %q, want the SASL user and the group", got)
 	}
 	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  principal: exchange\n  sasl: {mechanism: OAUTHBEARER, username: exchange}\n"), 0o600)
-	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "OAUTHBEARER is not supported yet") || !strings.Contains(err.Error(), "kafka.principal") {
-		t.Errorf("oauthbearer, bad principal: %v", err)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "OAUTHBEARER needs one of token_file and token_endpoint") || !strings.Contains(err.Error(), "kafka.principal") {
+		t.Errorf("oauthbearer without a token, bad principal: %v", err)
+	}
+	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  principal: User:exchange-svc\n  sasl: {mechanism: OAUTHBEARER, token_endpoint: \"https://idp/token\", client_id: exchange, client_secret_file: /run/cs, scope: kafka}\n"), 0o600)
+	if cfg, err := Load(p, env(nil)); err != nil || cfg.Kafka.SASL.TokenEndpoint != "https://idp/token" || cfg.Kafka.ExchangePrincipal() != "User:exchange-svc" {
+		t.Errorf("oauthbearer with a client-credentials endpoint: %v %+v", err, cfg.Kafka.SASL)
 	}
 	os.WriteFile(p, []byte(base+"kafka:\n  brokers: [k1:9093]\n  sasl: {password: hunter2}\n"), 0o600)
 	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "password") {

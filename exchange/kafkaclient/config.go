@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -46,16 +47,34 @@ type TLS struct {
 // SASL is how the exchange authenticates to the brokers. The password is
 // read from PasswordFile or, without one, from the environment variable
 // PasswordEnv; it is never written in the YAML, never held in this struct
-// and never logged.
+// and never logged. OAUTHBEARER takes a token from TokenFile or from a
+// client-credentials TokenEndpoint instead (its secret likewise from
+// ClientSecretFile or ClientSecretEnv).
 type SASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. PLAIN sends the
-	// password as is: use it only over TLS.
+	// Mechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER.
+	// PLAIN sends the password as is, OAUTHBEARER the token: use them only
+	// over TLS.
 	Mechanism string `yaml:"mechanism"`
 	// Username is the SASL user; the broker's principal is User:<username>.
+	// Required but for OAUTHBEARER (the token names the principal; set
+	// kafka.principal to it for the ACLs).
 	Username string `yaml:"username"`
 	// PasswordFile holds the password (one trailing newline is ignored).
 	// Default "": the password is the value of PasswordEnv.
 	PasswordFile string `yaml:"password_file"`
+
+	// TokenFile holds the OAUTHBEARER token (e.g. a JWT), re-read for
+	// every new connection so whoever renews it may replace the file.
+	TokenFile string `yaml:"token_file"`
+	// TokenEndpoint is an OAuth 2 token endpoint (https) the OAUTHBEARER
+	// token is fetched from with the client-credentials grant, as ClientID
+	// with the secret of ClientSecretFile (default: ClientSecretEnv), for
+	// Scope (optional); each token is cached until shortly before it
+	// expires. Either TokenFile or TokenEndpoint.
+	TokenEndpoint    string `yaml:"token_endpoint"`
+	ClientID         string `yaml:"client_id"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	Scope            string `yaml:"scope"`
 }
 
 // PasswordEnv is the environment variable holding the SASL password when
@@ -67,19 +86,22 @@ const (
 	Plain       = "PLAIN"
 	ScramSHA256 = "SCRAM-SHA-256"
 	ScramSHA512 = "SCRAM-SHA-512"
-	// OAuthBearer is recognised only to refuse it with a reason: kafka-go
-	// v0.4 ships no OAUTHBEARER mechanism.
+	// OAuthBearer is implemented here (oauthbearer.go): kafka-go v0.4
+	// ships no OAUTHBEARER mechanism.
 	OAuthBearer = "OAUTHBEARER"
 )
 
 // Mechanisms lists the supported SASL mechanisms.
-var Mechanisms = []string{Plain, ScramSHA256, ScramSHA512}
+var Mechanisms = []string{Plain, ScramSHA256, ScramSHA512, OAuthBearer}
 
 // String names the mechanism, the user and where the password comes from,
 // never the password.
 func (s *SASL) String() string {
 	if s == nil {
 		return "none"
+	}
+	if s.Mechanism == OAuthBearer {
+		return fmt.Sprintf("%s token=%s", s.Mechanism, s.tokenSource())
 	}
 	return fmt.Sprintf("%s user=%s password=%s", s.Mechanism, s.Username, s.passwordSource())
 }
@@ -90,7 +112,26 @@ func (s *SASL) LogValue() slog.Value {
 	if s == nil {
 		return slog.StringValue("none")
 	}
+	if s.Mechanism == OAuthBearer {
+		return slog.GroupValue(slog.String("mechanism", s.Mechanism), slog.String("token", s.tokenSource()))
+	}
 	return slog.GroupValue(slog.String("mechanism", s.Mechanism), slog.String("username", s.Username), slog.String("password", s.passwordSource()))
+}
+
+// tokenSource says where OAUTHBEARER tokens come from, never a secret.
+func (s *SASL) tokenSource() string {
+	if s.TokenFile != "" {
+		return "file:" + s.TokenFile
+	}
+	secret := "env:" + ClientSecretEnv
+	if s.ClientSecretFile != "" {
+		secret = "file:" + s.ClientSecretFile
+	}
+	endpoint := s.TokenEndpoint
+	if u, err := url.Parse(endpoint); err == nil {
+		endpoint = u.Redacted()
+	}
+	return fmt.Sprintf("endpoint:%s client_id=%s client_secret=%s", endpoint, s.ClientID, secret)
 }
 
 func (s *SASL) passwordSource() string {
@@ -151,25 +192,56 @@ func (s *SASL) validate() []error {
 	var errs []error
 	switch s.Mechanism {
 	case Plain, ScramSHA256, ScramSHA512:
+		if strings.TrimSpace(s.Username) == "" {
+			errs = append(errs, errors.New("kafka.sasl.username: required"))
+		}
+		if s.TokenFile != "" || s.TokenEndpoint != "" || s.ClientID != "" || s.ClientSecretFile != "" || s.Scope != "" {
+			errs = append(errs, fmt.Errorf("kafka.sasl: token_file, token_endpoint, client_id, client_secret_file and scope apply to OAUTHBEARER only, not %s", s.Mechanism))
+		}
 	case OAuthBearer:
-		errs = append(errs, errors.New("kafka.sasl.mechanism: OAUTHBEARER is not supported yet (kafka-go has no OAUTHBEARER mechanism); use SCRAM-SHA-512, SCRAM-SHA-256 or a TLS client certificate"))
+		errs = append(errs, s.validateBearer()...)
 	case "":
 		errs = append(errs, fmt.Errorf("kafka.sasl.mechanism: required (one of %s)", strings.Join(Mechanisms, ", ")))
 	default:
 		errs = append(errs, fmt.Errorf("kafka.sasl.mechanism: %q is not one of %s", s.Mechanism, strings.Join(Mechanisms, ", ")))
 	}
-	if strings.TrimSpace(s.Username) == "" {
-		errs = append(errs, errors.New("kafka.sasl.username: required"))
+	return errs
+}
+
+// validateBearer checks the OAUTHBEARER keys: a token file or a
+// client-credentials endpoint, never a password.
+func (s *SASL) validateBearer() []error {
+	var errs []error
+	if s.PasswordFile != "" {
+		errs = append(errs, errors.New("kafka.sasl.password_file: does not apply to OAUTHBEARER (token_file or token_endpoint)"))
+	}
+	switch {
+	case (s.TokenFile == "") == (s.TokenEndpoint == ""):
+		errs = append(errs, errors.New("kafka.sasl: OAUTHBEARER needs one of token_file and token_endpoint"))
+	case s.TokenFile != "":
+		if s.ClientID != "" || s.ClientSecretFile != "" || s.Scope != "" {
+			errs = append(errs, errors.New("kafka.sasl: client_id, client_secret_file and scope go with token_endpoint, not token_file"))
+		}
+	default:
+		if err := checkTokenEndpoint(s.TokenEndpoint); err != nil {
+			errs = append(errs, err)
+		}
+		if strings.TrimSpace(s.ClientID) == "" {
+			errs = append(errs, errors.New("kafka.sasl.client_id: required with token_endpoint"))
+		}
 	}
 	return errs
 }
 
-// mechanism reads the password (file, else getenv(PasswordEnv)) and
-// returns kafka-go's mechanism for s; nil s is no SASL. Errors never
-// contain the password.
+// mechanism reads the password (file, else getenv(PasswordEnv)), or for
+// OAUTHBEARER checks its token source, and returns kafka-go's mechanism
+// for s; nil s is no SASL. Errors never contain a secret.
 func (s *SASL) mechanism(getenv func(string) string) (sasl.Mechanism, error) {
 	if s == nil {
 		return nil, nil
+	}
+	if s.Mechanism == OAuthBearer {
+		return s.bearerMechanism(getenv)
 	}
 	var pw string
 	if s.PasswordFile != "" {

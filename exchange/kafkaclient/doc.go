@@ -14,10 +14,20 @@
 //	    cert_file: /etc/exchange/kafka/client.pem
 //	    key_file: /etc/exchange/kafka/client-key.pem
 //	    server_name: kafka.internal
-//	  sasl:                          # optional: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+//	  sasl:                          # optional: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER
 //	    mechanism: SCRAM-SHA-512
 //	    username: exchange
 //	    password_file: /var/run/secrets/kafka-password  # default: $EXCHANGE_KAFKA_SASL_PASSWORD
+//
+//	  sasl:                          # OAUTHBEARER: a token file, re-read on every connection …
+//	    mechanism: OAUTHBEARER
+//	    token_file: /var/run/secrets/kafka/token
+//	  sasl:                          # … or a client-credentials endpoint, tokens cached until near expiry
+//	    mechanism: OAUTHBEARER
+//	    token_endpoint: https://idp.example/oauth2/token
+//	    client_id: exchange
+//	    client_secret_file: /var/run/secrets/kafka/client-secret  # default: $EXCHANGE_KAFKA_SASL_CLIENT_SECRET
+//	    scope: kafka
 //
 // Secrets come from files or the environment (PasswordEnv), never from the
 // YAML itself, and are never logged: Config and SASL implement String and
@@ -25,9 +35,9 @@
 // mechanism (kafka-go's sasl/plain and sasl/scram) is set on the Dialer
 // (Readers, consumer groups) and the Transport (Writers, admin Clients)
 // alike, so every client of the binary authenticates the same way.
-// OAUTHBEARER is refused by Validate with its reason: kafka-go v0.4 has no
-// OAUTHBEARER mechanism (one would implement sasl.Mechanism with the RFC
-// 7628 client message, the token re-read from a file on each connection).
+// kafka-go v0.4 has no OAUTHBEARER mechanism: oauthbearer.go implements
+// sasl.Mechanism with the RFC 7628 client message, asking for the token on
+// every new connection (so rotation needs no restart).
 //
 // Config.Authenticated says whether the block identifies the exchange to
 // the brokers (SASL or a TLS client certificate); `exchange serve` refuses
