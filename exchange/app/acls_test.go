@@ -242,8 +242,8 @@ func value(m prometheus.Metric) float64 {
 	return d.Gauge.GetValue()
 }
 
-// runApp runs a until the test ends.
-func runApp(ctx context.Context, t *testing.T, a *App) {
+// runApp runs a until the test ends and returns its HTTP address.
+func runApp(ctx context.Context, t *testing.T, a *App) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -259,4 +259,5 @@ func runApp(ctx context.Context, t *testing.T, a *App) {
 		}
 		a.Close()
 	})
+	return ln.Addr().String()
 }

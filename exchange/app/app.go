@@ -151,14 +151,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.ActivityInterval >= 0 {
 		a.activity = activity.New(cfg.Logger, cfg.ActivityInterval)
 	}
-	a.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reloads_total", Help: "Plans compiled and swapped in after a change of contracts, agreements or schemas."})
-	a.failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reload_failures_total", Help: "Reloads refused because the changed policy has problems; the previous plan stays in force."})
-	cfg.Metrics.MustRegister(a.reloads, a.failures)
+	a.reloads, a.failures = reloadMetrics(cfg.Metrics)
 	if err := a.startACLSync(); err != nil {
 		a.db.Close()
 		return nil, err
 	}
-
 	a.mountHTTP()
 	a.addReadyChecks()
 	return a, nil
@@ -185,6 +182,14 @@ var Surfaces = []server.Surface{
 	{Path: "/api/v1/audit", Description: "audit ledger entries (?dataset=, ?decision=quarantined, ?limit=)"},
 	{Path: "/api/v1/lineage", Description: "where a record came from and everywhere it went (?delivery_id=)"},
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
+}
+
+// reloadMetrics registers the counters of plan reloads and refused ones.
+func reloadMetrics(reg prometheus.Registerer) (reloads, failures prometheus.Counter) {
+	reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reloads_total", Help: "Plans compiled and swapped in after a change of contracts, agreements or schemas."})
+	failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "exchange_plan_reload_failures_total", Help: "Reloads refused because the changed policy has problems; the previous plan stays in force."})
+	reg.MustRegister(reloads, failures)
+	return reloads, failures
 }
 
 // startACLSync builds the ACL reconciler with kafka.manage_acls and gives
