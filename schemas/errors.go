@@ -28,6 +28,8 @@ var (
 	ErrInvalidSubject = errors.New("invalid subject")
 	// ErrIncompatible is matched by *IncompatibleError.
 	ErrIncompatible = errors.New("schema is incompatible")
+	// ErrRefused is matched by *GuardError.
+	ErrRefused = errors.New("schema refused")
 
 	// Delete protocol (Confluent: soft delete first, then permanent).
 	ErrSubjectSoftDeleted    = errors.New("subject was soft deleted")
@@ -95,6 +97,23 @@ func (e *IncompatibleError) Error() string {
 
 // Is makes errors.Is(err, ErrIncompatible) true.
 func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompatible }
+
+// GuardError is a version the registry's guard (WithGuard) refused: it
+// would break an agreement in force, whatever the compatibility level.
+// Agreement and Field name what breaks when known (Agreement is empty when
+// a contract's own rule or field is at stake); Reason is the whole
+// sentence. It matches ErrRefused through errors.Is.
+type GuardError struct {
+	Subject   string
+	Agreement string
+	Field     string
+	Reason    string
+}
+
+func (e *GuardError) Error() string { return "schema refused: " + e.Reason }
+
+// Is makes errors.Is(err, ErrRefused) true.
+func (e *GuardError) Is(target error) bool { return target == ErrRefused }
 
 // InvalidSubjectError is returned when a name cannot be a subject. Reason
 // says why, for the registry API's 42208 message.

@@ -31,6 +31,7 @@ type Registry struct {
 	log          *slog.Logger
 	defaultLevel Compatibility // BACKWARD; tests change it
 	onChange     func(subject string)
+	guard        Guard
 	maxDepth     int // maxSchemaDepth; tests lower it
 
 	writeMu sync.Mutex
@@ -65,6 +66,20 @@ func WithOnChange(fn func(subject string)) Option {
 	return func(r *Registry) { r.onChange = fn }
 }
 
+// Guard decides whether candidate may become the newest version of
+// subject, whatever the subject's compatibility level (NONE included): the
+// runtime refuses a version that would break an agreement in force. It
+// returns nil to accept, a *GuardError to refuse; any other error fails
+// the registration as an internal error. It runs while the registry holds
+// its write lock, so it must not call back into the registry.
+type Guard func(ctx context.Context, subject string, candidate avro.Schema) error
+
+// WithGuard sets the check every new version passes before it is stored
+// (Register) and that CheckCompatibility reports. Default: none.
+func WithGuard(g Guard) Option {
+	return func(r *Registry) { r.guard = g }
+}
+
 // NewRegistry returns a registry over store.
 func NewRegistry(store Store, opts ...Option) *Registry {
 	r := &Registry{
@@ -84,7 +99,10 @@ func NewRegistry(store Store, opts ...Option) *Registry {
 func (r *Registry) Store() Store { return r.store }
 
 // validSubject rejects names that cannot be a subject: empty, not UTF-8,
-// control characters, longer than 255 bytes, or with a "." or ".." path
+// control characters, format characters (Unicode Cf: bidi overrides and
+// isolates, zero-width characters; a name can then display as another),
+// line and paragraph separators (U+2028, U+2029: they break a log line
+// as a newline would), longer than 255 bytes, or with a "." or ".." path
 // segment (a client joining URL paths without escaping would address
 // another subject). Errors are *InvalidSubjectError.
 func validSubject(s string) error {
@@ -98,8 +116,13 @@ func validSubject(s string) error {
 		return &InvalidSubjectError{Subject: s, Reason: "name is not valid UTF-8"}
 	}
 	for _, c := range s {
-		if unicode.IsControl(c) {
+		switch {
+		case unicode.IsControl(c):
 			return &InvalidSubjectError{Subject: s, Reason: fmt.Sprintf("name contains control character %U", c)}
+		case unicode.Is(unicode.Cf, c):
+			return &InvalidSubjectError{Subject: s, Reason: fmt.Sprintf("name contains format character %U (invisible; it can make a name display as another)", c)}
+		case unicode.In(c, unicode.Zl, unicode.Zp):
+			return &InvalidSubjectError{Subject: s, Reason: fmt.Sprintf("name contains line or paragraph separator %U", c)}
 		}
 	}
 	for _, seg := range strings.Split(s, "/") {
@@ -322,6 +345,9 @@ func (r *Registry) register(ctx context.Context, subject string, p *parsed) (id,
 		if msgs := r.check(level, p.schema, live, liveVersions(all)); len(msgs) > 0 {
 			return 0, 0, false, &IncompatibleError{Subject: subject, Level: level, Messages: msgs}
 		}
+		if err := r.guarded(ctx, subject, p.schema); err != nil {
+			return 0, 0, false, err
+		}
 		id, err := r.store.CreateSchema(ctx, p.fingerprint, p.text)
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("registering under subject %q: %w", subject, err)
@@ -340,6 +366,27 @@ func (r *Registry) register(ctx context.Context, subject string, p *parsed) (id,
 		return id, version, true, nil
 	}
 	return 0, 0, false, fmt.Errorf("registering under subject %q: gave up after %d concurrent modifications: %w", subject, attempts, ErrConflict)
+}
+
+// guarded runs the guard on a candidate version of subject; a refusal is
+// logged (names only) and returned as it is, with the subject filled in.
+func (r *Registry) guarded(ctx context.Context, subject string, candidate avro.Schema) error {
+	if r.guard == nil {
+		return nil
+	}
+	err := r.guard(ctx, subject, candidate)
+	if err == nil {
+		return nil
+	}
+	var ge *GuardError
+	if errors.As(err, &ge) {
+		if ge.Subject == "" {
+			ge.Subject = subject
+		}
+		r.log.Warn("schema refused", "subject", subject, "agreement", ge.Agreement, "field", ge.Field, "reason", ge.Reason)
+		return err
+	}
+	return fmt.Errorf("registering under subject %q: checking the version against the policy: %w", subject, err)
 }
 
 func liveVersions(all []SubjectVersion) []int {
@@ -411,6 +458,13 @@ func (r *Registry) CheckCompatibility(ctx context.Context, subject string, versi
 		if level != None {
 			msgs = checkPair(level, p.schema, v.Avro, v.Version)
 		}
+	}
+	// Register would also ask the guard; the answer says so too.
+	var ge *GuardError
+	if err := r.guarded(ctx, subject, p.schema); errors.As(err, &ge) {
+		msgs = append(msgs, ge.Error())
+	} else if err != nil {
+		return CompatibilityResult{}, err
 	}
 	return CompatibilityResult{Compatible: len(msgs) == 0, Messages: msgs}, nil
 }

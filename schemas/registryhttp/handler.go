@@ -164,6 +164,10 @@ func (h *handler) fail(w http.ResponseWriter, req *http.Request, err error, subj
 			msgs = ie.Messages
 		}
 		writeError(w, 409, 409, fmt.Sprintf("Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]", subject, strings.Join(msgs, "; ")))
+	case errors.Is(err, schemas.ErrRefused):
+		// 409 like an incompatible schema, so Confluent clients report it
+		// the same way; 40901 tells the exchange's refusal apart.
+		writeError(w, 409, ErrorCodeRefused, errorTextOf[*schemas.GuardError](err))
 	case errors.Is(err, schemas.ErrInvalidSchema):
 		writeError(w, 422, 42201, strings.TrimSpace("Invalid schema: "+strings.TrimPrefix(errorText(err), "invalid schema: ")))
 	case errors.Is(err, schemas.ErrInvalidVersion):
@@ -181,6 +185,21 @@ func (h *handler) fail(w http.ResponseWriter, req *http.Request, err error, subj
 		h.log.Error("schema registry request failed", "method", req.Method, "path", req.URL.Path, "subject", subject, "err", err)
 		writeError(w, 500, 50001, "Error in the backend datastore")
 	}
+}
+
+// ErrorCodeRefused is the error_code of a version refused because it
+// would break an agreement in force (status 409, as Confluent's
+// incompatible schema, whose error_code is 409).
+const ErrorCodeRefused = 40901
+
+// errorTextOf is the text of the first E in err's chain, err's own text
+// when there is none.
+func errorTextOf[E error](err error) string {
+	var e E
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	return err.Error()
 }
 
 // errorText is the innermost *schemas.InvalidSchemaError's text when there

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hamba/avro/v2"
+
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -351,4 +353,35 @@ func TestConcurrentRegisterOneVersion(t *testing.T) {
 	if vs, err := r.Versions(ctx, "s"); err != nil || len(vs) != 1 {
 		t.Fatalf("%d versions (%v), want 1", len(vs), err)
 	}
+}
+
+// TestHTTPGuardRefusal: a version the guard refuses is 409 with error_code
+// 40901 and the guard's sentence, under any compatibility level.
+func TestHTTPGuardRefusal(t *testing.T) {
+	c, _ := newTestClient(t, schemas.WithGuard(func(_ context.Context, _ string, cand avro.Schema) error {
+		if rs, ok := cand.(*avro.RecordSchema); ok && len(rs.Fields()) == 1 {
+			return nil
+		}
+		return &schemas.GuardError{Agreement: "a-1", Field: "age", Reason: "agreement a-1 delivers field id, which this version changes"}
+	}))
+	c.expect("POST", "/subjects/users-value/versions", schemaBody(userV1), 200, `{"id":1}`)
+	want := `{"error_code":40901,"message":"schema refused: agreement a-1 delivers field id, which this version changes"}`
+	c.expect("POST", "/subjects/users-value/versions", schemaBody(userV2), 409, want)
+	c.expect("PUT", "/config/users-value", `{"compatibility":"NONE"}`, 200, `{"compatibility":"NONE"}`)
+	c.expect("POST", "/subjects/users-value/versions", schemaBody(userV2), 409, want)
+	c.expect("POST", "/compatibility/subjects/users-value/versions/latest?verbose=true", schemaBody(userV2), 200,
+		`{"is_compatible":false,"messages":["schema refused: agreement a-1 delivers field id, which this version changes"]}`)
+}
+
+// TestHTTPSubjectNamesWithFormatCharacters: a bidi override or a line
+// separator in a subject is refused (422, 42208).
+func TestHTTPSubjectNamesWithFormatCharacters(t *testing.T) {
+	c, _ := newTestClient(t)
+	for _, name := range []string{"ingress.health%E2%80%AE.x-value", "a%E2%80%A8b", "a%E2%80%8Bb"} {
+		status, got := c.do("POST", "/subjects/"+name+"/versions", schemaBody(userV1))
+		if status != 422 || !strings.HasPrefix(got, `{"error_code":42208,`) {
+			t.Errorf("%s: %d %s, want 422 42208", name, status, got)
+		}
+	}
+	c.expect("GET", "/subjects", "", 200, `[]`)
 }
