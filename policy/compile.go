@@ -29,6 +29,7 @@ type options struct {
 	pseudoB64   bool
 	maxDepth    int
 	localIDBase int
+	isolate     bool // IsolateSchemaProblems
 }
 
 func defaultOptions() options {
@@ -63,6 +64,10 @@ type Plan struct {
 	derived  []string // derived subjects, sorted
 	// subjectKey keys Decision.SubjectHash; nil when Input.SubjectKey is empty.
 	subjectKey *hmacKey
+	// src is what the plan was compiled from (nothing is registered
+	// through it), so CheckSchema can compile a dataset on a candidate version.
+	src    Input
+	broken []BrokenDataset // datasets quarantined by IsolateSchemaProblems, sorted
 }
 
 // AgreementInfo is what the runtime needs to know about one compiled agreement.
@@ -95,6 +100,10 @@ type datasetPlan struct {
 	pool         sync.Pool
 	env          *cel.Env   // compilation only
 	asts         []*cel.Ast // compilation only: rules and filters, to find the fields they read
+	uses         []fieldUse // who reads or delivers which field (CheckSchema)
+	// broken is the quarantine detail of a dataset whose schemas do not
+	// compile (IsolateSchemaProblems); "" when the dataset is planned.
+	broken string
 }
 
 type fieldInfo struct {
@@ -171,8 +180,10 @@ type compiler struct {
 	in    Input
 	opts  options
 	probs agreements.Problems
-	rv    resolver
-	check bool // Check: schema-dependent findings only, nothing registered
+	// dsProbs holds each dataset's own problems while isolating (IsolateSchemaProblems).
+	dsProbs map[string]agreements.Problems
+	rv      resolver
+	check   bool // Check: schema-dependent findings only, nothing registered
 }
 
 func (c *compiler) addf(pos agreements.Pos, hint, format string, args ...any) {
@@ -227,7 +238,7 @@ func Compile(in Input, opts ...Option) (*Plan, error) {
 }
 
 func (c *compiler) compile() *Plan {
-	p := &Plan{version: c.in.Version, opts: c.opts, schemas: map[int]schemas.SchemaVersion{}, datasets: map[string]*datasetPlan{}}
+	p := &Plan{version: c.in.Version, opts: c.opts, schemas: map[int]schemas.SchemaVersion{}, datasets: map[string]*datasetPlan{}, src: sourceOf(c.in)}
 	if len(c.in.SubjectKey) > 0 {
 		p.subjectKey = newHMACKey(c.in.SubjectKey)
 	}
@@ -247,7 +258,10 @@ func (c *compiler) compile() *Plan {
 			c.addf(ct.Pos, "keep one contract per dataset", "dataset %s has more than one contract", ct.Dataset)
 			continue
 		}
-		if ds := c.dataset(ct); ds != nil {
+		from := len(c.probs)
+		ds := c.dataset(ct)
+		c.own(ct.Dataset, from)
+		if ds != nil {
 			p.datasets[ct.Dataset] = ds
 			p.names = append(p.names, ct.Dataset)
 		}
@@ -275,16 +289,29 @@ func (c *compiler) compile() *Plan {
 			}
 			continue
 		}
+		from := len(c.probs)
 		if ap := c.agreement(ds, a, c.opts.localIDBase+idx); ap != nil {
 			ds.agreements = append(ds.agreements, ap)
 			p.derived = append(p.derived, ap.info.Subject)
 		}
+		c.own(a.Provider, from)
 	}
 	sort.Strings(p.derived)
+	if c.isolating() {
+		c.isolate(p)
+	}
 	for _, ds := range p.datasets {
-		c.finishDataset(ds)
+		if ds.broken == "" {
+			c.finishDataset(ds)
+		}
 	}
 	return p
+}
+
+// sourceOf is what a plan keeps of its input: no registration hook.
+func sourceOf(in Input) Input {
+	in.RegisterDerived = nil
+	return in
 }
 
 func keyPos(m map[string]agreements.Pos, key string, fallback agreements.Pos) agreements.Pos {
@@ -440,6 +467,7 @@ func (c *compiler) dataSubject(ds *datasetPlan, names string) {
 		return
 	}
 	ds.subjectField = i
+	ds.use(fieldUse{kind: useSubject}, []string{ct.DataSubject}, false)
 	if msg, _ := checkIdentifier("data_subject")(agreements.Transform{}, baseOf(ds.fields[i].schema)); msg != "" {
 		c.addf(keyPos(ct.KeyPos, "data_subject", ct.Pos), "the data subject field holds an identifier: string, bytes, fixed, int or long",
 			"contract %s: data_subject field %s is of type %s, not an identifier", ct.Dataset, ct.DataSubject, typeLabel(baseOf(ds.fields[i].schema)))
@@ -459,6 +487,8 @@ func (c *compiler) qualityRules(ds *datasetPlan, names string) {
 			continue
 		}
 		ds.asts = append(ds.asts, ast)
+		fields, every := referencedFields(ast)
+		ds.use(fieldUse{kind: useRule, rule: q.Name}, fields, every)
 		ds.rules = append(ds.rules, rulePlan{
 			name: q.Name, severity: q.Severity, prg: prg,
 			reason:  Reason{Code: QualityReason(q.Name), Detail: ruleDetail(q, "is false")},
@@ -511,6 +541,7 @@ func (c *compiler) freshness(ds *datasetPlan, names string) {
 		c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "the event time is a timestamp-millis, timestamp-micros, date or RFC 3339 string field", "contract %s: freshness event_time field %s is of type %s, not a timestamp or date", ct.Dataset, fr.EventTime, typeLabel(baseOf(ds.fields[i].schema)))
 	default:
 		ds.fresh = &freshPlan{field: i, maxAge: fr.MaxAge, onStale: fr.OnStale}
+		ds.use(fieldUse{kind: useFreshness}, []string{fr.EventTime}, false)
 	}
 }
 
@@ -666,6 +697,9 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 	}
 	if !c.deriveSchema(ap, a, rec, localID) {
 		return nil
+	}
+	for _, df := range rec.Fields {
+		ds.use(fieldUse{kind: useDelivers, agreement: a.ID}, []string{df.Name}, false)
 	}
 	return ap
 }
@@ -889,6 +923,8 @@ func (c *compiler) agreementFilter(ds *datasetPlan, a *agreements.Agreement, pos
 		c.addf(pos, "filters are boolean CEL over `record`; fields: "+names, "agreement %s: filter: %s", a.ID, msg)
 	default:
 		ds.asts = append(ds.asts, ast)
+		fields, every := referencedFields(ast)
+		ds.use(fieldUse{kind: useFilter, agreement: a.ID}, fields, every)
 	}
 	return prg
 }

@@ -98,6 +98,10 @@ func (p *Plan) writerOf(rec Record, d *Decision) (*datasetPlan, *dnode) {
 		d.quarantine(ReasonDatasetUnknown, "dataset "+rec.Dataset+" has no contract in plan "+p.version)
 		return nil, nil
 	}
+	if ds.broken != "" {
+		d.quarantine(ReasonSchemaUnresolvable, ds.broken)
+		return ds, nil
+	}
 	top := ds.writers[rec.SchemaID]
 	if top == nil {
 		if _, ok := p.schemas[rec.SchemaID]; !ok {

@@ -4,11 +4,14 @@ package policy
 // truth: the same strings are the `exchange-reason` header, the ledger's
 // reason column and the `reason` metric label.
 const (
-	ReasonDecodeMalformed    = "decode:malformed"
-	ReasonDecodeTombstone    = "decode:tombstone" // null value
-	ReasonSchemaUnknownID    = "schema:unknown_id"
-	ReasonSchemaNotAllowed   = "schema:not_allowed_for_dataset"
-	ReasonSchemaUnresolvable = "schema:unresolvable" // decodes under the writer schema but cannot be resolved to the plan's
+	ReasonDecodeMalformed  = "decode:malformed"
+	ReasonDecodeTombstone  = "decode:tombstone" // null value
+	ReasonSchemaUnknownID  = "schema:unknown_id"
+	ReasonSchemaNotAllowed = "schema:not_allowed_for_dataset"
+	// ReasonSchemaUnresolvable: the record decodes under its writer schema
+	// but cannot be resolved to the plan's, or its dataset's schemas do not
+	// compile with its contract and agreements (Plan.Broken).
+	ReasonSchemaUnresolvable = "schema:unresolvable"
 	ReasonFreshnessStale     = "freshness:stale"
 	ReasonFreshnessFuture    = "freshness:future" // event time beyond the allowed clock skew
 	ReasonFreshnessMissing   = "freshness:missing_event_time"
