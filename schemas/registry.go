@@ -338,15 +338,16 @@ func (r *Registry) register(ctx context.Context, subject string, p *parsed) (id,
 			}
 			live = append(live, c)
 		}
+		// The guard first: its refusal names the agreement that would break.
+		if err := r.guarded(ctx, subject, p.schema); err != nil {
+			return 0, 0, false, err
+		}
 		level, err := r.Config(ctx, subject)
 		if err != nil {
 			return 0, 0, false, err
 		}
 		if msgs := r.check(level, p.schema, live, liveVersions(all)); len(msgs) > 0 {
 			return 0, 0, false, &IncompatibleError{Subject: subject, Level: level, Messages: msgs}
-		}
-		if err := r.guarded(ctx, subject, p.schema); err != nil {
-			return 0, 0, false, err
 		}
 		id, err := r.store.CreateSchema(ctx, p.fingerprint, p.text)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/otel/trace"
@@ -80,7 +81,10 @@ type App struct {
 }
 
 // New opens the store, the registry and the keys, and compiles the first
-// plan. A contracts directory with problems is an error listing them all.
+// plan. A contracts directory with problems is an error listing them all;
+// a dataset whose schemas do not compile is quarantined instead (logged,
+// and named on /readyz), so a registry write can never keep the exchange
+// from starting.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.Kafka = cfg.Kafka.WithDefaults()
 	if err := cfg.Kafka.Validate(); err != nil {
@@ -123,12 +127,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", store.Redact(cfg.DatabaseURL), err)
 	}
-	a.reg = schemas.NewRegistry(a.db.Schemas(), schemas.WithLogger(cfg.Logger), schemas.WithOnChange(func(string) {
-		select {
-		case a.changes <- struct{}{}:
-		default: // a rebuild is already pending
-		}
-	}))
+	a.reg = a.newRegistry()
 	a.builder = &planBuilder{
 		dir: cfg.ContractsDir, registerDir: cfg.RegisterSchemaFiles, reg: a.reg,
 		docs: a.db, keys: keys, log: cfg.Logger,
@@ -158,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.mountHTTP()
 	a.addReadyChecks()
+	a.reportBroken(plan)
 	return a, nil
 }
 
@@ -182,6 +182,43 @@ var Surfaces = []server.Surface{
 	{Path: "/api/v1/audit", Description: "audit ledger entries (?dataset=, ?decision=quarantined, ?limit=)"},
 	{Path: "/api/v1/lineage", Description: "where a record came from and everywhere it went (?delivery_id=)"},
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
+}
+
+// newRegistry is the registry over the store: a change asks for a plan
+// rebuild, and a version that would break the plan in force is refused.
+func (a *App) newRegistry() *schemas.Registry {
+	return schemas.NewRegistry(a.db.Schemas(), schemas.WithLogger(a.log), schemas.WithOnChange(func(string) {
+		select {
+		case a.changes <- struct{}{}:
+		default: // a rebuild is already pending
+		}
+	}), schemas.WithGuard(a.guardSchema))
+}
+
+// guardSchema refuses a new schema version that would break the plan in
+// force (policy.Plan.CheckSchema), whatever the subject's compatibility
+// level. Before the first plan (dev mode registers the schema files first)
+// there is nothing to break.
+func (a *App) guardSchema(_ context.Context, subject string, candidate avro.Schema) error {
+	plan := a.holder.Load()
+	if plan == nil {
+		return nil
+	}
+	return plan.CheckSchema(subject, candidate)
+}
+
+// reportBroken logs each dataset the plan quarantines because its schemas
+// do not compile, and names them under "plan" in /readyz's details. The
+// exchange stays ready: it serves every other dataset, and the broken
+// one's records are quarantined, not lost.
+func (a *App) reportBroken(plan *policy.Plan) {
+	var details []string
+	for _, b := range plan.Broken() {
+		a.log.Error("dataset quarantined: its schemas do not compile with its contract and agreements; register a version that fits them or delete the one that broke them",
+			"dataset", b.Dataset, "subject", b.Subject, "problems", b.Problems.Error())
+		details = append(details, b.Detail)
+	}
+	a.http.SetDetail("plan", strings.Join(details, "; "))
 }
 
 // reloadMetrics registers the counters of plan reloads and refused ones.
@@ -372,6 +409,7 @@ func (a *App) Reload(ctx context.Context) error {
 	if old == nil || old.Version() != plan.Version() {
 		a.logPlan("plan reloaded", plan)
 	}
+	a.reportBroken(plan)
 	return nil
 }
 

@@ -163,7 +163,10 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 			return b.registerDerived(ctx, subject, s)
 		},
 	}
-	plan, err := policy.Compile(in)
+	// A dataset whose schemas do not compile is quarantined rather than
+	// refusing the plan: a registry write must not freeze every other
+	// dataset's reloads, suspensions and revocations.
+	plan, err := policy.Compile(in, policy.IsolateSchemaProblems())
 	if err != nil {
 		return nil, fmt.Errorf("compiling %s: %w", b.dir, err)
 	}
