@@ -38,3 +38,19 @@ func TestKeysStableAcrossLoadsAndDistinctPerAgreement(t *testing.T) {
 		t.Fatal("a 5-byte key must be refused")
 	}
 }
+
+func TestRecordKeysDistinctAndStable(t *testing.T) {
+	k1 := &Keys{master: bytes.Repeat([]byte{1}, masterKeySize)}
+	k2 := &Keys{master: bytes.Repeat([]byte{1}, masterKeySize)}
+	if !bytes.Equal(k1.DeliveryKey("a"), k2.DeliveryKey("a")) || !k1.DeliverySigningKey().Equal(k2.DeliverySigningKey()) {
+		t.Fatal("derived keys differ for one master key")
+	}
+	all := [][]byte{k1.DeliveryKey("a"), k1.DeliveryKey("b"), k1.PseudonymKey("a"), k1.KeyHashKey(), k1.SubjectKey(), k1.DeliverySigningKey().Seed()}
+	for i := range all {
+		for j := range i {
+			if bytes.Equal(all[i], all[j]) {
+				t.Fatalf("keys %d and %d are equal", i, j)
+			}
+		}
+	}
+}
