@@ -22,8 +22,8 @@ func TestOpenAPIParametersMatch(t *testing.T) {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	for path, accepted := range map[string]map[string]bool{
-		"/api/v1/audit":        auditParams,
-		"/api/v1/lineage":      lineageParams,
+		"/api/v1/audit":         auditParams,
+		"/api/v1/lineage":       lineageParams,
 		"/api/v1/openapi.json":  {},
 		"/api/v1/delivery-keys": {},
 	} {
