@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/deliverysig"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -326,6 +328,64 @@ func TestDeliveryKeys(t *testing.T) {
 	for agr, k := range route(nil, 3) {
 		if k != nil {
 			t.Errorf("%s: nil source key delivered as %q", agr, k)
+		}
+	}
+}
+
+// TestLedgerPlainThenKeyedKeyHashes: a ledger whose older entries hold the
+// plain SHA-256 key hashes the exchange wrote before key hashes were keyed,
+// and whose newer ones hold keyed hashes, verifies as one chain (with
+// signed checkpoints): the chain hashes the key hash's bytes, whichever
+// form they are, so old entries keep theirs.
+func TestLedgerPlainThenKeyedKeyHashes(t *testing.T) {
+	plan, ds, r := routeWorld(t)
+	batch := make([]fetched, 6)
+	for i := range batch {
+		batch[i].msg = kafka.Message{Topic: names.Ingress(ds), Offset: int64(i), Key: []byte(fmt.Sprintf("citizen-%d", i)),
+			Value: personValue(personSchemaID(0), person{ID: "p", N: int64(i)})}
+	}
+	res := r.routeBatch(plan, batch, e2eNow, trace.SpanContext{}, make([]policy.Decision, len(batch)))
+	var before, after []ledger.Entry
+	for i, rr := range res {
+		e := rr.entry
+		if i < 3 {
+			sum := sha256.Sum256(batch[i].msg.Key) // as written before keyed key hashes
+			e.KeyHash = sum[:]
+			before = append(before, e)
+		} else {
+			after = append(after, e)
+		}
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	db, err := store.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "ledger.db"), store.WithSigningKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, es := range [][]ledger.Entry{before, after} {
+		if err := db.Append(t.Context(), es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := ledger.Verify(t.Context(), db, ledger.VerifyOptions{PublicKey: key.Public().(ed25519.PublicKey)})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	chains, _ := db.Chains(t.Context())
+	var got []string
+	for _, c := range chains {
+		_ = db.ChainEntries(t.Context(), c, func(e *ledger.Entry) error {
+			got = append(got, hex.EncodeToString(e.KeyHash))
+			return nil
+		})
+	}
+	for i := range batch {
+		want := keyHashHex(string(batch[i].msg.Key))
+		if i < 3 {
+			want = sha256Hex(string(batch[i].msg.Key))
+		}
+		if i >= len(got) || got[i] != want {
+			t.Fatalf("entry %d key hash %v, want %s", i, got, want)
 		}
 	}
 }
