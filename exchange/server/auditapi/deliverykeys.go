@@ -15,12 +15,5 @@ func DeliveryKeys(ks deliverysig.KeySet) http.Handler {
 	if err != nil {
 		panic("auditapi: marshalling a key set: " + err.Error()) // strings only: cannot fail
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !getOnly(w, r) {
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		_, _ = w.Write(body)
-	})
+	return staticJSON(body)
 }
