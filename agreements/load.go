@@ -447,7 +447,7 @@ func (d *decoder) agency(n *yaml.Node) Agency {
 }
 
 var (
-	contractKeys  = []string{"kind", "dataset", "owner", "subject", "description", "data_subject", "fields", "quality", "freshness"}
+	contractKeys  = []string{"kind", "dataset", "owner", "subject", "description", "data_subject", "key", "fields", "quality", "freshness"}
 	qualityKeys   = []string{"name", "rule", "severity", "description"}
 	freshnessKeys = []string{"event_time", "max_age", "expected_every", "on_stale"}
 )
@@ -466,6 +466,8 @@ func (d *decoder) contract(n *yaml.Node) DataContract {
 			c.Description = d.str(v, "description")
 		case "data_subject":
 			c.DataSubject = d.str(v, "data_subject")
+		case "key":
+			c.Key = d.str(v, "key")
 		case "fields":
 			if isNull(v) {
 				return

@@ -108,10 +108,15 @@ type DataContract struct {
 	// (YAML `data_subject:`); the ledger stores a keyed hash of it so that an
 	// authorised query can list who received data about one person.
 	DataSubject string
-	Fields      []FieldClass // in file order
-	Quality     []QualityRule
-	Freshness   *Freshness // nil: no freshness checks
-	Pos         Pos        // position of the document
+	// Key names the field whose value the records' Kafka key is (YAML
+	// `key:`): an agreement that keeps that field receives the source key
+	// unchanged; every other delivery carries a keyed hash of it. Empty:
+	// every delivery key is derived.
+	Key       string
+	Fields    []FieldClass // in file order
+	Quality   []QualityRule
+	Freshness *Freshness // nil: no freshness checks
+	Pos       Pos        // position of the document
 	// Description is optional free text (YAML `description:`).
 	Description string
 	// KeyPos holds the position of each key's value, keyed by YAML path

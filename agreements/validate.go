@@ -182,6 +182,7 @@ func (v *validator) contract(c *DataContract) {
 	v.text(at(c.KeyPos, "description", c.Pos), "contract description", c.Description, true)
 	fieldNames := v.contractFields(c, name)
 	v.dataSubject(c, name, fieldNames)
+	v.recordKey(c, name, fieldNames)
 	v.qualityRules(c, name)
 	v.contractFreshness(c, name, fieldNames)
 }
@@ -247,6 +248,17 @@ func (v *validator) dataSubject(c *DataContract, name string, fieldNames []strin
 		case fc.Class != Personal && fc.Class != Sensitive && contains(classifications, string(fc.Class)):
 			v.add(at(c.KeyPos, "fields."+fc.Name, fc.Pos), "a person's identifier is personal or sensitive data", "field %s identifies the data subject but is classified %s", fc.Name, fc.Class)
 		}
+	}
+}
+
+// recordKey checks that the field naming the record key is a field of the
+// contract.
+func (v *validator) recordKey(c *DataContract, name string, fieldNames []string) {
+	if c.Key == "" {
+		return
+	}
+	if _, ok := c.Field(c.Key); !ok {
+		v.add(at(c.KeyPos, "key", c.Pos), fieldHint(c.Key, fieldNames), "key %q is not a classified field of %s", c.Key, name)
 	}
 }
 

@@ -15,8 +15,11 @@
 //  2. per record: strip reserved exchange-* headers, bound headers and size,
 //     check the wire frame, Plan.Evaluate, build deliveries (headers
 //     exchange-agreement, exchange-delivery-id, exchange-source,
-//     exchange-event-time, traceparent) or the quarantine copy (original
-//     bytes and headers plus exchange-reason, exchange-detail);
+//     exchange-event-time, traceparent; the key a keyed hash of the source
+//     key per agreement) or the quarantine copy (original bytes and headers
+//     plus exchange-reason, exchange-detail); then sign the batch's
+//     deliveries (exchange-signature, one Ed25519 signature per agreement's
+//     tree of up to 128 deliveries, package deliverysig);
 //  3. produce every delivery and quarantine copy synchronously with acks=all,
 //     retrying failures (never skipping);
 //  4. append one ledger entry per record (fail closed: retried while the
@@ -46,6 +49,7 @@
 //	watchdog.go    consumer lag and the stall watchdog
 //	pipeline.go    the three-stage pipeline and its batch buffer free list
 //	route.go       routing: one record under a plan → ledger entry, deliveries or quarantine
+//	recordkeys.go  RecordKeys: delivery keys, the keyed ledger key hash, signing a batch
 //	sink.go        produce with retries, ledger append (fail closed), audit then commit
 //	metrics.go     metric names and per-batch observation
 //	activity.go    BatchActivity, the per-batch counts an ActivityObserver gets
@@ -60,7 +64,8 @@
 //	kafka := exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}}
 //	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: kafka},
 //		plans, ledgerStore,
-//		exchange.WithLogger(log), exchange.WithMetrics(m), exchange.WithTracerProvider(tp))
+//		exchange.WithLogger(log), exchange.WithMetrics(m), exchange.WithTracerProvider(tp),
+//		exchange.WithRecordKeys(keys)) // app.Keys derives them from the master key
 //	if err != nil { ... }
 //	err = w.Run(ctx) // returns after a graceful drain when ctx is cancelled
 //

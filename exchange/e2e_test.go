@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange/deliverysig"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
@@ -148,7 +150,7 @@ func runOnExamples(t *testing.T, k *testKafka, ex *examples, group, ingress stri
 	holder.Store(ex.plan)
 	cfg := WorkerConfig{Kafka: kafkaAt(k.brokers, group)}
 	k.groupTimings(&cfg)
-	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }))
+	w, err := NewWorker(cfg, holder, mem, WithLogger(testLogger(t)), WithClock(func() time.Time { return e2eNow }), WithRecordKeys(testRecordKeys()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,13 +214,26 @@ func TestEndToEnd(t *testing.T) {
 
 	mem := runOnExamples(t, k, ex, "exchange-e2e-"+ex.sfx, ingress, cases)
 
+	var caseKeys []string
+	for _, c := range cases {
+		caseKeys = append(caseKeys, string(c.Key))
+	}
+	// byKey names each message by its record's source key: deliveries
+	// carry a keyed hash of it, or the key itself to social-services, whose
+	// agreement keeps record_id, the field the contract says the key is
+	// (the test's keys are not record ids: the exchange trusts the
+	// contract's declaration).
 	byKey := func(ms []kafka.Message) map[string]kafka.Message {
 		out := map[string]kafka.Message{}
 		for _, m := range ms {
-			if _, dup := out[string(m.Key)]; dup {
-				t.Errorf("key %s delivered twice on %s", m.Key, m.Topic)
+			k := string(m.Key)
+			if agr, ok := header(m, HeaderAgreement); ok {
+				k = sourceKey(agr, m.Key, caseKeys)
 			}
-			out[string(m.Key)] = m
+			if _, dup := out[k]; dup {
+				t.Errorf("key %s delivered twice on %s", k, m.Topic)
+			}
+			out[k] = m
 		}
 		return out
 	}
@@ -249,7 +264,7 @@ func TestEndToEnd(t *testing.T) {
 	if len(entries) != len(cases) {
 		t.Fatalf("ledger has %d entries, want %d", len(entries), len(cases))
 	}
-	keyHash := func(k string) string { return sha256Hex(k) }
+	keyHash := keyHashHex // keyed (RecordKeys.KeyHash)
 	entryOf := map[string]ledger.Entry{}
 	for _, e := range entries {
 		for _, c := range cases {
@@ -280,7 +295,15 @@ func TestEndToEnd(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s key %s delivered\n %v\nwant\n %v", m.Topic, m.Key, got, want)
 		}
-		e := entryOf[string(m.Key)]
+		src := sourceKey(agreementID, m.Key, caseKeys)
+		e := entryOf[src]
+		if wantKey := deliveryKeyOf(agreementID, src); agreementID == social {
+			if string(m.Key) != src {
+				t.Errorf("%s: key %q, want the source key %q (the agreement keeps record_id)", m.Topic, m.Key, src)
+			}
+		} else if !bytes.Equal(m.Key, wantKey) {
+			t.Errorf("%s: key %q, want the keyed hash of %q", m.Topic, m.Key, src)
+		}
 		source := ingress + "/" + itoa(int(e.Partition)) + "/" + itoa(int(e.Offset))
 		wantHeaders := map[string]string{
 			HeaderAgreement:  agreementID,
@@ -288,8 +311,13 @@ func TestEndToEnd(t *testing.T) {
 			HeaderSource:     source,
 			HeaderEventTime:  wantEvent.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		}
-		if len(m.Headers) != 5 {
-			t.Errorf("%s key %s: headers %v, want exactly the 4 exchange headers and traceparent", m.Topic, m.Key, m.Headers)
+		if len(m.Headers) != 6 {
+			t.Errorf("%s key %s: headers %v, want exactly the 5 exchange headers and traceparent", m.Topic, m.Key, m.Headers)
+		}
+		sig, _ := header(m, HeaderSignature)
+		if err := deliverysig.Verify(testVerifyKeys, &deliverysig.Delivery{Agreement: agreementID, DeliveryID: wantHeaders[HeaderDeliveryID],
+			Topic: m.Topic, Key: m.Key, Value: m.Value}, sig); err != nil {
+			t.Errorf("%s key %s: signature %q: %v", m.Topic, src, sig, err)
 		}
 		for hk, hv := range wantHeaders {
 			if got, _ := header(m, hk); got != hv {

@@ -82,42 +82,50 @@ type recordResult struct {
 }
 
 // router routes ingress records under a plan. It holds only what routing
-// needs, the record limits and the delivery-id tag cache: no client, store
-// or clock (the decision time is an argument), so it runs on a compiled
-// plan alone. It is not safe for concurrent use (the tag cache); the
-// worker routes on its consume goroutine only.
+// needs, the record limits, the delivery-id tag cache and the record keys:
+// no client, store or clock (the decision time is an argument), so it runs
+// on a compiled plan alone. It is not safe for concurrent use (the tag
+// cache, the keys' HMAC states); the worker routes on its consume goroutine
+// only.
 type router struct {
 	maxRecordBytes int
 	maxHeaders     int
 	maxHeaderBytes int
 	tags           ledger.TagCache
+	keys           recordKeys
 }
 
+// newRouter returns a router with random record keys (WithRecordKeys sets
+// the real ones).
 func newRouter(cfg *WorkerConfig) router {
-	return router{
+	r := router{
 		maxRecordBytes: cfg.MaxRecordBytes,
 		maxHeaders:     cfg.MaxHeaders,
 		maxHeaderBytes: cfg.MaxHeaderBytes,
 		tags:           ledger.TagCache{},
 	}
+	r.setKeys(randomRecordKeys())
+	return r
 }
 
 // routeBatch routes every record of batch on plan (read once for the
-// batch) at decision time now; batchSpan is the parent of the records'
-// traceparents, decisions are the batch's reusable decision slots (one per
-// record; see route).
+// batch) at decision time now, then signs the batch's deliveries;
+// batchSpan is the parent of the records' traceparents, decisions are the
+// batch's reusable decision slots (one per record; see route).
 func (r *router) routeBatch(plan *policy.Plan, batch []fetched, now time.Time, batchSpan trace.SpanContext, decisions []policy.Decision) []recordResult {
 	results := make([]recordResult, len(batch))
 	for i := range batch {
 		results[i] = r.route(plan, &batch[i].msg, now, batchSpan, &decisions[i])
 	}
+	r.keys.sign(results)
 	return results
 }
 
 // route routes one ingress record under plan. It never fails: anything
-// wrong with the record becomes a quarantine with reason codes.
+// wrong with the record becomes a quarantine with reason codes. Its
+// deliveries are not signed yet (routeBatch signs a batch's at once).
 func (r *router) route(plan *policy.Plan, m *kafka.Message, now time.Time, batchSpan trace.SpanContext, d *policy.Decision) recordResult {
-	e := newEntry(plan, m, now)
+	e := r.newEntry(plan, m, now)
 	kept, traceparent, headerBytes := screenHeaders(m.Headers)
 	if value, headers, reasons := r.overLimits(m, kept, headerBytes); reasons != nil {
 		return quarantine(e, m, value, headers, reasons...)
@@ -155,8 +163,11 @@ func (r *router) route(plan *policy.Plan, m *kafka.Message, now time.Time, batch
 }
 
 // newEntry starts the ledger entry of m: its position, dataset, hashes,
-// plan version and decision time.
-func newEntry(plan *policy.Plan, m *kafka.Message, now time.Time) ledger.Entry {
+// plan version and decision time. The key hash is keyed (RecordKeys.KeyHash):
+// record keys are often guessable ids, and a plain SHA-256 of one is
+// reversed by trying candidates. (Entries written before the change keep
+// their plain hashes; the chain hashes the bytes, whichever form they are.)
+func (r *router) newEntry(plan *policy.Plan, m *kafka.Message, now time.Time) ledger.Entry {
 	dataset, _ := names.DatasetOfIngress(m.Topic)
 	e := ledger.Entry{
 		Topic:        m.Topic,
@@ -169,8 +180,7 @@ func newEntry(plan *policy.Plan, m *kafka.Message, now time.Time) ledger.Entry {
 	// One allocation for both hashes.
 	hashes := make([]byte, 2*sha256.Size)
 	if m.Key != nil {
-		k := sha256.Sum256(m.Key)
-		e.KeyHash = append(hashes[:0:sha256.Size], k[:]...)
+		e.KeyHash = r.keys.appendKeyHash(hashes[:0:sha256.Size], m.Key)
 	}
 	if m.Value != nil {
 		p := sha256.Sum256(m.Value)
@@ -269,7 +279,8 @@ func (r *router) deliver(e ledger.Entry, m *kafka.Message, d *policy.Decision, t
 	for i := range d.Outcomes {
 		if d.Outcomes[i].Delivered {
 			delivered++
-			arenaSize += len(d.Outcomes[i].AgreementID) + 32
+			// agreement, delivery id, delivery key
+			arenaSize += len(d.Outcomes[i].AgreementID) + 32 + max(len(m.Key), sha256.Size)
 		}
 	}
 	// Header values of this record share one allocation; so do its
@@ -280,10 +291,11 @@ func (r *router) deliver(e ledger.Entry, m *kafka.Message, d *policy.Decision, t
 	var out []kafka.Message
 	if delivered > 0 {
 		out = make([]kafka.Message, 0, delivered)
-		h.headers = make([]kafka.Header, 0, 5*delivered)
+		h.headers = make([]kafka.Header, 0, deliveryHeaders*delivered)
 		e.Deliveries = make([]ledger.Delivery, 0, delivered)
 	}
-	for _, o := range d.Outcomes {
+	for i := range d.Outcomes {
+		o := &d.Outcomes[i]
 		if !o.Delivered {
 			e.Skips = append(e.Skips, ledger.Skip{AgreementID: o.AgreementID, Reason: o.Skip})
 			continue
@@ -292,8 +304,9 @@ func (r *router) deliver(e ledger.Entry, m *kafka.Message, d *policy.Decision, t
 		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: string(id)})
 		out = append(out, kafka.Message{
 			Topic: o.Topic,
-			// The source key: Hash puts it on one partition, keeping per-key order.
-			Key:     m.Key,
+			// The delivery key, one per source key and agreement: Hash
+			// puts it on one partition, keeping per-key order.
+			Key:     h.deliveryKey(&r.keys, o, m.Key),
 			Value:   o.Value,
 			Headers: hs,
 		})
@@ -306,8 +319,13 @@ func (r *router) deliver(e ledger.Entry, m *kafka.Message, d *policy.Decision, t
 	return recordResult{entry: e, out: out}
 }
 
-// recordHeaders builds the header values of one record's deliveries in one
-// byte arena and their headers in one slice.
+// deliveryHeaders is the headers of a delivery: exchange-agreement,
+// exchange-delivery-id, exchange-source, exchange-event-time, traceparent,
+// and the slot routeBatch fills with exchange-signature.
+const deliveryHeaders = 6
+
+// recordHeaders builds the header values and keys of one record's
+// deliveries in one byte arena and their headers in one slice.
 type recordHeaders struct {
 	arena   []byte
 	headers []kafka.Header
@@ -343,12 +361,26 @@ func (h *recordHeaders) delivery(tags ledger.TagCache, agreementID string, m *ka
 	h.arena = tags.AppendDeliveryID(h.arena, agreementID, m.Topic, int32(m.Partition), m.Offset)
 	id = carve(h.arena, at)
 	start := len(h.headers)
+	// The sixth slot stays free for exchange-signature: appending it
+	// later does not copy the headers.
 	h.headers = append(h.headers,
 		kafka.Header{Key: HeaderAgreement, Value: agr},
 		kafka.Header{Key: HeaderDeliveryID, Value: id},
 		kafka.Header{Key: HeaderSource, Value: h.source},
 		kafka.Header{Key: HeaderEventTime, Value: h.eventTime},
 		kafka.Header{Key: HeaderTraceparent, Value: h.traceparent},
+		kafka.Header{}, // the free slot
 	)
-	return h.headers[start:len(h.headers):len(h.headers)], id
+	return h.headers[start : start+deliveryHeaders-1 : start+deliveryHeaders], id
+}
+
+// deliveryKey returns the Kafka key of o's delivery of a record keyed src
+// (recordKeys.appendDeliveryKey), in the arena.
+func (h *recordHeaders) deliveryKey(k *recordKeys, o *policy.Outcome, src []byte) []byte {
+	if src == nil {
+		return nil
+	}
+	at := len(h.arena)
+	h.arena = k.appendDeliveryKey(h.arena, o, src)
+	return carve(h.arena, at)
 }

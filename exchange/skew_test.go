@@ -47,10 +47,20 @@ func TestClockSkew(t *testing.T) {
 
 	mem := runOnExamples(t, k, ex, "exchange-skew-"+ex.sfx, ingress, cases)
 
+	var caseKeys []string
+	for k := range ages {
+		caseKeys = append(caseKeys, k)
+	}
+	// keysOf names records by their source keys (deliveries carry keyed
+	// hashes of them).
 	keysOf := func(ms []kafka.Message) []string {
 		var out []string
 		for _, m := range ms {
-			out = append(out, string(m.Key))
+			k := string(m.Key)
+			if agr, ok := header(m, HeaderAgreement); ok {
+				k = sourceKey(agr, m.Key, caseKeys)
+			}
+			out = append(out, k)
 		}
 		sort.Strings(out)
 		return out
@@ -93,7 +103,7 @@ func TestClockSkew(t *testing.T) {
 	for _, e := range entries {
 		var key string
 		for k := range ages {
-			if hex.EncodeToString(e.KeyHash) == sha256Hex(k) {
+			if hex.EncodeToString(e.KeyHash) == keyHashHex(k) {
 				key = k
 			}
 		}

@@ -73,6 +73,8 @@ type Worker struct {
 	ensured map[string]struct{}
 	// router routes records; it runs on the consume goroutine only.
 	router router
+	// keysSet: WithRecordKeys was given (else the router's keys are random).
+	keysSet bool
 }
 
 // NewWorker checks the configuration and builds a worker and its kafka-go
@@ -111,6 +113,9 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 		w.metrics = NewMetrics(nil)
 	}
 	w.log = w.log.With("component", "worker", "group", cfg.Kafka.GroupID)
+	if !w.keysSet {
+		w.log.Warn("no record keys given (WithRecordKeys): delivery keys and signatures use random keys of this process only")
+	}
 	// The builder's writer: key hash (per-key order holds from ingress to
 	// delivery), acks from every in-sync replica, synchronous (async writes
 	// report errors only to a callback, and we must know before

@@ -36,6 +36,13 @@ type testAgreement struct {
 // agreements into a plan labelled version.
 func compileWorld(t testing.TB, version string, datasets []string, ags []testAgreement) *policy.Plan {
 	t.Helper()
+	return compileWorldWith(t, version, datasets, ags, nil)
+}
+
+// compileWorldWith is compileWorld with edit applied to the input before
+// compiling (nil: none).
+func compileWorldWith(t testing.TB, version string, datasets []string, ags []testAgreement, edit func(*policy.Input)) *policy.Plan {
+	t.Helper()
 	s := mustPersonSchema(t)
 	in := policy.Input{Version: version, PseudonymKey: func(string) []byte { return []byte("k") }}
 	for i, ds := range datasets {
@@ -63,6 +70,9 @@ func compileWorld(t testing.TB, version string, datasets []string, ags []testAgr
 			ag.Fields = append(ag.Fields, agreements.FieldRule{Name: f, Transform: agreements.Transform{Kind: agreements.Keep}})
 		}
 		in.Agreements = append(in.Agreements, ag)
+	}
+	if edit != nil {
+		edit(&in)
 	}
 	p, err := policy.Compile(in)
 	if err != nil {

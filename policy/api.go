@@ -62,4 +62,9 @@ type Outcome struct {
 	// Value is the delivered record in the wire format (magic byte, derived
 	// schema id, Avro binary) when Delivered.
 	Value []byte
+	// KeyKept: the contract declares the field the record's Kafka key is
+	// (`key:`) and the agreement delivers that field unchanged (keep), so
+	// the source key may go to the consumer as is; otherwise the runtime
+	// delivers a keyed hash of it (AgreementInfo.KeyKept).
+	KeyKept bool
 }

@@ -83,6 +83,10 @@ type AgreementInfo struct {
 	Status     agreements.Status
 	ValidFrom  time.Time
 	ValidUntil time.Time
+	// KeyKept: the record key goes to the consumer unchanged, because the
+	// contract names the field it is (`key:`) and the agreement keeps that
+	// field; otherwise deliveries carry a keyed hash of it.
+	KeyKept bool
 }
 
 type datasetPlan struct {
@@ -675,6 +679,7 @@ func typeJSON(s avro.Schema, seen map[string]bool) json.RawMessage {
 // schema. It returns nil when a problem was reported (or when only checking).
 func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID int) *agreementPlan {
 	ap := newAgreementPlan(a)
+	ap.info.KeyKept = keyKept(&ds.contract, a)
 	before := len(c.probs)
 	d := &deriver{c: c, ds: ds, a: a, names: ds.fieldNames(), seen: map[string]bool{}}
 	rec := derivedRecord{Type: "record", Name: avroName(a.ID), Doc: agreementDoc(a)}
@@ -726,6 +731,20 @@ func newAgreementPlan(a *agreements.Agreement) *agreementPlan {
 		ap.skip = SkipNotActive
 	}
 	return ap
+}
+
+// keyKept reports whether a delivers the field the contract says the
+// record key is, unchanged.
+func keyKept(ct *agreements.DataContract, a *agreements.Agreement) bool {
+	if ct.Key == "" {
+		return false
+	}
+	for _, fr := range a.Fields {
+		if fr.Name == ct.Key {
+			return fr.Transform.Kind == agreements.Keep
+		}
+	}
+	return false
 }
 
 // agreementDoc is the derived schema's doc: who shares with whom, why and

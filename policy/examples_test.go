@@ -68,6 +68,13 @@ func TestExamplesCompile(t *testing.T) {
 	if got := len(p.Datasets()); got != len(in.Contracts) {
 		t.Errorf("%d datasets for %d contracts", got, len(in.Contracts))
 	}
+	// The immunisations contract says the key is record_id: social-services
+	// keeps it and may receive the key as is; statistics does not.
+	for id, want := range map[string]bool{"health-to-social-2026-001": true, "health-to-statistics-2026-002": false} {
+		if a, ok := p.Agreement(id); !ok || a.KeyKept != want {
+			t.Errorf("%s: KeyKept %v, want %v", id, a.KeyKept, want)
+		}
+	}
 }
 
 // TestExampleRecords runs the sample immunisation records through the

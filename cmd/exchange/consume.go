@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/deliverysig"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/schemas"
@@ -31,14 +34,19 @@ func init() {
 		})
 }
 
-const consumeUsage = `usage: exchange consume (--agreement ID | --topic TOPIC) [--from-beginning] [--follow] [--brokers LIST] [--registry URL]
+const consumeUsage = `usage: exchange consume (--agreement ID | --topic TOPIC) [--from-beginning] [--follow] [--brokers LIST] [--registry URL] [--keys URL]
 
 Prints what a subscriber receives: one JSON object per record, with its
 topic, partition, offset, key, headers (exchange-agreement,
-exchange-delivery-id, exchange-source, exchange-event-time, traceparent, …),
-the schema id of its wire frame and its value decoded with that schema from
-the registry. It reads without a consumer group, so it moves no committed
-offset of the subscriber.
+exchange-delivery-id, exchange-source, exchange-event-time, traceparent,
+exchange-signature, …), the schema id of its wire frame and its value
+decoded with that schema from the registry. It reads without a consumer
+group, so it moves no committed offset of the subscriber.
+
+Every delivery's exchange-signature is checked with the keys published at
+--keys (default: /api/v1/delivery-keys beside --registry): "signature" is
+"valid", "invalid: <why>" (not written by the exchange, or altered) or
+"missing".
 
 Without --from-beginning it starts at the end of each partition; without
 --follow it stops at the end offsets it saw when it started.
@@ -49,7 +57,7 @@ Without --from-beginning it starts at the end of each partition; without
 type consumeConfig struct {
 	agreement, topic    string
 	brokers             []string
-	registry            string
+	registry, keys      string
 	fromBeginning, tail bool
 }
 
@@ -83,10 +91,13 @@ func consumeCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	}
 	fmt.Fprintf(stderr, "reading %s (%d partitions) from %s until %s\n", topic, len(ranges), from, until)
 	dec := &recordDecoder{registry: cfg.registry, schemas: map[int]*schemas.SchemaVersion{}}
+	sigs := &signatureChecker{url: cfg.keys}
 	out := json.NewEncoder(stdout)
 	out.SetEscapeHTML(false)
 	return readPartitions(ctx, kc, cfg.tail, topic, ranges, func(m kafka.Message) error {
-		return out.Encode(dec.decode(ctx, m))
+		rec := dec.decode(ctx, m)
+		rec.Signature = sigs.check(ctx, &m)
+		return out.Encode(rec)
 	})
 }
 
@@ -99,6 +110,7 @@ func parseConsumeFlags(stderr io.Writer, args []string) (consumeConfig, error) {
 	fs.StringVar(&cfg.topic, "topic", "", "read this topic (e.g. a quarantine topic) instead")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	fs.StringVar(&cfg.registry, "registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
+	fs.StringVar(&cfg.keys, "keys", "", "URL of the exchange's delivery verification keys (default: /api/v1/delivery-keys on --registry's host)")
 	fs.BoolVar(&cfg.fromBeginning, "from-beginning", false, "start at the first record of each partition (default: at the end)")
 	fs.BoolVar(&cfg.tail, "follow", false, "keep printing new records until interrupted (default: stop at the end offsets seen at start)")
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +131,9 @@ func parseConsumeFlags(stderr io.Writer, args []string) (consumeConfig, error) {
 	}
 	if len(cfg.brokers) == 0 {
 		return cfg, errors.New("--brokers: no broker address given")
+	}
+	if cfg.keys == "" {
+		cfg.keys = strings.TrimSuffix(strings.TrimSuffix(cfg.registry, "/"), "/registry") + "/api/v1/delivery-keys"
 	}
 	return cfg, nil
 }
@@ -257,6 +272,10 @@ type consumedRecord struct {
 	Value     any               `json:"value,omitempty"`
 	// Error says why the value could not be decoded; the rest is still printed.
 	Error string `json:"error,omitempty"`
+	// Signature is the check of a delivery's exchange-signature: "valid",
+	// "invalid: <why>" or "missing"; absent on records that are not
+	// deliveries (no exchange-agreement header).
+	Signature string `json:"signature,omitempty"`
 }
 
 // recordDecoder decodes framed values with schemas fetched by id, once each.
@@ -309,4 +328,87 @@ func (d *recordDecoder) schema(ctx context.Context, id int) (*schemas.SchemaVers
 	}
 	d.schemas[id] = s
 	return s, nil
+}
+
+// signatureChecker checks deliveries' exchange-signature with the key set
+// fetched from url: once at the first delivery, and again when a record
+// names a key id it does not know (the exchange's key changed).
+type signatureChecker struct {
+	url      string
+	verifier *deliverysig.Verifier
+	fetchErr error
+}
+
+func (c *signatureChecker) check(ctx context.Context, m *kafka.Message) string {
+	var d deliverysig.Delivery
+	var sig string
+	var isDelivery, signed bool
+	for _, h := range m.Headers {
+		switch h.Key {
+		case exchange.HeaderAgreement:
+			d.Agreement, isDelivery = string(h.Value), true
+		case exchange.HeaderDeliveryID:
+			d.DeliveryID = string(h.Value)
+		case deliverysig.Header:
+			sig, signed = string(h.Value), true
+		}
+	}
+	switch {
+	case !isDelivery:
+		return ""
+	case !signed:
+		return "missing"
+	}
+	d.Topic, d.Key, d.Value = m.Topic, m.Key, m.Value
+	if c.verifier == nil {
+		c.fetch(ctx)
+	}
+	if c.verifier == nil {
+		return "invalid: no verification key: " + c.fetchErr.Error()
+	}
+	err := c.verifier.Verify(&d, sig)
+	if errors.Is(err, deliverysig.ErrUnknownKey) && c.fetch(ctx) {
+		err = c.verifier.Verify(&d, sig)
+	}
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return "valid"
+}
+
+// fetch reads the key set; it reports whether it got one.
+func (c *signatureChecker) fetch(ctx context.Context) bool {
+	keys, err := fetchDeliveryKeys(ctx, c.url)
+	if err != nil {
+		c.fetchErr = err
+		return false
+	}
+	c.verifier = &deliverysig.Verifier{Keys: keys}
+	return true
+}
+
+func fetchDeliveryKeys(ctx context.Context, url string) (deliverysig.Keys, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--keys %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var ks deliverysig.KeySet
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ks); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	keys, err := ks.Verification()
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return keys, nil
 }

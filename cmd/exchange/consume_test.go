@@ -19,6 +19,8 @@ import (
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/schemas"
+	"github.com/segmentio/kafka-go"
 )
 
 // startDevStack runs the assembled exchange on the example policy, an
@@ -80,12 +82,13 @@ func (l *lockedBuffer) String() string {
 
 // consumedLine is what the test reads of one output line.
 type consumedLine struct {
-	Topic    string            `json:"topic"`
-	Key      string            `json:"key"`
-	Headers  map[string]string `json:"headers"`
-	SchemaID int               `json:"schema_id"`
-	Value    map[string]any    `json:"value"`
-	Error    string            `json:"error"`
+	Topic     string            `json:"topic"`
+	Key       string            `json:"key"`
+	Headers   map[string]string `json:"headers"`
+	SchemaID  int               `json:"schema_id"`
+	Value     map[string]any    `json:"value"`
+	Error     string            `json:"error"`
+	Signature string            `json:"signature"`
 }
 
 func parseConsumed(t *testing.T, out string) []consumedLine {
@@ -190,6 +193,9 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 		if l.Headers["exchange-agreement"] != agreement {
 			t.Errorf("exchange-agreement %q", l.Headers["exchange-agreement"])
 		}
+		if l.Signature != "valid" {
+			t.Errorf("record %s: signature %q, want valid", l.Key, l.Signature)
+		}
 		id, _ := l.Value["record_id"].(string)
 		sample, ok := raw[id]
 		if !ok {
@@ -221,6 +227,8 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 		t.Fatalf("consume --follow after interrupt: %v", err)
 	}
 
+	forgedDeliveriesFail(ctx, t, brokers, agreement, lines[0], consume)
+
 	// Errors name what is missing; a usage error exits 2.
 	if err := consume(ctx, io.Discard, "--agreement", "no-such-agreement"); err == nil || !strings.Contains(err.Error(), `agreement "no-such-agreement" has no delivery topic`) || !strings.Contains(err.Error(), agreement) {
 		t.Errorf("unknown agreement: %v", err)
@@ -241,5 +249,45 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// forgedDeliveriesFail writes, as a client other than the exchange, copies
+// of a genuine delivery to its topic: with its headers but another value,
+// and without the signature. consume reports both.
+func forgedDeliveriesFail(ctx context.Context, t *testing.T, brokers, agreement string, genuine consumedLine,
+	consume func(context.Context, io.Writer, ...string) error) {
+	t.Helper()
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{brokers}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	w := kc.Writer(genuine.Topic)
+	defer w.Close()
+	var headers, unsigned []kafka.Header
+	for k, v := range genuine.Headers {
+		headers = append(headers, kafka.Header{Key: k, Value: []byte(v)})
+		if k != "exchange-signature" {
+			unsigned = append(unsigned, kafka.Header{Key: k, Value: []byte(v)})
+		}
+	}
+	value := schemas.AppendFrame(nil, genuine.SchemaID) // a value the exchange never signed
+	if err := w.WriteMessages(ctx,
+		kafka.Message{Key: []byte("forged"), Value: value, Headers: headers},
+		kafka.Message{Key: []byte("unsigned"), Value: value, Headers: unsigned},
+	); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := consume(ctx, &out, "--agreement", agreement, "--from-beginning"); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range parseConsumed(t, out.String()) {
+		got[l.Key] = l.Signature
+	}
+	if !strings.HasPrefix(got["forged"], "invalid: ") || got["unsigned"] != "missing" {
+		t.Errorf("forged delivery: signature %q; unsigned: %q", got["forged"], got["unsigned"])
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/activity"
+	"github.com/exchange-gov/exchange/exchange/deliverysig"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
@@ -69,6 +71,7 @@ type App struct {
 	reg      *schemas.Registry
 	holder   *policy.Holder
 	builder  *planBuilder
+	keys     *Keys
 	http     *server.Server
 	metrics  *exchange.Metrics
 	activity *activity.Log  // nil: no activity log
@@ -114,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.keys = keys
 	var storeOpts []store.Option
 	storeOpts = append(storeOpts, store.WithLogger(cfg.Logger))
 	if cfg.SigningKeyFile != "" {
@@ -170,6 +174,8 @@ func (a *App) mountHTTP() {
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
+	pub := a.keys.DeliverySigningKey().Public().(ed25519.PublicKey)
+	a.http.Handle("GET /api/v1/delivery-keys", auditapi.DeliveryKeys(deliverysig.Publish(pub)))
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
@@ -182,6 +188,7 @@ var Surfaces = []server.Surface{
 	{Path: "/api/v1/audit", Description: "audit ledger entries (?dataset=, ?decision=quarantined, ?limit=)"},
 	{Path: "/api/v1/lineage", Description: "where a record came from and everywhere it went (?delivery_id=)"},
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
+	{Path: "/api/v1/delivery-keys", Description: "the keys that verify deliveries' exchange-signature (JWK set)"},
 }
 
 // newRegistry is the registry over the store: a change asks for a plan
@@ -346,6 +353,7 @@ func (a *App) newWorker(i int) (*exchange.Worker, error) {
 		exchange.WithLogger(a.log.With("worker", i)),
 		exchange.WithMetrics(a.metrics),
 		exchange.WithTracerProvider(a.cfg.TracerProvider),
+		exchange.WithRecordKeys(a.recordKeys()),
 	}
 	if a.activity != nil {
 		opts = append(opts, exchange.WithActivity(a.activity))
@@ -355,6 +363,15 @@ func (a *App) newWorker(i int) (*exchange.Worker, error) {
 		return nil, fmt.Errorf("creating worker: %w", err)
 	}
 	return w, nil
+}
+
+// recordKeys are the record path's keys, derived from the master key.
+func (a *App) recordKeys() exchange.RecordKeys {
+	return exchange.RecordKeys{
+		DeliveryKey: a.keys.DeliveryKey,
+		KeyHash:     a.keys.KeyHashKey(),
+		Signer:      deliverysig.NewSigner(a.keys.DeliverySigningKey()),
+	}
 }
 
 // reloadLoop rebuilds the plan when the contracts directory or the registry

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,10 +12,12 @@ import (
 	"path/filepath"
 )
 
-// Keys derives every secret the policy needs from one master key, so that
-// operators guard one file: a pseudonym key per agreement (pseudonyms are
-// stable within an agreement and unlinkable across agreements) and the key of
-// the data-subject hash kept in the ledger.
+// Keys derives every secret the policy and the record path need from one
+// master key, so that operators guard one file and every worker of a group
+// holds the same keys: a pseudonym key and a delivery-key key per agreement
+// (both stable within an agreement and unlinkable across agreements), the
+// keys of the data-subject and record-key hashes kept in the ledger, and the
+// Ed25519 key that signs deliveries.
 type Keys struct {
 	master []byte
 }
@@ -73,3 +76,24 @@ func (k *Keys) PseudonymKey(agreementID string) []byte {
 
 // SubjectKey keys the data-subject hash stored in the ledger.
 func (k *Keys) SubjectKey() []byte { return k.derive("exchange/subject/v1") }
+
+// DeliveryKey is the HMAC key under which an agreement's delivery keys are
+// derived from source record keys (see exchange.RecordKeys).
+func (k *Keys) DeliveryKey(agreementID string) []byte {
+	return k.derive("exchange/delivery-key/v1/" + agreementID)
+}
+
+// KeyHashKey keys the hash of the source record key kept in the ledger
+// (key_hash): a plain SHA-256 of a guessable key (a record or citizen id)
+// is reversed by trying candidates.
+func (k *Keys) KeyHashKey() []byte { return k.derive("exchange/ledger-key/v1") }
+
+// DeliverySigningKey is the Ed25519 key of exchange-signature headers. It
+// is derived from the master key, not the ledger's checkpoint key: every
+// worker of a group must sign with the same key, and each already holds
+// the master key (the checkpoint key is optional and may sit with the
+// store); the two keys also have different audiences (every consumer
+// agency vs. auditors) and are rotated on their own.
+func (k *Keys) DeliverySigningKey() ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(k.derive("exchange/delivery-signature/v1"))
+}

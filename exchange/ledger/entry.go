@@ -37,8 +37,12 @@ type Entry struct {
 	Partition int32
 	Offset    int64
 
-	Dataset     string
-	KeyHash     []byte // SHA-256 of the record key; nil when the key is nil
+	Dataset string
+	// KeyHash is HMAC-SHA256 of the record key under the exchange's ledger
+	// key (a plain SHA-256 of a guessable key is reversed by trying
+	// candidates); entries written before keyed key hashes hold the plain
+	// SHA-256, and keep it: the chain covers the bytes. Nil when the key is nil.
+	KeyHash     []byte
 	PayloadHash []byte // SHA-256 of the record value as received
 	SchemaID    int    // 0 when the frame could not be read
 	Decision    Decision

@@ -5,6 +5,7 @@
 //	GET /api/v1/lineage?topic=&partition=&offset=
 //	GET /api/v1/lineage?delivery_id=
 //	GET /api/v1/openapi.json
+//	GET /api/v1/delivery-keys (DeliveryKeys: the keys of exchange-signature headers)
 //
 // /audit returns one page {"entries": […], "next": CURSOR}; pass next as
 // after= for the following page. /lineage returns where one record came

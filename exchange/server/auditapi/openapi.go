@@ -13,13 +13,16 @@ import (
 var openAPIDocument []byte
 
 // OpenAPI serves GET /api/v1/openapi.json.
-func (h *Handler) OpenAPI() http.Handler {
+func (h *Handler) OpenAPI() http.Handler { return staticJSON(openAPIDocument) }
+
+// staticJSON serves body, a JSON document fixed at start, to GET and HEAD.
+func staticJSON(body []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !getOnly(w, r) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		_, _ = w.Write(openAPIDocument)
+		_, _ = w.Write(body)
 	})
 }

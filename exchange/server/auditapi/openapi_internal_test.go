@@ -22,9 +22,10 @@ func TestOpenAPIParametersMatch(t *testing.T) {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	for path, accepted := range map[string]map[string]bool{
-		"/api/v1/audit":        auditParams,
-		"/api/v1/lineage":      lineageParams,
-		"/api/v1/openapi.json": {},
+		"/api/v1/audit":         auditParams,
+		"/api/v1/lineage":       lineageParams,
+		"/api/v1/openapi.json":  {},
+		"/api/v1/delivery-keys": {},
 	} {
 		op, ok := doc.Paths[path]["get"]
 		if !ok {
@@ -44,7 +45,7 @@ func TestOpenAPIParametersMatch(t *testing.T) {
 			t.Errorf("%s: documented parameters %v, the handler accepts %v", path, documented, want)
 		}
 	}
-	if len(doc.Paths) != 3 {
-		t.Errorf("document has %d paths, want 3", len(doc.Paths))
+	if len(doc.Paths) != 4 {
+		t.Errorf("document has %d paths, want 4", len(doc.Paths))
 	}
 }

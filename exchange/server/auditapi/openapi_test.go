@@ -1,6 +1,7 @@
 package auditapi_test
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exchange-gov/exchange/exchange/deliverysig"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -145,5 +148,34 @@ func TestOpenAPISkipReasons(t *testing.T) {
 		if !strings.Contains(string(b), r) {
 			t.Errorf("skip reason %q not documented", r)
 		}
+	}
+}
+
+// TestDeliveryKeysConform: GET /api/v1/delivery-keys answers the key set
+// the document describes, and a consumer reads the signer's key from it.
+func TestDeliveryKeysConform(t *testing.T) {
+	doc := openAPI(t, setup(t))
+	signer := deliverysig.NewSigner(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	h := auditapi.DeliveryKeys(deliverysig.Publish(signer.PublicKey()))
+	code, body := get(t, h, "/api/v1/delivery-keys")
+	if code != http.StatusOK {
+		t.Fatalf("GET /api/v1/delivery-keys: %d", code)
+	}
+	for _, b := range conform(doc, responseSchema(t, doc, "/api/v1/delivery-keys", "200"), body, "$") {
+		t.Error(b)
+	}
+	raw, _ := json.Marshal(body)
+	var ks deliverysig.KeySet
+	if err := json.Unmarshal(raw, &ks); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ks.Verification()
+	if err != nil || !keys[signer.KeyID()].Equal(signer.PublicKey()) {
+		t.Fatalf("keys %v, %v", keys, err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/delivery-keys", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d, want 405", rec.Code)
 	}
 }
