@@ -3,6 +3,12 @@
 // client can publish to it, with its data persisted under a directory so a
 // restart (even after kill -9) continues where it stopped.
 //
+// With SASL it authenticates every client with SCRAM-SHA-512 and enforces
+// ACLs (deny by default): a super user applies them through the admin API,
+// every other user may do only what they grant. SCRAM users are the ones
+// given to Start, every start (kfake would otherwise reload the previous
+// start's set and drop any new one); ACLs persist under DataDir.
+//
 // It is for development and fast tests, not production: `exchange serve`
 // talks to an external Apache Kafka cluster.
 package devbroker
@@ -10,7 +16,10 @@ package devbroker
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -31,7 +40,14 @@ type config struct {
 	dataDir    string
 	partitions int
 	syncWrites bool
+	superuser  *user // nil: no SASL, no ACLs
+	users      []user
 }
+
+type user struct{ name, password string }
+
+// Mechanism is the SASL mechanism of the broker's users.
+const Mechanism = "SCRAM-SHA-512"
 
 // Option configures Start.
 type Option func(*config)
@@ -47,6 +63,18 @@ func DefaultPartitions(n int) Option { return func(c *config) { c.partitions = n
 // acknowledged record survives kill -9 of the process. Default off (the OS
 // page cache survives a process kill, not a machine crash).
 func SyncWrites() Option { return func(c *config) { c.syncWrites = true } }
+
+// SASL requires every client to authenticate (SCRAM-SHA-512) and enforces
+// ACLs, deny by default; name is the super user, who bypasses them and is
+// meant to apply them. Default: no authentication, no ACLs.
+func SASL(name, password string) Option {
+	return func(c *config) { c.superuser = &user{name, password} }
+}
+
+// User adds a SCRAM-SHA-512 user, subject to ACLs (with SASL only).
+func User(name, password string) Option {
+	return func(c *config) { c.users = append(c.users, user{name, password}) }
+}
 
 // Start listens on addr (host:port; port 0 picks a free one) and serves Kafka.
 func Start(addr string, opts ...Option) (*Broker, error) {
@@ -86,7 +114,12 @@ func Start(addr string, opts ...Option) (*Broker, error) {
 	}
 	if cfg.dataDir != "" {
 		kopts = append(kopts, kfake.DataDir(cfg.dataDir))
+		// The users are the ones given now: a persisted set would replace them.
+		if err := os.Remove(filepath.Join(cfg.dataDir, "sasl.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("embedded kafka: resetting its users: %w", err)
+		}
 	}
+	kopts = append(kopts, cfg.saslOpts()...)
 	if cfg.syncWrites {
 		kopts = append(kopts, kfake.SyncWrites())
 	}
@@ -100,6 +133,17 @@ func Start(addr string, opts ...Option) (*Broker, error) {
 		b.addr = addrs[0]
 	}
 	return b, nil
+}
+
+func (cfg *config) saslOpts() []kfake.Opt {
+	if cfg.superuser == nil {
+		return nil
+	}
+	opts := []kfake.Opt{kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser(Mechanism, cfg.superuser.name, cfg.superuser.password)}
+	for _, u := range cfg.users {
+		opts = append(opts, kfake.User(Mechanism, u.name, u.password))
+	}
+	return opts
 }
 
 // Addr is the bootstrap address clients connect to.
