@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
-	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
-	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -38,6 +38,7 @@ func runDev(ctx context.Context, args []string) error {
 	demoRate := fs.Int("demo-rate", 20, "records per second published by --demo")
 	partitions := fs.Int("partitions", 3, "partitions of the topics the exchange creates")
 	otlpEndpoint := fs.String("otlp-endpoint", "", "export batch spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318); default none")
+	insecure := fs.Bool("insecure", false, "run the embedded broker without authentication and ACLs (any client may read raw ingress and forge deliveries); for experiments only")
 	verbose := fs.Bool("v", false, "debug logging")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
 	usageWith(fs, devHelp)
@@ -70,23 +71,17 @@ func runDev(ctx context.Context, args []string) error {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 	defer ln.Close()
-	broker, err := devbroker.Start(*kafkaAddr,
-		devbroker.DataDir(filepath.Join(*dataDir, "kafka")),
-		devbroker.DefaultPartitions(*partitions),
-		// Every acknowledged record is on disk: a kill -9 loses nothing.
-		devbroker.SyncWrites())
-	if errors.Is(err, devbroker.ErrAddrInUse) {
-		return fmt.Errorf("--kafka-addr %s is already in use by another process (another Kafka?); stop it or choose another address with --kafka-addr", *kafkaAddr)
-	}
+	kafka, err := startDevKafka(ctx, devKafkaConfig{addr: *kafkaAddr, dataDir: *dataDir, contracts: *contracts,
+		registry: "http://" + ln.Addr().String() + "/registry", partitions: *partitions, syncWrites: true, insecure: *insecure, log: log})
 	if err != nil {
-		return fmt.Errorf("--kafka-addr: %w", err)
+		return err
 	}
-	defer broker.Close()
+	defer kafka.Close()
 
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, devLedgerFile))
 	a, err := app.New(ctx, app.Config{
 		Kafka: exchange.KafkaConfig{
-			Config:     kafkaclient.Config{Brokers: []string{broker.Addr()}},
+			Config:     kafka.exchange,
 			Partitions: *partitions,
 		},
 		DatabaseURL:         "sqlite://" + dbPath,
@@ -104,10 +99,11 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 
-	fmt.Fprint(os.Stderr, devBanner(broker.Addr(), ln.Addr().String(), *dataDir, *contracts, a.Plan(), a.Topics(), a.Config().ActivityInterval))
+	kafka.watch(ctx, a)
+	fmt.Fprint(os.Stderr, devBanner(kafka.view(), ln.Addr().String(), *dataDir, *contracts, a.Plan(), a.Topics(), a.Config().ActivityInterval))
 	if *demoOn {
 		go func() {
-			if err := demo.Run(ctx, a, *demoRate); err != nil {
+			if err := demo.Run(ctx, a, *demoRate, demo.As(kafka.agencyConfig)); err != nil {
 				log.Error("demo generator stopped", "err", err)
 			}
 		}()
@@ -119,10 +115,14 @@ func runDev(ctx context.Context, args []string) error {
 
 // devBanner is what exchange dev prints once it runs: every surface, the
 // ledger and its keys, the topics, and the commands of the README's tour.
-func devBanner(kafkaAddr, httpAddr, dataDir, contracts string, plan *policy.Plan, topics []string, activityEvery time.Duration) string {
+func devBanner(kafka devKafkaView, httpAddr, dataDir, contracts string, plan *policy.Plan, topics []string, activityEvery time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nExchange dev is running (Ctrl-C stops it cleanly).\n\n")
-	fmt.Fprintf(&b, "  Kafka (embedded)   %s\n", kafkaAddr)
+	if !kafka.secure {
+		fmt.Fprintf(&b, "  !!! %s\n\n", devInsecureWarning)
+	}
+	fmt.Fprintf(&b, "  Kafka (embedded)   %s\n", kafka.addr)
+	fmt.Fprintf(&b, "  Kafka credentials  %s\n", kafka.credentialsLine())
 	b.WriteString(httpSurfaces("http://" + httpAddr))
 	b.WriteString(devLedger(dataDir))
 	fmt.Fprintf(&b, "  Policy             %s (plan %s: %d datasets)\n", contracts, plan.Version(), len(plan.Datasets()))
@@ -136,30 +136,51 @@ func devBanner(kafkaAddr, httpAddr, dataDir, contracts string, plan *policy.Plan
 	for _, t := range topics {
 		fmt.Fprintf(&b, "  %s\n", t)
 	}
-	ds := "health.immunisations"
-	if len(plan.Datasets()) > 0 && !slices.Contains(plan.Datasets(), ds) {
-		ds = plan.Datasets()[0]
-	}
-	stamp := ""
-	if c, ok := plan.Contract(ds); ok && c.Freshness != nil && c.Freshness.EventTime != "" {
-		// The sample records carry fixed event times; stamping them now
-		// keeps the freshness SLA from quarantining every one as stale.
-		stamp = " --stamp-now " + c.Freshness.EventTime
-	}
-	fmt.Fprintf(&b, "\nPublish the sample records (in another terminal):\n")
-	fmt.Fprintf(&b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl%s --brokers %s --registry http://%s/registry\n\n",
-		ds, contracts, ds, stamp, kafkaAddr, httpAddr)
-	for _, ag := range plan.Agreements(ds) {
-		if ag.Status == agreements.StatusActive {
-			fmt.Fprintf(&b, "See what %s receives (agreement %s):\n", ag.Consumer, ag.ID)
-			fmt.Fprintf(&b, "  go run ./cmd/exchange consume --agreement %s --from-beginning --brokers %s --registry http://%s/registry\n\n", ag.ID, kafkaAddr, httpAddr)
-			break
-		}
-	}
+	writeDevCommands(&b, kafka, httpAddr, contracts, plan)
 	verify := "go run ./cmd/exchange audit verify"
 	if dataDir != devDataDir {
 		verify += fmt.Sprintf(" --database sqlite:%s --public-key %s", filepath.ToSlash(filepath.Join(dataDir, devLedgerFile)), filepath.Join(dataDir, devSigningKeyFile+".pub"))
 	}
 	fmt.Fprintf(&b, "Verify the audit ledger (from this directory):\n  %s\n\n", verify)
 	return b.String()
+}
+
+// writeDevCommands writes the banner's copy-paste commands: publish the
+// sample records as their owner agency, read an agreement's deliveries as
+// its consumer (exchange consume, kcat, kafka-console-consumer.sh).
+func writeDevCommands(b *strings.Builder, kafka devKafkaView, httpAddr, contracts string, plan *policy.Plan) {
+	ds := "health.immunisations"
+	if len(plan.Datasets()) > 0 && !slices.Contains(plan.Datasets(), ds) {
+		ds = plan.Datasets()[0]
+	}
+	stamp, owner := "", ""
+	if c, ok := plan.Contract(ds); ok {
+		owner = c.Owner
+		if c.Freshness != nil && c.Freshness.EventTime != "" {
+			// The sample records carry fixed event times; stamping them now
+			// keeps the freshness SLA from quarantining every one as stale.
+			stamp = " --stamp-now " + c.Freshness.EventTime
+		}
+	}
+	registry := "http://" + httpAddr + "/registry"
+	fmt.Fprintf(b, "\nPublish the sample records as %s (in another terminal):\n", owner)
+	fmt.Fprintf(b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl%s %s --registry %s\n\n",
+		ds, contracts, ds, stamp, kafka.connectFlag(owner), registry)
+	for _, ag := range plan.Agreements(ds) {
+		if ag.Status != agreements.StatusActive {
+			continue
+		}
+		fmt.Fprintf(b, "See what %s receives (agreement %s):\n", ag.Consumer, ag.ID)
+		fmt.Fprintf(b, "  go run ./cmd/exchange consume --agreement %s --from-beginning %s --registry %s\n", ag.ID, kafka.connectFlag(ag.Consumer), registry)
+		if kafka.secure {
+			topic := names.Deliver(ag.Consumer, ag.ID)
+			file := devcreds.AgencyFile(kafka.dataDir, ag.Consumer)
+			fmt.Fprintf(b, "  kcat -b %s -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=%s -X sasl.username=%s -X sasl.password=\"$(sed -n 's/^sasl.password=//p' %s)\" -C -t %s -o beginning -e\n",
+				kafka.addr, devcreds.Mechanism, ag.Consumer, file, topic)
+			fmt.Fprintf(b, "  kafka-console-consumer.sh --bootstrap-server %s --consumer.config %s --topic %s --group %s --from-beginning\n",
+				kafka.addr, devcreds.JavaFile(kafka.dataDir, ag.Consumer), topic, names.GroupPrefixOf(ag.Consumer)+"console")
+		}
+		fmt.Fprintln(b)
+		break
+	}
 }

@@ -29,7 +29,8 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	banner := devBanner("127.0.0.1:9092", "127.0.0.1:8080", ".exchange-dev", "deploy/examples", a.Plan(), a.Topics(), 10*time.Second)
+	secure := devKafkaView{addr: "127.0.0.1:9092", dataDir: ".exchange-dev", secure: true, users: []string{"health", "social-services"}}
+	banner := devBanner(secure, "127.0.0.1:8080", ".exchange-dev", "deploy/examples", a.Plan(), a.Topics(), 10*time.Second)
 	want := []string{
 		"Kafka (embedded)   127.0.0.1:9092",
 		"http://127.0.0.1:8080/   (every surface",
@@ -44,6 +45,11 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		"publish --dataset health.immunisations --file deploy/examples/records/health.immunisations.jsonl --stamp-now administered_at",
 		"consume --agreement health-to-social-2026-001 --from-beginning",
 		"go run ./cmd/exchange audit verify\n",
+		"Kafka credentials  .exchange-dev/credentials/agencies (SASL/SCRAM-SHA-512, ACLs enforced; agencies: health, social-services)",
+		"--stamp-now administered_at --credentials .exchange-dev/credentials/agencies/health.properties",
+		"--from-beginning --credentials .exchange-dev/credentials/agencies/social-services.properties",
+		"kcat -b 127.0.0.1:9092 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=social-services",
+		"kafka-console-consumer.sh --bootstrap-server 127.0.0.1:9092 --consumer.config .exchange-dev/credentials/agencies/social-services.java.properties --topic deliver.social-services.health-to-social-2026-001 --group social-services.console",
 	}
 	for _, s := range app.Surfaces {
 		want = append(want, "http://127.0.0.1:8080"+s.Path)
@@ -54,9 +60,12 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		}
 	}
 	// Another data directory: verify needs the ledger and key spelt out.
-	other := devBanner("127.0.0.1:9092", "127.0.0.1:8080", "/tmp/x", "deploy/examples", a.Plan(), a.Topics(), 0)
+	other := devBanner(devKafkaView{addr: "127.0.0.1:9092", dataDir: "/tmp/x"}, "127.0.0.1:8080", "/tmp/x", "deploy/examples", a.Plan(), a.Topics(), 0)
 	if !strings.Contains(other, "audit verify --database sqlite:/tmp/x/exchange.db --public-key /tmp/x/ledger-signing.key.pub") {
 		t.Errorf("with --data-dir /tmp/x the banner's verify command is not spelt out:\n%s", other)
+	}
+	if !strings.Contains(other, "!!! INSECURE") || !strings.Contains(other, "--brokers 127.0.0.1:9092") || strings.Contains(other, "kcat") {
+		t.Errorf("the --insecure banner does not say so loudly, or offers credentials:\n%s", other)
 	}
 	if strings.Contains(other, "Activity log") {
 		t.Errorf("with the activity log off the banner still mentions it:\n%s", other)

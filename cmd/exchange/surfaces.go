@@ -52,7 +52,7 @@ func devLedger(dataDir string) string {
 	row := func(name, value string) { fmt.Fprintf(&b, "  %-18s %s\n", name, value) }
 	row("Ledger (SQLite)", "sqlite:"+filepath.ToSlash(filepath.Join(dataDir, devLedgerFile))+"   (--database of exchange audit verify|query|export)")
 	row("Ledger public key", filepath.Join(dataDir, devSigningKeyFile+".pub")+"   (--public-key of exchange audit verify)")
-	row("Dev credentials", dataDir+string(filepath.Separator)+"   ("+devSecretKeyName+": pseudonym key; "+devSigningKeyFile+": ledger signing key; dev only)")
+	row("Dev keys", dataDir+string(filepath.Separator)+"   ("+devSecretKeyName+": pseudonym key; "+devSigningKeyFile+": ledger signing key; dev only)")
 	return b.String()
 }
 
