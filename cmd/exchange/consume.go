@@ -34,7 +34,7 @@ func init() {
 		})
 }
 
-const consumeUsage = `usage: exchange consume (--agreement ID | --topic TOPIC) [--from-beginning] [--follow] [--brokers LIST] [--registry URL] [--keys URL]
+const consumeUsage = `usage: exchange consume (--agreement ID | --topic TOPIC) [--from-beginning] [--follow] [--credentials FILE | --brokers LIST] [--registry URL] [--keys URL]
 
 Prints what a subscriber receives: one JSON object per record, with its
 topic, partition, offset, key, headers (exchange-agreement,
@@ -51,12 +51,17 @@ Every delivery's exchange-signature is checked with the keys published at
 Without --from-beginning it starts at the end of each partition; without
 --follow it stops at the end offsets it saw when it started.
 
+It connects as --credentials says or, when exchange dev's credentials are in
+.exchange-dev/, as the agreement's consumer (for --agreement, or --topic
+deliver.*), or as exchange dev's super user for other topics (no agency may
+read ingress.* or quarantine.*).
+
 `
 
 // consumeConfig is what the flags of consume say.
 type consumeConfig struct {
 	agreement, topic    string
-	brokers             []string
+	kafka               kafkaFlags
 	registry, keys      string
 	fromBeginning, tail bool
 }
@@ -68,15 +73,18 @@ func consumeCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	if err != nil {
 		return err
 	}
-	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: cfg.brokers})
+	kc, asAdmin, err := consumeClients(ctx, stderr, cfg)
 	if err != nil {
-		return fmt.Errorf("--brokers: %w", err)
+		return err
 	}
 	defer kc.Close()
 	client := kc.Admin()
 	topic, err := consumeTopic(ctx, client, cfg)
 	if err != nil {
 		return err
+	}
+	if asAdmin && cfg.agreement != "" {
+		return fmt.Errorf("agreement %q: its delivery topic %s exists, but its consumer may not read it now (the agreement is not active, or outside its validity window)", cfg.agreement, topic)
 	}
 	ranges, err := partitionRanges(ctx, client, topic, cfg.fromBeginning)
 	if err != nil {
@@ -108,7 +116,7 @@ func parseConsumeFlags(stderr io.Writer, args []string) (consumeConfig, error) {
 	var cfg consumeConfig
 	fs.StringVar(&cfg.agreement, "agreement", "", "agreement id: read its delivery topic")
 	fs.StringVar(&cfg.topic, "topic", "", "read this topic (e.g. a quarantine topic) instead")
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	brokers := cfg.kafka.register(fs)
 	fs.StringVar(&cfg.registry, "registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
 	fs.StringVar(&cfg.keys, "keys", "", "URL of the exchange's delivery verification keys (default: /api/v1/delivery-keys on --registry's host)")
 	fs.BoolVar(&cfg.fromBeginning, "from-beginning", false, "start at the first record of each partition (default: at the end)")
@@ -124,18 +132,34 @@ func parseConsumeFlags(stderr io.Writer, args []string) (consumeConfig, error) {
 		fs.Usage()
 		return cfg, exitError{2}
 	}
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			cfg.brokers = append(cfg.brokers, b)
-		}
-	}
-	if len(cfg.brokers) == 0 {
-		return cfg, errors.New("--brokers: no broker address given")
-	}
 	if cfg.keys == "" {
 		cfg.keys = strings.TrimSuffix(strings.TrimSuffix(cfg.registry, "/"), "/registry") + "/api/v1/delivery-keys"
 	}
-	return cfg, nil
+	return cfg, cfg.kafka.parsed(fs, *brokers)
+}
+
+// consumeClients connects as consume's flags and the dev credentials say
+// (see consumeUsage). asAdmin: connected as the dev super user for an
+// agreement no agency may read now, only to tell why.
+func consumeClients(ctx context.Context, stderr io.Writer, cfg consumeConfig) (kc *kafkaclient.Clients, asAdmin bool, err error) {
+	kf := cfg.kafka
+	if kf.credentials != "" {
+		kc, err = clientsFromFile(kf.credentials, "--credentials")
+		return kc, false, err
+	}
+	if cfg.topic != "" {
+		if consumer, ok := names.ConsumerOfDeliver(cfg.topic); ok {
+			kc, err = kf.clients(stderr, consumer)
+			return kc, false, err
+		}
+	} else if kc, ok := kf.devReader(ctx, stderr, func(id string) string { return names.Deliver(id, cfg.agreement) }); ok {
+		return kc, false, nil
+	}
+	if kc, ok, err := kf.devAdmin(stderr); ok || err != nil {
+		return kc, ok && cfg.agreement != "", err
+	}
+	kc, err = kf.clients(stderr, "")
+	return kc, false, err
 }
 
 // consumeTopic finds the topic to read: --topic as given, or the delivery
@@ -144,7 +168,7 @@ func parseConsumeFlags(stderr io.Writer, args []string) (consumeConfig, error) {
 func consumeTopic(ctx context.Context, client *kafka.Client, cfg consumeConfig) (string, error) {
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{})
 	if err != nil {
-		return "", fmt.Errorf("listing the topics of %s: %w", strings.Join(cfg.brokers, ","), err)
+		return "", fmt.Errorf("listing the topics of %s: %w", client.Addr, kafkaclient.Explain(err))
 	}
 	var known []string // agreements that have a delivery topic
 	for _, t := range meta.Topics {
@@ -161,7 +185,7 @@ func consumeTopic(ctx context.Context, client *kafka.Client, cfg consumeConfig) 
 			known = append(known, strings.TrimPrefix(t.Name, names.DeliverPrefixOf(consumer)))
 		}
 	}
-	brokers := strings.Join(cfg.brokers, ",")
+	brokers := client.Addr.String()
 	if cfg.topic != "" {
 		return "", fmt.Errorf("topic %q does not exist on %s", cfg.topic, brokers)
 	}

@@ -18,48 +18,68 @@ import (
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
-	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 	"github.com/exchange-gov/exchange/schemas"
 	"github.com/segmentio/kafka-go"
 )
 
-// startDevStack runs the assembled exchange on the example policy, an
-// embedded broker and a SQLite store, as `exchange dev` does, until the test
-// ends. It returns the broker address and the registry URL.
-func startDevStack(ctx context.Context, t *testing.T) (brokers, registry string) {
+// devStack is a running exchange dev stack of a test.
+type devStack struct {
+	brokers, registry, dataDir, contracts string
+	kafka                                 *devKafka
+	app                                   *app.App
+}
+
+// credentials is the --credentials flag of agency.
+func (s *devStack) credentials(agency string) []string {
+	return []string{"--credentials", devcreds.AgencyFile(s.dataDir, agency)}
+}
+
+// startDevStack runs the assembled exchange on the example policy, the
+// embedded broker with SASL and ACLs and a SQLite store, as `exchange dev`
+// does, until the test ends.
+func startDevStack(ctx context.Context, t *testing.T) *devStack {
+	return startDevStackOn(ctx, t, examplesDir, t.TempDir())
+}
+
+// startDevStackOn is startDevStack on a contracts and a data directory.
+func startDevStackOn(ctx context.Context, t *testing.T, contracts, data string) *devStack {
 	t.Helper()
-	b, err := devbroker.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	data := t.TempDir()
-	a, err := app.New(ctx, app.Config{
-		Kafka: exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{b.Addr()}}}, DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile),
-		ContractsDir: examplesDir, RegisterSchemaFiles: true,
-		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
-		SigningKeyFile: filepath.Join(data, devSigningKeyFile),
-		ReloadInterval: 50 * time.Millisecond,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &devStack{registry: "http://" + ln.Addr().String() + "/registry", dataDir: data, contracts: contracts}
+	s.kafka, err = startDevKafka(ctx, devKafkaConfig{addr: "127.0.0.1:0", dataDir: data, contracts: contracts, registry: s.registry, partitions: 3, log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.kafka.Close)
+	s.brokers = s.kafka.Addr()
+	s.app, err = app.New(ctx, app.Config{
+		Kafka: exchange.KafkaConfig{Config: s.kafka.exchange}, DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile),
+		ContractsDir: contracts, RegisterSchemaFiles: true,
+		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
+		SigningKeyFile: filepath.Join(data, devSigningKeyFile),
+		ReloadInterval: 50 * time.Millisecond,
+		Logger:         log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithCancel(ctx)
+	s.kafka.watch(runCtx, s.app)
 	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
+	go func() { done <- s.app.Run(runCtx, ln) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-		a.Close()
+		s.app.Close()
 	})
-	return b.Addr(), "http://" + ln.Addr().String() + "/registry"
+	return s
 }
 
 // lockedBuffer is a bytes.Buffer a command writes while the test reads it.
@@ -143,30 +163,16 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	brokers, registry := startDevStack(ctx, t)
+	s := startDevStack(ctx, t)
 	publishSample := func() {
 		t.Helper()
-		args := []string{"--dataset", "health.immunisations", "--file", filepath.Join(examplesDir, "records", "health.immunisations.jsonl"),
-			"--stamp-now", "administered_at", "--brokers", brokers, "--registry", registry}
-		// The worker creates the ingress topic when it starts; until then
-		// publish refuses before sending anything.
-		for {
-			var out, errOut bytes.Buffer
-			err := publishCmd(ctx, &out, &errOut, args)
-			if err == nil {
-				return
-			}
-			if !strings.Contains(err.Error(), "topic") || ctx.Err() != nil {
-				t.Fatalf("publish: %v\n%s%s", err, out.String(), errOut.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		publishSampleTo(ctx, t, s)
 	}
 	publishSample()
 
 	const agreement = "health-to-social-2026-001"
 	consumeTo := func(ctx context.Context, out, errOut io.Writer, args ...string) error {
-		return consumeCmd(ctx, out, errOut, append([]string{"--brokers", brokers, "--registry", registry}, args...))
+		return consumeCmd(ctx, out, errOut, append(append(s.credentials("social-services"), "--registry", s.registry), args...))
 	}
 	consume := func(ctx context.Context, out io.Writer, args ...string) error {
 		return consumeTo(ctx, out, io.Discard, args...)
@@ -227,7 +233,8 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 		t.Fatalf("consume --follow after interrupt: %v", err)
 	}
 
-	forgedDeliveriesFail(ctx, t, brokers, agreement, lines[0], consume)
+	// Only the exchange may write deliver.*: the forger is the dev super user.
+	forgedDeliveriesFail(ctx, t, s.kafka.admin, agreement, lines[0], consume)
 
 	// Errors name what is missing; a usage error exits 2.
 	if err := consume(ctx, io.Discard, "--agreement", "no-such-agreement"); err == nil || !strings.Contains(err.Error(), `agreement "no-such-agreement" has no delivery topic`) || !strings.Contains(err.Error(), agreement) {
@@ -238,6 +245,26 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 	}
 	if err := consume(ctx, io.Discard); exitCode(err) != 2 {
 		t.Errorf("neither --agreement nor --topic: exit %d, want 2", exitCode(err))
+	}
+}
+
+// publishSampleTo publishes the sample records of health.immunisations as
+// health, as the banner says, waiting for the worker to create the topic
+// (until then publish refuses before sending anything).
+func publishSampleTo(ctx context.Context, t *testing.T, s *devStack) {
+	t.Helper()
+	args := append(s.credentials("health"), "--dataset", "health.immunisations", "--file", filepath.Join(examplesDir, "records", "health.immunisations.jsonl"),
+		"--stamp-now", "administered_at", "--registry", s.registry)
+	for {
+		var out, errOut bytes.Buffer
+		err := publishCmd(ctx, &out, &errOut, args)
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "topic") || ctx.Err() != nil {
+			t.Fatalf("publish: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -255,14 +282,9 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // forgedDeliveriesFail writes, as a client other than the exchange, copies
 // of a genuine delivery to its topic: with its headers but another value,
 // and without the signature. consume reports both.
-func forgedDeliveriesFail(ctx context.Context, t *testing.T, brokers, agreement string, genuine consumedLine,
+func forgedDeliveriesFail(ctx context.Context, t *testing.T, kc *kafkaclient.Clients, agreement string, genuine consumedLine,
 	consume func(context.Context, io.Writer, ...string) error) {
 	t.Helper()
-	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{brokers}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
 	w := kc.Writer(genuine.Topic)
 	defer w.Close()
 	var headers, unsigned []kafka.Header

@@ -91,6 +91,10 @@ func startDevKafka(ctx context.Context, cfg devKafkaConfig) (*devKafka, error) {
 	k.broker = b
 	k.exchange = kafkaclient.Config{Brokers: []string{b.Addr()}}
 	if cfg.insecure {
+		if err := devcreds.Remove(cfg.dataDir); err != nil {
+			k.Close()
+			return nil, err
+		}
 		return k, nil
 	}
 	if err := k.secure(ctx, set, password); err != nil {
@@ -116,6 +120,9 @@ func (k *devKafka) secure(ctx context.Context, set *agreements.Set, password fun
 	}
 	adminPw, err := devcreds.WritePassword(k.cfg.dataDir, devAdminUser, password(devAdminUser))
 	if err != nil {
+		return err
+	}
+	if err := devcreds.WriteAdmin(k.cfg.dataDir, e, devAdminUser, password(devAdminUser)); err != nil {
 		return err
 	}
 	k.exchange.SASL = &kafkaclient.SASL{Mechanism: kafkaclient.ScramSHA512, Username: devExchangeUser, PasswordFile: exPw}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements/names"
-	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
@@ -30,20 +28,23 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--brokers LIST] [--registry URL] [--key FIELD] [--stamp-now FIELD]
+		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--credentials FILE | --brokers LIST] [--registry URL] [--key FIELD] [--stamp-now FIELD]
 
 Reads one JSON object per line, converts it with the latest schema of subject
 ingress.<dataset>-value from the schema registry, and produces it to topic
 ingress.<dataset> (acks=all). A line that does not fit the schema is reported
 with its line number and field, and is not published. Exit status 1 if any
-line was not published.
+line was not published. It connects as the dataset's owner agency (the id's
+part before the first dot) with the dev credentials of .exchange-dev/ when
+they exist, or as --credentials says.
 
 `)
 		fs.PrintDefaults()
 	}
 	dataset := fs.String("dataset", "", "dataset id, `<agency>.<name>` (required)")
 	file := fs.String("file", "", "JSON lines file, - for stdin (required)")
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	var kf kafkaFlags
+	brokers := kf.register(fs)
 	registry := fs.String("registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
 	key := fs.String("key", "", "field whose value is the record key (default: record_id when the schema has it)")
 	stampNow := fs.String("stamp-now", "", "timestamp `FIELD` set to the publish time on every record (replays sample data as fresh events)")
@@ -57,14 +58,8 @@ line was not published.
 		fs.Usage()
 		return exitError{2}
 	}
-	var brokerList []string
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			brokerList = append(brokerList, b)
-		}
-	}
-	if len(brokerList) == 0 {
-		return errors.New("--brokers: no broker address given")
+	if err := kf.parsed(fs, *brokers); err != nil {
+		return err
 	}
 
 	var in io.Reader = os.Stdin
@@ -98,9 +93,10 @@ line was not published.
 		}
 	}
 	topic := names.Ingress(*dataset)
-	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: brokerList})
+	owner, _, _ := strings.Cut(*dataset, ".")
+	kc, err := kf.clients(stderr, owner)
 	if err != nil {
-		return fmt.Errorf("--brokers: %w", err)
+		return err
 	}
 	defer kc.Close()
 	w := publish.NewWriter(kc, topic)

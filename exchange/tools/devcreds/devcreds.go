@@ -67,7 +67,7 @@ func WriteAgencies(dataDir string, e Endpoints, passwords map[string]string) err
 }
 
 func clientProperties(e Endpoints, id, pw string) string {
-	return fmt.Sprintf(`# Kafka and schema registry credentials of agency %[2]s, issued by exchange dev.
+	return fmt.Sprintf(`# Kafka and schema registry credentials of %[2]s, issued by exchange dev.
 # librdkafka / confluent-kafka / exchange publish|consume --credentials.
 bootstrap.servers=%[1]s
 security.protocol=SASL_PLAINTEXT
@@ -87,6 +87,39 @@ security.protocol=SASL_PLAINTEXT
 sasl.mechanism=%[4]s
 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="%[2]s" password="%[3]s";
 `, e.Brokers, id, pw, Mechanism)
+}
+
+// AdminFile is the properties file of the dev super user.
+func AdminFile(dataDir, name string) string { return filepath.Join(Dir(dataDir), name+".properties") }
+
+// WriteAdmin writes the dev super user's properties file (AdminFile).
+func WriteAdmin(dataDir string, e Endpoints, name, password string) error {
+	if err := mkdirPrivate(Dir(dataDir)); err != nil {
+		return err
+	}
+	return writePrivate(AdminFile(dataDir, name), clientProperties(e, name, password))
+}
+
+// Remove deletes every credential of a data directory (a broker without
+// authentication makes them meaningless, and stale files would mislead).
+func Remove(dataDir string) error {
+	if err := os.RemoveAll(Dir(dataDir)); err != nil {
+		return fmt.Errorf("removing the dev credentials: %w", err)
+	}
+	return nil
+}
+
+// Agencies lists the agencies with a properties file under dataDir, sorted.
+func Agencies(dataDir string) []string {
+	matches, _ := filepath.Glob(filepath.Join(AgenciesDir(dataDir), "*.properties"))
+	var ids []string
+	for _, m := range matches {
+		if name := filepath.Base(m); !strings.HasSuffix(name, ".java.properties") {
+			ids = append(ids, strings.TrimSuffix(name, ".properties"))
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // WritePassword writes credentials/<name>.password and returns its path:
