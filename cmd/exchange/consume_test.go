@@ -45,13 +45,23 @@ func startDevStack(ctx context.Context, t *testing.T) *devStack {
 // startDevStackOn is startDevStack on a contracts and a data directory.
 func startDevStackOn(ctx context.Context, t *testing.T, contracts, data string) *devStack {
 	t.Helper()
+	return startDevStackWith(ctx, t, contracts, data, false)
+}
+
+// startDevStackWith is startDevStackOn, with --insecure or not.
+func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string, insecure bool) *devStack {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logw io.Writer = io.Discard
+	if os.Getenv("EXCHANGE_TEST_DEV_LOG") != "" {
+		logw = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logw, nil))
 	s := &devStack{registry: "http://" + ln.Addr().String() + "/registry", dataDir: data, contracts: contracts}
-	s.kafka, err = startDevKafka(ctx, devKafkaConfig{addr: "127.0.0.1:0", dataDir: data, contracts: contracts, registry: s.registry, partitions: 3, log: log})
+	s.kafka, err = startDevKafka(ctx, devKafkaConfig{addr: "127.0.0.1:0", dataDir: data, contracts: contracts, registry: s.registry, partitions: 3, insecure: insecure, log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
