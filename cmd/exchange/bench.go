@@ -20,11 +20,12 @@ func runBench(ctx context.Context, args []string) error {
 	brokers := fs.String("brokers", "", "Kafka bootstrap brokers, comma-separated (default: an embedded broker)")
 	database := fs.String("database", os.Getenv("EXCHANGE_DATABASE_URL"), "store URL for the ledger (default: SQLite in a temp dir; env EXCHANGE_DATABASE_URL)")
 	partitions := fs.Int("partitions", 3, "partitions of the ingress topic")
+	useSASL := fs.Bool("sasl", false, "the embedded broker authenticates every client with SASL/SCRAM-SHA-512 and enforces ACLs (compare with and without)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the exchange phase (not the publish or raw phases) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := bench.Config{Records: *records, DatabaseURL: *database, Partitions: *partitions, Out: os.Stdout}
+	cfg := bench.Config{Records: *records, DatabaseURL: *database, Partitions: *partitions, SASL: *useSASL, Out: os.Stdout}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

@@ -8,7 +8,9 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +52,11 @@ type Config struct {
 	Brokers     []string // Kafka cluster; default: an embedded broker
 	DatabaseURL string   // store of the exchange; default: SQLite in a temp dir
 	Partitions  int      // of the ingress topic; default 3
+	// SASL makes the embedded broker authenticate every connection with
+	// SCRAM-SHA-512 and check ACLs; every client of the run (publisher, raw
+	// relay, exchange) signs in as its super user, so both contestants pay
+	// the same handshakes. Only with the embedded broker. Default off.
+	SASL bool
 	// LatencyRecords are published at LatencyRate/s after the throughput
 	// runs, to measure publish → delivery latency. Defaults 3000 and 1000.
 	LatencyRecords int
@@ -130,22 +137,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer os.RemoveAll(tmp)
-	brokerDesc := "brokers " + strings.Join(cfg.Brokers, ",")
-	if len(cfg.Brokers) == 0 {
-		b, err := devbroker.Start("127.0.0.1:0", devbroker.DefaultPartitions(cfg.Partitions))
-		if err != nil {
-			return res, err
-		}
-		defer b.Close()
-		cfg.Brokers, brokerDesc = []string{b.Addr()}, "embedded kfake broker"
+	conn, brokerDesc, stopBroker, err := connect(cfg, tmp)
+	if err != nil {
+		return res, err
 	}
+	defer stopBroker()
 	storeDesc := "SQLite ledger"
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = "sqlite://" + filepath.Join(tmp, "bench.db")
 	} else if strings.HasPrefix(cfg.DatabaseURL, "postgres") {
 		storeDesc = "PostgreSQL ledger"
 	}
-	r, err := start(ctx, cfg, tmp)
+	r, err := start(ctx, cfg, conn, tmp)
 	if err != nil {
 		return res, err
 	}
@@ -172,9 +175,45 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
+// benchUser is the embedded broker's super user with SASL.
+const benchUser = "bench"
+
+// connect is the connection of every client of the run: to cfg.Brokers,
+// or to an embedded broker it starts (with SASL, signing in as its super
+// user, the password in a file under tmp); stop stops that broker.
+func connect(cfg Config, tmp string) (conn kafkaclient.Config, desc string, stop func(), err error) {
+	if len(cfg.Brokers) > 0 {
+		if cfg.SASL {
+			return conn, "", nil, errors.New("bench: SASL applies to the embedded broker only (no brokers given)")
+		}
+		return kafkaclient.Config{Brokers: cfg.Brokers}, "brokers " + strings.Join(cfg.Brokers, ","), func() {}, nil
+	}
+	opts := []devbroker.Option{devbroker.DefaultPartitions(cfg.Partitions)}
+	desc = "embedded kfake broker"
+	if cfg.SASL {
+		pw := make([]byte, 18)
+		if _, err := rand.Read(pw); err != nil {
+			return conn, "", nil, err
+		}
+		file := filepath.Join(tmp, "kafka.password")
+		if err := os.WriteFile(file, []byte(hex.EncodeToString(pw)), 0o600); err != nil {
+			return conn, "", nil, err
+		}
+		opts = append(opts, devbroker.SASL(benchUser, hex.EncodeToString(pw)))
+		conn.SASL = &kafkaclient.SASL{Mechanism: kafkaclient.ScramSHA512, Username: benchUser, PasswordFile: file}
+		desc += " with SASL/SCRAM-SHA-512 and ACLs"
+	}
+	b, err := devbroker.Start("127.0.0.1:0", opts...)
+	if err != nil {
+		return conn, "", nil, err
+	}
+	conn.Brokers = []string{b.Addr()}
+	return conn, desc, b.Close, nil
+}
+
 // start assembles the exchange on the reference policy (written under tmp)
 // and the bench's Kafka clients, and creates every topic of the run.
-func start(ctx context.Context, cfg Config, tmp string) (*run, error) {
+func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string) (*run, error) {
 	policyDir := filepath.Join(tmp, "policy")
 	if err := writePolicy(policyDir); err != nil {
 		return nil, err
@@ -182,7 +221,7 @@ func start(ctx context.Context, cfg Config, tmp string) (*run, error) {
 	r := &run{cfg: cfg, ingress: names.Ingress(Dataset), rawOut: "bench.raw-passthrough", nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	a, err := app.New(ctx, app.Config{
 		Kafka: exchange.KafkaConfig{
-			Config:     kafkaclient.Config{Brokers: cfg.Brokers},
+			Config:     conn,
 			GroupID:    r.exchangeGroup(),
 			Partitions: cfg.Partitions,
 		},
@@ -197,7 +236,7 @@ func start(ctx context.Context, cfg Config, tmp string) (*run, error) {
 		return nil, fmt.Errorf("starting the exchange: %w", err)
 	}
 	r.app = a
-	if r.kc, err = kafkaclient.New(kafkaclient.Config{Brokers: cfg.Brokers}, kafkaclient.AdminTimeout(10*time.Second)); err != nil {
+	if r.kc, err = kafkaclient.New(conn, kafkaclient.AdminTimeout(10*time.Second)); err != nil {
 		a.Close()
 		return nil, err
 	}

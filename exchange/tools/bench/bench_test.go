@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,16 +14,26 @@ import (
 )
 
 // TestRunReportsRatioLine runs a small benchmark end to end on the embedded
-// broker. It checks the run completes and the report's last line has the
-// machine-readable form; it asserts nothing about speed.
+// broker, without and with SASL. It checks the run completes and the
+// report's last line has the machine-readable form; it asserts nothing
+// about speed.
 func TestRunReportsRatioLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker and the whole exchange")
 	}
+	for _, sasl := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sasl=%v", sasl), func(t *testing.T) { testRatioLine(t, sasl) })
+	}
+	if _, err := Run(context.Background(), Config{Brokers: []string{"127.0.0.1:1"}, SASL: true}); err == nil || !strings.Contains(err.Error(), "embedded broker only") {
+		t.Errorf("SASL with brokers: %v", err)
+	}
+}
+
+func testRatioLine(t *testing.T, sasl bool) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := Run(ctx, Config{Records: 3000, LatencyRecords: 200, LatencyRate: 500, Timeout: 2 * time.Minute, Out: &out})
+	res, err := Run(ctx, Config{Records: 3000, SASL: sasl, LatencyRecords: 200, LatencyRate: 500, Timeout: 2 * time.Minute, Out: &out})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
