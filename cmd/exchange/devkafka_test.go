@@ -15,6 +15,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 )
 
@@ -262,4 +263,48 @@ func fetchOne(ctx context.Context, c *kafkaclient.Clients, topic string) error {
 func deniedErr(err error) bool {
 	return err != nil && (errors.Is(err, kafka.TopicAuthorizationFailed) || errors.Is(err, kafka.UnknownTopicOrPartition) ||
 		strings.Contains(err.Error(), "Authorization Failed") || strings.Contains(err.Error(), "topic not found"))
+}
+
+// TestDevDemoPublishesAsOwners: --demo on the secure broker publishes to
+// every dataset's ingress, as its owner (the exchange may not write there).
+func TestDevDemoPublishesAsOwners(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := startDevStack(ctx, t)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- demo.Run(runCtx, s.app, 200, demo.As(s.kafka.agencyConfig)) }()
+	admin := s.kafka.admin.Admin()
+	for _, ds := range s.app.Plan().Datasets() {
+		topic := names.Ingress(ds)
+		waitFor(t, "demo records on "+topic, 30*time.Second, func() bool { return endOffset(ctx, admin, topic) > 0 })
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+}
+
+// endOffset sums the end offsets of topic's partitions (0 on any error).
+func endOffset(ctx context.Context, c *kafka.Client, topic string) int64 {
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(md.Topics) == 0 || md.Topics[0].Error != nil {
+		return 0
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range md.Topics[0].Partitions {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p.ID))
+	}
+	resp, err := c.ListOffsets(ctx, req)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, po := range resp.Topics[topic] {
+		n += po.LastOffset
+	}
+	return n
 }
