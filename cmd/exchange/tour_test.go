@@ -16,6 +16,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 )
 
 // The README's five-minute tour, run as written: the commands between
@@ -168,17 +169,23 @@ func startTour(ctx context.Context, t *testing.T) *tour {
 // (created by the worker after start), so that the first step can publish.
 func (tr *tour) waitReady(ctx context.Context, t *testing.T) {
 	t.Helper()
-	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{tr.kafkaAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	var kc *kafkaclient.Clients // as the dataset's owner, with the credentials exchange dev wrote
+	defer func() {
+		if kc != nil {
+			kc.Close()
+		}
+	}()
 	retry(ctx, t, time.Minute, "exchange dev to be ready", func() (string, bool) {
 		resp, err := http.Get("http://" + tr.httpAddr + "/readyz")
 		if err != nil {
 			return err.Error() + "\n" + tr.log.String(), false
 		}
 		resp.Body.Close()
+		if kc == nil {
+			if kc, err = clientsFromFile(filepath.Join(tr.dir, devcreds.AgencyFile(devDataDir, "health")), "dev credentials"); err != nil {
+				return err.Error(), false
+			}
+		}
 		err = publish.CheckTopic(ctx, kc, names.Ingress("health.immunisations"))
 		return fmt.Sprintf("/readyz %d, topic: %v", resp.StatusCode, err), resp.StatusCode == 200 && err == nil
 	})
