@@ -290,21 +290,13 @@ func TestDevDemoPublishesAsOwners(t *testing.T) {
 
 // endOffset sums the end offsets of topic's partitions (0 on any error).
 func endOffset(ctx context.Context, c *kafka.Client, topic string) int64 {
-	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil || len(md.Topics) == 0 || md.Topics[0].Error != nil {
-		return 0
-	}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range md.Topics[0].Partitions {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p.ID))
-	}
-	resp, err := c.ListOffsets(ctx, req)
+	ranges, err := partitionRanges(ctx, c, topic, false)
 	if err != nil {
 		return 0
 	}
 	var n int64
-	for _, po := range resp.Topics[topic] {
-		n += po.LastOffset
+	for _, r := range ranges {
+		n += r.end
 	}
 	return n
 }
