@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
@@ -68,7 +67,7 @@ func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string
 	t.Cleanup(s.kafka.Close)
 	s.brokers = s.kafka.Addr()
 	s.app, err = app.New(ctx, app.Config{
-		Kafka: exchange.KafkaConfig{Config: s.kafka.exchange}, DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile),
+		Kafka: s.kafka.exchange, DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile),
 		ContractsDir: contracts, RegisterSchemaFiles: true,
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		SigningKeyFile: filepath.Join(data, devSigningKeyFile),
@@ -79,7 +78,7 @@ func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	s.kafka.watch(runCtx, s.app)
+	s.kafka.warnIfInsecure(s.app)
 	done := make(chan error, 1)
 	go func() { done <- s.app.Run(runCtx, ln) }()
 	t.Cleanup(func() {
@@ -244,7 +243,12 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 	}
 
 	// Only the exchange may write deliver.*: the forger is the dev super user.
-	forgedDeliveriesFail(ctx, t, s.kafka.admin, agreement, lines[0], consume)
+	forger, err := clientsFromFile(devcreds.AdminFile(s.dataDir, devAdminUser), "dev super user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forger.Close()
+	forgedDeliveriesFail(ctx, t, forger, agreement, lines[0], consume)
 
 	// Errors name what is missing; a usage error exits 2.
 	if err := consume(ctx, io.Discard, "--agreement", "no-such-agreement"); err == nil || !strings.Contains(err.Error(), `agreement "no-such-agreement" has no delivery topic`) || !strings.Contains(err.Error(), agreement) {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
-	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/server"
@@ -80,10 +79,7 @@ func runDev(ctx context.Context, args []string) error {
 
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, devLedgerFile))
 	a, err := app.New(ctx, app.Config{
-		Kafka: exchange.KafkaConfig{
-			Config:     kafka.exchange,
-			Partitions: *partitions,
-		},
+		Kafka:               kafka.exchange,
 		DatabaseURL:         "sqlite://" + dbPath,
 		ContractsDir:        *contracts,
 		RegisterSchemaFiles: true,
@@ -99,7 +95,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 
-	kafka.watch(ctx, a)
+	kafka.warnIfInsecure(a)
 	fmt.Fprint(os.Stderr, devBanner(kafka.view(), ln.Addr().String(), *dataDir, *contracts, a.Plan(), a.Topics(), a.Config().ActivityInterval))
 	if *demoOn {
 		go func() {

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/acl"
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/aclsync"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
@@ -21,8 +20,10 @@ import (
 )
 
 // Dev mode's Kafka principals besides the agencies: the exchange runs as
-// devExchangeUser (no super user: its own ACLs), devAdminUser is the super
-// user that applies the ACLs (and reads what no agency may, for
+// devExchangeUser (no super user: its own ACLs, ALTER on the cluster among
+// them, so that it keeps them in step with the plan itself, as
+// kafka.manage_acls does in production); devAdminUser is the super user
+// that applies them once at start (and reads what no agency may, for
 // `exchange consume --topic` in dev mode).
 const (
 	devExchangeUser = "exchange"
@@ -46,12 +47,9 @@ type devKafkaConfig struct {
 type devKafka struct {
 	cfg      devKafkaConfig
 	broker   *devbroker.Broker
-	exchange kafkaclient.Config   // the exchange's connection block
+	exchange exchange.KafkaConfig // the exchange's kafka block (with SASL: manage_acls)
 	admin    *kafkaclient.Clients // the dev super user; nil with --insecure
 	users    []string             // agencies with a Kafka user (this start's)
-
-	mu      sync.Mutex
-	syncErr error // last ACL apply's failure
 }
 
 // startDevKafka starts the broker; with SASL it also writes the
@@ -89,7 +87,7 @@ func startDevKafka(ctx context.Context, cfg devKafkaConfig) (*devKafka, error) {
 		return nil, fmt.Errorf("--kafka-addr: %w", err)
 	}
 	k.broker = b
-	k.exchange = kafkaclient.Config{Brokers: []string{b.Addr()}}
+	k.exchange = exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{b.Addr()}}, Partitions: cfg.partitions}
 	if cfg.insecure {
 		if err := devcreds.Remove(cfg.dataDir); err != nil {
 			k.Close()
@@ -104,7 +102,8 @@ func startDevKafka(ctx context.Context, cfg devKafkaConfig) (*devKafka, error) {
 	return k, nil
 }
 
-// secure writes the credentials and applies the ACLs of set.
+// secure writes the credentials, applies the ACLs of set and makes the
+// exchange manage them from then on.
 func (k *devKafka) secure(ctx context.Context, set *agreements.Set, password func(string) string) error {
 	agencies := map[string]string{}
 	for _, id := range k.users {
@@ -126,6 +125,7 @@ func (k *devKafka) secure(ctx context.Context, set *agreements.Set, password fun
 		return err
 	}
 	k.exchange.SASL = &kafkaclient.SASL{Mechanism: kafkaclient.ScramSHA512, Username: devExchangeUser, PasswordFile: exPw}
+	k.exchange.ManageACLs = true
 	k.admin, err = kafkaclient.New(kafkaclient.Config{Brokers: []string{k.broker.Addr()},
 		SASL: &kafkaclient.SASL{Mechanism: kafkaclient.ScramSHA512, Username: devAdminUser, PasswordFile: adminPw}})
 	if err != nil {
@@ -148,75 +148,21 @@ func (k *devKafka) Close() {
 	k.broker.Close()
 }
 
-// syncACLs reconciles the broker's ACLs with those set grants now.
+// syncACLs applies the ACLs set grants now, as the exchange's reconciler
+// computes them (so that its first sync finds nothing to do), with the
+// dev super user: the exchange cannot grant itself ALTER on the cluster.
 func (k *devKafka) syncACLs(ctx context.Context, set *agreements.Set) error {
-	opt := acl.Options{ExchangePrincipal: acl.AgencyPrincipal(devExchangeUser)}
+	opt := acl.Options{ExchangePrincipal: k.exchange.ExchangePrincipal(), ExchangeGroup: k.exchange.WithDefaults().GroupID, ManageACLs: true}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	ch, err := aclsync.Sync(ctx, k.admin, set, time.Now(), opt, false)
-	k.mu.Lock()
-	k.syncErr = err
-	k.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("applying the policy's Kafka ACLs to the embedded broker: %w", err)
 	}
 	if !ch.Empty() && k.cfg.log != nil {
-		k.cfg.log.Info("kafka ACLs applied", "created", len(ch.Create), "deleted", len(ch.Delete))
-	}
-	for _, id := range acl.Agencies(set) {
-		if !slices.Contains(k.users, id) && k.cfg.log != nil {
-			k.cfg.log.Warn("agency added since exchange dev started has no Kafka user until it restarts", "agency", id)
-		}
+		k.cfg.log.Info("kafka ACLs applied by the dev super user", "created", len(ch.Create), "deleted", len(ch.Delete))
 	}
 	return nil
-}
-
-// Ready is the readiness check of the ACLs: the last apply failed.
-func (k *devKafka) Ready(context.Context) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.syncErr
-}
-
-// keepACLs applies the ACLs again whenever the plan in force changes (an
-// agreement activated, suspended, revoked) or an agreement's validity
-// window opens or closes, until ctx ends. A failed apply is logged, shown
-// on /readyz and retried at the next tick.
-func (k *devKafka) keepACLs(ctx context.Context, a *app.App, every time.Duration) {
-	if !k.Secure() {
-		return
-	}
-	version := a.Plan().Version()
-	var next time.Time // zero: no pending validity bound
-	if set, err := agreements.LoadDir(k.cfg.contracts); err == nil {
-		next, _ = acl.NextChange(set, time.Now())
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		v := a.Plan().Version()
-		due := !next.IsZero() && !time.Now().Before(next)
-		if v == version && !due && k.Ready(ctx) == nil {
-			continue
-		}
-		set, err := agreements.LoadDir(k.cfg.contracts)
-		if err == nil {
-			err = k.syncACLs(ctx, set)
-			next, _ = acl.NextChange(set, time.Now())
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				k.cfg.log.Error("kafka ACLs not applied; retrying", "err", err)
-			}
-			continue
-		}
-		version = v
-	}
 }
 
 // devKafkaView is what the banner shows of the broker.
@@ -257,15 +203,12 @@ func (k *devKafka) agencyConfig(agency string) (kafkaclient.Config, []kafkaclien
 	return cfg, []kafkaclient.Opt{opt}, err
 }
 
-// watch adds the ACLs' readiness check (or, with --insecure, the warning
-// detail) to /readyz and keeps the ACLs in step with the plan until ctx
-// ends.
-func (k *devKafka) watch(ctx context.Context, a *app.App) {
-	if !k.Secure() {
-		a.Server().SetDetail("kafka_security", devInsecureWarning)
-		k.cfg.log.Warn(devInsecureWarning)
+// warnIfInsecure shows, with --insecure, the warning on /readyz and in the
+// log. (With SASL the app keeps the ACLs and has its kafka_acls check.)
+func (k *devKafka) warnIfInsecure(a *app.App) {
+	if k.Secure() {
 		return
 	}
-	a.Server().AddCheck("kafka_acls", k.Ready)
-	go k.keepACLs(ctx, a, 250*time.Millisecond)
+	a.Server().SetDetail("kafka_security", devInsecureWarning)
+	k.cfg.log.Warn(devInsecureWarning)
 }
