@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/acl"
@@ -48,26 +47,14 @@ func newACLWorld(t *testing.T, exchangeSuper bool) *aclWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &aclWorld{passwords: map[string]string{}, admin: "admin", dir: t.TempDir()}
-	for _, u := range append([]string{"admin", "exchange"}, acl.Agencies(set)...) {
-		w.passwords[u] = "pw-" + u
-	}
-	opts := []kfake.Opt{kfake.Ports(0), kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser(kafkaclient.ScramSHA512, "admin", "pw-admin")}
+	supers, users := []string{"admin"}, acl.Agencies(set)
 	if exchangeSuper {
-		opts = append(opts, kfake.Superuser(kafkaclient.ScramSHA512, "exchange", "pw-exchange"))
+		supers = append(supers, "exchange")
 	} else {
-		opts = append(opts, kfake.User(kafkaclient.ScramSHA512, "exchange", "pw-exchange"))
+		users = append(users, "exchange")
 	}
-	for _, id := range acl.Agencies(set) {
-		opts = append(opts, kfake.User(kafkaclient.ScramSHA512, id, w.passwords[id]))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	w.brokers = c.ListenAddrs()
-	return w
+	b := kafkatest.Kfake(t, supers, users)
+	return &aclWorld{brokers: b.Brokers, passwords: b.Passwords, admin: b.Superuser, dir: t.TempDir()}
 }
 
 // newApacheACLWorld is the SASL Apache Kafka of make test (skipped without

@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // The environment of the SASL Apache Kafka (make test sets both).
@@ -218,3 +219,34 @@ func Lock(t testing.TB, brokers []string) {
 	}
 	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }
+
+// Kfake starts a kfake cluster enforcing SASL/SCRAM-SHA-512 and ACLs, as
+// the embedded broker of dev mode does, with the super users and ordinary
+// users named (password "pw-<name>"; the first super user is Superuser),
+// closed when the test ends. opts add to the cluster's options.
+func Kfake(t testing.TB, superusers, users []string, opts ...kfake.Opt) *SASLBroker {
+	t.Helper()
+	if len(superusers) == 0 {
+		t.Fatal("kafkatest.Kfake: no super user")
+	}
+	b := &SASLBroker{Superuser: superusers[0], Passwords: map[string]string{}}
+	all := []kfake.Opt{kfake.Ports(0), kfake.EnableSASL(), kfake.EnableACLs()}
+	for _, u := range superusers {
+		b.Passwords[u] = "pw-" + u
+		all = append(all, kfake.Superuser(scramSHA512, u, b.Passwords[u]))
+	}
+	for _, u := range users {
+		b.Passwords[u] = "pw-" + u
+		all = append(all, kfake.User(scramSHA512, u, b.Passwords[u]))
+	}
+	c, err := kfake.NewCluster(append(all, opts...)...)
+	if err != nil {
+		t.Fatalf("starting kfake with SASL and ACLs: %v", err)
+	}
+	t.Cleanup(c.Close)
+	b.Brokers = c.ListenAddrs()
+	return b
+}
+
+// scramSHA512 is kfake's (and Kafka's) name of the mechanism.
+const scramSHA512 = "SCRAM-SHA-512"
