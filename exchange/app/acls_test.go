@@ -298,7 +298,11 @@ func (w *aclWorld) cleanUp(t *testing.T, k exchange.KafkaConfig) {
 		if _, err := super.Admin().DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
 			t.Errorf("deleting the example topics: %v", err)
 		}
-		if _, err := super.Admin().DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: []string{k.GroupID}}); err != nil {
+		res, err := super.Admin().DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: []string{k.GroupID}})
+		if err == nil {
+			err = res.Errors[k.GroupID]
+		}
+		if err != nil {
 			t.Errorf("deleting the group %s: %v", k.GroupID, err)
 		}
 	})
