@@ -8,6 +8,8 @@ package bench
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -115,6 +117,11 @@ type run struct {
 	starts   map[int]int64
 	ends     map[int]int64
 	avgBytes float64 // mean published value size
+	keyFile  string  // the exchange's master key
+	// latencyKey keys the delivery keys of the reference agreement: the
+	// exchange delivers HMAC-SHA256(latencyKey, source key), as the
+	// agreement does not keep the field the key is (exchange.RecordKeys).
+	latencyKey []byte
 }
 
 func (r *run) rawGroup() string      { return "bench-raw-" + r.nonce }
@@ -179,7 +186,7 @@ func start(ctx context.Context, cfg Config, tmp string) (*run, error) {
 	if err := writePolicy(policyDir); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, ingress: names.Ingress(Dataset), rawOut: "bench.raw-passthrough", nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	r := &run{cfg: cfg, ingress: names.Ingress(Dataset), rawOut: "bench.raw-passthrough", nonce: strconv.FormatInt(time.Now().UnixNano(), 36), keyFile: filepath.Join(tmp, "secret.key")}
 	a, err := app.New(ctx, app.Config{
 		Kafka: exchange.KafkaConfig{
 			Config:     kafkaclient.Config{Brokers: cfg.Brokers},
@@ -230,8 +237,21 @@ func (r *run) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	keys, err := app.LoadOrCreateKeys(r.keyFile, false)
+	if err != nil {
+		return err
+	}
+	r.latencyKey = keys.DeliveryKey(Agreement)
 	r.gen, err = gen.New(latest.Avro, latest.ID, gen.EventTime("administered_at"), gen.Mix(0, 0.03, 0.02))
 	return err
+}
+
+// deliveryKey is the key the exchange gives the reference agreement's
+// delivery of a record keyed key: what the latency probe finds it by.
+func (r *run) deliveryKey(key string) string {
+	m := hmac.New(sha256.New, r.latencyKey)
+	m.Write([]byte(key))
+	return string(m.Sum(nil))
 }
 
 // publishAll publishes the records both contestants read, notes where they
@@ -632,7 +652,7 @@ func (r *run) publishTimed(ctx context.Context, probe *latencyProbe) (expected i
 		}
 		key := "lat-" + strconv.Itoa(i)
 		if kind == gen.Valid {
-			probe.published(key, time.Now())
+			probe.published(r.deliveryKey(key), time.Now())
 			expected++
 		}
 		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value}); err != nil {
