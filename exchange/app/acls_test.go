@@ -104,7 +104,7 @@ func fetch(ctx context.Context, c *kafkaclient.Clients, topic string) error {
 // produce writes one record to partition 0 of topic as c's principal, and
 // returns the broker's own answer.
 func produce(ctx context.Context, c *kafkaclient.Clients, topic string) error {
-	return kafkatest.Produce(ctx, c.Brokers()[0], c.Dialer().SASLMechanism, topic)
+	return kafkatest.Produce(ctx, c.Dialer(), c.Brokers()[0], topic)
 }
 
 // denied: the broker refused the read or write, or hid the topic from a

@@ -207,7 +207,7 @@ func grantWrite(t *testing.T, admin *kafka.Client, principal, topic string) {
 // (kafkatest.Produce: the broker's own answer).
 func (b *saslBroker) produce(t *testing.T, m sasl.Mechanism, topic string) error {
 	t.Helper()
-	return kafkatest.Produce(callCtx(t), b.Brokers[0], m, topic)
+	return kafkatest.Produce(callCtx(t), &kafka.Dialer{SASLMechanism: m, Timeout: callTimeout}, b.Brokers[0], topic)
 }
 
 // fetch reads partition 0 of topic from the start through c, and wants at

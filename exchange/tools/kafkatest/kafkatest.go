@@ -115,12 +115,14 @@ func Mechanism(t testing.TB, algo scram.Algorithm, user, password string) sasl.M
 	return m
 }
 
-// Produce writes one record to partition 0 of topic as the principal of m
-// (none when nil), on a connection to the broker at addr itself, which must
-// lead the partition (a single-node cluster): kafka-go's Transport and
-// Writer answer a topic missing from their cached metadata with Unknown
-// Topic, which would hide the broker's own answer to the Produce request.
-func Produce(ctx context.Context, addr string, m sasl.Mechanism, topic string) error {
+// Produce writes one record to partition 0 of topic through d (its SASL
+// mechanism is the principal; none when nil), on a connection to the
+// broker at addr itself, which must lead the partition (a single-node
+// cluster): kafka-go's Transport and Writer answer a topic missing from
+// their cached metadata with Unknown Topic, which would hide the broker's
+// own answer to the Produce request. d comes from the caller
+// (kafkaclient.Clients.Dialer, or a test's own): clients are built there.
+func Produce(ctx context.Context, d *kafka.Dialer, addr, topic string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("broker %q: %w", addr, err)
@@ -129,7 +131,6 @@ func Produce(ctx context.Context, addr string, m sasl.Mechanism, topic string) e
 	if err != nil {
 		return fmt.Errorf("broker %q: %w", addr, err)
 	}
-	d := &kafka.Dialer{SASLMechanism: m, Timeout: 10 * time.Second}
 	conn, err := d.DialPartition(ctx, "tcp", addr, kafka.Partition{
 		Topic: topic, ID: 0, Leader: kafka.Broker{Host: host, Port: portNum},
 	})
