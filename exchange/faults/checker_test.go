@@ -79,7 +79,7 @@ func (w *world) readTopic(topic string) ([]kafka.Message, error) {
 
 func (w *world) readPartition(topic string, p int, end int64) ([]kafka.Message, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: w.brokers, Topic: topic, Partition: p,
+		Brokers: w.brokers, Topic: topic, Partition: p, Dialer: w.dialer,
 		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond,
 	})
 	defer r.Close()

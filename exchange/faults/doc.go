@@ -74,6 +74,14 @@
 //     its history line) mid-stream; records published after the reload are
 //     skipped with reason revoked and never delivered to it; records in
 //     between go either way, as their ledger entry's plan says.
+//   - TestRevokedConsumerDeniedMidStream: the same revocation on a broker
+//     enforcing SASL/SCRAM and ACLs — kfake (kafkatest.Kfake), and the SASL
+//     Apache Kafka when EXCHANGE_TEST_KAFKA_SASL_BROKERS is set (as make
+//     test does; the scenario locks its ACLs and removes its ACLs, topics
+//     and group afterwards) — with the exchange as the super user managing
+//     the ACLs (kafka.manage_acls), the owner publishing and the consumer
+//     reading (Fetch) with their own credentials: the consumer's read is
+//     denied within 5 s of the edit, and nothing is lost or unaudited.
 //   - TestSigtermInFlight: SIGTERM while records stream in: the process exits
 //     within a generous liveness bound, and nothing is committed past what
 //     was delivered and audited; the batch spans it exports over OTLP

@@ -30,6 +30,7 @@ import (
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
+	"github.com/exchange-gov/exchange/exchange/tools/kafkatest"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -59,6 +60,12 @@ type world struct {
 	brokerMu  sync.Mutex        // guards broker across restarts
 	transport *kafka.Transport  // shared by the test's clients
 	client    *kafka.Client
+	// With SASL and ACLs (worldOpts.sasl): the test's clients authenticate
+	// as the exchange's user (a super user), the publisher as the dataset's
+	// owner, and the exchange manages the ACLs.
+	sasl         *kafkatest.SASLBroker
+	dialer       *kafka.Dialer    // the test's readers; nil: kafka-go's default
+	pubTransport *kafka.Transport // the publisher's
 
 	// Names.
 	suffix     string
@@ -96,8 +103,12 @@ type world struct {
 type worldOpts struct {
 	brokers      []string // an Apache Kafka of the scenario's own (real)
 	embeddedOnly bool     // the scenario restarts the broker: never real Kafka
-	persistent   bool     // embedded broker with a data dir and synchronous writes
-	dbURL        string   // "" = a SQLite file in the scenario's temp dir
+	// sasl: a broker enforcing SASL/SCRAM and ACLs, whose super user is the
+	// exchange's user (kafkatest.Kfake, or the SASL Apache Kafka of make
+	// test); the exchange runs with kafka.manage_acls.
+	sasl       *kafkatest.SASLBroker
+	persistent bool   // embedded broker with a data dir and synchronous writes
+	dbURL      string // "" = a SQLite file in the scenario's temp dir
 }
 
 // newWorld prepares a scenario: broker, topics, policy copy, store with the
@@ -118,7 +129,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.statsT = names.Deliver("statistics", w.stats)
 	w.group = "exchange-" + w.suffix
 
-	if len(o.brokers) > 0 {
+	if o.sasl != nil {
+		w.real, w.sasl, w.brokers = true, o.sasl, o.sasl.Brokers
+	} else if len(o.brokers) > 0 {
 		w.real = true
 		w.brokers = o.brokers
 	} else if b := os.Getenv("EXCHANGE_TEST_KAFKA_BROKERS"); b != "" && !o.embeddedOnly {
@@ -149,6 +162,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		})
 	}
 	w.transport = &kafka.Transport{}
+	w.pubTransport = w.transport
+	if w.sasl != nil {
+		w.authenticate()
+	}
 	w.client = &kafka.Client{Addr: kafka.TCP(w.brokers...), Timeout: 10 * time.Second, Transport: w.transport}
 	t.Cleanup(w.transport.CloseIdleConnections)
 	// The ingress topic exists before anything publishes; the exchange
@@ -305,7 +322,11 @@ func (w *world) start(name string, env ...string) *proc {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p.cmd = exec.Command(exchangeBin, "serve", "--log-json=false", "--insecure")
+	args := []string{"serve", "--log-json=false"}
+	if w.sasl == nil {
+		args = append(args, "--insecure")
+	}
+	p.cmd = exec.Command(exchangeBin, args...)
 	p.cmd.Env = append(os.Environ(),
 		"EXCHANGE_KAFKA_BROKERS="+strings.Join(w.brokers, ","),
 		"EXCHANGE_KAFKA_GROUP_ID="+w.group,
@@ -317,6 +338,7 @@ func (w *world) start(name string, env ...string) *proc {
 		"EXCHANGE_KEY_FILE="+w.keyFile,
 		"EXCHANGE_SIGNING_KEY_FILE="+filepath.Join(w.dir, "ledger.key"),
 	)
+	p.cmd.Env = append(p.cmd.Env, w.saslEnv()...)
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {

@@ -205,7 +205,7 @@ func (w *world) publisher() *kafka.Writer {
 	wr := &kafka.Writer{
 		Addr: kafka.TCP(w.brokers...), Topic: w.ingress, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 500,
-		BatchBytes: 900 << 10, MaxAttempts: 3, WriteTimeout: 10 * time.Second, Transport: w.transport,
+		BatchBytes: 900 << 10, MaxAttempts: 3, WriteTimeout: 10 * time.Second, Transport: w.pubTransport,
 	}
 	w.t.Cleanup(func() { wr.Close() })
 	return wr

@@ -274,21 +274,8 @@ func TestRevocationMidStream(t *testing.T) {
 	done := w.stream(wr, goodMix, n, 50, 50*time.Millisecond)
 	w.waitFor("some of the stream committed", 60*time.Second, func() bool { return w.committedTotal() >= 300 })
 	before := len(p.reloadedVersions())
-
-	// From now on a record may be decided on either plan.
-	w.mu.Lock()
-	w.revocation = revoking
-	for k, e := range w.expect {
-		w.expect[k] = w.revise(e)
-	}
-	w.mu.Unlock()
-	w.revokeSocial()
-	w.waitFor("the exchange to reload the plan", 30*time.Second, func() bool { return len(p.reloadedVersions()) > before })
-	newPlan := p.reloadedVersions()[before]
-	w.mu.Lock()
-	w.revocation = revoked
-	boundary := w.seq
-	w.mu.Unlock()
+	w.beginRevocation()
+	newPlan, boundary := w.revocationInForce(p, before)
 	t.Logf("plan %s in force after %d records published", newPlan, boundary)
 
 	if err := <-done; err != nil {
@@ -324,6 +311,33 @@ func TestRevocationMidStream(t *testing.T) {
 		t.Errorf("delivered to social services %d, skipped as revoked %d: the stream should straddle the revocation", deliveredSocial, skippedRevoked)
 	}
 	w.report(f, mon, fmt.Sprintf("revocation after %d records; delivered to the revoked agreement before it %d, skipped as revoked %d", boundary, deliveredSocial, skippedRevoked))
+}
+
+// beginRevocation revokes the social-services agreement by editing its
+// file, and returns when: from then on a record may be decided on either
+// plan.
+func (w *world) beginRevocation() time.Time {
+	w.mu.Lock()
+	w.revocation = revoking
+	for k, e := range w.expect {
+		w.expect[k] = w.revise(e)
+	}
+	w.mu.Unlock()
+	w.revokeSocial()
+	return time.Now()
+}
+
+// revocationInForce waits until p logs a plan reload beyond the first
+// before (the revocation's), and returns that plan's version and how many
+// records were published by then: later ones are decided on it.
+func (w *world) revocationInForce(p *proc, before int) (plan string, boundary int) {
+	w.t.Helper()
+	w.waitFor("the exchange to reload the plan", 30*time.Second, func() bool { return len(p.reloadedVersions()) > before })
+	plan = p.reloadedVersions()[before]
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.revocation = revoked
+	return plan, w.seq
 }
 
 // Revocation phases of a world (w.revocation).
