@@ -19,14 +19,16 @@ import (
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/schemas"
 	"github.com/segmentio/kafka-go"
 )
 
 // startDevStack runs the assembled exchange on the example policy, an
-// embedded broker and a SQLite store, as `exchange dev` does, until the test
-// ends. It returns the broker address and the registry URL.
-func startDevStack(ctx context.Context, t *testing.T) (brokers, registry string) {
+// embedded broker and a SQLite store, as `exchange dev` does (with its
+// issuer and tokens), until the test ends. It returns the broker address,
+// the registry URL and the credentials directory of the tokens.
+func startDevStack(ctx context.Context, t *testing.T) (brokers, registry, creds string) {
 	t.Helper()
 	b, err := devbroker.Start("127.0.0.1:0")
 	if err != nil {
@@ -34,18 +36,24 @@ func startDevStack(ctx context.Context, t *testing.T) (brokers, registry string)
 	}
 	t.Cleanup(b.Close)
 	data := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sec, err := devHTTPSecurity(ctx, data, examplesDir, "http://"+ln.Addr().String(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := app.New(ctx, app.Config{
 		Kafka: exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{b.Addr()}}}, DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile),
 		ContractsDir: examplesDir, RegisterSchemaFiles: true,
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		SigningKeyFile: filepath.Join(data, devSigningKeyFile),
 		ReloadInterval: 50 * time.Millisecond,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:         log,
+		HTTP:           sec,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +67,7 @@ func startDevStack(ctx context.Context, t *testing.T) (brokers, registry string)
 		}
 		a.Close()
 	})
-	return b.Addr(), "http://" + ln.Addr().String() + "/registry"
+	return b.Addr(), "http://" + ln.Addr().String() + "/registry", devCredentialsDir(data)
 }
 
 // lockedBuffer is a bytes.Buffer a command writes while the test reads it.
@@ -143,11 +151,12 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	brokers, registry := startDevStack(ctx, t)
+	brokers, registry, creds := startDevStack(ctx, t)
 	publishSample := func() {
 		t.Helper()
 		args := []string{"--dataset", "health.immunisations", "--file", filepath.Join(examplesDir, "records", "health.immunisations.jsonl"),
-			"--stamp-now", "administered_at", "--brokers", brokers, "--registry", registry}
+			"--stamp-now", "administered_at", "--brokers", brokers, "--registry", registry,
+			"--token", devissuer.AgencyToken(creds, "health")}
 		// The worker creates the ingress topic when it starts; until then
 		// publish refuses before sending anything.
 		for {
@@ -166,7 +175,8 @@ func TestConsumePrintsDeliveries(t *testing.T) {
 
 	const agreement = "health-to-social-2026-001"
 	consumeTo := func(ctx context.Context, out, errOut io.Writer, args ...string) error {
-		return consumeCmd(ctx, out, errOut, append([]string{"--brokers", brokers, "--registry", registry}, args...))
+		return consumeCmd(ctx, out, errOut, append([]string{"--brokers", brokers, "--registry", registry,
+			"--token", devissuer.AgencyToken(creds, "social-services")}, args...))
 	}
 	consume := func(ctx context.Context, out io.Writer, args ...string) error {
 		return consumeTo(ctx, out, io.Discard, args...)

@@ -83,6 +83,10 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer broker.Close()
 
+	sec, err := devHTTPSecurity(ctx, *dataDir, *contracts, "http://"+ln.Addr().String(), log)
+	if err != nil {
+		return err
+	}
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, devLedgerFile))
 	a, err := app.New(ctx, app.Config{
 		Kafka: exchange.KafkaConfig{
@@ -98,6 +102,7 @@ func runDev(ctx context.Context, args []string) error {
 		ActivityInterval:    activityInterval(*activityEvery),
 		Logger:              log,
 		TracerProvider:      tp,
+		HTTP:                sec,
 	})
 	if err != nil {
 		return err
@@ -161,5 +166,6 @@ func devBanner(kafkaAddr, httpAddr, dataDir, contracts string, plan *policy.Plan
 		verify += fmt.Sprintf(" --database sqlite:%s --public-key %s", filepath.ToSlash(filepath.Join(dataDir, devLedgerFile)), filepath.Join(dataDir, devSigningKeyFile+".pub"))
 	}
 	fmt.Fprintf(&b, "Verify the audit ledger (from this directory):\n  %s\n\n", verify)
+	fmt.Fprintf(&b, "Call the HTTP API with a dev token (publish and consume use them by default):\n  %s\n\n", devCurl(dataDir, "http://"+httpAddr))
 	return b.String()
 }

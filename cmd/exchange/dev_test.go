@@ -18,7 +18,13 @@ import (
 // are (as audit verify takes them), and the tour's commands.
 func TestDevBannerListsEverySurface(t *testing.T) {
 	data := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sec, err := devHTTPSecurity(context.Background(), data, "../../deploy/examples", "http://127.0.0.1:8080", log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := app.New(context.Background(), app.Config{
+		HTTP:        sec,
 		Kafka:       exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:1"}}},
 		DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile), ContractsDir: "../../deploy/examples",
 		RegisterSchemaFiles: true, KeyFile: filepath.Join(data, devSecretKeyName), CreateKey: true,
@@ -44,6 +50,8 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		"publish --dataset health.immunisations --file deploy/examples/records/health.immunisations.jsonl --stamp-now administered_at",
 		"consume --agreement health-to-social-2026-001 --from-beginning",
 		"go run ./cmd/exchange audit verify\n",
+		".exchange-dev/credentials/   (agencies/<agency>.token, stewards/<steward>.token, auditor.token, operator.token",
+		`curl -H "Authorization: Bearer $(cat .exchange-dev/credentials/auditor.token)" http://127.0.0.1:8080/api/v1/audit`,
 	}
 	for _, s := range app.Surfaces {
 		want = append(want, "http://127.0.0.1:8080"+s.Path)

@@ -117,6 +117,7 @@ func TestManagedACLsFollowThePlan(t *testing.T) {
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		ReloadInterval: 50 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
+		HTTP:           testHTTP(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -97,3 +97,8 @@ func (k *Keys) KeyHashKey() []byte { return k.derive("exchange/ledger-key/v1") }
 func (k *Keys) DeliverySigningKey() ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(k.derive("exchange/delivery-signature/v1"))
 }
+
+// DevSecret derives a secret of dev mode by label (the Kafka passwords
+// `exchange dev` issues), so that they stay the same across restarts
+// without a second key file.
+func (k *Keys) DevSecret(label string) []byte { return k.derive("exchange/dev/v1/" + label) }
