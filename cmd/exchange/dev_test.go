@@ -81,7 +81,7 @@ func TestHelpListsSurfaces(t *testing.T) {
 		if name == "dev" {
 			want = append(want, "sqlite:.exchange-dev/exchange.db", ".exchange-dev/ledger-signing.key.pub", "exchange consume --agreement", "exchange audit verify")
 		} else {
-			want = append(want, "database.url", "signing_key_file")
+			want = append(want, "database.url", "signing_key_file", "auth.oidc", "auth.basic.users_file", "http.tls.client_ca")
 		}
 		for _, w := range want {
 			if !strings.Contains(help, w) {

@@ -80,6 +80,10 @@ func devHelp() string {
 // serveHelp follows the flags in `exchange serve --help`.
 func serveHelp() string {
 	return "\nWhat it serves on http.addr (HOST):\n" + httpSurfaces("http://HOST") +
+		"\nEvery path but /healthz and /readyz needs credentials: a bearer token of\n" +
+		"auth.oidc, a Basic user of auth.basic.users_file, or a client certificate of\n" +
+		"http.tls.client_ca; /metrics its own token (http.metrics_token_file) or\n" +
+		"address (http.metrics_addr). Without any, serve refuses to start (--insecure).\n" +
 		"\nThe ledger is in database.url (give it to exchange audit verify --database);\n" +
 		"its checkpoints are signed with secrets.signing_key_file, whose public key is\n" +
 		"that file + .pub (exchange audit verify --public-key).\n" +

@@ -374,3 +374,23 @@ func TestNoCredentials(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestForbiddenShapes: good credentials without a usable identity are 403
+// (no challenge), in Confluent's shape (40301) under /registry.
+func TestForbiddenShapes(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	a, _ := auth.New(auth.WithOIDC(oidcWith(t, auth.OIDCConfig{Keys: []crypto.PublicKey{pub}})))
+	srv := httptest.NewServer(whoami(a))
+	defer srv.Close()
+	c := validClaims(time.Now())
+	c.Roles = []string{"admin"}
+	tok := bearerHeader(sign(t, jose.EdDSA, key, "", c))
+	got := call(t, srv.Client(), srv.URL+"/registry/subjects", tok)
+	if got.status != 403 || !strings.HasPrefix(got.body, `{"error_code":40301,"message":"the credentials hold no role`) || got.header.Get("WWW-Authenticate") != "" {
+		t.Errorf("/registry: %d %s %q", got.status, got.body, got.header.Get("WWW-Authenticate"))
+	}
+	got = call(t, srv.Client(), srv.URL+"/api/v1/audit", tok)
+	if got.status != 403 || !strings.Contains(got.body, `"missing":"role"`) {
+		t.Errorf("/api/v1/audit: %d %s", got.status, got.body)
+	}
+}

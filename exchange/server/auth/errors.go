@@ -33,7 +33,10 @@ func unauthorized(scheme, missing, msg string, cause error) *Error {
 	return &Error{Status: http.StatusUnauthorized, Scheme: scheme, Missing: missing, Message: msg, Cause: cause}
 }
 
-func forbidden(missing, msg string) *Error {
+// Forbidden is the error of a principal that lacks a right: missing names
+// it ("role", "agency", or the right itself), msg says what was refused.
+// Authorization answers with it (Error.Write) as authentication does.
+func Forbidden(missing, msg string) *Error {
 	return &Error{Status: http.StatusForbidden, Missing: missing, Message: msg}
 }
 
@@ -43,8 +46,9 @@ type ErrorFormat int
 const (
 	// FormatAPI is {"error": message, "missing": what}, as /api/v1 answers.
 	FormatAPI ErrorFormat = iota
-	// FormatConfluent is {"error_code": status, "message": message}, what
-	// Confluent registry clients expect under /registry.
+	// FormatConfluent is {"error_code": code, "message": message}, what
+	// Confluent registry clients expect under /registry: code 401, or
+	// 40301 for 403 as Confluent's own authorizer answers.
 	FormatConfluent
 )
 
@@ -67,10 +71,14 @@ func (e *Error) Write(w http.ResponseWriter, schemes []string, format ErrorForma
 	}
 	var body any = map[string]string{"error": e.Message, "missing": e.Missing}
 	if format == FormatConfluent {
+		code := e.Status
+		if code == http.StatusForbidden {
+			code = 40301
+		}
 		body = struct {
 			ErrorCode int    `json:"error_code"`
 			Message   string `json:"message"`
-		}{e.Status, e.Message}
+		}{code, e.Message}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

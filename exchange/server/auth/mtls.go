@@ -45,7 +45,7 @@ func (m CertMapping) Principal(c *x509.Certificate) (*Principal, error) {
 	if m.AgenciesByCN && c.Subject.CommonName != "" {
 		return AgencyPrincipal(MethodMTLS, c.Subject.CommonName, c.Subject.CommonName), nil
 	}
-	return nil, forbidden("agency", fmt.Sprintf("the client certificate (names %s) maps to no agency (auth.mtls.agencies)", quoteAll(slices.Clip(names))))
+	return nil, Forbidden("agency", fmt.Sprintf("the client certificate (names %s) maps to no agency (auth.mtls.agencies)", quoteAll(slices.Clip(names))))
 }
 
 func quoteAll(names []string) string {

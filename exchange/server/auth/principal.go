@@ -120,13 +120,13 @@ func NewPrincipal(method Method, subject, agency string, roles []string) (*Princ
 	roles = knownRoles(roles)
 	kind, ok := KindOf(roles)
 	if !ok {
-		return nil, forbidden("role", "the credentials hold no role the exchange knows (publisher, consumer, steward, auditor, operator)")
+		return nil, Forbidden("role", "the credentials hold no role the exchange knows (publisher, consumer, steward, auditor, operator)")
 	}
 	if (kind == KindAgency || kind == KindSteward) && agency == "" {
-		return nil, forbidden("agency", fmt.Sprintf("a %s needs an agency, and the credentials name none", kind))
+		return nil, Forbidden("agency", fmt.Sprintf("a %s needs an agency, and the credentials name none", kind))
 	}
 	if kind == KindSteward && subject == "" {
-		return nil, forbidden("subject", "a steward's token needs sub = the steward's name")
+		return nil, Forbidden("subject", "a steward's token needs sub = the steward's name")
 	}
 	if subject == "" {
 		subject = agency
