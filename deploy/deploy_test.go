@@ -278,8 +278,13 @@ func TestKubernetesManifests(t *testing.T) {
 	if !cfg.Kafka.Authenticated() || cfg.Kafka.SASL == nil {
 		t.Fatal("the kafka block does not authenticate: serve would refuse to start")
 	}
+	if !cfg.Authenticated() || !cfg.HTTP.TLS.Enabled() || cfg.Auth.Basic.UsersFile == "" {
+		t.Fatal("the HTTP surface does not authenticate over TLS: serve would refuse to start, or credentials would cross in clear")
+	}
 	for what, p := range map[string]string{
-		"--config": args[2], "contracts.dir": cfg.Contracts.Dir, "kafka.sasl.password_file": filepath.Dir(cfg.Kafka.SASL.PasswordFile),
+		"http.tls.cert_file": filepath.Dir(cfg.HTTP.TLS.CertFile), "http.tls.client_ca": filepath.Dir(cfg.HTTP.TLS.ClientCA),
+		"auth.basic.users_file": filepath.Dir(cfg.Auth.Basic.UsersFile),
+		"--config":              args[2], "contracts.dir": cfg.Contracts.Dir, "kafka.sasl.password_file": filepath.Dir(cfg.Kafka.SASL.PasswordFile),
 		"secrets.key_file": filepath.Dir(cfg.Secrets.KeyFile), "secrets.signing_key_file": filepath.Dir(cfg.Secrets.SigningKeyFile),
 	} {
 		if !mounts[p] {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -62,6 +63,8 @@ func agreementValidate(ctx context.Context, stdout, stderr io.Writer, args []str
 	fs.Usage = func() { fmt.Fprint(stderr, agreementUsage+"\nflags of validate:\n"); fs.PrintDefaults() }
 	registry := fs.String("registry", "", "schema registry base URL (Confluent REST API), e.g. http://127.0.0.1:8080/registry")
 	schemaDir := fs.String("schemas", "", "directory of <subject>.avsc files")
+	var creds apiAuth
+	fs.StringVar(&creds.tokenFile, "token", "", tokenUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,7 +87,11 @@ func agreementValidate(ctx context.Context, stdout, stderr io.Writer, args []str
 		schemas, err = schemasFromDir(*schemaDir)
 	case *registry != "":
 		var fetchProbs agreements.Problems
-		schemas, fetchProbs, err = schemasFromRegistry(ctx, *registry, set.Contracts)
+		var hc *http.Client
+		if hc, err = creds.orDev("", stderr).client(); err != nil {
+			return err
+		}
+		schemas, fetchProbs, err = schemasFromRegistry(ctx, hc, *registry, set.Contracts)
 		probs = append(probs, fetchProbs...)
 	}
 	if err != nil {
@@ -154,7 +161,7 @@ func schemasFromDir(dir string) ([]schemas.SchemaVersion, error) {
 // schemasFromRegistry fetches the latest version of each contract's
 // subject. A subject the registry does not have is a problem at the
 // contract's subject; an unreachable registry is an error.
-func schemasFromRegistry(ctx context.Context, registry string, contracts []agreements.DataContract) ([]schemas.SchemaVersion, agreements.Problems, error) {
+func schemasFromRegistry(ctx context.Context, hc *http.Client, registry string, contracts []agreements.DataContract) ([]schemas.SchemaVersion, agreements.Problems, error) {
 	var (
 		out   []schemas.SchemaVersion
 		probs agreements.Problems
@@ -166,11 +173,11 @@ func schemasFromRegistry(ctx context.Context, registry string, contracts []agree
 		}
 		seen[c.Subject] = true
 		fetchCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		s, err := registryhttp.FetchLatest(fetchCtx, nil, registry, c.Subject)
+		s, err := registryhttp.FetchLatest(fetchCtx, hc, registry, c.Subject)
 		cancel()
 		var ue *url.Error
 		switch {
-		case errors.As(err, &ue):
+		case errors.As(err, &ue), errors.Is(err, registryhttp.ErrAccessDenied):
 			return nil, nil, fmt.Errorf("--registry %s: %w", registry, err)
 		case err != nil:
 			pos := c.Pos

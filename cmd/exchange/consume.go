@@ -34,7 +34,7 @@ func init() {
 		})
 }
 
-const consumeUsage = `usage: exchange consume (--agreement ID | --topic TOPIC) [--from-beginning] [--follow] [--credentials FILE | --brokers LIST] [--registry URL] [--keys URL]
+const consumeUsage = `usage: exchange consume (--agreement ID | --topic TOPIC) [--from-beginning] [--follow] [--credentials FILE | --brokers LIST] [--registry URL] [--keys URL] [--token FILE]
 
 Prints what a subscriber receives: one JSON object per record, with its
 topic, partition, offset, key, headers (exchange-agreement,
@@ -63,6 +63,7 @@ type consumeConfig struct {
 	agreement, topic    string
 	kafka               kafkaFlags
 	registry, keys      string
+	creds               apiAuth
 	fromBeginning, tail bool
 }
 
@@ -98,8 +99,19 @@ func consumeCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 		until = "interrupted (Ctrl-C)"
 	}
 	fmt.Fprintf(stderr, "reading %s (%d partitions) from %s until %s\n", topic, len(ranges), from, until)
-	dec := &recordDecoder{registry: cfg.registry, schemas: map[int]*schemas.SchemaVersion{}}
-	sigs := &signatureChecker{url: cfg.keys}
+	// An agreement's consumer reads its deliveries; other topics are no
+	// agency's to read.
+	consumer, _ := names.ConsumerOfDeliver(topic)
+	creds, err := cfg.creds.withProperties(cfg.kafka.credentials)
+	if err != nil {
+		return err
+	}
+	hc, err := creds.orDev(consumer, stderr).client()
+	if err != nil {
+		return err
+	}
+	dec := &recordDecoder{registry: cfg.registry, client: hc, schemas: map[int]*schemas.SchemaVersion{}}
+	sigs := &signatureChecker{url: cfg.keys, client: hc}
 	out := json.NewEncoder(stdout)
 	out.SetEscapeHTML(false)
 	return readPartitions(ctx, kc, cfg.tail, topic, ranges, func(m kafka.Message) error {
@@ -119,6 +131,7 @@ func parseConsumeFlags(stderr io.Writer, args []string) (consumeConfig, error) {
 	brokers := cfg.kafka.register(fs)
 	fs.StringVar(&cfg.registry, "registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
 	fs.StringVar(&cfg.keys, "keys", "", "URL of the exchange's delivery verification keys (default: /api/v1/delivery-keys on --registry's host)")
+	fs.StringVar(&cfg.creds.tokenFile, "token", "", tokenUsage)
 	fs.BoolVar(&cfg.fromBeginning, "from-beginning", false, "start at the first record of each partition (default: at the end)")
 	fs.BoolVar(&cfg.tail, "follow", false, "keep printing new records until interrupted (default: stop at the end offsets seen at start)")
 	if err := fs.Parse(args); err != nil {
@@ -305,6 +318,7 @@ type consumedRecord struct {
 // recordDecoder decodes framed values with schemas fetched by id, once each.
 type recordDecoder struct {
 	registry string
+	client   *http.Client // with the caller's credentials; nil: none
 	schemas  map[int]*schemas.SchemaVersion
 }
 
@@ -346,7 +360,7 @@ func (d *recordDecoder) schema(ctx context.Context, id int) (*schemas.SchemaVers
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	s, err := registryhttp.FetchByID(ctx, nil, d.registry, id)
+	s, err := registryhttp.FetchByID(ctx, d.client, d.registry, id)
 	if err != nil {
 		return nil, err
 	}
@@ -359,6 +373,7 @@ func (d *recordDecoder) schema(ctx context.Context, id int) (*schemas.SchemaVers
 // names a key id it does not know (the exchange's key changed).
 type signatureChecker struct {
 	url      string
+	client   *http.Client // with the caller's credentials; nil: none
 	verifier *deliverysig.Verifier
 	fetchErr error
 }
@@ -402,7 +417,7 @@ func (c *signatureChecker) check(ctx context.Context, m *kafka.Message) string {
 
 // fetch reads the key set; it reports whether it got one.
 func (c *signatureChecker) fetch(ctx context.Context) bool {
-	keys, err := fetchDeliveryKeys(ctx, c.url)
+	keys, err := fetchDeliveryKeys(ctx, c.client, c.url)
 	if err != nil {
 		c.fetchErr = err
 		return false
@@ -411,14 +426,17 @@ func (c *signatureChecker) fetch(ctx context.Context) bool {
 	return true
 }
 
-func fetchDeliveryKeys(ctx context.Context, url string) (deliverysig.Keys, error) {
+func fetchDeliveryKeys(ctx context.Context, client *http.Client, url string) (deliverysig.Keys, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("--keys %s: %w", url, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}

@@ -60,6 +60,10 @@ func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string
 	}
 	log := slog.New(slog.NewTextHandler(logw, nil))
 	s := &devStack{registry: "http://" + ln.Addr().String() + "/registry", dataDir: data, contracts: contracts}
+	sec, err := devHTTPSecurity(ctx, data, contracts, "http://"+ln.Addr().String(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.kafka, err = startDevKafka(ctx, devKafkaConfig{addr: "127.0.0.1:0", dataDir: data, contracts: contracts, registry: s.registry, partitions: 3, insecure: insecure, log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +77,7 @@ func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string
 		SigningKeyFile: filepath.Join(data, devSigningKeyFile),
 		ReloadInterval: 50 * time.Millisecond,
 		Logger:         log,
+		HTTP:           sec,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,10 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer kafka.Close()
 
+	sec, err := devHTTPSecurity(ctx, *dataDir, *contracts, "http://"+ln.Addr().String(), log)
+	if err != nil {
+		return err
+	}
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, devLedgerFile))
 	a, err := app.New(ctx, app.Config{
 		Kafka:               kafka.exchange,
@@ -89,6 +93,7 @@ func runDev(ctx context.Context, args []string) error {
 		ActivityInterval:    activityInterval(*activityEvery),
 		Logger:              log,
 		TracerProvider:      tp,
+		HTTP:                sec,
 	})
 	if err != nil {
 		return err
@@ -138,6 +143,7 @@ func devBanner(kafka devKafkaView, httpAddr, dataDir, contracts string, plan *po
 		verify += fmt.Sprintf(" --database sqlite:%s --public-key %s", filepath.ToSlash(filepath.Join(dataDir, devLedgerFile)), filepath.Join(dataDir, devSigningKeyFile+".pub"))
 	}
 	fmt.Fprintf(&b, "Verify the audit ledger (from this directory):\n  %s\n\n", verify)
+	fmt.Fprintf(&b, "Call the HTTP API with a dev token (publish and consume use them by default):\n  %s\n\n", devCurl(dataDir, "http://"+httpAddr))
 	return b.String()
 }
 

@@ -18,7 +18,13 @@ import (
 // are (as audit verify takes them), and the tour's commands.
 func TestDevBannerListsEverySurface(t *testing.T) {
 	data := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sec, err := devHTTPSecurity(context.Background(), data, "../../deploy/examples", "http://127.0.0.1:8080", log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := app.New(context.Background(), app.Config{
+		HTTP:        sec,
 		Kafka:       exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:1"}}},
 		DatabaseURL: "sqlite://" + filepath.Join(data, devLedgerFile), ContractsDir: "../../deploy/examples",
 		RegisterSchemaFiles: true, KeyFile: filepath.Join(data, devSecretKeyName), CreateKey: true,
@@ -50,6 +56,8 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		"--from-beginning --credentials .exchange-dev/credentials/agencies/social-services.properties",
 		"kcat -b 127.0.0.1:9092 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=social-services",
 		"kafka-console-consumer.sh --bootstrap-server 127.0.0.1:9092 --consumer.config .exchange-dev/credentials/agencies/social-services.java.properties --topic deliver.social-services.health-to-social-2026-001 --group social-services.console",
+		".exchange-dev/credentials/   (agencies/<agency>.token, stewards/<steward>.token, auditor.token, operator.token",
+		`curl -H "Authorization: Bearer $(cat .exchange-dev/credentials/auditor.token)" http://127.0.0.1:8080/api/v1/audit`,
 	}
 	for _, s := range app.Surfaces {
 		want = append(want, "http://127.0.0.1:8080"+s.Path)
@@ -82,7 +90,7 @@ func TestHelpListsSurfaces(t *testing.T) {
 		if name == "dev" {
 			want = append(want, "sqlite:.exchange-dev/exchange.db", ".exchange-dev/ledger-signing.key.pub", "exchange consume --agreement", "exchange audit verify")
 		} else {
-			want = append(want, "database.url", "signing_key_file")
+			want = append(want, "database.url", "signing_key_file", "auth.oidc", "auth.basic.users_file", "http.tls.client_ca")
 		}
 		for _, w := range want {
 			if !strings.Contains(help, w) {

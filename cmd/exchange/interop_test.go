@@ -19,6 +19,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange/app"
 )
 
 const (
@@ -70,6 +71,17 @@ func TestInteropConfluentPython(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkInteropSummary(t, sum, want)
+	})
+
+	t.Run("WrongRegistryPasswordRefused", func(t *testing.T) {
+		wrong := withProperty(t, producer, "basic.auth.user.info", interopProducer+":not-the-secret")
+		sum, err := runInterop(t, python, "--producer", wrong, "--timeout", "20")
+		if err == nil {
+			t.Fatalf("a wrong registry secret produced: %+v", sum)
+		}
+		if !strings.Contains(sum.Error, "401") || strings.Contains(sum.Error, "not-the-secret") {
+			t.Errorf("the failure does not say 401 (or quotes the secret): %q", sum.Error)
+		}
 	})
 
 	t.Run("WrongPasswordRefused", func(t *testing.T) {
@@ -163,9 +175,16 @@ func interopProperties(t *testing.T, dataDir, kafkaAddr, httpAddr string) (produ
 		return producer, consumer, strings.HasPrefix(protocol, "SASL")
 	}
 	t.Logf("exchange dev wrote no %s: the broker is plain, the test writes PLAINTEXT properties files", producer)
+	// The registry wants credentials all the same: the agency's registry
+	// secret, as exchange dev derives it, over Basic.
+	keys, err := app.LoadOrCreateKeys(filepath.Join(dataDir, devSecretKeyName), false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir = t.TempDir()
 	for _, agency := range []string{interopProducer, interopConsumer} {
-		body := fmt.Sprintf("bootstrap.servers=%s\nsecurity.protocol=PLAINTEXT\nschema.registry.url=http://%s/registry\n", kafkaAddr, httpAddr)
+		body := fmt.Sprintf("bootstrap.servers=%s\nsecurity.protocol=PLAINTEXT\nschema.registry.url=http://%s/registry\n"+
+			"basic.auth.credentials.source=USER_INFO\nbasic.auth.user.info=%s:%s\n", kafkaAddr, httpAddr, agency, devRegistrySecret(keys, agency))
 		if err := os.WriteFile(filepath.Join(dir, agency+".properties"), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}

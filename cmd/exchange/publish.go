@@ -12,6 +12,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/schemas"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
@@ -28,7 +29,7 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--credentials FILE | --brokers LIST] [--registry URL] [--key FIELD] [--stamp-now FIELD]
+		fmt.Fprint(fs.Output(), `usage: exchange publish --dataset ID --file records.jsonl [--credentials FILE | --brokers LIST] [--registry URL] [--token FILE] [--key FIELD] [--stamp-now FIELD]
 
 Reads one JSON object per line, converts it with the latest schema of subject
 ingress.<dataset>-value from the schema registry, and produces it to topic
@@ -47,6 +48,8 @@ they exist, or as --credentials says.
 	brokers := kf.register(fs)
 	registry := fs.String("registry", "http://127.0.0.1:8080/registry", "schema registry base URL")
 	key := fs.String("key", "", "field whose value is the record key (default: record_id when the schema has it)")
+	var creds apiAuth
+	fs.StringVar(&creds.tokenFile, "token", "", tokenUsage)
 	stampNow := fs.String("stamp-now", "", "timestamp `FIELD` set to the publish time on every record (replays sample data as fresh events)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,10 +79,11 @@ they exist, or as --credentials says.
 		in = f
 	}
 
-	subject := names.IngressSubject(*dataset)
-	fetchCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	schema, err := registryhttp.FetchLatest(fetchCtx, nil, *registry, subject)
-	cancel()
+	creds, err := creds.withProperties(kf.credentials)
+	if err != nil {
+		return err
+	}
+	schema, err := latestIngressSchema(ctx, creds, *registry, *dataset, stderr)
 	if err != nil {
 		return err
 	}
@@ -124,6 +128,20 @@ they exist, or as --credentials says.
 		return exitError{1}
 	}
 	return nil
+}
+
+// latestIngressSchema fetches the latest schema of dataset's ingress
+// subject, calling the registry as the dataset's owner (the first part of
+// its id) unless creds say otherwise.
+func latestIngressSchema(ctx context.Context, creds apiAuth, registry, dataset string, stderr io.Writer) (*schemas.SchemaVersion, error) {
+	owner, _, _ := strings.Cut(dataset, ".")
+	hc, err := creds.orDev(owner, stderr).client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return registryhttp.FetchLatest(ctx, hc, registry, names.IngressSubject(dataset))
 }
 
 // progressBar draws one line on stderr while publishing, only when stderr is

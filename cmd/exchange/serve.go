@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -41,7 +42,7 @@ func runServe(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", "", "exchange.yaml (environment variables EXCHANGE_* override it)")
 	workers := fs.Int("workers", 1, "record workers in this process (each a member of the consumer group)")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
-	insecure := fs.Bool("insecure", false, "run against brokers without authentication (no kafka.sasl, no TLS client certificate): any client could then read raw ingress and forge deliveries; for experiments only")
+	insecure := fs.Bool("insecure", false, "run without authentication where none is configured: against brokers without it (no kafka.sasl, no TLS client certificate: any client could then read raw ingress and forge deliveries) and with an HTTP surface open to anyone (no auth.oidc, auth.basic or http.tls.client_ca); for experiments only")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
 	usageWith(fs, serveHelp)
 	if err := fs.Parse(args); err != nil {
@@ -54,19 +55,29 @@ func runServe(ctx context.Context, args []string) error {
 	if !cfg.Kafka.Authenticated() && !*insecure {
 		return errNoKafkaAuth
 	}
+	if !cfg.Authenticated() && !*insecure {
+		return errNoHTTPAuth
+	}
 	var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
 	if !*logJSON {
 		h = slog.NewTextHandler(os.Stderr, nil)
 	}
 	log := slog.New(h)
-	ln, err := server.Listen(cfg.HTTP.Addr)
-	if errors.Is(err, server.ErrAddrInUse) {
-		return fmt.Errorf("http.addr %s is already in use by another process", cfg.HTTP.Addr)
+	sec, err := httpSecurity(ctx, cfg, *insecure, log)
+	if err != nil {
+		return err
 	}
+	ln, err := listen("http.addr", cfg.HTTP.Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	if cfg.HTTP.MetricsAddr != "" {
+		if sec.MetricsListener, err = listen("http.metrics_addr", cfg.HTTP.MetricsAddr); err != nil {
+			return err
+		}
+		defer sec.MetricsListener.Close()
+	}
 	tp, flushTraces, err := startTracing(ctx, cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio, log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
@@ -83,6 +94,7 @@ func runServe(ctx context.Context, args []string) error {
 		ActivityInterval: activityInterval(*activityEvery),
 		Logger:           log,
 		TracerProvider:   tp,
+		HTTP:             sec,
 	})
 	if err != nil {
 		return err
@@ -91,8 +103,17 @@ func runServe(ctx context.Context, args []string) error {
 	if *insecure && !cfg.Kafka.Authenticated() {
 		warnInsecure(log, a.Server(), cfg.Kafka.Config)
 	}
-	log.Info("exchange serving", "http", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
+	log.Info("exchange serving", "http", ln.Addr().String(), "tls", sec.TLS != nil, "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
 	return a.Run(ctx, ln)
+}
+
+// listen binds the address of config key key.
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := server.Listen(addr)
+	if errors.Is(err, server.ErrAddrInUse) {
+		return nil, fmt.Errorf("%s %s is already in use by another process", key, addr)
+	}
+	return ln, err
 }
 
 // activityUsage is the --activity-interval flag's help, in dev and serve.

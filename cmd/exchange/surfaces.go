@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/exchange-gov/exchange/exchange/app"
+	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 )
 
 // The surfaces of a running exchange, as the dev banner and the --help of
@@ -53,7 +54,14 @@ func devLedger(dataDir string) string {
 	row("Ledger (SQLite)", "sqlite:"+filepath.ToSlash(filepath.Join(dataDir, devLedgerFile))+"   (--database of exchange audit verify|query|export)")
 	row("Ledger public key", filepath.Join(dataDir, devSigningKeyFile+".pub")+"   (--public-key of exchange audit verify)")
 	row("Dev keys", dataDir+string(filepath.Separator)+"   ("+devSecretKeyName+": pseudonym key; "+devSigningKeyFile+": ledger signing key; dev only)")
+	row("HTTP tokens", devCredentialsDir(dataDir)+string(filepath.Separator)+"   (agencies/<agency>.token, stewards/<steward>.token, auditor.token, operator.token; every path but /healthz and /readyz needs one)")
 	return b.String()
+}
+
+// devCurl is the banner's example of a call with a dev token.
+func devCurl(dataDir, base string) string {
+	token := filepath.ToSlash(filepath.Join(devCredentialsDir(dataDir), devissuer.AuditorFile))
+	return fmt.Sprintf(`curl -H "Authorization: Bearer $(cat %s)" %s/api/v1/audit`, token, base)
 }
 
 // devHelp follows the flags in `exchange dev --help`.
@@ -65,12 +73,17 @@ func devHelp() string {
 		"  exchange publish --dataset health.immunisations --file deploy/examples/records/health.immunisations.jsonl --stamp-now administered_at\n" +
 		"  exchange consume --agreement health-to-social-2026-001 --from-beginning\n" +
 		"  exchange audit verify\n" +
+		"  " + devCurl(devDataDir, "http://127.0.0.1:8080") + "\n" +
 		"Records that flow are summarised on this terminal every --activity-interval.\n"
 }
 
 // serveHelp follows the flags in `exchange serve --help`.
 func serveHelp() string {
 	return "\nWhat it serves on http.addr (HOST):\n" + httpSurfaces("http://HOST") +
+		"\nEvery path but /healthz and /readyz needs credentials: a bearer token of\n" +
+		"auth.oidc, a Basic user of auth.basic.users_file, or a client certificate of\n" +
+		"http.tls.client_ca; /metrics its own token (http.metrics_token_file) or\n" +
+		"address (http.metrics_addr). Without any, serve refuses to start (--insecure).\n" +
 		"\nThe ledger is in database.url (give it to exchange audit verify --database);\n" +
 		"its checkpoints are signed with secrets.signing_key_file, whose public key is\n" +
 		"that file + .pub (exchange audit verify --public-key).\n" +

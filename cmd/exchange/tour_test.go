@@ -190,14 +190,18 @@ func (tr *tour) waitReady(ctx context.Context, t *testing.T) {
 		return fmt.Sprintf("/readyz %d, topic: %v", resp.StatusCode, err), resp.StatusCode == 200 && err == nil
 	})
 	for _, want := range []string{"http://" + tr.httpAddr + "/", "/api/v1/audit", "/api/v1/lineage", "/api/v1/openapi.json",
-		"sqlite:.exchange-dev/exchange.db", ".exchange-dev/ledger-signing.key.pub", "consume --agreement"} {
+		"sqlite:.exchange-dev/exchange.db", ".exchange-dev/ledger-signing.key.pub", "consume --agreement",
+		`curl -H "Authorization: Bearer $(cat .exchange-dev/credentials/auditor.token)"`} {
 		if !strings.Contains(tr.log.String(), want) {
 			t.Errorf("the dev banner lacks %q", want)
 		}
 	}
-	out, code := runShell(ctx, tr.dir, "curl -s http://"+tr.httpAddr+"/")
+	out, code := runShell(ctx, tr.dir, `curl -s -H "Authorization: Bearer $(cat .exchange-dev/credentials/auditor.token)" http://`+tr.httpAddr+"/")
 	if !strings.Contains(out, `"/api/v1/lineage"`) || !strings.Contains(out, `"/registry"`) {
 		t.Errorf("GET / (exit %d) does not list the surfaces:\n%s", code, out)
+	}
+	if out, _ := runShell(ctx, tr.dir, "curl -s -o /dev/null -w '%{http_code}' http://"+tr.httpAddr+"/api/v1/audit"); out != "401" {
+		t.Errorf("GET /api/v1/audit without a token: %s, want 401", out)
 	}
 }
 

@@ -143,6 +143,7 @@ func managedACLsFollowThePlan(t *testing.T, w *aclWorld) {
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		ReloadInterval: 50 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
+		HTTP:           testHTTP(t),
 	})
 	if err != nil {
 		t.Fatal(err)

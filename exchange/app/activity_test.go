@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -119,7 +118,7 @@ var counterLine = regexp.MustCompile(`^exchange_records_(in|delivered|quarantine
 // <dataset> <agreement>/<reason>" → value.
 func scrapeRecordCounters(t *testing.T, base string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	resp, err := apiGet(t, base, "/metrics")
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}

@@ -57,6 +57,9 @@ type Config struct {
 	// Worker tunes the record workers; zero values take the defaults
 	// (exchange.DefaultTuning).
 	Worker exchange.Tuning
+	// HTTP is who may call the HTTP surface; New refuses a zero value
+	// (no authentication) unless HTTP.Insecure.
+	HTTP HTTPSecurity
 	// ActivityInterval is how often the activity log summarises the
 	// records that flowed (package activity); default 10s, negative: no
 	// activity log.
@@ -95,6 +98,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.DatabaseURL == "" || cfg.ContractsDir == "" || cfg.KeyFile == "" {
 		return nil, errors.New("database URL, contracts directory and key file are required")
+	}
+	if err := cfg.HTTP.check(); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -168,8 +174,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 // mountHTTP builds the HTTP surface: the registry, the audit API, and the
 // index of them at / (Surfaces).
 func (a *App) mountHTTP() {
-	a.http = server.New(a.log, a.cfg.Metrics)
+	a.http = server.New(a.log, a.cfg.Metrics, a.cfg.HTTP.serverOptions()...)
+	a.cfg.HTTP.secure(a.http)
 	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log))
+	a.http.ConfluentErrors("/registry")
 	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(a.log))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
@@ -339,6 +347,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		run("acl sync", a.acls.run)
 	}
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
+	if mln := a.cfg.HTTP.MetricsListener; mln != nil {
+		run("metrics http", func(ctx context.Context) error { return a.http.ServeMetrics(ctx, mln, 10*time.Second) })
+	}
 	wg.Wait()
 	if a.activity != nil {
 		a.activity.Flush() // what the workers' drain audited after the log's last tick

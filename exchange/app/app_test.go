@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,7 +108,7 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 	}
 	client := &kafka.Client{Addr: kafka.TCP(b.Addr())}
 	audited := func() int {
-		resp, err := http.Get(base + "/api/v1/audit?dataset=health.immunisations&limit=1000")
+		resp, err := apiGet(t, base, "/api/v1/audit?dataset=health.immunisations&limit=1000")
 		if err != nil {
 			return -1
 		}
@@ -126,7 +125,7 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 	publish(20)
 	waitFor(t, "20 audited decisions", time.Minute, func() bool { return audited() == 20 })
 	// The API describes itself.
-	if resp, err := http.Get(base + "/api/v1/openapi.json"); err != nil {
+	if resp, err := apiGet(t, base, "/api/v1/openapi.json"); err != nil {
 		t.Fatalf("GET /api/v1/openapi.json: %v", err)
 	} else {
 		var doc struct {
@@ -167,7 +166,7 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 		t.Fatalf("statistics received %d records after revocation, want none (had %d)", got-delivered, delivered)
 	}
 
-	resp, err := http.Get(base + "/registry/subjects")
+	resp, err := apiGet(t, base, "/registry/subjects")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +188,7 @@ func TestNewReportsEveryPolicyProblem(t *testing.T) {
 	_, err := New(context.Background(), Config{
 		Kafka: kafkaAt("127.0.0.1:1"), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: dir, RegisterSchemaFiles: true, KeyFile: filepath.Join(data, "k"), CreateKey: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), HTTP: testHTTP(t),
 	})
 	if err == nil || !strings.Contains(err.Error(), "agreement-health-to-statistics-2026-002.yaml:") || !strings.Contains(err.Error(), "regoin") {
 		t.Fatalf("got %v, want a positioned problem naming regoin", err)
@@ -213,6 +212,7 @@ func startStack(ctx context.Context, t *testing.T, dir string, edits ...func(*Co
 	}
 	t.Cleanup(b.Close)
 	cfg := Config{
+		HTTP:  testHTTP(t),
 		Kafka: kafkaAt(b.Addr()), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: dir, RegisterSchemaFiles: true,
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,

@@ -59,7 +59,10 @@ func healthSchemaWith(t *testing.T, field, replacement string, extra ...string) 
 	return string(b)
 }
 
-// call sends a registry request and returns status and body.
+// call sends a registry request and returns status and body: as the
+// operator for compatibility config (the operator's right), else as
+// health's publisher (issue 12: the attack replayed with a publisher's
+// token on its own subject).
 func call(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -67,6 +70,11 @@ func call(t *testing.T, method, url, body string) (int, string) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	who := healthPublisher
+	if strings.Contains(url, "/registry/config/") {
+		who = operator
+	}
+	req.Header.Set("Authorization", bearer(t, who))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -70,14 +70,16 @@ func TestDeliveryKeysServed(t *testing.T) {
 	a, err := New(context.Background(), Config{
 		Kafka: kafkaAt("127.0.0.1:1"), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: copyExamples(t), RegisterSchemaFiles: true, KeyFile: filepath.Join(data, "k"), CreateKey: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), HTTP: testHTTP(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
 	rec := httptest.NewRecorder()
-	a.HTTP().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/delivery-keys", nil))
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/delivery-keys", nil)
+	req.Header.Set("Authorization", bearer(t, healthPublisher))
+	a.HTTP().ServeHTTP(rec, req)
 	var ks deliverysig.KeySet
 	if err := json.Unmarshal(rec.Body.Bytes(), &ks); rec.Code != http.StatusOK || err != nil {
 		t.Fatalf("GET /api/v1/delivery-keys: %d %v %s", rec.Code, err, rec.Body)

@@ -22,6 +22,7 @@ func startOn(t *testing.T, dir, data string) (*App, *bytes.Buffer) {
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		SigningKeyFile: filepath.Join(data, "ledger-signing.key"),
 		Logger:         slog.New(slog.NewTextHandler(&log, nil)),
+		HTTP:           testHTTP(t),
 	})
 	if err != nil {
 		t.Fatal(err)

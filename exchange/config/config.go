@@ -41,6 +41,25 @@
 //	  url: postgres://exchange@db/exchange
 //	http:
 //	  addr: 0.0.0.0:8080
+//	  tls:                         # optional; TLS 1.2+, files read again when they change
+//	    cert_file: /etc/exchange/tls/tls.crt
+//	    key_file: /etc/exchange/tls/tls.key
+//	    client_ca: /etc/exchange/tls/agencies-ca.pem  # optional: client certificates authenticate agencies
+//	  metrics_token_file: /var/run/secrets/exchange/metrics-token  # /metrics wants this bearer token
+//	  metrics_addr: 0.0.0.0:9090   # or: /metrics only on this address (and not on addr)
+//	auth:                          # who may call the HTTP surface; serve refuses none unless --insecure
+//	  oidc:                        # bearer JWTs of one issuer
+//	    issuer: https://id.example.gov/realms/exchange
+//	    audience: exchange
+//	    jwks_url: https://id.example.gov/realms/exchange/protocol/openid-connect/certs  # default: discovery
+//	    claims: {agency: agency, roles: roles}  # claim names; dotted names walk objects (realm_access.roles)
+//	    algorithms: [EdDSA, RS256, ES256]       # default; a subset may be given
+//	    clock_skew: 30s            # on exp and nbf; default 30s
+//	  basic:
+//	    users_file: /etc/exchange/registry-users  # user:<bcrypt|argon2id hash> lines (htpasswd -nB); user = agency id
+//	  mtls:                        # with http.tls.client_ca
+//	    agencies: {"health-gateway.health.example.gov": health}  # certificate CN or DNS/URI SAN → agency
+//	    cn_is_agency: true         # a certificate whose names are not listed is the agency its CN names; default true
 //	contracts:
 //	  dir: /etc/exchange/contracts
 //	secrets:
@@ -56,7 +75,11 @@
 // EXCHANGE_KAFKA_PRINCIPAL, EXCHANGE_KAFKA_MANAGE_ACLS (true or false),
 // EXCHANGE_KAFKA_GROUP_ID, EXCHANGE_KAFKA_PARTITIONS,
 // EXCHANGE_KAFKA_REPLICATION_FACTOR, EXCHANGE_DATABASE_URL,
-// EXCHANGE_HTTP_ADDR, EXCHANGE_CONTRACTS_DIR, EXCHANGE_KEY_FILE,
+// EXCHANGE_HTTP_ADDR, EXCHANGE_HTTP_TLS_CERT_FILE, EXCHANGE_HTTP_TLS_KEY_FILE,
+// EXCHANGE_HTTP_TLS_CLIENT_CA, EXCHANGE_HTTP_METRICS_TOKEN_FILE,
+// EXCHANGE_HTTP_METRICS_ADDR, EXCHANGE_AUTH_OIDC_ISSUER,
+// EXCHANGE_AUTH_OIDC_AUDIENCE, EXCHANGE_AUTH_OIDC_JWKS_URL,
+// EXCHANGE_AUTH_BASIC_USERS_FILE, EXCHANGE_CONTRACTS_DIR, EXCHANGE_KEY_FILE,
 // EXCHANGE_SIGNING_KEY_FILE, EXCHANGE_TRACING_OTLP_ENDPOINT,
 // EXCHANGE_TRACING_SAMPLE_RATIO.
 package config
@@ -67,13 +90,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/telemetry"
 )
 
@@ -83,6 +109,7 @@ type Config struct {
 	Worker    Worker    `yaml:"worker"`
 	Database  Database  `yaml:"database"`
 	HTTP      HTTP      `yaml:"http"`
+	Auth      Auth      `yaml:"auth"`
 	Contracts Contracts `yaml:"contracts"`
 	Secrets   Secrets   `yaml:"secrets"`
 	Tracing   Tracing   `yaml:"tracing"`
@@ -100,9 +127,60 @@ type Database struct {
 	URL string `yaml:"url"`
 }
 
-// HTTP is the listen address of the HTTP surface.
+// HTTP is the listen address of the HTTP surface, its TLS and how
+// /metrics is protected.
 type HTTP struct {
-	Addr string `yaml:"addr"` // default 127.0.0.1:8080
+	Addr string  `yaml:"addr"` // default 127.0.0.1:8080
+	TLS  HTTPTLS `yaml:"tls"`
+	// MetricsTokenFile holds the bearer token /metrics requires (instead
+	// of a principal); MetricsAddr serves /metrics on its own address
+	// only. Either, both or neither (then /metrics needs a principal like
+	// every other route).
+	MetricsTokenFile string `yaml:"metrics_token_file"`
+	MetricsAddr      string `yaml:"metrics_addr"`
+}
+
+// HTTPTLS are the server's TLS files; all empty: plain HTTP.
+type HTTPTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	ClientCA string `yaml:"client_ca"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t HTTPTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Auth is how HTTP callers authenticate (IDENTITY.md "HTTP").
+type Auth struct {
+	OIDC  OIDC  `yaml:"oidc"`
+	Basic Basic `yaml:"basic"`
+	MTLS  MTLS  `yaml:"mtls"`
+}
+
+// OIDC is the one token issuer the exchange trusts.
+type OIDC struct {
+	Issuer     string          `yaml:"issuer"`
+	Audience   string          `yaml:"audience"`
+	JWKSURL    string          `yaml:"jwks_url"`
+	Claims     auth.ClaimNames `yaml:"claims"`
+	Algorithms []string        `yaml:"algorithms"`
+	ClockSkew  time.Duration   `yaml:"clock_skew"`
+}
+
+// Basic are the HTTP Basic users (Confluent serializers).
+type Basic struct {
+	UsersFile string `yaml:"users_file"`
+}
+
+// MTLS maps client certificates (http.tls.client_ca) to agencies.
+type MTLS struct {
+	Agencies   map[string]string `yaml:"agencies"`
+	CNIsAgency *bool             `yaml:"cn_is_agency"` // default true
+}
+
+// Authenticated reports whether any HTTP authentication is configured.
+func (c Config) Authenticated() bool {
+	return c.Auth.OIDC.Issuer != "" || c.Auth.Basic.UsersFile != "" || c.HTTP.TLS.ClientCA != ""
 }
 
 // Contracts is where contracts and agreements are read from.
@@ -185,14 +263,23 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 	}
 	applySASLEnv(cfg, getenv)
 	str := map[string]*string{
-		"EXCHANGE_KAFKA_PRINCIPAL":       &cfg.Kafka.Principal,
-		"EXCHANGE_KAFKA_GROUP_ID":        &cfg.Kafka.GroupID,
-		"EXCHANGE_DATABASE_URL":          &cfg.Database.URL,
-		"EXCHANGE_HTTP_ADDR":             &cfg.HTTP.Addr,
-		"EXCHANGE_CONTRACTS_DIR":         &cfg.Contracts.Dir,
-		"EXCHANGE_KEY_FILE":              &cfg.Secrets.KeyFile,
-		"EXCHANGE_SIGNING_KEY_FILE":      &cfg.Secrets.SigningKeyFile,
-		"EXCHANGE_TRACING_OTLP_ENDPOINT": &cfg.Tracing.OTLPEndpoint,
+		"EXCHANGE_KAFKA_PRINCIPAL":         &cfg.Kafka.Principal,
+		"EXCHANGE_KAFKA_GROUP_ID":          &cfg.Kafka.GroupID,
+		"EXCHANGE_DATABASE_URL":            &cfg.Database.URL,
+		"EXCHANGE_HTTP_ADDR":               &cfg.HTTP.Addr,
+		"EXCHANGE_HTTP_TLS_CERT_FILE":      &cfg.HTTP.TLS.CertFile,
+		"EXCHANGE_HTTP_TLS_KEY_FILE":       &cfg.HTTP.TLS.KeyFile,
+		"EXCHANGE_HTTP_TLS_CLIENT_CA":      &cfg.HTTP.TLS.ClientCA,
+		"EXCHANGE_HTTP_METRICS_TOKEN_FILE": &cfg.HTTP.MetricsTokenFile,
+		"EXCHANGE_HTTP_METRICS_ADDR":       &cfg.HTTP.MetricsAddr,
+		"EXCHANGE_AUTH_OIDC_ISSUER":        &cfg.Auth.OIDC.Issuer,
+		"EXCHANGE_AUTH_OIDC_AUDIENCE":      &cfg.Auth.OIDC.Audience,
+		"EXCHANGE_AUTH_OIDC_JWKS_URL":      &cfg.Auth.OIDC.JWKSURL,
+		"EXCHANGE_AUTH_BASIC_USERS_FILE":   &cfg.Auth.Basic.UsersFile,
+		"EXCHANGE_CONTRACTS_DIR":           &cfg.Contracts.Dir,
+		"EXCHANGE_KEY_FILE":                &cfg.Secrets.KeyFile,
+		"EXCHANGE_SIGNING_KEY_FILE":        &cfg.Secrets.SigningKeyFile,
+		"EXCHANGE_TRACING_OTLP_ENDPOINT":   &cfg.Tracing.OTLPEndpoint,
 	}
 	for name, p := range str {
 		if v := getenv(name); v != "" {
@@ -276,6 +363,7 @@ func (c Config) Validate() error {
 	if c.HTTP.Addr == "" {
 		errs = append(errs, errors.New("http.addr: must not be empty"))
 	}
+	errs = append(errs, c.validateHTTPSecurity()...)
 	if c.Tracing.OTLPEndpoint != "" {
 		if err := telemetry.CheckEndpoint(c.Tracing.OTLPEndpoint); err != nil {
 			errs = append(errs, fmt.Errorf("tracing.otlp_endpoint: %w", err))
@@ -285,4 +373,38 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("tracing.sample_ratio: %v, must be from 0 to 1", r))
 	}
 	return errors.Join(errs...)
+}
+
+// validateHTTPSecurity checks http.tls, the metrics keys and auth.
+func (c Config) validateHTTPSecurity() []error {
+	var errs []error
+	t := c.HTTP.TLS
+	if t.Enabled() && (t.CertFile == "" || t.KeyFile == "") {
+		errs = append(errs, errors.New("http.tls: cert_file and key_file go together"))
+	}
+	if t.ClientCA != "" && !t.Enabled() {
+		errs = append(errs, errors.New("http.tls.client_ca: needs http.tls.cert_file and key_file (client certificates come with TLS)"))
+	}
+	if len(c.Auth.MTLS.Agencies) > 0 && t.ClientCA == "" {
+		errs = append(errs, errors.New("auth.mtls.agencies: needs http.tls.client_ca"))
+	}
+	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr {
+		errs = append(errs, fmt.Errorf("http.metrics_addr: %s is http.addr; give another address, or leave it out", c.HTTP.MetricsAddr))
+	}
+	o := c.Auth.OIDC
+	if (o.Issuer == "") != (o.Audience == "") {
+		errs = append(errs, errors.New("auth.oidc: issuer and audience go together (the audience is what tokens for the exchange carry in aud)"))
+	}
+	if o.Issuer == "" && (o.JWKSURL != "" || len(o.Algorithms) > 0) {
+		errs = append(errs, errors.New("auth.oidc: jwks_url and algorithms need an issuer"))
+	}
+	for _, a := range o.Algorithms {
+		if !slices.Contains(auth.Algorithms, a) {
+			errs = append(errs, fmt.Errorf("auth.oidc.algorithms: %q is not accepted (only %s)", a, strings.Join(auth.Algorithms, ", ")))
+		}
+	}
+	if o.ClockSkew < 0 || o.ClockSkew > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("auth.oidc.clock_skew: %v, must be from 0 to 5m", o.ClockSkew))
+	}
+	return errs
 }

@@ -107,3 +107,18 @@ func propertiesConfig(props map[string]string) (cfg Config, password string, err
 	}
 	return cfg, password, cfg.Validate()
 }
+
+// RegistryUserInfo is the schema registry's HTTP Basic user info
+// (basic.auth.user.info, user:secret) of a client properties file, as
+// Confluent serializers read it; "" when the file names none or its
+// basic.auth.credentials.source is not USER_INFO.
+func RegistryUserInfo(path string) (string, error) {
+	props, err := readPropertiesFile(path)
+	if err != nil {
+		return "", err
+	}
+	if src := props["basic.auth.credentials.source"]; src != "" && !strings.EqualFold(src, "USER_INFO") {
+		return "", nil
+	}
+	return props["basic.auth.user.info"], nil
+}

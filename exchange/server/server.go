@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/exchange-gov/exchange/exchange/server/auth"
 )
 
 // ErrAddrInUse is returned (wrapped) by Listen when the address is taken.
@@ -35,24 +38,40 @@ type Server struct {
 	checks   map[string]Check
 	details  map[string]string
 	surfaces []Surface // the index at / (index.go)
+
+	// security.go
+	authn            *auth.Authenticator
+	public           []string // paths served without a principal
+	confluent        []string // prefixes answering errors in Confluent's shape
+	metrics          http.Handler
+	metricsToken     string
+	metricsElsewhere bool
+	tls              *tls.Config
 }
 
 // New returns a server with /healthz, /readyz, when gatherer is not nil
-// /metrics, and the index of its surfaces at / (see Describe).
-func New(log *slog.Logger, gatherer prometheus.Gatherer) *Server {
+// /metrics (see the options), and the index of its surfaces at / (see
+// Describe).
+func New(log *slog.Logger, gatherer prometheus.Gatherer, opts ...Option) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Server{mux: http.NewServeMux(), log: log, checks: map[string]Check{}, details: map[string]string{}}
+	for _, o := range opts {
+		o(s)
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if gatherer != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+		s.metrics = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+		if !s.metricsElsewhere {
+			s.mux.Handle("GET /metrics", s.MetricsHandler())
+		}
 	}
-	s.handleIndex(gatherer != nil)
+	s.handleIndex(gatherer != nil && !s.metricsElsewhere)
 	return s
 }
 
@@ -87,7 +106,7 @@ func (s *Server) SetDetail(name, text string) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	s.mux.ServeHTTP(w, r)
+	s.handler().ServeHTTP(w, r)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -147,20 +166,43 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve serves on ln until ctx is cancelled, then shuts down gracefully
-// within shutdownTimeout. It returns nil after a clean shutdown.
+// Serve serves on ln (over TLS when SetTLS was given a configuration) until
+// ctx is cancelled, then shuts down gracefully within shutdownTimeout. It
+// returns nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	return serve(ctx, s, s.tls, ln, shutdownTimeout, s.log)
+}
+
+// ServeMetrics serves only MetricsHandler on ln (http.metrics_addr), as
+// Serve does.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	mux := http.NewServeMux()
+	if h := s.MetricsHandler(); h != nil {
+		mux.Handle("GET /metrics", h)
+	}
+	return serve(ctx, mux, s.tls, ln, shutdownTimeout, s.log)
+}
+
+func serve(ctx context.Context, h http.Handler, tlsCfg *tls.Config, ln net.Listener, shutdownTimeout time.Duration, log *slog.Logger) error {
 	hs := &http.Server{
-		Handler:           s,
+		Handler:           h,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			// The certificate comes from tlsCfg.GetCertificate.
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

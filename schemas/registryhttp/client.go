@@ -3,6 +3,7 @@ package registryhttp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,11 @@ import (
 
 // maxResponseBytes bounds what the client reads from the registry.
 const maxResponseBytes = 16 << 20
+
+// ErrAccessDenied is wrapped by the client's errors when the registry
+// refused the caller's credentials or their rights (HTTP 401 or 403): a
+// problem of the caller, not of the subject or id asked for.
+var ErrAccessDenied = errors.New("access denied")
 
 // FetchLatest reads the latest version of subject from a Confluent-compatible
 // schema registry (GET {registry}/subjects/{subject}/versions/latest) and
@@ -85,6 +91,12 @@ func get(ctx context.Context, client *http.Client, registry, path, what, shape s
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e errorBody
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			if json.Unmarshal(body, &e) != nil || e.Message == "" {
+				e.Message = http.StatusText(resp.StatusCode)
+			}
+			return fmt.Errorf("registry %s: %s: %w: %s (HTTP %d)", registry, what, ErrAccessDenied, e.Message, resp.StatusCode)
+		}
 		if json.Unmarshal(body, &e) == nil && e.Message != "" {
 			return fmt.Errorf("registry %s: %s: %s (HTTP %d, error %d)", registry, what, e.Message, resp.StatusCode, e.ErrorCode)
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
 )
 
@@ -219,7 +220,17 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 		return nil, err
 	}
 	r := &run{cfg: cfg, ingress: names.Ingress(Dataset), rawOut: "bench.raw-passthrough", nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	// Nothing calls the bench's HTTP surface; it is secured all the same.
+	iss, err := devissuer.Load(tmp, "http://127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	authn, err := iss.Authenticator(ctx, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
 	a, err := app.New(ctx, app.Config{
+		HTTP: app.HTTPSecurity{Auth: authn},
 		Kafka: exchange.KafkaConfig{
 			Config:     conn,
 			GroupID:    r.exchangeGroup(),

@@ -16,6 +16,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
+	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 )
 
 // TestRunFeedsEveryDataset: `exchange dev --demo` publishes to the ingress
@@ -29,7 +30,16 @@ func TestRunFeedsEveryDataset(t *testing.T) {
 	}
 	defer b.Close()
 	data := t.TempDir()
+	iss, err := devissuer.Load(data, "http://127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := iss.Authenticator(ctx, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := app.New(ctx, app.Config{
+		HTTP:         app.HTTPSecurity{Auth: authn},
 		Kafka:        exchange.KafkaConfig{Config: kafkaclient.Config{Brokers: []string{b.Addr()}}},
 		DatabaseURL:  "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: "../../../deploy/examples", RegisterSchemaFiles: true,
