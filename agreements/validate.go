@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/exchange-gov/exchange/agreements/calendar"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/google/cel-go/cel"
 )
@@ -59,6 +60,7 @@ var (
 func Validate(s *Set) Problems {
 	v := &validator{set: s}
 	v.agencies()
+	v.calendars()
 	v.contracts()
 	v.agreements()
 	v.probs.Sort()
@@ -307,10 +309,11 @@ func (v *validator) contractFreshness(c *DataContract, name string, fieldNames [
 				v.add(at(c.KeyPos, "freshness.event_time", f.Pos), fieldHint(f.EventTime, fieldNames), "freshness event_time %q is not a classified field of %s", f.EventTime, name)
 			}
 		}
-		if f.MaxAge < 0 || f.ExpectedEvery < 0 {
+		if f.MaxAge.Wall() < 0 || f.ExpectedEvery.Wall() < 0 {
 			v.add(f.Pos, "durations are positive", "freshness of %s has a negative duration", name)
 		}
-		if f.MaxAge == 0 && f.ExpectedEvery == 0 && !c.invalid["freshness.max_age"] && !c.invalid["freshness.expected_every"] {
+		v.freshnessCalendar(c.KeyPos, f.Pos, c.invalid, "freshness of "+name, f.Calendar, f.MaxAge, f.ExpectedEvery)
+		if f.MaxAge.IsZero() && f.ExpectedEvery.IsZero() && !c.invalid["freshness.max_age"] && !c.invalid["freshness.expected_every"] {
 			v.add(f.Pos, "set max_age (staleness per record), expected_every (silence SLA) or both", "freshness of %s sets neither max_age nor expected_every", name)
 		}
 		if !contains(onStales, string(f.OnStale)) && !c.invalid["freshness.on_stale"] {
@@ -466,19 +469,40 @@ func (v *validator) agreementFields(a *Agreement, name string, contract *DataCon
 	}
 }
 
-// agreementFreshness checks that a max age only tightens the contract's.
+// agreementFreshness checks that a max age and a silence SLA only tighten
+// the contract's, and the calendar their business time counts in.
 func (v *validator) agreementFreshness(a *Agreement, name string, contract *DataContract) {
-	if a.MaxAge < 0 {
+	if a.MaxAge.Wall() < 0 {
 		v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "durations are positive", "agreement %s: negative freshness max_age", name)
 	}
-	if a.MaxAge > 0 && contract != nil {
-		cf := contract.Freshness
+	var cf *Freshness
+	if contract != nil {
+		cf = contract.Freshness
+	}
+	calID := a.Calendar
+	if calID == "" && cf != nil {
+		calID = cf.Calendar // inherited; an unknown one is reported with the contract
+	}
+	if a.Calendar != "" || calID == "" {
+		v.freshnessCalendar(a.KeyPos, a.Pos, a.invalid, "agreement "+name, a.Calendar, a.MaxAge, a.ExpectedEvery)
+	}
+	if contract == nil {
+		return
+	}
+	ours, theirs := v.set.CalendarOf(calID), (*calendar.Calendar)(nil)
+	if cf != nil {
+		theirs = v.set.CalendarOf(cf.Calendar)
+	}
+	if !a.MaxAge.IsZero() {
 		switch {
 		case cf == nil || cf.EventTime == "":
 			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "add freshness: {event_time: <field>} to the contract of "+contract.Dataset, "agreement %s sets freshness max_age but the contract of %s names no event_time", name, contract.Dataset)
-		case cf.MaxAge > 0 && a.MaxAge > cf.MaxAge:
-			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "an agreement may only tighten freshness; remove it or make it at most "+FormatDuration(cf.MaxAge), "agreement %s: freshness max_age %s is looser than the contract's %s", name, FormatDuration(a.MaxAge), FormatDuration(cf.MaxAge))
+		case looser(a.MaxAge, ours, cf.MaxAge, theirs):
+			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "an agreement may only tighten freshness; remove it or make it at most "+cf.MaxAge.String(), "agreement %s: freshness max_age %s is looser than the contract's %s", name, a.MaxAge, cf.MaxAge)
 		}
+	}
+	if cf != nil && looser(a.ExpectedEvery, ours, cf.ExpectedEvery, theirs) {
+		v.add(at(a.KeyPos, "freshness.expected_every", a.Pos), "an agreement may only tighten the silence SLA; remove it or make it at most "+cf.ExpectedEvery.String(), "agreement %s: freshness expected_every %s is looser than the contract's %s", name, a.ExpectedEvery, cf.ExpectedEvery)
 	}
 }
 

@@ -55,7 +55,7 @@ const maxBusiness = 100000
 // business_hours or business_minutes (singular accepted: 1 business_day).
 func ParseDuration(s string) (Duration, error) {
 	num, unit, ok := strings.Cut(strings.TrimSpace(s), " ")
-	if !ok {
+	if !ok || !strings.HasPrefix(strings.TrimSpace(unit), "business") {
 		w, err := ParseWall(s)
 		return Wall(w), err
 	}
@@ -196,4 +196,22 @@ func shortDuration(v time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// Compare ranks bound a, counted in acal, against b, counted in bcal: -1,
+// 0 or +1 as a is shorter, equal or longer. ok is false when they cannot be
+// ranked without an instant: one plain and one business, or a business one
+// without its calendar.
+func Compare(a Duration, acal *Calendar, b Duration, bcal *Calendar) (cmp int, ok bool) {
+	if a.IsBusiness() != b.IsBusiness() || a.IsBusiness() && (acal == nil || bcal == nil) {
+		return 0, false
+	}
+	x, y := a.Active(acal), b.Active(bcal)
+	switch {
+	case x < y:
+		return -1, true
+	case x > y:
+		return 1, true
+	}
+	return 0, true
 }

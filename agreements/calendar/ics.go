@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -25,8 +26,11 @@ const (
 // dates cannot be read, is an error naming the event's UID or SUMMARY.
 func ReadHolidays(r io.Reader) (dates []Date, skipped int, err error) {
 	cal, err := ical.NewDecoder(r).Decode()
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, 0, errors.New("not iCalendar: the file ends before END:VCALENDAR")
+	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading iCalendar: %w", err)
+		return nil, 0, fmt.Errorf("not iCalendar: %w", err)
 	}
 	seen := map[Date]bool{}
 	for _, ev := range cal.Events() {
