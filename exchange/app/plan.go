@@ -155,6 +155,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 		Agencies:     set.Agencies,
 		Contracts:    set.Contracts,
 		Agreements:   set.Agreements,
+		Calendars:    set.Calendars,
 		Schemas:      schemaList,
 		PseudonymKey: b.keys.PseudonymKey,
 		SubjectKey:   b.keys.SubjectKey(),
