@@ -164,6 +164,7 @@ func (c *Calendar) between(a, b time.Time, limit time.Duration) time.Duration {
 		return 0
 	}
 	var total time.Duration
+	k := clock{loc: c.loc}
 	day, wd := localDay(a, c.loc)
 	last, _ := localDay(b, c.loc)
 	for n := 0; !last.Before(day) && n < maxScanDays; n, day, wd = n+1, day.next(), (wd+1)%7 {
@@ -171,11 +172,11 @@ func (c *Calendar) between(a, b time.Time, limit time.Duration) time.Duration {
 			continue
 		}
 		for _, sp := range c.spans {
-			s := day.at(sp.Start, c.loc)
+			s := k.at(day, sp.Start)
 			if !s.Before(b) {
 				return total
 			}
-			e := day.at(sp.End, c.loc)
+			e := k.at(day, sp.End)
 			if s.Before(a) {
 				s = a
 			}
@@ -202,13 +203,14 @@ func (c *Calendar) Add(t time.Time, d time.Duration) time.Time {
 	if d <= 0 {
 		return t
 	}
+	k := clock{loc: c.loc}
 	day, wd := localDay(t, c.loc)
 	for n := 0; n < maxScanDays; n, day, wd = n+1, day.next(), (wd+1)%7 {
 		if !c.working(day, wd) {
 			continue
 		}
 		for _, sp := range c.spans {
-			s, e := day.at(sp.Start, c.loc), day.at(sp.End, c.loc)
+			s, e := k.at(day, sp.Start), k.at(day, sp.End)
 			if !e.After(t) {
 				continue
 			}
