@@ -79,7 +79,7 @@ func goldenCalendars(t testing.TB) map[string]*Calendar {
 		// a night shift every day, across the hour the clocks change
 		"london-night": mustNew(t, london, everyDay, []string{"00:30-03:00"}),
 		// round the clock, every day
-		"london-always": mustNew(t, london, everyDay, nil),
+		"london-always":  mustNew(t, london, everyDay, nil),
 		"newyork-office": mustNew(t, newYork, weekdays, []string{"09:00-17:00"}),
 	}
 }
@@ -147,9 +147,9 @@ func TestCalendarActiveBoundaries(t *testing.T) {
 		{"london-split", "2026-06-15 12:30", london, false},
 		{"london-split", "2026-06-15 13:29", london, false},
 		{"london-split", "2026-06-15 13:30", london, true},
-		{"london-office", "2026-06-15 07:30", "UTC", true},  // 08:30 BST
-		{"london-office", "2026-01-15 07:30", "UTC", false}, // 07:30 GMT
-		{"newyork-office", "2026-06-15 13:00", "UTC", true}, // 09:00 EDT
+		{"london-office", "2026-06-15 07:30", "UTC", true},   // 08:30 BST
+		{"london-office", "2026-01-15 07:30", "UTC", false},  // 07:30 GMT
+		{"newyork-office", "2026-06-15 13:00", "UTC", true},  // 09:00 EDT
 		{"newyork-office", "2026-01-15 13:00", "UTC", false}, // 08:00 EST
 	}
 	for _, tc := range cases {
