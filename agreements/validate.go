@@ -88,21 +88,7 @@ func (v *validator) agencies() {
 	first := map[string]Pos{}
 	for i := range v.set.Agencies {
 		a := &v.set.Agencies[i]
-		idPos := at(a.KeyPos, "id", a.Pos)
-		switch {
-		case a.invalid["id"]:
-		case a.ID == "":
-			v.add(a.Pos, "add id: <lowercase slug>, e.g. social-services", "agency has no id")
-		case !isSlug(a.ID):
-			v.add(idPos, "use lowercase letters, digits and single hyphens, starting with a letter (e.g. social-services)", "agency id %q is not a lowercase slug", a.ID)
-		}
-		if a.ID != "" {
-			if p, dup := first[a.ID]; dup {
-				v.add(idPos, "each agency is declared once", "duplicate agency id %q (first declared at %s)", a.ID, p)
-			} else {
-				first[a.ID] = idPos
-			}
-		}
+		v.slugID("agency", a.ID, "social-services", a.Pos, a.KeyPos, a.invalid, first)
 		label := a.ID
 		if label == "" {
 			label = "(no id)"
@@ -123,6 +109,28 @@ func (v *validator) agencies() {
 			}
 			seen[s] = true
 		}
+	}
+}
+
+// slugID checks the id of a document of kind what (agency, calendar): set,
+// a lowercase slug (example shows one), and not declared before (first
+// holds the ids seen).
+func (v *validator) slugID(what, id, example string, docPos Pos, keyPos map[string]Pos, invalid map[string]bool, first map[string]Pos) {
+	idPos := at(keyPos, "id", docPos)
+	switch {
+	case invalid["id"]:
+	case id == "":
+		v.add(docPos, "add id: <lowercase slug>, e.g. "+example, "%s has no id", what)
+	case !isSlug(id):
+		v.add(idPos, "use lowercase letters, digits and single hyphens, starting with a letter (e.g. "+example+")", "%s id %q is not a lowercase slug", what, id)
+	}
+	if id == "" {
+		return
+	}
+	if p, dup := first[id]; dup {
+		v.add(idPos, "each "+what+" is declared once", "duplicate %s id %q (first declared at %s)", what, id, p)
+	} else {
+		first[id] = idPos
 	}
 }
 

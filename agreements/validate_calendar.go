@@ -11,21 +11,7 @@ func (v *validator) calendars() {
 	first := map[string]Pos{}
 	for i := range v.set.Calendars {
 		c := &v.set.Calendars[i]
-		idPos := at(c.KeyPos, "id", c.Pos)
-		switch {
-		case c.invalid["id"]:
-		case c.ID == "":
-			v.add(c.Pos, "add id: <lowercase slug>, e.g. national-working-days", "calendar has no id")
-		case !isSlug(c.ID):
-			v.add(idPos, "use lowercase letters, digits and single hyphens, starting with a letter (e.g. national-working-days)", "calendar id %q is not a lowercase slug", c.ID)
-		}
-		if c.ID != "" {
-			if p, dup := first[c.ID]; dup {
-				v.add(idPos, "each calendar is declared once", "duplicate calendar id %q (first declared at %s)", c.ID, p)
-			} else {
-				first[c.ID] = idPos
-			}
-		}
+		v.slugID("calendar", c.ID, "national-working-days", c.Pos, c.KeyPos, c.invalid, first)
 		label := c.ID
 		if label == "" {
 			label = "(no id)"
