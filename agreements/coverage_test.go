@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exchange-gov/exchange/agreements/calendar"
 )
 
 // unreachableFromYAML lists messages the loader makes impossible to reach
@@ -40,7 +42,7 @@ func TestEveryMessageHasAGoldenCase(t *testing.T) {
 	}
 	all := golden.String()
 	fset := token.NewFileSet()
-	for _, src := range []string{"load.go", "validate.go"} {
+	for _, src := range []string{"load.go", "load_calendar.go", "validate.go", "validate_calendar.go"} {
 		f, err := parser.ParseFile(fset, src, nil, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -92,11 +94,11 @@ func TestValidateProgrammaticSets(t *testing.T) {
 		Dataset: "health.x", Owner: "health", Subject: "ingress.health.x-value",
 		Fields:    []FieldClass{{Name: "a", Class: Public}, {Name: "at", Class: Internal}},
 		Quality:   []QualityRule{{Name: "long", Rule: "true || " + strings.Repeat("true || ", MaxExprLen/8) + "true", Severity: SeverityError}},
-		Freshness: &Freshness{EventTime: "at", MaxAge: -time.Minute, OnStale: StaleQuarantine},
+		Freshness: &Freshness{EventTime: "at", MaxAge: calendar.Wall(-time.Minute), OnStale: StaleQuarantine},
 	}
 	agreement := Agreement{
 		ID: "a-1", Provider: "health.x", Consumer: "tax", Purpose: "p\xff", LegalBasis: "l",
-		ValidFrom: t0, ValidUntil: tEnd, Status: StatusDraft, MaxAge: -time.Second,
+		ValidFrom: t0, ValidUntil: tEnd, Status: StatusDraft, MaxAge: calendar.Wall(-time.Second),
 		Fields: []FieldRule{{Name: "a", Transform: Transform{Kind: Generalize, Unit: "year", Bucket: 10}}},
 	}
 	ps := Validate(&Set{Contracts: []DataContract{contract}, Agreements: []Agreement{agreement}})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/exchange-gov/exchange/agreements/calendar"
 )
 
 // Effect says what a change does to what the consumer receives.
@@ -27,7 +29,7 @@ const (
 	FieldAdded       ChangeKind = "added"     // a field newly allowed
 	FieldRemoved     ChangeKind = "removed"   // a field no longer allowed
 	TransformChanged ChangeKind = "transform" // an allowed field's transform
-	KeyChanged       ChangeKind = "changed"   // another key: purpose, legal_basis, valid_from, valid_until, filter, freshness.max_age, status, provider, consumer, id
+	KeyChanged       ChangeKind = "changed"   // another key: purpose, legal_basis, valid_from, valid_until, filter, freshness.calendar, freshness.max_age, freshness.expected_every, status, provider, consumer, id
 )
 
 // FieldChange is one difference between two versions of an agreement.
@@ -192,7 +194,9 @@ func Diff(old, new *Agreement) []FieldChange {
 		filterEffect = Widens // every row now
 	}
 	key("filter", quote(old.Filter), quote(new.Filter), filterEffect)
+	key("freshness.calendar", old.Calendar, new.Calendar, Changes)
 	key("freshness.max_age", dur(old.MaxAge), dur(new.MaxAge), maxAgeEffect(old.MaxAge, new.MaxAge))
+	key("freshness.expected_every", dur(old.ExpectedEvery), dur(new.ExpectedEvery), Changes)
 	return out
 }
 
@@ -210,11 +214,11 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func dur(d time.Duration) string {
-	if d == 0 {
+func dur(d calendar.Duration) string {
+	if d.IsZero() {
 		return ""
 	}
-	return FormatDuration(d)
+	return d.String()
 }
 
 // earlierWidens: an earlier start (or none) gives the consumer more.
@@ -237,10 +241,18 @@ func laterWidens(o, n time.Time) Effect {
 	}
 }
 
-// maxAgeEffect: a larger max age, or none, lets older records through.
-func maxAgeEffect(o, n time.Duration) Effect {
+// maxAgeEffect: a larger max age, or none, lets older records through. A
+// change between plain and business time cannot be ranked without the
+// calendar: it changes.
+func maxAgeEffect(o, n calendar.Duration) Effect {
 	switch {
-	case n == 0 || (o != 0 && n > o):
+	case n.IsZero():
+		return Widens
+	case o.IsZero():
+		return Narrows
+	case o.Unit() != n.Unit():
+		return Changes
+	case n.Wall() > o.Wall() || n.Count() > o.Count():
 		return Widens
 	default:
 		return Narrows

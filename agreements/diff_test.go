@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exchange-gov/exchange/agreements/calendar"
 )
 
 func baseAgreement() *Agreement {
@@ -21,7 +23,7 @@ func baseAgreement() *Agreement {
 			{Name: "note", Transform: Transform{Kind: Redact}},
 		},
 		Filter: "record.region == 'north'",
-		MaxAge: 5 * time.Minute,
+		MaxAge: calendar.Wall(5 * time.Minute),
 	}
 }
 
@@ -91,11 +93,11 @@ func TestDiff(t *testing.T) {
 			FieldChange{"filter", KeyChanged, `"record.region == 'north'"`, "", Widens}, `~ filter: "record.region == 'north'" → (none) (widens)`},
 		{"filter changed", func(a *Agreement) { a.Filter = "record.region == 'east'" },
 			FieldChange{"filter", KeyChanged, `"record.region == 'north'"`, `"record.region == 'east'"`, Changes}, ""},
-		{"looser max_age widens", func(a *Agreement) { a.MaxAge = time.Hour },
+		{"looser max_age widens", func(a *Agreement) { a.MaxAge = calendar.Wall(time.Hour) },
 			FieldChange{"freshness.max_age", KeyChanged, "5m", "1h", Widens}, ""},
-		{"max_age removed widens", func(a *Agreement) { a.MaxAge = 0 },
+		{"max_age removed widens", func(a *Agreement) { a.MaxAge = calendar.Duration{} },
 			FieldChange{"freshness.max_age", KeyChanged, "5m", "", Widens}, ""},
-		{"stricter max_age narrows", func(a *Agreement) { a.MaxAge = time.Minute },
+		{"stricter max_age narrows", func(a *Agreement) { a.MaxAge = calendar.Wall(time.Minute) },
 			FieldChange{"freshness.max_age", KeyChanged, "5m", "1m", Narrows}, ""},
 		{"suspension narrows", func(a *Agreement) { a.Status = StatusSuspended },
 			FieldChange{"status", KeyChanged, "active", "suspended", Narrows}, ""},

@@ -13,9 +13,11 @@
 // # Files
 //
 // A YAML file holds one or more `---`-separated documents, each with
-// `kind: Agency`, `kind: DataContract` or `kind: Agreement`. Decoding is
-// strict: an unknown key is a Problem with a did-you-mean hint. Durations are
-// Go durations with an optional leading number of days (15m, 1h30m, 7d);
+// `kind: Agency`, `kind: DataContract`, `kind: Agreement` or `kind: Calendar`
+// (a working calendar; package calendar). Decoding is strict: an unknown key
+// is a Problem with a did-you-mean hint. Durations are Go durations with an
+// optional leading number of days (15m, 1h30m, 7d), or for freshness
+// business time of a calendar (2 business_days);
 // timestamps are RFC 3339 (a plain date means midnight UTC). YAML aliases and
 // merge keys are refused: what a reviewer reads is what applies.
 //

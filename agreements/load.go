@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/exchange-gov/exchange/agreements/calendar"
 )
 
 // MaxFileSize bounds one YAML file; policy files are small, and a bound keeps
@@ -188,7 +190,7 @@ func (d *decoder) decodeDocument(doc *yaml.Node, set *Set) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.problem(d.pos(n), "each document is a mapping starting with kind: Agency, DataContract or Agreement", "document is a %s, not a mapping", kindName(n))
+		d.problem(d.pos(n), "each document is a mapping starting with kind: Agency, DataContract, Agreement or Calendar", "document is a %s, not a mapping", kindName(n))
 		return
 	}
 	var kind *yaml.Node
@@ -198,13 +200,13 @@ func (d *decoder) decodeDocument(doc *yaml.Node, set *Set) {
 			break
 		}
 	}
-	kinds := []string{KindAgency, KindDataContract, KindAgreement}
+	kinds := []string{KindAgency, KindDataContract, KindAgreement, KindCalendar}
 	d.invalid = map[string]bool{}
 	switch {
 	case kind == nil:
-		d.problem(d.pos(n), "add kind: Agency, DataContract or Agreement", "document has no kind")
+		d.problem(d.pos(n), "add kind: Agency, DataContract, Agreement or Calendar", "document has no kind")
 	case kind.Kind != yaml.ScalarNode:
-		d.problem(d.pos(kind), "kind is one of Agency, DataContract, Agreement", "kind must be a string")
+		d.problem(d.pos(kind), "kind is one of Agency, DataContract, Agreement, Calendar", "kind must be a string")
 	case kind.Value == KindAgency:
 		a := d.agency(n)
 		a.invalid = d.invalid
@@ -217,6 +219,10 @@ func (d *decoder) decodeDocument(doc *yaml.Node, set *Set) {
 		a := d.agreement(n)
 		a.invalid = d.invalid
 		set.Agreements = append(set.Agreements, a)
+	case kind.Value == KindCalendar:
+		c := d.calendar(n)
+		c.invalid = d.invalid
+		set.Calendars = append(set.Calendars, c)
 	default:
 		d.problem(d.pos(kind), suggestHint(kind.Value, kinds), "unknown kind %q", kind.Value)
 	}
@@ -361,15 +367,21 @@ func describe(n *yaml.Node) string {
 	return "a " + kindName(n)
 }
 
-func (d *decoder) duration(n *yaml.Node, what string) time.Duration {
+// duration decodes a freshness duration: plain (90s, 15m, 1h30m, 7d) or,
+// with a calendar, business time (2 business_days, 4 business_hours).
+func (d *decoder) duration(n *yaml.Node, what string) calendar.Duration {
 	s := d.str(n, what)
 	if s == "" {
-		return 0
+		return calendar.Duration{}
 	}
-	v, err := ParseDuration(s)
+	v, err := calendar.ParseDuration(s)
 	if err != nil {
-		d.problem(d.pos(n), "write a duration such as 90s, 15m, 1h30m or 7d", "%s: %v", what, err)
-		return 0
+		hint := "write a duration such as 90s, 15m, 1h30m or 7d"
+		if strings.Contains(s, "business") {
+			hint = "write a whole number and a unit: 2 business_days, 4 business_hours or 30 business_minutes"
+		}
+		d.problem(d.pos(n), hint, "%s: %v", what, err)
+		return calendar.Duration{}
 	}
 	return v
 }
@@ -449,7 +461,7 @@ func (d *decoder) agency(n *yaml.Node) Agency {
 var (
 	contractKeys  = []string{"kind", "dataset", "owner", "subject", "description", "data_subject", "key", "fields", "quality", "freshness"}
 	qualityKeys   = []string{"name", "rule", "severity", "description"}
-	freshnessKeys = []string{"event_time", "max_age", "expected_every", "on_stale"}
+	freshnessKeys = []string{"event_time", "calendar", "max_age", "expected_every", "on_stale"}
 )
 
 func (d *decoder) contract(n *yaml.Node) DataContract {
@@ -490,6 +502,8 @@ func (d *decoder) contract(n *yaml.Node) DataContract {
 				switch key {
 				case "event_time":
 					f.EventTime = d.str(v, "freshness.event_time")
+				case "calendar":
+					f.Calendar = d.str(v, "freshness.calendar")
 				case "max_age":
 					f.MaxAge = d.duration(v, "freshness.max_age")
 				case "expected_every":
@@ -523,7 +537,7 @@ func (d *decoder) quality(n *yaml.Node, keyPos map[string]Pos) []QualityRule {
 
 var (
 	agreementKeys    = []string{"kind", "id", "provider", "consumer", "purpose", "legal_basis", "valid_from", "valid_until", "fields", "filter", "freshness", "status", "approvals", "history"}
-	agrFreshnessKeys = []string{"max_age"}
+	agrFreshnessKeys = []string{"calendar", "max_age", "expected_every"}
 	approvalKeys     = []string{"agency", "steward", "at"}
 	historyKeys      = []string{"from", "to", "by", "at", "reason"}
 )
@@ -555,8 +569,15 @@ func (d *decoder) agreement(n *yaml.Node) Agreement {
 			if isNull(v) {
 				return
 			}
-			d.mapping(v, "agreement freshness", agrFreshnessKeys, a.KeyPos, "freshness.", func(_ string, _, v *yaml.Node) {
-				a.MaxAge = d.duration(v, "freshness.max_age")
+			d.mapping(v, "agreement freshness", agrFreshnessKeys, a.KeyPos, "freshness.", func(key string, _, v *yaml.Node) {
+				switch key {
+				case "calendar":
+					a.Calendar = d.str(v, "freshness.calendar")
+				case "max_age":
+					a.MaxAge = d.duration(v, "freshness.max_age")
+				case "expected_every":
+					a.ExpectedEvery = d.duration(v, "freshness.expected_every")
+				}
 			})
 		case "fields":
 			if isNull(v) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exchange-gov/exchange/agreements/calendar"
 )
 
 func TestLoadDirExamples(t *testing.T) {
@@ -24,7 +26,7 @@ func TestLoadDirExamples(t *testing.T) {
 	if len(c.Fields) != 15 {
 		t.Errorf("reference contract classifies %d fields, want 15", len(c.Fields))
 	}
-	if c.Freshness == nil || c.Freshness.MaxAge != 15*time.Minute || c.Freshness.EventTime != "administered_at" {
+	if c.Freshness == nil || c.Freshness.MaxAge != calendar.Wall(15*time.Minute) || c.Freshness.EventTime != "administered_at" {
 		t.Errorf("freshness = %+v, want administered_at / 15m", c.Freshness)
 	}
 	if c.DataSubject != "citizen_id" {
@@ -69,7 +71,7 @@ status: active
 			t.Errorf("field %s at %v, want line %d col 3", a.Fields[i].Name, a.Fields[i].Pos, 4+i)
 		}
 	}
-	if a.MaxAge != 26*time.Hour {
+	if a.MaxAge != calendar.Wall(26*time.Hour) {
 		t.Errorf("max_age = %v, want 26h", a.MaxAge)
 	}
 	if !a.ValidFrom.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) || !a.ValidUntil.Equal(time.Date(2027, 1, 1, 8, 0, 0, 0, time.UTC)) {

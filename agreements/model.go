@@ -1,12 +1,17 @@
 package agreements
 
-import "time"
+import (
+	"time"
+
+	"github.com/exchange-gov/exchange/agreements/calendar"
+)
 
 // Document kinds accepted in a YAML file (the top-level `kind:` key).
 const (
 	KindDataContract = "DataContract"
 	KindAgreement    = "Agreement"
 	KindAgency       = "Agency"
+	KindCalendar     = "Calendar"
 )
 
 // Pos is a position in a source file, 1-based. The zero Pos means "unknown".
@@ -91,12 +96,39 @@ type QualityRule struct {
 
 // Freshness is a dataset's freshness SLA.
 type Freshness struct {
-	EventTime     string        // field holding the event time (timestamp-millis/micros, date, or RFC 3339 string)
-	MaxAge        time.Duration // older than this when evaluated = stale; 0 = no limit
-	ExpectedEvery time.Duration // longest silence allowed between records; 0 = no SLA
+	EventTime string // field holding the event time (timestamp-millis/micros, date, or RFC 3339 string)
+	// Calendar names the Calendar document whose active time the business
+	// durations count (YAML `calendar:`); "" when none.
+	Calendar      string
+	MaxAge        calendar.Duration // older than this when evaluated = stale; zero = no limit
+	ExpectedEvery calendar.Duration // longest silence allowed between records; zero = no SLA
 	OnStale       OnStale
 	Pos           Pos
 }
+
+// Calendar is a working calendar (`kind: Calendar`): the timezone, working
+// days and hours, and holidays that business durations count in. The
+// fields hold the values as written; Calendar() is the calendar built from
+// them when they decoded without a problem.
+type Calendar struct {
+	ID          string
+	Description string
+	Timezone    string   // IANA name, e.g. Europe/London
+	Days        []string // mon..sun
+	Hours       []string // "08:00-18:00"; none: all day
+	Holidays    []string // dates, 2006-01-02
+	// HolidaysFile is an iCalendar file, relative to the document's file,
+	// whose all-day events are holidays too.
+	HolidaysFile string
+	Pos          Pos
+	KeyPos       map[string]Pos
+	invalid      map[string]bool
+	built        *calendar.Calendar
+}
+
+// Calendar is the calendar built from the document; nil when it had a
+// problem.
+func (c *Calendar) Calendar() *calendar.Calendar { return c.built }
 
 // DataContract describes one dataset: its schema subject, the classification
 // of its fields, quality rules and freshness SLA. Owned by the providing agency.
@@ -187,7 +219,12 @@ type Agreement struct {
 	Fields     []FieldRule // allow-list, in file order
 	Filter     string      // optional CEL row filter over `record`
 	// MaxAge, when non-zero, is a freshness limit stricter than the contract's.
-	MaxAge    time.Duration
+	MaxAge calendar.Duration
+	// ExpectedEvery, when non-zero, is a silence SLA stricter than the contract's.
+	ExpectedEvery calendar.Duration
+	// Calendar names the calendar of the agreement's business durations; ""
+	// inherits the contract's.
+	Calendar  string
 	Status    Status
 	Approvals []Approval
 	History   []Transition

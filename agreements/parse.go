@@ -2,40 +2,17 @@ package agreements
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exchange-gov/exchange/agreements/calendar"
 )
 
 // ParseDuration parses a Go duration (90s, 15m, 1h30m) that may start with a
 // whole number of days (7d, 1d12h). Negative durations are refused: every
-// duration in a policy file is a length of time.
-func ParseDuration(s string) (time.Duration, error) {
-	orig := s
-	if s == "" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	if strings.HasPrefix(s, "-") {
-		return 0, fmt.Errorf("duration %q is negative", orig)
-	}
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.ParseInt(s[:i], 10, 32)
-		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("%q is not a duration", orig)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		s = s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not a duration", orig)
-	}
-	return days + v, nil
-}
+// duration in a policy file is a length of time. Business durations
+// (2 business_days) are calendar.ParseDuration's.
+func ParseDuration(s string) (time.Duration, error) { return calendar.ParseWall(s) }
 
 // ParseTime parses an RFC 3339 timestamp, or a plain date (2026-01-01) as
 // midnight UTC.
@@ -51,31 +28,8 @@ func ParseTime(s string) (time.Time, error) {
 }
 
 // FormatDuration renders a duration as ParseDuration reads it, using days
-// for whole days (7d, 1d12h0m0s).
-func FormatDuration(v time.Duration) string {
-	day := 24 * time.Hour
-	if v >= day {
-		days := v / day
-		rest := v % day
-		if rest == 0 {
-			return fmt.Sprintf("%dd", days)
-		}
-		return fmt.Sprintf("%dd%s", days, shortDuration(rest))
-	}
-	return shortDuration(v)
-}
-
-// shortDuration drops zero trailing units: 1h0m0s → 1h, 15m0s → 15m.
-func shortDuration(v time.Duration) string {
-	s := v.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+// for whole days (7d, 1d12h).
+func FormatDuration(v time.Duration) string { return calendar.FormatWall(v) }
 
 // suggestHint returns a did-you-mean hint for word among candidates, or the
 // list of candidates when none is close.

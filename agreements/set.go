@@ -1,11 +1,14 @@
 package agreements
 
+import "github.com/exchange-gov/exchange/agreements/calendar"
+
 // Set is everything loaded from one or more YAML files: agencies, data
 // contracts and agreements, each in file order.
 type Set struct {
 	Agencies   []Agency
 	Contracts  []DataContract
 	Agreements []Agreement
+	Calendars  []Calendar
 }
 
 // Merge appends everything in o to s. Duplicates are kept: Validate reports
@@ -17,6 +20,41 @@ func (s *Set) Merge(o *Set) {
 	s.Agencies = append(s.Agencies, o.Agencies...)
 	s.Contracts = append(s.Contracts, o.Contracts...)
 	s.Agreements = append(s.Agreements, o.Agreements...)
+	s.Calendars = append(s.Calendars, o.Calendars...)
+}
+
+// Calendar returns the first calendar document with the given id.
+func (s *Set) Calendar(id string) (*Calendar, bool) {
+	for i := range s.Calendars {
+		if s.Calendars[i].ID == id {
+			return &s.Calendars[i], true
+		}
+	}
+	return nil, false
+}
+
+// CalendarOf returns the built calendar named id: nil when id is empty,
+// unknown, or its document had a problem.
+func (s *Set) CalendarOf(id string) *calendar.Calendar {
+	if id == "" {
+		return nil
+	}
+	if c, ok := s.Calendar(id); ok {
+		return c.Calendar()
+	}
+	return nil
+}
+
+// FreshnessCalendar is the calendar an agreement's freshness counts in: its
+// own, else its provider contract's; nil when neither names one.
+func (s *Set) FreshnessCalendar(a *Agreement) *calendar.Calendar {
+	if a.Calendar != "" {
+		return s.CalendarOf(a.Calendar)
+	}
+	if c, ok := s.Contract(a.Provider); ok && c.Freshness != nil {
+		return s.CalendarOf(c.Freshness.Calendar)
+	}
+	return nil
 }
 
 // Agency returns the first agency with the given id.

@@ -8,8 +8,8 @@ import (
 // Document is one `---`-separated document of a YAML file, with its text as
 // written: the unit a store keeps versions of.
 type Document struct {
-	Kind string // KindAgency, KindDataContract or KindAgreement
-	ID   string // the agency id, dataset id or agreement id
+	Kind string // KindAgency, KindDataContract, KindAgreement or KindCalendar
+	ID   string // the agency id, dataset id, agreement id or calendar id
 	// Status is an agreement's status as written (draft when absent).
 	Status Status
 	Line   int    // line of the document's first line in the file, 1-based
@@ -53,6 +53,8 @@ func SplitDocuments(name string, data []byte) ([]Document, *Set, error) {
 			doc.Kind, doc.ID = KindDataContract, s.Contracts[0].Dataset
 		case len(s.Agreements) == 1:
 			doc.Kind, doc.ID, doc.Status = KindAgreement, s.Agreements[0].ID, s.Agreements[0].Status
+		case len(s.Calendars) == 1:
+			doc.Kind, doc.ID = KindCalendar, s.Calendars[0].ID
 		default:
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/exchange-gov/exchange/agreements/calendar"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/google/cel-go/cel"
 )
@@ -59,6 +60,7 @@ var (
 func Validate(s *Set) Problems {
 	v := &validator{set: s}
 	v.agencies()
+	v.calendars()
 	v.contracts()
 	v.agreements()
 	v.probs.Sort()
@@ -86,21 +88,7 @@ func (v *validator) agencies() {
 	first := map[string]Pos{}
 	for i := range v.set.Agencies {
 		a := &v.set.Agencies[i]
-		idPos := at(a.KeyPos, "id", a.Pos)
-		switch {
-		case a.invalid["id"]:
-		case a.ID == "":
-			v.add(a.Pos, "add id: <lowercase slug>, e.g. social-services", "agency has no id")
-		case !isSlug(a.ID):
-			v.add(idPos, "use lowercase letters, digits and single hyphens, starting with a letter (e.g. social-services)", "agency id %q is not a lowercase slug", a.ID)
-		}
-		if a.ID != "" {
-			if p, dup := first[a.ID]; dup {
-				v.add(idPos, "each agency is declared once", "duplicate agency id %q (first declared at %s)", a.ID, p)
-			} else {
-				first[a.ID] = idPos
-			}
-		}
+		v.slugID("agency", a.ID, "social-services", a.Pos, a.KeyPos, a.invalid, first)
 		label := a.ID
 		if label == "" {
 			label = "(no id)"
@@ -121,6 +109,28 @@ func (v *validator) agencies() {
 			}
 			seen[s] = true
 		}
+	}
+}
+
+// slugID checks the id of a document of kind what (agency, calendar): set,
+// a lowercase slug (example shows one), and not declared before (first
+// holds the ids seen).
+func (v *validator) slugID(what, id, example string, docPos Pos, keyPos map[string]Pos, invalid map[string]bool, first map[string]Pos) {
+	idPos := at(keyPos, "id", docPos)
+	switch {
+	case invalid["id"]:
+	case id == "":
+		v.add(docPos, "add id: <lowercase slug>, e.g. "+example, "%s has no id", what)
+	case !isSlug(id):
+		v.add(idPos, "use lowercase letters, digits and single hyphens, starting with a letter (e.g. "+example+")", "%s id %q is not a lowercase slug", what, id)
+	}
+	if id == "" {
+		return
+	}
+	if p, dup := first[id]; dup {
+		v.add(idPos, "each "+what+" is declared once", "duplicate %s id %q (first declared at %s)", what, id, p)
+	} else {
+		first[id] = idPos
 	}
 }
 
@@ -307,10 +317,11 @@ func (v *validator) contractFreshness(c *DataContract, name string, fieldNames [
 				v.add(at(c.KeyPos, "freshness.event_time", f.Pos), fieldHint(f.EventTime, fieldNames), "freshness event_time %q is not a classified field of %s", f.EventTime, name)
 			}
 		}
-		if f.MaxAge < 0 || f.ExpectedEvery < 0 {
+		if f.MaxAge.Wall() < 0 || f.ExpectedEvery.Wall() < 0 {
 			v.add(f.Pos, "durations are positive", "freshness of %s has a negative duration", name)
 		}
-		if f.MaxAge == 0 && f.ExpectedEvery == 0 && !c.invalid["freshness.max_age"] && !c.invalid["freshness.expected_every"] {
+		v.freshnessCalendar(c.KeyPos, f.Pos, c.invalid, "freshness of "+name, f.Calendar, f.MaxAge, f.ExpectedEvery)
+		if f.MaxAge.IsZero() && f.ExpectedEvery.IsZero() && !c.invalid["freshness.max_age"] && !c.invalid["freshness.expected_every"] {
 			v.add(f.Pos, "set max_age (staleness per record), expected_every (silence SLA) or both", "freshness of %s sets neither max_age nor expected_every", name)
 		}
 		if !contains(onStales, string(f.OnStale)) && !c.invalid["freshness.on_stale"] {
@@ -466,19 +477,40 @@ func (v *validator) agreementFields(a *Agreement, name string, contract *DataCon
 	}
 }
 
-// agreementFreshness checks that a max age only tightens the contract's.
+// agreementFreshness checks that a max age and a silence SLA only tighten
+// the contract's, and the calendar their business time counts in.
 func (v *validator) agreementFreshness(a *Agreement, name string, contract *DataContract) {
-	if a.MaxAge < 0 {
+	if a.MaxAge.Wall() < 0 {
 		v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "durations are positive", "agreement %s: negative freshness max_age", name)
 	}
-	if a.MaxAge > 0 && contract != nil {
-		cf := contract.Freshness
+	var cf *Freshness
+	if contract != nil {
+		cf = contract.Freshness
+	}
+	calID := a.Calendar
+	if calID == "" && cf != nil {
+		calID = cf.Calendar // inherited; an unknown one is reported with the contract
+	}
+	if a.Calendar != "" || calID == "" {
+		v.freshnessCalendar(a.KeyPos, a.Pos, a.invalid, "agreement "+name, a.Calendar, a.MaxAge, a.ExpectedEvery)
+	}
+	if contract == nil {
+		return
+	}
+	ours, theirs := v.set.CalendarOf(calID), (*calendar.Calendar)(nil)
+	if cf != nil {
+		theirs = v.set.CalendarOf(cf.Calendar)
+	}
+	if !a.MaxAge.IsZero() {
 		switch {
 		case cf == nil || cf.EventTime == "":
 			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "add freshness: {event_time: <field>} to the contract of "+contract.Dataset, "agreement %s sets freshness max_age but the contract of %s names no event_time", name, contract.Dataset)
-		case cf.MaxAge > 0 && a.MaxAge > cf.MaxAge:
-			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "an agreement may only tighten freshness; remove it or make it at most "+FormatDuration(cf.MaxAge), "agreement %s: freshness max_age %s is looser than the contract's %s", name, FormatDuration(a.MaxAge), FormatDuration(cf.MaxAge))
+		case looser(a.MaxAge, ours, cf.MaxAge, theirs):
+			v.add(at(a.KeyPos, "freshness.max_age", a.Pos), "an agreement may only tighten freshness; remove it or make it at most "+cf.MaxAge.String(), "agreement %s: freshness max_age %s is looser than the contract's %s", name, a.MaxAge, cf.MaxAge)
 		}
+	}
+	if cf != nil && looser(a.ExpectedEvery, ours, cf.ExpectedEvery, theirs) {
+		v.add(at(a.KeyPos, "freshness.expected_every", a.Pos), "an agreement may only tighten the silence SLA; remove it or make it at most "+cf.ExpectedEvery.String(), "agreement %s: freshness expected_every %s is looser than the contract's %s", name, a.ExpectedEvery, cf.ExpectedEvery)
 	}
 }
 

@@ -15,6 +15,9 @@ type Input struct {
 	Agencies   []agreements.Agency
 	Contracts  []agreements.DataContract
 	Agreements []agreements.Agreement
+	// Calendars are the working calendars freshness bounds in business
+	// time count in (built by the agreements loader).
+	Calendars []agreements.Calendar
 	// Schemas holds every registered version of every contract's subject.
 	// Only Subject, Version, ID and Avro are read.
 	Schemas []schemas.SchemaVersion

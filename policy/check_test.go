@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/calendar"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -58,9 +59,9 @@ func TestCheckMessages(t *testing.T) {
 			in.Contracts[0].Freshness.Pos = at(17)
 		}, "freshness event_time field dose_number is of type int, not a timestamp or date", at(17)},
 		{"agreement max age not stricter", func(in *Input) {
-			in.Agreements[0].MaxAge = 15 * time.Minute
+			in.Agreements[0].MaxAge = calendar.Wall(15 * time.Minute)
 			in.Agreements[0].KeyPos = map[string]agreements.Pos{"freshness.max_age": at(18)}
-		}, "freshness max_age 15m0s is not stricter than contract health.immunisations's 15m0s", at(18)},
+		}, "freshness max_age 15m is not stricter than contract health.immunisations's 15m", at(18)},
 		{"data subject field missing", func(in *Input) {
 			in.Contracts[0].DataSubject = "person"
 			in.Contracts[0].KeyPos = map[string]agreements.Pos{"data_subject": at(19)}

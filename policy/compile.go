@@ -17,6 +17,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/calendar"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/schemas"
 )
@@ -150,7 +151,7 @@ type rulePlan struct {
 
 type freshPlan struct {
 	field   int
-	maxAge  time.Duration
+	maxAge  ageBound
 	onStale agreements.OnStale
 }
 
@@ -159,7 +160,7 @@ type agreementPlan struct {
 	skip   string // a Skip* reason for any record when the status is not active
 	from   time.Time
 	until  time.Time
-	maxAge time.Duration
+	maxAge ageBound
 	filter cel.Program
 	out    []outField
 	header [5]byte
@@ -188,6 +189,7 @@ type compiler struct {
 	dsProbs map[string]agreements.Problems
 	rv      resolver
 	check   bool // Check: schema-dependent findings only, nothing registered
+	cals    map[string]*calendar.Calendar
 }
 
 func (c *compiler) addf(pos agreements.Pos, hint, format string, args ...any) {
@@ -242,6 +244,12 @@ func Compile(in Input, opts ...Option) (*Plan, error) {
 }
 
 func (c *compiler) compile() *Plan {
+	c.cals = map[string]*calendar.Calendar{}
+	for i := range c.in.Calendars {
+		if cal := c.in.Calendars[i].Calendar(); cal != nil {
+			c.cals[cal.ID()] = cal
+		}
+	}
 	p := &Plan{version: c.in.Version, opts: c.opts, schemas: map[int]schemas.SchemaVersion{}, datasets: map[string]*datasetPlan{}, src: sourceOf(c.in)}
 	if len(c.in.SubjectKey) > 0 {
 		p.subjectKey = newHMACKey(c.in.SubjectKey)
@@ -544,9 +552,32 @@ func (c *compiler) freshness(ds *datasetPlan, names string) {
 	case !isTimeField(ds.fields[i].schema):
 		c.addf(keyPos(ct.KeyPos, "freshness.event_time", fr.Pos), "the event time is a timestamp-millis, timestamp-micros, date or RFC 3339 string field", "contract %s: freshness event_time field %s is of type %s, not a timestamp or date", ct.Dataset, fr.EventTime, typeLabel(baseOf(ds.fields[i].schema)))
 	default:
-		ds.fresh = &freshPlan{field: i, maxAge: fr.MaxAge, onStale: fr.OnStale}
-		ds.use(fieldUse{kind: useFreshness}, []string{fr.EventTime}, false)
+		cal, ok := c.calendar(fr.Calendar, fr.MaxAge, keyPos(ct.KeyPos, "freshness.calendar", fr.Pos), "contract "+ct.Dataset)
+		if ok {
+			ds.fresh = &freshPlan{field: i, maxAge: newAgeBound(fr.MaxAge, cal), onStale: fr.OnStale}
+			ds.use(fieldUse{kind: useFreshness}, []string{fr.EventTime}, false)
+		}
 	}
+}
+
+// calendar returns the built calendar named id, which a bound d in
+// business time needs. A missing one is reported (but not when checking:
+// agreements.Validate reports it with a suggestion).
+func (c *compiler) calendar(id string, d calendar.Duration, pos agreements.Pos, what string) (*calendar.Calendar, bool) {
+	if id == "" && !d.IsBusiness() {
+		return nil, true
+	}
+	cal := c.cals[id]
+	switch {
+	case cal != nil:
+		return cal, true
+	case c.check:
+	case id == "":
+		c.addf(pos, "name a calendar under freshness", "%s: freshness bound %s is in business time but names no calendar", what, d)
+	default:
+		c.addf(pos, "load the Calendar document with the contracts and agreements", "%s: freshness calendar %q is not loaded (or has problems)", what, id)
+	}
+	return nil, false
 }
 
 func (ds *datasetPlan) fieldNames() string {
@@ -697,6 +728,7 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 	}
 	ap.filter = c.agreementFilter(ds, a, pos("filter"), d.names)
 	c.checkAgreementFreshness(ds, a, pos("freshness.max_age"))
+	ap.maxAge = c.agreementMaxAge(ds, a, pos("freshness.calendar"))
 	if len(c.probs) > before || c.check {
 		return nil
 	}
@@ -712,7 +744,7 @@ func (c *compiler) agreement(ds *datasetPlan, a *agreements.Agreement, localID i
 // newAgreementPlan starts a plan with the agreement's identity, topic,
 // subject, validity and the skip reason its status gives.
 func newAgreementPlan(a *agreements.Agreement) *agreementPlan {
-	ap := &agreementPlan{from: a.ValidFrom, until: a.ValidUntil, maxAge: a.MaxAge}
+	ap := &agreementPlan{from: a.ValidFrom, until: a.ValidUntil}
 	ap.info = AgreementInfo{
 		ID: a.ID, Consumer: a.Consumer,
 		Topic:   names.Deliver(a.Consumer, a.ID),
@@ -949,20 +981,44 @@ func (c *compiler) agreementFilter(ds *datasetPlan, a *agreements.Agreement, pos
 }
 
 // checkAgreementFreshness: an agreement's max_age needs the contract's
-// event time and must be stricter than the contract's own.
+// event time and must be stricter than the contract's own (when the two can
+// be ranked: both plain, or both in business time).
 func (c *compiler) checkAgreementFreshness(ds *datasetPlan, a *agreements.Agreement, pos agreements.Pos) {
-	if a.MaxAge <= 0 {
+	if a.MaxAge.IsZero() {
 		return
 	}
 	fr := ds.contract.Freshness
+	var cmp int
+	ranked := false
+	if fr != nil && !fr.MaxAge.IsZero() {
+		cmp, ranked = calendar.Compare(a.MaxAge, c.cals[agreementCalendar(a, fr)], fr.MaxAge, c.cals[fr.Calendar])
+	}
 	switch {
-	case c.check && (fr == nil || fr.EventTime == "" || a.MaxAge > fr.MaxAge && fr.MaxAge > 0):
+	case c.check && (fr == nil || fr.EventTime == "" || ranked && cmp > 0):
 		// reported by agreements.Validate
 	case ds.fresh == nil:
 		c.addf(pos, "give the contract a freshness event_time", "agreement %s: freshness max_age %s needs an event time, and contract %s has none", a.ID, a.MaxAge, ds.contract.Dataset)
-	case fr.MaxAge > 0 && a.MaxAge >= fr.MaxAge:
+	case ranked && cmp >= 0:
 		c.addf(pos, fmt.Sprintf("use less than %s, or drop it to inherit the contract's", fr.MaxAge), "agreement %s: freshness max_age %s is not stricter than contract %s's %s", a.ID, a.MaxAge, ds.contract.Dataset, fr.MaxAge)
 	}
+}
+
+// agreementCalendar is the calendar id an agreement's freshness counts in:
+// its own, else its contract's.
+func agreementCalendar(a *agreements.Agreement, fr *agreements.Freshness) string {
+	if a.Calendar == "" && fr != nil {
+		return fr.Calendar
+	}
+	return a.Calendar
+}
+
+// agreementMaxAge is the agreement's own max age bound, in its calendar.
+func (c *compiler) agreementMaxAge(ds *datasetPlan, a *agreements.Agreement, pos agreements.Pos) ageBound {
+	cal, ok := c.calendar(agreementCalendar(a, ds.contract.Freshness), a.MaxAge, pos, "agreement "+a.ID)
+	if !ok {
+		return ageBound{}
+	}
+	return newAgeBound(a.MaxAge, cal)
 }
 
 // deriveSchema parses the derived record, registers it (when the input can)

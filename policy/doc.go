@@ -48,6 +48,10 @@
 // rule's quality:<name>; warn: Decision.Warnings) and freshness is judged
 // (freshness:missing_event_time, freshness:future beyond the clock skew,
 // freshness:stale quarantined or, with on_stale deliver_flagged, a warning).
+// A max age in business time (2 business_days) counts the active time of the
+// contract's calendar (Input.Calendars) between the event time and now: the
+// walk over days stops once the bound is passed, so an old record costs no
+// more than a fresh one. The future check stays wall-clock time.
 // A record that passes goes to each agreement of its dataset unless skipped:
 // not active (suspended, revoked, expired, not_active), outside its validity
 // window (not_yet_valid, expired), older than its stricter max age (stale),

@@ -154,8 +154,8 @@ func (p *Plan) checkFreshness(ds *datasetPlan, now time.Time, f *facts, d *Decis
 	case f.eventTime.After(now.Add(p.opts.clockSkew)):
 		d.quarantine(ReasonFreshnessFuture, fmt.Sprintf("event time %s is %s ahead of the exchange clock (skew allowed %s)",
 			f.eventTime.UTC().Format(time.RFC3339), f.eventTime.Sub(now).Round(time.Second), p.opts.clockSkew))
-	case ds.fresh.maxAge > 0 && now.Sub(f.eventTime) > ds.fresh.maxAge:
-		reason := Reason{Code: ReasonFreshnessStale, Detail: staleDetail(f.eventTime, now, ds.fresh.maxAge)}
+	case ds.fresh.maxAge.exceeded(f.eventTime, now):
+		reason := Reason{Code: ReasonFreshnessStale, Detail: ds.fresh.maxAge.staleDetail(f.eventTime, now)}
 		if ds.fresh.onStale == agreements.StaleDeliverFlagged {
 			d.Warnings = append(d.Warnings, reason)
 		} else {
@@ -166,11 +166,18 @@ func (p *Plan) checkFreshness(ds *datasetPlan, now time.Time, f *facts, d *Decis
 }
 
 // staleDetail names the event time, the max age and the lag: the time
-// fields the ledger (event_time) and exchange-event-time carry anyway.
-func staleDetail(eventTime, now time.Time, maxAge time.Duration) string {
+// fields the ledger (event_time) and exchange-event-time carry anyway. In
+// business time the lag is the active time of the calendar.
+func (b *ageBound) staleDetail(eventTime, now time.Time) string {
+	at := eventTime.UTC().Format(time.RFC3339)
+	if b.cal != nil {
+		lag := b.cal.Between(eventTime, now)
+		return fmt.Sprintf("event time %s is %s old in working time of calendar %s, over the max age %s by %s",
+			at, lag.Round(time.Second), b.cal.ID(), b.text, (lag - b.active).Round(time.Second))
+	}
 	lag := now.Sub(eventTime)
 	return fmt.Sprintf("event time %s is %s old, over the max age %s by %s",
-		eventTime.UTC().Format(time.RFC3339), lag.Round(time.Second), maxAge, (lag - maxAge).Round(time.Second))
+		at, lag.Round(time.Second), b.wall, (lag - b.wall).Round(time.Second))
 }
 
 // deliver decides, per agreement, whether it receives the record, then
@@ -263,7 +270,7 @@ func (ap *agreementPlan) check(st *evalState, now, eventTime time.Time, haveTime
 	if !ap.until.IsZero() && !now.Before(ap.until) {
 		return SkipExpired
 	}
-	if ap.maxAge > 0 && haveTime && now.Sub(eventTime) > ap.maxAge {
+	if haveTime && ap.maxAge.exceeded(eventTime, now) {
 		return SkipStale
 	}
 	if ap.filter != nil {

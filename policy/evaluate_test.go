@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/calendar"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -225,7 +226,7 @@ func TestSkipReasons(t *testing.T) {
 		{"revoked", func(a *agreements.Agreement) { a.Status = agreements.StatusRevoked }, nil, testNow, SkipRevoked},
 		{"expired status", func(a *agreements.Agreement) { a.Status = agreements.StatusExpired }, nil, testNow, SkipExpired},
 		{"approved not active", func(a *agreements.Agreement) { a.Status = agreements.StatusApproved }, nil, testNow, SkipNotActive},
-		{"stale for the agreement", func(a *agreements.Agreement) { a.MaxAge = time.Minute }, nil, testNow, SkipStale},
+		{"stale for the agreement", func(a *agreements.Agreement) { a.MaxAge = calendar.Wall(time.Minute) }, nil, testNow, SkipStale},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

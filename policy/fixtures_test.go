@@ -12,6 +12,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/calendar"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -86,8 +87,8 @@ func immContract() agreements.DataContract {
 			{Name: "dose_positive", Rule: "record.dose_number > 0", Severity: agreements.SeverityError},
 		},
 		Freshness: &agreements.Freshness{
-			EventTime: "administered_at", MaxAge: 15 * time.Minute,
-			ExpectedEvery: time.Hour, OnStale: agreements.StaleQuarantine,
+			EventTime: "administered_at", MaxAge: calendar.Wall(15 * time.Minute),
+			ExpectedEvery: calendar.Wall(time.Hour), OnStale: agreements.StaleQuarantine,
 		},
 	}
 }

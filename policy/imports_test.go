@@ -21,11 +21,12 @@ func TestImportBan(t *testing.T) {
 	}
 	const module = "github.com/exchange-gov/exchange"
 	allowed := map[string]bool{
-		module + "/policy":           true,
-		module + "/agreements":       true,
-		module + "/agreements/names": true,
-		module + "/schemas":          true,
-		module + "/schemas/resolve":  true, // the one Avro resolution, shared with the registry
+		module + "/policy":              true,
+		module + "/agreements":          true,
+		module + "/agreements/names":    true,
+		module + "/agreements/calendar": true, // pure: business time for freshness
+		module + "/schemas":             true,
+		module + "/schemas/resolve":     true, // the one Avro resolution, shared with the registry
 	}
 	banned := []string{"kafka", "franz-go", "database/sql", "pgx", "sqlite", "net/http"}
 	for _, dep := range strings.Fields(string(out)) {

@@ -127,6 +127,7 @@ func checkAgainstSchemas(set *agreements.Set, schemas []schemas.SchemaVersion) (
 		Agencies:   set.Agencies,
 		Contracts:  set.Contracts,
 		Agreements: set.Agreements,
+		Calendars:  set.Calendars,
 		Schemas:    schemas,
 	})
 }

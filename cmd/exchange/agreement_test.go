@@ -227,3 +227,27 @@ func TestExampleRecordsEncode(t *testing.T) {
 		}
 	}
 }
+
+// A bad calendar (unknown timezone, hours 25:00-26:00, an unreadable and
+// a malformed ICS file) is refused with line, column and hint.
+func TestAgreementValidateBadCalendar(t *testing.T) {
+	path := "../../agreements/testdata/calendar.bad.yaml"
+	var out, errOut bytes.Buffer
+	err := agreementValidate(testCtx(t), &out, &errOut, []string{path})
+	if exitCode(err) != 1 {
+		t.Fatalf("exit %d, want 1 (err %v)", exitCode(err), err)
+	}
+	golden, rerr := os.ReadFile("../../agreements/testdata/calendar.golden")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	want := strings.ReplaceAll(string(golden), "testdata/", "../../agreements/testdata/")
+	if out.String() != want {
+		t.Fatalf("stdout:\n%s\nwant:\n%s", out.String(), want)
+	}
+	for _, s := range []string{`:3:11: unknown timezone "Europe/Lodnon"`, `:5:9: hours "25:00-26:00"`, "missing.ics", "malformed.ics"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("stdout lacks %q", s)
+		}
+	}
+}

@@ -81,7 +81,7 @@ func hasExt(name string, exts []string) bool {
 
 // changed reports whether the directory changed since the last build.
 func (b *planBuilder) changed() (bool, error) {
-	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc")
+	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc", ".ics") // .ics: calendars' holidays files
 	if err != nil {
 		return false, err
 	}
@@ -126,7 +126,7 @@ func (b *planBuilder) registerSchemaFiles(ctx context.Context) error {
 // build loads every contract and agreement, validates them against the
 // registered schemas and compiles the plan. Every problem comes back at once.
 func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
-	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc")
+	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc", ".ics")
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +155,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 		Agencies:     set.Agencies,
 		Contracts:    set.Contracts,
 		Agreements:   set.Agreements,
+		Calendars:    set.Calendars,
 		Schemas:      schemaList,
 		PseudonymKey: b.keys.PseudonymKey,
 		SubjectKey:   b.keys.SubjectKey(),
