@@ -1,0 +1,208 @@
+package timeliness
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/policy"
+)
+
+// DefaultCheckInterval is how often the monitor looks for silences.
+const DefaultCheckInterval = 500 * time.Millisecond
+
+// Calendars returns the calendar a dataset's expected_every is measured
+// in (nil: wall time).
+type Calendars func(plan *policy.Plan, dataset string) Calendar
+
+// Monitor detects silences: a dataset whose contract sets expected_every
+// and whose last accepted record (the store's, over every process) is
+// older than that, in its calendar's active time. It runs in every process,
+// leader-less: the store's unique event key makes one process the sender
+// of each notice.
+type Monitor struct {
+	store     Store
+	plans     exchange.PlanSource
+	notify    *Notifier
+	calendars Calendars
+	every     time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+	metrics   *Metrics
+	shown     map[string]bool // datasets with gauges
+}
+
+// MonitorConfig configures NewMonitor; zero values take the defaults.
+type MonitorConfig struct {
+	// CheckInterval: default DefaultCheckInterval.
+	CheckInterval time.Duration
+	// Calendars: default wall time for every dataset.
+	Calendars Calendars
+	// Now: default time.Now.
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// NewMonitor returns a monitor of the datasets of plans.
+func NewMonitor(st Store, plans exchange.PlanSource, n *Notifier, cfg MonitorConfig) *Monitor {
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = DefaultCheckInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	return &Monitor{store: st, plans: plans, notify: n, calendars: cfg.Calendars, every: cfg.CheckInterval,
+		now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics, shown: map[string]bool{}}
+}
+
+// Run checks every CheckInterval until ctx ends. A failing store is logged
+// and the check retried at the next tick.
+func (m *Monitor) Run(ctx context.Context) error {
+	t := time.NewTicker(m.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := m.Check(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("silence check failed", "err", err)
+			}
+		}
+	}
+}
+
+// Check reads the store once and opens and closes the silences it shows.
+func (m *Monitor) Check(ctx context.Context) error {
+	plan := m.plans.Load()
+	if plan == nil {
+		return nil
+	}
+	last, err := m.store.LastAccepted(ctx)
+	if err != nil {
+		return fmt.Errorf("reading last accepted records: %w", err)
+	}
+	open, err := m.store.OpenSilences(ctx)
+	if err != nil {
+		return fmt.Errorf("reading open silences: %w", err)
+	}
+	openOf := map[string][]Event{}
+	for _, e := range open {
+		if e.Agreement == "" {
+			openOf[e.Dataset] = append(openOf[e.Dataset], e)
+		}
+	}
+	now := m.now()
+	seen := map[string]bool{}
+	var notices []Notice
+	for _, ds := range plan.Datasets() {
+		c, ok := plan.Contract(ds)
+		if !ok || c.Freshness == nil || c.Freshness.ExpectedEvery <= 0 {
+			continue
+		}
+		seen[ds] = true
+		ns, err := m.checkDataset(ctx, ds, c.Owner, m.calendar(plan, ds), c.Freshness.ExpectedEvery, last[ds], openOf[ds], now)
+		if err != nil {
+			return err
+		}
+		notices = append(notices, ns...)
+	}
+	m.forget(seen)
+	m.notify.Send(ctx, notices)
+	return nil
+}
+
+func (m *Monitor) calendar(plan *policy.Plan, ds string) Calendar {
+	if m.calendars != nil {
+		if c := m.calendars(plan, ds); c != nil {
+			return c
+		}
+	}
+	return WallTime{}
+}
+
+// checkDataset closes the open silences of ds that a record newer than
+// their start ended, opens one when ds is silent now, and sets its gauges;
+// it returns the notices of the events this process changed. A dataset
+// that never had an accepted record is not judged (there is no time to
+// measure from).
+func (m *Monitor) checkDataset(ctx context.Context, ds, owner string, cal Calendar, every time.Duration,
+	last time.Time, open []Event, now time.Time) ([]Notice, error) {
+	if last.IsZero() {
+		m.metrics.silent.WithLabelValues(ds).Set(0)
+		return nil, nil
+	}
+	m.metrics.lastRecord.WithLabelValues(ds).Set(float64(last.UnixMicro()) / 1e6)
+	start := cal.Deadline(last, every) // when the current silence starts (or started)
+	var notices []Notice
+	stillOpen := false
+	for _, e := range open {
+		if !start.After(e.Start) {
+			stillOpen = stillOpen || e.Start.Equal(start)
+			continue
+		}
+		// A record accepted since the silence started ends it then (a
+		// record flushed late by another process may predate it: 0 long).
+		e.End = last
+		if e.End.Before(e.Start) {
+			e.End = e.Start
+		}
+		closed, err := m.store.CloseSilence(ctx, e)
+		if err != nil {
+			return notices, fmt.Errorf("closing the silence of %s: %w", ds, err)
+		}
+		if closed {
+			m.log.Info("dataset silence ended", "dataset", ds, "start", e.Start, "end", e.End, "duration", e.Duration(now))
+			notices = append(notices, silenceNotice(KindSilenceEnded, owner, e, now))
+		}
+	}
+	silent := !now.Before(start)
+	if silent && !stillOpen {
+		e := Event{Dataset: ds, Start: start}
+		opened, err := m.store.OpenSilence(ctx, e)
+		if err != nil {
+			return notices, fmt.Errorf("opening the silence of %s: %w", ds, err)
+		}
+		if opened {
+			m.log.Warn("dataset silent", "dataset", ds, "expected_every", every, "last_record", last, "since", start)
+			notices = append(notices, silenceNotice(KindSilenceStarted, owner, e, now))
+		}
+	}
+	v := 0.0
+	if silent {
+		v = 1
+	}
+	m.metrics.silent.WithLabelValues(ds).Set(v)
+	return notices, nil
+}
+
+// forget drops the gauges of datasets no longer monitored.
+func (m *Monitor) forget(seen map[string]bool) {
+	for ds := range m.shown {
+		if !seen[ds] {
+			m.metrics.silent.DeleteLabelValues(ds)
+			m.metrics.lastRecord.DeleteLabelValues(ds)
+		}
+	}
+	m.shown = seen
+}
+
+func silenceNotice(kind, owner string, e Event, now time.Time) Notice {
+	n := Notice{Agency: owner, Kind: kind, Dataset: e.Dataset, Agreement: e.Agreement, Partition: -1, Offset: -1, At: now}
+	start := e.Start
+	n.WindowStart = &start
+	if !e.Open() {
+		end := e.End
+		n.WindowEnd = &end
+	}
+	return n
+}
