@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
+	"github.com/exchange-gov/exchange/exchange/sla"
 )
 
 // DefaultInterval is how often a summary is logged while records flow.
@@ -167,4 +167,4 @@ func group(name string, m map[string]int) slog.Attr {
 // more people than the ledger and the quarantine topic, which keep it. The
 // lag and the bound stay, which is what an operator acts on. (Notices to
 // providers drop it the same way.)
-func withoutEventTime(detail string) string { return timeliness.WithoutValues(detail) }
+func withoutEventTime(detail string) string { return sla.WithoutValues(detail) }

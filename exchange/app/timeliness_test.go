@@ -18,6 +18,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/timeliness"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/policy"
@@ -56,13 +57,13 @@ func TestSilenceNoticesWithTwoInstancesAndARestart(t *testing.T) {
 
 	publishOrFail(ctx, t, a1, b.Addr())
 	silentWithin(t, bases, 5*time.Second)
-	waitNotices(ctx, t, b.Addr(), map[string]int{timeliness.KindSilenceStarted: 1})
+	waitNotices(ctx, t, b.Addr(), map[string]int{sla.KindSilenceStarted: 1})
 
 	publishOrFail(ctx, t, a1, b.Addr())
 	waitFor(t, "both gauges back to 0", 30*time.Second, func() bool { return gaugeIs(t, bases, "exchange_dataset_silent", 0) })
-	waitNotices(ctx, t, b.Addr(), map[string]int{timeliness.KindSilenceStarted: 1, timeliness.KindSilenceEnded: 1})
+	waitNotices(ctx, t, b.Addr(), map[string]int{sla.KindSilenceStarted: 1, sla.KindSilenceEnded: 1})
 	silentWithin(t, bases, 5*time.Second)
-	waitNotices(ctx, t, b.Addr(), map[string]int{timeliness.KindSilenceStarted: 2, timeliness.KindSilenceEnded: 1})
+	waitNotices(ctx, t, b.Addr(), map[string]int{sla.KindSilenceStarted: 2, sla.KindSilenceEnded: 1})
 
 	stop1()
 	stop2()
@@ -77,7 +78,7 @@ func TestSilenceNoticesWithTwoInstancesAndARestart(t *testing.T) {
 	})
 	// One notice per event, whichever process saw it: no second
 	// silence_started from the restarted process.
-	waitNotices(ctx, t, b.Addr(), map[string]int{timeliness.KindSilenceStarted: 2, timeliness.KindSilenceEnded: 2})
+	waitNotices(ctx, t, b.Addr(), map[string]int{sla.KindSilenceStarted: 2, sla.KindSilenceEnded: 2})
 
 	resp, err := http.Get(base3 + "/api/v1/sla/events?dataset=" + immunisations)
 	if err != nil {
@@ -123,7 +124,7 @@ func TestQuarantineNoticesAndSLAMatchTheLedger(t *testing.T) {
 		t.Fatalf("%d quarantined sample records; the test wants 1 to %d", len(quarantined), timeliness.DefaultNoticesPerMinute)
 	}
 
-	var got map[string]timeliness.DayReport
+	var got map[string]sla.DayReport
 	waitFor(t, "GET /api/v1/sla to match the ledger", 30*time.Second, func() bool {
 		got = slaFromAPI(t, base)
 		return equalReports(got, want)
@@ -133,11 +134,11 @@ func TestQuarantineNoticesAndSLAMatchTheLedger(t *testing.T) {
 
 	var raw [][]byte
 	waitFor(t, "a notice per quarantined record", 30*time.Second, func() bool {
-		var ns []timeliness.Notice
+		var ns []sla.Notice
 		ns, raw = readNotices(ctx, t, b.Addr(), "health")
 		n := 0
 		for _, x := range ns {
-			if x.Kind != timeliness.KindQuarantine {
+			if x.Kind != sla.KindQuarantine {
 				continue
 			}
 			n++
@@ -263,7 +264,7 @@ func waitNotices(ctx context.Context, t *testing.T, broker string, want map[stri
 }
 
 // readNotices reads every notice on notices.<agency> so far, decoded and raw.
-func readNotices(ctx context.Context, t *testing.T, broker, agency string) ([]timeliness.Notice, [][]byte) {
+func readNotices(ctx context.Context, t *testing.T, broker, agency string) ([]sla.Notice, [][]byte) {
 	t.Helper()
 	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{broker}})
 	if err != nil {
@@ -271,7 +272,7 @@ func readNotices(ctx context.Context, t *testing.T, broker, agency string) ([]ti
 	}
 	defer kc.Close()
 	topic := names.Notices(agency)
-	var ns []timeliness.Notice
+	var ns []sla.Notice
 	var raw [][]byte
 	for p := range 3 {
 		end := topicSize(ctx, t, kc.Admin(), topic, p+1) - topicSize(ctx, t, kc.Admin(), topic, p)
@@ -286,7 +287,7 @@ func readNotices(ctx context.Context, t *testing.T, broker, agency string) ([]ti
 			if err != nil {
 				t.Fatalf("reading %s/%d: %v", topic, p, err)
 			}
-			n, err := timeliness.DecodeNotice(m.Value)
+			n, err := sla.DecodeNotice(m.Value)
 			if err != nil {
 				t.Fatalf("%s/%d/%d: %v", topic, p, m.Offset, err)
 			}
@@ -317,10 +318,10 @@ func ledgerEntries(ctx context.Context, t *testing.T, a *App) []ledger.Entry {
 
 // slaFromLedger computes the SLA counts from ledger entries, by
 // "day dataset agreement".
-func slaFromLedger(entries []ledger.Entry) map[string]timeliness.DayReport {
-	out := map[string]timeliness.DayReport{}
+func slaFromLedger(entries []ledger.Entry) map[string]sla.DayReport {
+	out := map[string]sla.DayReport{}
 	for _, e := range entries {
-		day := timeliness.Day(e.DecisionTime)
+		day := sla.Day(e.DecisionTime)
 		k := day + " " + e.Dataset + " "
 		r := out[k]
 		r.Day, r.Dataset = day, e.Dataset
@@ -362,7 +363,7 @@ func slaFromLedger(entries []ledger.Entry) map[string]timeliness.DayReport {
 }
 
 // slaFromAPI reads GET /api/v1/sla of immunisations, keyed as slaFromLedger.
-func slaFromAPI(t *testing.T, base string) map[string]timeliness.DayReport {
+func slaFromAPI(t *testing.T, base string) map[string]sla.DayReport {
 	t.Helper()
 	resp, err := http.Get(base + "/api/v1/sla?dataset=" + immunisations)
 	if err != nil {
@@ -370,12 +371,12 @@ func slaFromAPI(t *testing.T, base string) map[string]timeliness.DayReport {
 	}
 	defer resp.Body.Close()
 	var rep struct {
-		Days []timeliness.DayReport `json:"days"`
+		Days []sla.DayReport `json:"days"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]timeliness.DayReport{}
+	out := map[string]sla.DayReport{}
 	for _, d := range rep.Days {
 		out[d.Day+" "+d.Dataset+" "+d.Agreement] = d
 	}
@@ -384,7 +385,7 @@ func slaFromAPI(t *testing.T, base string) map[string]timeliness.DayReport {
 
 // equalReports compares the counts (not the lag percentiles or silences,
 // which the ledger does not hold).
-func equalReports(got, want map[string]timeliness.DayReport) bool {
+func equalReports(got, want map[string]sla.DayReport) bool {
 	if len(got) != len(want) {
 		return false
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -34,7 +34,7 @@ type Backend interface {
 	ledger.PositionReader
 	AgreementStore
 	// Timeliness: last accepted records, SLA events and aggregates, notices.
-	timeliness.Store
+	sla.Store
 	// Schemas returns the schema registry's store over this database.
 	Schemas() schemas.Store
 	// Checkpoints calls fn with every checkpoint, chain by chain in Seq order.

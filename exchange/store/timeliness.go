@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/exchange-gov/exchange/exchange/timeliness"
+	"github.com/exchange-gov/exchange/exchange/sla"
 )
 
-// What both backends share of timeliness.Store: query bounds and the
+// What both backends share of sla.Store: query bounds and the
 // assembly of rows; each backend keeps its SQL.
 
 // Micros is t in microseconds since the epoch; the zero time is the
@@ -24,7 +24,7 @@ func Micros(t time.Time) int64 {
 
 // EventBounds are the microsecond bounds of an event query (unbounded
 // sides as the extreme values).
-func EventBounds(q timeliness.EventQuery) (from, to int64) {
+func EventBounds(q sla.EventQuery) (from, to int64) {
 	from, to = Micros(q.From), int64(math.MaxInt64)
 	if !q.To.IsZero() {
 		to = q.To.UnixMicro()
@@ -34,7 +34,7 @@ func EventBounds(q timeliness.EventQuery) (from, to int64) {
 
 // DailyWhere is the WHERE clause of a daily query (or ""), with its
 // arguments; ph writes the placeholder of the n-th argument (1-based).
-func DailyWhere(q timeliness.DailyQuery, ph func(n int) string) (string, []any) {
+func DailyWhere(q sla.DailyQuery, ph func(n int) string) (string, []any) {
 	var conds string
 	var args []any
 	add := func(cond string, v any) {
@@ -49,7 +49,7 @@ func DailyWhere(q timeliness.DailyQuery, ph func(n int) string) (string, []any) 
 	}
 	switch q.Agreement {
 	case "":
-	case timeliness.AgreementNone:
+	case sla.AgreementNone:
 		add("agreement =", "")
 	default:
 		add("agreement =", q.Agreement)
@@ -70,7 +70,7 @@ func DailyWhere(q timeliness.DailyQuery, ph func(n int) string) (string, []any) 
 type DailyKey struct{ Day, Dataset, Agreement string }
 
 // DailyIndex indexes rows by key.
-func DailyIndex(rows []timeliness.Daily) map[DailyKey]int {
+func DailyIndex(rows []sla.Daily) map[DailyKey]int {
 	idx := make(map[DailyKey]int, len(rows))
 	for i, r := range rows {
 		idx[DailyKey{r.Day, r.Dataset, r.Agreement}] = i
@@ -80,26 +80,26 @@ func DailyIndex(rows []timeliness.Daily) map[DailyKey]int {
 
 // AddLag adds a stored lag bucket count to its row (ignored when the row or
 // the bucket is unknown).
-func AddLag(rows []timeliness.Daily, idx map[DailyKey]int, k DailyKey, bucket int, n int64) {
+func AddLag(rows []sla.Daily, idx map[DailyKey]int, k DailyKey, bucket int, n int64) {
 	i, ok := idx[k]
-	if !ok || bucket < 0 || bucket >= timeliness.NumLagBuckets {
+	if !ok || bucket < 0 || bucket >= sla.NumLagBuckets {
 		return
 	}
 	rows[i].Lag[bucket] += n
 }
 
 // NormalizeNoticeQuery bounds the limit (default and maximum
-// timeliness.MaxNotices).
-func NormalizeNoticeQuery(q timeliness.NoticeQuery) timeliness.NoticeQuery {
-	if q.Limit <= 0 || q.Limit > timeliness.MaxNotices {
-		q.Limit = timeliness.MaxNotices
+// sla.MaxNotices).
+func NormalizeNoticeQuery(q sla.NoticeQuery) sla.NoticeQuery {
+	if q.Limit <= 0 || q.Limit > sla.MaxNotices {
+		q.Limit = sla.MaxNotices
 	}
 	return q
 }
 
 // ParseNotice reads a stored notice.
-func ParseNotice(id int64, body string) (timeliness.Notice, error) {
-	var n timeliness.Notice
+func ParseNotice(id int64, body string) (sla.Notice, error) {
+	var n sla.Notice
 	if err := json.Unmarshal([]byte(body), &n); err != nil {
 		return n, fmt.Errorf("notice %s: %w", strconv.FormatInt(id, 10), err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -24,7 +25,7 @@ type Owners func(dataset string) string
 // memory, and turns quarantined records into (rate-limited) notices to
 // their dataset's owner; Run flushes them. Safe for concurrent use.
 type Aggregator struct {
-	store   Store
+	store   sla.Store
 	notify  *Notifier
 	owners  Owners
 	log     *slog.Logger
@@ -33,8 +34,8 @@ type Aggregator struct {
 
 	mu      sync.Mutex
 	last    map[string]time.Time
-	daily   map[dailyKey]*Daily
-	notices []Notice
+	daily   map[dailyKey]*sla.Daily
+	notices []sla.Notice
 	limiter *Limiter
 }
 
@@ -52,7 +53,7 @@ type AggregatorConfig struct {
 
 // NewAggregator returns an aggregator flushing to st and sending notices
 // through n to the owners of datasets.
-func NewAggregator(st Store, n *Notifier, owners Owners, cfg AggregatorConfig) *Aggregator {
+func NewAggregator(st sla.Store, n *Notifier, owners Owners, cfg AggregatorConfig) *Aggregator {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = DefaultFlushInterval
 	}
@@ -66,7 +67,7 @@ func NewAggregator(st Store, n *Notifier, owners Owners, cfg AggregatorConfig) *
 		cfg.Metrics = NewMetrics(nil)
 	}
 	return &Aggregator{store: st, notify: n, owners: owners, log: cfg.Logger, metrics: cfg.Metrics,
-		every: cfg.FlushInterval, last: map[string]time.Time{}, daily: map[dailyKey]*Daily{},
+		every: cfg.FlushInterval, last: map[string]time.Time{}, daily: map[dailyKey]*sla.Daily{},
 		limiter: NewLimiter(cfg.NoticesPerMinute, time.Minute)}
 }
 
@@ -77,7 +78,7 @@ var _ exchange.ActivityObserver = (*Aggregator)(nil)
 func (a *Aggregator) ObserveActivity(b exchange.BatchActivity) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	day := Day(b.At)
+	day := sla.Day(b.At)
 	for ds, dt := range b.Timeliness {
 		if dt.Records > dt.Quarantined && b.At.After(a.last[ds]) {
 			a.last[ds] = b.At
@@ -117,10 +118,10 @@ func staleAccepted(dt *exchange.DatasetTimeliness) int {
 	return n
 }
 
-func (a *Aggregator) row(k dailyKey) *Daily {
+func (a *Aggregator) row(k dailyKey) *sla.Daily {
 	r := a.daily[k]
 	if r == nil {
-		r = &Daily{Day: k.day, Dataset: k.dataset, Agreement: k.agreement}
+		r = &sla.Daily{Day: k.day, Dataset: k.dataset, Agreement: k.agreement}
 		a.daily[k] = r
 	}
 	return r
@@ -135,13 +136,13 @@ func (a *Aggregator) quarantineNotices(ds string, qs []exchange.QuarantinedRecor
 		for i, r := range q.Reasons {
 			codes[i] = r.Code
 			if r.Detail != "" {
-				details = append(details, r.Code+": "+WithoutValues(r.Detail))
+				details = append(details, r.Code+": "+sla.WithoutValues(r.Detail))
 			}
 		}
 		if !a.limiter.Admit(ds, codes, at) {
 			continue
 		}
-		a.notices = append(a.notices, Notice{Kind: KindQuarantine, Dataset: ds, Reason: joinCodes(codes),
+		a.notices = append(a.notices, sla.Notice{Kind: sla.KindQuarantine, Dataset: ds, Reason: joinCodes(codes),
 			Detail: strings.Join(details, "; "), Topic: q.Topic, Partition: q.Partition, Offset: q.Offset,
 			SchemaID: int32(q.SchemaID), At: at})
 	}
@@ -171,16 +172,16 @@ func (a *Aggregator) Run(ctx context.Context) error {
 func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 	a.mu.Lock()
 	last, daily, notices := a.last, a.daily, a.notices
-	a.last, a.daily, a.notices = map[string]time.Time{}, map[dailyKey]*Daily{}, nil
+	a.last, a.daily, a.notices = map[string]time.Time{}, map[dailyKey]*sla.Daily{}, nil
 	for _, s := range a.limiter.Due(now) {
 		start, end := s.Start, s.End
-		notices = append(notices, Notice{Kind: KindQuarantineSummary, Dataset: s.Dataset, Reason: s.Reason, Count: s.Count,
+		notices = append(notices, sla.Notice{Kind: sla.KindQuarantineSummary, Dataset: s.Dataset, Reason: s.Reason, Count: s.Count,
 			Partition: -1, Offset: -1, WindowStart: &start, WindowEnd: &end, At: now})
 	}
 	a.mu.Unlock()
 
 	if len(last) > 0 || len(daily) > 0 {
-		rows := make([]Daily, 0, len(daily))
+		rows := make([]sla.Daily, 0, len(daily))
 		for _, k := range slices.SortedFunc(maps.Keys(daily), func(x, y dailyKey) int {
 			return strings.Compare(x.day+"\x00"+x.dataset+"\x00"+x.agreement, y.day+"\x00"+y.dataset+"\x00"+y.agreement)
 		}) {
@@ -196,7 +197,7 @@ func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 }
 
 // restore merges an unflushed state back.
-func (a *Aggregator) restore(last map[string]time.Time, rows []Daily) {
+func (a *Aggregator) restore(last map[string]time.Time, rows []sla.Daily) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for ds, t := range last {
@@ -210,7 +211,7 @@ func (a *Aggregator) restore(last map[string]time.Time, rows []Daily) {
 }
 
 // send addresses notices to their dataset's owner and sends them.
-func (a *Aggregator) send(ctx context.Context, notices []Notice) {
+func (a *Aggregator) send(ctx context.Context, notices []sla.Notice) {
 	out := notices[:0]
 	for _, n := range notices {
 		if n.Agency = a.owners(n.Dataset); n.Agency != "" {

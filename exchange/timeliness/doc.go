@@ -4,7 +4,8 @@
 // per dataset and agreement per day, and the notices an agency receives on
 // notices.<agency>.
 //
-// Everything shared lives in the store (Store), so several exchange
+// Everything shared lives in the store (sla.Store; package sla holds the
+// shapes of what is stored, and the notice's Avro codec), so several exchange
 // processes of one consumer group, and a restarted one, agree:
 //
 //   - Aggregator is the workers' ActivityObserver. It keeps, in memory, each
@@ -29,9 +30,9 @@
 //     is logged and counted (exchange_notices_failed_total), and the notice
 //     stays readable through the API.
 //
-// Time is measured through a Calendar: WallTime until contracts name
-// business calendars. Lag percentiles come from a fixed-bucket histogram
-// (LagBounds): bucket k holds lags up to 1 ms·2^(k/2), so a reported
+// Time is measured through an sla.Calendar: sla.WallTime until contracts
+// name business calendars. Lag percentiles come from a fixed-bucket
+// histogram (sla.LagBounds): bucket k holds lags up to 1 ms·2^(k/2), so a reported
 // percentile (the geometric middle of its bucket) is within ±19 % of the
 // true one, from 1 ms to about 37 h (beyond: the last bound).
 //

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -15,7 +16,7 @@ const DefaultCheckInterval = 500 * time.Millisecond
 
 // Calendars returns the calendar a dataset's expected_every is measured
 // in (nil: wall time).
-type Calendars func(plan *policy.Plan, dataset string) Calendar
+type Calendars func(plan *policy.Plan, dataset string) sla.Calendar
 
 // Monitor detects silences: a dataset whose contract sets expected_every
 // and whose last accepted record (the store's, over every process) is
@@ -23,7 +24,7 @@ type Calendars func(plan *policy.Plan, dataset string) Calendar
 // leader-less: the store's unique event key makes one process the sender
 // of each notice.
 type Monitor struct {
-	store     Store
+	store     sla.Store
 	plans     exchange.PlanSource
 	notify    *Notifier
 	calendars Calendars
@@ -47,7 +48,7 @@ type MonitorConfig struct {
 }
 
 // NewMonitor returns a monitor of the datasets of plans.
-func NewMonitor(st Store, plans exchange.PlanSource, n *Notifier, cfg MonitorConfig) *Monitor {
+func NewMonitor(st sla.Store, plans exchange.PlanSource, n *Notifier, cfg MonitorConfig) *Monitor {
 	if cfg.CheckInterval <= 0 {
 		cfg.CheckInterval = DefaultCheckInterval
 	}
@@ -95,7 +96,7 @@ func (m *Monitor) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading open silences: %w", err)
 	}
-	openOf := map[string][]Event{}
+	openOf := map[string][]sla.Event{}
 	for _, e := range open {
 		if e.Agreement == "" {
 			openOf[e.Dataset] = append(openOf[e.Dataset], e)
@@ -103,7 +104,7 @@ func (m *Monitor) Check(ctx context.Context) error {
 	}
 	now := m.now()
 	seen := map[string]bool{}
-	var notices []Notice
+	var notices []sla.Notice
 	for _, ds := range plan.Datasets() {
 		c, ok := plan.Contract(ds)
 		if !ok || c.Freshness == nil || c.Freshness.ExpectedEvery <= 0 {
@@ -121,13 +122,13 @@ func (m *Monitor) Check(ctx context.Context) error {
 	return nil
 }
 
-func (m *Monitor) calendar(plan *policy.Plan, ds string) Calendar {
+func (m *Monitor) calendar(plan *policy.Plan, ds string) sla.Calendar {
 	if m.calendars != nil {
 		if c := m.calendars(plan, ds); c != nil {
 			return c
 		}
 	}
-	return WallTime{}
+	return sla.WallTime{}
 }
 
 // checkDataset closes the open silences of ds that a record newer than
@@ -135,15 +136,15 @@ func (m *Monitor) calendar(plan *policy.Plan, ds string) Calendar {
 // it returns the notices of the events this process changed. A dataset
 // that never had an accepted record is not judged (there is no time to
 // measure from).
-func (m *Monitor) checkDataset(ctx context.Context, ds, owner string, cal Calendar, every time.Duration,
-	last time.Time, open []Event, now time.Time) ([]Notice, error) {
+func (m *Monitor) checkDataset(ctx context.Context, ds, owner string, cal sla.Calendar, every time.Duration,
+	last time.Time, open []sla.Event, now time.Time) ([]sla.Notice, error) {
 	if last.IsZero() {
 		m.metrics.silent.WithLabelValues(ds).Set(0)
 		return nil, nil
 	}
 	m.metrics.lastRecord.WithLabelValues(ds).Set(float64(last.UnixMicro()) / 1e6)
 	start := cal.Deadline(last, every) // when the current silence starts (or started)
-	var notices []Notice
+	var notices []sla.Notice
 	stillOpen := false
 	for _, e := range open {
 		if !start.After(e.Start) {
@@ -162,19 +163,19 @@ func (m *Monitor) checkDataset(ctx context.Context, ds, owner string, cal Calend
 		}
 		if closed {
 			m.log.Info("dataset silence ended", "dataset", ds, "start", e.Start, "end", e.End, "duration", e.Duration(now))
-			notices = append(notices, silenceNotice(KindSilenceEnded, owner, e, now))
+			notices = append(notices, silenceNotice(sla.KindSilenceEnded, owner, e, now))
 		}
 	}
 	silent := !now.Before(start)
 	if silent && !stillOpen {
-		e := Event{Dataset: ds, Start: start}
+		e := sla.Event{Dataset: ds, Start: start}
 		opened, err := m.store.OpenSilence(ctx, e)
 		if err != nil {
 			return notices, fmt.Errorf("opening the silence of %s: %w", ds, err)
 		}
 		if opened {
 			m.log.Warn("dataset silent", "dataset", ds, "expected_every", every, "last_record", last, "since", start)
-			notices = append(notices, silenceNotice(KindSilenceStarted, owner, e, now))
+			notices = append(notices, silenceNotice(sla.KindSilenceStarted, owner, e, now))
 		}
 	}
 	v := 0.0
@@ -196,8 +197,8 @@ func (m *Monitor) forget(seen map[string]bool) {
 	m.shown = seen
 }
 
-func silenceNotice(kind, owner string, e Event, now time.Time) Notice {
-	n := Notice{Agency: owner, Kind: kind, Dataset: e.Dataset, Agreement: e.Agreement, Partition: -1, Offset: -1, At: now}
+func silenceNotice(kind, owner string, e sla.Event, now time.Time) sla.Notice {
+	n := sla.Notice{Agency: owner, Kind: kind, Dataset: e.Dataset, Agreement: e.Agreement, Partition: -1, Offset: -1, At: now}
 	start := e.Start
 	n.WindowStart = &start
 	if !e.Open() {

@@ -12,6 +12,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"
 	"github.com/exchange-gov/exchange/exchange/timeliness"
@@ -45,10 +46,10 @@ func planWith(t *testing.T, every time.Duration) *policy.Holder {
 // sent collects the notices a Notifier produced.
 type sent struct {
 	mu sync.Mutex
-	ns []timeliness.Notice
+	ns []sla.Notice
 }
 
-func (s *sent) Produce(_ context.Context, ns []timeliness.Notice) error {
+func (s *sent) Produce(_ context.Context, ns []sla.Notice) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ns = append(s.ns, ns...)
@@ -129,8 +130,8 @@ func TestSilenceAcrossProcessesAndRestart(t *testing.T) {
 		t.Fatalf("silent gauge %v while b's records flow", v)
 	}
 	c.set(t0.Add(5*time.Second + time.Millisecond))
-	check("3 s after the last record", timeliness.KindSilenceStarted)
-	check("checked again", timeliness.KindSilenceStarted)
+	check("3 s after the last record", sla.KindSilenceStarted)
+	check("checked again", sla.KindSilenceStarted)
 	for _, p := range []proc{a, b} {
 		if v := timeliness.Gauge(t, p.m, "exchange_dataset_silent"); v != 1 {
 			t.Fatalf("silent gauge %v, want 1 in every process", v)
@@ -138,11 +139,11 @@ func TestSilenceAcrossProcessesAndRestart(t *testing.T) {
 	}
 	c.set(t0.Add(9 * time.Second))
 	accept(b, c.now())
-	check("a record through b", timeliness.KindSilenceStarted, timeliness.KindSilenceEnded)
+	check("a record through b", sla.KindSilenceStarted, sla.KindSilenceEnded)
 	if v := timeliness.Gauge(t, a.m, "exchange_dataset_silent"); v != 0 {
 		t.Fatalf("silent gauge %v after the record", v)
 	}
-	evs, err := db.Events(ctx, timeliness.EventQuery{Dataset: dataset})
+	evs, err := db.Events(ctx, sla.EventQuery{Dataset: dataset})
 	if err != nil || len(evs) != 1 || evs[0].Duration(time.Time{}) != 4*time.Second {
 		t.Fatalf("events %+v, %v; want one of 4 s (5 s to 9 s)", evs, err)
 	}
@@ -150,14 +151,14 @@ func TestSilenceAcrossProcessesAndRestart(t *testing.T) {
 	// Silent again, then both processes restart: the new ones take the
 	// silence from the store and end it once.
 	c.set(t0.Add(13 * time.Second))
-	check("silent again", timeliness.KindSilenceStarted, timeliness.KindSilenceEnded, timeliness.KindSilenceStarted)
+	check("silent again", sla.KindSilenceStarted, sla.KindSilenceEnded, sla.KindSilenceStarted)
 	a, b = start(), start()
-	check("after a restart", timeliness.KindSilenceStarted, timeliness.KindSilenceEnded, timeliness.KindSilenceStarted)
+	check("after a restart", sla.KindSilenceStarted, sla.KindSilenceEnded, sla.KindSilenceStarted)
 	if v := timeliness.Gauge(t, b.m, "exchange_dataset_silent"); v != 1 {
 		t.Fatalf("silent gauge %v after a restart, want 1", v)
 	}
 	accept(a, c.now())
-	check("a record after the restart", timeliness.KindSilenceStarted, timeliness.KindSilenceEnded, timeliness.KindSilenceStarted, timeliness.KindSilenceEnded)
+	check("a record after the restart", sla.KindSilenceStarted, sla.KindSilenceEnded, sla.KindSilenceStarted, sla.KindSilenceEnded)
 	for _, n := range out.ns {
 		if n.Agency != "health" || n.Dataset != dataset || n.WindowStart == nil {
 			t.Errorf("notice %+v", n)

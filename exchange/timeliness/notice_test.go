@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/timeliness"
 	"github.com/exchange-gov/exchange/policy"
@@ -50,23 +51,23 @@ func TestQuarantineNoticesHoldNoValue(t *testing.T) {
 		t.Fatalf("summary %+v", s)
 	}
 	for _, n := range out.ns {
-		v, err := timeliness.EncodeNotice(&n, 99)
+		v, err := sla.EncodeNotice(&n, 99)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(string(v), value) || strings.Contains(n.Detail, value) {
 			t.Fatalf("notice holds the record's event time: %q", n.Detail)
 		}
-		back, err := timeliness.DecodeNotice(v)
+		back, err := sla.DecodeNotice(v)
 		if err != nil || back.Kind != n.Kind || back.Offset != n.Offset || back.Detail != n.Detail || !back.At.Equal(n.At) {
 			t.Fatalf("round trip %+v, %v; want %+v", back, err, n)
 		}
 	}
-	stored, err := db.Notices(ctx, timeliness.NoticeQuery{Agency: "health"})
+	stored, err := db.Notices(ctx, sla.NoticeQuery{Agency: "health"})
 	if err != nil || len(stored) != 4 {
 		t.Fatalf("stored notices %d, %v", len(stored), err)
 	}
-	days, err := db.Daily(ctx, timeliness.DailyQuery{})
+	days, err := db.Daily(ctx, sla.DailyQuery{})
 	if err != nil || len(days) != 1 || days[0].Records != 5 || days[0].Quarantined != 5 || days[0].OnTime != 0 || days[0].Stale != 5 {
 		t.Fatalf("daily %+v, %v", days, err)
 	}

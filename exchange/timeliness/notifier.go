@@ -12,16 +12,17 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/sla"
 )
 
 // Producer writes notices to the agencies' topics.
 type Producer interface {
-	Produce(ctx context.Context, ns []Notice) error
+	Produce(ctx context.Context, ns []sla.Notice) error
 }
 
 // Notifier stores notices and produces them. Safe for concurrent use.
 type Notifier struct {
-	store   Store
+	store   sla.Store
 	out     Producer // nil: store only
 	log     *slog.Logger
 	metrics *Metrics
@@ -30,7 +31,7 @@ type Notifier struct {
 
 // NewNotifier returns a notifier over st and out (nil: notices are only
 // stored); m and log may be nil.
-func NewNotifier(st Store, out Producer, m *Metrics, log *slog.Logger) *Notifier {
+func NewNotifier(st sla.Store, out Producer, m *Metrics, log *slog.Logger) *Notifier {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -43,7 +44,7 @@ func NewNotifier(st Store, out Producer, m *Metrics, log *slog.Logger) *Notifier
 // Send stores ns, then produces them. A notice that cannot be stored is
 // still produced; one that cannot be produced (after the producer's own
 // retries) is counted and logged: notices never hold up records.
-func (n *Notifier) Send(ctx context.Context, ns []Notice) {
+func (n *Notifier) Send(ctx context.Context, ns []sla.Notice) {
 	if len(ns) == 0 {
 		return
 	}
@@ -75,7 +76,7 @@ type Registrar interface {
 }
 
 // KafkaProducer produces notices to notices.<agency>: Avro in the wire
-// format under the id of NoticeSchema in subject notices.<agency>-value,
+// format under the id of sla.NoticeSchema in subject notices.<agency>-value,
 // keyed by dataset (a dataset's notices keep their order), acks=all. It
 // registers the schema and creates the topic on an agency's first notice.
 type KafkaProducer struct {
@@ -103,14 +104,14 @@ func NewKafkaProducer(k exchange.KafkaConfig, skipTopicCreation bool, reg Regist
 }
 
 // Produce writes ns; it returns once all are acknowledged, or the error.
-func (p *KafkaProducer) Produce(ctx context.Context, ns []Notice) error {
+func (p *KafkaProducer) Produce(ctx context.Context, ns []sla.Notice) error {
 	msgs := make([]kafka.Message, 0, len(ns))
 	for i := range ns {
 		id, err := p.prepare(ctx, ns[i].Agency)
 		if err != nil {
 			return err
 		}
-		v, err := EncodeNotice(&ns[i], id)
+		v, err := sla.EncodeNotice(&ns[i], id)
 		if err != nil {
 			return err
 		}
@@ -131,7 +132,7 @@ func (p *KafkaProducer) prepare(ctx context.Context, agency string) (int, error)
 		return id, nil
 	}
 	topic := names.Notices(agency)
-	id, err := p.reg.Register(ctx, names.ValueSubject(topic), NoticeSchema)
+	id, err := p.reg.Register(ctx, names.ValueSubject(topic), sla.NoticeSchema)
 	if err != nil {
 		return 0, fmt.Errorf("registering the notice schema for %s: %w", agency, err)
 	}

@@ -40,8 +40,8 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
 )
 
 // Agreement is what lineage shows about an agreement.
@@ -85,7 +85,7 @@ type Handler struct {
 	r          ledger.Reader
 	lookup     AgreementLookup
 	log        *slog.Logger
-	timeliness timeliness.Store // nil: no SLA or notices
+	timeliness sla.Store // nil: no SLA or notices
 	now        func() time.Time
 }
 

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/exchange-gov/exchange/exchange/timeliness"
+	"github.com/exchange-gov/exchange/exchange/sla"
 )
 
 // The timeliness endpoints:
@@ -20,7 +20,7 @@ import (
 
 // WithTimeliness serves the SLA and notice endpoints from st (default: they
 // answer 404).
-func WithTimeliness(st timeliness.Store) Option { return func(h *Handler) { h.timeliness = st } }
+func WithTimeliness(st sla.Store) Option { return func(h *Handler) { h.timeliness = st } }
 
 // WithClock sets the clock that bounds open silences (default time.Now).
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
@@ -34,7 +34,7 @@ var (
 
 // SLAReport is the answer of /api/v1/sla.
 type SLAReport struct {
-	Days []timeliness.DayReport `json:"days"`
+	Days []sla.DayReport `json:"days"`
 	// LagBucketsSeconds are the upper bounds of the lag histogram's
 	// buckets: the percentiles' precision.
 	LagBucketsSeconds []float64 `json:"lag_buckets_seconds"`
@@ -58,30 +58,30 @@ type SLAEvent struct {
 // Notices is the answer of /api/v1/notices; pass next as after= for the
 // following page.
 type Notices struct {
-	Notices []timeliness.Notice `json:"notices"`
-	Next    int64               `json:"next,omitempty"`
+	Notices []sla.Notice `json:"notices"`
+	Next    int64        `json:"next,omitempty"`
 }
 
 // SLA serves GET /api/v1/sla.
 func (h *Handler) SLA() http.Handler {
 	return h.timelinessHandler(slaParams, func(w http.ResponseWriter, r *http.Request, v url.Values) {
-		q := timeliness.DailyQuery{Dataset: v.Get("dataset"), Agreement: v.Get("agreement"), From: v.Get("from"), To: v.Get("to")}
+		q := sla.DailyQuery{Dataset: v.Get("dataset"), Agreement: v.Get("agreement"), From: v.Get("from"), To: v.Get("to")}
 		for name, d := range map[string]string{"from": q.From, "to": q.To} {
-			if _, err := time.Parse(timeliness.DayLayout, d); d != "" && err != nil {
+			if _, err := time.Parse(sla.DayLayout, d); d != "" && err != nil {
 				writeError(w, http.StatusBadRequest, name+": want a date, e.g. 2026-11-27")
 				return
 			}
 		}
-		days, err := timeliness.Report(r.Context(), h.timeliness, q, nil, h.now())
+		days, err := sla.Report(r.Context(), h.timeliness, q, nil, h.now())
 		if err != nil {
 			h.storeError(w, r, err)
 			return
 		}
-		rep := SLAReport{Days: days, LagBucketsSeconds: make([]float64, len(timeliness.LagBounds))}
+		rep := SLAReport{Days: days, LagBucketsSeconds: make([]float64, len(sla.LagBounds))}
 		if rep.Days == nil {
-			rep.Days = []timeliness.DayReport{}
+			rep.Days = []sla.DayReport{}
 		}
-		for i, b := range timeliness.LagBounds {
+		for i, b := range sla.LagBounds {
 			rep.LagBucketsSeconds[i] = b.Seconds()
 		}
 		writeJSON(w, http.StatusOK, rep)
@@ -91,7 +91,7 @@ func (h *Handler) SLA() http.Handler {
 // SLAEvents serves GET /api/v1/sla/events.
 func (h *Handler) SLAEvents() http.Handler {
 	return h.timelinessHandler(slaEventParams, func(w http.ResponseWriter, r *http.Request, v url.Values) {
-		q := timeliness.EventQuery{Dataset: v.Get("dataset")}
+		q := sla.EventQuery{Dataset: v.Get("dataset")}
 		var err error
 		if q.From, err = parseTime(v, "from"); err == nil {
 			q.To, err = parseTime(v, "to")
@@ -128,7 +128,7 @@ func (h *Handler) SLAEvents() http.Handler {
 // beyond trusted networks.
 func (h *Handler) Notices() http.Handler {
 	return h.timelinessHandler(noticeParams, func(w http.ResponseWriter, r *http.Request, v url.Values) {
-		q := timeliness.NoticeQuery{Agency: v.Get("agency")}
+		q := sla.NoticeQuery{Agency: v.Get("agency")}
 		if q.Agency == "" {
 			writeError(w, http.StatusBadRequest, "agency: required")
 			return
@@ -146,8 +146,8 @@ func (h *Handler) Notices() http.Handler {
 		}
 		if s := v.Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > timeliness.MaxNotices {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: want 1 to %d", timeliness.MaxNotices))
+			if err != nil || n < 1 || n > sla.MaxNotices {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: want 1 to %d", sla.MaxNotices))
 				return
 			}
 			q.Limit = n
@@ -159,9 +159,9 @@ func (h *Handler) Notices() http.Handler {
 		}
 		out := Notices{Notices: ns}
 		if out.Notices == nil {
-			out.Notices = []timeliness.Notice{}
+			out.Notices = []sla.Notice{}
 		}
-		if limit := cmp.Or(q.Limit, timeliness.MaxNotices); len(ns) == limit {
+		if limit := cmp.Or(q.Limit, sla.MaxNotices); len(ns) == limit {
 			out.Next = ns[len(ns)-1].ID
 		}
 		writeJSON(w, http.StatusOK, out)

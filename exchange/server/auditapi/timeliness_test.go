@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
 )
 
 // seedNow is the handlers' clock in these tests.
@@ -20,19 +20,19 @@ var seedNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 func seedTimeliness(ctx context.Context, t *testing.T, db store.Backend) {
 	t.Helper()
 	ds := "health.immunisations"
-	day := timeliness.Daily{Day: "2026-11-27", Dataset: ds, Records: 10, OnTime: 7, Stale: 1, Quarantined: 2}
+	day := sla.Daily{Day: "2026-11-27", Dataset: ds, Records: 10, OnTime: 7, Stale: 1, Quarantined: 2}
 	for i := range 19 {
 		day.Lag.Observe(time.Duration(i+1) * 100 * time.Millisecond)
 	}
 	day.Lag.Observe(time.Minute)
-	agr := timeliness.Daily{Day: "2026-11-27", Dataset: ds, Agreement: "hlth-soc-02", Records: 8, OnTime: 7, Stale: 1}
-	next := timeliness.Daily{Day: "2026-11-28", Dataset: ds, Records: 1, OnTime: 1}
-	if err := db.AddTimeliness(ctx, nil, []timeliness.Daily{day, agr, next}); err != nil {
+	agr := sla.Daily{Day: "2026-11-27", Dataset: ds, Agreement: "hlth-soc-02", Records: 8, OnTime: 7, Stale: 1}
+	next := sla.Daily{Day: "2026-11-28", Dataset: ds, Records: 1, OnTime: 1}
+	if err := db.AddTimeliness(ctx, nil, []sla.Daily{day, agr, next}); err != nil {
 		t.Fatal(err)
 	}
-	closed := timeliness.Event{Dataset: ds, Start: time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC)}
-	open := timeliness.Event{Dataset: ds, Start: seedNow.Add(-time.Hour)}
-	for _, e := range []timeliness.Event{closed, open} {
+	closed := sla.Event{Dataset: ds, Start: time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC)}
+	open := sla.Event{Dataset: ds, Start: seedNow.Add(-time.Hour)}
+	for _, e := range []sla.Event{closed, open} {
 		if _, err := db.OpenSilence(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -41,10 +41,10 @@ func seedTimeliness(ctx context.Context, t *testing.T, db store.Backend) {
 	if _, err := db.CloseSilence(ctx, closed); err != nil {
 		t.Fatal(err)
 	}
-	err := db.AddNotices(ctx, []timeliness.Notice{
-		{Agency: "health", Kind: timeliness.KindQuarantine, Dataset: ds, Reason: "quality:age_in_range", Topic: "ingress." + ds, Offset: 4, At: seedNow},
-		{Agency: "health", Kind: timeliness.KindSilenceStarted, Dataset: ds, Partition: -1, Offset: -1, At: seedNow.Add(time.Second)},
-		{Agency: "tax", Kind: timeliness.KindSilenceStarted, Dataset: "tax.income-assessments", Partition: -1, Offset: -1, At: seedNow},
+	err := db.AddNotices(ctx, []sla.Notice{
+		{Agency: "health", Kind: sla.KindQuarantine, Dataset: ds, Reason: "quality:age_in_range", Topic: "ingress." + ds, Offset: 4, At: seedNow},
+		{Agency: "health", Kind: sla.KindSilenceStarted, Dataset: ds, Partition: -1, Offset: -1, At: seedNow.Add(time.Second)},
+		{Agency: "tax", Kind: sla.KindSilenceStarted, Dataset: "tax.income-assessments", Partition: -1, Offset: -1, At: seedNow},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,13 +9,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
 )
 
 // AddTimeliness raises last accepted times and adds daily aggregates (see
-// timeliness.Store), in one transaction sent as one batch.
-func (db *DB) AddTimeliness(ctx context.Context, last map[string]time.Time, daily []timeliness.Daily) error {
+// sla.Store), in one transaction sent as one batch.
+func (db *DB) AddTimeliness(ctx context.Context, last map[string]time.Time, daily []sla.Daily) error {
 	var b pgx.Batch
 	for ds, t := range last {
 		b.Queue(`INSERT INTO dataset_last_accepted (dataset, last_us) VALUES ($1, $2)
@@ -68,7 +68,7 @@ func (db *DB) LastAccepted(ctx context.Context) (map[string]time.Time, error) {
 }
 
 // OpenSilence stores an open event unless its key exists.
-func (db *DB) OpenSilence(ctx context.Context, e timeliness.Event) (bool, error) {
+func (db *DB) OpenSilence(ctx context.Context, e sla.Event) (bool, error) {
 	tag, err := db.pool.Exec(ctx, `INSERT INTO sla_events (dataset, agreement, start_us) VALUES ($1, $2, $3)
 		ON CONFLICT DO NOTHING`, e.Dataset, e.Agreement, e.Start.UnixMicro())
 	if err != nil {
@@ -78,7 +78,7 @@ func (db *DB) OpenSilence(ctx context.Context, e timeliness.Event) (bool, error)
 }
 
 // CloseSilence ends an open event.
-func (db *DB) CloseSilence(ctx context.Context, e timeliness.Event) (bool, error) {
+func (db *DB) CloseSilence(ctx context.Context, e sla.Event) (bool, error) {
 	tag, err := db.pool.Exec(ctx, `UPDATE sla_events SET end_us = $1
 		WHERE dataset = $2 AND agreement = $3 AND start_us = $4 AND end_us IS NULL`,
 		e.End.UnixMicro(), e.Dataset, e.Agreement, e.Start.UnixMicro())
@@ -89,26 +89,26 @@ func (db *DB) CloseSilence(ctx context.Context, e timeliness.Event) (bool, error
 }
 
 // OpenSilences returns the open events.
-func (db *DB) OpenSilences(ctx context.Context) ([]timeliness.Event, error) {
+func (db *DB) OpenSilences(ctx context.Context) ([]sla.Event, error) {
 	return db.events(ctx, `SELECT dataset, agreement, start_us, end_us FROM sla_events WHERE end_us IS NULL
 		ORDER BY dataset, agreement, start_us`)
 }
 
 // Events returns the events overlapping q's interval.
-func (db *DB) Events(ctx context.Context, q timeliness.EventQuery) ([]timeliness.Event, error) {
+func (db *DB) Events(ctx context.Context, q sla.EventQuery) ([]sla.Event, error) {
 	from, to := store.EventBounds(q)
 	return db.events(ctx, `SELECT dataset, agreement, start_us, end_us FROM sla_events
 		WHERE ($1 = '' OR dataset = $1) AND start_us < $2 AND (end_us IS NULL OR end_us > $3)
 		ORDER BY start_us, dataset, agreement`, q.Dataset, to, from)
 }
 
-func (db *DB) events(ctx context.Context, query string, args ...any) ([]timeliness.Event, error) {
+func (db *DB) events(ctx context.Context, query string, args ...any) ([]sla.Event, error) {
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading SLA events: %w", classify(ctx, err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeliness.Event, error) {
-		var e timeliness.Event
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sla.Event, error) {
+		var e sla.Event
 		var start int64
 		var end *int64
 		err := r.Scan(&e.Dataset, &e.Agreement, &start, &end)
@@ -125,15 +125,15 @@ func (db *DB) events(ctx context.Context, query string, args ...any) ([]timeline
 }
 
 // Daily returns the aggregates of q with their lag histograms.
-func (db *DB) Daily(ctx context.Context, q timeliness.DailyQuery) ([]timeliness.Daily, error) {
+func (db *DB) Daily(ctx context.Context, q sla.DailyQuery) ([]sla.Daily, error) {
 	where, args := store.DailyWhere(q, func(n int) string { return "$" + strconv.Itoa(n) })
 	rows, err := db.pool.Query(ctx, `SELECT day, dataset, agreement, records, on_time, stale, quarantined FROM sla_daily`+where+
 		` ORDER BY day, dataset, agreement`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading SLA aggregates: %w", classify(ctx, err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeliness.Daily, error) {
-		var d timeliness.Daily
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sla.Daily, error) {
+		var d sla.Daily
 		err := r.Scan(&d.Day, &d.Dataset, &d.Agreement, &d.Records, &d.OnTime, &d.Stale, &d.Quarantined)
 		return d, err
 	})
@@ -159,7 +159,7 @@ func (db *DB) Daily(ctx context.Context, q timeliness.DailyQuery) ([]timeliness.
 }
 
 // AddNotices stores notices and sets their ids.
-func (db *DB) AddNotices(ctx context.Context, ns []timeliness.Notice) error {
+func (db *DB) AddNotices(ctx context.Context, ns []sla.Notice) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		for i := range ns {
 			body, err := json.Marshal(&ns[i])
@@ -180,18 +180,18 @@ func (db *DB) AddNotices(ctx context.Context, ns []timeliness.Notice) error {
 }
 
 // Notices returns an agency's notices of q.
-func (db *DB) Notices(ctx context.Context, q timeliness.NoticeQuery) ([]timeliness.Notice, error) {
+func (db *DB) Notices(ctx context.Context, q sla.NoticeQuery) ([]sla.Notice, error) {
 	q = store.NormalizeNoticeQuery(q)
 	rows, err := db.pool.Query(ctx, `SELECT id, body FROM notices WHERE agency = $1 AND id > $2 AND at_us >= $3
 		ORDER BY id LIMIT $4`, q.Agency, q.After, store.Micros(q.Since), q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading notices of %s: %w", q.Agency, classify(ctx, err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeliness.Notice, error) {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sla.Notice, error) {
 		var id int64
 		var body string
 		if err := r.Scan(&id, &body); err != nil {
-			return timeliness.Notice{}, err
+			return sla.Notice{}, err
 		}
 		return store.ParseNotice(id, body)
 	})

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
 )
 
 // AddTimeliness raises last accepted times and adds daily aggregates (see
-// timeliness.Store), in one transaction.
-func (db *DB) AddTimeliness(ctx context.Context, last map[string]time.Time, daily []timeliness.Daily) error {
+// sla.Store), in one transaction.
+func (db *DB) AddTimeliness(ctx context.Context, last map[string]time.Time, daily []sla.Daily) error {
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		for ds, t := range last {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_last_accepted (dataset, last_us) VALUES (?, ?)
@@ -69,7 +69,7 @@ func (db *DB) LastAccepted(ctx context.Context) (map[string]time.Time, error) {
 }
 
 // OpenSilence stores an open event unless its key exists.
-func (db *DB) OpenSilence(ctx context.Context, e timeliness.Event) (bool, error) {
+func (db *DB) OpenSilence(ctx context.Context, e sla.Event) (bool, error) {
 	var n int64
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO sla_events (dataset, agreement, start_us) VALUES (?, ?, ?)
@@ -87,7 +87,7 @@ func (db *DB) OpenSilence(ctx context.Context, e timeliness.Event) (bool, error)
 }
 
 // CloseSilence ends an open event.
-func (db *DB) CloseSilence(ctx context.Context, e timeliness.Event) (bool, error) {
+func (db *DB) CloseSilence(ctx context.Context, e sla.Event) (bool, error) {
 	var n int64
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sla_events SET end_us = ?
@@ -106,28 +106,28 @@ func (db *DB) CloseSilence(ctx context.Context, e timeliness.Event) (bool, error
 }
 
 // OpenSilences returns the open events.
-func (db *DB) OpenSilences(ctx context.Context) ([]timeliness.Event, error) {
+func (db *DB) OpenSilences(ctx context.Context) ([]sla.Event, error) {
 	return db.events(ctx, `SELECT dataset, agreement, start_us, end_us FROM sla_events WHERE end_us IS NULL
 		ORDER BY dataset, agreement, start_us`)
 }
 
 // Events returns the events overlapping q's interval.
-func (db *DB) Events(ctx context.Context, q timeliness.EventQuery) ([]timeliness.Event, error) {
+func (db *DB) Events(ctx context.Context, q sla.EventQuery) ([]sla.Event, error) {
 	from, to := store.EventBounds(q)
 	return db.events(ctx, `SELECT dataset, agreement, start_us, end_us FROM sla_events
 		WHERE (? = '' OR dataset = ?) AND start_us < ? AND (end_us IS NULL OR end_us > ?)
 		ORDER BY start_us, dataset, agreement`, q.Dataset, q.Dataset, to, from)
 }
 
-func (db *DB) events(ctx context.Context, query string, args ...any) ([]timeliness.Event, error) {
+func (db *DB) events(ctx context.Context, query string, args ...any) ([]sla.Event, error) {
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading SLA events: %w", classify(ctx, err))
 	}
 	defer rows.Close()
-	var out []timeliness.Event
+	var out []sla.Event
 	for rows.Next() {
-		var e timeliness.Event
+		var e sla.Event
 		var start int64
 		var end sql.NullInt64
 		if err := rows.Scan(&e.Dataset, &e.Agreement, &start, &end); err != nil {
@@ -143,16 +143,16 @@ func (db *DB) events(ctx context.Context, query string, args ...any) ([]timeline
 }
 
 // Daily returns the aggregates of q with their lag histograms.
-func (db *DB) Daily(ctx context.Context, q timeliness.DailyQuery) ([]timeliness.Daily, error) {
+func (db *DB) Daily(ctx context.Context, q sla.DailyQuery) ([]sla.Daily, error) {
 	where, args := store.DailyWhere(q, func(int) string { return "?" })
 	rows, err := db.r.QueryContext(ctx, `SELECT day, dataset, agreement, records, on_time, stale, quarantined FROM sla_daily`+where+
 		` ORDER BY day, dataset, agreement`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading SLA aggregates: %w", classify(ctx, err))
 	}
-	var out []timeliness.Daily
+	var out []sla.Daily
 	for rows.Next() {
-		var d timeliness.Daily
+		var d sla.Daily
 		if err := rows.Scan(&d.Day, &d.Dataset, &d.Agreement, &d.Records, &d.OnTime, &d.Stale, &d.Quarantined); err != nil {
 			rows.Close()
 			return nil, err
@@ -182,7 +182,7 @@ func (db *DB) Daily(ctx context.Context, q timeliness.DailyQuery) ([]timeliness.
 }
 
 // AddNotices stores notices and sets their ids.
-func (db *DB) AddNotices(ctx context.Context, ns []timeliness.Notice) error {
+func (db *DB) AddNotices(ctx context.Context, ns []sla.Notice) error {
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		for i := range ns {
 			body, err := json.Marshal(&ns[i])
@@ -203,7 +203,7 @@ func (db *DB) AddNotices(ctx context.Context, ns []timeliness.Notice) error {
 }
 
 // Notices returns an agency's notices of q.
-func (db *DB) Notices(ctx context.Context, q timeliness.NoticeQuery) ([]timeliness.Notice, error) {
+func (db *DB) Notices(ctx context.Context, q sla.NoticeQuery) ([]sla.Notice, error) {
 	q = store.NormalizeNoticeQuery(q)
 	rows, err := db.r.QueryContext(ctx, `SELECT id, body FROM notices WHERE agency = ? AND id > ? AND at_us >= ?
 		ORDER BY id LIMIT ?`, q.Agency, q.After, store.Micros(q.Since), q.Limit)
@@ -211,7 +211,7 @@ func (db *DB) Notices(ctx context.Context, q timeliness.NoticeQuery) ([]timeline
 		return nil, fmt.Errorf("reading notices of %s: %w", q.Agency, classify(ctx, err))
 	}
 	defer rows.Close()
-	var out []timeliness.Notice
+	var out []sla.Notice
 	for rows.Next() {
 		var id int64
 		var body string

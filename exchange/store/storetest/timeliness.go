@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
 )
 
 // RunTimeliness runs the timeliness-store conformance tests.
@@ -37,7 +37,7 @@ func testLastAccepted(t *testing.T, h Harness) {
 func testSilenceEvents(t *testing.T, h Harness) {
 	b := h.Open(t)
 	ctx := testCtx(t)
-	e := timeliness.Event{Dataset: "a.x", Start: baseTime}
+	e := sla.Event{Dataset: "a.x", Start: baseTime}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won := 0
@@ -60,7 +60,7 @@ func testSilenceEvents(t *testing.T, h Harness) {
 	if won != 1 {
 		t.Fatalf("%d concurrent openers stored the event, want 1", won)
 	}
-	other := timeliness.Event{Dataset: "b.y", Agreement: "ag-1", Start: baseTime.Add(time.Hour)}
+	other := sla.Event{Dataset: "b.y", Agreement: "ag-1", Start: baseTime.Add(time.Hour)}
 	ok, err := b.OpenSilence(ctx, other)
 	must(t, err, "open other")
 	if !ok {
@@ -74,26 +74,26 @@ func testSilenceEvents(t *testing.T, h Harness) {
 	e.End = baseTime.Add(90 * time.Second)
 	closed, err := b.CloseSilence(ctx, e)
 	must(t, err, "close")
-	again, err := b.CloseSilence(ctx, timeliness.Event{Dataset: "a.x", Start: baseTime, End: baseTime.Add(time.Hour)})
+	again, err := b.CloseSilence(ctx, sla.Event{Dataset: "a.x", Start: baseTime, End: baseTime.Add(time.Hour)})
 	must(t, err, "close again")
 	if !closed || again {
 		t.Fatalf("close: %v, close again: %v; want true, false", closed, again)
 	}
-	all, err := b.Events(ctx, timeliness.EventQuery{})
+	all, err := b.Events(ctx, sla.EventQuery{})
 	must(t, err, "events")
 	if len(all) != 2 || !all[0].End.Equal(e.End) || all[0].Duration(time.Time{}) != 90*time.Second {
 		t.Fatalf("events = %+v", all)
 	}
 	for _, c := range []struct {
-		q    timeliness.EventQuery
+		q    sla.EventQuery
 		want int
 	}{
-		{timeliness.EventQuery{Dataset: "a.x"}, 1},
-		{timeliness.EventQuery{From: baseTime.Add(2 * time.Minute)}, 1}, // a.x ended before
-		{timeliness.EventQuery{To: baseTime.Add(time.Minute)}, 1},       // b.y starts after
-		{timeliness.EventQuery{From: baseTime.Add(time.Minute), To: baseTime.Add(2 * time.Minute)}, 1},
-		{timeliness.EventQuery{Dataset: "b.y", From: baseTime.Add(48 * time.Hour)}, 1}, // still open
-		{timeliness.EventQuery{Dataset: "c.z"}, 0},
+		{sla.EventQuery{Dataset: "a.x"}, 1},
+		{sla.EventQuery{From: baseTime.Add(2 * time.Minute)}, 1}, // a.x ended before
+		{sla.EventQuery{To: baseTime.Add(time.Minute)}, 1},       // b.y starts after
+		{sla.EventQuery{From: baseTime.Add(time.Minute), To: baseTime.Add(2 * time.Minute)}, 1},
+		{sla.EventQuery{Dataset: "b.y", From: baseTime.Add(48 * time.Hour)}, 1}, // still open
+		{sla.EventQuery{Dataset: "c.z"}, 0},
 	} {
 		got, err := b.Events(ctx, c.q)
 		must(t, err, "events %+v", c.q)
@@ -107,35 +107,35 @@ func testSilenceEvents(t *testing.T, h Harness) {
 func testDaily(t *testing.T, h Harness) {
 	b := h.Open(t)
 	ctx := testCtx(t)
-	row := func(day, ag string, n int64, lag time.Duration) timeliness.Daily {
-		d := timeliness.Daily{Day: day, Dataset: "a.x", Agreement: ag, Records: n, OnTime: n - 1, Stale: 1, Quarantined: 2}
+	row := func(day, ag string, n int64, lag time.Duration) sla.Daily {
+		d := sla.Daily{Day: day, Dataset: "a.x", Agreement: ag, Records: n, OnTime: n - 1, Stale: 1, Quarantined: 2}
 		d.Lag.Observe(lag)
 		return d
 	}
-	must(t, b.AddTimeliness(ctx, nil, []timeliness.Daily{row("2026-11-27", "", 10, time.Second), row("2026-11-27", "ag-1", 5, time.Second)}), "flush 1")
-	must(t, b.AddTimeliness(ctx, nil, []timeliness.Daily{row("2026-11-27", "", 3, time.Minute), row("2026-11-28", "", 4, time.Second)}), "flush 2")
-	all, err := b.Daily(ctx, timeliness.DailyQuery{})
+	must(t, b.AddTimeliness(ctx, nil, []sla.Daily{row("2026-11-27", "", 10, time.Second), row("2026-11-27", "ag-1", 5, time.Second)}), "flush 1")
+	must(t, b.AddTimeliness(ctx, nil, []sla.Daily{row("2026-11-27", "", 3, time.Minute), row("2026-11-28", "", 4, time.Second)}), "flush 2")
+	all, err := b.Daily(ctx, sla.DailyQuery{})
 	must(t, err, "daily")
 	if len(all) != 3 {
 		t.Fatalf("daily = %+v, want 3 rows", all)
 	}
 	d := all[0]
 	if d.Day != "2026-11-27" || d.Agreement != "" || d.Records != 13 || d.OnTime != 11 || d.Stale != 2 || d.Quarantined != 4 || d.Lag.Count() != 2 ||
-		d.Lag[timeliness.LagBucket(time.Second)] != 1 || d.Lag[timeliness.LagBucket(time.Minute)] != 1 {
+		d.Lag[sla.LagBucket(time.Second)] != 1 || d.Lag[sla.LagBucket(time.Minute)] != 1 {
 		t.Fatalf("first row = %+v", d)
 	}
 	if all[1].Agreement != "ag-1" || all[1].Records != 5 || all[1].Lag.Count() != 1 {
 		t.Fatalf("agreement row = %+v", all[1])
 	}
 	for _, c := range []struct {
-		q    timeliness.DailyQuery
+		q    sla.DailyQuery
 		want int
 	}{
-		{timeliness.DailyQuery{Dataset: "a.x", Agreement: timeliness.AgreementNone}, 2},
-		{timeliness.DailyQuery{Agreement: "ag-1"}, 1},
-		{timeliness.DailyQuery{From: "2026-11-28"}, 1},
-		{timeliness.DailyQuery{To: "2026-11-27"}, 2},
-		{timeliness.DailyQuery{Dataset: "b.y"}, 0},
+		{sla.DailyQuery{Dataset: "a.x", Agreement: sla.AgreementNone}, 2},
+		{sla.DailyQuery{Agreement: "ag-1"}, 1},
+		{sla.DailyQuery{From: "2026-11-28"}, 1},
+		{sla.DailyQuery{To: "2026-11-27"}, 2},
+		{sla.DailyQuery{Dataset: "b.y"}, 0},
 	} {
 		got, err := b.Daily(ctx, c.q)
 		must(t, err, "daily %+v", c.q)
@@ -150,28 +150,28 @@ func testDaily(t *testing.T, h Harness) {
 func testNotices(t *testing.T, h Harness) {
 	b := h.Open(t)
 	ctx := testCtx(t)
-	ns := []timeliness.Notice{
-		{Agency: "health", Kind: timeliness.KindQuarantine, Dataset: "health.x", Reason: "quality:r", Topic: "ingress.health.x", Partition: 1, Offset: 7, SchemaID: 3, At: baseTime},
-		{Agency: "tax", Kind: timeliness.KindSilenceStarted, Dataset: "tax.y", Partition: -1, Offset: -1, At: baseTime.Add(time.Second)},
-		{Agency: "health", Kind: timeliness.KindSilenceEnded, Dataset: "health.x", Partition: -1, Offset: -1, At: baseTime.Add(2 * time.Second)},
+	ns := []sla.Notice{
+		{Agency: "health", Kind: sla.KindQuarantine, Dataset: "health.x", Reason: "quality:r", Topic: "ingress.health.x", Partition: 1, Offset: 7, SchemaID: 3, At: baseTime},
+		{Agency: "tax", Kind: sla.KindSilenceStarted, Dataset: "tax.y", Partition: -1, Offset: -1, At: baseTime.Add(time.Second)},
+		{Agency: "health", Kind: sla.KindSilenceEnded, Dataset: "health.x", Partition: -1, Offset: -1, At: baseTime.Add(2 * time.Second)},
 	}
 	must(t, b.AddNotices(ctx, ns), "add")
 	if ns[0].ID == 0 || ns[1].ID <= ns[0].ID || ns[2].ID <= ns[1].ID {
 		t.Fatalf("ids %d %d %d, want increasing", ns[0].ID, ns[1].ID, ns[2].ID)
 	}
-	got, err := b.Notices(ctx, timeliness.NoticeQuery{Agency: "health"})
+	got, err := b.Notices(ctx, sla.NoticeQuery{Agency: "health"})
 	must(t, err, "notices")
 	if len(got) != 2 || got[0].ID != ns[0].ID || got[0].Offset != 7 || got[0].Reason != "quality:r" || !got[0].At.Equal(baseTime) {
 		t.Fatalf("health notices = %+v", got)
 	}
 	for _, c := range []struct {
-		q    timeliness.NoticeQuery
+		q    sla.NoticeQuery
 		want int
 	}{
-		{timeliness.NoticeQuery{Agency: "health", After: ns[0].ID}, 1},
-		{timeliness.NoticeQuery{Agency: "health", Since: baseTime.Add(time.Second)}, 1},
-		{timeliness.NoticeQuery{Agency: "health", Limit: 1}, 1},
-		{timeliness.NoticeQuery{Agency: "statistics"}, 0},
+		{sla.NoticeQuery{Agency: "health", After: ns[0].ID}, 1},
+		{sla.NoticeQuery{Agency: "health", Since: baseTime.Add(time.Second)}, 1},
+		{sla.NoticeQuery{Agency: "health", Limit: 1}, 1},
+		{sla.NoticeQuery{Agency: "statistics"}, 0},
 	} {
 		got, err := b.Notices(ctx, c.q)
 		must(t, err, "notices %+v", c.q)
@@ -181,4 +181,4 @@ func testNotices(t *testing.T, h Harness) {
 	}
 }
 
-var _ timeliness.Store = store.Backend(nil)
+var _ sla.Store = store.Backend(nil)

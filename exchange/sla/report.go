@@ -1,4 +1,4 @@
-package timeliness
+package sla
 
 import (
 	"context"
