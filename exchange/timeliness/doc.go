@@ -30,8 +30,10 @@
 //     is logged and counted (exchange_notices_failed_total), and the notice
 //     stays readable through the API.
 //
-// Time is measured through an sla.Calendar: sla.WallTime until contracts
-// name business calendars. Lag percentiles come from a fixed-bucket
+// Silence is measured in an sla.Calendar's active time: the Monitor asks
+// a SilenceSLA hook for each dataset's limit and calendar
+// (DefaultSilenceSLA: expected_every in wall time; business calendars
+// plug in there). Lag percentiles come from a fixed-bucket
 // histogram (sla.LagBounds): bucket k holds lags up to 1 ms·2^(k/2), so a reported
 // percentile (the geometric middle of its bucket) is within ±19 % of the
 // true one, from 1 ms to about 37 h (beyond: the last bound).

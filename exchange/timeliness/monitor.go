@@ -14,9 +14,21 @@ import (
 // DefaultCheckInterval is how often the monitor looks for silences.
 const DefaultCheckInterval = 500 * time.Millisecond
 
-// Calendars returns the calendar a dataset's expected_every is measured
-// in (nil: wall time).
-type Calendars func(plan *policy.Plan, dataset string) sla.Calendar
+// SilenceSLA returns a dataset's silence SLA in plan: the longest silence
+// allowed, measured in active time of cal; ok is false when the dataset has
+// none. DefaultSilenceSLA reads the contract's expected_every in wall
+// time; business calendars plug in here (expected_every in business time:
+// cal the contract's calendar, every its active duration).
+type SilenceSLA func(plan *policy.Plan, dataset string) (every time.Duration, cal sla.Calendar, ok bool)
+
+// DefaultSilenceSLA is the contract's freshness.expected_every, wall time.
+func DefaultSilenceSLA(plan *policy.Plan, dataset string) (time.Duration, sla.Calendar, bool) {
+	c, ok := plan.Contract(dataset)
+	if !ok || c.Freshness == nil || c.Freshness.ExpectedEvery <= 0 {
+		return 0, nil, false
+	}
+	return c.Freshness.ExpectedEvery, sla.WallTime{}, true
+}
 
 // Monitor detects silences: a dataset whose contract sets expected_every
 // and whose last accepted record (the store's, over every process) is
@@ -27,7 +39,7 @@ type Monitor struct {
 	store     sla.Store
 	plans     exchange.PlanSource
 	notify    *Notifier
-	calendars Calendars
+	silenceOf SilenceSLA
 	every     time.Duration
 	now       func() time.Time
 	log       *slog.Logger
@@ -39,8 +51,8 @@ type Monitor struct {
 type MonitorConfig struct {
 	// CheckInterval: default DefaultCheckInterval.
 	CheckInterval time.Duration
-	// Calendars: default wall time for every dataset.
-	Calendars Calendars
+	// SilenceSLA: default DefaultSilenceSLA.
+	SilenceSLA SilenceSLA
 	// Now: default time.Now.
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -61,7 +73,10 @@ func NewMonitor(st sla.Store, plans exchange.PlanSource, n *Notifier, cfg Monito
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
-	return &Monitor{store: st, plans: plans, notify: n, calendars: cfg.Calendars, every: cfg.CheckInterval,
+	if cfg.SilenceSLA == nil {
+		cfg.SilenceSLA = DefaultSilenceSLA
+	}
+	return &Monitor{store: st, plans: plans, notify: n, silenceOf: cfg.SilenceSLA, every: cfg.CheckInterval,
 		now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics, shown: map[string]bool{}}
 }
 
@@ -106,12 +121,15 @@ func (m *Monitor) Check(ctx context.Context) error {
 	seen := map[string]bool{}
 	var notices []sla.Notice
 	for _, ds := range plan.Datasets() {
-		c, ok := plan.Contract(ds)
-		if !ok || c.Freshness == nil || c.Freshness.ExpectedEvery <= 0 {
+		every, cal, ok := m.silenceOf(plan, ds)
+		if !ok {
 			continue
 		}
+		if cal == nil {
+			cal = sla.WallTime{}
+		}
 		seen[ds] = true
-		ns, err := m.checkDataset(ctx, ds, c.Owner, m.calendar(plan, ds), c.Freshness.ExpectedEvery, last[ds], openOf[ds], now)
+		ns, err := m.checkDataset(ctx, ds, owner(plan, ds), cal, every, last[ds], openOf[ds], now)
 		if err != nil {
 			return err
 		}
@@ -122,13 +140,12 @@ func (m *Monitor) Check(ctx context.Context) error {
 	return nil
 }
 
-func (m *Monitor) calendar(plan *policy.Plan, ds string) sla.Calendar {
-	if m.calendars != nil {
-		if c := m.calendars(plan, ds); c != nil {
-			return c
-		}
+// owner is the agency owning ds in plan.
+func owner(plan *policy.Plan, ds string) string {
+	if c, ok := plan.Contract(ds); ok {
+		return c.Owner
 	}
-	return sla.WallTime{}
+	return ""
 }
 
 // checkDataset closes the open silences of ds that a record newer than

@@ -177,3 +177,43 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// closed is a calendar without active time before the far future: the
+// office is closed now.
+type closed struct{}
+
+func (closed) Deadline(from time.Time, d time.Duration) time.Time {
+	return from.Add(1000 * time.Hour).Add(d)
+}
+func (closed) Active(a, b time.Time) time.Duration { return 0 }
+
+// TestSilenceInClosedHoursRaisesNothing: measured in a calendar whose
+// working hours exclude now, a long wall-time silence is no silence.
+func TestSilenceInClosedHoursRaisesNothing(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := &sent{}
+	c := &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
+	m := timeliness.NewMetrics(nil)
+	mon := timeliness.NewMonitor(db, planWith(t, 3*time.Second), timeliness.NewNotifier(db, out, m, nil), timeliness.MonitorConfig{
+		Now: c.now, Metrics: m,
+		SilenceSLA: func(plan *policy.Plan, ds string) (time.Duration, sla.Calendar, bool) {
+			every, _, ok := timeliness.DefaultSilenceSLA(plan, ds)
+			return every, closed{}, ok
+		},
+	})
+	if err := db.AddTimeliness(ctx, map[string]time.Time{dataset: c.now()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.set(c.now().Add(48 * time.Hour))
+	if err := mon.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.kinds(); len(got) != 0 || timeliness.Gauge(t, m, "exchange_dataset_silent") != 0 {
+		t.Fatalf("notices %v, gauge %v: a silence outside working hours", got, timeliness.Gauge(t, m, "exchange_dataset_silent"))
+	}
+}
