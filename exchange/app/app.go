@@ -78,6 +78,8 @@ type TimelinessConfig struct {
 	// NoticesPerMinute: individual quarantine notices per dataset per
 	// minute; default timeliness.DefaultNoticesPerMinute.
 	NoticesPerMinute int
+	// NoticeWindow is that "minute" (tests shorten it); default 1m.
+	NoticeWindow time.Duration
 }
 
 // App is an assembled exchange, ready to Run.

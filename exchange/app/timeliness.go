@@ -19,7 +19,8 @@ func (a *App) newTimeliness() error {
 	n := timeliness.NewNotifier(a.db, a.notices, m, log)
 	tc := a.cfg.Timeliness
 	a.aggregator = timeliness.NewAggregator(a.db, n, a.owner, timeliness.AggregatorConfig{
-		FlushInterval: tc.FlushInterval, NoticesPerMinute: tc.NoticesPerMinute, Logger: log, Metrics: m,
+		FlushInterval: tc.FlushInterval, NoticesPerMinute: tc.NoticesPerMinute, NoticeWindow: tc.NoticeWindow,
+		Logger: log, Metrics: m,
 	})
 	a.monitor = timeliness.NewMonitor(a.db, a.holder, n, timeliness.MonitorConfig{
 		CheckInterval: tc.CheckInterval, Logger: log, Metrics: m,

@@ -397,3 +397,50 @@ func equalReports(got, want map[string]sla.DayReport) bool {
 	}
 	return true
 }
+
+// TestQuarantineFloodYieldsBoundedNotices publishes 300 records that are
+// not in the wire format: with 5 notices per (shortened) window, the
+// provider gets 5 individual notices and one summary counting the other
+// 295, not 300 notices.
+func TestQuarantineFloodYieldsBoundedNotices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, b, _ := startStack(ctx, t, copyExamples(t), func(c *Config) {
+		c.Timeliness = TimelinessConfig{NoticesPerMinute: 5, NoticeWindow: 10 * time.Second}
+	})
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: []string{b.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	topic := names.Ingress(immunisations)
+	w := kc.Writer(topic)
+	defer w.Close()
+	const flood = 300
+	msgs := make([]kafka.Message, flood)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Key: []byte(strconv.Itoa(i)), Value: []byte("not avro " + strconv.Itoa(i))}
+	}
+	waitFor(t, "the ingress topic", 30*time.Second, func() bool { return w.WriteMessages(ctx, msgs...) == nil })
+
+	var individual, summarised int64
+	waitFor(t, "the flood's notices", time.Minute, func() bool {
+		ns, _ := readNotices(ctx, t, b.Addr(), "health")
+		individual, summarised = 0, 0
+		for _, n := range ns {
+			switch {
+			case n.Kind == sla.KindQuarantine && n.Reason == policy.ReasonDecodeMalformed:
+				individual++
+			case n.Kind == sla.KindQuarantineSummary && n.Reason == policy.ReasonDecodeMalformed:
+				summarised += n.Count
+			}
+		}
+		return individual+summarised >= flood
+	})
+	if individual != 5 || summarised != flood-5 {
+		t.Fatalf("%d individual notices and summaries of %d records, want 5 and %d", individual, summarised, flood-5)
+	}
+}

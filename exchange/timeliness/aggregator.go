@@ -47,6 +47,9 @@ type AggregatorConfig struct {
 	FlushInterval time.Duration
 	// NoticesPerMinute per dataset: default DefaultNoticesPerMinute.
 	NoticesPerMinute int
+	// NoticeWindow is the "minute" of NoticesPerMinute, after which the
+	// records beyond the limit are summed up; default one minute.
+	NoticeWindow time.Duration
 	Logger           *slog.Logger
 	Metrics          *Metrics
 }
@@ -60,6 +63,9 @@ func NewAggregator(st sla.Store, n *Notifier, owners Owners, cfg AggregatorConfi
 	if cfg.NoticesPerMinute <= 0 {
 		cfg.NoticesPerMinute = DefaultNoticesPerMinute
 	}
+	if cfg.NoticeWindow <= 0 {
+		cfg.NoticeWindow = time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -68,7 +74,7 @@ func NewAggregator(st sla.Store, n *Notifier, owners Owners, cfg AggregatorConfi
 	}
 	return &Aggregator{store: st, notify: n, owners: owners, log: cfg.Logger, metrics: cfg.Metrics,
 		every: cfg.FlushInterval, last: map[string]time.Time{}, daily: map[dailyKey]*sla.Daily{},
-		limiter: NewLimiter(cfg.NoticesPerMinute, time.Minute)}
+		limiter: NewLimiter(cfg.NoticesPerMinute, cfg.NoticeWindow)}
 }
 
 var _ exchange.ActivityObserver = (*Aggregator)(nil)
