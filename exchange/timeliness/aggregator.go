@@ -50,8 +50,8 @@ type AggregatorConfig struct {
 	// NoticeWindow is the "minute" of NoticesPerMinute, after which the
 	// records beyond the limit are summed up; default one minute.
 	NoticeWindow time.Duration
-	Logger           *slog.Logger
-	Metrics          *Metrics
+	Logger       *slog.Logger
+	Metrics      *Metrics
 }
 
 // NewAggregator returns an aggregator flushing to st and sending notices
