@@ -4,6 +4,12 @@
 
 package exchange
 
+import (
+	"time"
+
+	"github.com/exchange-gov/exchange/policy"
+)
+
 // ActivityObserver is told what each audited batch did, after its offset
 // commit, on the worker's audit goroutine: it must be quick and safe for
 // concurrent use (workers of a process share one). It may keep the maps.
@@ -28,11 +34,56 @@ type SkipLabel struct{ Dataset, Agreement, Reason string }
 //
 // Details holds, per quarantine reason, the detail of the batch's first
 // record quarantined for it (policy.Reason.Detail: never a field value).
+//
+// At is the batch's decision time, Produced when its deliveries and
+// quarantine copies were acknowledged; Timeliness holds each dataset's
+// timeliness facts.
 type BatchActivity struct {
+	At, Produced time.Time
+	Timeliness   map[string]*DatasetTimeliness
+
 	In          map[string]int
 	Delivered   map[DatasetLabel]int
 	Skipped     map[SkipLabel]int
 	Quarantined map[DatasetLabel]int
 	Warned      map[DatasetLabel]int
 	Details     map[DatasetLabel]string
+}
+
+// DatasetTimeliness is what one batch tells about a dataset's timeliness:
+// the SLA aggregates, silence detection and the provider's quarantine
+// notices are built from it (package timeliness). Positions, counts and
+// reason codes only, never a field value.
+type DatasetTimeliness struct {
+	// Records decided; Quarantined of them were quarantined; Stale carry
+	// freshness:stale (quarantined, or delivered flagged under
+	// on_stale: deliver_flagged).
+	Records, Quarantined, Stale int
+	// Agreements holds, per agreement id, what the dataset's records did
+	// there.
+	Agreements map[string]*AgreementTimeliness
+	// Quarantines are the quarantined records, in batch order.
+	Quarantines []QuarantinedRecord
+}
+
+// AgreementTimeliness is one batch's records under one agreement.
+type AgreementTimeliness struct {
+	// Delivered records, and records skipped as stale for the agreement's
+	// stricter max_age.
+	Delivered, Stale int
+	// Lags holds, per delivery, the time from the ingress record's Kafka
+	// timestamp to the acknowledgement of the delivery's produce (0 when
+	// the timestamp is in the future).
+	Lags []time.Duration
+}
+
+// QuarantinedRecord is where a quarantined record sits and why it was
+// quarantined (reason details are the policy's: never a field value but a
+// freshness detail's event time, which notices drop).
+type QuarantinedRecord struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	SchemaID  int
+	Reasons   []policy.Reason
 }

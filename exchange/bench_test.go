@@ -236,3 +236,36 @@ func BenchmarkEvaluateOnly(b *testing.B) {
 		ex.plan.EvaluateInto(policy.Record{Dataset: ds, SchemaID: int(v[4]), Body: v[5:]}, e2eNow, &d)
 	}
 }
+
+// BenchmarkObserveBatch is what the audit stage spends per record after
+// the commit on batches of 500 decided records: the metrics alone, and
+// with an activity observer (counts with details and the timeliness facts
+// of countBatch and batchTimeliness; the observer keeps nothing). ns/op is
+// per record; compare with BenchmarkDecideBatch.
+func BenchmarkObserveBatch(b *testing.B) {
+	ex, msgs, w := decideBench(b)
+	const size = 500
+	batch := make([]fetched, size)
+	for j := range batch {
+		batch[j].msg = msgs[j%len(msgs)]
+		batch[j].msg.Offset = int64(j)
+	}
+	p := &prepared{batch: batch, now: e2eNow, produced: e2eNow.Add(time.Millisecond)}
+	p.results = w.router.routeBatch(ex.plan, batch, e2eNow, trace.SpanContext{}, make([]policy.Decision, size))
+	for _, c := range []struct {
+		name string
+		o    ActivityObserver
+	}{{"metrics_only", nil}, {"observer", discardActivity{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			w.activity = c.o
+			b.ReportAllocs()
+			for i := 0; i < b.N; i += size {
+				w.observe(p)
+			}
+		})
+	}
+}
+
+type discardActivity struct{}
+
+func (discardActivity) ObserveActivity(BatchActivity) {}

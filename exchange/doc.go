@@ -52,7 +52,7 @@
 //	recordkeys.go  RecordKeys: delivery keys, the keyed ledger key hash, signing a batch
 //	sink.go        produce with retries, ledger append (fail closed), audit then commit
 //	metrics.go     metric names and per-batch observation
-//	activity.go    BatchActivity, the per-batch counts an ActivityObserver gets
+//	activity.go    BatchActivity, the per-batch counts and timeliness facts an ActivityObserver gets
 //	topics.go      topic names of a plan, topic creation (through kafkaclient's admin client)
 //	traceparent.go W3C traceparent of deliveries
 //	failpoint.go   crash points for the fault tests

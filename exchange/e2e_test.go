@@ -444,8 +444,8 @@ func normalise(m map[string]any) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestTopics: the example plan needs ingress and quarantine topics of its
-// four datasets and a delivery topic per agreement; EnsureTopics creates
-// them and is idempotent.
+// four datasets, a delivery topic per agreement and a notices topic per
+// agency; EnsureTopics creates them and is idempotent.
 func TestTopics(t *testing.T) {
 	ex := loadExamples(t)
 	got := Topics(ex.plan)
@@ -459,6 +459,9 @@ func TestTopics(t *testing.T) {
 		{"statistics", "social-to-statistics-2026-005"}, {"social-services", "tax-to-social-2026-004"},
 	} {
 		want = append(want, names.Deliver(a[0], ex.agreement(a[1])))
+	}
+	for _, agency := range []string{"civil-registry", "health", "social-services", "statistics", "tax"} {
+		want = append(want, names.Notices(agency))
 	}
 	sort.Strings(want)
 	if !reflect.DeepEqual(got, want) {

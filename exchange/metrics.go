@@ -1,12 +1,14 @@
 package exchange
 
 import (
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/policy"
 )
 
 // Metrics are the worker's Prometheus metrics. Every name is listed here and
@@ -174,10 +176,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// observe updates the per-record metrics of a processed batch and tells
-// the activity observer, if any, the same counts.
-func (w *Worker) observe(results []recordResult, now time.Time) {
+// observe updates the per-record metrics of an audited batch and tells
+// the activity observer, if any, the same counts and the batch's
+// timeliness.
+func (w *Worker) observe(p *prepared) {
 	m := w.metrics
+	results, now := p.results, p.now
 	c := countBatch(results, w.activity != nil)
 	for k, n := range c.In {
 		m.in.WithLabelValues(k).Add(float64(n))
@@ -196,8 +200,55 @@ func (w *Worker) observe(results []recordResult, now time.Time) {
 	}
 	w.observeFreshness(results, now)
 	if w.activity != nil {
+		c.At, c.Produced = now, p.produced
+		c.Timeliness = batchTimeliness(p.batch, results, p.produced)
 		w.activity.ObserveActivity(c)
 	}
+}
+
+// batchTimeliness gathers per dataset what the batch tells the SLA
+// aggregates and notices (built only when an activity observer listens).
+func batchTimeliness(batch []fetched, results []recordResult, produced time.Time) map[string]*DatasetTimeliness {
+	out := map[string]*DatasetTimeliness{}
+	for i := range results {
+		e := &results[i].entry
+		dt := out[e.Dataset]
+		if dt == nil {
+			dt = &DatasetTimeliness{Agreements: map[string]*AgreementTimeliness{}}
+			out[e.Dataset] = dt
+		}
+		dt.Records++
+		if slices.Contains(e.Reasons, policy.ReasonFreshnessStale) {
+			dt.Stale++
+		}
+		if e.Decision == ledger.Quarantined {
+			dt.Quarantined++
+			dt.Quarantines = append(dt.Quarantines, QuarantinedRecord{Topic: e.Topic, Partition: e.Partition,
+				Offset: e.Offset, SchemaID: e.SchemaID, Reasons: results[i].reasons})
+			continue
+		}
+		lag := max(produced.Sub(batch[i].msg.Time), 0)
+		for _, d := range e.Deliveries {
+			at := dt.agreement(d.AgreementID)
+			at.Delivered++
+			at.Lags = append(at.Lags, lag)
+		}
+		for _, sk := range e.Skips {
+			if sk.Reason == policy.SkipStale {
+				dt.agreement(sk.AgreementID).Stale++
+			}
+		}
+	}
+	return out
+}
+
+func (dt *DatasetTimeliness) agreement(id string) *AgreementTimeliness {
+	at := dt.Agreements[id]
+	if at == nil {
+		at = &AgreementTimeliness{}
+		dt.Agreements[id] = at
+	}
+	return at
 }
 
 // observeFreshness observes each record's lag behind its event time, one

@@ -312,15 +312,16 @@ func (w *Worker) idleCheck(ctx context.Context, s *session) (restart bool) {
 // prepared is a decided batch on its way to the sink: everything to
 // produce and append, and the records to commit afterwards.
 type prepared struct {
-	buf     int             // index of the batch's buffer (consume)
-	ctx     context.Context // carries the batch span
-	span    trace.Span
-	start   time.Time
-	now     time.Time
-	batch   []fetched
-	results []recordResult
-	msgs    []kafka.Message
-	entries []ledger.Entry
+	buf      int             // index of the batch's buffer (consume)
+	ctx      context.Context // carries the batch span
+	span     trace.Span
+	start    time.Time
+	now      time.Time
+	produced time.Time // its messages were all acknowledged
+	batch    []fetched
+	results  []recordResult
+	msgs     []kafka.Message
+	entries  []ledger.Entry
 }
 
 // prepare decides every record of batch on plan (read once for the batch).

@@ -25,6 +25,7 @@ func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 		p.span.SetStatus(codes.Error, "produce abandoned")
 		return fmt.Errorf("producing %d messages: %w", len(p.msgs), err)
 	}
+	p.produced = time.Now()
 	failpoint("after_produce")
 	return nil
 }
@@ -66,7 +67,7 @@ func (w *Worker) auditBatches(ctx context.Context, s *session, group []*prepared
 
 	w.metrics.ledgerGroup.Observe(float64(len(group)))
 	for _, p := range group {
-		w.observe(p.results, p.now)
+		w.observe(p)
 		w.metrics.batchSize.Observe(float64(len(p.batch)))
 		w.metrics.batchDur.Observe(time.Since(p.start).Seconds())
 		p.span.SetAttributes(

@@ -16,7 +16,8 @@ import (
 
 // Topics lists every topic a plan needs, sorted and without duplicates:
 // ingress.<dataset> and quarantine.<dataset> for each dataset with a
-// contract, deliver.<consumer>.<agreement id> for each agreement.
+// contract, deliver.<consumer>.<agreement id> for each agreement, and
+// notices.<agency> for each agency owning a dataset or consuming one.
 func Topics(plan *policy.Plan) []string {
 	if plan == nil {
 		return nil
@@ -25,8 +26,12 @@ func Topics(plan *policy.Plan) []string {
 	for _, d := range plan.Datasets() {
 		set[names.Ingress(d)] = struct{}{}
 		set[names.Quarantine(d)] = struct{}{}
+		if c, ok := plan.Contract(d); ok && c.Owner != "" {
+			set[names.Notices(c.Owner)] = struct{}{}
+		}
 		for _, a := range plan.Agreements(d) {
 			set[a.Topic] = struct{}{}
+			set[names.Notices(a.Consumer)] = struct{}{}
 		}
 	}
 	return sortedKeys(set)

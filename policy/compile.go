@@ -1173,3 +1173,14 @@ func (p *Plan) SchemaVersions(dataset string) (accepted []int, latest int) {
 	sort.Ints(accepted)
 	return accepted, ds.latest.ID
 }
+
+// Calendar is the working calendar id of the policy the plan was compiled
+// from; ok is false when the policy has none by that id.
+func (p *Plan) Calendar(id string) (*calendar.Calendar, bool) {
+	for i := range p.src.Calendars {
+		if cal := p.src.Calendars[i].Calendar(); cal != nil && cal.ID() == id {
+			return cal, true
+		}
+	}
+	return nil, false
+}

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/sla"
 )
 
 // DefaultInterval is how often a summary is logged while records flow.
@@ -162,14 +162,9 @@ func group(name string, m map[string]int) slog.Attr {
 	return slog.Group(name, attrs...)
 }
 
-// eventTime matches the record's own event time in a freshness detail
-// ("event time 2026-06-15T11:00:00Z is 1h0m0s old, ...").
-var eventTime = regexp.MustCompile(`event time \d{4}-\d{2}-\d{2}T\S+`)
-
 // withoutEventTime drops the record's event time from a detail: the event
 // time can itself be personal (a vaccination time), and the log is read by
 // more people than the ledger and the quarantine topic, which keep it. The
-// lag and the bound stay, which is what an operator acts on.
-func withoutEventTime(detail string) string {
-	return eventTime.ReplaceAllString(detail, "event time (see the ledger)")
-}
+// lag and the bound stay, which is what an operator acts on. (Notices to
+// providers drop it the same way.)
+func withoutEventTime(detail string) string { return sla.WithoutValues(detail) }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -377,19 +376,6 @@ func value(m prometheus.Metric) float64 {
 // runApp runs a until the test ends and returns its HTTP address.
 func runApp(ctx context.Context, t *testing.T, a *App) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		a.Close()
-	})
-	return ln.Addr().String()
+	addr, _ := runStoppable(ctx, t, a)
+	return addr
 }

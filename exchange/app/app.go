@@ -27,6 +27,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
+	"github.com/exchange-gov/exchange/exchange/timeliness"
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
@@ -64,6 +65,24 @@ type Config struct {
 	// records that flowed (package activity); default 10s, negative: no
 	// activity log.
 	ActivityInterval time.Duration
+	// Timeliness tunes silence detection, the SLA aggregates and notices;
+	// zero values take the defaults.
+	Timeliness TimelinessConfig
+}
+
+// TimelinessConfig tunes package timeliness in the app.
+type TimelinessConfig struct {
+	// CheckInterval: how often silences are looked for; default
+	// timeliness.DefaultCheckInterval.
+	CheckInterval time.Duration
+	// FlushInterval: how often the aggregates go to the store; default
+	// timeliness.DefaultFlushInterval.
+	FlushInterval time.Duration
+	// NoticesPerMinute: individual quarantine notices per dataset per
+	// minute; default timeliness.DefaultNoticesPerMinute.
+	NoticesPerMinute int
+	// NoticeWindow is that "minute" (tests shorten it); default 1m.
+	NoticeWindow time.Duration
 }
 
 // App is an assembled exchange, ready to Run.
@@ -80,10 +99,15 @@ type App struct {
 	activity *activity.Log  // nil: no activity log
 	changes  chan struct{}  // registry changed; buffered 1, never closed
 	acls     *aclReconciler // nil unless kafka.manage_acls
-	reloads  prometheus.Counter
-	failures prometheus.Counter
-	mu       sync.Mutex
-	lastErr  error // last reload failure, nil after a good reload
+	// timeliness: SLA aggregates and quarantine notices (an activity
+	// observer), silence detection, and the notices producer.
+	aggregator *timeliness.Aggregator
+	monitor    *timeliness.Monitor
+	notices    *timeliness.KafkaProducer
+	reloads    prometheus.Counter
+	failures   prometheus.Counter
+	mu         sync.Mutex
+	lastErr    error // last reload failure, nil after a good reload
 }
 
 // New opens the store, the registry and the keys, and compiles the first
@@ -161,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.activity = activity.New(cfg.Logger, cfg.ActivityInterval)
 	}
 	a.reloads, a.failures = reloadMetrics(cfg.Metrics)
-	if err := a.startACLSync(); err != nil {
+	if err := errors.Join(a.newTimeliness(), a.startACLSync()); err != nil {
 		a.db.Close()
 		return nil, err
 	}
@@ -178,12 +202,16 @@ func (a *App) mountHTTP() {
 	a.cfg.HTTP.secure(a.http)
 	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log))
 	a.http.ConfluentErrors("/registry")
-	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(a.log))
+	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(a.log),
+		auditapi.WithTimeliness(a.db))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
 	pub := a.keys.DeliverySigningKey().Public().(ed25519.PublicKey)
 	a.http.Handle("GET /api/v1/delivery-keys", auditapi.DeliveryKeys(deliverysig.Publish(pub)))
+	a.http.Handle("GET /api/v1/sla", api.SLA())
+	a.http.Handle("GET /api/v1/sla/events", api.SLAEvents())
+	a.http.Handle("GET /api/v1/notices", api.Notices())
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
@@ -195,6 +223,9 @@ var Surfaces = []server.Surface{
 	{Path: "/registry", Description: "schema registry, Confluent REST API (schema.registry.url=http://HOST/registry)"},
 	{Path: "/api/v1/audit", Description: "audit ledger entries (?dataset=, ?decision=quarantined, ?limit=)"},
 	{Path: "/api/v1/lineage", Description: "where a record came from and everywhere it went (?delivery_id=)"},
+	{Path: "/api/v1/sla", Description: "SLA compliance per day: on time, stale, quarantined, lag p50/p95, silence minutes (?dataset=, ?agreement=, ?from=, ?to=)"},
+	{Path: "/api/v1/sla/events", Description: "silences of datasets without a record for their expected_every (?dataset=, ?from=, ?to=)"},
+	{Path: "/api/v1/notices", Description: "what an agency was told on notices.<agency> (?agency=, ?since=)"},
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
 	{Path: "/api/v1/delivery-keys", Description: "the keys that verify deliveries' exchange-signature (JWK set)"},
 }
@@ -304,8 +335,9 @@ func (a *App) Server() *server.Server { return a.http }
 // Topics are the topics the current plan reads and writes.
 func (a *App) Topics() []string { return exchange.Topics(a.holder.Load()) }
 
-// Close releases the store. Run closes nothing itself.
-func (a *App) Close() error { return a.db.Close() }
+// Close releases the store and the notices producer. Run closes nothing
+// itself.
+func (a *App) Close() error { return errors.Join(a.notices.Close(), a.db.Close()) }
 
 // Run serves HTTP on ln and runs the workers, the plan reloader and (with
 // kafka.manage_acls) the ACL sync until ctx is cancelled or one of them
@@ -340,6 +372,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
 	run("plan reloader", a.reloadLoop)
+	run("timeliness aggregator", a.aggregator.Run)
+	run("silence monitor", a.monitor.Run)
 	if a.activity != nil {
 		run("activity log", a.activity.Run)
 	}
@@ -354,6 +388,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.activity != nil {
 		a.activity.Flush() // what the workers' drain audited after the log's last tick
 	}
+	fctx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancelFlush()
+	a.aggregator.Flush(fctx, time.Now()) // likewise for the SLA aggregates
 	return first
 }
 
@@ -366,9 +403,12 @@ func (a *App) newWorker(i int) (*exchange.Worker, error) {
 		exchange.WithTracerProvider(a.cfg.TracerProvider),
 		exchange.WithRecordKeys(a.recordKeys()),
 	}
+	var observers fanout
 	if a.activity != nil {
-		opts = append(opts, exchange.WithActivity(a.activity))
+		observers = append(observers, a.activity)
 	}
+	observers = append(observers, a.aggregator)
+	opts = append(opts, exchange.WithActivity(observers))
 	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: a.cfg.Kafka, Tuning: a.cfg.Worker}, a.holder, a.db, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating worker: %w", err)

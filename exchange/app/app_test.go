@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ func copyExamples(t *testing.T) string {
 	dir := t.TempDir()
 	paths, _ := filepath.Glob("../../deploy/examples/*.*")
 	for _, p := range paths {
-		if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".avsc") {
+		if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".avsc") && !strings.HasSuffix(p, ".ics") {
 			continue
 		}
 		data, err := os.ReadFile(p)
@@ -205,15 +207,23 @@ func kafkaAt(brokers ...string) exchange.KafkaConfig {
 // configuration first (by default it logs nothing).
 func startStack(ctx context.Context, t *testing.T, dir string, edits ...func(*Config)) (*App, *devbroker.Broker, string) {
 	t.Helper()
-	data := t.TempDir()
 	b, err := devbroker.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	a, base, _ := startInstance(ctx, t, b.Addr(), t.TempDir(), dir, edits...)
+	return a, b, base
+}
+
+// startInstance runs one exchange process on broker with its store, keys
+// and ledger key in data (processes given the same data share them), over
+// the policy in dir, until the test ends or stop is called.
+func startInstance(ctx context.Context, t *testing.T, broker, data, dir string, edits ...func(*Config)) (a *App, base string, stop func()) {
+	t.Helper()
 	cfg := Config{
 		HTTP:  testHTTP(t),
-		Kafka: kafkaAt(b.Addr()), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
+		Kafka: kafkaAt(broker), DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: dir, RegisterSchemaFiles: true,
 		KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		SigningKeyFile: filepath.Join(data, "ledger.key"),
@@ -227,7 +237,33 @@ func startStack(ctx context.Context, t *testing.T, dir string, edits ...func(*Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a, b, "http://" + runApp(ctx, t, a)
+	addr, stop := runStoppable(ctx, t, a)
+	return a, "http://" + addr, stop
+}
+
+// runStoppable runs a until the test ends or stop is called, and returns
+// its HTTP address.
+func runStoppable(ctx context.Context, t *testing.T, a *App) (addr string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, ln) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			a.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
 }
 
 // TestSampleRecordsReachDeliveryTopics publishes the sample file of

@@ -14,6 +14,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -32,6 +33,8 @@ type Backend interface {
 	ledger.Source
 	ledger.PositionReader
 	AgreementStore
+	// Timeliness: last accepted records, SLA events and aggregates, notices.
+	sla.Store
 	// Schemas returns the schema registry's store over this database.
 	Schemas() schemas.Store
 	// Checkpoints calls fn with every checkpoint, chain by chain in Seq order.

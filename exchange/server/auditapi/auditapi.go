@@ -6,6 +6,11 @@
 //	GET /api/v1/lineage?delivery_id=
 //	GET /api/v1/openapi.json
 //	GET /api/v1/delivery-keys (DeliveryKeys: the keys of exchange-signature headers)
+//	GET /api/v1/sla?dataset=&agreement=&from=&to=
+//	GET /api/v1/sla/events?dataset=&from=&to=
+//	GET /api/v1/notices?agency=&since=&after=&limit=
+//
+// The last three need WithTimeliness (timeliness.go).
 //
 // /audit returns one page {"entries": […], "next": CURSOR}; pass next as
 // after= for the following page. /lineage returns where one record came
@@ -35,6 +40,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
 )
 
@@ -76,9 +82,11 @@ func AgreementsFromStore(s store.AgreementStore) AgreementLookup {
 
 // Handler serves the audit endpoints.
 type Handler struct {
-	r      ledger.Reader
-	lookup AgreementLookup
-	log    *slog.Logger
+	r          ledger.Reader
+	lookup     AgreementLookup
+	log        *slog.Logger
+	timeliness sla.Store // nil: no SLA or notices
+	now        func() time.Time
 }
 
 // Option configures New.
@@ -92,14 +100,15 @@ func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 
 // New returns the handler over r.
 func New(r ledger.Reader, opts ...Option) *Handler {
-	h := &Handler{r: r, log: slog.New(slog.DiscardHandler)}
+	h := &Handler{r: r, log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {
 		o(h)
 	}
 	return h
 }
 
-// ServeHTTP routes /api/v1/audit, /api/v1/lineage and /api/v1/openapi.json.
+// ServeHTTP routes /api/v1/audit, /api/v1/lineage, /api/v1/openapi.json
+// and the timeliness endpoints.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/api/v1/audit":
@@ -108,6 +117,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Lineage().ServeHTTP(w, r)
 	case "/api/v1/openapi.json":
 		h.OpenAPI().ServeHTTP(w, r)
+	case "/api/v1/sla":
+		h.SLA().ServeHTTP(w, r)
+	case "/api/v1/sla/events":
+		h.SLAEvents().ServeHTTP(w, r)
+	case "/api/v1/notices":
+		h.Notices().ServeHTTP(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "not found")
 	}
@@ -255,16 +270,8 @@ func getOnly(w http.ResponseWriter, r *http.Request) bool {
 // oversized parameters are errors.
 func parseQuery(v url.Values, allowed map[string]bool) (ledger.Query, error) {
 	var q ledger.Query
-	for k, vs := range v {
-		if !allowed[k] {
-			return q, fmt.Errorf("unknown parameter %q", k)
-		}
-		if len(vs) != 1 {
-			return q, fmt.Errorf("parameter %q given %d times", k, len(vs))
-		}
-		if len(vs[0]) > maxParam {
-			return q, fmt.Errorf("parameter %q longer than %d bytes", k, maxParam)
-		}
+	if err := checkParams(v, allowed); err != nil {
+		return q, err
 	}
 	q.Dataset, q.Agreement, q.Consumer = v.Get("dataset"), v.Get("agreement"), v.Get("consumer")
 	q.Decision, q.Reason, q.DeliveryID = ledger.Decision(v.Get("decision")), v.Get("reason"), v.Get("delivery_id")
@@ -316,6 +323,22 @@ func parseQuery(v url.Values, allowed map[string]bool) (ledger.Query, error) {
 		return q, err
 	}
 	return q, nil
+}
+
+// checkParams refuses unknown, repeated or oversized parameters.
+func checkParams(v url.Values, allowed map[string]bool) error {
+	for k, vs := range v {
+		if !allowed[k] {
+			return fmt.Errorf("unknown parameter %q", k)
+		}
+		if len(vs) != 1 {
+			return fmt.Errorf("parameter %q given %d times", k, len(vs))
+		}
+		if len(vs[0]) > maxParam {
+			return fmt.Errorf("parameter %q longer than %d bytes", k, maxParam)
+		}
+	}
+	return nil
 }
 
 func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, err error) {

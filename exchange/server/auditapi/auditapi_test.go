@@ -46,7 +46,9 @@ func setup(t *testing.T) http.Handler {
 	if _, err := db.PutDocument(ctx, store.Document{Kind: agreements.KindAgreement, ID: "hlth-soc-02", YAML: []byte(agreementDoc)}); err != nil {
 		t.Fatal(err)
 	}
-	return auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)))
+	seedTimeliness(ctx, t, db)
+	return auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)), auditapi.WithTimeliness(db),
+		auditapi.WithClock(func() time.Time { return seedNow }))
 }
 
 func get(t *testing.T, h http.Handler, target string) (int, map[string]any) {

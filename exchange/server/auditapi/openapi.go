@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// openAPIDocument describes /api/v1/audit and /api/v1/lineage (OpenAPI
+// openAPIDocument describes the /api/v1 endpoints (OpenAPI
 // 3.1). TestOpenAPIMatchesHandlers keeps it in step with the parameters the
 // handlers accept and the JSON they write.
 //

@@ -26,6 +26,9 @@ func TestOpenAPIParametersMatch(t *testing.T) {
 		"/api/v1/lineage":       lineageParams,
 		"/api/v1/openapi.json":  {},
 		"/api/v1/delivery-keys": {},
+		"/api/v1/sla":           slaParams,
+		"/api/v1/sla/events":    slaEventParams,
+		"/api/v1/notices":       noticeParams,
 	} {
 		op, ok := doc.Paths[path]["get"]
 		if !ok {
@@ -45,7 +48,7 @@ func TestOpenAPIParametersMatch(t *testing.T) {
 			t.Errorf("%s: documented parameters %v, the handler accepts %v", path, documented, want)
 		}
 	}
-	if len(doc.Paths) != 4 {
-		t.Errorf("document has %d paths, want 4", len(doc.Paths))
+	if len(doc.Paths) != 7 {
+		t.Errorf("document has %d paths, want 7", len(doc.Paths))
 	}
 }

@@ -131,6 +131,20 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 	check("/api/v1/lineage", "404", "/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=999")
 	check("/api/v1/lineage", "400", "/api/v1/lineage?topic=x")
 
+	sla := check("/api/v1/sla", "200", "/api/v1/sla?dataset=health.immunisations")
+	if len(sla["days"].([]any)) != 3 {
+		t.Fatalf("sla: %v", sla)
+	}
+	check("/api/v1/sla", "400", "/api/v1/sla?from=yesterday")
+	if ev := check("/api/v1/sla/events", "200", "/api/v1/sla/events"); len(ev["events"].([]any)) != 2 {
+		t.Fatalf("events: %v", ev)
+	}
+	check("/api/v1/sla/events", "400", "/api/v1/sla/events?to=noon")
+	if ns := check("/api/v1/notices", "200", "/api/v1/notices?agency=health&limit=1"); ns["next"] == nil {
+		t.Fatalf("notices: %v", ns)
+	}
+	check("/api/v1/notices", "400", "/api/v1/notices")
+
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/openapi.json", nil))
 	if rec.Code != http.StatusMethodNotAllowed {

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every store.Backend passes:
 // the ledger (append, idempotency, chains, concurrency, checkpoints,
-// queries, tamper detection), the agreements store and, through
+// queries, tamper detection), the agreements store, the timeliness store (last accepted records, SLA events and aggregates, notices) and, through
 // schemas/schematest, the registry store. Backends run it from their tests:
 //
 //	func TestConformance(t *testing.T) {
@@ -47,6 +47,7 @@ func (h Harness) entryWhere() string {
 func Run(t *testing.T, h Harness) {
 	t.Run("Ledger", func(t *testing.T) { RunLedger(t, h) })
 	t.Run("Agreements", func(t *testing.T) { RunAgreements(t, h) })
+	t.Run("Timeliness", func(t *testing.T) { RunTimeliness(t, h) })
 	t.Run("Registry", func(t *testing.T) {
 		schematest.RunStoreConformance(t, func(t *testing.T) schemas.Store { return h.Open(t).Schemas() })
 	})

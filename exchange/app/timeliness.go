@@ -1,0 +1,49 @@
+package app
+
+import (
+	"github.com/exchange-gov/exchange/exchange"
+	"github.com/exchange-gov/exchange/exchange/timeliness"
+)
+
+// newTimeliness builds silence detection, the SLA aggregator and the
+// notices producer (its clients open no connection before the first
+// notice).
+func (a *App) newTimeliness() error {
+	m := timeliness.NewMetrics(a.cfg.Metrics)
+	log := a.log.With("component", "timeliness")
+	var err error
+	a.notices, err = timeliness.NewKafkaProducer(a.cfg.Kafka, false, a.reg)
+	if err != nil {
+		return err
+	}
+	n := timeliness.NewNotifier(a.db, a.notices, m, log)
+	tc := a.cfg.Timeliness
+	a.aggregator = timeliness.NewAggregator(a.db, n, a.owner, timeliness.AggregatorConfig{
+		FlushInterval: tc.FlushInterval, NoticesPerMinute: tc.NoticesPerMinute, NoticeWindow: tc.NoticeWindow,
+		Logger: log, Metrics: m,
+	})
+	a.monitor = timeliness.NewMonitor(a.db, a.holder, n, timeliness.MonitorConfig{
+		CheckInterval: tc.CheckInterval, Logger: log, Metrics: m,
+	})
+	return nil
+}
+
+// owner is the agency owning dataset in the plan in force ("" when none).
+func (a *App) owner(dataset string) string {
+	if plan := a.holder.Load(); plan != nil {
+		if c, ok := plan.Contract(dataset); ok {
+			return c.Owner
+		}
+	}
+	return ""
+}
+
+// fanout tells every observer of it each batch's activity.
+type fanout []exchange.ActivityObserver
+
+// ObserveActivity passes b on, in order.
+func (f fanout) ObserveActivity(b exchange.BatchActivity) {
+	for _, o := range f {
+		o.ObserveActivity(b)
+	}
+}
