@@ -23,6 +23,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/store"
@@ -314,6 +315,24 @@ type proc struct {
 	err     error // Wait's result, valid after done
 }
 
+// httpUsersFile writes (once) a Basic users file with one bcrypt'd user
+// and returns its path.
+func (w *world) httpUsersFile() string {
+	w.t.Helper()
+	path := filepath.Join(w.dir, "http-users")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("faults-"+w.group), bcrypt.MinCost)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("operator:"+string(hash)+"\n"), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return path
+}
+
 // start runs `exchange serve` on the scenario's policy, store and broker.
 func (w *world) start(name string, env ...string) *proc {
 	w.t.Helper()
@@ -339,6 +358,11 @@ func (w *world) start(name string, env ...string) *proc {
 		"EXCHANGE_SIGNING_KEY_FILE="+filepath.Join(w.dir, "ledger.key"),
 	)
 	p.cmd.Env = append(p.cmd.Env, w.saslEnv()...)
+	if w.sasl != nil {
+		// Without --insecure, serve wants HTTP authentication as well: a
+		// Basic users file the scenario never uses (it reads /readyz only).
+		p.cmd.Env = append(p.cmd.Env, "EXCHANGE_AUTH_BASIC_USERS_FILE="+w.httpUsersFile())
+	}
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
