@@ -16,6 +16,11 @@ type Store interface {
 	AddTimeliness(ctx context.Context, last map[string]time.Time, daily []Daily) error
 	// LastAccepted returns every dataset's last accepted decision time.
 	LastAccepted(ctx context.Context) (map[string]time.Time, error)
+	// AddDelivered raises each agreement's last delivery decision time to
+	// the one given (never lowers it).
+	AddDelivered(ctx context.Context, last map[string]time.Time) error
+	// LastDelivered returns every agreement's last delivery decision time.
+	LastDelivered(ctx context.Context) (map[string]time.Time, error)
 	// OpenSilence stores e (End zero) unless an event of its (Dataset,
 	// Agreement, Start) exists; opened reports whether this call stored it.
 	OpenSilence(ctx context.Context, e Event) (opened bool, err error)

@@ -50,19 +50,55 @@ func (db *DB) AddTimeliness(ctx context.Context, last map[string]time.Time, dail
 
 // LastAccepted returns every dataset's last accepted decision time.
 func (db *DB) LastAccepted(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := db.pool.Query(ctx, `SELECT dataset, last_us FROM dataset_last_accepted`)
+	out, err := db.lastTimes(ctx, `SELECT dataset, last_us FROM dataset_last_accepted`)
 	if err != nil {
-		return nil, fmt.Errorf("reading last accepted records: %w", classify(ctx, err))
+		return nil, fmt.Errorf("reading last accepted records: %w", err)
+	}
+	return out, nil
+}
+
+// AddDelivered raises agreements' last delivery times, in one transaction
+// sent as one batch.
+func (db *DB) AddDelivered(ctx context.Context, last map[string]time.Time) error {
+	if len(last) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for ag, t := range last {
+		b.Queue(`INSERT INTO agreement_last_delivered (agreement, last_us) VALUES ($1, $2)
+			ON CONFLICT (agreement) DO UPDATE SET last_us = GREATEST(agreement_last_delivered.last_us, excluded.last_us)`, ag, t.UnixMicro())
+	}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
+	if err != nil {
+		return fmt.Errorf("raising last delivery times: %w", classify(ctx, err))
+	}
+	return nil
+}
+
+// LastDelivered returns every agreement's last delivery decision time.
+func (db *DB) LastDelivered(ctx context.Context) (map[string]time.Time, error) {
+	out, err := db.lastTimes(ctx, `SELECT agreement, last_us FROM agreement_last_delivered`)
+	if err != nil {
+		return nil, fmt.Errorf("reading last deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// lastTimes reads (id, microseconds) rows into a map.
+func (db *DB) lastTimes(ctx context.Context, query string) (map[string]time.Time, error) {
+	rows, err := db.pool.Query(ctx, query)
+	if err != nil {
+		return nil, classify(ctx, err)
 	}
 	out := map[string]time.Time{}
-	var ds string
+	var id string
 	var us int64
-	_, err = pgx.ForEachRow(rows, []any{&ds, &us}, func() error {
-		out[ds] = time.UnixMicro(us).UTC()
+	_, err = pgx.ForEachRow(rows, []any{&id, &us}, func() error {
+		out[id] = time.UnixMicro(us).UTC()
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading last accepted records: %w", classify(ctx, err))
+		return nil, classify(ctx, err)
 	}
 	return out, nil
 }

@@ -51,9 +51,47 @@ func (db *DB) AddTimeliness(ctx context.Context, last map[string]time.Time, dail
 
 // LastAccepted returns every dataset's last accepted decision time.
 func (db *DB) LastAccepted(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT dataset, last_us FROM dataset_last_accepted`)
+	out, err := db.lastTimes(ctx, `SELECT dataset, last_us FROM dataset_last_accepted`)
 	if err != nil {
-		return nil, fmt.Errorf("reading last accepted records: %w", classify(ctx, err))
+		return nil, fmt.Errorf("reading last accepted records: %w", err)
+	}
+	return out, nil
+}
+
+// AddDelivered raises agreements' last delivery times, in one transaction.
+func (db *DB) AddDelivered(ctx context.Context, last map[string]time.Time) error {
+	if len(last) == 0 {
+		return nil
+	}
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		for ag, t := range last {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO agreement_last_delivered (agreement, last_us) VALUES (?, ?)
+				ON CONFLICT (agreement) DO UPDATE SET last_us = max(last_us, excluded.last_us)`, ag, t.UnixMicro()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("raising last delivery times: %w", err)
+	}
+	return nil
+}
+
+// LastDelivered returns every agreement's last delivery decision time.
+func (db *DB) LastDelivered(ctx context.Context) (map[string]time.Time, error) {
+	out, err := db.lastTimes(ctx, `SELECT agreement, last_us FROM agreement_last_delivered`)
+	if err != nil {
+		return nil, fmt.Errorf("reading last deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// lastTimes reads (id, microseconds) rows into a map.
+func (db *DB) lastTimes(ctx context.Context, query string) (map[string]time.Time, error) {
+	rows, err := db.r.QueryContext(ctx, query)
+	if err != nil {
+		return nil, classify(ctx, err)
 	}
 	defer rows.Close()
 	out := map[string]time.Time{}

@@ -12,6 +12,7 @@ import (
 // RunTimeliness runs the timeliness-store conformance tests.
 func RunTimeliness(t *testing.T, h Harness) {
 	t.Run("LastAccepted", func(t *testing.T) { testLastAccepted(t, h) })
+	t.Run("LastDelivered", func(t *testing.T) { testLastDelivered(t, h) })
 	t.Run("SilenceEvents", func(t *testing.T) { testSilenceEvents(t, h) })
 	t.Run("Daily", func(t *testing.T) { testDaily(t, h) })
 	t.Run("Notices", func(t *testing.T) { testNotices(t, h) })
@@ -29,6 +30,28 @@ func testLastAccepted(t *testing.T, h Harness) {
 	must(t, err, "last accepted")
 	if len(got) != 2 || !got["a.x"].Equal(t2) || !got["b.y"].Equal(t1) {
 		t.Fatalf("last accepted = %v, want a.x %v, b.y %v", got, t2, t1)
+	}
+}
+
+// testLastDelivered: flushes of several processes raise an agreement's
+// last delivery time to the maximum, never lower it, apart from the
+// datasets' last accepted times.
+func testLastDelivered(t *testing.T, h Harness) {
+	b := h.Open(t)
+	ctx := testCtx(t)
+	t1, t2 := baseTime.Add(time.Second), baseTime.Add(2*time.Second+500*time.Microsecond)
+	must(t, b.AddDelivered(ctx, nil), "empty flush")
+	must(t, b.AddDelivered(ctx, map[string]time.Time{"ag-1": t2, "ag-2": t1}), "flush 1")
+	must(t, b.AddDelivered(ctx, map[string]time.Time{"ag-1": t1}), "flush 2 (older)")
+	got, err := b.LastDelivered(ctx)
+	must(t, err, "last delivered")
+	if len(got) != 2 || !got["ag-1"].Equal(t2) || !got["ag-2"].Equal(t1) {
+		t.Fatalf("last delivered = %v, want ag-1 %v, ag-2 %v", got, t2, t1)
+	}
+	accepted, err := b.LastAccepted(ctx)
+	must(t, err, "last accepted")
+	if len(accepted) != 0 {
+		t.Fatalf("last accepted = %v after deliveries only, want none", accepted)
 	}
 }
 
