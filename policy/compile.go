@@ -1184,3 +1184,31 @@ func (p *Plan) Calendar(id string) (*calendar.Calendar, bool) {
 	}
 	return nil, false
 }
+
+// AgreementFreshness is an agreement's own silence SLA: its freshness
+// expected_every (zero when it sets none) and the calendar that counts in
+// (its own, else its contract's; nil for wall time). ok is false when the
+// plan has no such agreement, or names a calendar it does not have.
+func (p *Plan) AgreementFreshness(id string) (every calendar.Duration, cal *calendar.Calendar, ok bool) {
+	info, ok := p.Agreement(id)
+	if !ok {
+		return calendar.Duration{}, nil, false
+	}
+	for i := range p.src.Agreements {
+		a := &p.src.Agreements[i]
+		if a.ID != info.ID {
+			continue
+		}
+		var fr *agreements.Freshness
+		if c, ok := p.Contract(a.Provider); ok {
+			fr = c.Freshness
+		}
+		name := agreementCalendar(a, fr)
+		if name == "" {
+			return a.ExpectedEvery, nil, true
+		}
+		cal, ok := p.Calendar(name)
+		return a.ExpectedEvery, cal, ok
+	}
+	return calendar.Duration{}, nil, false
+}

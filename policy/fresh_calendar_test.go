@@ -171,3 +171,30 @@ func BenchmarkFreshnessPlainTime(b *testing.B) {
 		ds.fresh.maxAge.exceeded(event, testNow)
 	}
 }
+
+// TestAgreementFreshness: an agreement's own expected_every, in its own
+// calendar, else its contract's, else wall time.
+func TestAgreementFreshness(t *testing.T) {
+	in := businessInput(t, "office", "1 business_day")
+	id := in.Agreements[0].ID
+	if every, _, ok := mustCompile(t, in).AgreementFreshness(id); !ok || !every.IsZero() {
+		t.Fatalf("no expected_every: %v, %v", every, ok)
+	}
+	in.Agreements[0].ExpectedEvery = mustDuration(t, "2 business_hours")
+	every, cal, ok := mustCompile(t, in).AgreementFreshness(id)
+	if !ok || every.String() != "2 business_hours" || cal == nil || cal.ID() != "office" {
+		t.Fatalf("contract's calendar: %v, %v, %v", every, cal, ok)
+	}
+	in.Agreements[0].Calendar = "office-friday-off"
+	if _, cal, ok := mustCompile(t, in).AgreementFreshness(id); !ok || cal == nil || cal.ID() != "office-friday-off" {
+		t.Fatalf("own calendar: %v, %v", cal, ok)
+	}
+	in = immInput(t)
+	in.Agreements[0].ExpectedEvery = calendar.Wall(time.Minute)
+	if every, cal, ok := mustCompile(t, in).AgreementFreshness(id); !ok || every.Wall() != time.Minute || cal != nil {
+		t.Fatalf("wall time: %v, %v, %v", every, cal, ok)
+	}
+	if _, _, ok := mustCompile(t, in).AgreementFreshness("nope"); ok {
+		t.Fatal("an unknown agreement has freshness")
+	}
+}
