@@ -21,7 +21,8 @@ const DefaultFlushInterval = time.Second
 type Owners func(dataset string) string
 
 // Aggregator is the workers' ActivityObserver for timeliness: it keeps the
-// last accepted decision time per dataset and the day's aggregates in
+// last accepted decision time per dataset, the last delivery decision time
+// per agreement, and the day's aggregates in
 // memory, and turns quarantined records into (rate-limited) notices to
 // their dataset's owner; Run flushes them. Safe for concurrent use.
 type Aggregator struct {
@@ -32,11 +33,12 @@ type Aggregator struct {
 	metrics *Metrics
 	every   time.Duration
 
-	mu      sync.Mutex
-	last    map[string]time.Time
-	daily   map[dailyKey]*sla.Daily
-	notices []sla.Notice
-	limiter *Limiter
+	mu        sync.Mutex
+	last      map[string]time.Time // per dataset: last accepted
+	delivered map[string]time.Time // per agreement: last delivered
+	daily     map[dailyKey]*sla.Daily
+	notices   []sla.Notice
+	limiter   *Limiter
 }
 
 type dailyKey struct{ day, dataset, agreement string }
@@ -73,7 +75,7 @@ func NewAggregator(st sla.Store, n *Notifier, owners Owners, cfg AggregatorConfi
 		cfg.Metrics = NewMetrics(nil)
 	}
 	return &Aggregator{store: st, notify: n, owners: owners, log: cfg.Logger, metrics: cfg.Metrics,
-		every: cfg.FlushInterval, last: map[string]time.Time{}, daily: map[dailyKey]*sla.Daily{},
+		every: cfg.FlushInterval, last: map[string]time.Time{}, delivered: map[string]time.Time{}, daily: map[dailyKey]*sla.Daily{},
 		limiter: NewLimiter(cfg.NoticesPerMinute, cfg.NoticeWindow)}
 }
 
@@ -96,6 +98,9 @@ func (a *Aggregator) ObserveActivity(b exchange.BatchActivity) {
 		// Stale records quarantined count once, as quarantined.
 		row.OnTime += int64(dt.Records - dt.Quarantined - staleAccepted(dt))
 		for ag, at := range dt.Agreements {
+			if at.Delivered > 0 && b.At.After(a.delivered[ag]) {
+				a.delivered[ag] = b.At
+			}
 			ar := a.row(dailyKey{day, ds, ag})
 			ar.Records += int64(at.Delivered + at.Stale)
 			ar.OnTime += int64(at.Delivered)
@@ -177,8 +182,8 @@ func (a *Aggregator) Run(ctx context.Context) error {
 // summaries of the quarantine windows over by now.
 func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 	a.mu.Lock()
-	last, daily, notices := a.last, a.daily, a.notices
-	a.last, a.daily, a.notices = map[string]time.Time{}, map[dailyKey]*sla.Daily{}, nil
+	last, delivered, daily, notices := a.last, a.delivered, a.daily, a.notices
+	a.last, a.delivered, a.daily, a.notices = map[string]time.Time{}, map[string]time.Time{}, map[dailyKey]*sla.Daily{}, nil
 	for _, s := range a.limiter.Due(now) {
 		start, end := s.Start, s.End
 		notices = append(notices, sla.Notice{Kind: sla.KindQuarantineSummary, Dataset: s.Dataset, Reason: s.Reason, Count: s.Count,
@@ -196,23 +201,36 @@ func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 		if err := a.store.AddTimeliness(ctx, last, rows); err != nil {
 			a.metrics.flushFailures.Inc()
 			a.log.Warn("flushing timeliness aggregates failed; retrying with the next flush", "err", err)
-			a.restore(last, rows)
+			a.restore(last, nil, rows)
+		}
+	}
+	if len(delivered) > 0 {
+		if err := a.store.AddDelivered(ctx, delivered); err != nil {
+			a.metrics.flushFailures.Inc()
+			a.log.Warn("flushing last delivery times failed; retrying with the next flush", "err", err)
+			a.restore(nil, delivered, nil)
 		}
 	}
 	a.send(ctx, notices)
 }
 
 // restore merges an unflushed state back.
-func (a *Aggregator) restore(last map[string]time.Time, rows []sla.Daily) {
+func (a *Aggregator) restore(last, delivered map[string]time.Time, rows []sla.Daily) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for ds, t := range last {
-		if t.After(a.last[ds]) {
-			a.last[ds] = t
-		}
-	}
+	raise(a.last, last)
+	raise(a.delivered, delivered)
 	for i := range rows {
 		a.row(dailyKey{rows[i].Day, rows[i].Dataset, rows[i].Agreement}).Add(&rows[i])
+	}
+}
+
+// raise sets each time of into to the later of its own and from's.
+func raise(into, from map[string]time.Time) {
+	for k, t := range from {
+		if t.After(into[k]) {
+			into[k] = t
+		}
 	}
 }
 

@@ -16,6 +16,8 @@ func Gauge(t *testing.T, m *Metrics, name string) float64 {
 		m.silent.Collect(ch)
 	case "exchange_dataset_last_record_timestamp_seconds":
 		m.lastRecord.Collect(ch)
+	case "exchange_agreement_silent":
+		m.agreementSilent.Collect(ch)
 	default:
 		t.Fatalf("no gauge %s", name)
 	}

@@ -6,15 +6,17 @@ import "github.com/prometheus/client_golang/prometheus"
 //
 //	exchange_dataset_silent{dataset}                           1 while the dataset has had no accepted record for its expected_every
 //	exchange_dataset_last_record_timestamp_seconds{dataset}    decision time of its last accepted record (every process of the group)
+//	exchange_agreement_silent{agreement}                       1 while the active agreement has had no delivery for its own expected_every
 //	exchange_notices_total{kind}                               notices stored and produced to notices.<agency>
 //	exchange_notices_failed_total                              notices whose produce failed (they stay readable at /api/v1/notices)
 //	exchange_timeliness_flush_failures_total                   flushes of the timeliness aggregates that failed (retried)
 type Metrics struct {
-	silent         *prometheus.GaugeVec
-	lastRecord     *prometheus.GaugeVec
-	notices        *prometheus.CounterVec
-	noticeFailures prometheus.Counter
-	flushFailures  prometheus.Counter
+	silent          *prometheus.GaugeVec
+	lastRecord      *prometheus.GaugeVec
+	agreementSilent *prometheus.GaugeVec
+	notices         *prometheus.CounterVec
+	noticeFailures  prometheus.Counter
+	flushFailures   prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg (when not nil).
@@ -26,6 +28,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastRecord: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "exchange_dataset_last_record_timestamp_seconds", Help: "Decision time of the dataset's last accepted record, over every process of the group.",
 		}, []string{"dataset"}),
+		agreementSilent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "exchange_agreement_silent", Help: "1 while the active agreement has had no delivery for its own freshness expected_every.",
+		}, []string{"agreement"}),
 		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "exchange_notices_total", Help: "Notices sent to agencies (notices.<agency>), by kind.",
 		}, []string{"kind"}),
@@ -37,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.silent, m.lastRecord, m.notices, m.noticeFailures, m.flushFailures)
+		reg.MustRegister(m.silent, m.lastRecord, m.agreementSilent, m.notices, m.noticeFailures, m.flushFailures)
 	}
 	return m
 }
