@@ -165,6 +165,9 @@ func (m *Monitor) Check(ctx context.Context) error {
 	now := m.now()
 	seen, seenAg := map[string]bool{}, map[string]bool{}
 	var notices []sla.Notice
+	// The notices of events this process changed are sent even when a
+	// later store call fails: no other process will send them.
+	defer func() { m.notify.Send(ctx, notices) }()
 	for _, ds := range plan.Datasets() {
 		ns, err := m.checkDataset(ctx, plan, ds, st, now, seen)
 		notices = append(notices, ns...)
@@ -180,7 +183,6 @@ func (m *Monitor) Check(ctx context.Context) error {
 		}
 	}
 	m.forget(seen, seenAg)
-	m.notify.Send(ctx, notices)
 	return nil
 }
 
