@@ -18,7 +18,8 @@
 // and legal basis. Every parameter is bound in SQL by the store, sort keys
 // come from an allow-list, and unknown parameters are refused (400).
 //
-// Mount it (authorisation is the server's job):
+// WithScope restricts every answer to what the request's principal may
+// see (scope.go); WithAccessLog records data-subject queries. Mount it:
 //
 //	api := auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)), auditapi.WithLogger(log))
 //	mux.Handle("GET /api/v1/audit", api.Audit())

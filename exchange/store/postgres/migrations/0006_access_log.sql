@@ -7,3 +7,9 @@ CREATE TABLE access_log (
     purpose TEXT   NOT NULL,
     query   TEXT   NOT NULL
 );
+
+-- Append-only for the runtime: the log of who read a data subject must not
+-- be editable by the process it audits.
+REVOKE ALL ON access_log FROM PUBLIC;
+GRANT SELECT, INSERT ON access_log TO exchange_runtime;
+GRANT USAGE ON SEQUENCE access_log_id_seq TO exchange_runtime;

@@ -7,3 +7,10 @@ CREATE TABLE access_log (
     purpose TEXT   NOT NULL,
     query   TEXT   NOT NULL
 );
+
+-- Append-only, as the ledger: the log of who read a data subject is not
+-- edited.
+CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
+BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
+CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
