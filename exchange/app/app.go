@@ -99,6 +99,7 @@ type App struct {
 	activity *activity.Log  // nil: no activity log
 	changes  chan struct{}  // registry changed; buffered 1, never closed
 	acls     *aclReconciler // nil unless kafka.manage_acls
+	authz    *authorizer
 	// timeliness: SLA aggregates and quarantine notices (an activity
 	// observer), silence detection, and the notices producer.
 	aggregator *timeliness.Aggregator
@@ -172,6 +173,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.holder.Store(plan)
+	a.authz = &authorizer{plan: a.holder.Load}
+	a.authz.setAgencies(a.builder.set)
 	a.logPlan("plan loaded", plan)
 	// Registering the derived schemas just notified a change that the plan
 	// already reflects.
@@ -200,10 +203,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 func (a *App) mountHTTP() {
 	a.http = server.New(a.log, a.cfg.Metrics, a.cfg.HTTP.serverOptions()...)
 	a.cfg.HTTP.secure(a.http)
-	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log))
+	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log, registryhttp.WithAuthorize(a.authz.registry)))
 	a.http.ConfluentErrors("/registry")
 	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(a.log),
-		auditapi.WithTimeliness(a.db))
+		auditapi.WithTimeliness(a.db), auditapi.WithScope(a.authz.auditScope), auditapi.WithAccessLog(accessLog(a.db)))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
@@ -470,6 +473,7 @@ func (a *App) Reload(ctx context.Context) error {
 	}
 	old := a.holder.Load()
 	a.holder.Store(plan)
+	a.authz.setAgencies(a.builder.set)
 	if a.acls != nil {
 		a.acls.update(a.builder.set) // never waits on Kafka
 	}

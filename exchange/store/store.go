@@ -35,6 +35,8 @@ type Backend interface {
 	AgreementStore
 	// Timeliness: last accepted records, SLA events and aggregates, notices.
 	sla.Store
+	// AccessLog keeps the audit API's data-subject queries.
+	AccessLog
 	// Schemas returns the schema registry's store over this database.
 	Schemas() schemas.Store
 	// Checkpoints calls fn with every checkpoint, chain by chain in Seq order.

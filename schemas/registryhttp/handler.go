@@ -41,35 +41,39 @@ const MaxRequestBytes = 1 << 20
 // GET /schemas/ids/{id}/versions, GET /schemas/ids/{id}/subjects,
 // GET /schemas/types, POST /compatibility/subjects/{s}/versions[/{v}],
 // GET|PUT|DELETE /config, GET|PUT|DELETE /config/{s}, GET /mode, GET /.
-func Handler(reg *schemas.Registry, log *slog.Logger) http.Handler {
+func Handler(reg *schemas.Registry, log *slog.Logger, opts ...Option) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
 	h := &handler{reg: reg, log: log}
+	for _, o := range opts {
+		o(h)
+	}
+	r := h.guard
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, struct{}{}) })
-	mux.HandleFunc("GET /subjects", h.listSubjects)
-	mux.HandleFunc("GET /subjects/{subject}/versions", h.listVersions)
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", h.getVersion)
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/schema", h.getVersionSchema)
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/referencedby", h.referencedBy)
-	mux.HandleFunc("POST /subjects/{subject}/versions", h.register)
-	mux.HandleFunc("POST /subjects/{subject}", h.lookup)
-	mux.HandleFunc("DELETE /subjects/{subject}", h.deleteSubject)
-	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", h.deleteVersion)
-	mux.HandleFunc("GET /schemas/ids/{id}", h.schemaByID)
-	mux.HandleFunc("GET /schemas/ids/{id}/schema", h.rawSchemaByID)
-	mux.HandleFunc("GET /schemas/ids/{id}/versions", h.versionsByID)
-	mux.HandleFunc("GET /schemas/ids/{id}/subjects", h.subjectsByID)
+	mux.HandleFunc("GET /subjects", r(OpRead, h.listSubjects))
+	mux.HandleFunc("GET /subjects/{subject}/versions", r(OpRead, h.listVersions))
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", r(OpRead, h.getVersion))
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/schema", r(OpRead, h.getVersionSchema))
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/referencedby", r(OpRead, h.referencedBy))
+	mux.HandleFunc("POST /subjects/{subject}/versions", r(OpRegister, h.register))
+	mux.HandleFunc("POST /subjects/{subject}", r(OpRead, h.lookup))
+	mux.HandleFunc("DELETE /subjects/{subject}", r(OpDelete, h.deleteSubject))
+	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", r(OpDelete, h.deleteVersion))
+	mux.HandleFunc("GET /schemas/ids/{id}", r(OpRead, h.schemaByID))
+	mux.HandleFunc("GET /schemas/ids/{id}/schema", r(OpRead, h.rawSchemaByID))
+	mux.HandleFunc("GET /schemas/ids/{id}/versions", r(OpRead, h.versionsByID))
+	mux.HandleFunc("GET /schemas/ids/{id}/subjects", r(OpRead, h.subjectsByID))
 	mux.HandleFunc("GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, []string{"AVRO"}) })
-	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", h.compatibility)
-	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", h.compatibility)
-	mux.HandleFunc("GET /config", h.getConfig)
-	mux.HandleFunc("PUT /config", h.putConfig)
-	mux.HandleFunc("DELETE /config", h.deleteConfig)
-	mux.HandleFunc("GET /config/{subject}", h.getConfig)
-	mux.HandleFunc("PUT /config/{subject}", h.putConfig)
-	mux.HandleFunc("DELETE /config/{subject}", h.deleteConfig)
+	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", r(OpRead, h.compatibility))
+	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", r(OpRead, h.compatibility))
+	mux.HandleFunc("GET /config", r(OpRead, h.getConfig))
+	mux.HandleFunc("PUT /config", r(OpConfig, h.putConfig))
+	mux.HandleFunc("DELETE /config", r(OpConfig, h.deleteConfig))
+	mux.HandleFunc("GET /config/{subject}", r(OpRead, h.getConfig))
+	mux.HandleFunc("PUT /config/{subject}", r(OpConfig, h.putConfig))
+	mux.HandleFunc("DELETE /config/{subject}", r(OpConfig, h.deleteConfig))
 	mux.HandleFunc("GET /mode", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"mode": "READWRITE"})
 	})
@@ -102,8 +106,9 @@ func allowedMethods(mux *http.ServeMux, req *http.Request) string {
 }
 
 type handler struct {
-	reg *schemas.Registry
-	log *slog.Logger
+	reg       *schemas.Registry
+	log       *slog.Logger
+	authorize Authorize
 }
 
 // maxID bounds version numbers and schema ids: Confluent's are Java ints.

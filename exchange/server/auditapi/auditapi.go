@@ -18,7 +18,8 @@
 // and legal basis. Every parameter is bound in SQL by the store, sort keys
 // come from an allow-list, and unknown parameters are refused (400).
 //
-// Mount it (authorisation is the server's job):
+// WithScope restricts every answer to what the request's principal may
+// see (scope.go); WithAccessLog records data-subject queries. Mount it:
 //
 //	api := auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)), auditapi.WithLogger(log))
 //	mux.Handle("GET /api/v1/audit", api.Audit())
@@ -40,6 +41,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
 )
@@ -87,6 +89,8 @@ type Handler struct {
 	log        *slog.Logger
 	timeliness sla.Store // nil: no SLA or notices
 	now        func() time.Time
+	scope      ScopeFunc // nil: every request sees all
+	access     AccessLog // nil: data-subject queries are not recorded
 }
 
 // Option configures New.
@@ -130,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var auditParams = map[string]bool{
 	"dataset": true, "agreement": true, "consumer": true, "decision": true, "reason": true, "delivery_id": true,
-	"subject_hash": true, "from": true, "to": true, "topic": true, "partition": true, "offset": true, "sort": true, "after": true, "limit": true,
+	"subject_hash": true, "purpose": true, "from": true, "to": true, "topic": true, "partition": true, "offset": true, "sort": true, "after": true, "limit": true,
 }
 
 // maxParam bounds every parameter value.
@@ -147,11 +151,19 @@ func (h *Handler) Audit() http.Handler {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		scope, ok := h.scopeOf(w, r)
+		if !ok {
+			return
+		}
+		if q.SubjectHash != nil && !h.subjectQuery(w, r, scope, q.SubjectHash, r.URL.Query().Get("purpose")) {
+			return
+		}
 		page, err := h.r.Query(r.Context(), q)
 		if err != nil {
 			h.storeError(w, r, err)
 			return
 		}
+		scope.filterEntries(page)
 		writeJSON(w, http.StatusOK, page)
 	})
 }
@@ -212,6 +224,10 @@ func (h *Handler) Lineage() http.Handler {
 			writeError(w, http.StatusBadRequest, "give topic, partition and offset, or delivery_id")
 			return
 		}
+		scope, ok := h.scopeOf(w, r)
+		if !ok {
+			return
+		}
 		q.Limit = 2
 		page, err := h.r.Query(r.Context(), q)
 		if err != nil {
@@ -223,6 +239,10 @@ func (h *Handler) Lineage() http.Handler {
 			return
 		}
 		e := page.Entries[0]
+		if !scope.allowsEntry(&e) {
+			writeRefusal(w, auth.Forbidden("dataset or agreement", "this record's lineage is visible to the owner of its dataset, the parties of its agreements and auditors only"))
+			return
+		}
 		var l Lineage
 		l.Source.Topic, l.Source.Partition, l.Source.Offset = e.Topic, e.Partition, e.Offset
 		l.Source.Dataset, l.Source.SchemaID, l.Source.PayloadHash = e.Dataset, e.SchemaID, fmt.Sprintf("%x", e.PayloadHash)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/sla"
 )
 
@@ -72,11 +74,16 @@ func (h *Handler) SLA() http.Handler {
 				return
 			}
 		}
+		scope, ok := h.scopeOf(w, r)
+		if !ok {
+			return
+		}
 		days, err := sla.Report(r.Context(), h.timeliness, q, nil, h.now())
 		if err != nil {
 			h.storeError(w, r, err)
 			return
 		}
+		days = slices.DeleteFunc(days, func(d sla.DayReport) bool { return !scope.allows(d.Dataset, d.Agreement) })
 		rep := SLAReport{Days: days, LagBucketsSeconds: make([]float64, len(sla.LagBounds))}
 		if rep.Days == nil {
 			rep.Days = []sla.DayReport{}
@@ -100,11 +107,16 @@ func (h *Handler) SLAEvents() http.Handler {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		scope, ok := h.scopeOf(w, r)
+		if !ok {
+			return
+		}
 		events, err := h.timeliness.Events(r.Context(), q)
 		if err != nil {
 			h.storeError(w, r, err)
 			return
 		}
+		events = slices.DeleteFunc(events, func(e sla.Event) bool { return !scope.allows(e.Dataset, e.Agreement) })
 		now := h.now()
 		out := SLAEvents{Events: make([]SLAEvent, 0, len(events))}
 		for _, e := range events {
@@ -119,16 +131,23 @@ func (h *Handler) SLAEvents() http.Handler {
 	})
 }
 
-// Notices serves GET /api/v1/notices.
-//
-// TODO(authorization): scope to the agency of the request's principal once
-// the auth middleware puts it in the request context (IDENTITY.md: an
-// agency reads only its own notices; auditors all). Until then the agency
-// is a required query parameter and the endpoint must not be exposed
-// beyond trusted networks.
+// Notices serves GET /api/v1/notices: an agency (or its steward) reads its
+// own notices, agency= defaulting to its own; a scope that sees all
+// (auditors, operators) names the agency.
 func (h *Handler) Notices() http.Handler {
 	return h.timelinessHandler(noticeParams, func(w http.ResponseWriter, r *http.Request, v url.Values) {
+		scope, ok := h.scopeOf(w, r)
+		if !ok {
+			return
+		}
 		q := sla.NoticeQuery{Agency: v.Get("agency")}
+		if !scope.All {
+			if q.Agency != "" && q.Agency != scope.Agency {
+				writeRefusal(w, auth.Forbidden("agency", fmt.Sprintf("%s reads only the notices of agency %s", scope.Who, scope.Agency)))
+				return
+			}
+			q.Agency = scope.Agency
+		}
 		if q.Agency == "" {
 			writeError(w, http.StatusBadRequest, "agency: required")
 			return
