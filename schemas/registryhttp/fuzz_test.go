@@ -1,7 +1,9 @@
 package registryhttp
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,6 +54,55 @@ func FuzzHandler(f *testing.F) {
 			var e errorBody
 			if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.ErrorCode == 0 || e.Message == "" {
 				t.Fatalf("%s %s: %d without error_code: %s", req.Method, path, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
+
+// FuzzAuthorizedHandler drives the handler behind an authorization function
+// (the caller may read anything and write only under "ingress.a." subjects,
+// as a publisher of agency a): whatever the request, a refusal is a 403
+// with error_code 40301, and no subject outside the caller's ever exists.
+func FuzzAuthorizedHandler(f *testing.F) {
+	reg := quietRegistry()
+	own := func(subject string) bool { return strings.HasPrefix(subject, "ingress.a.") }
+	h := Handler(reg, quietLog, WithAuthorize(func(req *http.Request, op Op, subject string) error {
+		if op == OpRead || (op == OpRegister && own(subject)) {
+			return nil
+		}
+		return fmt.Errorf("publisher of a may %s under ingress.a.* only", op)
+	}))
+	f.Add(uint8(1), "/subjects/ingress.a.x-value/versions", schemaBody(userV1))
+	f.Add(uint8(1), "/subjects/ingress.b.x-value/versions", schemaBody(userV1))
+	f.Add(uint8(2), "/config/ingress.a.x-value", `{"compatibility":"NONE"}`)
+	f.Add(uint8(3), "/subjects/ingress.a.x-value", "")
+	f.Add(uint8(1), "/subjects/ingress.a.%2E%2E%2Fb/versions", schemaBody(userV1))
+	f.Add(uint8(0), "/subjects", "")
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}
+	f.Fuzz(func(t *testing.T, m uint8, path, body string) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {
+			return
+		}
+		req, err := http.NewRequest(methods[int(m)%len(methods)], "http://registry"+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", ContentTypeV1)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusForbidden {
+			var e errorBody
+			if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.ErrorCode != ErrorCodeForbidden {
+				t.Fatalf("%s %s: 403 without error_code %d: %s", req.Method, path, ErrorCodeForbidden, rec.Body.String())
+			}
+		}
+		subjects, err := reg.ListSubjects(context.Background(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range subjects {
+			if !own(s) {
+				t.Fatalf("%s %s: subject %q exists, outside the caller's", req.Method, path, s)
 			}
 		}
 	})
