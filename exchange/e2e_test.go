@@ -478,10 +478,18 @@ func TestTopics(t *testing.T) {
 		}
 	}
 	for _, topic := range got {
+		// notices.<agency> names no dataset or agreement of this test, so on
+		// a shared Apache Kafka another test may have created it first, with
+		// its own partition count (EnsureTopics leaves existing topics as
+		// they are): it must exist; the test's own topics have 2 partitions.
+		want, what := 2, topic+" with 2 partitions"
+		if strings.HasPrefix(topic, names.NoticesPrefix) {
+			want, what = 0, topic
+		}
 		// A real cluster may take a moment to show a new topic everywhere.
-		waitFor(t, 30*time.Second, topic+" with 2 partitions", func() bool {
+		waitFor(t, 30*time.Second, what, func() bool {
 			ps, err := k.partitions(t.Context(), topic)
-			return err == nil && len(ps) == 2
+			return err == nil && len(ps) > 0 && (want == 0 || len(ps) == want)
 		})
 	}
 }
