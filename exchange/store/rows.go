@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
@@ -38,4 +39,29 @@ func EachEntry(ctx context.Context, rows Rows, classify Classify, what string,
 		return fmt.Errorf("%s: %w", what, classify(ctx, err))
 	}
 	return nil
+}
+
+// ScanRows is Rows that scans a row into values (pgx.Rows and *sql.Rows).
+type ScanRows interface {
+	Rows
+	Scan(dest ...any) error
+}
+
+// ReadAccesses is the read loop of both backends' Accesses: rows of
+// (at_us, who, purpose, query), in the order the query gave them.
+func ReadAccesses(ctx context.Context, rows ScanRows, classify Classify) ([]Access, error) {
+	var out []Access
+	for rows.Next() {
+		var a Access
+		var us int64
+		if err := rows.Scan(&us, &a.Who, &a.Purpose, &a.Query); err != nil {
+			return nil, fmt.Errorf("reading the access log: %w", err)
+		}
+		a.At = time.UnixMicro(us).UTC()
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the access log: %w", classify(ctx, err))
+	}
+	return out, nil
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/exchange-gov/exchange/exchange/store"
 )
@@ -24,18 +23,5 @@ func (db *DB) Accesses(ctx context.Context, limit int) ([]store.Access, error) {
 		return nil, fmt.Errorf("reading the access log: %w", classify(ctx, err))
 	}
 	defer rows.Close()
-	var out []store.Access
-	for rows.Next() {
-		var a store.Access
-		var us int64
-		if err := rows.Scan(&us, &a.Who, &a.Purpose, &a.Query); err != nil {
-			return nil, fmt.Errorf("reading the access log: %w", err)
-		}
-		a.At = time.UnixMicro(us).UTC()
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading the access log: %w", classify(ctx, err))
-	}
-	return out, nil
+	return store.ReadAccesses(ctx, rows, classify)
 }
