@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/exchange-gov/exchange/agreements"
 )
 
 // The input checks and version rules every backend applies before and
@@ -64,31 +62,4 @@ func NextVersion(latest []Document, d Document, now time.Time) (out Document, st
 	}
 	d.Created = now.UTC().Truncate(time.Microsecond)
 	return d, true
-}
-
-// Check refuses a transition AddTransition must not record: text a backend
-// cannot store alike, or a move the lifecycle has no edge for (CheckEdge).
-func (t Transition) Check() error {
-	if err := checkTexts("transition: ", "by", t.By, "reason", t.Reason, "agreement id", t.AgreementID); err != nil {
-		return err
-	}
-	return t.CheckEdge()
-}
-
-// Settle is t as AddTransition records it after an agreement whose latest
-// document version is latest and whose status is current: ErrConflict when
-// t.From is not current (another steward moved it first), else t with
-// Version defaulting to latest and At to now, at microsecond precision.
-func (t Transition) Settle(current agreements.Status, latest int, now time.Time) (Transition, error) {
-	if t.From != current {
-		return t, fmt.Errorf("agreement %s is %s, not %s: %w", t.AgreementID, current, t.From, ErrConflict)
-	}
-	if t.Version == 0 {
-		t.Version = latest
-	}
-	if t.At.IsZero() {
-		t.At = now
-	}
-	t.At = t.At.UTC().Truncate(time.Microsecond)
-	return t, nil
 }

@@ -33,6 +33,7 @@ type Backend interface {
 	ledger.Source
 	ledger.PositionReader
 	AgreementStore
+	LifecycleStore
 	// Timeliness: last accepted records, SLA events and aggregates, notices.
 	sla.Store
 	// AccessLog keeps the audit API's data-subject queries.
@@ -68,6 +69,8 @@ type Document struct {
 // Transition is one lifecycle change of an agreement: who, when, why.
 type Transition struct {
 	AgreementID string
+	// Seq numbers an agreement's transitions 1, 2, …; set by the store.
+	Seq int
 	// Version is the agreement document version the transition applies to.
 	Version int
 	From    agreements.Status
@@ -75,6 +78,11 @@ type Transition struct {
 	By      string
 	At      time.Time
 	Reason  string
+	// ContentHash is agreements.(*Agreement).ContentHash of the terms the
+	// transition applies to; ValidUntil is those terms' end (zero:
+	// open-ended). Empty: the state's terms are carried over.
+	ContentHash string
+	ValidUntil  time.Time
 }
 
 // CheckEdge refuses a transition the lifecycle state machine has no edge
@@ -103,10 +111,11 @@ type AgreementStore interface {
 	// Documents returns the latest version of every document of kind (every
 	// kind when kind is ""), sorted by kind then id.
 	Documents(ctx context.Context, kind string) ([]Document, error)
-	// AddTransition records t. The agreement must exist, and t.From must be
-	// its current status (the To of its latest transition, or, before any,
-	// the status of its latest version), else ErrConflict. t.At defaults to
-	// now; t.Version to the latest version.
+	// AddTransition records t alone, as Act with ApplyOne(t) does: the
+	// agreement must exist, and t.From must be its current status (the To
+	// of its latest transition; "" before any), else ErrConflict. t.At
+	// defaults to now, t.Version to the latest version, t.ContentHash and
+	// t.ValidUntil to the current state's. The runtime's expiry uses it.
 	AddTransition(ctx context.Context, t Transition) (Transition, error)
 	// Transitions returns an agreement's transitions, oldest first.
 	Transitions(ctx context.Context, agreementID string) ([]Transition, error)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 
@@ -109,66 +108,4 @@ func (db *DB) Documents(ctx context.Context, kind string) ([]store.Document, err
 		return nil, fmt.Errorf("listing documents: %w", classify(ctx, err))
 	}
 	return docs, nil
-}
-
-// AddTransition records a lifecycle transition (see store.AgreementStore).
-func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Transition, error) {
-	if err := t.Check(); err != nil {
-		return store.Transition{}, err
-	}
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, docLockKey(agreements.KindAgreement, t.AgreementID)); err != nil {
-			return err
-		}
-		var latest int
-		var docStatus string
-		err := tx.QueryRow(ctx, `SELECT version, status FROM documents WHERE kind = $1 AND id = $2 ORDER BY version DESC LIMIT 1`,
-			agreements.KindAgreement, t.AgreementID).Scan(&latest, &docStatus)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("agreement %s: %w", t.AgreementID, store.ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		current, seq := agreements.Status(docStatus), 0
-		var to string
-		err = tx.QueryRow(ctx, `SELECT seq, to_status FROM agreement_transitions WHERE agreement_id = $1 ORDER BY seq DESC LIMIT 1`,
-			t.AgreementID).Scan(&seq, &to)
-		switch {
-		case err == nil:
-			current = agreements.Status(to)
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		if t, err = t.Settle(current, latest, db.cfg.Now()); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO agreement_transitions (agreement_id, seq, version, from_status, to_status, by_whom, at, reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, t.AgreementID, seq+1, t.Version, string(t.From), string(t.To), t.By, t.At, t.Reason)
-		return err
-	})
-	if err != nil {
-		return store.Transition{}, fmt.Errorf("transition of agreement %s: %w", t.AgreementID, classify(ctx, err))
-	}
-	return t, nil
-}
-
-// Transitions returns an agreement's transitions, oldest first.
-func (db *DB) Transitions(ctx context.Context, agreementID string) ([]store.Transition, error) {
-	rows, err := db.pool.Query(ctx, `SELECT agreement_id, version, from_status, to_status, by_whom, at, reason
-		FROM agreement_transitions WHERE agreement_id = $1 ORDER BY seq`, agreementID)
-	if err != nil {
-		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Transition, error) {
-		var t store.Transition
-		var from, to string
-		err := r.Scan(&t.AgreementID, &t.Version, &from, &to, &t.By, &t.At, &t.Reason)
-		t.From, t.To, t.At = agreements.Status(from), agreements.Status(to), t.At.UTC()
-		return t, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
-	}
-	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/store/postgres"
@@ -144,8 +145,23 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 	if rep, err := ledger.Verify(ctx, rt, ledger.VerifyOptions{}); err != nil || !rep.OK() {
 		t.Fatalf("runtime role verify: %v %+v", err, rep)
 	}
+	// It records steward actions: approvals and transitions.
+	if _, err := rt.PutDocument(ctx, store.Document{Kind: agreements.KindAgreement, ID: "a1", YAML: []byte("a1")}); err != nil {
+		t.Fatalf("runtime role put document: %v", err)
+	}
+	if _, err := rt.Act(ctx, "a1", func(store.Lifecycle) (store.LifecycleChange, error) {
+		return store.LifecycleChange{
+			Transitions: []store.Transition{{To: agreements.StatusProposed, By: "alice", ContentHash: "h"}},
+			Approvals:   []store.Approval{{Agency: "health", Steward: "alice", ContentHash: "h"}},
+		}, nil
+	}); err != nil {
+		t.Fatalf("runtime role lifecycle action: %v", err)
+	}
 	rpool := rt.(*postgres.DB).Pool()
 	for _, sql := range []string{
+		`UPDATE agreement_transitions SET to_status = 'active'`,
+		`UPDATE agreement_approvals SET steward = 'mallory'`,
+		`DELETE FROM agreement_approvals`,
 		`UPDATE ledger_entries SET decision = 'dropped'`,
 		`UPDATE ledger_entries_2026_11 SET decision = 'dropped'`,
 		`DELETE FROM ledger_entries`,

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -108,68 +107,4 @@ func (db *DB) Documents(ctx context.Context, kind string) ([]store.Document, err
 		return nil, fmt.Errorf("listing documents: %w", err)
 	}
 	return docs, nil
-}
-
-// AddTransition records a lifecycle transition (see store.AgreementStore).
-func (db *DB) AddTransition(ctx context.Context, t store.Transition) (store.Transition, error) {
-	if err := t.Check(); err != nil {
-		return store.Transition{}, err
-	}
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
-		var latest int
-		var docStatus string
-		err := tx.QueryRowContext(ctx, `SELECT version, status FROM documents WHERE kind = ? AND id = ? ORDER BY version DESC LIMIT 1`,
-			agreements.KindAgreement, t.AgreementID).Scan(&latest, &docStatus)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("agreement %s: %w", t.AgreementID, store.ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		current, seq := agreements.Status(docStatus), 0
-		var to string
-		err = tx.QueryRowContext(ctx, `SELECT seq, to_status FROM agreement_transitions WHERE agreement_id = ? ORDER BY seq DESC LIMIT 1`,
-			t.AgreementID).Scan(&seq, &to)
-		switch {
-		case err == nil:
-			current = agreements.Status(to)
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		if t, err = t.Settle(current, latest, db.cfg.Now()); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO agreement_transitions (agreement_id, seq, version, from_status, to_status, by_whom, at_us, reason)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.AgreementID, seq+1, t.Version, string(t.From), string(t.To), t.By, t.At.UnixMicro(), t.Reason)
-		return err
-	})
-	if err != nil {
-		return store.Transition{}, fmt.Errorf("transition of agreement %s: %w", t.AgreementID, err)
-	}
-	return t, nil
-}
-
-// Transitions returns an agreement's transitions, oldest first.
-func (db *DB) Transitions(ctx context.Context, agreementID string) ([]store.Transition, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT agreement_id, version, from_status, to_status, by_whom, at_us, reason
-		FROM agreement_transitions WHERE agreement_id = ? ORDER BY seq`, agreementID)
-	if err != nil {
-		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
-	}
-	defer rows.Close()
-	var out []store.Transition
-	for rows.Next() {
-		var t store.Transition
-		var from, to string
-		var us int64
-		if err := rows.Scan(&t.AgreementID, &t.Version, &from, &to, &t.By, &us, &t.Reason); err != nil {
-			return nil, fmt.Errorf("transitions of %s: %w", agreementID, err)
-		}
-		t.From, t.To, t.At = agreements.Status(from), agreements.Status(to), time.UnixMicro(us).UTC()
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("transitions of %s: %w", agreementID, classify(ctx, err))
-	}
-	return out, nil
 }

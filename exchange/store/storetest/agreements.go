@@ -14,6 +14,8 @@ func RunAgreements(t *testing.T, h Harness) {
 	t.Run("Versions", func(t *testing.T) { testDocVersions(t, h) })
 	t.Run("Transitions", func(t *testing.T) { testTransitions(t, h) })
 	t.Run("ConcurrentPut", func(t *testing.T) { testConcurrentPut(t, h) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, h) })
+	t.Run("ConcurrentActs", func(t *testing.T) { testConcurrentActs(t, h) })
 }
 
 func testDocVersions(t *testing.T, h Harness) {
@@ -78,6 +80,7 @@ func testTransitions(t *testing.T, h Harness) {
 	_, err := b.PutDocument(ctx, store.Document{Kind: agreements.KindAgreement, ID: "a1", Status: agreements.StatusDraft, YAML: []byte("x")})
 	must(t, err, "put")
 	steps := []store.Transition{
+		{AgreementID: "a1", From: "", To: agreements.StatusDraft, By: "file:a1.yaml", ContentHash: "h1"},
 		{AgreementID: "a1", From: agreements.StatusDraft, To: agreements.StatusProposed, By: "alice@health", Reason: "ready for review"},
 		{AgreementID: "a1", From: agreements.StatusProposed, To: agreements.StatusApproved, By: "carol@statistics"},
 		{AgreementID: "a1", From: agreements.StatusApproved, To: agreements.StatusActive, By: "alice@health"},
@@ -96,11 +99,12 @@ func testTransitions(t *testing.T, h Harness) {
 	}
 	got, err := b.Transitions(ctx, "a1")
 	must(t, err, "transitions")
-	if len(got) != 3 {
+	if len(got) != len(steps) {
 		t.Fatalf("transitions = %+v", got)
 	}
 	for i, g := range got {
-		if g.From != steps[i].From || g.To != steps[i].To || g.By != steps[i].By || g.Reason != steps[i].Reason || g.Version != 1 || g.At.IsZero() {
+		if g.From != steps[i].From || g.To != steps[i].To || g.By != steps[i].By || g.Reason != steps[i].Reason || g.Version != 1 || g.At.IsZero() ||
+			g.Seq != i+1 || g.ContentHash != "h1" {
 			t.Fatalf("transition %d = %+v, want %+v", i, g, steps[i])
 		}
 	}
