@@ -94,6 +94,7 @@ func runDev(ctx context.Context, args []string) error {
 		Logger:              log,
 		TracerProvider:      tp,
 		HTTP:                sec,
+		SeedFromFiles:       true, // dev mode seeds: the examples carry their lifecycle
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ func runServe(ctx context.Context, args []string) error {
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
 	insecure := fs.Bool("insecure", false, "run without authentication where none is configured: against brokers without it (no kafka.sasl, no TLS client certificate: any client could then read raw ingress and forge deliveries) and with an HTTP surface open to anyone (no auth.oidc, auth.basic or http.tls.client_ca); for experiments only")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
+	seed := fs.Bool("seed-from-files", false, "let an agreement id the store has never seen take the status and approvals its file declares, once (to migrate an existing estate); without it a new id is recorded as proposed with no approvals")
 	usageWith(fs, serveHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,6 +96,7 @@ func runServe(ctx context.Context, args []string) error {
 		Logger:           log,
 		TracerProvider:   tp,
 		HTTP:             sec,
+		SeedFromFiles:    *seed,
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
+	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"   // sqlite:// URLs
@@ -68,6 +69,12 @@ type Config struct {
 	// Timeliness tunes silence detection, the SLA aggregates and notices;
 	// zero values take the defaults.
 	Timeliness TimelinessConfig
+	// SeedFromFiles lets an agreement id the store has never seen take
+	// its file's status and approvals, once ("seeded from file"): dev
+	// mode, and serve --seed-from-files to migrate an existing estate.
+	// Default false: a new id is recorded as proposed with no approvals,
+	// whatever its file says.
+	SeedFromFiles bool
 }
 
 // TimelinessConfig tunes package timeliness in the app.
@@ -109,6 +116,12 @@ type App struct {
 	failures   prometheus.Counter
 	mu         sync.Mutex
 	lastErr    error // last reload failure, nil after a good reload
+
+	// steward runs the agreement lifecycle (issue 13): steward actions,
+	// the file sync, the agreements API.
+	steward  *stewardship.Service
+	notifier *timeliness.Notifier
+	tmetrics *timeliness.Metrics
 }
 
 // New opens the store, the registry and the keys, and compiles the first
@@ -163,9 +176,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("opening store %s: %w", store.Redact(cfg.DatabaseURL), err)
 	}
 	a.reg = a.newRegistry()
+	if err := a.newNotifier(); err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	a.steward = stewardship.New(a.db, stewardship.WithNotifier(a.notifier), stewardship.WithLogger(cfg.Logger.With("component", "stewardship")))
 	a.builder = &planBuilder{
 		dir: cfg.ContractsDir, registerDir: cfg.RegisterSchemaFiles, reg: a.reg,
 		docs: a.db, keys: keys, log: cfg.Logger,
+		steward: a.steward, seed: cfg.SeedFromFiles,
 	}
 	plan, err := a.builder.build(ctx)
 	if err != nil {
@@ -215,6 +234,7 @@ func (a *App) mountHTTP() {
 	a.http.Handle("GET /api/v1/sla", api.SLA())
 	a.http.Handle("GET /api/v1/sla/events", api.SLAEvents())
 	a.http.Handle("GET /api/v1/notices", api.Notices())
+	a.mountAgreements()
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
@@ -229,6 +249,7 @@ var Surfaces = []server.Surface{
 	{Path: "/api/v1/sla", Description: "SLA compliance per day: on time, stale, quarantined, lag p50/p95, silence minutes (?dataset=, ?agreement=, ?from=, ?to=)"},
 	{Path: "/api/v1/sla/events", Description: "silences of datasets without a record for their expected_every (?dataset=, ?from=, ?to=)"},
 	{Path: "/api/v1/notices", Description: "what an agency was told on notices.<agency> (?agency=, ?since=)"},
+	{Path: "/api/v1/agreements", Description: "agreements with their state, approvals and history; steward actions: propose, approve, suspend, resume, revoke"},
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
 	{Path: "/api/v1/delivery-keys", Description: "the keys that verify deliveries' exchange-signature (JWK set)"},
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/policy"
 	"github.com/exchange-gov/exchange/schemas"
@@ -29,6 +30,12 @@ type planBuilder struct {
 	docs        store.AgreementStore // nil: documents are not recorded
 	keys        *Keys
 	log         *slog.Logger
+
+	// steward records agreement documents and their lifecycle (nil: as
+	// plain documents); seed lets a never-seen id take its file's status
+	// and approvals (dev mode, serve --seed-from-files).
+	steward *stewardship.Service
+	seed    bool
 
 	lastSig   string // signature of dir's files at the last build attempt
 	avscSig   string // signature of the *.avsc files last registered
@@ -173,7 +180,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	}
 	var recorded []string
 	if b.docs != nil {
-		if recorded, err = b.recordDocuments(ctx); err != nil {
+		if recorded, err = b.recordDocuments(ctx, set); err != nil {
 			// The plan is valid; failing to record history is reported, not fatal.
 			b.log.Error("recording contract and agreement versions", "err", err)
 		}
@@ -185,6 +192,9 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	}
 	b.content = content
 	b.set = set
+	if b.steward != nil {
+		b.steward.SetPolicy(set)
+	}
 	b.built++
 	return plan, nil
 }
@@ -233,7 +243,7 @@ func (b *planBuilder) registerDerived(ctx context.Context, subject string, s avr
 // the documents that differ from their latest recorded version ("agreement
 // X changed", "contract D added"), or nil when the store held none: what
 // changed since an earlier start.
-func (b *planBuilder) recordDocuments(ctx context.Context) ([]string, error) {
+func (b *planBuilder) recordDocuments(ctx context.Context, set *agreements.Set) ([]string, error) {
 	paths, err := agreements.Files(b.dir) // the files the plan was compiled from
 	if err != nil {
 		return nil, err
@@ -263,9 +273,8 @@ func (b *planBuilder) recordDocuments(ctx context.Context) ([]string, error) {
 					changed = append(changed, documentName(d.Kind, d.ID)+" changed")
 				}
 			}
-			doc := store.Document{Kind: d.Kind, ID: d.ID, Status: d.Status, YAML: d.YAML, Author: "file:" + filepath.Base(p)}
-			if _, err := b.docs.PutDocument(ctx, doc); err != nil {
-				errs = append(errs, fmt.Errorf("storing %s %s: %w", doc.Kind, doc.ID, err))
+			if err := b.recordDocument(ctx, set, filepath.Base(p), d); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
@@ -274,4 +283,22 @@ func (b *planBuilder) recordDocuments(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(changed)
 	return changed, errors.Join(errs...)
+}
+
+// recordDocument stores one document of file; an agreement goes through
+// the stewardship file sync, which records its lifecycle by the rules and
+// never takes its status from the file (except seeding a new id).
+func (b *planBuilder) recordDocument(ctx context.Context, set *agreements.Set, file string, d agreements.Document) error {
+	if a, ok := set.Agreement(d.ID); ok && d.Kind == agreements.KindAgreement && b.steward != nil {
+		what, err := b.steward.SyncFile(ctx, file, d.YAML, a, b.seed)
+		if what != "" {
+			b.log.Info("agreement lifecycle recorded from file", "agreement", d.ID, "file", file, "what", what)
+		}
+		return err
+	}
+	doc := store.Document{Kind: d.Kind, ID: d.ID, Status: d.Status, YAML: d.YAML, Author: "file:" + file}
+	if _, err := b.docs.PutDocument(ctx, doc); err != nil {
+		return fmt.Errorf("storing %s %s: %w", doc.Kind, doc.ID, err)
+	}
+	return nil
 }

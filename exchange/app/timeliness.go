@@ -9,14 +9,8 @@ import (
 // notices producer (its clients open no connection before the first
 // notice).
 func (a *App) newTimeliness() error {
-	m := timeliness.NewMetrics(a.cfg.Metrics)
+	m, n := a.tmetrics, a.notifier
 	log := a.log.With("component", "timeliness")
-	var err error
-	a.notices, err = timeliness.NewKafkaProducer(a.cfg.Kafka, false, a.reg)
-	if err != nil {
-		return err
-	}
-	n := timeliness.NewNotifier(a.db, a.notices, m, log)
 	tc := a.cfg.Timeliness
 	a.aggregator = timeliness.NewAggregator(a.db, n, a.owner, timeliness.AggregatorConfig{
 		FlushInterval: tc.FlushInterval, NoticesPerMinute: tc.NoticesPerMinute, NoticeWindow: tc.NoticeWindow,
@@ -25,6 +19,19 @@ func (a *App) newTimeliness() error {
 	a.monitor = timeliness.NewMonitor(a.db, a.holder, n, timeliness.MonitorConfig{
 		CheckInterval: tc.CheckInterval, Logger: log, Metrics: m,
 	})
+	return nil
+}
+
+// newNotifier builds the notices producer and notifier before the first
+// plan: the file sync of that plan's agreements already sends notices.
+func (a *App) newNotifier() error {
+	a.tmetrics = timeliness.NewMetrics(a.cfg.Metrics)
+	var err error
+	a.notices, err = timeliness.NewKafkaProducer(a.cfg.Kafka, false, a.reg)
+	if err != nil {
+		return err
+	}
+	a.notifier = timeliness.NewNotifier(a.db, a.notices, a.tmetrics, a.log.With("component", "timeliness"))
 	return nil
 }
 
