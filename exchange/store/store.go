@@ -38,6 +38,8 @@ type Backend interface {
 	sla.Store
 	// AccessLog keeps the audit API's data-subject queries.
 	AccessLog
+	// IngestKeys keeps HTTP ingest's Idempotency-Key entries.
+	IngestKeys
 	// Schemas returns the schema registry's store over this database.
 	Schemas() schemas.Store
 	// Checkpoints calls fn with every checkpoint, chain by chain in Seq order.
