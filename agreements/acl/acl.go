@@ -59,6 +59,11 @@ type Options struct {
 	// ManageACLs grants the exchange ALTER on the cluster, which creating
 	// and deleting ACLs needs. Default false.
 	ManageACLs bool
+	// HTTPIngest grants the exchange WRITE on the ingress topic of each
+	// dataset (literal, per contract): HTTP ingest (connectors/httpingest)
+	// produces there for the authenticated publisher. Default false: the
+	// exchange writes no ingress topic.
+	HTTPIngest bool
 }
 
 func (o Options) withDefaults() Options {
@@ -126,6 +131,9 @@ func Compile(set *agreements.Set, at time.Time, opt Options) []Rule {
 		}
 		p, t := AgencyPrincipal(c.Owner), names.Ingress(c.Dataset)
 		rules = append(rules, allow(p, Topic, Literal, t, Write), allow(p, Topic, Literal, t, Describe))
+		if opt.HTTPIngest {
+			rules = append(rules, allow(opt.ExchangePrincipal, Topic, Literal, t, Write))
+		}
 	}
 	for i := range set.Agreements {
 		a := &set.Agreements[i]

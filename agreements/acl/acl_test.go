@@ -206,3 +206,27 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPIngestGrantsWriteOnIngressOnly: with HTTPIngest the exchange
+// may write each contract's ingress topic (literal, never a prefix), and
+// nothing else changes; without it the exchange writes no ingress topic,
+// and a reconcile of a set compiled without it deletes the grant.
+func TestHTTPIngestGrantsWriteOnIngressOnly(t *testing.T) {
+	set := testSet(agreements.StatusActive, jan2026, jan2027)
+	without := Compile(set, jun2026, Options{})
+	with := Compile(set, jun2026, Options{HTTPIngest: true})
+	grant := Rule{Principal: DefaultExchangePrincipal, ResourceType: Topic, PatternType: Literal,
+		ResourceName: "ingress.health.immunisations", Operation: Write, Permission: Allow, Host: AnyHost}
+	if len(with) != len(without)+1 || !slices.Contains(with, grant) {
+		t.Fatalf("with HTTPIngest: %d rules (without: %d), want exactly one more, %v", len(with), len(without), grant)
+	}
+	for _, r := range without {
+		if r.Principal == DefaultExchangePrincipal && r.Operation == Write && strings.HasPrefix(r.ResourceName, "ingress.") {
+			t.Errorf("without HTTPIngest the exchange may write %s", r.ResourceName)
+		}
+	}
+	ch := Diff(without, with, NewScope(set, Options{}))
+	if !slices.Equal(ch.Delete, []Rule{grant}) {
+		t.Errorf("disabling HTTP ingest deletes %v, want %v", ch.Delete, grant)
+	}
+}

@@ -25,7 +25,12 @@
 //     WRITE on topics prefixed deliver., quarantine. and notices.; CREATE and
 //     DESCRIBE on topics with each of those four prefixes; ALTER on the
 //     cluster only with Options.ManageACLs (it needs it to create and
-//     delete ACLs).
+//     delete ACLs); WRITE on topic ingress.<d> (literal) for each
+//     dataset d only with Options.HTTPIngest: HTTP ingest
+//     (connectors/httpingest) produces there for the owner's
+//     authenticated publishers, each record naming that publisher in its
+//     exchange-ingest-principal header. Never a prefixed WRITE on ingress.:
+//     a topic of a dataset without a contract stays closed to it.
 //
 // Nothing else is granted: with the brokers' authorizer denying by default
 // (allow.everyone.if.no.acl.found=false), nobody but the exchange reads

@@ -71,6 +71,7 @@ func runACL(ctx context.Context, args []string) error {
 // and the exchange's side.
 type policyFlags struct {
 	contracts, at, principal, group string
+	httpIngest                      bool
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -78,6 +79,7 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.at, "at", "", "the time the ACLs are compiled for (RFC 3339); default now")
 	fs.StringVar(&p.principal, "principal", exchange.DefaultPrincipal, "the exchange's Kafka principal")
 	fs.StringVar(&p.group, "group", names.DefaultGroup, "the exchange's consumer group")
+	fs.BoolVar(&p.httpIngest, "http-ingest", false, "the exchange runs HTTP ingest (connectors.http_ingest): grant it WRITE on each dataset's ingress topic")
 }
 
 func newACLFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -98,7 +100,7 @@ func aclPlan(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	rules := acl.Compile(set, at, acl.Options{ExchangePrincipal: pf.principal, ExchangeGroup: pf.group, ManageACLs: true})
+	rules := acl.Compile(set, at, acl.Options{ExchangePrincipal: pf.principal, ExchangeGroup: pf.group, ManageACLs: true, HTTPIngest: pf.httpIngest})
 	return acl.WriteTable(stdout, rules)
 }
 
@@ -120,7 +122,7 @@ func aclExport(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	rules := acl.Compile(set, at, acl.Options{ExchangePrincipal: pf.principal, ExchangeGroup: pf.group})
+	rules := acl.Compile(set, at, acl.Options{ExchangePrincipal: pf.principal, ExchangeGroup: pf.group, HTTPIngest: pf.httpIngest})
 	return acl.WriteStrimzi(stdout, rules, acl.StrimziOptions{Cluster: *cluster, Namespace: *namespace})
 }
 
@@ -192,7 +194,8 @@ func aclApply(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		return err
 	}
 	defer kc.Close()
-	opt := acl.Options{ExchangePrincipal: cfg.Kafka.ExchangePrincipal(), ExchangeGroup: cfg.Kafka.GroupID, ManageACLs: true}
+	opt := acl.Options{ExchangePrincipal: cfg.Kafka.ExchangePrincipal(), ExchangeGroup: cfg.Kafka.GroupID, ManageACLs: true,
+		HTTPIngest: cfg.Connectors.HTTPIngest.Enabled}
 	ch, err := aclsync.Sync(ctx, kc, set, at, opt, *dryRun)
 	if werr := acl.WriteChanges(stdout, ch); werr != nil {
 		err = errors.Join(err, werr)

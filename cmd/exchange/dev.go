@@ -15,6 +15,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/server"
@@ -39,6 +40,7 @@ func runDev(ctx context.Context, args []string) error {
 	otlpEndpoint := fs.String("otlp-endpoint", "", "export batch spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318); default none")
 	insecure := fs.Bool("insecure", false, "run the embedded broker without authentication and ACLs (any client may read raw ingress and forge deliveries); for experiments only")
 	verbose := fs.Bool("v", false, "debug logging")
+	httpIngest := fs.Bool("http-ingest", true, "serve HTTP ingest (POST /api/v1/datasets/{dataset}/records) and grant the exchange WRITE on the ingress topics for it")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
 	usageWith(fs, devHelp)
 	if err := fs.Parse(args); err != nil {
@@ -71,7 +73,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	kafka, err := startDevKafka(ctx, devKafkaConfig{addr: *kafkaAddr, dataDir: *dataDir, contracts: *contracts,
-		registry: "http://" + ln.Addr().String() + "/registry", partitions: *partitions, syncWrites: true, insecure: *insecure, log: log})
+		registry: "http://" + ln.Addr().String() + "/registry", partitions: *partitions, syncWrites: true, insecure: *insecure, httpIngest: *httpIngest, log: log})
 	if err != nil {
 		return err
 	}
@@ -95,6 +97,7 @@ func runDev(ctx context.Context, args []string) error {
 		TracerProvider:      tp,
 		HTTP:                sec,
 		SeedFromFiles:       true, // dev mode seeds: the examples carry their lifecycle
+		HTTPIngest:          httpingest.Config{Enabled: *httpIngest},
 	})
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ type devKafkaConfig struct {
 	registry                 string // schema registry URL written in the agencies' files
 	partitions               int
 	syncWrites, insecure     bool
+	httpIngest               bool // the exchange writes ingress topics for HTTP ingest (acl.Options.HTTPIngest)
 	log                      *slog.Logger
 }
 
@@ -152,7 +153,7 @@ func (k *devKafka) Close() {
 // computes them (so that its first sync finds nothing to do), with the
 // dev super user: the exchange cannot grant itself ALTER on the cluster.
 func (k *devKafka) syncACLs(ctx context.Context, set *agreements.Set) error {
-	opt := acl.Options{ExchangePrincipal: k.exchange.ExchangePrincipal(), ExchangeGroup: k.exchange.WithDefaults().GroupID, ManageACLs: true}
+	opt := acl.Options{ExchangePrincipal: k.exchange.ExchangePrincipal(), ExchangeGroup: k.exchange.WithDefaults().GroupID, ManageACLs: true, HTTPIngest: k.cfg.httpIngest}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	ch, err := aclsync.Sync(ctx, k.admin, set, time.Now(), opt, false)

@@ -97,6 +97,7 @@ func runServe(ctx context.Context, args []string) error {
 		TracerProvider:   tp,
 		HTTP:             sec,
 		SeedFromFiles:    *seed,
+		HTTPIngest:       cfg.Connectors.HTTPIngest,
 	})
 	if err != nil {
 		return err

@@ -52,14 +52,16 @@ type aclReconciler struct {
 }
 
 // newACLReconciler builds the reconciler's own Kafka clients from k (their
-// principal needs ALTER on the cluster) and registers its metrics.
-func newACLReconciler(k exchange.KafkaConfig, log *slog.Logger, reg prometheus.Registerer) (*aclReconciler, error) {
+// principal needs ALTER on the cluster) and registers its metrics. With
+// httpIngest the exchange grants itself WRITE on the ingress topics
+// (acl.Options.HTTPIngest).
+func newACLReconciler(k exchange.KafkaConfig, httpIngest bool, log *slog.Logger, reg prometheus.Registerer) (*aclReconciler, error) {
 	c, err := kafkaclient.New(k.Config)
 	if err != nil {
 		return nil, fmt.Errorf("kafka.manage_acls: %w", err)
 	}
 	r := &aclReconciler{
-		clients: c, opt: acl.Options{ExchangePrincipal: k.ExchangePrincipal(), ExchangeGroup: k.GroupID, ManageACLs: true},
+		clients: c, opt: acl.Options{ExchangePrincipal: k.ExchangePrincipal(), ExchangeGroup: k.GroupID, ManageACLs: true, HTTPIngest: httpIngest},
 		log: log, now: time.Now, timeout: 15 * time.Second, resync: time.Minute,
 		minBackoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second,
 		kick: make(chan struct{}, 1),

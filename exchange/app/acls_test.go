@@ -321,7 +321,7 @@ func TestFailedACLSyncIsLoud(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	r, err := newACLReconciler(exchange.KafkaConfig{Config: w.conn(t, "exchange"), GroupID: names.DefaultGroup},
+	r, err := newACLReconciler(exchange.KafkaConfig{Config: w.conn(t, "exchange"), GroupID: names.DefaultGroup}, false,
 		slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/deliverysig"
@@ -75,6 +76,9 @@ type Config struct {
 	// Default false: a new id is recorded as proposed with no approvals,
 	// whatever its file says.
 	SeedFromFiles bool
+	// HTTPIngest is the HTTP ingest connector (connectors.http_ingest):
+	// mounted, and its WRITE on ingress topics granted, only when Enabled.
+	HTTPIngest httpingest.Config
 }
 
 // TimelinessConfig tunes package timeliness in the app.
@@ -112,6 +116,7 @@ type App struct {
 	aggregator *timeliness.Aggregator
 	monitor    *timeliness.Monitor
 	notices    *timeliness.KafkaProducer
+	ingest     ingest // HTTP ingest; zero when disabled
 	reloads    prometheus.Counter
 	failures   prometheus.Counter
 	mu         sync.Mutex
@@ -207,7 +212,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.activity = activity.New(cfg.Logger, cfg.ActivityInterval)
 	}
 	a.reloads, a.failures = reloadMetrics(cfg.Metrics)
-	if err := errors.Join(a.newTimeliness(), a.startACLSync()); err != nil {
+	if err := errors.Join(a.newTimeliness(), a.startACLSync(), a.newIngest()); err != nil {
+		a.closeIngest()
 		a.db.Close()
 		return nil, err
 	}
@@ -235,6 +241,7 @@ func (a *App) mountHTTP() {
 	a.http.Handle("GET /api/v1/sla/events", api.SLAEvents())
 	a.http.Handle("GET /api/v1/notices", api.Notices())
 	a.mountAgreements()
+	a.mountIngest()
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
@@ -306,7 +313,7 @@ func (a *App) startACLSync() error {
 		return nil
 	}
 	var err error
-	if a.acls, err = newACLReconciler(a.cfg.Kafka, a.log, a.cfg.Metrics); err != nil {
+	if a.acls, err = newACLReconciler(a.cfg.Kafka, a.cfg.HTTPIngest.Enabled, a.log, a.cfg.Metrics); err != nil {
 		return err
 	}
 	a.acls.update(a.builder.set)
@@ -361,7 +368,7 @@ func (a *App) Topics() []string { return exchange.Topics(a.holder.Load()) }
 
 // Close releases the store and the notices producer. Run closes nothing
 // itself.
-func (a *App) Close() error { return errors.Join(a.notices.Close(), a.db.Close()) }
+func (a *App) Close() error { return errors.Join(a.closeIngest(), a.notices.Close(), a.db.Close()) }
 
 // Run serves HTTP on ln and runs the workers, the plan reloader and (with
 // kafka.manage_acls) the ACL sync until ctx is cancelled or one of them
@@ -403,6 +410,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.acls != nil {
 		run("acl sync", a.acls.run)
+	}
+	if a.IngestEnabled() {
+		run("http ingest key purge", a.runIngest)
 	}
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
 	if mln := a.cfg.HTTP.MetricsListener; mln != nil {

@@ -68,6 +68,15 @@
 //	tracing:
 //	  otlp_endpoint: http://otel-collector:4318      # OTLP/HTTP; unset: no traces exported
 //	  sample_ratio: 0.1                              # default 1
+//	connectors:
+//	  http_ingest:                 # POST /api/v1/datasets/{dataset}/records (connectors/httpingest)
+//	    enabled: true              # default false in serve (exchange dev: true); grants the exchange WRITE on ingress.<d>
+//	    max_body_bytes: 4194304    # larger: 413
+//	    max_records: 5000          # records per request; more: 413
+//	    records_per_second: 5000   # per principal (token bucket); over it: 429 with Retry-After
+//	    burst: 10000               # default max(max_records, 2 × records_per_second)
+//	    produce_timeout: 10s       # Kafka must acknowledge every record (acks=all) within it, else 503
+//	    idempotency_ttl: 24h       # how long an Idempotency-Key's answer is kept
 //
 // Environment overrides: EXCHANGE_KAFKA_BROKERS (comma-separated),
 // EXCHANGE_KAFKA_SASL_MECHANISM, EXCHANGE_KAFKA_SASL_USERNAME,
@@ -97,6 +106,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
@@ -113,6 +123,16 @@ type Config struct {
 	Contracts Contracts `yaml:"contracts"`
 	Secrets   Secrets   `yaml:"secrets"`
 	Tracing   Tracing   `yaml:"tracing"`
+	// Connectors are the bridges the process runs besides the workers.
+	Connectors Connectors `yaml:"connectors"`
+}
+
+// Connectors configures the connectors a serve process runs in-process.
+type Connectors struct {
+	// HTTPIngest: POST /api/v1/datasets/{dataset}/records. Off unless
+	// enabled: it is a new way into the ingress topics, and it grants the
+	// exchange's Kafka principal WRITE on them (agreements/acl).
+	HTTPIngest httpingest.Config `yaml:"http_ingest"`
 }
 
 // Kafka is the external cluster: the connection block, the consumer group
@@ -347,6 +367,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("kafka.replication_factor: %d, must be at least 1", c.Kafka.ReplicationFactor))
 	}
 	if err := c.Worker.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Connectors.HTTPIngest.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Database.URL == "" {

@@ -200,3 +200,29 @@ func TestWorkerTuning(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPIngestBlock: connectors.http_ingest is off by default in serve,
+// read strictly when given, and its bad limits are reported.
+func TestHTTPIngestBlock(t *testing.T) {
+	if Defaults().Connectors.HTTPIngest.Enabled {
+		t.Fatal("http_ingest enabled by default in serve")
+	}
+	base := "database: {url: sqlite:///x.db}\ncontracts: {dir: c}\nsecrets: {key_file: k}\nkafka: {brokers: [k:9092]}\n"
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(base+"connectors:\n  http_ingest:\n    enabled: true\n    max_records: 100\n    idempotency_ttl: 1h\n"), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := cfg.Connectors.HTTPIngest; !h.Enabled || h.MaxRecords != 100 || h.IdempotencyTTL != time.Hour {
+		t.Errorf("http_ingest = %+v, want enabled, max_records 100, idempotency_ttl 1h", h)
+	}
+	os.WriteFile(p, []byte(base+"connectors:\n  http_ingest:\n    max_recrods: 100\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "max_recrods") {
+		t.Errorf("a misspelt key: %v, want it named", err)
+	}
+	os.WriteFile(p, []byte(base+"connectors:\n  http_ingest:\n    max_records: 100\n    burst: 10\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "burst 10 is below max_records 100") {
+		t.Errorf("burst below max_records: %v, want it refused", err)
+	}
+}
