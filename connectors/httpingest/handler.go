@@ -237,7 +237,7 @@ func (h *Handler) serve(ctx context.Context, r *http.Request, dataset string, p 
 // agency post; anyone else gets a 403 naming the missing right.
 func authorize(p *auth.Principal, dataset, owner string) *auth.Error {
 	if p.Kind != auth.KindAgency || !p.HasRole(auth.RolePublisher) {
-		return auth.Forbidden(auth.RolePublisher, fmt.Sprintf("posting records of %s needs the role publisher of agency %s; %s holds neither", dataset, owner, p))
+		return auth.Forbidden("role", fmt.Sprintf("posting records of %s needs the role publisher of agency %s; %s holds neither", dataset, owner, p))
 	}
 	if p.Agency != owner {
 		return auth.Forbidden("agency", fmt.Sprintf("posting records of %s needs a publisher of its owner %s; %s publishes for %s", dataset, owner, p, p.Agency))

@@ -24,22 +24,8 @@ func TestOpenAPISecurity(t *testing.T) {
 		}
 	}
 	for path, item := range doc["paths"].(map[string]any) {
-		op := item.(map[string]any)["get"].(map[string]any)
-		sec, _ := op["security"].([]any)
-		var names []string
-		for _, req := range sec {
-			for n := range req.(map[string]any) {
-				names = append(names, n)
-			}
-		}
-		slices.Sort(names)
-		if !slices.Equal(names, []string{"basicAuth", "bearerAuth", "mutualTLS"}) {
-			t.Errorf("%s: security %v", path, names)
-		}
-		for _, code := range []string{"401", "403"} {
-			if op["responses"].(map[string]any)[code] == nil {
-				t.Errorf("%s: no %s response documented", path, code)
-			}
+		for method, o := range item.(map[string]any) {
+			checkOperationSecurity(t, method+" "+path, o.(map[string]any))
 		}
 	}
 
@@ -53,5 +39,27 @@ func TestOpenAPISecurity(t *testing.T) {
 	}
 	for _, b := range conform(doc, responseSchema(t, doc, "/api/v1/audit", "401"), body, "$") {
 		t.Errorf("401 body: %s", b)
+	}
+}
+
+// checkOperationSecurity: op requires bearer, Basic or mutual TLS and
+// documents 401 and 403.
+func checkOperationSecurity(t *testing.T, path string, op map[string]any) {
+	t.Helper()
+	sec, _ := op["security"].([]any)
+	var names []string
+	for _, req := range sec {
+		for n := range req.(map[string]any) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"basicAuth", "bearerAuth", "mutualTLS"}) {
+		t.Errorf("%s: security %v", path, names)
+	}
+	for _, code := range []string{"401", "403"} {
+		if op["responses"].(map[string]any)[code] == nil {
+			t.Errorf("%s: no %s response documented", path, code)
+		}
 	}
 }
