@@ -59,7 +59,7 @@ func (h *Handler) produceAll(ctx context.Context, dataset string, ds Dataset, el
 	defer cancel()
 	positions, err := h.producer.Produce(pctx, names.Ingress(dataset), msgs)
 	if err != nil {
-		a := errorAnswer(http.StatusServiceUnavailable, fmt.Sprintf("Kafka did not acknowledge all %d records within %v: none of this request is accepted (some may have been written); retry with the same Idempotency-Key", len(msgs), h.cfg.ProduceTimeout))
+		a := errorAnswer(http.StatusServiceUnavailable, fmt.Sprintf("Kafka did not acknowledge all %d records (in %v, or it refused them: the exchange logs why): none of this request is accepted, though some may have been written; retry with the same Idempotency-Key", len(msgs), h.cfg.ProduceTimeout))
 		a.retryAfter, a.err = produceRetryAfter, err
 		return a
 	}
@@ -121,10 +121,10 @@ func (h *Handler) idempotent(ctx context.Context, key, dataset string, body []by
 		a := errorAnswer(http.StatusServiceUnavailable, "the Idempotency-Key store cannot be reached; retry")
 		a.retryAfter, a.err = produceRetryAfter, err
 		return a
-	case !claimed && !bytes.Equal(prior.RequestHash, c.RequestHash):
-		return errorAnswer(http.StatusUnprocessableEntity, "this Idempotency-Key was used with a different request (dataset or body); use a new key for a new request")
 	case !claimed && prior.Status == 0:
 		return errorAnswer(http.StatusConflict, "a request with this Idempotency-Key is in progress; retry once it has been answered")
+	case !claimed && !bytes.Equal(prior.RequestHash, c.RequestHash):
+		return errorAnswer(http.StatusUnprocessableEntity, "this Idempotency-Key was used with a different request (dataset or body); use a new key for a new request")
 	case !claimed:
 		return answer{status: prior.Status, body: prior.Body, replayed: true}
 	}
