@@ -30,7 +30,6 @@ import (
 	"github.com/exchange-gov/exchange/exchange/tools/kafkatest"
 )
 
-
 // sampleRecords are n records of health.immunisations as JSON objects,
 // from the example sample file, fresh (administered now) and with unique
 // record ids under tag.
@@ -343,7 +342,9 @@ func TestHTTPIngestBrokerStoppedMidRequest(t *testing.T) {
 		return nil, errors.New("broker stopped"), true
 	})
 	done := make(chan ingestResult, 1)
-	go func() { done <- postRecords(t, base, immunisations, &healthPub, "stopped-1", mustJSON(t, sampleRecords(t, "lost", 5))) }()
+	go func() {
+		done <- postRecords(t, base, immunisations, &healthPub, "stopped-1", mustJSON(t, sampleRecords(t, "lost", 5)))
+	}()
 	<-arrived
 	b.Close()
 	res := <-done
