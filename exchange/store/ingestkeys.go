@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -40,3 +41,46 @@ type IngestKeys interface {
 // ClaimAttempts bounds a claim's loop: the entry it collided with may be
 // released between its insert and its read, and then it tries again.
 const ClaimAttempts = 3
+
+// IngestKeySQL is what a backend does for ClaimIngestKey, each a
+// statement of its own dialect; Claim runs the protocol both share.
+type IngestKeySQL struct {
+	// Free deletes the key's entry if it expired or its lock ran out.
+	Free func() error
+	// Insert stores the claim unless the key has an entry; true if stored.
+	Insert func() (bool, error)
+	// Read returns the key's entry; found false when there is none.
+	Read func() (prior IngestKey, found bool, err error)
+}
+
+// ClaimIngestKey runs the claim protocol of IngestKeys.ClaimIngestKey over
+// a backend's statements: free a dead entry, insert (the primary key
+// decides between concurrent claims), else read the entry that won,
+// trying again if it was released between the insert and the read.
+func ClaimIngestKey(k IngestKey, q IngestKeySQL) (IngestKey, bool, error) {
+	for range ClaimAttempts {
+		if err := q.Free(); err != nil {
+			return IngestKey{}, false, fmt.Errorf("freeing idempotency key of %s: %w", k.Principal, err)
+		}
+		claimed, err := q.Insert()
+		if err != nil {
+			return IngestKey{}, false, fmt.Errorf("claiming idempotency key of %s: %w", k.Principal, err)
+		}
+		if claimed {
+			return k, true, nil
+		}
+		prior, found, err := q.Read()
+		if err != nil {
+			return IngestKey{}, false, fmt.Errorf("reading idempotency key of %s: %w", k.Principal, err)
+		}
+		if found {
+			return prior, false, nil
+		}
+	}
+	return IngestKey{}, false, fmt.Errorf("claiming idempotency key of %s: taken and released %d times in a row", k.Principal, ClaimAttempts)
+}
+
+// FromMicros turns the stored microsecond times of an entry into prior's.
+func (k *IngestKey) FromMicros(created, expires, locked int64) {
+	k.Created, k.Expires, k.LockedUntil = time.UnixMicro(created).UTC(), time.UnixMicro(expires).UTC(), time.UnixMicro(locked).UTC()
+}

@@ -14,37 +14,32 @@ import (
 // ClaimIngestKey claims k unless a live entry holds its principal and key
 // (store.IngestKeys). The primary key decides between concurrent claims.
 func (db *DB) ClaimIngestKey(ctx context.Context, k store.IngestKey, now time.Time) (store.IngestKey, bool, error) {
-	nowUS := now.UnixMicro()
-	for range store.ClaimAttempts {
-		if _, err := db.pool.Exec(ctx, `DELETE FROM ingest_idempotency WHERE principal = $1 AND idem_key = $2
-			AND (expires_us <= $3 OR (status = 0 AND locked_until_us <= $3))`, k.Principal, k.Key, nowUS); err != nil {
-			return store.IngestKey{}, false, fmt.Errorf("freeing idempotency key of %s: %w", k.Principal, classify(ctx, err))
-		}
-		tag, err := db.pool.Exec(ctx, `INSERT INTO ingest_idempotency
-			(principal, idem_key, request_hash, status, created_us, expires_us, locked_until_us)
-			VALUES ($1, $2, $3, 0, $4, $5, $6) ON CONFLICT (principal, idem_key) DO NOTHING`,
-			k.Principal, k.Key, k.RequestHash, k.Created.UnixMicro(), k.Expires.UnixMicro(), k.LockedUntil.UnixMicro())
-		if err != nil {
-			return store.IngestKey{}, false, fmt.Errorf("claiming idempotency key of %s: %w", k.Principal, classify(ctx, err))
-		}
-		if tag.RowsAffected() == 1 {
-			return k, true, nil
-		}
-		prior := store.IngestKey{Principal: k.Principal, Key: k.Key}
-		var created, expires, locked int64
-		err = db.pool.QueryRow(ctx, `SELECT request_hash, status, body, created_us, expires_us, locked_until_us
-			FROM ingest_idempotency WHERE principal = $1 AND idem_key = $2`, k.Principal, k.Key).
-			Scan(&prior.RequestHash, &prior.Status, &prior.Body, &created, &expires, &locked)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // released meanwhile: claim again
-		}
-		if err != nil {
-			return store.IngestKey{}, false, fmt.Errorf("reading idempotency key of %s: %w", k.Principal, classify(ctx, err))
-		}
-		prior.Created, prior.Expires, prior.LockedUntil = time.UnixMicro(created).UTC(), time.UnixMicro(expires).UTC(), time.UnixMicro(locked).UTC()
-		return prior, false, nil
-	}
-	return store.IngestKey{}, false, fmt.Errorf("claiming idempotency key of %s: taken and released %d times in a row", k.Principal, store.ClaimAttempts)
+	return store.ClaimIngestKey(k, store.IngestKeySQL{
+		Free: func() error {
+			_, err := db.pool.Exec(ctx, `DELETE FROM ingest_idempotency WHERE principal = $1 AND idem_key = $2
+				AND (expires_us <= $3 OR (status = 0 AND locked_until_us <= $3))`, k.Principal, k.Key, now.UnixMicro())
+			return classify(ctx, err)
+		},
+		Insert: func() (bool, error) {
+			tag, err := db.pool.Exec(ctx, `INSERT INTO ingest_idempotency
+				(principal, idem_key, request_hash, status, created_us, expires_us, locked_until_us)
+				VALUES ($1, $2, $3, 0, $4, $5, $6) ON CONFLICT (principal, idem_key) DO NOTHING`,
+				k.Principal, k.Key, k.RequestHash, k.Created.UnixMicro(), k.Expires.UnixMicro(), k.LockedUntil.UnixMicro())
+			return err == nil && tag.RowsAffected() == 1, classify(ctx, err)
+		},
+		Read: func() (store.IngestKey, bool, error) {
+			prior := store.IngestKey{Principal: k.Principal, Key: k.Key}
+			var created, expires, locked int64
+			err := db.pool.QueryRow(ctx, `SELECT request_hash, status, body, created_us, expires_us, locked_until_us
+				FROM ingest_idempotency WHERE principal = $1 AND idem_key = $2`, k.Principal, k.Key).
+				Scan(&prior.RequestHash, &prior.Status, &prior.Body, &created, &expires, &locked)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return prior, false, nil
+			}
+			prior.FromMicros(created, expires, locked)
+			return prior, err == nil, classify(ctx, err)
+		},
+	})
 }
 
 // AnswerIngestKey records the answer of a claimed key.

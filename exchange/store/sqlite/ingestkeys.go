@@ -13,37 +13,36 @@ import (
 // ClaimIngestKey claims k unless a live entry holds its principal and key
 // (store.IngestKeys). The primary key decides between concurrent claims.
 func (db *DB) ClaimIngestKey(ctx context.Context, k store.IngestKey, now time.Time) (store.IngestKey, bool, error) {
-	nowUS := now.UnixMicro()
-	for range store.ClaimAttempts {
-		if _, err := db.w.ExecContext(ctx, `DELETE FROM ingest_idempotency WHERE principal = ? AND idem_key = ?
-			AND (expires_us <= ? OR (status = 0 AND locked_until_us <= ?))`, k.Principal, k.Key, nowUS, nowUS); err != nil {
-			return store.IngestKey{}, false, fmt.Errorf("freeing idempotency key of %s: %w", k.Principal, classify(ctx, err))
-		}
-		res, err := db.w.ExecContext(ctx, `INSERT INTO ingest_idempotency
-			(principal, idem_key, request_hash, status, created_us, expires_us, locked_until_us)
-			VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (principal, idem_key) DO NOTHING`,
-			k.Principal, k.Key, k.RequestHash, k.Created.UnixMicro(), k.Expires.UnixMicro(), k.LockedUntil.UnixMicro())
-		if err != nil {
-			return store.IngestKey{}, false, fmt.Errorf("claiming idempotency key of %s: %w", k.Principal, classify(ctx, err))
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return k, true, nil
-		}
-		prior := store.IngestKey{Principal: k.Principal, Key: k.Key}
-		var created, expires, locked int64
-		err = db.w.QueryRowContext(ctx, `SELECT request_hash, status, body, created_us, expires_us, locked_until_us
-			FROM ingest_idempotency WHERE principal = ? AND idem_key = ?`, k.Principal, k.Key).
-			Scan(&prior.RequestHash, &prior.Status, &prior.Body, &created, &expires, &locked)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // released meanwhile: claim again
-		}
-		if err != nil {
-			return store.IngestKey{}, false, fmt.Errorf("reading idempotency key of %s: %w", k.Principal, classify(ctx, err))
-		}
-		prior.Created, prior.Expires, prior.LockedUntil = time.UnixMicro(created).UTC(), time.UnixMicro(expires).UTC(), time.UnixMicro(locked).UTC()
-		return prior, false, nil
-	}
-	return store.IngestKey{}, false, fmt.Errorf("claiming idempotency key of %s: taken and released %d times in a row", k.Principal, store.ClaimAttempts)
+	return store.ClaimIngestKey(k, store.IngestKeySQL{
+		Free: func() error {
+			_, err := db.w.ExecContext(ctx, `DELETE FROM ingest_idempotency WHERE principal = ? AND idem_key = ?
+				AND (expires_us <= ? OR (status = 0 AND locked_until_us <= ?))`, k.Principal, k.Key, now.UnixMicro(), now.UnixMicro())
+			return classify(ctx, err)
+		},
+		Insert: func() (bool, error) {
+			res, err := db.w.ExecContext(ctx, `INSERT INTO ingest_idempotency
+				(principal, idem_key, request_hash, status, created_us, expires_us, locked_until_us)
+				VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (principal, idem_key) DO NOTHING`,
+				k.Principal, k.Key, k.RequestHash, k.Created.UnixMicro(), k.Expires.UnixMicro(), k.LockedUntil.UnixMicro())
+			if err != nil {
+				return false, classify(ctx, err)
+			}
+			n, err := res.RowsAffected()
+			return n == 1, err
+		},
+		Read: func() (store.IngestKey, bool, error) {
+			prior := store.IngestKey{Principal: k.Principal, Key: k.Key}
+			var created, expires, locked int64
+			err := db.w.QueryRowContext(ctx, `SELECT request_hash, status, body, created_us, expires_us, locked_until_us
+				FROM ingest_idempotency WHERE principal = ? AND idem_key = ?`, k.Principal, k.Key).
+				Scan(&prior.RequestHash, &prior.Status, &prior.Body, &created, &expires, &locked)
+			if errors.Is(err, sql.ErrNoRows) {
+				return prior, false, nil
+			}
+			prior.FromMicros(created, expires, locked)
+			return prior, err == nil, classify(ctx, err)
+		},
+	})
 }
 
 // AnswerIngestKey records the answer of a claimed key.
