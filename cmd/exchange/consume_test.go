@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
@@ -64,7 +65,7 @@ func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.kafka, err = startDevKafka(ctx, devKafkaConfig{addr: "127.0.0.1:0", dataDir: data, contracts: contracts, registry: s.registry, partitions: 3, insecure: insecure, log: log})
+	s.kafka, err = startDevKafka(ctx, devKafkaConfig{addr: "127.0.0.1:0", dataDir: data, contracts: contracts, registry: s.registry, partitions: 3, insecure: insecure, httpIngest: true, log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +79,7 @@ func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string
 		ReloadInterval: 50 * time.Millisecond,
 		Logger:         log,
 		HTTP:           sec,
+		HTTPIngest:     httpingest.Config{Enabled: true}, // as exchange dev
 	})
 	if err != nil {
 		t.Fatal(err)
