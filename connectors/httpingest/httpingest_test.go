@@ -115,10 +115,11 @@ func (s staticDatasets) Dataset(id string) (Dataset, bool) { d, ok := s[id]; ret
 // that authenticates every request as the publisher of agency "bench".
 type benchWorld struct {
 	url   string
+	kc    *kafkaclient.Clients
 	close func()
 }
 
-func newBenchWorld(b *testing.B, dataset string, partitions int) *benchWorld {
+func newBenchWorld(b testing.TB, dataset string, partitions int) *benchWorld {
 	b.Helper()
 	ctx := context.Background()
 	broker, err := devbroker.Start("127.0.0.1:0", devbroker.DefaultPartitions(partitions))
@@ -148,7 +149,7 @@ func newBenchWorld(b *testing.B, dataset string, partitions int) *benchWorld {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), auth.AgencyPrincipal(auth.MethodBasic, "bench", "bench"))))
 	}))
-	return &benchWorld{url: srv.URL + "/api/v1/datasets/" + dataset + "/records", close: func() {
+	return &benchWorld{url: srv.URL + "/api/v1/datasets/" + dataset + "/records", kc: kc, close: func() {
 		srv.Close()
 		p.Close()
 		kc.Close()
@@ -203,5 +204,80 @@ func BenchmarkHTTPIngest(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(b.N*batch)/elapsed.Seconds(), "records/s")
 		})
+	}
+}
+
+// TestConcurrentRequestsGetTheirOwnPositions: requests posted at once
+// share one writer and its batches; each answer's positions are where its
+// own records are (the record at each position has the key, record_id,
+// sent at that index), and no two records share a position.
+func TestConcurrentRequestsGetTheirOwnPositions(t *testing.T) {
+	w := newBenchWorld(t, "bench.concurrent", 3)
+	defer w.close()
+	const requests, size = 8, 40
+	type result struct {
+		round     int
+		positions []Position
+		err       error
+	}
+	results := make(chan result, requests)
+	for r := range requests {
+		go func() {
+			resp, err := http.Post(w.url, "application/json", strings.NewReader(string(benchBody(size, r))))
+			if err != nil {
+				results <- result{r, nil, err}
+				return
+			}
+			defer resp.Body.Close()
+			var a struct {
+				Accepted  int        `json:"accepted"`
+				Positions []Position `json:"positions"`
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if err := json.Unmarshal(body, &a); err != nil || resp.StatusCode != 200 || a.Accepted != size {
+				results <- result{r, nil, fmt.Errorf("%d %s", resp.StatusCode, body)}
+				return
+			}
+			results <- result{r, a.Positions, nil}
+		}()
+	}
+	seen := map[Position]bool{}
+	for range requests {
+		res := <-results
+		if res.err != nil {
+			t.Fatalf("request %d: %v", res.round, res.err)
+		}
+		for i, p := range res.positions {
+			if seen[p] {
+				t.Fatalf("position %+v answered twice", p)
+			}
+			seen[p] = true
+			if key := keyAt(t, w.kc, "bench.concurrent", p); key != fmt.Sprintf("r-%d-%d", res.round, i) {
+				t.Fatalf("request %d record %d answered at %+v, where the record is %q", res.round, i, p, key)
+			}
+		}
+	}
+}
+
+// keyAt is the key of the record at p of the dataset's ingress topic.
+func keyAt(t *testing.T, kc *kafkaclient.Clients, dataset string, p Position) string {
+	t.Helper()
+	res, err := kc.Admin().Fetch(context.Background(), &kafka.FetchRequest{Topic: names.Ingress(dataset), Partition: p.Partition,
+		Offset: p.Offset, MaxBytes: 1 << 20})
+	if err == nil {
+		err = res.Error
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r, err := res.Records.ReadRecord()
+		if err != nil {
+			t.Fatalf("no record at %+v: %v", p, err)
+		}
+		if r.Offset == p.Offset {
+			key, _ := io.ReadAll(r.Key)
+			return string(key)
+		}
 	}
 }
