@@ -281,3 +281,28 @@ func keyAt(t *testing.T, kc *kafkaclient.Clients, dataset string, p Position) st
 		}
 	}
 }
+
+// TestLimiters: a principal's bucket refuses what it does not hold, with
+// the wait until it will, and spends nothing then; principals do not
+// share buckets; an idle principal's full bucket is forgotten.
+func TestLimiters(t *testing.T) {
+	l := newLimiters(10, 20)
+	now := time.Unix(1000, 0)
+	if ok, _ := l.take("a", 20, now); !ok {
+		t.Fatal("a full bucket refused its burst")
+	}
+	ok, wait := l.take("a", 5, now)
+	if ok || wait != 500*time.Millisecond || retryAfterSeconds(wait) != 1 {
+		t.Fatalf("an empty bucket: %v, wait %v; want refused, 0.5s", ok, wait)
+	}
+	if ok, _ := l.take("a", 5, now.Add(500*time.Millisecond)); !ok {
+		t.Fatal("refused after the wait it named: the refusal spent tokens")
+	}
+	if ok, _ := l.take("b", 20, now); !ok {
+		t.Fatal("another principal limited by a's bucket")
+	}
+	l.prune(now.Add(10 * time.Second))
+	if len(l.by) != 0 {
+		t.Fatalf("%d buckets kept after both refilled", len(l.by))
+	}
+}

@@ -144,8 +144,9 @@ func (h *Handler) idempotent(ctx context.Context, key, dataset string, body []by
 	return a
 }
 
-// RunPurge deletes expired Idempotency-Key entries now and every interval
-// (default an hour) until ctx ends. Without a key store it just waits.
+// RunPurge deletes expired Idempotency-Key entries and forgets idle
+// principals' rate buckets, now and every interval (default an hour),
+// until ctx ends.
 func (h *Handler) RunPurge(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = time.Hour
@@ -153,6 +154,7 @@ func (h *Handler) RunPurge(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		h.limits.prune(h.now())
 		if h.keys != nil {
 			n, err := h.keys.Purge(ctx, h.now())
 			switch {

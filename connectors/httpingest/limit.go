@@ -43,6 +43,19 @@ func (l *limiters) take(principal string, n int, now time.Time) (ok bool, retryA
 	return true, 0
 }
 
+// prune forgets the buckets that are full at now: their principals are
+// idle, and a new bucket starts full, so nothing changes for them. It
+// keeps the map to the principals active within a refill.
+func (l *limiters) prune(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, lim := range l.by {
+		if lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.by, p)
+		}
+	}
+}
+
 // retryAfterSeconds is a Retry-After value: whole seconds, at least 1.
 func retryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
