@@ -84,8 +84,10 @@ ready() {
 
 server_up() {
   # -w waits until the server accepts connections, bounded by -t.
+  # wal_level=logical and the slot/sender limits let the outbox connector's
+  # tests use logical replication (connectors/outbox).
   if ! as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t "$READY_TIMEOUT" \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR/sock" start >&2; then
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR/sock -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20" start >&2; then
     echo "---- last lines of $PG_DIR/server.log" >&2
     tail -n 30 "$PG_DIR/server.log" >&2 || true
     return 1
