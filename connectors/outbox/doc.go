@@ -28,16 +28,20 @@
 // replication (github.com/jackc/pglogrepl, pgoutput plugin) from a
 // publication on the outbox table (inserts only) through a persistent
 // replication slot. Committed inserts arrive in commit order; they are
-// produced with acks=all and the slot's confirmed LSN (the stored
-// position) is advanced only past transactions whose every row Kafka
-// acknowledged (or that were dead-lettered). A restart resumes at the slot's
-// position: rows after it are published again (at least once), none are
-// skipped. The connector does not delete rows in this mode: the agency's
-// system may delete them in the same transaction that inserts them (the row
-// still reaches the connector through the WAL) or on its own schedule.
-// Needs wal_level=logical, a role with REPLICATION, and a free slot; an
-// unused slot holds WAL on the agency's server, so drop it
-// (SELECT pg_drop_replication_slot('<slot>')) when the connector is retired.
+// produced with acks=all, then deleted from the outbox (dead letters
+// stored), and only then is the slot's confirmed LSN (the stored position)
+// advanced past their transactions. At every start the rows still in the
+// table up to its highest id are first published and deleted as poll does:
+// rows written before the slot existed, or published but not yet deleted
+// when the connector stopped; everything committed later comes from the
+// slot. A restart resumes at the slot's position: rows after it are
+// published again (at least once), none are skipped. The agency's system
+// may also delete its rows in the transaction that inserts them (they
+// still reach the connector through the WAL). Needs wal_level=logical, a
+// role with REPLICATION that owns the table (for CREATE PUBLICATION), and a
+// free slot; an unused slot holds WAL on the agency's server, so drop it
+// (SELECT pg_drop_replication_slot('<slot>')) when the connector is
+// retired.
 //
 // poll (where the agency cannot grant replication): in one transaction,
 //
