@@ -40,6 +40,7 @@ type world struct {
 	broker *kafkatest.SASLBroker
 	schema *schemas.SchemaVersion
 	topic  string
+	admin  *kafka.Client // as the exchange, the only reader of ingress.*
 }
 
 func newWorld(t *testing.T) *world {
@@ -53,7 +54,8 @@ func newWorld(t *testing.T) *world {
 	}
 	w.schema = s
 	w.broker = kafkatest.Kfake(t, []string{"exchange"}, []string{testAgency})
-	admin := w.clients("exchange").Admin()
+	w.admin = w.clients("exchange").Admin()
+	admin := w.admin
 	ctx := testCtx(t)
 	resp, err := admin.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: w.topic, NumPartitions: 3, ReplicationFactor: 1}}})
 	if err != nil || resp.Errors[w.topic] != nil {
@@ -153,19 +155,7 @@ type consumed struct {
 func (w *world) readAll() map[int32][]consumed {
 	w.t.Helper()
 	ctx := testCtx(w.t)
-	admin := w.clients("exchange").Admin()
-	var reqs []kafka.OffsetRequest
-	for p := 0; p < 3; p++ {
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	offs, err := admin.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{w.topic: reqs}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var total int64
-	for _, po := range offs.Topics[w.topic] {
-		total += po.LastOffset
-	}
+	total := w.topicEnd()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(w.broker.Brokers...), kgo.ConsumeTopics(w.topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.SASL(scram.Auth{User: "exchange", Pass: w.broker.Password(w.t, "exchange")}.AsSha512Mechanism()))
@@ -228,26 +218,7 @@ func testRestarts(t *testing.T, mode string) {
 	if mode == ModeReplication {
 		t.Cleanup(func() { w.dropSlot(slot) }) // before the database is dropped
 	}
-	// Rows written before the connector ever ran (before the slot exists).
-	for k := 0; k < faultKeys; k++ {
-		w.insert(k, 0, 1)
-	}
-	w.exec(`INSERT INTO exchange_outbox (dataset, payload) VALUES
-		($1, '{"record_id":"bad-1","seq":"not a number"}'), ($1, '{"record_id":"bad-2","seq":1,"extra":true}'),
-		('tax.returns', '{"record_id":"foreign","seq":1}')`, testDataset)
-	var writers sync.WaitGroup
-	for k := 0; k < faultKeys; k++ {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for seq := 1; seq < faultPerKey; {
-				n := min(1+seq%3, faultPerKey-seq) // 1 to 3 rows of the key per transaction
-				w.insert(k, seq, n)
-				seq += n
-				time.Sleep(25 * time.Millisecond) // pace the writers so the kills land mid-stream
-			}
-		}()
-	}
+	writers := w.startWriters()
 	var mu sync.Mutex
 	from := map[string]int{} // batches by where they came from
 	count := func(src string) {
@@ -276,19 +247,51 @@ func testRestarts(t *testing.T, mode string) {
 	if mode == ModeReplication && from["stream"] == 0 {
 		t.Fatalf("replication: no batch came through the slot (%v): the stream was not exercised", from)
 	}
-
-	f := w.check(w.readAll())
-	line := fmt.Sprintf("sent %d, published %d, dead-lettered %d, duplicates %d, lost %d, out of order %d",
-		f.sent, f.published, f.dead, f.duplicates, f.lost, f.outOfOrder)
-	t.Logf("%s: %s", t.Name(), line)
-	fmt.Printf("%s: %s\n", t.Name(), line)
-	if f.lost != 0 || f.outOfOrder != 0 || f.dead != faultBadRows {
-		t.Fatalf("%s; problems: %s", line, strings.Join(f.errs, "; "))
-	}
+	f, line := w.report()
 	if f.duplicates == 0 {
 		t.Fatalf("%s: no duplicates although every instance was killed between the acks and the stored position: the kills did not happen", line)
 	}
+}
+
+// startWriters inserts the test's rows: seq 0 of every key and the bad
+// rows at once (before any connector ran: before the slot exists), the
+// rest by one writer per key, 1 to 3 rows of the key per transaction.
+func (w *world) startWriters() *sync.WaitGroup {
+	for k := 0; k < faultKeys; k++ {
+		w.insert(k, 0, 1)
+	}
+	w.exec(`INSERT INTO exchange_outbox (dataset, payload) VALUES
+		($1, '{"record_id":"bad-1","seq":"not a number"}'), ($1, '{"record_id":"bad-2","seq":1,"extra":true}'),
+		('tax.returns', '{"record_id":"foreign","seq":1}')`, testDataset)
+	var writers sync.WaitGroup
+	for k := 0; k < faultKeys; k++ {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for seq := 1; seq < faultPerKey; {
+				n := min(1+seq%3, faultPerKey-seq)
+				w.insert(k, seq, n)
+				seq += n
+				time.Sleep(25 * time.Millisecond) // pace the writers so the kills land mid-stream
+			}
+		}()
+	}
+	return &writers
+}
+
+// report reads the topic, prints the fault figures and fails the test on
+// a lost or misordered row or a wrong dead-letter table.
+func (w *world) report() (figures, string) {
+	f := w.check(w.readAll())
+	line := fmt.Sprintf("sent %d, published %d, dead-lettered %d, duplicates %d, lost %d, out of order %d",
+		f.sent, f.published, f.dead, f.duplicates, f.lost, f.outOfOrder)
+	w.t.Logf("%s: %s", w.t.Name(), line)
+	fmt.Printf("%s: %s\n", w.t.Name(), line)
+	if f.lost != 0 || f.outOfOrder != 0 || f.dead != faultBadRows || len(f.errs) > 0 {
+		w.t.Fatalf("%s; problems: %s", line, strings.Join(f.errs, "; "))
+	}
 	w.checkDeadLetters()
+	return f, line
 }
 
 // insert writes rows seq..seq+n-1 of key k in one transaction.
