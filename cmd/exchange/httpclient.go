@@ -13,6 +13,7 @@ import (
 
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // How client commands (publish, consume, agreement validate) authenticate
@@ -86,19 +87,7 @@ func (a apiAuth) client() (*http.Client, error) {
 	default:
 		return nil, nil
 	}
-	return &http.Client{Transport: authTransport{header: header, base: http.DefaultTransport}}, nil
-}
-
-// authTransport adds an Authorization header to every request.
-type authTransport struct {
-	header string
-	base   http.RoundTripper
-}
-
-func (t authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", t.header)
-	return t.base.RoundTrip(r)
+	return registryhttp.AuthClient(header), nil
 }
 
 // withProperties fills a from a client properties file's registry user info

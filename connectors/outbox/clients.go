@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // KafkaClients connects as the agency: from kafka_credentials (a client
@@ -64,17 +65,5 @@ func (c Config) RegistryClient() (*http.Client, error) {
 	if header == "" {
 		return http.DefaultClient, nil
 	}
-	return &http.Client{Transport: authTransport{header: header, base: http.DefaultTransport}}, nil
-}
-
-// authTransport adds an Authorization header to every request.
-type authTransport struct {
-	header string
-	base   http.RoundTripper
-}
-
-func (t authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", t.header)
-	return t.base.RoundTrip(r)
+	return registryhttp.AuthClient(header), nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,12 +42,19 @@ type world struct {
 	schema *schemas.SchemaVersion
 	topic  string
 	admin  *kafka.Client // as the exchange, the only reader of ingress.*
+	db     *pgxpool.Pool // the agency's database, as its system writes it
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, topic: names.Ingress(testDataset)}
 	w.dbURL = storetest.CreateDatabase(t, storetest.PostgresURL(t))
+	db, err := pgxpool.New(context.Background(), w.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close) // before the database is dropped
+	w.db = db
 	w.exec(outboxDDL)
 	s, err := registryhttp.ParseSchema(names.IngressSubject(testDataset), 1, 7, visitSchema)
 	if err != nil {
@@ -89,11 +97,7 @@ func testCtx(t *testing.T) context.Context {
 func (w *world) exec(sql string, args ...any) {
 	w.t.Helper()
 	ctx := testCtx(w.t)
-	conn, err := pgx.Connect(ctx, w.dbURL)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := w.db
 	if _, err := conn.Exec(ctx, sql, args...); err != nil {
 		w.t.Fatalf("%s: %v", sql, err)
 	}
@@ -297,13 +301,7 @@ func (w *world) report() (figures, string) {
 // insert writes rows seq..seq+n-1 of key k in one transaction.
 func (w *world) insert(k, seq, n int) {
 	ctx := testCtx(w.t)
-	conn, err := pgx.Connect(ctx, w.dbURL)
-	if err != nil {
-		w.t.Error(err)
-		return
-	}
-	defer conn.Close(ctx)
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, w.db, func(tx pgx.Tx) error {
 		for i := seq; i < seq+n; i++ {
 			if _, err := tx.Exec(ctx, `INSERT INTO exchange_outbox (dataset, payload) VALUES ($1, $2)`,
 				testDataset, fmt.Sprintf(`{"record_id":"k-%02d","seq":%d}`, k, i)); err != nil {
@@ -320,11 +318,7 @@ func (w *world) insert(k, seq, n int) {
 func (w *world) count(table string) int {
 	w.t.Helper()
 	ctx := testCtx(w.t)
-	conn, err := pgx.Connect(ctx, w.dbURL)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := w.db
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		w.t.Fatal(err)
@@ -421,11 +415,7 @@ func (w *world) check(got map[int32][]consumed) figures {
 func (w *world) checkDeadLetters() {
 	w.t.Helper()
 	ctx := testCtx(w.t)
-	conn, err := pgx.Connect(ctx, w.dbURL)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := w.db
 	rows, err := conn.Query(ctx, "SELECT payload->>'record_id', dataset, error FROM exchange_outbox_dead ORDER BY id")
 	if err != nil {
 		w.t.Fatal(err)

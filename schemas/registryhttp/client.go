@@ -128,3 +128,23 @@ func ParseSchema(subject string, version, id int, text string) (*schemas.SchemaV
 	}
 	return &schemas.SchemaVersion{Subject: subject, Version: version, ID: id, Text: text, Avro: s}, nil
 }
+
+// AuthClient is an HTTP client that sends header as the Authorization of
+// every request ("Bearer <token>", or "Basic <base64 of user:secret>" as
+// Confluent serializers send basic.auth.user.info): how client commands
+// and connectors call the registry as their principal.
+func AuthClient(header string) *http.Client {
+	return &http.Client{Transport: authTransport{header: header, base: http.DefaultTransport}}
+}
+
+// authTransport adds an Authorization header to every request.
+type authTransport struct {
+	header string
+	base   http.RoundTripper
+}
+
+func (t authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", t.header)
+	return t.base.RoundTrip(r)
+}
