@@ -98,6 +98,7 @@ func runServe(ctx context.Context, args []string) error {
 		HTTP:             sec,
 		SeedFromFiles:    *seed,
 		HTTPIngest:       cfg.Connectors.HTTPIngest,
+		Outboxes:         cfg.Connectors.Outboxes,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/exchange-gov/exchange/connectors/httpingest"
+	"github.com/exchange-gov/exchange/connectors/outbox"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/deliverysig"
@@ -79,6 +80,9 @@ type Config struct {
 	// HTTPIngest is the HTTP ingest connector (connectors.http_ingest):
 	// mounted, and its WRITE on ingress topics granted, only when Enabled.
 	HTTPIngest httpingest.Config
+	// Outboxes are agencies' outbox connectors run in this process
+	// (connectors/outbox; exchange.yaml connectors: outboxes:).
+	Outboxes []outbox.Config
 }
 
 // TimelinessConfig tunes package timeliness in the app.
@@ -413,6 +417,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.IngestEnabled() {
 		run("http ingest key purge", a.runIngest)
+	}
+	for _, o := range a.cfg.Outboxes {
+		run("outbox connector of "+o.Agency, func(ctx context.Context) error { return a.runOutbox(ctx, o) })
 	}
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
 	if mln := a.cfg.HTTP.MetricsListener; mln != nil {

@@ -77,6 +77,10 @@
 //	    burst: 10000               # default max(max_records, 2 × records_per_second)
 //	    produce_timeout: 10s       # Kafka must acknowledge every record (acks=all) within it, else 503
 //	    idempotency_ttl: 24h       # how long an Idempotency-Key's answer is kept
+//	  outboxes:                    # agencies' PostgreSQL outbox tables (connectors/outbox.Config)
+//	    - agency: health
+//	      database: {url_env: HEALTH_OUTBOX_DATABASE_URL}
+//	      kafka_credentials: /etc/exchange/outbox/health.properties
 //
 // Environment overrides: EXCHANGE_KAFKA_BROKERS (comma-separated),
 // EXCHANGE_KAFKA_SASL_MECHANISM, EXCHANGE_KAFKA_SASL_USERNAME,
@@ -107,6 +111,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/exchange-gov/exchange/connectors/httpingest"
+	"github.com/exchange-gov/exchange/connectors/outbox"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
@@ -133,6 +138,9 @@ type Connectors struct {
 	// enabled: it is a new way into the ingress topics, and it grants the
 	// exchange's Kafka principal WRITE on them (agreements/acl).
 	HTTPIngest httpingest.Config `yaml:"http_ingest"`
+	// Outboxes are agencies' PostgreSQL outbox connectors (connectors/outbox;
+	// each also runs alone: exchange connect outbox --config FILE).
+	Outboxes []outbox.Config `yaml:"outboxes"`
 }
 
 // Kafka is the external cluster: the connection block, the consumer group
@@ -250,6 +258,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 		if err := Parse(data, &cfg); err != nil {
 			return cfg, fmt.Errorf("%s: %w", path, err)
+		}
+		for i := range cfg.Connectors.Outboxes {
+			cfg.Connectors.Outboxes[i].ApplyDefaults()
 		}
 	}
 	if getenv == nil {
@@ -387,6 +398,11 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("http.addr: must not be empty"))
 	}
 	errs = append(errs, c.validateHTTPSecurity()...)
+	for i, o := range c.Connectors.Outboxes {
+		if err := o.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("connectors.outboxes[%d]: %w", i, err))
+		}
+	}
 	if c.Tracing.OTLPEndpoint != "" {
 		if err := telemetry.CheckEndpoint(c.Tracing.OTLPEndpoint); err != nil {
 			errs = append(errs, fmt.Errorf("tracing.otlp_endpoint: %w", err))

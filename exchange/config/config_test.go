@@ -226,3 +226,34 @@ func TestHTTPIngestBlock(t *testing.T) {
 		t.Errorf("burst below max_records: %v, want it refused", err)
 	}
 }
+
+// TestConnectorsOutboxes: connectors.outboxes entries are outbox connector
+// configs, defaulted and validated with the rest (a bad one is named by
+// its index).
+func TestConnectorsOutboxes(t *testing.T) {
+	base := `
+kafka: {brokers: [k1:9092]}
+database: {url: postgres://exchange@db/exchange}
+contracts: {dir: /etc/exchange/contracts}
+secrets: {key_file: /var/lib/exchange/secret.key}
+connectors:
+  outboxes:
+    - agency: health
+      database: {url_env: HEALTH_OUTBOX_URL}
+      kafka_credentials: /etc/exchange/outbox/health.properties
+`
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	os.WriteFile(p, []byte(base), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Connectors.Outboxes) != 1 || cfg.Connectors.Outboxes[0].Mode != "auto" || cfg.Connectors.Outboxes[0].Table != "exchange_outbox" {
+		t.Fatalf("outboxes = %+v, want one with the defaults applied", cfg.Connectors.Outboxes)
+	}
+	os.WriteFile(p, []byte(base+"    - agency: tax\n      mode: sometimes\n"), 0o600)
+	_, err = Load(p, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "connectors.outboxes[1]") || !strings.Contains(err.Error(), `mode "sometimes"`) {
+		t.Fatalf("got %v, want an error naming connectors.outboxes[1] and its mode", err)
+	}
+}
