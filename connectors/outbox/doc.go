@@ -59,6 +59,10 @@
 // (it only inserts them) or those rows may go out after later rows of
 // their key.
 //
+// Privileges on the agency's database, both modes: SELECT, UPDATE (for
+// FOR UPDATE) and DELETE on the outbox table; INSERT on the dead-letter
+// table, and CREATE on its schema unless the table is created beforehand.
+//
 // # Rows that do not fit
 //
 // A row whose payload does not fit the dataset's latest schema (checked
