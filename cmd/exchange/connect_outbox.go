@@ -93,3 +93,19 @@ func serveMetrics(addr string, reg *prometheus.Registry) (stop func(), err error
 	}()
 	return func() { _ = srv.Close() }, nil
 }
+
+// outboxFlag adds --outbox FILE (repeatable) to fs: outbox connectors that
+// run inside the process, each from the YAML `exchange connect outbox`
+// reads (loaded and validated as the flag is parsed).
+func outboxFlag(fs *flag.FlagSet) *[]outbox.Config {
+	var out []outbox.Config
+	fs.Func("outbox", "run an agency's outbox connector inside the process, from `FILE` (the YAML of exchange connect outbox); repeatable", func(path string) error {
+		c, err := outbox.Load(path)
+		if err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return &out
+}

@@ -42,6 +42,7 @@ func runDev(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "debug logging")
 	httpIngest := fs.Bool("http-ingest", true, "serve HTTP ingest (POST /api/v1/datasets/{dataset}/records) and grant the exchange WRITE on the ingress topics for it")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
+	outboxes := outboxFlag(fs)
 	usageWith(fs, devHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -98,6 +99,7 @@ func runDev(ctx context.Context, args []string) error {
 		HTTP:                sec,
 		SeedFromFiles:       true, // dev mode seeds: the examples carry their lifecycle
 		HTTPIngest:          httpingest.Config{Enabled: *httpIngest},
+		Outboxes:            *outboxes,
 	})
 	if err != nil {
 		return err
