@@ -85,7 +85,8 @@
 //
 // # Metrics
 //
-// Registered on the prometheus.Registerer of WithRegisterer:
+// Registered on the prometheus.Registerer of WithRegisterer, each with the
+// constant label agency:
 //
 //	exchange_outbox_rows_published_total{dataset}      rows Kafka acknowledged
 //	exchange_outbox_rows_dead_lettered_total{dataset}  rows moved to the dead-letter table
