@@ -97,8 +97,8 @@
 //
 //	exchange connect outbox --config outbox.yaml
 //
-// or inside `exchange dev`/`serve` from the connectors: outboxes: list of
-// exchange.yaml. In Go:
+// or inside `exchange serve` (the connectors: outboxes: list of
+// exchange.yaml) and `exchange dev --outbox outbox.yaml`. In Go:
 //
 //	cfg, err := outbox.Load("outbox.yaml")
 //	c, err := outbox.New(cfg, kc, registryClient, outbox.WithLogger(log))
