@@ -35,7 +35,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{"up": true} // Prometheus's own scrape health
 	re := regexp.MustCompile(`Name:\s*"(exchange_[a-z0-9_]+)"`)
-	err := filepath.WalkDir("../exchange", func(path string, d os.DirEntry, err error) error {
+	walk := func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return err
 		}
@@ -51,9 +51,11 @@ func exportedMetrics(t *testing.T) map[string]bool {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	}
+	for _, dir := range []string{"../exchange", "../connectors"} { // connectors export their own
+		if err := filepath.WalkDir(dir, walk); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !names["exchange_records_in_total"] || !names["exchange_plan_reloads_total"] {
 		t.Fatalf("metric scan found too little: %d names", len(names))
