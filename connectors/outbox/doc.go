@@ -91,7 +91,7 @@
 //	exchange_outbox_rows_published_total{dataset}      rows Kafka acknowledged
 //	exchange_outbox_rows_dead_lettered_total{dataset}  rows moved to the dead-letter table
 //	exchange_outbox_failures_total{stage}              batches that failed (stage: database, schema, produce, replication)
-//	exchange_outbox_lag_seconds                        age of the oldest row of the last batch when it was published; 0 when idle
+//	exchange_outbox_lag_seconds                        age of the oldest row read and not yet published (grows while publishing fails); 0 when caught up
 //
 // # Running it
 //

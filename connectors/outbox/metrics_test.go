@@ -15,8 +15,8 @@ import (
 
 // TestOutboxRegistryDownHoldsRows: while the registry cannot serve the
 // schema, rows are not published, not dead-lettered and not deleted (the
-// failure is counted); once it can, they all go out, and the metrics count
-// what was published and dead-lettered.
+// failure is counted, the lag shows); once it can, they all go out, and the
+// metrics count what was published and dead-lettered.
 func TestOutboxRegistryDownHoldsRows(t *testing.T) {
 	w := newWorld(t)
 	for k := 0; k < 5; k++ {
@@ -55,11 +55,17 @@ func TestOutboxRegistryDownHoldsRows(t *testing.T) {
 	if got := testutil.ToFloat64(c.m.failures.WithLabelValues(stageSchema)); got < 1 {
 		t.Fatalf("failures{stage=schema} = %v, want >= 1", got)
 	}
+	if got := testutil.ToFloat64(c.m.lag); got <= 0 {
+		t.Fatalf("lag_seconds = %v while rows wait, want > 0", got)
+	}
 	down.Store(false)
 	waitFor(t, "the outbox to empty", func() bool { return w.count("exchange_outbox") == 0 })
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if got := testutil.ToFloat64(c.m.lag); got != 0 {
+		t.Errorf("lag_seconds = %v caught up, want 0", got)
 	}
 	if got := testutil.ToFloat64(c.m.published.WithLabelValues(testDataset)); got != 5 {
 		t.Errorf("rows_published_total = %v, want 5", got)

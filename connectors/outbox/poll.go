@@ -24,7 +24,6 @@ func (c *Connector) runPoll(ctx context.Context, progressed *bool) error {
 			*progressed = true
 			continue
 		}
-		c.m.lag.Set(0)
 		if !sleep(ctx, c.cfg.PollInterval) {
 			return ctx.Err()
 		}
@@ -49,9 +48,14 @@ func (c *Connector) pollOnce(ctx context.Context, conn *pgx.Conn, upTo int64) (n
 		return 0, false, nil
 	}
 	rows, err := c.selectRows(ctx, tx, upTo)
-	if err != nil || len(rows) == 0 {
+	if err != nil {
 		return 0, true, wrapDB(err)
 	}
+	if len(rows) == 0 {
+		c.m.caughtUp()
+		return 0, true, nil
+	}
+	c.m.waiting(rows)
 	dead, err := c.pub.publish(ctx, rows)
 	if err != nil {
 		return 0, true, err
@@ -65,7 +69,8 @@ func (c *Connector) pollOnce(ctx context.Context, conn *pgx.Conn, upTo int64) (n
 	if err := tx.Commit(ctx); err != nil {
 		return 0, true, &stageError{stageDatabase, fmt.Errorf("committing a published batch of %s: %w", c.cfg.Table, err)}
 	}
-	c.pub.observe(rows, dead)
+	c.m.caughtUp() // until the next batch is read
+	c.pub.observe(dead)
 	return len(rows), true, nil
 }
 

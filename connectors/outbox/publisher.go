@@ -171,18 +171,9 @@ func (p *publisher) writer(ds string) *kafka.Writer {
 	return w
 }
 
-// observe records the lag of a published batch and logs its dead letters
-// (ids and errors only: payloads never go to logs).
-func (p *publisher) observe(rows []Row, dead []deadRow) {
-	oldest := time.Time{}
-	for _, r := range rows {
-		if oldest.IsZero() || r.CreatedAt.Before(oldest) {
-			oldest = r.CreatedAt
-		}
-	}
-	if !oldest.IsZero() {
-		p.m.lag.Set(max(0, time.Since(oldest).Seconds()))
-	}
+// observe counts and logs the dead letters of a batch whose position is
+// stored (ids and errors only: payloads never go to logs).
+func (p *publisher) observe(dead []deadRow) {
 	for _, d := range dead {
 		p.m.dead.WithLabelValues(d.Dataset).Inc()
 		p.log.Warn("outbox row does not fit; moved to the dead-letter table", "id", d.ID, "dataset", d.Dataset, "error", fieldOnly(d.Err))

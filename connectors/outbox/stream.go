@@ -125,6 +125,7 @@ func (s *stream) logical(data []byte) error {
 		}
 		s.tx = append(s.tx, row)
 	case *pglogrepl.CommitMessage:
+		s.c.m.waiting(s.tx)
 		s.pending = append(s.pending, s.tx...)
 		s.pendingEnd = m.TransactionEndLSN
 		s.inTx, s.tx = false, s.tx[:0]
@@ -177,7 +178,6 @@ func (s *stream) row(m *pglogrepl.InsertMessage) (Row, error) {
 // transactions.
 func (s *stream) flush(ctx context.Context) error {
 	if len(s.pending) == 0 {
-		s.c.m.lag.Set(0)
 		return nil
 	}
 	dead, err := s.c.pub.publish(ctx, s.pending)
@@ -190,7 +190,8 @@ func (s *stream) flush(ctx context.Context) error {
 	if err := s.c.finish(ctx, s.conn, s.pending, dead); err != nil {
 		return err
 	}
-	s.c.pub.observe(s.pending, dead)
+	s.c.m.caughtUp()
+	s.c.pub.observe(dead)
 	s.confirmed = max(s.confirmed, s.pendingEnd)
 	s.pending = s.pending[:0]
 	*s.progressed = true
