@@ -213,7 +213,7 @@ const (
 	faultKeys    = 12
 	faultPerKey  = 30
 	faultKills   = 4
-	faultBadRows = 3
+	faultBadRows = 4 // 3 before the connector first runs, 1 mid-stream
 )
 
 func testRestarts(t *testing.T, mode string) {
@@ -276,11 +276,33 @@ func (w *world) startWriters() *sync.WaitGroup {
 				n := min(1+seq%3, faultPerKey-seq)
 				w.insert(k, seq, n)
 				seq += n
+				if k == 0 && seq > faultPerKey/2 && seq-n <= faultPerKey/2 {
+					w.midStreamOddities()
+				}
 				time.Sleep(25 * time.Millisecond) // pace the writers so the kills land mid-stream
 			}
 		}()
 	}
 	return &writers
+}
+
+// midStreamOddities inserts, while the connectors run, a row that does
+// not fit (a dead letter) and a row in a transaction that rolls back
+// (never to be published: its seq would show up out of order).
+func (w *world) midStreamOddities() {
+	w.exec(`INSERT INTO exchange_outbox (dataset, payload) VALUES ($1, '{"record_id":"bad-3","seq":-1,"note":7}')`, testDataset)
+	ctx := testCtx(w.t)
+	tx, err := w.db.Begin(ctx)
+	if err != nil {
+		w.t.Error(err)
+		return
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO exchange_outbox (dataset, payload) VALUES ($1, '{"record_id":"k-01","seq":999}')`, testDataset); err != nil {
+		w.t.Error(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		w.t.Error(err)
+	}
 }
 
 // report reads the topic, prints the fault figures and fails the test on
@@ -410,7 +432,7 @@ func (w *world) check(got map[int32][]consumed) figures {
 	return f
 }
 
-// checkDeadLetters wants the three bad rows in the dead-letter table with
+// checkDeadLetters wants the four bad rows in the dead-letter table with
 // errors that say what is wrong.
 func (w *world) checkDeadLetters() {
 	w.t.Helper()
@@ -431,6 +453,7 @@ func (w *world) checkDeadLetters() {
 		{"bad-1", testDataset, `field "seq": expected long`},
 		{"bad-2", testDataset, `"extra"`},
 		{"foreign", "tax.returns", `dataset "tax.returns" is not a dataset of agency health`},
+		{"bad-3", testDataset, `field "note"`},
 	}
 	if len(got) != len(want) {
 		w.t.Fatalf("dead letters %q, want %d", got, len(want))
