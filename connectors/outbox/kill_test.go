@@ -22,12 +22,16 @@ import (
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 )
 
-// binOnce builds the exchange binary once per test process.
+// binDir holds the exchange binary binOnce builds once per test process;
+// TestMain removes it.
+var binDir string
+
 var binOnce = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "exchange-outbox-bin")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "exchange")
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/exchange").CombinedOutput()
 	if err != nil {
@@ -35,6 +39,14 @@ var binOnce = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // TestOutboxKill9 runs the real `exchange connect outbox --config FILE`
 // (the agency's .properties file for Kafka and the registry's basic
