@@ -275,4 +275,3 @@ func latestIngressSchema(ctx context.Context, creds apiAuth, registry, dataset s
 	defer cancel()
 	return registryhttp.FetchLatest(ctx, hc, registry, names.IngressSubject(dataset))
 }
-
