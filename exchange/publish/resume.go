@@ -107,6 +107,11 @@ func OpenResume(ctx context.Context, kc *kafkaclient.Clients, topic, file, path 
 	if r.found, err = ScanImport(ctx, kc, topic, r.cp.Import, r.cp.Offsets); err != nil {
 		return nil, err
 	}
+	for n := range r.found {
+		if n <= r.through { // a fetch may start before the offset asked for
+			delete(r.found, n)
+		}
+	}
 	return r, nil
 }
 
@@ -290,19 +295,45 @@ func ScanImport(ctx context.Context, kc *kafkaclient.Clients, topic, id string, 
 	return found, nil
 }
 
+// scanPartition reads partition p of topic over [start, end) with Fetch
+// requests (a kafka-go Reader would retry a refusal silently, forever) and
+// adds the lines of import id's records to found.
 func scanPartition(ctx context.Context, kc *kafkaclient.Clients, topic string, p int, start, end int64, id string, found map[int]struct{}) error {
-	rd := kc.Reader(kafka.ReaderConfig{Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond})
-	defer rd.Close()
-	if err := rd.SetOffset(start); err != nil {
-		return err
-	}
-	for {
-		m, err := rd.FetchMessage(ctx)
+	admin := kc.Admin()
+	for off := start; off < end; {
+		res, err := admin.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: p, Offset: off,
+			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 500 * time.Millisecond})
+		if err == nil {
+			err = res.Error
+		}
 		if err != nil {
 			return err
 		}
+		next, err := scanRecords(res.Records, id, found)
+		if err != nil {
+			return err
+		}
+		if next <= off {
+			return fmt.Errorf("no record at offset %d (the end is %d)", off, end)
+		}
+		off = next
+	}
+	return nil
+}
+
+// scanRecords reads one fetch's records and returns the offset after them.
+func scanRecords(rr kafka.RecordReader, id string, found map[int]struct{}) (next int64, err error) {
+	for {
+		r, err := rr.ReadRecord()
+		if err == io.EOF {
+			return next, nil
+		}
+		if err != nil {
+			return next, err
+		}
+		next = r.Offset + 1
 		var imp, line []byte
-		for _, h := range m.Headers {
+		for _, h := range r.Headers {
 			switch h.Key {
 			case HeaderImport:
 				imp = h.Value
@@ -310,16 +341,14 @@ func scanPartition(ctx context.Context, kc *kafkaclient.Clients, topic string, p
 				line = h.Value
 			}
 		}
-		if string(imp) == id {
-			n, err := strconv.Atoi(string(line))
-			if err != nil {
-				return fmt.Errorf("offset %d: header %s %q: %w", m.Offset, HeaderImportLine, line, err)
-			}
-			found[n] = struct{}{}
+		if string(imp) != id {
+			continue
 		}
-		if m.Offset >= end-1 {
-			return nil
+		n, err := strconv.Atoi(string(line))
+		if err != nil {
+			return next, fmt.Errorf("offset %d: header %s %q: %w", r.Offset, HeaderImportLine, line, err)
 		}
+		found[n] = struct{}{}
 	}
 }
 

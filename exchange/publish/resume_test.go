@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 )
@@ -22,7 +23,6 @@ import (
 type resumeWorld struct {
 	ctx     context.Context
 	kc      *kafkaclient.Clients
-	brokers []string
 	topic   string
 	file    string
 	cp      string
@@ -31,8 +31,6 @@ type resumeWorld struct {
 
 func newResumeWorld(t *testing.T, rows int) *resumeWorld {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
 	c, err := kfake.NewCluster(kfake.Ports(0), kfake.SeedTopics(3, "ingress.health.visits"))
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +41,17 @@ func newResumeWorld(t *testing.T, rows int) *resumeWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(kc.Close)
+	return newResumeWorldOn(t, rows, kc)
+}
+
+// newResumeWorldOn writes the CSV file for the broker of kc, the importing
+// client, which has the topic.
+func newResumeWorldOn(t *testing.T, rows int, kc *kafkaclient.Clients) *resumeWorld {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
 	dir := t.TempDir()
-	w := &resumeWorld{ctx: ctx, kc: kc, brokers: c.ListenAddrs(), topic: "ingress.health.visits",
+	w := &resumeWorld{ctx: ctx, kc: kc, topic: "ingress.health.visits",
 		file: filepath.Join(dir, "visits.csv"), cp: filepath.Join(dir, "visits.csv.checkpoint"), rows: rows}
 	var b strings.Builder
 	b.WriteString("record_id,age\n")
@@ -83,33 +90,42 @@ func (w *resumeWorld) run(t *testing.T, enc *Encoder, stop func(Summary) bool) (
 	return r, sum, err
 }
 
-// countKeys reads the whole topic and counts each key.
+// countKeys reads the whole topic as w.kc and counts each key.
 func (w *resumeWorld) countKeys(t *testing.T) map[string]int {
 	t.Helper()
 	end, err := EndOffsets(w.ctx, w.kc, w.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var total int64
-	for _, e := range end {
-		total += e
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.ConsumeTopics(w.topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	counts := map[string]int{}
-	for read := int64(0); read < total; {
-		fs := cl.PollFetches(w.ctx)
-		if err := w.ctx.Err(); err != nil {
-			t.Fatalf("read %d of %d records: %v", read, total, err)
+	for p, e := range end {
+		for off := int64(0); off < e; {
+			res, err := w.kc.Admin().Fetch(w.ctx, &kafka.FetchRequest{Topic: w.topic, Partition: p, Offset: off, MinBytes: 1, MaxBytes: 8 << 20})
+			if err == nil {
+				err = res.Error
+			}
+			if err != nil {
+				t.Fatalf("fetch %s/%d at %d: %v", w.topic, p, off, err)
+			}
+			before := off
+			for {
+				r, err := res.Records.ReadRecord()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Offset >= off {
+					key, _ := io.ReadAll(r.Key)
+					counts[string(key)]++
+					off = r.Offset + 1
+				}
+			}
+			if off == before {
+				t.Fatalf("fetch %s/%d at %d: no records below the end %d", w.topic, p, off, e)
+			}
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			counts[string(r.Key)]++
-			read++
-		})
 	}
 	return counts
 }
