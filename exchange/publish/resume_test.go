@@ -21,12 +21,12 @@ import (
 // resumeWorld is a kfake broker with one 3-partition topic and a CSV file
 // of n rows keyed r-<row>.
 type resumeWorld struct {
-	ctx     context.Context
-	kc      *kafkaclient.Clients
-	topic   string
-	file    string
-	cp      string
-	rows    int
+	ctx   context.Context
+	kc    *kafkaclient.Clients
+	topic string
+	file  string
+	cp    string
+	rows  int
 }
 
 func newResumeWorld(t *testing.T, rows int) *resumeWorld {
