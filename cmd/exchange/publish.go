@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,6 +218,10 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 // resumed import continues.
 func openResume(ctx context.Context, stderr io.Writer, kc *kafkaclient.Clients, topic, file, cp string, format publish.Format) (*publish.Resume, error) {
 	r, err := publish.OpenResume(ctx, kc, topic, file, cp, format)
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) && strings.HasPrefix(pathErr.Path, cp) {
+		return nil, fmt.Errorf("%w (--checkpoint FILE saves it elsewhere, --no-checkpoint imports without one)", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,16 +23,7 @@ func TestPublishCommand(t *testing.T) {
 	defer c.Close()
 	brokers := c.ListenAddrs()
 
-	schema := `{"type":"record","name":"Visit","namespace":"health","fields":[
-	  {"name":"record_id","type":"string"},{"name":"age","type":"int"}]}`
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/registry/subjects/ingress.health.visits-value/versions/latest" {
-			http.Error(w, `{"error_code":40401,"message":"Subject not found."}`, http.StatusNotFound)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"subject": "ingress.health.visits-value", "version": 1, "id": 4, "schema": schema})
-	}))
-	defer srv.Close()
+	registry := visitsRegistry(t)
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "visits.jsonl")
@@ -44,7 +32,7 @@ func TestPublishCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"--dataset", "health.visits", "--file", file,
-		"--brokers", strings.Join(brokers, ","), "--registry", srv.URL + "/registry"}
+		"--brokers", strings.Join(brokers, ","), "--registry", registry + "/registry"}
 
 	// Before the topic exists: a clear error, nothing published.
 	var out, errOut bytes.Buffer
@@ -76,7 +64,7 @@ func TestPublishCommand(t *testing.T) {
 		t.Fatalf("without --file: exit %d, want 2", exitCode(err))
 	}
 	err = publishCmd(ctx, &out, &errOut, []string{"--dataset", "health.nope", "--file", file,
-		"--brokers", strings.Join(brokers, ","), "--registry", srv.URL + "/registry"})
+		"--brokers", strings.Join(brokers, ","), "--registry", registry + "/registry"})
 	if err == nil || !strings.Contains(err.Error(), `subject "ingress.health.nope-value"`) {
 		t.Fatalf("unknown subject: err %v", err)
 	}
@@ -117,6 +105,12 @@ func TestPublishCommandCSV(t *testing.T) {
 	err = publishCmd(ctx, &out, &errOut, append(args, "--format", "jsonl", "--no-checkpoint"))
 	if exitCode(err) != 1 || !strings.HasPrefix(errOut.String(), "line 1: invalid JSON") {
 		t.Fatalf("--format jsonl: exit %d, stderr %q", exitCode(err), errOut.String())
+	}
+
+	// A checkpoint that cannot be written stops the import before it starts.
+	err = publishCmd(ctx, &out, &errOut, append(args, "--checkpoint", filepath.Join(dir, "no", "such", "dir", "cp")))
+	if err == nil || !strings.Contains(err.Error(), "--no-checkpoint imports without one") {
+		t.Errorf("unwritable checkpoint: %v", err)
 	}
 
 	for _, bad := range [][]string{
