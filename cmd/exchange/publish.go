@@ -47,9 +47,9 @@ is null in a nullable field, the default in a field that has one, "" in a
 string field, else an error.
 
 Resume: importing a regular file saves a checkpoint (FILE.checkpoint unless
---checkpoint says) after each acknowledged batch; run the same command again
-after an interruption and it continues where it stopped without publishing
-any record twice (each record carries the import id and its line in
+--checkpoint says) after acknowledged batches, at most once a second; run
+the same command again after an interruption and it continues where it
+stopped without publishing any record twice (each record carries the import id and its line in
 exchange-import headers; records published after the last checkpoint are
 found on the topic, which needs READ on it). A file changed since its
 checkpoint is refused. The checkpoint is removed once the file was read to

@@ -278,7 +278,7 @@ func WithProgress(f func(Summary)) Option { return func(c *runConfig) { c.onProg
 
 // WithResume makes Run an import that can be resumed (see Resume): records
 // carry the import's headers, lines an earlier run handled are skipped and
-// the checkpoint is saved after each acknowledged batch.
+// the checkpoint is saved after acknowledged batches (see CheckpointInterval).
 func WithResume(r *Resume) Option { return func(c *runConfig) { c.resume = r } }
 
 // source is a record reader of Run: read advances to the next record and
@@ -320,7 +320,7 @@ func Run(ctx context.Context, r io.Reader, enc *Encoder, w MessageWriter, opts .
 	if err := b.loop(ctx, src); err != nil {
 		return b.sum, err
 	}
-	if err := b.flush(ctx); err != nil {
+	if err := b.flush(ctx, true); err != nil {
 		return b.sum, err
 	}
 	return b.sum, nil
@@ -342,7 +342,7 @@ func (b *batcher) loop(ctx context.Context, src source) error {
 			}
 			continue
 		case err != nil:
-			_ = b.flush(ctx)
+			_ = b.flush(ctx, true)
 			return fmt.Errorf("reading line %d: %w", n, err)
 		}
 		if err := ctx.Err(); err != nil {
@@ -426,22 +426,23 @@ func (b *batcher) add(ctx context.Context, n int, key, value []byte) error {
 	b.lines = append(b.lines, n)
 	b.pending += len(key) + len(value)
 	if len(b.batch) >= b.cfg.batchSize || b.pending >= b.cfg.batchBytes {
-		return b.flush(ctx)
+		return b.flush(ctx, false)
 	}
 	return nil
 }
 
 // flush produces the batch. Messages the brokers refused one by one are
 // reported; a batch refused as a whole is counted as errors and returned.
-// Then the checkpoint, if any, moves to the last line read.
-func (b *batcher) flush(ctx context.Context) error {
+// Then the checkpoint, if any, moves to the last line read (when it is due,
+// or always with force).
+func (b *batcher) flush(ctx context.Context, force bool) error {
 	if len(b.batch) > 0 {
 		if err := b.produce(ctx); err != nil {
 			return err
 		}
 	}
 	if b.cfg.resume != nil {
-		if err := b.cfg.resume.save(ctx, b.last, b.sum); err != nil {
+		if err := b.cfg.resume.save(ctx, b.last, b.sum, force); err != nil {
 			return err
 		}
 	}

@@ -27,6 +27,7 @@ type resumeWorld struct {
 	file  string
 	cp    string
 	rows  int
+	every time.Duration // checkpoint interval (0: after every batch)
 }
 
 func newResumeWorld(t *testing.T, rows int) *resumeWorld {
@@ -70,7 +71,7 @@ func (w *resumeWorld) run(t *testing.T, enc *Encoder, stop func(Summary) bool) (
 	t.Helper()
 	ctx, cancel := context.WithCancel(w.ctx)
 	defer cancel()
-	r, err := OpenResume(ctx, w.kc, w.topic, w.file, w.cp, CSV)
+	r, err := OpenResume(ctx, w.kc, w.topic, w.file, w.cp, CSV, CheckpointInterval(w.every))
 	if err != nil {
 		return nil, Summary{}, err
 	}
@@ -251,4 +252,28 @@ func containsAll(m map[int]struct{}, keys ...int) bool {
 		}
 	}
 	return true
+}
+
+// TestResumeWithRareCheckpoints: with checkpoints far apart, an import
+// interrupted after 600 rows still has only its first checkpoint (line 0,
+// the offsets before it began); the resume finds all 600 on the topic.
+func TestResumeWithRareCheckpoints(t *testing.T) {
+	w := newResumeWorld(t, 1000)
+	w.every = time.Hour
+	enc := smallEncoder(t)
+	if _, _, err := w.run(t, enc, func(s Summary) bool { return s.Published == 600 }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	r, sum, err := w.run(t, enc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Through() != 0 || r.Found() != 600 || sum.Published != 1000 || sum.Resumed != 600 {
+		t.Errorf("through %d, found %d, summary %+v; want 0, 600, 1000 published of which 600 found", r.Through(), r.Found(), sum)
+	}
+	for k, n := range w.countKeys(t) {
+		if n != 1 {
+			t.Errorf("%s published %d times", k, n)
+		}
+	}
 }
