@@ -153,12 +153,13 @@ func mapHeader(header []string, enc *Encoder) ([]csvColumn, error) {
 // that does not parse (a ragged row, a bare quote) is a *LineError.
 func (s *csvSource) read() (int, error) {
 	rec, err := s.r.Read()
-	line, _ := s.r.FieldPos(0)
 	var pe *csv.ParseError
 	switch {
 	case err == nil:
-		s.rec, s.line = rec, line
-		return line, nil
+		// FieldPos is only valid for a record read without error.
+		s.line, _ = s.r.FieldPos(0)
+		s.rec = rec
+		return s.line, nil
 	case errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount):
 		return pe.StartLine, &LineError{Line: pe.StartLine, Err: fmt.Errorf("%d columns, the header has %d", len(rec), len(s.cols))}
 	case errors.As(err, &pe):
