@@ -137,14 +137,16 @@ func (f *publishFlags) progressMode() progressMode {
 
 // checkpointPath is where a resumable import keeps its checkpoint, "" for
 // none: stdin and non-regular files (a pipe) cannot be read again.
-func (f *publishFlags) checkpointPath(regular bool) string {
+func (f *publishFlags) checkpointPath(regular bool) (string, error) {
 	switch {
+	case f.checkpoint != "" && !regular:
+		return "", fmt.Errorf("--checkpoint: %s is not a regular file, so an import of it cannot be resumed", f.file)
 	case f.noCheckpoint || !regular:
-		return ""
+		return "", nil
 	case f.checkpoint != "":
-		return f.checkpoint
+		return f.checkpoint, nil
 	}
-	return f.file + ".checkpoint"
+	return f.file + ".checkpoint", nil
 }
 
 // publishCmd is `exchange publish`: line errors go to stderr as they come,
@@ -204,7 +206,11 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	}
 	opts := []publish.Option{publish.WithFormat(format)}
 	var resume *publish.Resume
-	if cp := f.checkpointPath(regular); cp != "" {
+	cp, err := f.checkpointPath(regular)
+	if err != nil {
+		return err
+	}
+	if cp != "" {
 		if resume, err = openResume(ctx, stderr, kc, topic, f.file, cp, format); err != nil {
 			return err
 		}
@@ -254,6 +260,9 @@ func runPublish(ctx context.Context, stdout, stderr io.Writer, in io.Reader, enc
 	}
 	fmt.Fprintf(stdout, "published %d records, %d errors%s\n", sum.Published, sum.Errors, resumed)
 	if runErr != nil {
+		if resume != nil {
+			fmt.Fprintf(stderr, "the import can be resumed: run the same command again (checkpoint %s)\n", resume.Path())
+		}
 		return fmt.Errorf("publishing to %s: %w", topic, runErr)
 	}
 	if resume != nil {

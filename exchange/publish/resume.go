@@ -163,6 +163,9 @@ func (r *Resume) Through() int { return r.through }
 // the topic (published by the interrupted run, not to be sent again).
 func (r *Resume) Found() int { return len(r.found) }
 
+// Path is the checkpoint file.
+func (r *Resume) Path() string { return r.path }
+
 // Remove deletes the checkpoint, once the whole file was read.
 func (r *Resume) Remove() error {
 	if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
