@@ -14,8 +14,9 @@ import (
 )
 
 // progressBar draws one status line on stderr while publishing: share of
-// the file read, counts, records per second and the time left (from bytes
-// read against the file's size). On a terminal it redraws in place about
+// the file read, counts, records per second and the time left (from the
+// rate of bytes read against the file's size), both rates measured since
+// the first batch. On a terminal it redraws in place about
 // once a second; forced on elsewhere (--progress) it prints a line each
 // second instead.
 type progressBar struct {
@@ -24,10 +25,13 @@ type progressBar struct {
 	on, tty bool
 	total   int64 // file size, 0 when unknown (stdin)
 	now     func() time.Time
-	start   time.Time
-	base    int // records already counted when this run started (a resume)
 	last    time.Time
 	drawn   bool
+	// first is the summary at the first update, and when: rates count from
+	// it, so that a resumed import's fast skip over the lines done before
+	// does not count as speed.
+	first   *publish.Summary
+	firstAt time.Time
 }
 
 // progressMode is --progress / --no-progress: auto (a terminal), on, off.
@@ -45,12 +49,8 @@ func newProgressBar(w io.Writer, total int64, mode progressMode, now func() time
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	on := mode == progressOn || mode == progressAuto && tty
-	return &progressBar{w: w, total: total, on: on, tty: tty, now: now, start: now()}
+	return &progressBar{w: w, total: total, on: on, tty: tty, now: now}
 }
-
-// begin records the counts a resumed import starts from, so the rate counts
-// this run's records only.
-func (p *progressBar) begin(s publish.Summary) { p.base = s.Published + s.Errors }
 
 func (p *progressBar) update(s publish.Summary) {
 	if !p.on {
@@ -58,7 +58,11 @@ func (p *progressBar) update(s publish.Summary) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if now := p.now(); now.Sub(p.last) >= time.Second {
+	now := p.now()
+	if p.first == nil {
+		p.first, p.firstAt = &s, now
+	}
+	if now.Sub(p.last) >= time.Second {
 		p.last = now
 		p.draw(p.line(s, now))
 	}
@@ -74,13 +78,14 @@ func (p *progressBar) line(s publish.Summary, now time.Time) string {
 		fmt.Fprintf(&b, "[%s%s] %3.0f%%  ", strings.Repeat("#", n), strings.Repeat(" ", width-n), frac*100)
 	}
 	fmt.Fprintf(&b, "%d published, %d errors", s.Published, s.Errors)
-	elapsed := now.Sub(p.start).Seconds()
+	elapsed := now.Sub(p.firstAt).Seconds()
 	if elapsed <= 0 {
 		return b.String()
 	}
-	fmt.Fprintf(&b, "  %.0f records/s", float64(s.Published+s.Errors-p.base)/elapsed)
-	if p.total > 0 && s.Bytes > 0 {
-		left := time.Duration(float64(p.total-s.Bytes) / (float64(s.Bytes) / elapsed) * float64(time.Second))
+	records := s.Published + s.Errors - p.first.Published - p.first.Errors
+	fmt.Fprintf(&b, "  %.0f records/s", float64(records)/elapsed)
+	if read := s.Bytes - p.first.Bytes; p.total > 0 && read > 0 {
+		left := time.Duration(float64(p.total-s.Bytes) / (float64(read) / elapsed) * float64(time.Second))
 		fmt.Fprintf(&b, "  ETA %s", max(left, 0).Round(time.Second))
 	}
 	return b.String()

@@ -249,9 +249,6 @@ func runPublish(ctx context.Context, stdout, stderr io.Writer, in io.Reader, enc
 			fmt.Fprintln(stderr, e.Error())
 		}),
 		publish.WithProgress(bar.update))
-	if resume != nil {
-		bar.begin(resume.Done())
-	}
 	sum, runErr := publish.Run(ctx, in, enc, w, opts...)
 	bar.done()
 	resumed := ""

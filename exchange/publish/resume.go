@@ -379,6 +379,3 @@ func scanRecords(rr kafka.RecordReader, id string, found map[int]struct{}) (next
 		found[n] = struct{}{}
 	}
 }
-
-// Done is what earlier runs of the import did, as the checkpoint says.
-func (r *Resume) Done() Summary { return r.done }
