@@ -7,21 +7,12 @@ import (
 	"testing"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // BenchmarkEncode measures one JSON line to a framed Avro value, the
 // per-record cost of `exchange publish` before Kafka.
 func BenchmarkEncode(b *testing.B) {
-	s, err := registryhttp.ParseSchema("ingress.health.people-value", 1, 1, personSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc, err := NewEncoder(s, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, enc := testEncoder(b, "ingress.health.people-value", 1, personSchema)
 	line := []byte(`{"record_id":"r-1","age":41,"nickname":{"string":"Bo"},"status":"ACTIVE","born":"1983-04-05",` +
 		`"seen_at":"2024-05-01T10:00:00.123Z","address":{"city":"Oslo","zip":5003},"tags":["a","b","c"]}`)
 	b.SetBytes(int64(len(line)))
@@ -37,14 +28,7 @@ func BenchmarkEncode(b *testing.B) {
 // mapping, cell typing, conversion, encoding) with a writer that keeps
 // nothing: the per-row cost of `exchange publish --format csv` before Kafka.
 func BenchmarkCSVRun(b *testing.B) {
-	s, err := registryhttp.ParseSchema("ingress.health.people-value", 1, 1, personSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc, err := NewEncoder(s, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, enc := testEncoder(b, "ingress.health.people-value", 1, personSchema)
 	const rows = 1000
 	var in strings.Builder
 	in.WriteString("record_id,age,nickname,status,born,seen_at,address,tags\n")

@@ -8,7 +8,6 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/schemas"
-	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // fuzzSchema has a field of every kind the converter handles.
@@ -47,14 +46,7 @@ func FuzzEncode(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	s, err := registryhttp.ParseSchema("fuzz-value", 1, 1, fuzzSchema)
-	if err != nil {
-		f.Fatal(err)
-	}
-	enc, err := NewEncoder(s, "")
-	if err != nil {
-		f.Fatal(err)
-	}
+	s, enc := testEncoder(f, "fuzz-value", 1, fuzzSchema)
 	f.Fuzz(func(t *testing.T, line string) {
 		_, value, err := enc.Encode([]byte(line))
 		if err != nil {
@@ -86,14 +78,7 @@ func FuzzCSV(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	s, err := registryhttp.ParseSchema("fuzz-value", 1, 1, fuzzSchema)
-	if err != nil {
-		f.Fatal(err)
-	}
-	enc, err := NewEncoder(s, "")
-	if err != nil {
-		f.Fatal(err)
-	}
+	s, enc := testEncoder(f, "fuzz-value", 1, fuzzSchema)
 	var header []string
 	for _, fl := range s.Avro.(*avro.RecordSchema).Fields() {
 		header = append(header, fl.Name())
