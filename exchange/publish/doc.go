@@ -1,4 +1,4 @@
-// Package publish turns JSON lines into records on a dataset's ingress topic:
+// Package publish turns JSON lines or CSV into records on a dataset's ingress topic:
 // what `exchange publish` runs, and what a test or a connector can call to
 // publish the way a providing agency does.
 //
@@ -22,6 +22,19 @@
 //	defer w.Close()
 //	sum, err := publish.Run(ctx, file, enc, w, publish.WithLineErrors(func(e *publish.LineError) { log.Print(e) }))
 //	fmt.Printf("published %d records, %d errors\n", sum.Published, sum.Errors)
+//
+// CSV (WithFormat(CSV)) has a header row naming the fields (an unknown
+// column, or a field without a default and without a column, stops Run
+// before anything is published). Each cell becomes the JSON value Convert
+// takes for its field's type (see cellValue), so both formats share one
+// conversion; a bad cell is reported with its column:
+//
+//	line 7, column 3 (birth_date): expected date (YYYY-MM-DD or days since 1970-01-01), got string "1983-13-45"
+//
+// A file import can be resumed (WithResume, OpenResume): a checkpoint after
+// each acknowledged batch, plus headers naming the import and line on each
+// record, so that records acknowledged after the last checkpoint are found
+// on the topic instead of being published twice (Resume documents how).
 //
 // Line errors quote up to 40 characters of the offending value so that the
 // publisher can fix the line: they are meant for the publisher's own

@@ -1,13 +1,13 @@
 package publish
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/schemas"
-	"github.com/exchange-gov/exchange/schemas/registryhttp"
 )
 
 // fuzzSchema has a field of every kind the converter handles.
@@ -46,14 +46,7 @@ func FuzzEncode(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	s, err := registryhttp.ParseSchema("fuzz-value", 1, 1, fuzzSchema)
-	if err != nil {
-		f.Fatal(err)
-	}
-	enc, err := NewEncoder(s, "")
-	if err != nil {
-		f.Fatal(err)
-	}
+	s, enc := testEncoder(f, "fuzz-value", 1, fuzzSchema)
 	f.Fuzz(func(t *testing.T, line string) {
 		_, value, err := enc.Encode([]byte(line))
 		if err != nil {
@@ -69,6 +62,44 @@ func FuzzEncode(f *testing.F) {
 		var back map[string]any
 		if err := avro.Unmarshal(s.Avro, body, &back); err != nil {
 			t.Fatalf("decoding what %q encoded to: %v", line, err)
+		}
+	})
+}
+
+// FuzzCSV feeds arbitrary CSV bodies, under a header naming every field of
+// fuzzSchema, to Run. It must never panic; every record it publishes must
+// decode, and no row may reach hamba/avro in a shape Convert should have
+// refused.
+func FuzzCSV(f *testing.F) {
+	for _, seed := range []string{
+		"r1,1,2,1.5,NaN,true,x,B,zz,\"[1,\"\"x\"\",null]\",\"{\"\"k\"\":1}\",2024-05-01T10:00:00Z,1,2024-02-29,23:59:59,,1.25,\"{\"\"x\"\":1}\"\n",
+		",,,,,,,,,,,,,,,,,\n",
+		"a,b\n", "\"unterminated\n", "x,\"a\"b,c\n", ",,,,,,,,,,,,,,,,,[\n",
+	} {
+		f.Add(seed)
+	}
+	s, enc := testEncoder(f, "fuzz-value", 1, fuzzSchema)
+	var header []string
+	for _, fl := range s.Avro.(*avro.RecordSchema).Fields() {
+		header = append(header, fl.Name())
+	}
+	head := strings.Join(header, ",") + "\n"
+	f.Fuzz(func(t *testing.T, body string) {
+		w := &recordingWriter{}
+		_, err := Run(context.Background(), strings.NewReader(head+body), enc, w, WithFormat(CSV),
+			WithLineErrors(func(e *LineError) {
+				if strings.Contains(e.Error(), "avro encoding") {
+					t.Fatalf("Convert accepted a row of %q but hamba/avro refused it: %v", body, e)
+				}
+			}))
+		if err != nil {
+			t.Fatalf("Run on %q: %v", body, err)
+		}
+		for _, m := range w.got {
+			var back map[string]any
+			if err := avro.Unmarshal(s.Avro, m.Value[schemas.FrameHeaderSize:], &back); err != nil {
+				t.Fatalf("decoding a record of %q: %v", body, err)
+			}
 		}
 	})
 }

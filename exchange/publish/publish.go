@@ -26,7 +26,15 @@ type LineError struct {
 	Err  error
 }
 
-func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+// Error reads "line 7: field ..." for JSON lines and "line 7, column 3
+// (birth_date): ..." for a CSV cell.
+func (e *LineError) Error() string {
+	var ce *ColumnError
+	if errors.As(e.Err, &ce) {
+		return fmt.Sprintf("line %d, %v", e.Line, e.Err)
+	}
+	return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+}
 func (e *LineError) Unwrap() error { return e.Err }
 
 // Encoder turns JSON lines into Kafka keys and framed Avro values (magic 0,
@@ -121,11 +129,17 @@ func (e *Encoder) Encode(line []byte) (key, value []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return e.finish(v.(map[string]any), native.(map[string]any))
+}
+
+// finish stamps, keys, encodes and frames a converted record: obj is the
+// record as read (JSON values), native its conversion.
+func (e *Encoder) finish(obj, native map[string]any) (key, value []byte, err error) {
 	if e.stampField != "" {
-		native.(map[string]any)[e.stampField] = e.now().UTC()
+		native[e.stampField] = e.now().UTC()
 	}
 	if e.keyField != "" {
-		key, err = keyOf(v.(map[string]any), e.keyField, e.keyType, e.keyRequired)
+		key, err = keyOf(obj, e.keyField, e.keyType, e.keyRequired)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -222,10 +236,14 @@ const (
 
 // Summary counts what Run did.
 type Summary struct {
-	Lines     int   // non-blank lines read
+	Lines     int   // records read (non-blank lines, CSV rows)
 	Published int   // records acknowledged by the brokers
-	Errors    int   // lines not published
+	Errors    int   // records not published
 	Bytes     int64 // input bytes read so far
+	// Resumed counts records an earlier, interrupted run of the same import
+	// published after its last checkpoint: found on the topic, not sent
+	// again (they are also in Published).
+	Resumed int
 }
 
 // Option configures Run.
@@ -234,8 +252,10 @@ type Option func(*runConfig)
 type runConfig struct {
 	batchSize  int
 	batchBytes int
+	format     Format
 	onError    func(*LineError)
 	onProgress func(Summary)
+	resume     *Resume
 }
 
 // WithBatchSize sets how many records go to the writer at once (default
@@ -246,6 +266,9 @@ func WithBatchSize(n int) Option { return func(c *runConfig) { c.batchSize = n }
 // DefaultBatchBytes).
 func WithBatchBytes(n int) Option { return func(c *runConfig) { c.batchBytes = n } }
 
+// WithFormat sets the input format (default JSONLines).
+func WithFormat(f Format) Option { return func(c *runConfig) { c.format = f } }
+
 // WithLineErrors calls f for each line that is not published, in line order
 // for conversion errors (produce errors come when their batch completes).
 func WithLineErrors(f func(*LineError)) Option { return func(c *runConfig) { c.onError = f } }
@@ -253,12 +276,26 @@ func WithLineErrors(f func(*LineError)) Option { return func(c *runConfig) { c.o
 // WithProgress calls f after each batch with the counts so far.
 func WithProgress(f func(Summary)) Option { return func(c *runConfig) { c.onProgress = f } }
 
-// Run reads JSON lines from r, encodes each with enc and produces them
-// through w in batches. A line that does not convert or whose produce fails
-// is counted and reported, and is not published; the others are. Blank
-// lines are skipped. The error is for what stops the whole run: reading r,
-// ctx, or a batch the brokers refused as a whole (the summary counts that
-// batch as errors).
+// WithResume makes Run an import that can be resumed (see Resume): records
+// carry the import's headers, lines an earlier run handled are skipped and
+// the checkpoint is saved after acknowledged batches (see CheckpointInterval).
+func WithResume(r *Resume) Option { return func(c *runConfig) { c.resume = r } }
+
+// source is a record reader of Run: read advances to the next record and
+// returns its first line (a *LineError for a record that cannot be read,
+// io.EOF at the end); encode converts the record read.
+type source interface {
+	read() (line int, err error)
+	encode() (key, value []byte, err error)
+}
+
+// Run reads records from r (JSON lines, or CSV with WithFormat), encodes
+// each with enc and produces them through w in batches. A record that does
+// not convert or whose produce fails is counted and reported, and is not
+// published; the others are. Blank lines are skipped. The error is for what
+// stops the whole run: reading r, a CSV header that does not fit the
+// schema, ctx, a checkpoint that cannot be saved, or a batch the brokers
+// refused as a whole (the summary counts that batch as errors).
 func Run(ctx context.Context, r io.Reader, enc *Encoder, w MessageWriter, opts ...Option) (Summary, error) {
 	cfg := runConfig{batchSize: DefaultBatchSize, batchBytes: DefaultBatchBytes}
 	for _, o := range opts {
@@ -268,31 +305,97 @@ func Run(ctx context.Context, r io.Reader, enc *Encoder, w MessageWriter, opts .
 		cfg.batchSize = 1
 	}
 	b := &batcher{cfg: cfg, w: w, enc: enc}
-	br := bufio.NewReaderSize(countingReader{r, &b.sum.Bytes}, 64<<10)
-	for n := 1; ; n++ {
-		line, tooLong, readErr := readLine(br, MaxLineBytes)
-		if readErr != nil && readErr != io.EOF {
-			_ = b.flush(ctx)
-			return b.sum, fmt.Errorf("reading line %d: %w", n, readErr)
-		}
-		if err := ctx.Err(); err != nil {
-			return b.sum, err
-		}
-		if err := b.add(ctx, n, line, tooLong); err != nil {
-			return b.sum, err
-		}
-		if readErr == io.EOF {
-			break
-		}
+	if cfg.resume != nil {
+		b.sum = cfg.resume.done
 	}
-	if err := b.flush(ctx); err != nil {
+	br := bufio.NewReaderSize(countingReader{r, &b.sum.Bytes}, 64<<10)
+	var src source = &jsonSource{r: br, enc: enc}
+	if cfg.format == CSV {
+		cs, err := newCSVSource(br, enc)
+		if err != nil {
+			return b.sum, err
+		}
+		src = cs
+	}
+	if err := b.loop(ctx, src); err != nil {
+		return b.sum, err
+	}
+	if err := b.flush(ctx, true); err != nil {
 		return b.sum, err
 	}
 	return b.sum, nil
 }
 
-// batcher encodes Run's lines into batches, produces each batch when it is
-// full and counts what happened.
+// loop reads src to its end into batches.
+func (b *batcher) loop(ctx context.Context, src source) error {
+	for {
+		n, err := src.read()
+		var le *LineError
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.As(err, &le):
+			b.last = le.Line
+			if b.cfg.resume == nil || le.Line > b.cfg.resume.through {
+				b.sum.Lines++
+				b.report(le.Line, le.Err)
+			}
+			continue
+		case err != nil:
+			_ = b.flush(ctx, true)
+			return fmt.Errorf("reading line %d: %w", n, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.last = n
+		if b.cfg.resume != nil && b.cfg.resume.skip(n, &b.sum) {
+			continue
+		}
+		b.sum.Lines++
+		key, value, err := src.encode()
+		if err != nil {
+			b.report(n, err)
+			continue
+		}
+		if err := b.add(ctx, n, key, value); err != nil {
+			return err
+		}
+	}
+}
+
+// jsonSource reads JSON lines.
+type jsonSource struct {
+	r    *bufio.Reader
+	enc  *Encoder
+	n    int
+	line []byte
+	eof  bool
+}
+
+func (s *jsonSource) read() (int, error) {
+	for !s.eof {
+		s.n++
+		line, tooLong, err := readLine(s.r, MaxLineBytes)
+		if err == io.EOF {
+			s.eof = true
+		} else if err != nil {
+			return s.n, err
+		}
+		if tooLong {
+			return s.n, &LineError{Line: s.n, Err: fmt.Errorf("line is longer than %d bytes", MaxLineBytes)}
+		}
+		if s.line = bytes.TrimSpace(line); len(s.line) > 0 {
+			return s.n, nil
+		}
+	}
+	return s.n, io.EOF
+}
+
+func (s *jsonSource) encode() (key, value []byte, err error) { return s.enc.Encode(s.line) }
+
+// batcher collects Run's encoded records into batches, produces each batch
+// when it is full and counts what happened.
 type batcher struct {
 	cfg     runConfig
 	w       MessageWriter
@@ -301,6 +404,7 @@ type batcher struct {
 	batch   []kafka.Message
 	lines   []int // input line of each message of batch
 	pending int   // key and value bytes in batch
+	last    int   // the last line read: every line up to it is handled once batch is
 }
 
 // report counts line as not published and tells the caller why.
@@ -311,38 +415,44 @@ func (b *batcher) report(line int, err error) {
 	}
 }
 
-// add encodes input line n into the batch (a blank line is skipped, a line
-// that does not encode is reported) and produces the batch once it is full.
-func (b *batcher) add(ctx context.Context, n int, line []byte, tooLong bool) error {
-	trimmed := bytes.TrimSpace(line)
-	switch {
-	case tooLong:
-		b.sum.Lines++
-		b.report(n, fmt.Errorf("line is longer than %d bytes", MaxLineBytes))
-	case len(trimmed) == 0:
-	default:
-		b.sum.Lines++
-		key, value, err := b.enc.Encode(trimmed)
-		if err != nil {
-			b.report(n, err)
-			return nil
-		}
-		b.batch = append(b.batch, kafka.Message{Key: key, Value: value})
-		b.lines = append(b.lines, n)
-		b.pending += len(key) + len(value)
-		if len(b.batch) >= b.cfg.batchSize || b.pending >= b.cfg.batchBytes {
-			return b.flush(ctx)
-		}
+// add appends the record of input line n to the batch and produces the
+// batch once it is full.
+func (b *batcher) add(ctx context.Context, n int, key, value []byte) error {
+	m := kafka.Message{Key: key, Value: value}
+	if b.cfg.resume != nil {
+		m.Headers = b.cfg.resume.headers(n)
+	}
+	b.batch = append(b.batch, m)
+	b.lines = append(b.lines, n)
+	b.pending += len(key) + len(value)
+	if len(b.batch) >= b.cfg.batchSize || b.pending >= b.cfg.batchBytes {
+		return b.flush(ctx, false)
 	}
 	return nil
 }
 
 // flush produces the batch. Messages the brokers refused one by one are
 // reported; a batch refused as a whole is counted as errors and returned.
-func (b *batcher) flush(ctx context.Context) error {
-	if len(b.batch) == 0 {
-		return nil
+// Then the checkpoint, if any, moves to the last line read (when it is due,
+// or always with force).
+func (b *batcher) flush(ctx context.Context, force bool) error {
+	if len(b.batch) > 0 {
+		if err := b.produce(ctx); err != nil {
+			return err
+		}
 	}
+	if b.cfg.resume != nil {
+		if err := b.cfg.resume.save(ctx, b.last, b.sum, force); err != nil {
+			return err
+		}
+	}
+	if b.cfg.onProgress != nil {
+		b.cfg.onProgress(b.sum)
+	}
+	return nil
+}
+
+func (b *batcher) produce(ctx context.Context) error {
 	err := b.w.WriteMessages(ctx, b.batch...)
 	var werrs kafka.WriteErrors
 	switch {
@@ -363,9 +473,6 @@ func (b *batcher) flush(ctx context.Context) error {
 		return fmt.Errorf("producing lines %d-%d: %w", first, last, err)
 	}
 	b.reset()
-	if b.cfg.onProgress != nil {
-		b.cfg.onProgress(b.sum)
-	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exchange-gov/exchange/schemas"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
 	"github.com/segmentio/kafka-go"
 )
@@ -50,15 +51,23 @@ const smallSchema = `{"type":"record","name":"Visit","namespace":"health","field
 
 func smallEncoder(t *testing.T) *Encoder {
 	t.Helper()
-	s, err := registryhttp.ParseSchema("ingress.health.visits-value", 1, 5, smallSchema)
+	_, enc := testEncoder(t, "ingress.health.visits-value", 5, smallSchema)
+	return enc
+}
+
+// testEncoder parses schema (id) as the latest version of subject and
+// returns it with an Encoder keyed the default way.
+func testEncoder(tb testing.TB, subject string, id int, schema string) (*schemas.SchemaVersion, *Encoder) {
+	tb.Helper()
+	s, err := registryhttp.ParseSchema(subject, 1, id, schema)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	enc, err := NewEncoder(s, "")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return enc
+	return s, enc
 }
 
 func TestRunReportsLinesAndPublishesTheRest(t *testing.T) {

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/publish"
+)
+
+// TestPublishCSVKilledAndResumed imports a 1,000,000-row CSV file with the
+// real binary, kills it with SIGKILL midway, runs the same command again,
+// and counts the records on the topic by key: every row exactly once.
+func TestPublishCSVKilledAndResumed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 1,000,000-row import (-short skips it)")
+	}
+	const rows = 1_000_000
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "exchange")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c, err := kfake.NewCluster(kfake.Ports(0), kfake.SeedTopics(3, "ingress.health.visits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	registry := visitsRegistry(t)
+	file := filepath.Join(dir, "visits.csv")
+	writeVisitsCSV(t, file, rows)
+
+	publish := func() *exec.Cmd {
+		cmd := exec.CommandContext(ctx, bin, "publish", "--dataset", "health.visits", "--file", file,
+			"--brokers", strings.Join(c.ListenAddrs(), ","), "--registry", registry+"/registry", "--no-progress")
+		cmd.Dir = dir // no .exchange-dev here: plain --brokers
+		return cmd
+	}
+	first := publish()
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once records newer than the checkpoint are on the topic: the
+	// window where a checkpoint alone would republish them.
+	killedAt, offsets := waitForCheckpoint(ctx, t, file+".checkpoint", rows/3)
+	waitForRecordsAfter(ctx, t, c.ListenAddrs(), "ingress.health.visits", offsets)
+	if err := first.Process.Kill(); err != nil { // SIGKILL: no cleanup, maybe mid-batch
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	second := publish()
+	var out, errOut bytes.Buffer
+	second.Stdout, second.Stderr = &out, &errOut
+	if err := second.Run(); err != nil {
+		t.Fatalf("resumed import: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), fmt.Sprintf("published %d records, 0 errors", rows)) {
+		t.Errorf("resumed import stdout %q", out.String())
+	}
+	if _, err := os.Stat(file + ".checkpoint"); !os.IsNotExist(err) {
+		t.Errorf("checkpoint left after a complete import: %v", err)
+	}
+
+	counts := countTopicKeys(ctx, t, c.ListenAddrs(), "ingress.health.visits")
+	published, dups, missing := 0, 0, 0
+	for i := 1; i <= rows; i++ {
+		n := counts["r-"+strconv.Itoa(i)]
+		published += n
+		if n > 1 {
+			dups += n - 1
+		}
+		if n == 0 {
+			missing++
+		}
+	}
+	t.Logf("rows %d, killed after checkpoint of %d published, resumed: %s; on the topic: %d records, duplicates %d, missing %d",
+		rows, killedAt, strings.TrimSpace(errOut.String()), published, dups, missing)
+	if dups != 0 || missing != 0 || len(counts) != rows {
+		t.Fatalf("duplicates %d, missing %d, distinct keys %d of %d rows", dups, missing, len(counts), rows)
+	}
+}
+
+// visitsRegistry serves the schema of ingress.health.visits-value.
+func visitsRegistry(t *testing.T) string {
+	t.Helper()
+	schema := `{"type":"record","name":"Visit","namespace":"health","fields":[
+	  {"name":"record_id","type":"string"},{"name":"age","type":"int"}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/registry/subjects/ingress.health.visits-value/versions/latest" {
+			http.Error(w, `{"error_code":40401,"message":"Subject not found."}`, http.StatusNotFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"subject": "ingress.health.visits-value", "version": 1, "id": 4, "schema": schema})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func writeVisitsCSV(t *testing.T, file string, rows int) {
+	t.Helper()
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "record_id,age")
+	for i := 1; i <= rows; i++ {
+		fmt.Fprintf(w, "r-%d,%d\n", i, i%100)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitForCheckpoint polls the checkpoint file until it counts at least n
+// published records, and returns its count and end offsets.
+func waitForCheckpoint(ctx context.Context, t *testing.T, path string, n int) (int, map[int]int64) {
+	t.Helper()
+	for {
+		var cp struct {
+			Published int
+			Offsets   map[int]int64
+		}
+		if data, err := os.ReadFile(path); err == nil && json.Unmarshal(data, &cp) == nil && cp.Published >= n {
+			return cp.Published, cp.Offsets
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("checkpoint %s never reached %d published records", path, n)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// waitForRecordsAfter polls the topic's end offsets until some partition
+// has grown past offsets.
+func waitForRecordsAfter(ctx context.Context, t *testing.T, brokers []string, topic string, offsets map[int]int64) {
+	t.Helper()
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	for {
+		ends, err := publish.EndOffsets(ctx, kc, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, e := range ends {
+			if e > offsets[p] {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no record was published after the checkpoint")
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// countTopicKeys reads the topic from the start to its end and counts each
+// key.
+func countTopicKeys(ctx context.Context, t *testing.T, brokers []string, topic string) map[string]int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	ends, err := publish.EndOffsets(ctx, kc, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, e := range ends {
+		total += e
+	}
+	counts := map[string]int{}
+	for read := int64(0); read < total; {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d records: %v", read, total, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			counts[string(r.Key)]++
+			read++
+		})
+	}
+	return counts
+}
