@@ -53,6 +53,8 @@ type Handler struct {
 	// requests do not pick the same agreement number; across processes
 	// the store's unique agreement id catches it.
 	decide sync.Mutex
+	// pending counts notices in flight (Drain).
+	pending sync.WaitGroup
 }
 
 // New returns the handler of cfg.
