@@ -24,7 +24,7 @@ import (
 // plan in force and the agencies of agencies.yaml.
 type authorizer struct {
 	plan     func() *policy.Plan
-	agencies atomic.Pointer[map[string]bool] // ids of agencies.yaml, set at each build
+	agencies atomic.Pointer[map[string]bool]     // ids of agencies.yaml, set at each build
 	list     atomic.Pointer[[]agreements.Agency] // the agencies themselves, with their stewards
 }
 
