@@ -24,8 +24,11 @@ import (
 // plan in force and the agencies of agencies.yaml.
 type authorizer struct {
 	plan     func() *policy.Plan
-	agencies atomic.Pointer[map[string]bool]     // ids of agencies.yaml, set at each build
-	list     atomic.Pointer[[]agreements.Agency] // the agencies themselves, with their stewards
+	agencies atomic.Pointer[map[string]bool] // ids of agencies.yaml, set at each build
+
+	// list holds the agencies themselves, with their stewards (the catalog's
+	// steward checks).
+	list atomic.Pointer[[]agreements.Agency]
 }
 
 // setAgencies records the agencies of the documents the plan was built from.
