@@ -20,13 +20,13 @@ import (
 func (h *Handler) steward(r *http.Request, action string) (*auth.Principal, *auth.Error) {
 	p, ok := auth.FromContext(r.Context())
 	if !ok {
-		return nil, auth.Forbidden(auth.RoleSteward, action+" needs an authenticated steward; this server runs without authentication")
+		return nil, auth.Forbidden("credentials", action+" needs an authenticated steward; this server runs without authentication")
 	}
 	if p.Kind != auth.KindSteward || !p.HasRole(auth.RoleSteward) {
-		return nil, auth.Forbidden(auth.RoleSteward, fmt.Sprintf("%s needs role steward; %s is not a steward", action, p))
+		return nil, auth.Forbidden("role", fmt.Sprintf("%s needs role steward; %s is not a steward", action, p))
 	}
 	if !h.listed(p.Agency, p.Subject) {
-		return nil, auth.Forbidden(auth.RoleSteward, fmt.Sprintf("%s: %s is not among the stewards of agency %s in agencies.yaml", action, p.Subject, p.Agency))
+		return nil, auth.Forbidden("role", fmt.Sprintf("%s: %s is not among the stewards of agency %s in agencies.yaml", action, p.Subject, p.Agency))
 	}
 	return p, nil
 }
@@ -51,5 +51,5 @@ func (h *Handler) readScope(r *http.Request) (string, *auth.Error) {
 	case p.Kind == auth.KindSteward && h.listed(p.Agency, p.Subject):
 		return p.Agency, nil
 	}
-	return "", auth.Forbidden(auth.RoleSteward, fmt.Sprintf("access requests are read by the stewards of their agencies, auditors and operators; %s is none of them", p))
+	return "", auth.Forbidden("role", fmt.Sprintf("access requests are read by the stewards of their agencies, auditors and operators; %s is none of them", p))
 }

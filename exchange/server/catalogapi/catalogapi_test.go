@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,7 +50,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	w := &world{db: db, reg: schemas.NewRegistry(schemas.NewMemoryStore())}
+	w := &world{db: db, reg: schemas.NewRegistry(schemas.NewMemoryStore(), schemas.WithLogger(slog.New(slog.DiscardHandler)))}
 	avsc, _ := filepath.Glob(filepath.Join(examples, "*.avsc"))
 	for _, p := range avsc {
 		text, err := os.ReadFile(p)

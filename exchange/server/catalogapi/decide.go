@@ -46,7 +46,7 @@ func (h *Handler) decision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Agency != req.Provider {
-		writeRefusal(w, auth.Forbidden(auth.RoleSteward, fmt.Sprintf("access request %d asks for %s of agency %s: only a steward of %s decides it, and %s is not", req.ID, req.Dataset, req.Provider, req.Provider, p)))
+		writeRefusal(w, auth.Forbidden("agency", fmt.Sprintf("access request %d asks for %s of agency %s: only a steward of %s decides it, and %s is not", req.ID, req.Dataset, req.Provider, req.Provider, p)))
 		return
 	}
 	if req.Status != store.AccessPending {
