@@ -88,10 +88,11 @@ type AccessRequests interface {
 // What both backends share of AccessRequests: the stored body and the
 // rules of a decision; each backend keeps its SQL.
 
-// PrepareAccessRequest checks r can be stored and fills its defaults.
-func PrepareAccessRequest(r AccessRequest, now time.Time) (AccessRequest, error) {
+// PrepareAccessRequest checks r can be stored, fills its defaults, and
+// returns it with its stored body (the row's id is not in the body).
+func PrepareAccessRequest(r AccessRequest, now time.Time) (AccessRequest, string, error) {
 	if r.Dataset == "" || r.Provider == "" || r.Consumer == "" || r.RequestedBy == "" {
-		return r, errors.New("access request: dataset, provider, consumer and requester are required")
+		return r, "", errors.New("access request: dataset, provider, consumer and requester are required")
 	}
 	if r.Requested.IsZero() {
 		r.Requested = now
@@ -99,7 +100,8 @@ func PrepareAccessRequest(r AccessRequest, now time.Time) (AccessRequest, error)
 	r.Requested = r.Requested.UTC().Truncate(time.Microsecond)
 	r.Status = AccessPending
 	r.DecidedBy, r.Decided, r.DecisionReason, r.Agreement = "", time.Time{}, "", ""
-	return r, nil
+	body, err := AccessRequestBody(r)
+	return r, body, err
 }
 
 // AccessRequestBody is r as stored.

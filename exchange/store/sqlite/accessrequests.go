@@ -11,11 +11,7 @@ import (
 
 // AddAccessRequest stores a pending access request (see store.AccessRequests).
 func (db *DB) AddAccessRequest(ctx context.Context, r store.AccessRequest) (store.AccessRequest, error) {
-	r, err := store.PrepareAccessRequest(r, db.cfg.Now())
-	if err != nil {
-		return r, err
-	}
-	body, err := store.AccessRequestBody(r) // the id is the row's, not the body's
+	r, body, err := store.PrepareAccessRequest(r, db.cfg.Now())
 	if err != nil {
 		return r, err
 	}
