@@ -254,17 +254,6 @@ func (a *App) mountHTTP() {
 	}
 }
 
-// mountCatalog mounts the catalog and access requests. Accepted requests
-// are proposed as agreement documents in the store (StoreProposer).
-func (a *App) mountCatalog() {
-	a.catalog = catalogapi.New(catalogapi.Config{
-		Plan: a.holder.Load, Agencies: a.authz.agencyList, Schemas: a.reg,
-		Requests: a.db, Documents: a.db, Proposer: catalogapi.StoreProposer{Docs: a.db},
-		Notify: a.notifier.Send, Log: a.log.With("component", "catalog"),
-	})
-	a.catalog.Mount(a.http)
-}
-
 // Surfaces are the paths New mounts beyond the server's own (/healthz,
 // /readyz, /metrics), as the index at / and the dev banner list them.
 var Surfaces = []server.Surface{

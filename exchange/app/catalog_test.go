@@ -17,6 +17,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/server/catalogapi"
 	"github.com/exchange-gov/exchange/exchange/sla"
+	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
@@ -58,7 +59,8 @@ func TestCatalogAndAccessRequestsPostgres(t *testing.T) {
 // steward nor the consumer's may decide it (403); the provider's steward
 // accepts, which proposes an agreement of only the requested fields,
 // sensitive ones pseudonymised, that loads and validates against the
-// contract; a second decision is 409; both agencies get notices.
+// contract and goes through approval to active; a second decision is
+// 409; both agencies get notices.
 func catalogFlow(t *testing.T, edit func(*Config)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -221,7 +223,32 @@ func decideRequest(ctx context.Context, t *testing.T, a *App, base string, id in
 		t.Errorf("deciding twice: %d %s, want 409", code, body)
 	}
 	checkProposed(ctx, t, a, req.Agreement)
+	checkApproval(t, base, req.Agreement)
 	return req.Agreement
+}
+
+// checkApproval: the proposed agreement is in the lifecycle, proposed by
+// the provider's steward, and goes through approval like any other: the
+// two parties' stewards approve its content hash and it becomes active.
+func checkApproval(t *testing.T, base, id string) {
+	t.Helper()
+	url := base + "/api/v1/agreements/" + id
+	var v stewardship.View
+	if code, body := do(t, taxSteward, "GET", url, ""); code != http.StatusOK || json.Unmarshal([]byte(body), &v) != nil {
+		t.Fatalf("the proposed agreement through the agreements API: %d %s", code, body)
+	}
+	if v.Status != string(agreements.StatusProposed) || len(v.History) != 1 || !strings.HasPrefix(v.History[0].By, "marco.bianchi") {
+		t.Fatalf("proposed agreement: %+v", v)
+	}
+	approve := fmt.Sprintf(`{"content_hash": %q}`, v.ContentHash)
+	for _, who := range []devissuer.Claims{civilSteward, taxSteward} {
+		if code, body := do(t, who, "POST", url+"/approve", approve); code != http.StatusOK || json.Unmarshal([]byte(body), &v) != nil {
+			t.Fatalf("%s approving: %d %s", who.Subject, code, body)
+		}
+	}
+	if v.Status != string(agreements.StatusActive) {
+		t.Errorf("approved by both parties: status %s, want active", v.Status)
+	}
 }
 
 // listRequests is how many requests who sees.
@@ -244,7 +271,7 @@ func checkProposed(ctx context.Context, t *testing.T, a *App, id string) {
 	if err != nil {
 		t.Fatalf("the proposed agreement: %v", err)
 	}
-	if doc.Status != agreements.StatusProposed || !strings.Contains(doc.Author, "marco.bianchi") {
+	if !strings.Contains(doc.Author, "marco.bianchi") {
 		t.Errorf("proposed agreement document: status %s, author %s", doc.Status, doc.Author)
 	}
 	set, err := agreements.LoadDir("../../deploy/examples")

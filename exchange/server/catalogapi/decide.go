@@ -72,16 +72,13 @@ func (h *Handler) decision(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// errProposal marks a proposal that does not fit the policy in force.
-var errProposal = errors.New("the proposed agreement does not fit the policy in force")
-
 // propose builds the request's agreement, checks it loads back and
 // validates against the contract, and proposes it under the next free
 // number.
 func (h *Handler) propose(ctx context.Context, p *auth.Principal, req store.AccessRequest) (string, error) {
 	c, ok := h.cfg.Plan().Contract(req.Dataset)
 	if !ok {
-		return "", fmt.Errorf("%w: dataset %s is no longer in the catalog", errProposal, req.Dataset)
+		return "", fmt.Errorf("%w: dataset %s is no longer in the catalog", ErrProposal, req.Dataset)
 	}
 	var schema avro.Schema
 	if h.cfg.Schemas != nil {
@@ -92,7 +89,7 @@ func (h *Handler) propose(ctx context.Context, p *auth.Principal, req store.Acce
 	now := h.cfg.Now()
 	a, err := proposal(req, c, schema, now)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", errProposal, err)
+		return "", fmt.Errorf("%w: %w", ErrProposal, err)
 	}
 	ids, err := h.usedIDs(ctx)
 	if err != nil {
@@ -101,6 +98,15 @@ func (h *Handler) propose(ctx context.Context, p *auth.Principal, req store.Acce
 	n := nextNumber(ids, now.UTC().Year())
 	for range idAttempts {
 		a.ID = agreementID(c.Owner, req.Consumer, now.UTC().Year(), n)
+		n++
+		// Proposing a known id would amend that agreement's terms: an
+		// access request always makes a new one.
+		switch _, err := h.cfg.Documents.Document(ctx, agreements.KindAgreement, a.ID, 0); {
+		case err == nil:
+			continue
+		case !errors.Is(err, store.ErrNotFound):
+			return "", fmt.Errorf("looking up agreement %s: %w", a.ID, err)
+		}
 		if err := h.checkProposal(a, c); err != nil {
 			return "", err
 		}
@@ -108,7 +114,6 @@ func (h *Handler) propose(ctx context.Context, p *auth.Principal, req store.Acce
 		if !errors.Is(err, store.ErrConflict) {
 			return id, err
 		}
-		n++ // taken meanwhile (another process): the next number
 	}
 	return "", fmt.Errorf("proposing the agreement of access request %d: %d numbers taken in a row: %w", req.ID, idAttempts, store.ErrConflict)
 }
@@ -123,7 +128,7 @@ func (h *Handler) checkProposal(a *agreements.Agreement, c *agreements.DataContr
 	name := a.ID + ".yaml"
 	set, err := agreements.Load(name, y)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errProposal, err)
+		return fmt.Errorf("%w: %w", ErrProposal, err)
 	}
 	set.Agencies = h.cfg.Agencies()
 	set.Contracts = []agreements.DataContract{*c}
@@ -134,7 +139,7 @@ func (h *Handler) checkProposal(a *agreements.Agreement, c *agreements.DataContr
 		}
 	}
 	if len(mine) > 0 {
-		return fmt.Errorf("%w: %s", errProposal, strings.Join(mine, "; "))
+		return fmt.Errorf("%w: %s", ErrProposal, strings.Join(mine, "; "))
 	}
 	return nil
 }
@@ -146,7 +151,7 @@ func (h *Handler) proposeError(w http.ResponseWriter, r *http.Request, req store
 	switch {
 	case errors.As(err, &ae):
 		writeRefusal(w, ae)
-	case errors.Is(err, errProposal), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, ErrProposal), errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, fmt.Sprintf("access request %d: %v", req.ID, err))
 	default:
 		h.storeError(w, r, err)

@@ -19,29 +19,29 @@ import (
 )
 
 // Proposer proposes an agreement on behalf of a steward: it records a's
-// terms with status proposed, to go through approval like any other, and
-// returns its id. An id already in use is an error wrapping
-// store.ErrConflict (the handler then numbers the next one).
+// terms as a new agreement with status proposed, to go through approval
+// like any other, and returns its id. The handler gives it only ids no
+// agreement document has; one taken meanwhile is an error wrapping
+// store.ErrConflict (the handler then tries the next number). An error
+// wrapping ErrProposal says the terms do not fit the policy (409), an
+// *auth.Error that the steward may not propose (its status).
 type Proposer interface {
 	Propose(ctx context.Context, by auth.Principal, a *agreements.Agreement) (id string, err error)
 }
 
+// ErrProposal marks a proposal that does not fit the policy in force.
+var ErrProposal = errors.New("the proposed agreement does not fit the policy in force")
+
 // StoreProposer proposes by storing the agreement's document (kind
-// Agreement, status proposed, the YAML of agreements.MarshalAgreement) as
-// the first version of its id. It is what the catalog uses where no
-// stewardship service is wired.
+// Agreement, status proposed, the YAML of agreements.MarshalAgreement)
+// without a lifecycle transition: for a store without the stewardship
+// service (tests of this package).
 type StoreProposer struct {
 	Docs store.AgreementStore
 }
 
-// Propose stores a as a new agreement document.
+// Propose stores a as the agreement document of its id.
 func (s StoreProposer) Propose(ctx context.Context, by auth.Principal, a *agreements.Agreement) (string, error) {
-	switch _, err := s.Docs.Document(ctx, agreements.KindAgreement, a.ID, 0); {
-	case err == nil:
-		return "", fmt.Errorf("agreement %s exists already: %w", a.ID, store.ErrConflict)
-	case !errors.Is(err, store.ErrNotFound):
-		return "", fmt.Errorf("proposing agreement %s: %w", a.ID, err)
-	}
 	y, err := agreements.MarshalAgreement(a, "Proposed by "+by.String())
 	if err != nil {
 		return "", err
