@@ -89,7 +89,7 @@ func catalogFlow(t *testing.T, edit func(*Config)) {
 	checkCatalog(t, base)
 	id := fileRequest(t, base)
 	agreementID := decideRequest(ctx, t, a, base, id)
-	checkRequestNotices(ctx, t, a, id, agreementID)
+	checkRequestNotices(ctx, t, a, b.Addr(), id, agreementID)
 }
 
 // checkCatalog: any principal reads the catalog; it describes the
@@ -306,25 +306,33 @@ func checkProposed(ctx context.Context, t *testing.T, a *App, id string) {
 }
 
 // checkRequestNotices: tax and civil-registry were each told of the
-// request and of its acceptance.
-func checkRequestNotices(ctx context.Context, t *testing.T, a *App, id int64, agreementID string) {
+// request and of its acceptance, in the store (GET /api/v1/notices) and
+// on their notices.<agency> topics.
+func checkRequestNotices(ctx context.Context, t *testing.T, a *App, broker string, id int64, agreementID string) {
 	t.Helper()
+	told := func(ns []sla.Notice) bool {
+		var seen []string
+		for _, n := range ns {
+			if n.Kind == sla.KindAccessRequest && strings.Contains(n.Detail, fmt.Sprintf("access request %d ", id)) {
+				seen = append(seen, n.Reason)
+				if n.Reason == "accepted" && n.Agreement != agreementID {
+					t.Errorf("acceptance notice names agreement %q, want %s", n.Agreement, agreementID)
+				}
+			}
+		}
+		return slices.Contains(seen, "requested") && slices.Contains(seen, "accepted")
+	}
 	for _, agency := range []string{"tax", "civil-registry"} {
-		waitFor(t, "access request notices to "+agency, 30*time.Second, func() bool {
+		waitFor(t, "access request notices to "+agency+" in the store", 30*time.Second, func() bool {
 			ns, err := a.Store().Notices(ctx, sla.NoticeQuery{Agency: agency})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var seen []string
-			for _, n := range ns {
-				if n.Kind == sla.KindAccessRequest && strings.Contains(n.Detail, fmt.Sprintf("access request %d ", id)) {
-					seen = append(seen, n.Reason)
-					if n.Reason == "accepted" && n.Agreement != agreementID {
-						t.Errorf("acceptance notice names agreement %q, want %s", n.Agreement, agreementID)
-					}
-				}
-			}
-			return slices.Contains(seen, "requested") && slices.Contains(seen, "accepted")
+			return told(ns)
+		})
+		waitFor(t, "access request notices on notices."+agency, 30*time.Second, func() bool {
+			ns, _ := readNotices(ctx, t, broker, agency)
+			return told(ns)
 		})
 	}
 }
