@@ -64,6 +64,11 @@ func (h *Handler) decision(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := h.cfg.Requests.DecideAccessRequest(r.Context(), d)
 	if err != nil {
+		if d.Agreement != "" {
+			// Proposed, but no request names it: the stewards see it in
+			// the agreements API and may revoke it.
+			h.cfg.Log.Error("agreement proposed for an access request whose decision was not recorded", "request", d.ID, "agreement", d.Agreement, "err", err)
+		}
 		h.storeError(w, r, err)
 		return
 	}
