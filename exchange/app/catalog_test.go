@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/server/catalogapi"
 	"github.com/exchange-gov/exchange/exchange/sla"
@@ -101,13 +102,13 @@ func checkCatalog(t *testing.T, base string) {
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &cat) != nil {
 		t.Fatalf("catalog: %d %s", code, body)
 	}
-	var names []string
+	var ids []string
 	for _, d := range cat.Datasets {
-		names = append(names, d.Dataset)
+		ids = append(ids, d.Dataset)
 	}
 	want := []string{"civil-registry.births", "health.immunisations", "social-services.benefit-claims", "tax.income-assessments"}
-	if !slices.Equal(names, want) {
-		t.Fatalf("catalog datasets %v, want %v", names, want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("catalog datasets %v, want %v", ids, want)
 	}
 	policyText := examplesText(t) // enum symbols, region names of rules: policy, not record values
 	for _, v := range sampleValues(t) {
@@ -121,7 +122,7 @@ func checkCatalog(t *testing.T, base string) {
 		t.Fatalf("catalog entry: %d %s", code, body)
 	}
 	if d.Owner != "civil-registry" || d.Freshness == nil || d.Freshness.ExpectedEvery == "" || len(d.Quality) != 2 ||
-		d.Schema == nil || d.Schema.Subject != "ingress.civil-registry.births-value" || !strings.Contains(string(d.Schema.Schema), "birth_weight_grams") {
+		d.Schema == nil || d.Schema.Subject != names.IngressSubject("civil-registry.births") || !strings.Contains(string(d.Schema.Schema), "birth_weight_grams") {
 		t.Errorf("catalog entry of civil-registry.births: %s", body)
 	}
 	if i := slices.IndexFunc(d.Fields, func(f catalogapi.Field) bool { return f.Name == "child_id" }); i < 0 || d.Fields[i].Classification != "sensitive" {

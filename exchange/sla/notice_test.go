@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/schemas"
 )
 
@@ -21,10 +22,11 @@ func TestNoticeSchemaEvolves(t *testing.T) {
 	}
 	reg := schemas.NewRegistry(schemas.NewMemoryStore(), schemas.WithLogger(slog.New(slog.DiscardHandler)))
 	ctx := context.Background()
-	if _, err := reg.Register(ctx, "notices.tax-value", old); err != nil {
+	subject := names.ValueSubject(names.Notices("tax"))
+	if _, err := reg.Register(ctx, subject, old); err != nil {
 		t.Fatal(err)
 	}
-	id, err := reg.Register(ctx, "notices.tax-value", NoticeSchema)
+	id, err := reg.Register(ctx, subject, NoticeSchema)
 	if err != nil {
 		t.Fatalf("registering the notice schema over the previous one: %v", err)
 	}
