@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
+
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/schemas"
 )
@@ -340,5 +342,31 @@ func TestTransformsRegistry(t *testing.T) {
 	want := []string{"generalize", "hash", "keep", "mask", "pseudonymize", "redact", "truncate"}
 	if got := Transforms(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Transforms() = %v, want %v", got, want)
+	}
+}
+
+// TestTransformFits: pseudonymize fits identifiers (also nullable ones),
+// not dates, doubles or general unions; keep and redact fit anything.
+func TestTransformFits(t *testing.T) {
+	ps := agreements.Transform{Kind: agreements.Pseudonymize}
+	for _, c := range []struct {
+		schema string
+		t      agreements.Transform
+		fits   bool
+	}{
+		{`"string"`, ps, true},
+		{`["null","string"]`, ps, true},
+		{`"int"`, ps, true},
+		{`{"type":"int","logicalType":"date"}`, ps, false},
+		{`"double"`, ps, false},
+		{`["string","int"]`, ps, false},
+		{`["string","int"]`, agreements.Transform{Kind: agreements.Keep}, true},
+		{`"double"`, agreements.Transform{Kind: agreements.Redact}, true},
+		{`"string"`, agreements.Transform{Kind: "shred"}, false},
+	} {
+		err := TransformFits(c.t, avro.MustParse(c.schema))
+		if (err == nil) != c.fits {
+			t.Errorf("%s on %s: %v, want fits=%v", c.t.Kind, c.schema, err, c.fits)
+		}
 	}
 }

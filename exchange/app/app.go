@@ -26,6 +26,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
+	"github.com/exchange-gov/exchange/exchange/server/catalogapi"
 	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
@@ -120,7 +121,8 @@ type App struct {
 	aggregator *timeliness.Aggregator
 	monitor    *timeliness.Monitor
 	notices    *timeliness.KafkaProducer
-	ingest     ingest // HTTP ingest; zero when disabled
+	ingest     ingest              // HTTP ingest; zero when disabled
+	catalog    *catalogapi.Handler // the catalog and access requests
 	reloads    prometheus.Counter
 	failures   prometheus.Counter
 	mu         sync.Mutex
@@ -246,6 +248,7 @@ func (a *App) mountHTTP() {
 	a.http.Handle("GET /api/v1/notices", api.Notices())
 	a.mountAgreements()
 	a.mountIngest()
+	a.mountCatalog()
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
@@ -261,6 +264,7 @@ var Surfaces = []server.Surface{
 	{Path: "/api/v1/sla/events", Description: "silences of datasets without a record for their expected_every (?dataset=, ?from=, ?to=)"},
 	{Path: "/api/v1/notices", Description: "what an agency was told on notices.<agency> (?agency=, ?since=)"},
 	{Path: "/api/v1/agreements", Description: "agreements with their state, approvals and history; steward actions: propose, approve, suspend, resume, revoke"},
+	{Path: "/api/v1/catalog", Description: "datasets agencies may request access to, and the access requests (/api/v1/catalog/requests)"},
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
 	{Path: "/api/v1/delivery-keys", Description: "the keys that verify deliveries' exchange-signature (JWK set)"},
 }
@@ -372,7 +376,10 @@ func (a *App) Topics() []string { return exchange.Topics(a.holder.Load()) }
 
 // Close releases the store and the notices producer. Run closes nothing
 // itself.
-func (a *App) Close() error { return errors.Join(a.closeIngest(), a.notices.Close(), a.db.Close()) }
+func (a *App) Close() error {
+	a.catalog.Drain() // its notices go out through the producer and the store
+	return errors.Join(a.closeIngest(), a.notices.Close(), a.db.Close())
+}
 
 // Run serves HTTP on ln and runs the workers, the plan reloader and (with
 // kafka.manage_acls) the ACL sync until ctx is cancelled or one of them

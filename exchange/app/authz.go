@@ -25,6 +25,10 @@ import (
 type authorizer struct {
 	plan     func() *policy.Plan
 	agencies atomic.Pointer[map[string]bool] // ids of agencies.yaml, set at each build
+
+	// list holds the agencies themselves, with their stewards (the catalog's
+	// steward checks).
+	list atomic.Pointer[[]agreements.Agency]
 }
 
 // setAgencies records the agencies of the documents the plan was built from.
@@ -36,6 +40,19 @@ func (z *authorizer) setAgencies(set *agreements.Set) {
 		}
 	}
 	z.agencies.Store(&m)
+	var list []agreements.Agency
+	if set != nil {
+		list = append(list, set.Agencies...)
+	}
+	z.list.Store(&list)
+}
+
+// agencyList is the agencies of the documents the plan was built from.
+func (z *authorizer) agencyList() []agreements.Agency {
+	if l := z.list.Load(); l != nil {
+		return *l
+	}
+	return nil
 }
 
 // principal is the request's principal; ok is false on a server without

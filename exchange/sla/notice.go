@@ -17,6 +17,10 @@ const (
 	KindSilenceStarted      = "silence_started"
 	KindSilenceEnded        = "silence_ended"
 	KindAgreementTransition = "agreement_transition"
+	// KindAccessRequest: an access request of the catalog was filed
+	// (Reason "requested") or decided ("accepted", "rejected"); both
+	// agencies are told.
+	KindAccessRequest = "access_request"
 )
 
 // Notice is one message to an agency on notices.<agency>: what happened to
@@ -53,13 +57,13 @@ type Notice struct {
 // notices.<agency>-value.
 const NoticeSchema = `{
   "type": "record", "name": "Notice", "namespace": "exchange.notices",
-  "doc": "A notice of the exchange to an agency: quarantined records of its datasets (codes and positions, never values), summaries of quarantine floods, silences of its datasets, agreement transitions.",
+  "doc": "A notice of the exchange to an agency: quarantined records of its datasets (codes and positions, never values), summaries of quarantine floods, silences of its datasets, agreement transitions, access requests filed and decided.",
   "fields": [
     {"name": "agency", "type": "string", "doc": "The recipient agency."},
-    {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["quarantine", "quarantine_summary", "silence_started", "silence_ended", "agreement_transition"]}},
+    {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["quarantine", "quarantine_summary", "silence_started", "silence_ended", "agreement_transition", "access_request"]}},
     {"name": "dataset", "type": "string", "default": ""},
     {"name": "agreement", "type": "string", "default": ""},
-    {"name": "reason", "type": "string", "default": "", "doc": "Reason code (<stage>:<detail>), or the agreement's new status."},
+    {"name": "reason", "type": "string", "default": "", "doc": "Reason code (<stage>:<detail>), the agreement's new status, or what became of an access request (requested, accepted, rejected)."},
     {"name": "detail", "type": "string", "default": "", "doc": "What the rule or check said; never a field value."},
     {"name": "topic", "type": "string", "default": "", "doc": "Source topic of a quarantined record."},
     {"name": "partition", "type": "int", "default": -1},

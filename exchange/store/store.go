@@ -40,6 +40,8 @@ type Backend interface {
 	AccessLog
 	// IngestKeys keeps HTTP ingest's Idempotency-Key entries.
 	IngestKeys
+	// AccessRequests keeps the catalog's access requests.
+	AccessRequests
 	// Schemas returns the schema registry's store over this database.
 	Schemas() schemas.Store
 	// Checkpoints calls fn with every checkpoint, chain by chain in Seq order.

@@ -48,7 +48,7 @@ func TestOpenAPIParametersMatch(t *testing.T) {
 			t.Errorf("%s: documented parameters %v, the handler accepts %v", path, documented, want)
 		}
 	}
-	if len(doc.Paths) != 8 { // and POST /api/v1/datasets/{dataset}/records (connectors/httpingest)
-		t.Errorf("document has %d paths, want 8", len(doc.Paths))
+	if len(doc.Paths) != 14 { // and POST /api/v1/datasets/{dataset}/records (connectors/httpingest), 6 of package catalogapi (its own tests check them)
+		t.Errorf("document has %d paths, want 14", len(doc.Paths))
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/exchange-gov/exchange/exchange/deliverysig"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
+	"github.com/exchange-gov/exchange/exchange/server/auditapi/openapicheck"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -26,77 +26,19 @@ func openAPI(t *testing.T, h http.Handler) map[string]any {
 	return doc
 }
 
-// conform reports where v departs from schema (a subset of JSON Schema:
-// $ref, type, required, properties, additionalProperties false, items,
-// enum, pattern-free): every key the handler writes must be documented,
-// every required one present.
+// conform reports where v departs from schema (openapicheck.Conform).
 func conform(doc map[string]any, schema map[string]any, v any, at string) []string {
-	if ref, ok := schema["$ref"].(string); ok {
-		s := doc
-		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-			s, _ = s[part].(map[string]any)
-		}
-		if s == nil {
-			return []string{at + ": unresolved " + ref}
-		}
-		return conform(doc, s, v, at)
-	}
-	var bad []string
-	if enum, ok := schema["enum"].([]any); ok && !slices.Contains(enum, v) {
-		bad = append(bad, fmt.Sprintf("%s: %v not in %v", at, v, enum))
-	}
-	switch schema["type"] {
-	case "object":
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return append(bad, fmt.Sprintf("%s: %T, want an object", at, v))
-		}
-		props, _ := schema["properties"].(map[string]any)
-		for _, r := range schema["required"].([]any) {
-			if _, ok := obj[r.(string)]; !ok {
-				bad = append(bad, fmt.Sprintf("%s: required %q missing", at, r))
-			}
-		}
-		for k, kv := range obj {
-			ps, ok := props[k].(map[string]any)
-			if !ok {
-				if schema["additionalProperties"] == false {
-					bad = append(bad, fmt.Sprintf("%s: %q is not documented", at, k))
-				}
-				continue
-			}
-			bad = append(bad, conform(doc, ps, kv, at+"."+k)...)
-		}
-	case "array":
-		arr, ok := v.([]any)
-		if !ok {
-			return append(bad, fmt.Sprintf("%s: %T, want an array", at, v))
-		}
-		items, _ := schema["items"].(map[string]any)
-		for i, x := range arr {
-			bad = append(bad, conform(doc, items, x, fmt.Sprintf("%s[%d]", at, i))...)
-		}
-	case "string":
-		if _, ok := v.(string); !ok {
-			bad = append(bad, fmt.Sprintf("%s: %T, want a string", at, v))
-		}
-	case "integer":
-		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
-			bad = append(bad, fmt.Sprintf("%s: %v, want an integer", at, v))
-		}
-	}
-	return bad
+	return openapicheck.Conform(doc, schema, v, at)
 }
 
 // responseSchema is the schema of a path's GET response with code.
 func responseSchema(t *testing.T, doc map[string]any, path, code string) map[string]any {
 	t.Helper()
-	op := doc["paths"].(map[string]any)[path].(map[string]any)["get"].(map[string]any)
-	resp := op["responses"].(map[string]any)[code].(map[string]any)
-	if ref, ok := resp["$ref"].(string); ok {
-		resp = doc["components"].(map[string]any)["responses"].(map[string]any)[strings.TrimPrefix(ref, "#/components/responses/")].(map[string]any)
+	s, err := openapicheck.ResponseSchema(doc, "get", path, code)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return resp["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+	return s
 }
 
 // TestOpenAPIMatchesResponses: what the handlers answer — pages of every

@@ -157,6 +157,14 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("runtime role lifecycle action: %v", err)
 	}
+	// It files and decides access requests (grants of 0009).
+	ar, err := rt.AddAccessRequest(ctx, store.AccessRequest{Dataset: "health.immunisations", Provider: "health", Consumer: "tax", RequestedBy: "helena.marsh"})
+	if err != nil {
+		t.Fatalf("runtime role files an access request: %v", err)
+	}
+	if _, err := rt.DecideAccessRequest(ctx, store.AccessDecision{ID: ar.ID, By: "amara.okafor"}); err != nil {
+		t.Fatalf("runtime role decides an access request: %v", err)
+	}
 	rpool := rt.(*postgres.DB).Pool()
 	for _, sql := range []string{
 		`UPDATE agreement_transitions SET to_status = 'active'`,
@@ -174,6 +182,7 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 		`DELETE FROM ledger_chains`,
 		`UPDATE documents SET yaml = ''`,
 		`DELETE FROM agreement_transitions`,
+		`DELETE FROM access_requests`,
 		`ALTER TABLE ledger_entries DETACH PARTITION ledger_entries_2026_11`,
 		`DROP TABLE ledger_entries_2026_11`,
 		`SELECT exchange_detach_ledger_partition('ledger_entries_2026_11')`,

@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Timeliness", func(t *testing.T) { RunTimeliness(t, h) })
 	t.Run("AccessLog", func(t *testing.T) { RunAccessLog(t, h) })
 	t.Run("IngestKeys", func(t *testing.T) { RunIngestKeys(t, h) })
+	t.Run("AccessRequests", func(t *testing.T) { RunAccessRequests(t, h) })
 	t.Run("Registry", func(t *testing.T) {
 		schematest.RunStoreConformance(t, func(t *testing.T) schemas.Store { return h.Open(t).Schemas() })
 	})
