@@ -13,6 +13,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/stewardship"
+	"github.com/exchange-gov/exchange/exchange/store/storetest"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 )
@@ -53,6 +54,14 @@ func post(t *testing.T, who devissuer.Claims, base, path, body string) (int, str
 // agreement_transitions with its principal and reached both parties'
 // notices topics.
 func TestAgreementsAPIServeMode(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testAgreementsAPI(t, func(*Config) {}) })
+	t.Run("postgres", func(t *testing.T) {
+		url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
+		testAgreementsAPI(t, func(c *Config) { c.DatabaseURL = url })
+	})
+}
+
+func testAgreementsAPI(t *testing.T, db func(*Config)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir, data := copyExamples(t), t.TempDir()
@@ -61,7 +70,7 @@ func TestAgreementsAPIServeMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	a, base, stop := startInstance(ctx, t, b.Addr(), data, dir)
+	a, base, stop := startInstance(ctx, t, b.Addr(), data, dir, db)
 
 	for _, path := range []string{agreementsURL, agreementsURL + "/" + statsHS + "/approve"} {
 		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(`{}`))
@@ -135,7 +144,7 @@ func TestAgreementsAPIServeMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
-	_, base, _ = startInstance(ctx, t, b.Addr(), data, dir, func(c *Config) { c.SeedFromFiles = true })
+	_, base, _ = startInstance(ctx, t, b.Addr(), data, dir, db, func(c *Config) { c.SeedFromFiles = true })
 	code, body = transition(healthSteward, "active", "")
 	expect("revoked → active after a restart", code, body, http.StatusConflict)
 	v = agreementAs(t, auditor, base, statsHS)
@@ -162,5 +171,34 @@ func TestAgreementsAPIServeMode(t *testing.T) {
 		if strings.Join(got, ",") != "proposed,approved,active,revoked" {
 			t.Errorf("notices.%s told %v, want proposed, approved, active, revoked", agency, got)
 		}
+	}
+}
+
+// TestAgreementsAPIDevModeSeeds: with seeding (exchange dev), a new id
+// takes its file's status and approvals once, recorded as seeded from
+// file; a revocation through the API then holds across a restart that
+// seeds again.
+func TestAgreementsAPIDevModeSeeds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir, data := copyExamples(t), t.TempDir()
+	b, err := devbroker.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	seed := func(c *Config) { c.SeedFromFiles = true }
+	_, base, stop := startInstance(ctx, t, b.Addr(), data, dir, seed)
+	v := agreementAs(t, jonasSteward, base, statsHS)
+	if v.Status != "active" || len(v.Approvals) != 2 || len(v.History) != 1 || v.History[0].Reason != "seeded from file" || v.History[0].By != "file:"+statsHSFile {
+		t.Fatalf("seeded agreement: %+v", v)
+	}
+	if code, body := post(t, jonasSteward, base, agreementsURL+"/"+statsHS+"/transitions", `{"to":"revoked","reason":"superseded"}`); code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	stop()
+	_, base, _ = startInstance(ctx, t, b.Addr(), data, dir, seed)
+	if v := agreementAs(t, auditor, base, statsHS); v.Status != "revoked" || v.History[len(v.History)-1].By != "jonas.lindqvist@health" {
+		t.Fatalf("after a restart that seeds: %+v", v)
 	}
 }
