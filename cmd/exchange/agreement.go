@@ -21,12 +21,13 @@ import (
 )
 
 func init() {
-	register("agreement", "validate contracts and agreements, or diff two versions of an agreement", runAgreement)
+	register("agreement", "validate contracts and agreements, diff two versions of an agreement, or act as a steward (propose, approve, suspend, resume, revoke)", runAgreement)
 }
 
 const agreementUsage = `usage:
   exchange agreement validate [--registry URL | --schemas DIR] FILE|DIR...
   exchange agreement diff [--fail-on-widen] OLD NEW
+  exchange agreement propose|approve|suspend|resume|revoke … (below)
 
 validate loads every YAML file (a directory: its *.yaml and *.yml files),
 checks the contracts and agreements, and with --schemas or --registry also
@@ -36,7 +37,7 @@ every problem as file:line:col: message (hint: ...) and exits 1.
 
 diff prints what the consumer of each agreement would newly receive or lose,
 one line per change; agreements are matched by id.
-`
+` + agreementActionsUsage
 
 func runAgreement(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -48,6 +49,8 @@ func runAgreement(ctx context.Context, args []string) error {
 		return agreementValidate(ctx, os.Stdout, os.Stderr, args[1:])
 	case "diff":
 		return agreementDiff(os.Stdout, os.Stderr, args[1:])
+	case "propose", "approve", "suspend", "resume", "revoke":
+		return agreementAction(ctx, os.Stdout, os.Stderr, args[0], args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stdout, agreementUsage)
 		return nil

@@ -26,9 +26,7 @@ import (
 
 // Stewards of deploy/examples/agencies.yaml.
 var (
-	taxSteward      = devissuer.Claims{Subject: "helena.marsh", Agency: "tax", Roles: []string{auth.RoleSteward}}
 	civilSteward    = devissuer.Claims{Subject: "marco.bianchi", Agency: "civil-registry", Roles: []string{auth.RoleSteward}}
-	statsSteward    = devissuer.Claims{Subject: "wei.zhang", Agency: "statistics", Roles: []string{auth.RoleSteward}}
 	auditorClaims   = devissuer.Claims{Subject: "dpo", Roles: []string{auth.RoleAuditor}}
 	unlistedSteward = devissuer.Claims{Subject: "not.listed", Agency: "civil-registry", Roles: []string{auth.RoleSteward}}
 )

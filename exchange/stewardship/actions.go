@@ -307,3 +307,20 @@ func shortHash(h string) string {
 	}
 	return h
 }
+
+// AddTransition records t through the store (store.AgreementStore's
+// contract: the runtime's expiry timer uses it) and sends its notice to
+// both parties, so that an expiry is announced like a steward's action.
+func (s *Service) AddTransition(ctx context.Context, t store.Transition) (store.Transition, error) {
+	got, err := s.db.AddTransition(ctx, t)
+	if err != nil {
+		return got, err
+	}
+	a, err := s.terms(ctx, got.AgreementID, got.Version)
+	if err != nil {
+		s.log.Warn("no notice of a transition: its terms cannot be read", "agreement", got.AgreementID, "to", got.To, "err", err)
+		return got, nil
+	}
+	s.announce(ctx, a, store.Lifecycle{Transitions: []store.Transition{got}}, 0)
+	return got, nil
+}

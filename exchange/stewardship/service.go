@@ -275,3 +275,33 @@ func roundApprovals(l store.Lifecycle) []store.Approval {
 	}
 	return out
 }
+
+// Terms returns, for every agreement with a lifecycle state, the terms
+// that state applies to (the recorded document version), by id: what a
+// plan builder compiles for agreements proposed through the API (an
+// access request accepted, POST /api/v1/agreements) that no file holds.
+// Status and approvals (of the current round) are the store's, never a
+// document's text; History is left empty.
+func (s *Service) Terms(ctx context.Context) (map[string]*agreements.Agreement, error) {
+	states, err := s.db.AgreementStates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agreement states: %w", err)
+	}
+	out := make(map[string]*agreements.Agreement, len(states))
+	for _, st := range states {
+		l, err := s.db.Lifecycle(ctx, st.ID)
+		if err != nil {
+			return nil, fmt.Errorf("agreement %s: %w", st.ID, err)
+		}
+		a, err := s.terms(ctx, st.ID, l.State().Version)
+		if err != nil {
+			return nil, err
+		}
+		a.Status, a.Approvals, a.History = l.State().Status, nil, nil
+		for _, ap := range roundApprovals(l) {
+			a.Approvals = append(a.Approvals, agreements.Approval{Agency: ap.Agency, Steward: ap.Steward, At: ap.At})
+		}
+		out[st.ID] = a
+	}
+	return out, nil
+}

@@ -407,3 +407,32 @@ func must(t *testing.T, err error, what string) {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
+
+// TestExpiryAndTerms: a transition recorded through the service's
+// AddTransition (the runtime's expiry) reaches both parties' notices with
+// the terms' hash carried over; Terms gives the recorded terms of an
+// agreement proposed through the API with the store's status.
+func TestExpiryAndTerms(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		v := f.proposed()
+		approve(t, f, v.ContentHash, amara, wei)
+		got, err := f.svc.AddTransition(f.ctx, store.Transition{AgreementID: hs, From: agreements.StatusActive, To: agreements.StatusExpired, By: "exchange", Reason: "valid_until reached"})
+		must(t, err, "expire")
+		if got.ContentHash != v.ContentHash {
+			t.Fatalf("expiry recorded on %q, want the terms' %s", got.ContentHash, v.ContentHash)
+		}
+		f.wantStatus(hs, agreements.StatusExpired)
+		for _, agency := range []string{"health", "statistics"} {
+			ns, err := f.db.Notices(f.ctx, sla.NoticeQuery{Agency: agency})
+			must(t, err, "notices")
+			if n := ns[len(ns)-1]; n.Agreement != hs || n.Reason != "expired" || !strings.Contains(n.Detail, "valid_until reached") {
+				t.Errorf("%s's last notice = %+v, want the expiry", agency, n)
+			}
+		}
+		terms, err := f.svc.Terms(f.ctx)
+		must(t, err, "terms")
+		if a := terms[hs]; a == nil || a.Status != agreements.StatusExpired || a.ContentHash() != v.ContentHash || len(a.Approvals) != 2 {
+			t.Fatalf("terms of %s = %+v", hs, a)
+		}
+	})
+}

@@ -3,7 +3,8 @@
 //
 // One database holds the schema registry (schemas.Store), every version of
 // every contract, agreement and agency document with each lifecycle
-// transition (AgreementStore), and the audit ledger (ledger.Appender,
+// transition (AgreementStore), agreements' lifecycle state and approvals
+// (LifecycleStore, changed by package stewardship), and the audit ledger (ledger.Appender,
 // ledger.Reader, ledger.Source). Two backends register themselves:
 //
 //	import (
@@ -24,7 +25,7 @@
 //
 // What both backends do alike lives here once, and the backends keep only
 // their SQL: the input checks and version rules (inputs.go: CheckText,
-// PrepareDocument, NextVersion, Transition.Check and Settle), the
+// PrepareDocument, NextVersion; stewardship.go: Lifecycle.Settle), the
 // registry's input checks and error context (NewSchemaStore over a
 // backend's SchemaRows), and the read loop of ledger entries (EachEntry).
 // The ledger's own rules stay in exchange/ledger (NewBatch, Batch.Fresh,
