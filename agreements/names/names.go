@@ -89,3 +89,10 @@ func DeliverPrefixOf(consumer string) string { return DeliverPrefix + consumer +
 // GroupPrefixOf is the prefix of the consumer groups an agency's clients
 // may use: "<agency>." (its Kafka principal has READ on groups with it).
 func GroupPrefixOf(agency string) string { return agency + "." }
+
+// WebhookGroup is the consumer group of the webhook connector that posts
+// an agreement's deliveries for its consumer: <consumer>.webhook.<agreement
+// id>, inside the consumer's group prefix (GroupPrefixOf) so its ACLs cover it.
+func WebhookGroup(consumer, agreementID string) string {
+	return GroupPrefixOf(consumer) + "webhook." + agreementID
+}

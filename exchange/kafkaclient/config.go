@@ -274,7 +274,12 @@ func (s *SASL) mechanism(getenv func(string) string) (sasl.Mechanism, error) {
 }
 
 // tlsConfig loads the files of t; nil t is plaintext (nil config).
-func (t *TLS) tlsConfig() (*tls.Config, error) {
+func (t *TLS) tlsConfig() (*tls.Config, error) { return t.ClientConfig("kafka.tls") }
+
+// ClientConfig loads the block's files into a client tls.Config (TLS 1.2 at
+// least); key is the YAML key errors name (kafka.tls, or another block that
+// reuses this one, such as a webhook's tls). nil: nil, no TLS settings.
+func (t *TLS) ClientConfig(key string) (*tls.Config, error) {
 	if t == nil {
 		return nil, nil
 	}
@@ -282,18 +287,18 @@ func (t *TLS) tlsConfig() (*tls.Config, error) {
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+			return nil, fmt.Errorf("%s.ca_file: %w", key, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka.tls.ca_file %s: no PEM certificate in it", t.CAFile)
+			return nil, fmt.Errorf("%s.ca_file %s: no PEM certificate in it", key, t.CAFile)
 		}
 		cfg.RootCAs = pool
 	}
 	if t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_file/key_file: %w", err)
+			return nil, fmt.Errorf("%s.cert_file/key_file: %w", key, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

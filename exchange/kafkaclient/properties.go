@@ -122,3 +122,13 @@ func RegistryUserInfo(path string) (string, error) {
 	}
 	return props["basic.auth.user.info"], nil
 }
+
+// RegistryURL is the schema registry's base URL (schema.registry.url) of a
+// client properties file; "" when the file names none.
+func RegistryURL(path string) (string, error) {
+	props, err := readPropertiesFile(path)
+	if err != nil {
+		return "", err
+	}
+	return props["schema.registry.url"], nil
+}
