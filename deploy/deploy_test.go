@@ -30,7 +30,7 @@ import (
 )
 
 // exportedMetrics lists the metric names defined in the exchange's code
-// (Name: "exchange_…" in exchange/), with the series a histogram adds.
+// (Name: "exchange_…" in exchange/ and connectors/), with the series a histogram adds.
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{"up": true} // Prometheus's own scrape health

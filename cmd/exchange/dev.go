@@ -16,6 +16,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/connectors/httpingest"
+	"github.com/exchange-gov/exchange/connectors/webhook"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/server"
@@ -26,6 +27,18 @@ import (
 
 func init() {
 	register("dev", "run the whole exchange in one process on embedded defaults (what `make run` runs)", runDev)
+}
+
+// devWebhooks loads the --webhooks file; none without one.
+func devWebhooks(path string) ([]webhook.Endpoint, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := webhook.LoadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--webhooks: %w", err)
+	}
+	return f.Webhooks, nil
 }
 
 func runDev(ctx context.Context, args []string) error {
@@ -41,10 +54,15 @@ func runDev(ctx context.Context, args []string) error {
 	insecure := fs.Bool("insecure", false, "run the embedded broker without authentication and ACLs (any client may read raw ingress and forge deliveries); for experiments only")
 	verbose := fs.Bool("v", false, "debug logging")
 	httpIngest := fs.Bool("http-ingest", true, "serve HTTP ingest (POST /api/v1/datasets/{dataset}/records) and grant the exchange WRITE on the ingress topics for it")
+	webhooksFile := fs.String("webhooks", "", "run the webhook connectors of this file (the format of exchange connect webhook --config) inside the process")
 	activityEvery := fs.Duration("activity-interval", activity.DefaultInterval, activityUsage)
 	outboxes := outboxFlag(fs)
 	usageWith(fs, devHelp)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	webhooks, err := devWebhooks(*webhooksFile)
+	if err != nil {
 		return err
 	}
 	level := slog.LevelInfo
@@ -100,6 +118,7 @@ func runDev(ctx context.Context, args []string) error {
 		SeedFromFiles:       true, // dev mode seeds: the examples carry their lifecycle
 		HTTPIngest:          httpingest.Config{Enabled: *httpIngest},
 		Outboxes:            *outboxes,
+		Webhooks:            webhooks,
 	})
 	if err != nil {
 		return err

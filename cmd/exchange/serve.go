@@ -99,6 +99,7 @@ func runServe(ctx context.Context, args []string) error {
 		SeedFromFiles:    *seed,
 		HTTPIngest:       cfg.Connectors.HTTPIngest,
 		Outboxes:         cfg.Connectors.Outboxes,
+		Webhooks:         cfg.Connectors.Webhooks,
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/connectors/outbox"
+	"github.com/exchange-gov/exchange/connectors/webhook"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/deliverysig"
@@ -84,6 +85,9 @@ type Config struct {
 	// Outboxes are agencies' outbox connectors run in this process
 	// (connectors/outbox; exchange.yaml connectors: outboxes:).
 	Outboxes []outbox.Config
+	// Webhooks are the webhook connectors run in the process (each as its
+	// consumer agency, with its own Kafka credentials); default none.
+	Webhooks []webhook.Endpoint
 }
 
 // TimelinessConfig tunes package timeliness in the app.
@@ -125,6 +129,7 @@ type App struct {
 	catalog    *catalogapi.Handler // the catalog and access requests
 	reloads    prometheus.Counter
 	failures   prometheus.Counter
+	webhooks   *webhook.Metrics // nil without webhooks
 	mu         sync.Mutex
 	lastErr    error // last reload failure, nil after a good reload
 
@@ -218,7 +223,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.activity = activity.New(cfg.Logger, cfg.ActivityInterval)
 	}
 	a.reloads, a.failures = reloadMetrics(cfg.Metrics)
-	if err := errors.Join(a.newTimeliness(), a.startACLSync(), a.newIngest()); err != nil {
+	if err := errors.Join(a.newTimeliness(), a.startACLSync(), a.newIngest(), a.newWebhooks()); err != nil {
 		a.closeIngest()
 		a.db.Close()
 		return nil, err
@@ -428,6 +433,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	for _, o := range a.cfg.Outboxes {
 		run("outbox connector of "+o.Agency, func(ctx context.Context) error { return a.runOutbox(ctx, o) })
 	}
+	if a.webhooks != nil {
+		run("webhooks", func(ctx context.Context) error {
+			return webhook.RunAll(ctx, a.cfg.Webhooks, webhook.Logger(a.log), webhook.WithMetrics(a.webhooks))
+		})
+	}
 	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
 	if mln := a.cfg.HTTP.MetricsListener; mln != nil {
 		run("metrics http", func(ctx context.Context) error { return a.http.ServeMetrics(ctx, mln, 10*time.Second) })
@@ -440,6 +450,20 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer cancelFlush()
 	a.aggregator.Flush(fctx, time.Now()) // likewise for the SLA aggregates
 	return first
+}
+
+// newWebhooks checks the webhook connectors' configuration (Run starts
+// them) and registers their metrics.
+func (a *App) newWebhooks() error {
+	if len(a.cfg.Webhooks) == 0 {
+		return nil
+	}
+	if err := webhook.ValidateAll(a.cfg.Webhooks); err != nil {
+		return err
+	}
+	var err error
+	a.webhooks, err = webhook.NewMetrics(a.cfg.Metrics)
+	return err
 }
 
 // newWorker builds record worker i from the Kafka block and the tuning,

@@ -81,6 +81,12 @@
 //	    - agency: health
 //	      database: {url_env: HEALTH_OUTBOX_DATABASE_URL}
 //	      kafka_credentials: /etc/exchange/outbox/health.properties
+//	  webhooks:                    # agreements' deliveries POSTed to consumers' endpoints (connectors/webhook.Endpoint)
+//	    - agreement: health-to-social-2026-001
+//	      consumer: social-services
+//	      url: https://intake.social.example/exchange
+//	      secret_file: /etc/exchange/webhook/social.secret   # HMAC secret shared with the receiver
+//	      properties: /etc/exchange/webhook/social-services.properties  # or kafka: + registry:
 //
 // Environment overrides: EXCHANGE_KAFKA_BROKERS (comma-separated),
 // EXCHANGE_KAFKA_SASL_MECHANISM, EXCHANGE_KAFKA_SASL_USERNAME,
@@ -112,6 +118,7 @@ import (
 
 	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/connectors/outbox"
+	"github.com/exchange-gov/exchange/connectors/webhook"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
@@ -141,6 +148,10 @@ type Connectors struct {
 	// Outboxes are agencies' PostgreSQL outbox connectors (connectors/outbox;
 	// each also runs alone: exchange connect outbox --config FILE).
 	Outboxes []outbox.Config `yaml:"outboxes"`
+	// Webhooks POST agreements' deliveries to consumers' endpoints
+	// (package connectors/webhook); each may run alone instead (exchange
+	// connect webhook).
+	Webhooks []webhook.Endpoint `yaml:"webhooks"`
 }
 
 // Kafka is the external cluster: the connection block, the consumer group
@@ -410,6 +421,9 @@ func (c Config) Validate() error {
 	}
 	if r := c.Tracing.SampleRatio; !(r >= 0 && r <= 1) {
 		errs = append(errs, fmt.Errorf("tracing.sample_ratio: %v, must be from 0 to 1", r))
+	}
+	if err := webhook.ValidateAll(c.Connectors.Webhooks); err != nil {
+		errs = append(errs, fmt.Errorf("connectors.%w", err))
 	}
 	return errors.Join(errs...)
 }
