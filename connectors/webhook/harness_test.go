@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ const (
 		{"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
 		{"name":"dose","type":["null","string"],"default":null}]}`
 )
+
+// registrySecret is the consumer's registry password (HTTP Basic).
+const registrySecret = "registry-secret-of-social"
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -82,10 +86,22 @@ func newWorld(t *testing.T) *world {
 	if w.schema, err = avro.Parse(derivedSchema); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registryhttp.Handler(reg, quiet))
+	// The registry, as the exchange's, reads schemas to authenticated
+	// principals only: the connector must present the consumer's secret.
+	h := registryhttp.Handler(reg, quiet)
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != consumer || p != registrySecret {
+			http.Error(rw, `{"error_code":40101,"message":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	}))
 	t.Cleanup(srv.Close)
 	w.registry = srv.URL
 	if err := os.WriteFile(filepath.Join(w.dir, "secret"), append(w.secret, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "registry-user-info"), []byte(consumer+":"+registrySecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w.prom = prometheus.NewRegistry()
@@ -277,7 +293,7 @@ func (w *world) endpoint(url, caFile string) webhook.Endpoint {
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		AlertAfter: 200 * time.Millisecond, AuthzInterval: 100 * time.Millisecond,
 		Kafka:    w.kafkaConfig(consumer),
-		Registry: webhook.Registry{URL: w.registry},
+		Registry: webhook.Registry{URL: w.registry, UserInfoFile: filepath.Join(w.dir, "registry-user-info")},
 	}
 }
 
@@ -303,6 +319,43 @@ func (w *world) run(e webhook.Endpoint) (stop func()) {
 	}
 	w.t.Cleanup(stop)
 	return stop
+}
+
+// properties writes the consumer's client properties file, as exchange
+// dev writes one per agency (Kafka and registry credentials).
+func (w *world) properties() string {
+	p := filepath.Join(w.dir, consumer+".properties")
+	text := fmt.Sprintf("bootstrap.servers=%s\nsecurity.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"+
+		"sasl.username=%s\nsasl.password=%s\nschema.registry.url=%s\nbasic.auth.credentials.source=USER_INFO\nbasic.auth.user.info=%s:%s\n",
+		w.broker.Brokers[0], consumer, w.broker.Password(w.t, consumer), w.registry, consumer, registrySecret)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// counter is the value of a counter of the agreement with the label
+// code, or 0.
+func (w *world) counter(name, code string) float64 {
+	mfs, err := w.prom.Gather()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			ok := mf.GetName() == name
+			for _, l := range m.GetLabel() {
+				if (l.GetName() == "agreement" && l.GetValue() != agreement) || (l.GetName() == "code" && l.GetValue() != code) {
+					ok = false
+				}
+			}
+			if ok && m.Counter != nil {
+				sum += m.Counter.GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // gauge is the value of a metric of the connector (with the agreement

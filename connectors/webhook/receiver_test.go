@@ -2,9 +2,11 @@ package webhook_test
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -56,9 +58,18 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T, secret []byte, script func(n int) action) *receiver {
+	return newReceiverTLS(t, secret, script, nil)
+}
+
+// newReceiverTLS is newReceiver with the server's TLS settings (client
+// certificates) from cfg.
+func newReceiverTLS(t *testing.T, secret []byte, script func(n int) action, cfg *tls.Config) *receiver {
 	r := &receiver{t: t, secret: secret, script: script, byAction: map[action]int{}, takenIDs: map[string]int{},
 		bodies: map[string][sha256.Size]byte{}, closing: make(chan struct{})}
-	r.srv = httptest.NewTLSServer(http.HandlerFunc(r.serve))
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.srv.TLS = cfg
+	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
+	r.srv.StartTLS()
 	t.Cleanup(func() { close(r.closing); r.srv.Close() })
 	return r
 }

@@ -1,12 +1,17 @@
 package webhook_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"reflect"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/exchange-gov/exchange/connectors/webhook"
+	"github.com/exchange-gov/exchange/exchange/server/auth/authtest"
 )
 
 // commitWatch checks, again and again while a scenario runs, that no
@@ -278,4 +283,71 @@ func byName(by map[action]int) map[string]int {
 		out[actionNames[a]] = c
 	}
 	return out
+}
+
+// mTLS: an endpoint that requires a client certificate refuses the
+// connector without one (nothing taken, nothing committed) and takes every
+// delivery once it presents one. The connector connects with the
+// consumer's properties file, as exchange dev writes it (Kafka SASL and the
+// registry's Basic credentials).
+func TestMutualTLSWithPropertiesFile(t *testing.T) {
+	w := newWorld(t)
+	ds := w.produce(6, 3, 0)
+	clientCA := authtest.NewCA(t, "social-services clients")
+	pool := x509.NewCertPool()
+	pool.AddCert(clientCA.Cert)
+	r := newReceiverTLS(t, w.secret, func(int) action { return accept }, &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})
+	e := w.endpoint(r.srv.URL, caFile(t, r.srv))
+	e.Kafka, e.Properties, e.Registry = nil, w.properties(), webhook.Registry{}
+
+	stop := w.run(e)
+	waitFor(t, "handshakes refused", time.Minute, func() bool { return w.counter("exchange_webhook_deliveries_total", "error") >= 3 })
+	stop()
+	if c := w.committed(); len(c) > 0 || len(r.takenSet()) > 0 {
+		t.Fatalf("without a client certificate: committed %v, taken %d", c, len(r.takenSet()))
+	}
+
+	leaf := clientCA.Client(t, "social-services", nil, nil)
+	e.TLS.CertFile = authtest.WriteFile(t, t.TempDir(), "client.pem", leaf.CertPEM)
+	e.TLS.KeyFile = authtest.WriteFile(t, t.TempDir(), "client.key", leaf.KeyPEM)
+	stop = w.run(e)
+	waitFor(t, "every delivery taken", time.Minute, func() bool { return len(r.takenSet()) == len(ds) })
+	ends := w.ends()
+	waitFor(t, "every offset committed", time.Minute, func() bool { return reflect.DeepEqual(w.committed(), ends) })
+	stop()
+	f := w.verifyArrivals(r, ds)
+	t.Logf("webhook mTLS: %s", f)
+}
+
+// Two connectors run in the consumer group; one stops midway and the
+// other takes over its partitions, if it had any, from their committed
+// offsets: every delivery arrives, per-key order holds (a delivery the
+// stopped member had posted but not committed arrives again, right after
+// itself), and no commit passes a delivery not taken.
+func TestGroupMembersHandOver(t *testing.T) {
+	w := newWorld(t)
+	const n = 60
+	ds := w.produce(n, 6, 0)
+	r := newReceiver(t, w.secret, func(i int) action {
+		if i%4 == 0 {
+			return fail500
+		}
+		return accept
+	})
+	cw := w.watchCommits(r, ds)
+	e := w.endpoint(r.srv.URL, caFile(t, r.srv))
+	stop1 := w.run(e)
+	stop2 := w.run(e)
+	waitFor(t, "a third of the deliveries taken", time.Minute, func() bool { return len(r.takenSet()) >= n/3 })
+	stop1()
+	waitFor(t, "every delivery taken", 2*time.Minute, func() bool { return len(r.takenSet()) == n })
+	ends := w.ends()
+	waitFor(t, "every offset committed", time.Minute, func() bool { return reflect.DeepEqual(w.committed(), ends) })
+	stop2()
+	_, errs := cw.stop()
+	for _, e := range errs {
+		t.Error(e)
+	}
+	f := w.verifyArrivals(r, ds)
+	t.Logf("webhook group hand-over: %s", f)
 }
