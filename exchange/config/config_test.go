@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,5 +256,31 @@ connectors:
 	_, err = Load(p, env(nil))
 	if err == nil || !strings.Contains(err.Error(), "connectors.outboxes[1]") || !strings.Contains(err.Error(), `mode "sometimes"`) {
 		t.Fatalf("got %v, want an error naming connectors.outboxes[1] and its mode", err)
+	}
+}
+
+// TestConnectorsWebhooks: connectors.webhooks holds the webhook connector's
+// endpoints, decoded strictly (a secret is never a YAML key) and validated
+// with the rest of the file, errors naming the endpoint.
+func TestConnectorsWebhooks(t *testing.T) {
+	base := "kafka:\n  brokers: [k:9092]\ndatabase:\n  url: sqlite:///x.db\ncontracts:\n  dir: /c\nsecrets:\n  key_file: /k\n"
+	hook := "connectors:\n  webhooks:\n    - agreement: ag-1\n      consumer: social\n      url: %s\n      secret_file: /s\n      properties: /p\n      timeout: 3s\n"
+	load := func(text string) (Config, error) {
+		p := filepath.Join(t.TempDir(), "exchange.yaml")
+		os.WriteFile(p, []byte(text), 0o600)
+		return Load(p, env(nil))
+	}
+	cfg, err := load(base + fmt.Sprintf(hook, "https://intake.example/hook"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := cfg.Connectors.Webhooks; len(ws) != 1 || ws[0].Agreement != "ag-1" || ws[0].Timeout != 3*time.Second {
+		t.Errorf("connectors.webhooks = %+v", ws)
+	}
+	if _, err := load(base + fmt.Sprintf(hook, "http://intake.example/hook")); err == nil || !strings.Contains(err.Error(), "connectors.webhooks[ag-1].url") {
+		t.Errorf("plain http endpoint: %v", err)
+	}
+	if _, err := load(base + fmt.Sprintf(hook, "https://intake.example/hook") + "      secret: s3cr3t\n"); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Errorf("a secret in the YAML: %v", err)
 	}
 }
