@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 )
 
 // session is one membership of the consumer group over a fixed set of
@@ -122,29 +124,9 @@ func (s *session) run(ctx context.Context) {
 		}
 		s.w.log.Info("joined group generation", "generation", gen.ID, "member", gen.MemberID, "partitions", partitions)
 
-		var fetchers sync.WaitGroup
-		for topic, pas := range gen.Assignments {
-			for _, pa := range pas {
-				fetchers.Add(1)
-				gen.Start(func(gctx context.Context) {
-					defer fetchers.Done()
-					s.fetchPartition(gctx, gen, topic, pa)
-				})
-			}
-		}
-		// Returns when the generation ends (heartbeat refused, partition
-		// change, a fetcher gone) or the session closes; returning ends the
-		// generation in the latter case.
-		ended := make(chan struct{})
-		gen.Start(func(gctx context.Context) {
-			defer close(ended)
-			select {
-			case <-gctx.Done():
-			case <-ctx.Done():
-			}
+		kafkaclient.RunGeneration(ctx, gen, func(gctx context.Context, topic string, pa kafka.PartitionAssignment) {
+			s.fetchPartition(gctx, gen, topic, pa)
 		})
-		<-ended
-		fetchers.Wait()
 	}
 }
 

@@ -68,7 +68,9 @@ func (c *Connector) checkAuthz(ctx context.Context) (bool, error) {
 	if denied(err) {
 		return false, err
 	}
-	return err == nil, nil
+	// No such group yet (no member joined): the broker authorized the
+	// request before it looked.
+	return err == nil || errors.Is(err, kafka.GroupIdNotFound), nil
 }
 
 // denied reports whether err is the brokers refusing the consumer: an

@@ -147,34 +147,11 @@ func (c *Connector) Run(ctx context.Context) error {
 			c.log.Warn("joining the consumer group failed; retrying", "group", c.cfg.Group, "err", kafkaclient.Explain(err))
 			continue
 		}
-		c.runGeneration(ctx, gen)
+		kafkaclient.RunGeneration(ctx, gen, func(gctx context.Context, topic string, pa kafka.PartitionAssignment) {
+			c.partition(gctx, gen, topic, pa)
+		})
 	}
 	return nil
-}
-
-// runGeneration runs one partition loop per assigned partition of gen and
-// returns when gen is over and every loop has returned.
-func (c *Connector) runGeneration(ctx context.Context, gen *kafka.Generation) {
-	var loops sync.WaitGroup
-	for topic, pas := range gen.Assignments {
-		for _, pa := range pas {
-			loops.Add(1)
-			gen.Start(func(gctx context.Context) {
-				defer loops.Done()
-				c.partition(gctx, gen, topic, pa)
-			})
-		}
-	}
-	ended := make(chan struct{})
-	gen.Start(func(gctx context.Context) {
-		defer close(ended)
-		select {
-		case <-gctx.Done():
-		case <-ctx.Done():
-		}
-	})
-	<-ended
-	loops.Wait()
 }
 
 // closeGroup leaves the group within 10 s (kafka-go's Close can block on
