@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,11 @@ func New(e Endpoint, opts ...Option) (*Connector, error) {
 	if c.clients, err = kafkaClients(&e); err != nil {
 		return nil, err
 	}
+	if e.Kafka != nil && e.Kafka.SASL != nil && e.Kafka.SASL.Username != "" && e.Kafka.SASL.Username != e.Consumer {
+		// Not an error (a broker may map users to principals), but the
+		// consumer's ACLs are granted to User:<consumer>.
+		c.log.Warn("the Kafka user is not the consumer agency; its ACLs are granted to User:<consumer>", "user", e.Kafka.SASL.Username)
+	}
 	c.fails = newFailures(c.metrics, e.Agreement, e.AlertAfter)
 	c.setAuthorized(true, nil)
 	return c, nil
@@ -133,7 +139,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); c.watchAuthz(ctx) }()
 	defer wg.Wait()
-	c.log.Info("webhook started", "topic", c.topic, "group", c.cfg.Group, "url", c.cfg.URL)
+	c.log.Info("webhook started", "topic", c.topic, "group", c.cfg.Group, "endpoint", logURL(c.cfg.URL))
 	for ctx.Err() == nil {
 		gen, err := group.Next(ctx)
 		if err != nil {
@@ -152,6 +158,16 @@ func (c *Connector) Run(ctx context.Context) error {
 		})
 	}
 	return nil
+}
+
+// logURL is the endpoint as logs show it: scheme, host and path, without
+// a query string or user info that might carry a token.
+func logURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
 }
 
 // closeGroup leaves the group within 10 s (kafka-go's Close can block on

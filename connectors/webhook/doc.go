@@ -47,7 +47,12 @@
 //     after a timeout or a restart; the key is the same every time).
 //
 // Verify does this in Go. Each attempt is signed anew, so a retry carries a
-// fresh t. It is the scheme of Stripe's webhooks (t=…,v1=…).
+// fresh t. It is the scheme of Stripe's webhooks (t=…,v1=…). The secret is
+// read when the connector starts: to rotate it, have the receiver accept
+// the old and the new secret, change the file, restart the connector.
+//
+// Logs name the agreement, partition, offset, status code and error, never
+// a record's content, the secret, or the URL's query string.
 //
 // # Guarantees
 //
@@ -57,6 +62,8 @@
 //     with exponential backoff and full jitter between min_backoff and
 //     max_backoff (at least the receiver's Retry-After); its partition is
 //     held meanwhile: its lag grows, nothing after it is posted.
+//   - A delivery that cannot be decoded (registry unreachable, schema id
+//     unknown to it) is held the same way: retried, never skipped.
 //   - Per-key order: one delivery in flight per partition, in offset order;
 //     the exchange writes every key to one partition.
 //   - At least once: a delivery acknowledged but not yet committed when the

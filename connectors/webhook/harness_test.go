@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -304,7 +305,12 @@ func (w *world) endpoint(url, caFile string) webhook.Endpoint {
 // run starts the connector; the returned stop cancels it and waits.
 func (w *world) run(e webhook.Endpoint) (stop func()) {
 	w.t.Helper()
-	c, err := webhook.New(e, webhook.Logger(quiet), webhook.WithMetrics(w.metrics))
+	return w.runLogging(e, quiet)
+}
+
+func (w *world) runLogging(e webhook.Endpoint, log *slog.Logger) (stop func()) {
+	w.t.Helper()
+	c, err := webhook.New(e, webhook.Logger(log), webhook.WithMetrics(w.metrics))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -410,6 +416,24 @@ func caFile(t *testing.T, srv *httptest.Server) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// logBuffer collects a connector's log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -106,6 +107,12 @@ func (c *Connector) post(ctx context.Context, m *kafka.Message, body []byte, sch
 	h.Set(SignatureHeader, Sign(c.secret, body, c.now()))
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// url.Error repeats the URL, query string included: keep it out of
+		// the logs (a receiver may have put a token there).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
 		return attempt{err: err}
 	}
 	defer resp.Body.Close()

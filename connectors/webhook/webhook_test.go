@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,7 +145,8 @@ func TestEndpointDownHoldsEveryPartition(t *testing.T) {
 	const n = 30
 	ds := w.produce(n, 5, 0)
 	r := newReceiver(t, w.secret, func(int) action { return unavailable })
-	stop := w.run(w.endpoint(r.srv.URL, caFile(t, r.srv)))
+	logs := &logBuffer{}
+	stop := w.runLogging(w.endpoint(r.srv.URL+"/hook?token=query-token-0042", caFile(t, r.srv)), slog.New(slog.NewTextHandler(logs, nil)))
 	waitFor(t, "exchange_webhook_failing = 1", time.Minute, func() bool { return w.gauge("exchange_webhook_failing", "") == 1 })
 	// Lag per partition: everything of it, as every first delivery is held.
 	want := map[int]int{}
@@ -165,6 +168,17 @@ func TestEndpointDownHoldsEveryPartition(t *testing.T) {
 	stop()
 	if c := w.committed(); len(c) > 0 {
 		t.Fatalf("offsets %v committed at shutdown while the endpoint was down", c)
+	}
+	// The logs say what failed, never a record's content, the secret or a
+	// token in the URL.
+	text := logs.String()
+	if !strings.Contains(text, "delivery failed") {
+		t.Errorf("no failure logged:\n%s", text)
+	}
+	for _, leak := range []string{"person-", "second", string(w.secret), "query-token-0042"} {
+		if strings.Contains(text, leak) {
+			t.Errorf("the logs contain %q", leak)
+		}
 	}
 	held := len(w.readAll())
 	requests, _ := r.counts()
