@@ -138,7 +138,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); c.watchAuthz(ctx) }()
-	defer wg.Wait()
+	defer func() { cancel(); wg.Wait() }()
 	c.log.Info("webhook started", "topic", c.topic, "group", c.cfg.Group, "endpoint", logURL(c.cfg.URL))
 	for ctx.Err() == nil {
 		gen, err := group.Next(ctx)
