@@ -122,7 +122,7 @@ func TestEveryDeliveryArrivesThroughFailures(t *testing.T) {
 	}
 	f := w.verifyArrivals(r, ds)
 	requests, by := r.counts()
-	t.Logf("webhook through failures: %s; requests %d, failed %d (%v), commit checks %d", f, requests, requests-by[accept]-by[acceptHang], byName(by), checks)
+	report(t, "webhook through failures: %s; requests %d, failed %d (%v), commit checks %d", f, requests, requests-by[accept]-by[acceptHang], byName(by), checks)
 	if f.lost != 0 || f.delivered != n {
 		t.Errorf("lost %d, delivered %d of %d", f.lost, f.delivered, n)
 	}
@@ -182,7 +182,7 @@ func TestEndpointDownHoldsEveryPartition(t *testing.T) {
 	}
 	held := len(w.readAll())
 	requests, _ := r.counts()
-	t.Logf("webhook endpoint down: sent %d, delivered 0, held %d (uncommitted, on the topic), lost %d; %d POSTs answered 503", n, held, n-held, requests)
+	report(t, "webhook endpoint down: sent %d, delivered 0, held %d (uncommitted, on the topic), lost %d; %d POSTs answered 503", n, held, n-held, requests)
 	if held != n || len(r.takenSet()) != 0 {
 		t.Errorf("held %d of %d, taken %d", held, n, len(r.takenSet()))
 	}
@@ -228,7 +228,7 @@ func TestRevokedAgreementStopsPosting(t *testing.T) {
 	waitFor(t, "every delivery taken after access returned", time.Minute, func() bool { return len(r.takenSet()) == len(all) })
 	stop()
 	f := w.verifyArrivals(r, all)
-	t.Logf("webhook revoked then restored: %s", f)
+	report(t, "webhook revoked then restored: %s", f)
 	if f.lost != 0 {
 		t.Errorf("lost %d", f.lost)
 	}
@@ -330,7 +330,7 @@ func TestMutualTLSWithPropertiesFile(t *testing.T) {
 	waitFor(t, "every offset committed", time.Minute, func() bool { return reflect.DeepEqual(w.committed(), ends) })
 	stop()
 	f := w.verifyArrivals(r, ds)
-	t.Logf("webhook mTLS: %s", f)
+	report(t, "webhook mTLS: %s", f)
 }
 
 // Two connectors run in the consumer group; one stops midway and the
@@ -363,5 +363,14 @@ func TestGroupMembersHandOver(t *testing.T) {
 		t.Error(e)
 	}
 	f := w.verifyArrivals(r, ds)
-	t.Logf("webhook group hand-over: %s", f)
+	report(t, "webhook group hand-over: %s", f)
+}
+
+// report prints a scenario's figures line to the test log and to stdout,
+// as the fault suite does, so CI output shows it without -v.
+func report(t *testing.T, format string, args ...any) {
+	t.Helper()
+	line := fmt.Sprintf(format, args...)
+	t.Logf("%s: %s", t.Name(), line)
+	fmt.Printf("%s: %s\n", t.Name(), line)
 }
