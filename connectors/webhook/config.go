@@ -81,6 +81,9 @@ type Registry struct {
 	// token. At most one; default: basic.auth.user.info of Properties.
 	UserInfoFile string `yaml:"user_info_file"`
 	TokenFile    string `yaml:"token_file"`
+	// CAFile is a PEM bundle of the CAs that sign an https registry's
+	// certificate. Default: the system roots.
+	CAFile string `yaml:"ca_file"`
 }
 
 // Name is how logs and errors name the endpoint: webhooks[<agreement>].

@@ -56,17 +56,18 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // the delivery topic of one agreement, a schema registry holding its
 // derived schema, and the consumer agency's grants.
 type world struct {
-	t        *testing.T
-	broker   *kafkatest.SASLBroker
-	super    *kafkaclient.Clients // the exchange's user: writes deliveries, reads offsets
-	topic    string
-	registry string
-	schemaID int
-	schema   avro.Schema
-	dir      string
-	secret   []byte
-	prom     *prometheus.Registry
-	metrics  *webhook.Metrics
+	t          *testing.T
+	broker     *kafkatest.SASLBroker
+	super      *kafkaclient.Clients // the exchange's user: writes deliveries, reads offsets
+	topic      string
+	registry   string // https, its certificate in registryCA
+	registryCA string
+	schemaID   int
+	schema     avro.Schema
+	dir        string
+	secret     []byte
+	prom       *prometheus.Registry
+	metrics    *webhook.Metrics
 }
 
 func newWorld(t *testing.T) *world {
@@ -91,7 +92,7 @@ func newWorld(t *testing.T) *world {
 	// The registry, as the exchange's, reads schemas to authenticated
 	// principals only: the connector must present the consumer's secret.
 	h := registryhttp.Handler(reg, quiet)
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != consumer || p != registrySecret {
 			http.Error(rw, `{"error_code":40101,"message":"unauthorized"}`, http.StatusUnauthorized)
 			return
@@ -100,6 +101,7 @@ func newWorld(t *testing.T) *world {
 	}))
 	t.Cleanup(srv.Close)
 	w.registry = srv.URL
+	w.registryCA = caFile(t, srv)
 	if err := os.WriteFile(filepath.Join(w.dir, "secret"), append(w.secret, '\n'), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +300,7 @@ func (w *world) endpoint(url, caFile string) webhook.Endpoint {
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		AlertAfter: 200 * time.Millisecond, AuthzInterval: 100 * time.Millisecond,
 		Kafka:    w.kafkaConfig(consumer),
-		Registry: webhook.Registry{URL: w.registry, UserInfoFile: filepath.Join(w.dir, "registry-user-info")},
+		Registry: webhook.Registry{URL: w.registry, UserInfoFile: filepath.Join(w.dir, "registry-user-info"), CAFile: w.registryCA},
 	}
 }
 

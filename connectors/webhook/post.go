@@ -211,9 +211,19 @@ func registryClient(e *Endpoint) (string, *http.Client, error) {
 			header = basic(info)
 		}
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	var next http.RoundTripper = http.DefaultTransport
+	if e.Registry.CAFile != "" {
+		tlsCfg, err := (&kafkaclient.TLS{CAFile: e.Registry.CAFile}).ClientConfig(e.Name() + ".registry")
+		if err != nil {
+			return "", nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tlsCfg
+		next = tr
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: next}
 	if header != "" {
-		client.Transport = authRoundTripper{header: header, next: http.DefaultTransport}
+		client.Transport = authRoundTripper{header: header, next: next}
 	}
 	return regURL, client, nil
 }

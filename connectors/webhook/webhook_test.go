@@ -312,7 +312,8 @@ func TestMutualTLSWithPropertiesFile(t *testing.T) {
 	pool.AddCert(clientCA.Cert)
 	r := newReceiverTLS(t, w.secret, func(int) action { return accept }, &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})
 	e := w.endpoint(r.srv.URL, caFile(t, r.srv))
-	e.Kafka, e.Properties, e.Registry = nil, w.properties(), webhook.Registry{}
+	// The registry's URL and Basic credentials come from the properties.
+	e.Kafka, e.Properties, e.Registry = nil, w.properties(), webhook.Registry{CAFile: w.registryCA}
 
 	stop := w.run(e)
 	waitFor(t, "handshakes refused", time.Minute, func() bool { return w.counter("exchange_webhook_deliveries_total", "error") >= 3 })
