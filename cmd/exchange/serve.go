@@ -59,26 +59,16 @@ func runServe(ctx context.Context, args []string) error {
 	if !cfg.Authenticated() && !*insecure {
 		return errNoHTTPAuth
 	}
-	var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
-	if !*logJSON {
-		h = slog.NewTextHandler(os.Stderr, nil)
-	}
-	log := slog.New(h)
+	log := stderrLogger(*logJSON)
 	sec, err := httpSecurity(ctx, cfg, *insecure, log)
 	if err != nil {
 		return err
 	}
-	ln, err := listen("http.addr", cfg.HTTP.Addr)
+	ln, closeListeners, err := listenHTTP(cfg.HTTP, &sec)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	if cfg.HTTP.MetricsAddr != "" {
-		if sec.MetricsListener, err = listen("http.metrics_addr", cfg.HTTP.MetricsAddr); err != nil {
-			return err
-		}
-		defer sec.MetricsListener.Close()
-	}
+	defer closeListeners()
 	tp, flushTraces, err := startTracing(ctx, cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio, log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
@@ -110,6 +100,34 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	log.Info("exchange serving", "http", ln.Addr().String(), "tls", sec.TLS != nil, "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
 	return a.Run(ctx, ln)
+}
+
+// stderrLogger logs JSON lines (or text) to stderr.
+func stderrLogger(logJSON bool) *slog.Logger {
+	if logJSON {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// listenHTTP binds http.addr and, when set, http.metrics_addr (into
+// sec.MetricsListener); closeAll closes both.
+func listenHTTP(cfg config.HTTP, sec *app.HTTPSecurity) (ln net.Listener, closeAll func(), err error) {
+	if ln, err = listen("http.addr", cfg.Addr); err != nil {
+		return nil, nil, err
+	}
+	if cfg.MetricsAddr != "" {
+		if sec.MetricsListener, err = listen("http.metrics_addr", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return nil, nil, err
+		}
+	}
+	return ln, func() {
+		ln.Close()
+		if sec.MetricsListener != nil {
+			sec.MetricsListener.Close()
+		}
+	}, nil
 }
 
 // listen binds the address of config key key.

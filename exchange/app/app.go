@@ -156,16 +156,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err := cfg.HTTP.check(); err != nil {
 		return nil, err
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = prometheus.NewRegistry()
-		cfg.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	if cfg.TracerProvider == nil {
-		cfg.TracerProvider = noop.NewTracerProvider()
-	}
+	cfg.Logger, cfg.Metrics, cfg.TracerProvider = telemetryDefaults(cfg.Logger, cfg.Metrics, cfg.TracerProvider)
 	if cfg.Workers < 1 {
 		cfg.Workers = 1
 	}
@@ -232,6 +223,23 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.addReadyChecks()
 	a.reportBroken(plan)
 	return a, nil
+}
+
+// telemetryDefaults are Config's defaults of the logger (slog.Default),
+// the metrics registry (a new one with Go and process collectors) and the
+// tracer provider (no-op), for what was not given.
+func telemetryDefaults(log *slog.Logger, reg *prometheus.Registry, tp trace.TracerProvider) (*slog.Logger, *prometheus.Registry, trace.TracerProvider) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	return log, reg, tp
 }
 
 // mountHTTP builds the HTTP surface: the registry, the audit API, and the
@@ -344,17 +352,22 @@ func (a *App) addReadyChecks() {
 		}
 		return nil
 	})
-	broker := a.cfg.Kafka.Brokers[0]
-	a.http.AddCheck("kafka", func(ctx context.Context) error {
+	a.http.AddCheck("kafka", brokerReachable(a.cfg.Kafka.Brokers[0]))
+	if a.acls != nil {
+		a.http.AddCheck("kafka_acls", a.acls.ready)
+	}
+}
+
+// brokerReachable is the readiness check of a Kafka broker: it accepts a
+// TCP connection.
+func brokerReachable(broker string) server.Check {
+	return func(ctx context.Context) error {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", broker)
 		if err != nil {
 			return fmt.Errorf("kafka %s: %w", broker, err)
 		}
 		return c.Close()
-	})
-	if a.acls != nil {
-		a.http.AddCheck("kafka_acls", a.acls.ready)
 	}
 }
 
@@ -390,31 +403,13 @@ func (a *App) Close() error {
 // kafka.manage_acls) the ACL sync until ctx is cancelled or one of them
 // fails; the first failure stops all.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	run := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := fn(ctx)
-			if err != nil && ctx.Err() == nil {
-				mu.Lock()
-				if first == nil {
-					first = fmt.Errorf("%s: %w", name, err)
-				}
-				mu.Unlock()
-				a.log.Error("component failed; stopping", "component", name, "err", err)
-				cancel(err)
-			}
-		}()
-	}
+	g := newGroup(ctx, a.log)
+	run := g.run
 	for i := 0; i < a.cfg.Workers; i++ {
 		w, err := a.newWorker(i)
 		if err != nil {
-			return err
+			g.cancel(err)
+			return errors.Join(err, g.wait())
 		}
 		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
@@ -438,11 +433,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			return webhook.RunAll(ctx, a.cfg.Webhooks, webhook.Logger(a.log), webhook.WithMetrics(a.webhooks))
 		})
 	}
-	run("http", func(ctx context.Context) error { return a.http.Serve(ctx, ln, 10*time.Second) })
-	if mln := a.cfg.HTTP.MetricsListener; mln != nil {
-		run("metrics http", func(ctx context.Context) error { return a.http.ServeMetrics(ctx, mln, 10*time.Second) })
-	}
-	wg.Wait()
+	g.serveHTTP(a.http, ln, a.cfg.HTTP.MetricsListener)
+	first := g.wait()
 	if a.activity != nil {
 		a.activity.Flush() // what the workers' drain audited after the log's last tick
 	}
@@ -500,25 +492,7 @@ func (a *App) recordKeys() exchange.RecordKeys {
 // reloadLoop rebuilds the plan when the contracts directory or the registry
 // changes. A plan with problems is refused and the one in force stays.
 func (a *App) reloadLoop(ctx context.Context) error {
-	t := time.NewTicker(a.cfg.ReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-a.changes:
-		case <-t.C:
-			changed, err := a.builder.changed()
-			if err != nil {
-				a.log.Error("watching contracts directory", "dir", a.cfg.ContractsDir, "err", err)
-				continue
-			}
-			if !changed {
-				continue
-			}
-		}
-		a.Reload(ctx)
-	}
+	return watchPolicy(ctx, a.builder, a.cfg.ReloadInterval, a.changes, a.log, func(ctx context.Context) { _ = a.Reload(ctx) })
 }
 
 // LastReloadError is the problem that kept the previous plan in force at

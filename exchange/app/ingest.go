@@ -7,12 +7,17 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/policy"
 )
 
 // ingestPath is what the index at / lists for HTTP ingest.
@@ -30,58 +35,89 @@ func (a *App) newIngest() error {
 	if !a.cfg.HTTPIngest.Enabled {
 		return nil
 	}
-	c, err := kafkaclient.New(a.cfg.Kafka.Config)
+	ds := contractDatasets(func(id string) (*agreements.DataContract, bool) {
+		plan := a.holder.Load()
+		if plan == nil {
+			return nil, false
+		}
+		return plan.Contract(id)
+	})
+	var err error
+	a.ingest, err = buildIngest(ingestDeps{cfg: a.cfg.HTTPIngest, kafka: a.cfg.Kafka.Config, datasets: ds, reg: a.reg, db: a.db,
+		log: a.log, metrics: a.cfg.Metrics, tp: a.cfg.TracerProvider})
+	return err
+}
+
+// ingestDeps is what HTTP ingest is built from, in the exchange (App)
+// and alone (IngestServer).
+type ingestDeps struct {
+	cfg      httpingest.Config
+	kafka    kafkaclient.Config // the principal it produces as
+	datasets httpingest.Datasets
+	reg      httpingest.Schemas
+	db       store.IngestKeys
+	log      *slog.Logger
+	metrics  prometheus.Registerer
+	tp       trace.TracerProvider
+}
+
+// buildIngest builds the handler over its own Kafka clients and producer
+// and the store's idempotency keys.
+func buildIngest(d ingestDeps) (ingest, error) {
+	c, err := kafkaclient.New(d.kafka)
 	if err != nil {
-		return fmt.Errorf("connectors.http_ingest: %w", err)
+		return ingest{}, fmt.Errorf("connectors.http_ingest: %w", err)
 	}
 	p := httpingest.NewKafkaProducer(c)
-	h, err := httpingest.New(a.cfg.HTTPIngest, planDatasets{a.holder.Load}, a.reg, p,
-		httpingest.WithKeys(storeKeys{a.db}), httpingest.WithLogger(a.log.With("connector", "http_ingest")),
-		httpingest.WithMetrics(a.cfg.Metrics), httpingest.WithTracerProvider(a.cfg.TracerProvider))
+	h, err := httpingest.New(d.cfg, d.datasets, d.reg, p,
+		httpingest.WithKeys(storeKeys{d.db}), httpingest.WithLogger(d.log.With("connector", "http_ingest")),
+		httpingest.WithMetrics(d.metrics), httpingest.WithTracerProvider(d.tp))
 	if err != nil {
 		c.Close()
-		return err
+		return ingest{}, err
 	}
-	a.ingest = ingest{handler: h, producer: p, clients: c}
-	return nil
+	return ingest{handler: h, producer: p, clients: c}, nil
 }
 
 // mountIngest mounts the handler (enabled only).
-func (a *App) mountIngest() {
-	if a.ingest.handler == nil {
+func (a *App) mountIngest() { a.ingest.mount(a.http) }
+
+// mount puts the handler on srv and in its index (nothing when disabled).
+func (in ingest) mount(srv *server.Server) {
+	if in.handler == nil {
 		return
 	}
-	a.http.Handle(httpingest.Route, a.ingest.handler)
-	a.http.Describe(ingestPath, "HTTP ingest: POST a JSON array of a dataset's records as a publisher of its owner (Idempotency-Key optional)")
+	srv.Handle(httpingest.Route, in.handler)
+	srv.Describe(ingestPath, "HTTP ingest: POST a JSON array of a dataset's records as a publisher of its owner (Idempotency-Key optional)")
 }
 
 // runIngest purges expired idempotency keys while the app runs.
-func (a *App) runIngest(ctx context.Context) error {
-	return a.ingest.handler.RunPurge(ctx, time.Hour)
-}
+func (a *App) runIngest(ctx context.Context) error { return a.ingest.run(ctx) }
+
+// run purges expired idempotency keys until ctx ends.
+func (in ingest) run(ctx context.Context) error { return in.handler.RunPurge(ctx, time.Hour) }
 
 // closeIngest closes the producer, then its clients.
-func (a *App) closeIngest() error {
-	if a.ingest.producer == nil {
+func (a *App) closeIngest() error { return a.ingest.close() }
+
+func (in ingest) close() error {
+	if in.producer == nil {
 		return nil
 	}
-	err := a.ingest.producer.Close()
-	a.ingest.clients.Close()
+	err := in.producer.Close()
+	in.clients.Close()
 	return err
 }
 
 // IngestEnabled reports whether HTTP ingest is mounted.
 func (a *App) IngestEnabled() bool { return a.ingest.handler != nil }
 
-// planDatasets answers the handler from the plan in force at each request.
-type planDatasets struct{ plan func() *policy.Plan }
+// contractDatasets answers the handler from the contracts in force at
+// each request: the plan's in the exchange, the documents' alone.
+type contractDatasets func(dataset string) (*agreements.DataContract, bool)
 
-func (d planDatasets) Dataset(id string) (httpingest.Dataset, bool) {
-	plan := d.plan()
-	if plan == nil {
-		return httpingest.Dataset{}, false
-	}
-	c, ok := plan.Contract(id)
+func (d contractDatasets) Dataset(id string) (httpingest.Dataset, bool) {
+	c, ok := d(id)
 	if !ok {
 		return httpingest.Dataset{}, false
 	}

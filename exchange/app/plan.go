@@ -130,9 +130,11 @@ func (b *planBuilder) registerSchemaFiles(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// build loads every contract and agreement, validates them against the
-// registered schemas and compiles the plan. Every problem comes back at once.
-func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
+// loadDocuments loads every contract and agreement of the directory and
+// validates them (the first step of build, and all that HTTP ingest run
+// alone needs of the policy: NewIngestServer). Every problem comes back
+// at once.
+func (b *planBuilder) loadDocuments(ctx context.Context) (*agreements.Set, error) {
 	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc", ".ics")
 	if err != nil {
 		return nil, err
@@ -149,6 +151,16 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	}
 	if probs := agreements.Validate(set); len(probs) > 0 {
 		return nil, fmt.Errorf("validating %s: %w", b.dir, probs)
+	}
+	return set, nil
+}
+
+// build loads every contract and agreement, validates them against the
+// registered schemas and compiles the plan. Every problem comes back at once.
+func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
+	set, err := b.loadDocuments(ctx)
+	if err != nil {
+		return nil, err
 	}
 	schemaList, err := b.allSchemas(ctx)
 	if err != nil {

@@ -261,6 +261,27 @@ func defaultKafka() Kafka {
 // Load reads path (may be empty: defaults + environment only), applies the
 // environment, and validates.
 func Load(path string, getenv func(string) string) (Config, error) {
+	cfg, err := read(path, getenv)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// LoadIngest is Load for HTTP ingest run alone (`exchange connect
+// http-ingest`), from the same file: it pseudonymises nothing and signs
+// no ledger, so secrets.* may be absent (and their files need not be
+// mounted where it runs).
+func LoadIngest(path string, getenv func(string) string) (Config, error) {
+	cfg, err := read(path, getenv)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate(false)
+}
+
+// read reads path and applies the environment over the defaults.
+func read(path string, getenv func(string) string) (Config, error) {
 	cfg := Defaults()
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -277,10 +298,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if err := applyEnv(&cfg, getenv); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+	return cfg, applyEnv(&cfg, getenv)
 }
 
 // Parse decodes YAML strictly into cfg (which holds the defaults).
@@ -380,7 +398,10 @@ func applySASLEnv(cfg *Config, getenv func(string) string) {
 }
 
 // Validate reports every problem of a configuration at once.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.validate(true) }
+
+// validate is Validate; secrets: whether secrets.key_file is required.
+func (c Config) validate(secrets bool) error {
 	var errs []error
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
@@ -402,7 +423,7 @@ func (c Config) Validate() error {
 	if c.Contracts.Dir == "" {
 		errs = append(errs, errors.New("contracts.dir: required (or EXCHANGE_CONTRACTS_DIR)"))
 	}
-	if c.Secrets.KeyFile == "" {
+	if secrets && c.Secrets.KeyFile == "" {
 		errs = append(errs, errors.New("secrets.key_file: required: the master key of pseudonyms must survive restarts (or EXCHANGE_KEY_FILE)"))
 	}
 	if c.HTTP.Addr == "" {
