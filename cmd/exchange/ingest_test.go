@@ -27,10 +27,7 @@ func TestDevHTTPIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `[{"record_id": "http-1", "citizen_id": "62187499831", "date_of_birth": "2025-04-11", "age": 1, "postcode": "NE1 4ST",
-		"region": "north", "phone": null, "vaccine": "MMR", "dose_number": 1, "batch_number": "MMR1791-A",
-		"administered_at": "` + time.Now().UTC().Format(time.RFC3339) + `", "clinic": {"id": "clinic-north-01", "region": "north"},
-		"practitioner_id": "NMC175954", "adverse_reaction": false, "source_system": "systmone"}]`
+	body := "[" + immunisationJSON("http-1") + "]"
 	var code int
 	var answer []byte
 	deadline := time.Now().Add(30 * time.Second)
@@ -54,4 +51,13 @@ func TestDevHTTPIngest(t *testing.T) {
 	if code != 200 || json.Unmarshal(answer, &ok) != nil || ok.Accepted != 1 {
 		t.Fatalf("posting one record with the dev token of health: %d %s", code, answer)
 	}
+}
+
+// immunisationJSON is one fresh health.immunisations record as HTTP
+// ingest takes it, with record id id.
+func immunisationJSON(id string) string {
+	return `{"record_id": "` + id + `", "citizen_id": "62187499831", "date_of_birth": "2025-04-11", "age": 1, "postcode": "NE1 4ST",
+		"region": "north", "phone": null, "vaccine": "MMR", "dose_number": 1, "batch_number": "MMR1791-A",
+		"administered_at": "` + time.Now().UTC().Format(time.RFC3339) + `", "clinic": {"id": "clinic-north-01", "region": "north"},
+		"practitioner_id": "NMC175954", "adverse_reaction": false, "source_system": "systmone"}`
 }

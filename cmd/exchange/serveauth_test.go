@@ -58,12 +58,7 @@ type serveWorld struct {
 func startServe(ctx context.Context, t *testing.T) *serveWorld {
 	t.Helper()
 	w := &serveWorld{serverCA: authtest.NewCA(t, "server CA"), agencyCA: authtest.NewCA(t, "agencies CA"), metricsToken: "metrics-0123456789abcdef"}
-	w.issuerKey, _ = rsa.GenerateKey(rand.Reader, 2048)
-	jwks := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(rw).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: w.issuerKey.Public(), KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
-	}))
-	t.Cleanup(jwks.Close)
-	w.issuer = jwks.URL + "/realms/exchange"
+	jwksURL := w.startIssuer(t)
 
 	b, err := devbroker.Start("127.0.0.1:0")
 	if err != nil {
@@ -88,7 +83,7 @@ auth:
   mtls: {agencies: {"spiffe://gov.example/tax": tax}}
 `, addr, authtest.WriteFile(t, dir, "tls.crt", server.CertPEM), authtest.WriteFile(t, dir, "tls.key", server.KeyPEM),
 		authtest.WriteFile(t, dir, "ca.pem", w.agencyCA.PEM), authtest.WriteFile(t, dir, "metrics-token", []byte(w.metricsToken+"\n")),
-		w.issuer, jwks.URL, authtest.WriteFile(t, dir, "users", append([]byte("health:"), bc...)))
+		w.issuer, jwksURL, authtest.WriteFile(t, dir, "users", append([]byte("health:"), bc...)))
 	t.Setenv("EXCHANGE_KAFKA_BROKERS", b.Addr())
 	t.Setenv("EXCHANGE_DATABASE_URL", db)
 	t.Setenv("EXCHANGE_CONTRACTS_DIR", examplesDir)
@@ -121,6 +116,19 @@ auth:
 		return resp.StatusCode == 200
 	})
 	return w
+}
+
+// startIssuer makes w an OIDC issuer whose JWKS a test server serves
+// (w.token signs its tokens) and returns the JWKS URL.
+func (w *serveWorld) startIssuer(t *testing.T) string {
+	t.Helper()
+	w.issuerKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+	jwks := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(rw).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: w.issuerKey.Public(), KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	}))
+	t.Cleanup(jwks.Close)
+	w.issuer = jwks.URL + "/realms/exchange"
+	return jwks.URL
 }
 
 // preregisterSchemas registers deploy/examples' schemas in the store, as
