@@ -193,6 +193,10 @@ func writeDevCommands(b *strings.Builder, kafka devKafkaView, httpAddr, contract
 	fmt.Fprintf(b, "\nPublish the sample records as %s (in another terminal):\n", owner)
 	fmt.Fprintf(b, "  go run ./cmd/exchange publish --dataset %s --file %s/records/%s.jsonl%s %s --registry %s\n\n",
 		ds, contracts, ds, stamp, kafka.connectFlag(owner), registry)
+	if kafka.httpIngest && owner != "" {
+		fmt.Fprintf(b, "Or over HTTP, without a Kafka client (HTTP ingest; the JSON lines made one array):\n  %s\n\n",
+			devIngestCurl(kafka.dataDir, "http://"+httpAddr, contracts, ds, owner))
+	}
 	for _, ag := range plan.Agreements(ds) {
 		if ag.Status != agreements.StatusActive {
 			continue

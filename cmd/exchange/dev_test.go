@@ -35,7 +35,7 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	secure := devKafkaView{addr: "127.0.0.1:9092", dataDir: ".exchange-dev", secure: true, users: []string{"health", "social-services"}}
+	secure := devKafkaView{addr: "127.0.0.1:9092", dataDir: ".exchange-dev", secure: true, users: []string{"health", "social-services"}, httpIngest: true}
 	banner := devBanner(secure, "127.0.0.1:8080", ".exchange-dev", "deploy/examples", a.Plan(), a.Topics(), 10*time.Second)
 	want := []string{
 		"Kafka (embedded)   127.0.0.1:9092",
@@ -58,6 +58,7 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		"kafka-console-consumer.sh --bootstrap-server 127.0.0.1:9092 --consumer.config .exchange-dev/credentials/agencies/social-services.java.properties --topic deliver.social-services.health-to-social-2026-001 --group social-services.console",
 		".exchange-dev/credentials/   (agencies/<agency>.token, stewards/<steward>.token, auditor.token, operator.token",
 		`curl -H "Authorization: Bearer $(cat .exchange-dev/credentials/auditor.token)" http://127.0.0.1:8080/api/v1/audit`,
+		`sed '1s/^/[/; $!s/$/,/; $s/$/]/' deploy/examples/records/health.immunisations.jsonl | curl -H "Authorization: Bearer $(cat .exchange-dev/credentials/agencies/health.token)" -H "Content-Type: application/json" --data-binary @- http://127.0.0.1:8080/api/v1/datasets/health.immunisations/records`,
 	}
 	for _, s := range app.Surfaces {
 		want = append(want, "http://127.0.0.1:8080"+s.Path)
@@ -74,6 +75,9 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 	}
 	if !strings.Contains(other, "!!! INSECURE") || !strings.Contains(other, "--brokers 127.0.0.1:9092") || strings.Contains(other, "kcat") {
 		t.Errorf("the --insecure banner does not say so loudly, or offers credentials:\n%s", other)
+	}
+	if strings.Contains(other, "/api/v1/datasets/") {
+		t.Errorf("with HTTP ingest off the banner still offers it:\n%s", other)
 	}
 	if strings.Contains(other, "Activity log") {
 		t.Errorf("with the activity log off the banner still mentions it:\n%s", other)

@@ -171,10 +171,11 @@ type devKafkaView struct {
 	addr, dataDir string
 	secure        bool
 	users         []string // agencies with credentials
+	httpIngest    bool     // HTTP ingest is served (--http-ingest)
 }
 
 func (k *devKafka) view() devKafkaView {
-	return devKafkaView{addr: k.Addr(), dataDir: k.cfg.dataDir, secure: k.Secure(), users: k.users}
+	return devKafkaView{addr: k.Addr(), dataDir: k.cfg.dataDir, secure: k.Secure(), users: k.users, httpIngest: k.cfg.httpIngest}
 }
 
 // credentialsLine is the banner's line about the credentials.

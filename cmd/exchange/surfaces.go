@@ -64,6 +64,15 @@ func devCurl(dataDir, base string) string {
 	return fmt.Sprintf(`curl -H "Authorization: Bearer $(cat %s)" %s/api/v1/audit`, token, base)
 }
 
+// devIngestCurl is the banner's example of HTTP ingest: the dataset's
+// sample records posted as its owner's dev token.
+func devIngestCurl(dataDir, base, contracts, dataset, owner string) string {
+	token := filepath.ToSlash(devissuer.AgencyToken(devCredentialsDir(dataDir), owner))
+	file := filepath.ToSlash(filepath.Join(contracts, "records", dataset+".jsonl"))
+	return fmt.Sprintf(`sed '1s/^/[/; $!s/$/,/; $s/$/]/' %s | curl -H "Authorization: Bearer $(cat %s)" -H "Content-Type: application/json" --data-binary @- %s/api/v1/datasets/%s/records`,
+		file, token, base, dataset)
+}
+
 // devHelp follows the flags in `exchange dev --help`.
 func devHelp() string {
 	return "\nWhat it serves (with the default addresses):\n" +
