@@ -69,7 +69,9 @@
 //	  otlp_endpoint: http://otel-collector:4318      # OTLP/HTTP; unset: no traces exported
 //	  sample_ratio: 0.1                              # default 1
 //	connectors:
-//	  http_ingest:                 # POST /api/v1/datasets/{dataset}/records (connectors/httpingest)
+//	  # POST /api/v1/datasets/{dataset}/records (connectors/httpingest); alone:
+//	  # exchange connect http-ingest --config exchange.yaml (LoadIngest)
+//	  http_ingest:
 //	    enabled: true              # default false in serve (exchange dev: true); grants the exchange WRITE on ingress.<d>
 //	    max_body_bytes: 4194304    # larger: 413
 //	    max_records: 5000          # records per request; more: 413
