@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 
 	"github.com/exchange-gov/exchange/exchange/app"
@@ -30,30 +29,18 @@ func runConnectHTTPIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !cfg.Kafka.Authenticated() && !*insecure {
-		return errNoKafkaAuth
-	}
-	log := stderrLogger(*logJSON)
-	sec, err := httpSecurity(ctx, cfg, *insecure, log)
+	sv, err := startServing(ctx, cfg, *insecure, *logJSON)
 	if err != nil {
 		return err
 	}
-	ln, closeListeners, err := listenHTTP(cfg.HTTP, &sec)
-	if err != nil {
-		return err
-	}
-	defer closeListeners()
-	tp, flushTraces, err := startTracing(ctx, cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio, log)
-	if err != nil {
-		return fmt.Errorf("tracing: %w", err)
-	}
-	defer flushTraces()
+	defer sv.close()
+	log, sec, ln := sv.log, sv.sec, sv.ln
 	s, err := app.NewIngestServer(ctx, app.IngestConfig{
 		Kafka:          cfg.Kafka.Config,
 		DatabaseURL:    cfg.Database.URL,
 		ContractsDir:   cfg.Contracts.Dir,
 		Logger:         log,
-		TracerProvider: tp,
+		TracerProvider: sv.tp,
 		HTTP:           sec,
 		HTTPIngest:     cfg.Connectors.HTTPIngest,
 	})

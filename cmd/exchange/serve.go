@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/config"
@@ -53,27 +55,12 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !cfg.Kafka.Authenticated() && !*insecure {
-		return errNoKafkaAuth
-	}
-	if !cfg.Authenticated() && !*insecure {
-		return errNoHTTPAuth
-	}
-	log := stderrLogger(*logJSON)
-	sec, err := httpSecurity(ctx, cfg, *insecure, log)
+	sv, err := startServing(ctx, cfg, *insecure, *logJSON)
 	if err != nil {
 		return err
 	}
-	ln, closeListeners, err := listenHTTP(cfg.HTTP, &sec)
-	if err != nil {
-		return err
-	}
-	defer closeListeners()
-	tp, flushTraces, err := startTracing(ctx, cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio, log)
-	if err != nil {
-		return fmt.Errorf("tracing: %w", err)
-	}
-	defer flushTraces() // after the drain: the last batches' spans too
+	defer sv.close() // after the drain: the last batches' spans too
+	log, sec, ln := sv.log, sv.sec, sv.ln
 	a, err := app.New(ctx, app.Config{
 		Kafka:            cfg.Kafka,
 		Worker:           cfg.Worker,
@@ -84,7 +71,7 @@ func runServe(ctx context.Context, args []string) error {
 		Workers:          *workers,
 		ActivityInterval: activityInterval(*activityEvery),
 		Logger:           log,
-		TracerProvider:   tp,
+		TracerProvider:   sv.tp,
 		HTTP:             sec,
 		SeedFromFiles:    *seed,
 		HTTPIngest:       cfg.Connectors.HTTPIngest,
@@ -100,6 +87,40 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	log.Info("exchange serving", "http", ln.Addr().String(), "tls", sec.TLS != nil, "brokers", cfg.Kafka.Brokers, "plan", a.Plan().Version(), "datasets", len(a.Plan().Datasets()))
 	return a.Run(ctx, ln)
+}
+
+// serving is what serve and connect http-ingest set up alike from
+// exchange.yaml before their process starts.
+type serving struct {
+	log   *slog.Logger
+	sec   app.HTTPSecurity
+	ln    net.Listener // http.addr; sec.MetricsListener: http.metrics_addr
+	tp    trace.TracerProvider
+	close func() // flushes the traces, then closes the listeners
+}
+
+// startServing refuses Kafka or HTTP without authentication unless
+// insecure, then builds the logger, the HTTP security, the listeners and
+// tracing.
+func startServing(ctx context.Context, cfg config.Config, insecure, logJSON bool) (*serving, error) {
+	if !cfg.Kafka.Authenticated() && !insecure {
+		return nil, errNoKafkaAuth
+	}
+	log := stderrLogger(logJSON)
+	sec, err := httpSecurity(ctx, cfg, insecure, log) // errNoHTTPAuth without insecure
+	if err != nil {
+		return nil, err
+	}
+	ln, closeListeners, err := listenHTTP(cfg.HTTP, &sec)
+	if err != nil {
+		return nil, err
+	}
+	tp, flushTraces, err := startTracing(ctx, cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio, log)
+	if err != nil {
+		closeListeners()
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	return &serving{log: log, sec: sec, ln: ln, tp: tp, close: func() { flushTraces(); closeListeners() }}, nil
 }
 
 // stderrLogger logs JSON lines (or text) to stderr.
