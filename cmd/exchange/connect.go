@@ -57,7 +57,7 @@ func connectUsage() string {
 	var b strings.Builder
 	b.WriteString("usage: exchange connect <kind> --config FILE\n\nRuns one connector alone; each acts for one agency with that agency's\ncredentials (IDENTITY.md). Kinds:\n")
 	for _, n := range connectKindNames() {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, connectKinds[n].summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", n, connectKinds[n].summary)
 	}
 	return b.String()
 }

@@ -180,6 +180,10 @@ func TestConnectHTTPIngestAlone(t *testing.T) {
 			t.Errorf("%s %s on HTTP ingest alone: %d %s, want 404", c.method, c.path, code, body)
 		}
 	}
+	if code, body := status(t, http.DefaultClient, "GET", w.base+"/readyz", nil); code != 200 ||
+		!strings.Contains(body, `"name":"store","ok":true`) || !strings.Contains(body, `"name":"kafka","ok":true`) {
+		t.Errorf("/readyz: %d %s, want ready with the store and Kafka checked", code, body)
+	}
 	checkContractsReload(t, w, token)
 
 	w.stop()
@@ -187,6 +191,26 @@ func TestConnectHTTPIngestAlone(t *testing.T) {
 		t.Fatalf("stopping (as on SIGTERM): %v, want a clean stop", err)
 	}
 	w.done <- nil // for the cleanup
+}
+
+// TestConnectHTTPIngestRefusesUnauthenticated: as serve, HTTP ingest
+// alone refuses to start without Kafka authentication, then without HTTP
+// authentication, unless --insecure.
+func TestConnectHTTPIngestRefusesUnauthenticated(t *testing.T) {
+	t.Setenv("EXCHANGE_KAFKA_BROKERS", "127.0.0.1:1")
+	t.Setenv("EXCHANGE_DATABASE_URL", "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
+	t.Setenv("EXCHANGE_CONTRACTS_DIR", t.TempDir())
+	err := connectCmd(context.Background(), []string{"http-ingest"})
+	if err == nil || !strings.Contains(err.Error(), "kafka: no authentication configured") {
+		t.Fatalf("without Kafka authentication: %v", err)
+	}
+	t.Setenv("EXCHANGE_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+	t.Setenv("EXCHANGE_KAFKA_SASL_USERNAME", "exchange")
+	t.Setenv("EXCHANGE_KAFKA_SASL_PASSWORD_FILE", filepath.Join(t.TempDir(), "pw"))
+	err = connectCmd(context.Background(), []string{"http-ingest"})
+	if err == nil || !strings.Contains(err.Error(), "http: no authentication configured") || !strings.Contains(err.Error(), "--insecure") {
+		t.Fatalf("without HTTP authentication: %v", err)
+	}
 }
 
 // checkSharedIdempotency: a retry with the same Idempotency-Key gets the

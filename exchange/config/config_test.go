@@ -284,3 +284,23 @@ func TestConnectorsWebhooks(t *testing.T) {
 		t.Errorf("a secret in the YAML: %v", err)
 	}
 }
+
+// TestLoadIngestNeedsNoSecrets: HTTP ingest run alone reads the same file
+// without secrets.* (Load still requires secrets.key_file), and every
+// other problem is still reported.
+func TestLoadIngestNeedsNoSecrets(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "exchange.yaml")
+	if err := os.WriteFile(p, []byte("kafka: {brokers: [k1:9092]}\ndatabase: {url: sqlite:///x.db}\ncontracts: {dir: /c}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadIngest(p, env(nil)); err != nil {
+		t.Errorf("LoadIngest without secrets: %v", err)
+	}
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "secrets.key_file") {
+		t.Errorf("Load without secrets: %v, want secrets.key_file required", err)
+	}
+	_, err := LoadIngest(p, env(map[string]string{"EXCHANGE_DATABASE_URL": "mysql://x"}))
+	if err == nil || !strings.Contains(err.Error(), "database.url: must start") || strings.Contains(err.Error(), "secrets") {
+		t.Errorf("LoadIngest with a bad database.url: %v, want that problem and none about secrets", err)
+	}
+}
