@@ -77,15 +77,29 @@ connectors:
 	}()
 	t.Cleanup(func() { stop(); <-w.done })
 	w.base = "http://" + addr
-	waitFor(t, "connect http-ingest to listen", 30*time.Second, func() bool {
-		resp, err := http.Get(w.base + "/healthz")
+	waitHealthy(t, "connect http-ingest", http.DefaultClient, w.base, w.done)
+	return w
+}
+
+// waitHealthy waits for base/healthz to answer 200 through c, and fails
+// at once with the command's error if done (buffered) reports it stopped;
+// the error is put back for the test's cleanup.
+func waitHealthy(t *testing.T, what string, c *http.Client, base string, done chan error) {
+	t.Helper()
+	waitFor(t, what+" to listen", 30*time.Second, func() bool {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("%s stopped: %v", what, err)
+		default:
+		}
+		resp, err := c.Get(base + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return w
 }
 
 // post posts body to dataset's records with token ("": none) and key.

@@ -102,19 +102,7 @@ auth:
 	})
 	w.base = "https://" + addr
 	anon := authtest.Client(t, w.serverCA, nil)
-	waitFor(t, "serve to listen", 30*time.Second, func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped: %v", err)
-		default:
-		}
-		resp, err := anon.Get(w.base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitHealthy(t, "serve", anon, w.base, done)
 	return w
 }
 
