@@ -54,7 +54,7 @@ func runConnectHTTPIngest(ctx context.Context, args []string) error {
 	if cfg.Kafka.ManageACLs {
 		log.Info("kafka.manage_acls is not used here: the exchange (serve) or exchange acl apply manages the ACLs")
 	}
-	log.Info("http ingest serving", "http", ln.Addr().String(), "tls", sec.TLS != nil, "kafka", cfg.Kafka.Config, "datasets", s.Datasets())
+	log.Info("http ingest serving", "http", ln.Addr().String(), "tls", sec.TLS != nil, "kafka", cfg.Kafka.Config, "principal", cfg.Kafka.ExchangePrincipal(), "datasets", s.Datasets())
 	return s.Run(ctx, ln)
 }
 
