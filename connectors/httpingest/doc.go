@@ -59,6 +59,13 @@
 // exchange-* headers stay on the ingress topic, which only the exchange
 // reads, and are stripped before delivery.
 //
+// Run alone (`exchange connect http-ingest --config exchange.yaml`,
+// exchange/app.IngestServer) it produces as the principal of its kafka:
+// block: the exchange's, whose WRITE on each ingress topic is the same
+// grant (http_ingest enabled in the exchange's configuration), or one
+// agency's own user, whose WRITE on its datasets' ingress topics is the
+// agency's grant; Kafka then refuses (503) the datasets of other agencies.
+//
 // # Metrics
 //
 //	exchange_ingest_requests_total{code}          requests by answer status
