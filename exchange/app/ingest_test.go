@@ -25,6 +25,7 @@ import (
 	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/aclsync"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/exchange/tools/kafkatest"
@@ -151,16 +152,7 @@ func TestHTTPIngestWithACLs(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	w := newACLWorld(t, false)
-	set, err := agreements.LoadDir(filepath.Join("..", "..", "deploy", "examples"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := w.clients(t, w.admin)
-	opt := acl.Options{ExchangePrincipal: "User:exchange", ManageACLs: true, HTTPIngest: true}
-	if _, err := aclsync.Sync(ctx, admin, set, time.Now(), opt, false); err != nil {
-		t.Fatalf("granting the exchange its ACLs: %v", err)
-	}
+	w, admin := grantedACLWorld(ctx, t, acl.Options{ExchangePrincipal: "User:exchange", ManageACLs: true, HTTPIngest: true})
 	data := t.TempDir()
 	a, err := New(ctx, Config{
 		Kafka: exchange.KafkaConfig{Config: w.conn(t, "exchange"), ManageACLs: true}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
@@ -202,6 +194,23 @@ func TestHTTPIngestWithACLs(t *testing.T) {
 	if n := topicSize(ctx, t, client, ingress, 3); n != 10+3 {
 		t.Fatalf("%d records on %s after the refusals, want 13 (10, then 3 once despite the retry)", n, ingress)
 	}
+}
+
+// grantedACLWorld is a kfake broker enforcing ACLs (the exchange an
+// ordinary user) with the grants acl.Compile gives the example policy
+// under opt, and its admin's clients.
+func grantedACLWorld(ctx context.Context, t *testing.T, opt acl.Options) (*aclWorld, *kafkaclient.Clients) {
+	t.Helper()
+	w := newACLWorld(t, false)
+	set, err := agreements.LoadDir(filepath.Join("..", "..", "deploy", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := w.clients(t, w.admin)
+	if _, err := aclsync.Sync(ctx, admin, set, time.Now(), opt, false); err != nil {
+		t.Fatalf("granting the ACLs of the example policy: %v", err)
+	}
+	return w, admin
 }
 
 // header is the value of a record's header key.

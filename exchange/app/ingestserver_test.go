@@ -10,12 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/acl"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/connectors/httpingest"
 	"github.com/exchange-gov/exchange/exchange"
-	"github.com/exchange-gov/exchange/exchange/aclsync"
 )
 
 // startIngestServer runs HTTP ingest alone over the store db and the
@@ -57,15 +55,7 @@ func TestIngestServerProducesAsItsKafkaPrincipal(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	w := newACLWorld(t, false)
-	set, err := agreements.LoadDir(filepath.Join("..", "..", "deploy", "examples"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := w.clients(t, w.admin)
-	if _, err := aclsync.Sync(ctx, admin, set, time.Now(), acl.Options{ExchangePrincipal: "User:exchange"}, false); err != nil {
-		t.Fatalf("granting the agencies their ACLs: %v", err)
-	}
+	w, admin := grantedACLWorld(ctx, t, acl.Options{ExchangePrincipal: "User:exchange"})
 	ingress := names.Ingress(immunisations)
 	if err := exchange.EnsureTopics(ctx, admin, []string{ingress}, 3, 1); err != nil {
 		t.Fatal(err)
