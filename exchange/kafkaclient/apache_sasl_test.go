@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -89,7 +90,17 @@ func TestApacheSASLAccess(t *testing.T) {
 	})
 	t.Run("SCRAM-SHA-256", func(t *testing.T) {
 		c := b.client(t, mechanism(t, scram.SHA256, "health", b.Passwords["health"]))
-		if _, err := c.Metadata(callCtx(t), &kafka.MetadataRequest{Topics: []string{own}}); err != nil {
+		// A network timeout (seen once on a loaded machine, right after the
+		// broker's failed-authentication delay of the previous subtest) is
+		// not a refusal: retry those; any other error fails at once.
+		err := kafkatest.Eventually(10*time.Second, func(err error) bool {
+			var ne net.Error
+			return !errors.As(err, &ne) || !ne.Timeout()
+		}, func() error {
+			_, err := c.Metadata(callCtx(t), &kafka.MetadataRequest{Topics: []string{own}})
+			return err
+		})
+		if err != nil {
 			t.Fatalf("metadata as health over SCRAM-SHA-256: %v", err)
 		}
 	})
