@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hamba/avro/v2"
 
@@ -22,8 +23,11 @@ import (
 )
 
 // planBuilder turns the contracts directory and the registry into a
-// compiled plan. It is used by one goroutine at a time (the reloader).
+// compiled plan. Safe for concurrent use (mu).
 type planBuilder struct {
+	// mu serialises builds and change checks: App.Reload is exported, so a
+	// caller may build while the reload loop polls.
+	mu          sync.Mutex
 	dir         string
 	registerDir bool // register every *.avsc in dir under its file name (dev mode)
 	reg         *schemas.Registry
@@ -88,6 +92,8 @@ func hasExt(name string, exts []string) bool {
 
 // changed reports whether the directory changed since the last build.
 func (b *planBuilder) changed() (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	sig, err := dirSignature(b.dir, ".yaml", ".yml", ".avsc", ".ics") // .ics: calendars' holidays files
 	if err != nil {
 		return false, err
@@ -158,6 +164,8 @@ func (b *planBuilder) loadDocuments(ctx context.Context) (*agreements.Set, error
 // build loads every contract and agreement, validates them against the
 // registered schemas and compiles the plan. Every problem comes back at once.
 func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	set, err := b.loadDocuments(ctx)
 	if err != nil {
 		return nil, err
