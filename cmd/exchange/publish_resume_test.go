@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -218,4 +219,53 @@ func countTopicKeys(ctx context.Context, t *testing.T, brokers []string, topic s
 		})
 	}
 	return counts
+}
+
+// TestPublishResumeAsksTheExchange: by default a resume asks the exchange
+// at the --registry URL's root, with the publish credentials; a --registry
+// elsewhere fails such a resume with a clear error (a new import needs no
+// lookup); --resume-scan kafka and a bad value parse as documented.
+func TestPublishResumeAsksTheExchange(t *testing.T) {
+	var gotPath, gotAuth, gotBody string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		gotPath, gotAuth, gotBody = r.Method+" "+r.URL.Path, r.Header.Get("Authorization"), string(b)
+		_, _ = io.WriteString(w, `{"lines":[7,9],"end":[{"partition":0,"offset":12}]}`)
+	}))
+	defer srv.Close()
+	tok := filepath.Join(t.TempDir(), "health.token")
+	if err := os.WriteFile(tok, []byte("tok-123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(extra ...string) *publishFlags {
+		t.Helper()
+		f, err := parsePublishFlags(io.Discard, append([]string{"--dataset", "health.visits", "--file", "x.csv", "--brokers", "127.0.0.1:1", "--token", tok}, extra...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	f := parse("--registry", srv.URL+"/registry/")
+	hc, err := f.creds.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := f.lineFinder(hc, nil, "ingress.health.visits").FindLines(context.Background(), "abc123", map[int]int64{1: 5, 0: 4})
+	if err != nil || len(found) != 2 {
+		t.Fatalf("lookup: %v %v", found, err)
+	}
+	if gotPath != "POST /api/v1/datasets/health.visits/imports/abc123/lines" || gotAuth != "Bearer tok-123" ||
+		gotBody != `{"from":[{"partition":0,"offset":4},{"partition":1,"offset":5}]}` {
+		t.Errorf("request %q, Authorization %q, body %s", gotPath, gotAuth, gotBody)
+	}
+	f = parse("--registry", srv.URL+"/elsewhere")
+	if _, err := f.lineFinder(hc, nil, "ingress.health.visits").FindLines(context.Background(), "abc123", nil); err == nil || !strings.Contains(err.Error(), "does not end in /registry") {
+		t.Errorf("--registry elsewhere: %v", err)
+	}
+	if f := parse("--resume-scan", "kafka"); f.resumeScan != "kafka" {
+		t.Errorf("--resume-scan kafka parsed as %q", f.resumeScan)
+	}
+	if _, err := parsePublishFlags(io.Discard, []string{"--dataset", "health.visits", "--file", "x.csv", "--brokers", "127.0.0.1:1", "--resume-scan", "http"}); err == nil || !strings.Contains(err.Error(), "want exchange or kafka") {
+		t.Errorf("--resume-scan http: %v", err)
+	}
 }
