@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,11 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 )
 
 // TestPublishCSVKilledAndResumed imports a 1,000,000-row CSV file with the
@@ -63,8 +66,13 @@ func TestPublishCSVKilledAndResumed(t *testing.T) {
 	}
 	// Kill once records newer than the checkpoint are on the topic: the
 	// window where a checkpoint alone would republish them.
+	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: c.ListenAddrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
 	killedAt, offsets := waitForCheckpoint(ctx, t, file+".checkpoint", rows/3)
-	waitForRecordsAfter(ctx, t, c.ListenAddrs(), "ingress.health.visits", offsets)
+	waitForRecordsAfter(ctx, t, kc, "ingress.health.visits", offsets)
 	if err := first.Process.Kill(); err != nil { // SIGKILL: no cleanup, maybe mid-batch
 		t.Fatal(err)
 	}
@@ -83,7 +91,7 @@ func TestPublishCSVKilledAndResumed(t *testing.T) {
 		t.Errorf("checkpoint left after a complete import: %v", err)
 	}
 
-	counts := countTopicKeys(ctx, t, c.ListenAddrs(), "ingress.health.visits")
+	counts := countTopicKeys(ctx, t, kc, "ingress.health.visits")
 	published, dups, missing := 0, 0, 0
 	for i := 1; i <= rows; i++ {
 		n := counts["r-"+strconv.Itoa(i)]
@@ -159,13 +167,8 @@ func waitForCheckpoint(ctx context.Context, t *testing.T, path string, n int) (i
 
 // waitForRecordsAfter polls the topic's end offsets until some partition
 // has grown past offsets.
-func waitForRecordsAfter(ctx context.Context, t *testing.T, brokers []string, topic string, offsets map[int]int64) {
+func waitForRecordsAfter(ctx context.Context, t *testing.T, kc *kafkaclient.Clients, topic string, offsets map[int]int64) {
 	t.Helper()
-	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: brokers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
 	for {
 		ends, err := publish.EndOffsets(ctx, kc, topic)
 		if err != nil {
@@ -184,39 +187,43 @@ func waitForRecordsAfter(ctx context.Context, t *testing.T, brokers []string, to
 	}
 }
 
-// countTopicKeys reads the topic from the start to its end and counts each
-// key.
-func countTopicKeys(ctx context.Context, t *testing.T, brokers []string, topic string) map[string]int {
+// countTopicKeys reads the topic from the start to its end through kc
+// and counts each key.
+func countTopicKeys(ctx context.Context, t *testing.T, kc *kafkaclient.Clients, topic string) map[string]int {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: brokers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
 	ends, err := publish.EndOffsets(ctx, kc, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var total int64
-	for _, e := range ends {
-		total += e
-	}
 	counts := map[string]int{}
-	for read := int64(0); read < total; {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("read %d of %d records: %v", read, total, err)
+	for p, end := range ends {
+		for off := int64(0); off < end; {
+			res, err := kc.Admin().Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: p, Offset: off, MinBytes: 1, MaxBytes: 64 << 20})
+			if err == nil {
+				err = res.Error
+			}
+			if err != nil {
+				t.Fatalf("reading %s/%d at %d: %v", topic, p, off, err)
+			}
+			before := off
+			for {
+				r, err := res.Records.ReadRecord()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Offset >= off { // a fetch may start before the offset asked for
+					key, _ := io.ReadAll(r.Key)
+					counts[string(key)]++
+					off = r.Offset + 1
+				}
+			}
+			if off == before {
+				t.Fatalf("reading %s/%d at %d: no record below the end %d", topic, p, off, end)
+			}
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			counts[string(r.Key)]++
-			read++
-		})
 	}
 	return counts
 }
@@ -267,5 +274,114 @@ func TestPublishResumeAsksTheExchange(t *testing.T) {
 	}
 	if _, err := parsePublishFlags(io.Discard, []string{"--dataset", "health.visits", "--file", "x.csv", "--brokers", "127.0.0.1:1", "--resume-scan", "http"}); err == nil || !strings.Contains(err.Error(), "want exchange or kafka") {
 		t.Errorf("--resume-scan http: %v", err)
+	}
+}
+
+// TestPublishKilledAndResumedInDevMode runs exchange dev (SASL and the
+// ACLs IDENTITY.md gives: health may write its ingress topic, not read
+// it), imports a 100,000-row file of health.immunisations with the dev
+// credentials, kills the import with SIGKILL once records newer than its
+// checkpoint are on the topic, and runs the same command again: the resume
+// asks the exchange for the lines after the checkpoint, and the topic
+// (read as dev mode's super user) holds every row exactly once.
+func TestPublishKilledAndResumedInDevMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, runs exchange dev and a 100,000-row import")
+	}
+	const rows = 100_000
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	tr := startTour(ctx, t)
+	file := filepath.Join(tr.dir, "immunisations.jsonl")
+	writeImmunisations(t, file, rows)
+	topic := names.Ingress("health.immunisations")
+	admin, err := clientsFromFile(filepath.Join(tr.dir, devcreds.AdminFile(devDataDir, devAdminUser)), "dev credentials")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	before := countTopicKeys(ctx, t, admin, topic)
+
+	publishCmd := func() *exec.Cmd {
+		cmd := exec.CommandContext(ctx, tr.bin, "publish", "--dataset", "health.immunisations", "--file", file,
+			"--brokers", tr.kafkaAddr, "--registry", "http://"+tr.httpAddr+"/registry", "--no-progress")
+		cmd.Dir = tr.dir // the dev credentials of .exchange-dev apply
+		return cmd
+	}
+	first := publishCmd()
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killedAt, offsets := waitForCheckpoint(ctx, t, file+".checkpoint", rows/3)
+	waitForRecordsAfter(ctx, t, admin, topic, offsets)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	second := publishCmd()
+	var out, errOut bytes.Buffer
+	second.Stdout, second.Stderr = &out, &errOut
+	if err := second.Run(); err != nil {
+		t.Fatalf("resumed import: %v\nstdout: %s\nstderr: %s\nfirst run's stderr: %s", err, out.String(), errOut.String(), firstErr.String())
+	}
+	if !strings.HasPrefix(out.String(), fmt.Sprintf("published %d records, 0 errors", rows)) || !strings.Contains(errOut.String(), "later records already on") {
+		t.Errorf("resumed import: stdout %q, stderr %q", out.String(), errOut.String())
+	}
+	counts := countTopicKeys(ctx, t, admin, topic)
+	dups, missing := 0, 0
+	for i := 0; i < rows; i++ {
+		switch n := counts[immunisationID(i)] - before[immunisationID(i)]; {
+		case n > 1:
+			dups += n - 1
+		case n == 0:
+			missing++
+		}
+	}
+	t.Logf("rows %d, killed after checkpoint of %d published, resumed: %s; duplicates %d, missing %d",
+		rows, killedAt, strings.TrimSpace(errOut.String()), dups, missing)
+	if dups != 0 || missing != 0 {
+		t.Fatalf("duplicates %d, missing %d of %d rows", dups, missing, rows)
+	}
+}
+
+func immunisationID(i int) string { return fmt.Sprintf("resume-%d", i) }
+
+// writeImmunisations writes rows records of health.immunisations: the
+// example sample lines in turn, each with its own record_id.
+func writeImmunisations(t *testing.T, file string, rows int) {
+	t.Helper()
+	data, err := os.ReadFile("../../deploy/examples/records/health.immunisations.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatal(err)
+		}
+		samples = append(samples, m)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for i := 0; i < rows; i++ {
+		m := samples[i%len(samples)]
+		m["record_id"] = immunisationID(i)
+		if err := enc.Encode(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
