@@ -15,11 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/acl"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
-	"github.com/exchange-gov/exchange/exchange/aclsync"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
@@ -43,16 +41,7 @@ type importWorld struct {
 
 func newImportWorld(ctx context.Context, t *testing.T, rows int) *importWorld {
 	t.Helper()
-	w := newACLWorld(t, false)
-	set, err := agreements.LoadDir(filepath.Join("..", "..", "deploy", "examples"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := w.clients(t, w.admin)
-	opt := acl.Options{ExchangePrincipal: "User:exchange", ManageACLs: true}
-	if _, err := aclsync.Sync(ctx, admin, set, time.Now(), opt, false); err != nil {
-		t.Fatalf("granting the ACLs: %v", err)
-	}
+	w, admin := grantedACLWorld(ctx, t, acl.Options{ExchangePrincipal: "User:exchange", ManageACLs: true})
 	data := t.TempDir()
 	a, err := New(ctx, Config{
 		Kafka: exchange.KafkaConfig{Config: w.conn(t, "exchange"), ManageACLs: true}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
