@@ -20,6 +20,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/exchange/server/auditapi/openapicheck"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/exchange/tools/kafkatest"
 	"github.com/exchange-gov/exchange/schemas/registryhttp"
@@ -234,6 +235,31 @@ func TestImportLookupRefusesBadRequests(t *testing.T) {
 	var a publish.ImportLinesAnswer
 	if code != 200 || json.Unmarshal([]byte(body), &a) != nil || len(a.Lines) != 10 || a.Lines[0] != 1 || a.Lines[9] != 10 || len(a.End) != 3 {
 		t.Errorf("the whole topic: %d %s; want lines 1 to 10 and 3 end offsets", code, body)
+	}
+	// The answer is the documented one (exchange/server/auditapi/openapi.json).
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.base+"/api/v1/openapi.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer(t, healthPub))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docBytes, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	doc, err := openapicheck.Document(docBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := openapicheck.ResponseSchema(doc, "post", "/api/v1/datasets/{dataset}/imports/{import}/lines", "200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	_ = json.Unmarshal([]byte(body), &v)
+	if bad := openapicheck.Conform(doc, schema, v, "answer"); len(bad) > 0 {
+		t.Errorf("the answer departs from the OpenAPI document: %v", bad)
 	}
 	if strings.Contains(body, "import-0") {
 		t.Errorf("the answer holds a record's key or value: %s", body)
