@@ -58,32 +58,12 @@ func TestPublishCSVKilledAndResumed(t *testing.T) {
 		cmd.Dir = dir // no .exchange-dev here: plain --brokers
 		return cmd
 	}
-	first := publish()
-	var firstErr bytes.Buffer
-	first.Stderr = &firstErr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Kill once records newer than the checkpoint are on the topic: the
-	// window where a checkpoint alone would republish them.
 	kc, err := kafkaclient.New(kafkaclient.Config{Brokers: c.ListenAddrs()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
-	killedAt, offsets := waitForCheckpoint(ctx, t, file+".checkpoint", rows/3)
-	waitForRecordsAfter(ctx, t, kc, "ingress.health.visits", offsets)
-	if err := first.Process.Kill(); err != nil { // SIGKILL: no cleanup, maybe mid-batch
-		t.Fatal(err)
-	}
-	_ = first.Wait()
-
-	second := publish()
-	var out, errOut bytes.Buffer
-	second.Stdout, second.Stderr = &out, &errOut
-	if err := second.Run(); err != nil {
-		t.Fatalf("resumed import: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
-	}
+	killedAt, out, errOut := killAndResume(ctx, t, publish, file+".checkpoint", rows, kc, "ingress.health.visits")
 	if !strings.HasPrefix(out.String(), fmt.Sprintf("published %d records, 0 errors", rows)) {
 		t.Errorf("resumed import stdout %q", out.String())
 	}
@@ -108,6 +88,36 @@ func TestPublishCSVKilledAndResumed(t *testing.T) {
 	if dups != 0 || missing != 0 || len(counts) != rows {
 		t.Fatalf("duplicates %d, missing %d, distinct keys %d of %d rows", dups, missing, len(counts), rows)
 	}
+}
+
+// killAndResume starts the import cmd makes, kills it with SIGKILL (no
+// cleanup, maybe mid-batch) once its checkpoint counts a third of rows and
+// records newer than the checkpoint are on topic (read through kc): the
+// window where a checkpoint alone would republish them. Then it runs the
+// same command again to its end and returns the published count of the
+// checkpoint it was killed after, and the resumed run's output.
+func killAndResume(ctx context.Context, t *testing.T, cmd func() *exec.Cmd, checkpoint string, rows int,
+	kc *kafkaclient.Clients, topic string) (killedAt int, stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	first := cmd()
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killedAt, offsets := waitForCheckpoint(ctx, t, checkpoint, rows/3)
+	waitForRecordsAfter(ctx, t, kc, topic, offsets)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	second := cmd()
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	second.Stdout, second.Stderr = stdout, stderr
+	if err := second.Run(); err != nil {
+		t.Fatalf("resumed import: %v\nstdout: %s\nstderr: %s\nfirst run's stderr: %s", err, stdout, stderr, firstErr.String())
+	}
+	return killedAt, stdout, stderr
 }
 
 // visitsRegistry serves the schema of ingress.health.visits-value.
@@ -308,25 +318,7 @@ func TestPublishKilledAndResumedInDevMode(t *testing.T) {
 		cmd.Dir = tr.dir // the dev credentials of .exchange-dev apply
 		return cmd
 	}
-	first := publishCmd()
-	var firstErr bytes.Buffer
-	first.Stderr = &firstErr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killedAt, offsets := waitForCheckpoint(ctx, t, file+".checkpoint", rows/3)
-	waitForRecordsAfter(ctx, t, admin, topic, offsets)
-	if err := first.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.Wait()
-
-	second := publishCmd()
-	var out, errOut bytes.Buffer
-	second.Stdout, second.Stderr = &out, &errOut
-	if err := second.Run(); err != nil {
-		t.Fatalf("resumed import: %v\nstdout: %s\nstderr: %s\nfirst run's stderr: %s", err, out.String(), errOut.String(), firstErr.String())
-	}
+	killedAt, out, errOut := killAndResume(ctx, t, publishCmd, file+".checkpoint", rows, admin, topic)
 	if !strings.HasPrefix(out.String(), fmt.Sprintf("published %d records, 0 errors", rows)) || !strings.Contains(errOut.String(), "later records already on") {
 		t.Errorf("resumed import: stdout %q, stderr %q", out.String(), errOut.String())
 	}

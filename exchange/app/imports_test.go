@@ -118,7 +118,7 @@ func (w *importWorld) run(t *testing.T, finder publish.LineFinder, stop func(pub
 // last checkpoint, and resumes: the exchange's lookup finds those records
 // and the topic ends with every row exactly once. The lookup refuses a
 // publisher of another agency and a consumer of health (403), and an
-// anonymous caller (401).
+// anonymous caller (401); then checkLookupAnswers.
 func TestImportResumeUnderACLs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole exchange on a broker with ACLs")
@@ -181,34 +181,17 @@ func TestImportResumeUnderACLs(t *testing.T) {
 	if len(counts) != w.rows {
 		t.Errorf("%d distinct lines on the topic, want %d", len(counts), w.rows)
 	}
+	checkLookupAnswers(ctx, t, w)
 }
 
-// TestImportLookupRefusesBadRequests: an unknown dataset 404, a body not of
-// the documented shape or naming a partition the topic lacks 400; the
-// answer lists lines only (no key, no value).
-func TestImportLookupRefusesBadRequests(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the whole exchange on a broker with ACLs")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	w := newImportWorld(ctx, t, 10)
-	if _, _, err := w.run(t, w.lookup(t, &healthPub), nil); err != nil {
-		t.Fatal(err)
-	}
+// checkLookupAnswers, after the import of w's file completed: an unknown
+// dataset 404, a body not of the documented shape or naming a partition
+// the topic lacks 400; from the start, every line of the file, in the
+// documented shape, with no key or value.
+func checkLookupAnswers(ctx context.Context, t *testing.T, w *importWorld) {
+	t.Helper()
 	post := func(dataset, id, body string) (int, string) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.base+publish.ImportLinesPath(dataset, id), strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", bearer(t, healthPub))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return do(t, healthPub, http.MethodPost, w.base+publish.ImportLinesPath(dataset, id), body)
 	}
 	for _, c := range []struct {
 		dataset, id, body string
@@ -225,30 +208,19 @@ func TestImportLookupRefusesBadRequests(t *testing.T) {
 			t.Errorf("%s %s %s: %d %s; want %d", c.dataset, c.id, c.body, code, body, c.code)
 		}
 	}
-	// From the start: the file's lines 1 to 10, found by the import id its
-	// records carry.
 	recs := readTopic(ctx, t, w.admin.Admin(), names.Ingress(immunisations), 3)
-	if len(recs) != 10 {
-		t.Fatalf("%d records on the topic, want 10", len(recs))
+	if len(recs) != w.rows {
+		t.Fatalf("%d records on the topic, want %d", len(recs), w.rows)
 	}
-	code, body := post(immunisations, header(recs[0], publish.HeaderImport), `{"from":[]}`)
+	id := header(recs[0], publish.HeaderImport)
+	code, body := post(immunisations, id, `{"from":[]}`)
 	var a publish.ImportLinesAnswer
-	if code != 200 || json.Unmarshal([]byte(body), &a) != nil || len(a.Lines) != 10 || a.Lines[0] != 1 || a.Lines[9] != 10 || len(a.End) != 3 {
-		t.Errorf("the whole topic: %d %s; want lines 1 to 10 and 3 end offsets", code, body)
+	if code != 200 || json.Unmarshal([]byte(body), &a) != nil || len(a.Lines) != w.rows || a.Lines[0] != 1 || a.Lines[w.rows-1] != w.rows || len(a.End) != 3 {
+		t.Errorf("the whole topic: %d %s; want lines 1 to %d and 3 end offsets", code, body, w.rows)
 	}
 	// The answer is the documented one (exchange/server/auditapi/openapi.json).
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.base+"/api/v1/openapi.json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", bearer(t, healthPub))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	docBytes, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	doc, err := openapicheck.Document(docBytes)
+	_, docBytes := do(t, healthPub, http.MethodGet, w.base+"/api/v1/openapi.json", "")
+	doc, err := openapicheck.Document([]byte(docBytes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +237,7 @@ func TestImportLookupRefusesBadRequests(t *testing.T) {
 		t.Errorf("the answer holds a record's key or value: %s", body)
 	}
 	// Past the end: nothing.
-	if code, body := post(immunisations, header(recs[0], publish.HeaderImport), `{"from":[{"partition":0,"offset":1000},{"partition":1,"offset":1000},{"partition":2,"offset":1000}]}`); code != 200 || !strings.Contains(body, `"lines":[]`) {
+	if code, body := post(immunisations, id, `{"from":[{"partition":0,"offset":1000},{"partition":1,"offset":1000},{"partition":2,"offset":1000}]}`); code != 200 || !strings.Contains(body, `"lines":[]`) {
 		t.Errorf("past the end: %d %s", code, body)
 	}
 }
