@@ -386,7 +386,7 @@ type RangeTooLargeError struct {
 }
 
 func (e *RangeTooLargeError) Error() string {
-	return fmt.Sprintf("%s holds %d records after the offsets asked for, over the maximum of %d per scan: resume from a more recent checkpoint",
+	return fmt.Sprintf("%s holds %d records after the checkpoint's offsets, over the %d one lookup reads: the checkpoint is far behind the topic (a principal with READ on it can resume with exchange publish --resume-scan kafka, which reads without a bound)",
 		e.Topic, e.Records, e.Max)
 }
 
