@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func init() {
 		})
 }
 
-const publishUsage = `usage: exchange publish --dataset ID --file FILE [--format csv|jsonl] [--checkpoint FILE | --no-checkpoint] [--progress | --no-progress] [--credentials FILE | --brokers LIST] [--registry URL] [--token FILE] [--key FIELD] [--stamp-now FIELD]
+const publishUsage = `usage: exchange publish --dataset ID --file FILE [--format csv|jsonl] [--checkpoint FILE | --no-checkpoint] [--resume-scan exchange|kafka] [--progress | --no-progress] [--credentials FILE | --brokers LIST] [--registry URL] [--token FILE] [--key FIELD] [--stamp-now FIELD]
 
 Reads one JSON object per line, or CSV with a header row naming the fields
 (--format; by default csv for a .csv file, else jsonl), converts each record
@@ -49,18 +50,22 @@ string field, else an error.
 Resume: importing a regular file saves a checkpoint (FILE.checkpoint unless
 --checkpoint says) after acknowledged batches, at most once a second; run
 the same command again after an interruption and it continues where it
-stopped without publishing any record twice (each record carries the import id and its line in
-exchange-import headers; records published after the last checkpoint are
-found on the topic, which needs READ on it). A file changed since its
-checkpoint is refused. The checkpoint is removed once the file was read to
-its end.
+stopped without publishing any record twice. Each record carries the import
+id and its line in exchange-import headers; records published after the
+last checkpoint are found on the topic by the exchange, which reads ingress
+topics: publish asks it (POST /api/v1/datasets/<dataset>/imports/<id>/lines
+at the --registry URL without /registry, with the --token or dev
+credentials of a publisher of the dataset's owner). An agency has no READ
+on its own ingress topic; --resume-scan kafka reads the topic directly
+instead, for a principal that has it. A file changed since its checkpoint
+is refused. The checkpoint is removed once the file was read to its end.
 
 `
 
 // publishFlags are the flags of exchange publish.
 type publishFlags struct {
 	dataset, file, registry, key, stampNow string
-	format, checkpoint                     string
+	format, checkpoint, resumeScan         string
 	noCheckpoint, progress, noProgress     bool
 	kf                                     kafkaFlags
 	creds                                  apiAuth
@@ -78,6 +83,7 @@ func parsePublishFlags(stderr io.Writer, args []string) (*publishFlags, error) {
 	fs.StringVar(&f.file, "file", "", "JSON lines or CSV file, - for stdin (required)")
 	fs.StringVar(&f.format, "format", "", "input `format`, csv or jsonl (default: csv for a .csv file, else jsonl)")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint `FILE` of a resumable import (default: the --file path + .checkpoint when it is a regular file)")
+	fs.StringVar(&f.resumeScan, "resume-scan", "exchange", "how a resume finds the records published after the checkpoint: `exchange` (ask the exchange) or kafka (read the topic: needs READ on it)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "do not save a checkpoint: an interrupted import cannot be resumed")
 	fs.BoolVar(&f.progress, "progress", false, "show progress (records/s, ETA) on stderr even when it is not a terminal")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "never show progress")
@@ -103,6 +109,8 @@ func parsePublishFlags(stderr io.Writer, args []string) (*publishFlags, error) {
 		return nil, errors.New("--checkpoint and --no-checkpoint: choose one")
 	case f.checkpoint != "" && f.file == "-":
 		return nil, errors.New("--checkpoint needs a --file to resume; standard input cannot be read again")
+	case f.resumeScan != "exchange" && f.resumeScan != "kafka":
+		return nil, fmt.Errorf("--resume-scan %q: want exchange or kafka", f.resumeScan)
 	}
 	if err := f.kf.parsed(fs, *brokers); err != nil {
 		return nil, err
@@ -178,7 +186,12 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	if err != nil {
 		return err
 	}
-	schema, err := latestIngressSchema(ctx, creds, f.registry, f.dataset, stderr)
+	owner, _, _ := strings.Cut(f.dataset, ".")
+	hc, err := creds.orDev(owner, stderr).client()
+	if err != nil {
+		return err
+	}
+	schema, err := latestIngressSchema(ctx, hc, f.registry, f.dataset)
 	if err != nil {
 		return err
 	}
@@ -192,7 +205,6 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 		}
 	}
 	topic := names.Ingress(f.dataset)
-	owner, _, _ := strings.Cut(f.dataset, ".")
 	kc, err := f.kf.clients(stderr, owner)
 	if err != nil {
 		return err
@@ -211,7 +223,7 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 		return err
 	}
 	if cp != "" {
-		if resume, err = openResume(ctx, stderr, kc, topic, f.file, cp, format); err != nil {
+		if resume, err = openResume(ctx, stderr, kc, topic, f.file, cp, format, f.lineFinder(hc, kc, topic)); err != nil {
 			return err
 		}
 		opts = append(opts, publish.WithResume(resume))
@@ -222,8 +234,9 @@ func publishCmd(ctx context.Context, stdout, stderr io.Writer, args []string) er
 
 // openResume opens the checkpoint of the import and says on stderr where a
 // resumed import continues.
-func openResume(ctx context.Context, stderr io.Writer, kc *kafkaclient.Clients, topic, file, cp string, format publish.Format) (*publish.Resume, error) {
-	r, err := publish.OpenResume(ctx, kc, topic, file, cp, format)
+func openResume(ctx context.Context, stderr io.Writer, kc *kafkaclient.Clients, topic, file, cp string, format publish.Format,
+	finder publish.LineFinder) (*publish.Resume, error) {
+	r, err := publish.OpenResume(ctx, kc, topic, file, cp, format, publish.FindLinesWith(finder))
 	var pathErr *fs.PathError
 	if errors.As(err, &pathErr) && strings.HasPrefix(pathErr.Path, cp) {
 		return nil, fmt.Errorf("%w (--checkpoint FILE saves it elsewhere, --no-checkpoint imports without one)", err)
@@ -273,15 +286,25 @@ func runPublish(ctx context.Context, stdout, stderr io.Writer, in io.Reader, enc
 	return nil
 }
 
-// latestIngressSchema fetches the latest schema of dataset's ingress
-// subject, calling the registry as the dataset's owner (the first part of
-// its id) unless creds say otherwise.
-func latestIngressSchema(ctx context.Context, creds apiAuth, registry, dataset string, stderr io.Writer) (*schemas.SchemaVersion, error) {
-	owner, _, _ := strings.Cut(dataset, ".")
-	hc, err := creds.orDev(owner, stderr).client()
-	if err != nil {
-		return nil, err
+// lineFinder is how a resume finds the records published after its
+// checkpoint (--resume-scan): the exchange's lookup, at the --registry
+// URL's root, called as hc's principal; or the topic read through kc.
+// A --registry elsewhere fails only a resume that must ask.
+func (f *publishFlags) lineFinder(hc *http.Client, kc *kafkaclient.Clients, topic string) publish.LineFinder {
+	if f.resumeScan == "kafka" {
+		return publish.KafkaLines(kc, topic)
 	}
+	base, ok := strings.CutSuffix(strings.TrimRight(f.registry, "/"), "/registry")
+	if !ok {
+		err := fmt.Errorf("--registry %s does not end in /registry, so where the exchange's API is is unknown: a resume asks it for the records published after the checkpoint (--resume-scan kafka reads the topic instead, which needs READ on it)", f.registry)
+		return publish.LineFinderFunc(func(context.Context, string, map[int]int64) (map[int]struct{}, error) { return nil, err })
+	}
+	return publish.ExchangeLines(hc, base, f.dataset)
+}
+
+// latestIngressSchema fetches the latest schema of dataset's ingress
+// subject, calling the registry as hc's principal (nil: none).
+func latestIngressSchema(ctx context.Context, hc *http.Client, registry, dataset string) (*schemas.SchemaVersion, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return registryhttp.FetchLatest(ctx, hc, registry, names.IngressSubject(dataset))

@@ -236,13 +236,7 @@ func (h *Handler) serve(ctx context.Context, r *http.Request, dataset string, p 
 // authorize lets an agency principal with role publisher of the owner
 // agency post; anyone else gets a 403 naming the missing right.
 func authorize(p *auth.Principal, dataset, owner string) *auth.Error {
-	if p.Kind != auth.KindAgency || !p.HasRole(auth.RolePublisher) {
-		return auth.Forbidden("role", fmt.Sprintf("posting records of %s needs the role publisher of agency %s; %s holds neither", dataset, owner, p))
-	}
-	if p.Agency != owner {
-		return auth.Forbidden("agency", fmt.Sprintf("posting records of %s needs a publisher of its owner %s; %s publishes for %s", dataset, owner, p, p.Agency))
-	}
-	return nil
+	return auth.PublisherOf(p, owner, "posting records of "+dataset)
 }
 
 // principalID keys the rate limit and idempotency entries of a principal.

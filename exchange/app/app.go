@@ -24,6 +24,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/deliverysig"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
@@ -125,8 +126,9 @@ type App struct {
 	aggregator *timeliness.Aggregator
 	monitor    *timeliness.Monitor
 	notices    *timeliness.KafkaProducer
-	ingest     ingest              // HTTP ingest; zero when disabled
-	catalog    *catalogapi.Handler // the catalog and access requests
+	ingest     ingest               // HTTP ingest; zero when disabled
+	catalog    *catalogapi.Handler  // the catalog and access requests
+	imports    *kafkaclient.Clients // reads ingress topics for the import lookup
 	reloads    prometheus.Counter
 	failures   prometheus.Counter
 	webhooks   *webhook.Metrics // nil without webhooks
@@ -214,8 +216,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.activity = activity.New(cfg.Logger, cfg.ActivityInterval)
 	}
 	a.reloads, a.failures = reloadMetrics(cfg.Metrics)
-	if err := errors.Join(a.newTimeliness(), a.startACLSync(), a.newIngest(), a.newWebhooks()); err != nil {
+	if err := errors.Join(a.newTimeliness(), a.startACLSync(), a.newIngest(), a.newWebhooks(), a.newImports()); err != nil {
 		a.closeIngest()
+		a.closeImports()
 		a.db.Close()
 		return nil, err
 	}
@@ -262,6 +265,7 @@ func (a *App) mountHTTP() {
 	a.mountAgreements()
 	a.mountIngest()
 	a.mountCatalog()
+	a.mountImports()
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
@@ -396,6 +400,7 @@ func (a *App) Topics() []string { return exchange.Topics(a.holder.Load()) }
 // itself.
 func (a *App) Close() error {
 	a.catalog.Drain() // its notices go out through the producer and the store
+	a.closeImports()
 	return errors.Join(a.closeIngest(), a.notices.Close(), a.db.Close())
 }
 

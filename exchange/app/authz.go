@@ -98,6 +98,20 @@ func (z *authorizer) registry(r *http.Request, op registryhttp.Op, subject strin
 	return nil
 }
 
+// publisher decides a request to act as a publisher of owner's dataset
+// (auth.PublisherOf, HTTP ingest's rule); what says what was asked. On a
+// server without authentication (--insecure) every request is served.
+func (z *authorizer) publisher(r *http.Request, owner, what string) error {
+	p, ok, err := z.principal(r)
+	if !ok || err != nil {
+		return err
+	}
+	if e := auth.PublisherOf(p, owner, what); e != nil {
+		return e
+	}
+	return nil
+}
+
 // ingressOwner is the owner agency of the dataset whose ingress subject is
 // subject; ok is false when subject is no dataset's ingress subject (a
 // deliver.* subject, or a dataset the plan does not know).

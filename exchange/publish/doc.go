@@ -35,6 +35,8 @@
 // each acknowledged batch, plus headers naming the import and line on each
 // record, so that records acknowledged after the last checkpoint are found
 // on the topic instead of being published twice (Resume documents how).
+// An agency may not read its ingress topic, so ExchangeLines asks the
+// exchange to look (POST ImportLinesPath); KafkaLines reads it directly.
 //
 // Line errors quote up to 40 characters of the offending value so that the
 // publisher can fix the line: they are meant for the publisher's own

@@ -57,11 +57,12 @@ type Checkpoint struct {
 // offset. That alone would republish a
 // batch acknowledged just before a crash that came before the save, so each
 // record also carries the import id (a hash of the topic and the file's
-// content) and its line in headers. On resume, OpenResume reads the topic
-// from the checkpoint's offsets to its end and collects the lines of this
-// import found there; Run then skips the lines up to the checkpoint and the
-// lines found. The scan needs READ on the topic; it is skipped when no
-// partition grew since the checkpoint. A file that changed since the
+// content) and its line in headers. On resume, OpenResume has the topic
+// read from the checkpoint's offsets to its end and the lines of this
+// import found there collected (a LineFinder: the exchange's lookup, or
+// the topic read directly, which needs READ on it); Run then skips the
+// lines up to the checkpoint and the lines found. Nothing is looked up
+// when no partition grew since the checkpoint. A file that changed since the
 // checkpoint (size or SHA-256) is refused.
 type Resume struct {
 	path    string
@@ -72,6 +73,37 @@ type Resume struct {
 	done    Summary          // what earlier runs did
 	every   time.Duration    // least time between checkpoints
 	saved   time.Time        // when the last one was written
+	finder  LineFinder       // finds the lines published after the checkpoint
+}
+
+// LineFinder finds the lines of import id's records published at or
+// after the offsets from (a checkpoint's) on the import's topic.
+// ExchangeLines asks the exchange, which may read ingress topics;
+// KafkaLines reads the topic itself, which needs READ on it.
+type LineFinder interface {
+	FindLines(ctx context.Context, id string, from map[int]int64) (map[int]struct{}, error)
+}
+
+// LineFinderFunc is a function as a LineFinder.
+type LineFinderFunc func(ctx context.Context, id string, from map[int]int64) (map[int]struct{}, error)
+
+// FindLines calls f.
+func (f LineFinderFunc) FindLines(ctx context.Context, id string, from map[int]int64) (map[int]struct{}, error) {
+	return f(ctx, id, from)
+}
+
+// KafkaLines is the LineFinder that reads topic through kc (ScanImport):
+// for a principal with READ on it, which IDENTITY.md gives no agency on
+// its ingress topic.
+func KafkaLines(kc *kafkaclient.Clients, topic string) LineFinder { return kafkaLines{kc, topic} }
+
+type kafkaLines struct {
+	kc    *kafkaclient.Clients
+	topic string
+}
+
+func (k kafkaLines) FindLines(ctx context.Context, id string, from map[int]int64) (map[int]struct{}, error) {
+	return ScanImport(ctx, k.kc, k.topic, id, from)
 }
 
 // DefaultCheckpointInterval is the least time between two checkpoints of
@@ -87,6 +119,11 @@ type ResumeOption func(*Resume)
 // CheckpointInterval sets the least time between checkpoints (default
 // DefaultCheckpointInterval; 0 saves after every acknowledged batch).
 func CheckpointInterval(d time.Duration) ResumeOption { return func(r *Resume) { r.every = d } }
+
+// FindLinesWith sets how a resume finds the records published after the
+// checkpoint (default KafkaLines over the import's clients and topic). It
+// is asked only when some partition grew since the checkpoint.
+func FindLinesWith(f LineFinder) ResumeOption { return func(r *Resume) { r.finder = f } }
 
 // OpenResume opens the import of file (format f) to topic with checkpoint
 // path: a new import when there is no checkpoint (it saves one at once, with
@@ -124,7 +161,7 @@ func OpenResume(ctx context.Context, kc *kafkaclient.Clients, topic, file, path 
 	}
 	r.through = r.cp.Line
 	r.done = Summary{Lines: r.cp.Lines, Published: r.cp.Published, Errors: r.cp.Errors}
-	if r.found, err = ScanImport(ctx, kc, topic, r.cp.Import, r.cp.Offsets); err != nil {
+	if r.found, err = r.findLines(ctx); err != nil {
 		return nil, err
 	}
 	for n := range r.found {
@@ -133,6 +170,26 @@ func OpenResume(ctx context.Context, kc *kafkaclient.Clients, topic, file, path 
 		}
 	}
 	return r, nil
+}
+
+// findLines asks the finder for the lines published after the checkpoint,
+// unless no partition grew since (the end offsets need only DESCRIBE).
+func (r *Resume) findLines(ctx context.Context) (map[int]struct{}, error) {
+	end, err := EndOffsets(ctx, r.kc, r.cp.Topic)
+	if err != nil {
+		return nil, err
+	}
+	grew := false
+	for p, e := range end {
+		grew = grew || e > r.cp.Offsets[p]
+	}
+	if !grew {
+		return map[int]struct{}{}, nil
+	}
+	if r.finder == nil {
+		r.finder = KafkaLines(r.kc, r.cp.Topic)
+	}
+	return r.finder.FindLines(ctx, r.cp.Import, r.cp.Offsets)
 }
 
 // matches refuses a checkpoint of another file, topic or format.
@@ -305,22 +362,69 @@ func EndOffsets(ctx context.Context, kc *kafkaclient.Clients, topic string) (map
 // ScanImport reads topic from the offsets of a checkpoint (0 for a
 // partition it does not name) to the current end, and returns the lines of
 // the records whose HeaderImport is id. Partitions that did not grow are
-// not read.
+// not read. It needs READ on the topic.
 func ScanImport(ctx context.Context, kc *kafkaclient.Clients, topic, id string, from map[int]int64) (map[int]struct{}, error) {
+	s, err := ScanImportRange(ctx, kc, topic, id, from, 0)
+	return s.Lines, err
+}
+
+// ImportScan is what ScanImportRange found.
+type ImportScan struct {
+	Lines map[int]struct{} // lines of the import's records in the range
+	End   map[int]int64    // each partition's end offset: the range read ends there
+}
+
+// ErrBadOffsets: the offsets a scan starts from name a partition the topic
+// lacks or a negative offset.
+var ErrBadOffsets = errors.New("bad offsets")
+
+// RangeTooLargeError refuses a scan over more records than its maximum.
+type RangeTooLargeError struct {
+	Topic   string
+	Records int64 // records between the offsets asked for and the end
+	Max     int64
+}
+
+func (e *RangeTooLargeError) Error() string {
+	return fmt.Sprintf("%s holds %d records after the checkpoint's offsets, over the %d one lookup reads: the checkpoint is far behind the topic (a principal with READ on it can resume with exchange publish --resume-scan kafka, which reads without a bound)",
+		e.Topic, e.Records, e.Max)
+}
+
+// ScanImportRange is ScanImport bounded: with limit > 0 it refuses, with a
+// *RangeTooLargeError and before reading any record, a range over limit
+// records. It returns the end offsets it read to. Only headers are kept,
+// never a key or value. from may not name a partition the topic lacks or
+// a negative offset; an offset past the end reads nothing there.
+func ScanImportRange(ctx context.Context, kc *kafkaclient.Clients, topic, id string, from map[int]int64, limit int64) (ImportScan, error) {
 	end, err := EndOffsets(ctx, kc, topic)
 	if err != nil {
-		return nil, err
+		return ImportScan{}, err
+	}
+	var total int64
+	for p, o := range from {
+		if _, ok := end[p]; !ok {
+			return ImportScan{}, fmt.Errorf("%w: %s has no partition %d", ErrBadOffsets, topic, p)
+		}
+		if o < 0 {
+			return ImportScan{}, fmt.Errorf("%w: partition %d: negative offset %d", ErrBadOffsets, p, o)
+		}
+	}
+	for p, e := range end {
+		total += max(0, e-from[p])
+	}
+	if limit > 0 && total > limit {
+		return ImportScan{End: end}, &RangeTooLargeError{Topic: topic, Records: total, Max: limit}
 	}
 	found := map[int]struct{}{}
 	for p, e := range end {
 		if start := from[p]; e > start {
 			if err := scanPartition(ctx, kc, topic, p, start, e, id, found); err != nil {
-				return nil, fmt.Errorf("scanning %s/%d from offset %d for this import's records (needs READ on the topic): %w",
+				return ImportScan{}, fmt.Errorf("scanning %s/%d from offset %d for this import's records (needs READ on the topic): %w",
 					topic, p, start, err)
 			}
 		}
 	}
-	return found, nil
+	return ImportScan{Lines: found, End: end}, nil
 }
 
 // scanPartition reads partition p of topic over [start, end) with Fetch

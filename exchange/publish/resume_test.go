@@ -277,3 +277,33 @@ func TestResumeWithRareCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestScanImportRangeBounded: a range over the limit is refused with its
+// size before any record is read; offsets naming a partition the topic
+// lacks, or negative, are ErrBadOffsets; within the limit the lines and
+// the end offsets read to come back.
+func TestScanImportRangeBounded(t *testing.T) {
+	w := newResumeWorld(t, 50)
+	r, _, err := w.run(t, smallEncoder(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tooLarge *RangeTooLargeError
+	_, err = ScanImportRange(w.ctx, w.kc, w.topic, r.cp.Import, map[int]int64{0: 1}, 10)
+	if !errors.As(err, &tooLarge) || tooLarge.Records != 49 || tooLarge.Max != 10 || !strings.Contains(err.Error(), "49 records") {
+		t.Errorf("50 records from offset 1 of partition 0 with a limit of 10: %v", err)
+	}
+	for _, from := range []map[int]int64{{3: 0}, {0: -1}} {
+		if _, err := ScanImportRange(w.ctx, w.kc, w.topic, r.cp.Import, from, 0); !errors.Is(err, ErrBadOffsets) {
+			t.Errorf("from %v: %v; want ErrBadOffsets", from, err)
+		}
+	}
+	s, err := ScanImportRange(w.ctx, w.kc, w.topic, r.cp.Import, nil, 50)
+	var total int64
+	for _, e := range s.End {
+		total += e
+	}
+	if err != nil || len(s.Lines) != 50 || total != 50 || len(s.End) != 3 {
+		t.Errorf("the whole topic within the limit: %d lines, end %v, err %v; want 50 lines, 50 records over 3 partitions", len(s.Lines), s.End, err)
+	}
+}

@@ -154,3 +154,18 @@ func FromContext(ctx context.Context) (p *Principal, ok bool) {
 	p, ok = ctx.Value(ctxKey{}).(*Principal)
 	return p, ok && p != nil
 }
+
+// PublisherOf allows an agency system with role publisher of owner, the
+// agency owning a dataset, and refuses anyone else with a 403 naming the
+// missing right. It is the one rule for publishing through the exchange's
+// HTTP API (HTTP ingest, the lookup of a resumed import); what says what
+// was asked ("posting records of health.visits").
+func PublisherOf(p *Principal, owner, what string) *Error {
+	if p == nil || p.Kind != KindAgency || !p.HasRole(RolePublisher) {
+		return Forbidden("role", fmt.Sprintf("%s needs the role publisher of agency %s; %s holds neither", what, owner, p))
+	}
+	if p.Agency != owner {
+		return Forbidden("agency", fmt.Sprintf("%s needs a publisher of its owner %s; %s publishes for %s", what, owner, p, p.Agency))
+	}
+	return nil
+}
