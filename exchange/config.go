@@ -349,6 +349,11 @@ func WithMetrics(m *Metrics) Option { return func(w *Worker) { w.metrics = m } }
 // details passed to o, after the batch's commit (nil: nobody).
 func WithActivity(o ActivityObserver) Option { return func(w *Worker) { w.activity = o } }
 
+// WithGate has every delivery checked against the agreement states g
+// holds (the kill switch), and batches wait while g is closed (nil: no
+// gate, the plan's statuses alone decide).
+func WithGate(g *Gate) Option { return func(w *Worker) { w.gate = g } }
+
 // WithClock sets the clock used for decisions (freshness) and ledger
 // decision times (nil: the default). Default time.Now.
 func WithClock(now func() time.Time) Option {

@@ -268,6 +268,16 @@ func (pl *pipeline) dispatch(ctx, procCtx context.Context, cur int, batch []fetc
 		// The sink retries; a missing topic shows as produce errors.
 		w.log.Warn("creating topics failed", "err", err)
 	}
+	if w.gate != nil {
+		// Fail closed: decide no batch on agreement states older than
+		// the gate's bound; wait for fresh ones (the batch stays
+		// uncommitted if the wait ends with ctx).
+		snap, err := w.gate.WaitOpen(ctx, w.now)
+		if err != nil {
+			return false, true
+		}
+		w.router.gate = snap
+	}
 	p := w.prepare(procCtx, plan, batch, pl.slots[cur])
 	p.buf = cur
 	select {

@@ -93,6 +93,9 @@ type router struct {
 	maxHeaderBytes int
 	tags           ledger.TagCache
 	keys           recordKeys
+	// gate is the lifecycle snapshot the batch being routed is decided
+	// on (set per batch by prepare); nil: no gate (no lifecycle store).
+	gate *gateSnapshot
 }
 
 // newRouter returns a router with random record keys (WithRecordKeys sets
@@ -158,6 +161,10 @@ func (r *router) route(plan *policy.Plan, m *kafka.Message, now time.Time, batch
 	}
 	for _, wr := range d.Warnings {
 		e.Reasons = append(e.Reasons, wr.Code)
+	}
+	if r.gate != nil {
+		// The kill switch: the stored lifecycle state overrides the plan.
+		r.gate.apply(d, now)
 	}
 	return r.deliver(e, m, d, traceparent, batchSpan)
 }

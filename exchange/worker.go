@@ -59,6 +59,8 @@ type Worker struct {
 	now     func() time.Time
 	// activity is told what each audited batch did; nil: nobody.
 	activity ActivityObserver
+	// gate is the lifecycle kill switch; nil: the plan's statuses alone.
+	gate *Gate
 
 	clients *kafkaclient.Clients // every kafka-go client of the worker
 	writer  *kafka.Writer

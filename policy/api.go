@@ -62,6 +62,8 @@ type Outcome struct {
 	Topic       string // deliver.<consumer>.<agreement id>
 	Delivered   bool
 	Skip        string // a Skip* reason when not delivered
+	// ContentHash is the compiled terms' hash (AgreementInfo.ContentHash).
+	ContentHash string
 	// Value is the delivered record in the wire format (magic byte, derived
 	// schema id, Avro binary) when Delivered.
 	Value []byte

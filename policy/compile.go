@@ -84,6 +84,10 @@ type AgreementInfo struct {
 	Status     agreements.Status
 	ValidFrom  time.Time
 	ValidUntil time.Time
+	// ContentHash is agreements.(*Agreement).ContentHash of the terms
+	// compiled: the runtime delivers only while the agreement's stored
+	// state is active for these very terms, and the ledger records it.
+	ContentHash string
 	// KeyKept: the record key goes to the consumer unchanged, because the
 	// contract names the field it is (`key:`) and the agreement keeps that
 	// field; otherwise deliveries carry a keyed hash of it.
@@ -750,6 +754,7 @@ func newAgreementPlan(a *agreements.Agreement) *agreementPlan {
 		Topic:   names.Deliver(a.Consumer, a.ID),
 		Subject: names.DeliverSubject(a.Consumer, a.ID),
 		Status:  a.Status, ValidFrom: a.ValidFrom, ValidUntil: a.ValidUntil,
+		ContentHash: a.ContentHash(),
 	}
 	switch a.Status {
 	case agreements.StatusActive:

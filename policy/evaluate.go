@@ -197,7 +197,7 @@ func (ds *datasetPlan) deliver(outs []Outcome, st *evalState, rec Record, now ti
 		if len(outs) < cap(outs) {
 			buf = outs[:len(outs)+1][len(outs)].Value[:0]
 		}
-		o := Outcome{AgreementID: ap.info.ID, Consumer: ap.info.Consumer, Topic: ap.info.Topic, Value: buf, KeyKept: ap.info.KeyKept}
+		o := Outcome{AgreementID: ap.info.ID, Consumer: ap.info.Consumer, Topic: ap.info.Topic, ContentHash: ap.info.ContentHash, Value: buf, KeyKept: ap.info.KeyKept}
 		o.Skip = ap.check(st, now, f.eventTime, f.haveTime)
 		if o.Skip == "" {
 			slabSize += ap.bufSize(len(rec.Body))

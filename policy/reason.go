@@ -32,6 +32,12 @@ const (
 	SkipNotActive   = "not_active"    // draft, proposed or approved but not yet activated
 	SkipStale       = "stale"         // older than the agreement's stricter max age
 	SkipEncode      = "encode_failed" // could not be encoded under the derived schema (a plan bug; never delivered half-done)
+	// SkipNotApproved: the agreement's stored state is for other terms
+	// than the compiled ones (a file changed terms nobody approved).
+	SkipNotApproved = "not_approved"
+	// SkipNotRecorded: the store holds no lifecycle state for the agreement
+	// (a file nobody proposed through a steward action).
+	SkipNotRecorded = "not_recorded"
 )
 
 // QualityReason is the reason code of a failed quality rule.
