@@ -308,7 +308,7 @@ func (r *router) deliver(e ledger.Entry, m *kafka.Message, d *policy.Decision, t
 			continue
 		}
 		hs, id := h.delivery(r.tags, o.AgreementID, m)
-		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: string(id)})
+		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: o.AgreementID, Topic: o.Topic, DeliveryID: string(id), ContentHash: o.ContentHash})
 		out = append(out, kafka.Message{
 			Topic: o.Topic,
 			// The delivery key, one per source key and agreement: Hash

@@ -20,6 +20,11 @@ type Delivery struct {
 	AgreementID string
 	Topic       string
 	DeliveryID  string
+	// ContentHash is the content hash of the agreement terms the record
+	// was delivered under (agreements.(*Agreement).ContentHash): the
+	// delivery proves which approved terms it went by. Empty in entries
+	// written before deliveries carried it.
+	ContentHash string
 }
 
 // Skip is one agreement that did not receive the record, and why (a policy Skip* reason).

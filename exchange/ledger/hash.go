@@ -12,10 +12,28 @@ import (
 // entry was written with.
 const HashVersion = "exchange.ledger.entry.v1"
 
+// HashVersionTerms labels the encoding of entries whose deliveries carry
+// the agreement terms' content hash: v1 plus each delivery's content hash.
+// An entry is encoded in it exactly when one of its deliveries has a
+// content hash, so entries written before keep verifying under v1, and
+// stripping the hashes from a newer entry changes its encoding (and hash).
+const HashVersionTerms = "exchange.ledger.entry.v2"
+
+// hasTerms reports whether e is encoded under HashVersionTerms.
+func hasTerms(e *Entry) bool {
+	for i := range e.Deliveries {
+		if e.Deliveries[i].ContentHash != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // HashSize is the size of entry and checkpoint hashes (SHA-256).
 const HashSize = sha256.Size
 
-// Canonical returns the canonical encoding of e: the version tag, then every
+// Canonical returns the canonical encoding of e: the version tag
+// (HashVersion, or HashVersionTerms when deliveries carry content hashes), then every
 // field in a fixed order, each string and byte slice prefixed by its 4-byte
 // big-endian length, each list by its element count, integers big-endian,
 // times as microseconds since the Unix epoch behind a presence byte, and
@@ -27,7 +45,12 @@ func Canonical(e *Entry) []byte {
 
 // AppendCanonical appends Canonical(e) to b.
 func AppendCanonical(b []byte, e *Entry) []byte {
-	b = appendString(b, HashVersion)
+	terms := hasTerms(e)
+	if terms {
+		b = appendString(b, HashVersionTerms)
+	} else {
+		b = appendString(b, HashVersion)
+	}
 	b = appendString(b, e.Topic)
 	b = binary.BigEndian.AppendUint32(b, uint32(e.Partition))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Offset))
@@ -46,6 +69,9 @@ func AppendCanonical(b []byte, e *Entry) []byte {
 		b = appendString(b, d.AgreementID)
 		b = appendString(b, d.Topic)
 		b = appendString(b, d.DeliveryID)
+		if terms {
+			b = appendString(b, d.ContentHash)
+		}
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Skips)))
 	for _, s := range e.Skips {

@@ -40,6 +40,31 @@ func TestHashGolden(t *testing.T) {
 	}
 }
 
+// TestHashTermsEncoding: an entry whose deliveries carry content hashes is
+// encoded under v2, pinned here; each content hash counts; stripping them
+// (to pass the entry off as an older one) changes the hash.
+func TestHashTermsEncoding(t *testing.T) {
+	e := sample()
+	e.Deliveries = []ledger.Delivery{{AgreementID: "a1", Topic: "deliver.statistics.a1", DeliveryID: "d1", ContentHash: "c1"}}
+	if c := string(ledger.Canonical(&e)); !strings.Contains(c, ledger.HashVersionTerms) || !strings.Contains(c, "c1") {
+		t.Fatalf("canonical encoding %q lacks the v2 tag or the content hash", c)
+	}
+	got := hex.EncodeToString(ledger.ComputeHash(&e))
+	const want = "ad94c9be30136288ab6f87c7eec5038a7bd71198ed2aa523899e40b2a7e3341a"
+	if got != want {
+		t.Errorf("v2 entry hash changed: got %s, want %s", got, want)
+	}
+	changed := e
+	changed.Deliveries = []ledger.Delivery{{AgreementID: "a1", Topic: "deliver.statistics.a1", DeliveryID: "d1", ContentHash: "c2"}}
+	if hex.EncodeToString(ledger.ComputeHash(&changed)) == got {
+		t.Error("another content hash gives the same entry hash")
+	}
+	stripped := sample()
+	if h := hex.EncodeToString(ledger.ComputeHash(&stripped)); h == got {
+		t.Error("stripping the content hash keeps the entry hash")
+	}
+}
+
 // TestHashCoversEveryField: changing any field changes the hash, and the
 // length prefixes keep field boundaries apart.
 func TestHashCoversEveryField(t *testing.T) {
@@ -65,6 +90,7 @@ func TestHashCoversEveryField(t *testing.T) {
 		"event time":     func(e *ledger.Entry) { e.EventTime = time.Time{} },
 		"decision time":  func(e *ledger.Entry) { e.DecisionTime = e.DecisionTime.Add(time.Microsecond) },
 		"prev hash":      func(e *ledger.Entry) { e.PrevHash = []byte{9} },
+		"content hash":   func(e *ledger.Entry) { e.Deliveries[0].ContentHash = "c1" },
 		"boundary shift": func(e *ledger.Entry) { e.Topic, e.Dataset = e.Topic+"h", e.Dataset[1:] },
 	}
 	seen := map[string]string{h0: "base"}

@@ -50,7 +50,16 @@ func appendCopyRow(b []byte, chain int32, e *ledger.Entry) []byte {
 	}
 	b = appendTimestamptz(b, e.DecisionTime)
 	b = appendBytes(b, e.PrevHash)
-	return appendBytes(b, e.Hash)
+	b = appendBytes(b, e.Hash)
+	// delivery_terms: NULL unless a delivery carries a content hash.
+	n = 0
+	for i := range e.Deliveries {
+		if e.Deliveries[i].ContentHash != "" {
+			n = len(e.Deliveries)
+			break
+		}
+	}
+	return appendTextArray(b, n, func(i int) string { return e.Deliveries[i].ContentHash })
 }
 
 // copyTrailer ends a binary COPY stream.

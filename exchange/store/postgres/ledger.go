@@ -22,7 +22,7 @@ var entryColumns = []string{
 	"chain", "offset", "seq", "key_hash", "payload_hash", "schema_id",
 	"decision", "reasons", "delivery_agreements", "delivery_topics", "delivery_ids",
 	"skip_agreements", "skip_reasons", "plan_version", "subject_hash", "event_time_us", "decision_time",
-	"prev_hash", "hash",
+	"prev_hash", "hash", "delivery_terms",
 }
 
 var copyColumns = func() string {
@@ -37,7 +37,7 @@ var copyColumns = func() string {
 const selectEntry = `SELECT c.topic, c.partition, e."offset", e.seq, c.dataset, e.key_hash, e.payload_hash, e.schema_id,
 	e.decision, e.reasons, e.delivery_agreements, e.delivery_topics, e.delivery_ids,
 	e.skip_agreements, e.skip_reasons, e.plan_version, e.subject_hash, e.event_time_us, e.decision_time,
-	e.prev_hash, e.hash FROM ledger_entries e JOIN ledger_chains c ON c.id = e.chain`
+	e.prev_hash, e.hash, e.delivery_terms FROM ledger_entries e JOIN ledger_chains c ON c.id = e.chain`
 
 // chainRow is a ledger_chains row: the chain's id in entries and its dataset.
 type chainRow struct {
@@ -380,11 +380,12 @@ func scanEntry(r pgx.Row, e *ledger.Entry, tags ledger.TagCache) error {
 		schemaID                int32
 		decision                string
 		agrs, tops, ids, sa, sr []string
+		terms                   []string
 		evt                     *int64
 	)
 	if err := r.Scan(&e.Topic, &e.Partition, &e.Offset, &e.Seq, &e.Dataset, &e.KeyHash, &e.PayloadHash, &schemaID,
 		&decision, &e.Reasons, &agrs, &tops, &ids, &sa, &sr, &e.PlanVersion, &e.SubjectHash, &evt, &e.DecisionTime,
-		&e.PrevHash, &e.Hash); err != nil {
+		&e.PrevHash, &e.Hash, &terms); err != nil {
 		return err
 	}
 	e.SchemaID = int(schemaID)
@@ -393,7 +394,7 @@ func scanEntry(r pgx.Row, e *ledger.Entry, tags ledger.TagCache) error {
 		e.Reasons = nil
 	}
 	derived := ids == nil
-	if len(agrs) != len(tops) || !derived && len(agrs) != len(ids) || len(sa) != len(sr) {
+	if len(agrs) != len(tops) || !derived && len(agrs) != len(ids) || terms != nil && len(agrs) != len(terms) || len(sa) != len(sr) {
 		return fmt.Errorf("entry %s/%d@%d: delivery or skip columns differ in length", e.Topic, e.Partition, e.Offset)
 	}
 	e.Deliveries = nil
@@ -403,6 +404,9 @@ func scanEntry(r pgx.Row, e *ledger.Entry, tags ledger.TagCache) error {
 			d.DeliveryID = string(tags.AppendDeliveryID(nil, d.AgreementID, e.Topic, e.Partition, e.Offset))
 		} else {
 			d.DeliveryID = ids[i]
+		}
+		if terms != nil {
+			d.ContentHash = terms[i]
 		}
 		e.Deliveries = append(e.Deliveries, d)
 	}

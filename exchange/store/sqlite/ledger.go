@@ -254,10 +254,14 @@ func scanEntry(r scanner, e *ledger.Entry) error {
 		e.Reasons = nil
 	}
 	for _, d := range dls {
-		if len(d) != 3 {
+		if len(d) != 3 && len(d) != 4 {
 			return fmt.Errorf("entry %s/%d@%d: malformed delivery", e.Topic, e.Partition, e.Offset)
 		}
-		e.Deliveries = append(e.Deliveries, ledger.Delivery{AgreementID: d[0], Topic: d[1], DeliveryID: d[2]})
+		dv := ledger.Delivery{AgreementID: d[0], Topic: d[1], DeliveryID: d[2]}
+		if len(d) == 4 {
+			dv.ContentHash = d[3]
+		}
+		e.Deliveries = append(e.Deliveries, dv)
 	}
 	for _, s := range sks {
 		if len(s) != 2 {

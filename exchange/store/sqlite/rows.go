@@ -169,7 +169,8 @@ func (w *rowWriter) insert(ctx context.Context, chain int64, chainDataset string
 
 // The lists are stored as JSON arrays (audit queries read them with
 // json_each): reasons ["code", …], deliveries [[agreement, topic, delivery
-// id], …], skips [[agreement, reason], …].
+// id(, content hash)], …] (the content hash since deliveries carry it; no
+// migration: older rows keep three), skips [[agreement, reason], …].
 
 func appendReasons(b []byte, rs []string) []byte {
 	return appendList(b, len(rs), func(b []byte, i int) []byte { return appendJSONString(b, rs[i]) })
@@ -177,6 +178,9 @@ func appendReasons(b []byte, rs []string) []byte {
 
 func appendDeliveries(b []byte, ds []ledger.Delivery) []byte {
 	return appendList(b, len(ds), func(b []byte, i int) []byte {
+		if ds[i].ContentHash != "" {
+			return appendStrings(b, ds[i].AgreementID, ds[i].Topic, ds[i].DeliveryID, ds[i].ContentHash)
+		}
 		return appendStrings(b, ds[i].AgreementID, ds[i].Topic, ds[i].DeliveryID)
 	})
 }

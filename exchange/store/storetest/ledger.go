@@ -89,6 +89,7 @@ func RunLedger(t *testing.T, h Harness) {
 		fn   func(t *testing.T, h Harness)
 	}{
 		{"RoundTrip", testRoundTrip},
+		{"ContentHashes", testContentHashes},
 		{"ReappendIsNoop", testReappend},
 		{"ReusedPositionRefused", testReusedPosition},
 		{"PositionReader", testPositionReader},
@@ -159,6 +160,44 @@ func testRoundTrip(t *testing.T, h Harness) {
 		}
 	}
 	if rep := MustVerify(t, b, ledger.VerifyOptions{}); !rep.OK() || rep.Entries != 30 || rep.Chains != 1 {
+		t.Fatalf("verify: %+v", rep)
+	}
+}
+
+// testContentHashes: deliveries carrying their agreement terms' content
+// hash are stored and read back, and a chain of older entries (without)
+// followed by newer ones (with) verifies.
+func testContentHashes(t *testing.T, h Harness) {
+	b := h.Open(t)
+	ctx := testCtx(t)
+	const topic = "ingress.health.terms"
+	in := Entries(topic, 0, 0, 12)
+	for i := 6; i < len(in); i++ {
+		for j := range in[i].Deliveries {
+			in[i].Deliveries[j].ContentHash = fmt.Sprintf("%064x", j+1)
+		}
+	}
+	must(t, b.Append(ctx, in[:6]), "append older entries")
+	must(t, b.Append(ctx, in[6:]), "append entries with content hashes")
+	got := ReadChain(t, b, topic, 0)
+	if len(got) != len(in) {
+		t.Fatalf("stored %d entries, want %d", len(got), len(in))
+	}
+	withHash := 0
+	for i := range got {
+		if want, have := normalized(in[i]), normalized(got[i]); !reflect.DeepEqual(want, have) {
+			t.Fatalf("entry %d round trip:\n want %+v\n have %+v", i, want, have)
+		}
+		for _, d := range got[i].Deliveries {
+			if d.ContentHash != "" {
+				withHash++
+			}
+		}
+	}
+	if withHash != 4 { // offsets 6 and 9 deliver to two agreements each
+		t.Fatalf("%d deliveries read back with a content hash, want 4", withHash)
+	}
+	if rep := MustVerify(t, b, ledger.VerifyOptions{}); !rep.OK() || rep.Entries != int64(len(in)) {
 		t.Fatalf("verify: %+v", rep)
 	}
 }
