@@ -178,6 +178,7 @@ type deliveryJSON struct {
 	Consumer    string `json:"consumer"`
 	Topic       string `json:"topic"`
 	DeliveryID  string `json:"delivery_id"`
+	ContentHash string `json:"content_hash,omitempty"`
 }
 
 type skipJSON struct {
@@ -205,7 +206,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 		j.EventTime = &t
 	}
 	for i, d := range e.Deliveries {
-		j.Deliveries[i] = deliveryJSON{d.AgreementID, Consumer(d.Topic), d.Topic, d.DeliveryID}
+		j.Deliveries[i] = deliveryJSON{d.AgreementID, Consumer(d.Topic), d.Topic, d.DeliveryID, d.ContentHash}
 	}
 	for i, s := range e.Skips {
 		j.Skips[i] = skipJSON{s.AgreementID, s.Reason}
@@ -254,7 +255,7 @@ func (e *Entry) UnmarshalJSON(b []byte) error {
 		out.EventTime = *j.EventTime
 	}
 	for _, d := range j.Deliveries {
-		out.Deliveries = append(out.Deliveries, Delivery{AgreementID: d.AgreementID, Topic: d.Topic, DeliveryID: d.DeliveryID})
+		out.Deliveries = append(out.Deliveries, Delivery{AgreementID: d.AgreementID, Topic: d.Topic, DeliveryID: d.DeliveryID, ContentHash: d.ContentHash})
 	}
 	for _, s := range j.Skips {
 		out.Skips = append(out.Skips, Skip{AgreementID: s.AgreementID, Reason: s.Reason})

@@ -46,40 +46,90 @@ import (
 	"github.com/exchange-gov/exchange/exchange/store"
 )
 
-// Agreement is what lineage shows about an agreement.
+// Agreement is what lineage shows about an agreement: the terms of one
+// version of it.
 type Agreement struct {
 	ID         string `json:"id"`
 	Consumer   string `json:"consumer,omitempty"`
 	Purpose    string `json:"purpose,omitempty"`
 	LegalBasis string `json:"legal_basis,omitempty"`
 	Status     string `json:"status,omitempty"`
+	// Version is the stored document version these terms are from, and
+	// ContentHash their hash (agreements.(*Agreement).ContentHash).
+	Version     int    `json:"version,omitempty"`
+	ContentHash string `json:"content_hash,omitempty"`
+	// Transforms is each delivered field with its transform, in the
+	// agreement's order.
+	Transforms []FieldTransform `json:"transforms,omitempty"`
 }
 
-// AgreementLookup returns an agreement's details; ok is false when unknown.
-type AgreementLookup func(ctx context.Context, id string) (a Agreement, ok bool, err error)
+// FieldTransform is one field of an agreement's allow-list.
+type FieldTransform struct {
+	Field     string `json:"field"`
+	Transform string `json:"transform"`
+}
 
-// AgreementsFromStore looks agreements up in the agreements store: the
-// latest stored version of the agreement document, parsed.
+// AgreementLookup returns the terms of an agreement's version whose content
+// hash is contentHash (a delivery's: the terms it went by), or of the latest
+// version when contentHash is empty (entries written before deliveries
+// carried it). ok is false when no such version is known: lineage then
+// shows no terms rather than terms the record did not go by.
+type AgreementLookup func(ctx context.Context, id, contentHash string) (a Agreement, ok bool, err error)
+
+// AgreementsFromStore looks agreements up in the agreements store, newest
+// version first, parsing each stored agreement document until one has the
+// asked content hash: lineage shows the terms in force when the record was
+// delivered, not the latest.
 func AgreementsFromStore(s store.AgreementStore) AgreementLookup {
-	return func(ctx context.Context, id string) (Agreement, bool, error) {
-		d, err := s.Document(ctx, agreements.KindAgreement, id, 0)
-		if errors.Is(err, store.ErrNotFound) {
-			return Agreement{}, false, nil
+	return func(ctx context.Context, id, contentHash string) (Agreement, bool, error) {
+		var docs []store.Document
+		if contentHash == "" {
+			d, err := s.Document(ctx, agreements.KindAgreement, id, 0)
+			if errors.Is(err, store.ErrNotFound) {
+				return Agreement{}, false, nil
+			}
+			if err != nil {
+				return Agreement{}, false, err
+			}
+			docs = []store.Document{d}
+		} else {
+			var err error
+			if docs, err = s.DocumentVersions(ctx, agreements.KindAgreement, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return Agreement{}, false, err
+			}
 		}
-		if err != nil {
-			return Agreement{}, false, err
-		}
-		set, err := agreements.Load(fmt.Sprintf("%s@v%d", id, d.Version), d.YAML)
-		if set == nil {
-			return Agreement{}, false, fmt.Errorf("agreement %s version %d: %w", id, d.Version, err)
-		}
-		for _, a := range set.Agreements {
-			if a.ID == id {
-				return Agreement{ID: id, Consumer: a.Consumer, Purpose: a.Purpose, LegalBasis: a.LegalBasis, Status: string(a.Status)}, true, nil
+		for i := len(docs) - 1; i >= 0; i-- {
+			a, ok, err := parseAgreement(id, docs[i])
+			if err != nil {
+				return Agreement{}, false, err
+			}
+			if ok && (contentHash == "" || a.ContentHash == contentHash) {
+				return a, true, nil
 			}
 		}
 		return Agreement{}, false, nil
 	}
+}
+
+// parseAgreement reads agreement id from a stored document version.
+func parseAgreement(id string, d store.Document) (Agreement, bool, error) {
+	set, err := agreements.Load(fmt.Sprintf("%s@v%d", id, d.Version), d.YAML)
+	if set == nil {
+		return Agreement{}, false, fmt.Errorf("agreement %s version %d: %w", id, d.Version, err)
+	}
+	for i := range set.Agreements {
+		a := &set.Agreements[i]
+		if a.ID != id {
+			continue
+		}
+		out := Agreement{ID: id, Consumer: a.Consumer, Purpose: a.Purpose, LegalBasis: a.LegalBasis, Status: string(a.Status),
+			Version: d.Version, ContentHash: a.ContentHash()}
+		for _, f := range a.Fields {
+			out.Transforms = append(out.Transforms, FieldTransform{Field: f.Name, Transform: f.Transform.String()})
+		}
+		return out, true, nil
+	}
+	return Agreement{}, false, nil
 }
 
 // Handler serves the audit endpoints.
@@ -176,8 +226,15 @@ type LineageDelivery struct {
 	Consumer   string `json:"consumer"`
 	Topic      string `json:"topic"`
 	DeliveryID string `json:"delivery_id"`
-	Purpose    string `json:"purpose,omitempty"`
-	LegalBasis string `json:"legal_basis,omitempty"`
+	// ContentHash is the hash of the agreement terms the delivery went
+	// by, as the ledger entry records it (absent in older entries).
+	ContentHash string `json:"content_hash,omitempty"`
+	// The terms of that version (the latest when the entry has no hash;
+	// none when no stored version has the hash).
+	Purpose    string           `json:"purpose,omitempty"`
+	LegalBasis string           `json:"legal_basis,omitempty"`
+	Version    int              `json:"agreement_version,omitempty"`
+	Transforms []FieldTransform `json:"transforms,omitempty"`
 }
 
 // LineageSkip is one agreement that did not receive the record.
@@ -257,15 +314,15 @@ func (h *Handler) Lineage() http.Handler {
 		}
 		l.Deliveries, l.Skips = []LineageDelivery{}, []LineageSkip{}
 		for _, d := range e.Deliveries {
-			ld := LineageDelivery{Agreement: d.AgreementID, Consumer: ledger.Consumer(d.Topic), Topic: d.Topic, DeliveryID: d.DeliveryID}
+			ld := LineageDelivery{Agreement: d.AgreementID, Consumer: ledger.Consumer(d.Topic), Topic: d.Topic, DeliveryID: d.DeliveryID, ContentHash: d.ContentHash}
 			if h.lookup != nil {
-				a, ok, err := h.lookup(r.Context(), d.AgreementID)
+				a, ok, err := h.lookup(r.Context(), d.AgreementID, d.ContentHash)
 				if err != nil {
 					h.storeError(w, r, err)
 					return
 				}
 				if ok {
-					ld.Purpose, ld.LegalBasis = a.Purpose, a.LegalBasis
+					ld.Purpose, ld.LegalBasis, ld.Version, ld.Transforms = a.Purpose, a.LegalBasis, a.Version, a.Transforms
 				}
 			}
 			l.Deliveries = append(l.Deliveries, ld)

@@ -143,3 +143,76 @@ func TestLineage(t *testing.T) {
 		}
 	}
 }
+
+// TestLineageByVersion: a record delivered before a terms change shows the
+// purpose, legal basis and transforms of the version it was delivered
+// under (its ledger delivery carries that version's content hash); one
+// delivered after shows the new terms; a hash no stored version has shows
+// no terms rather than wrong ones.
+func TestLineageByVersion(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	v2Doc := strings.Replace(strings.Replace(agreementDoc, "Eligibility assessment for the child benefit", "Fraud investigation", 1),
+		"record_id: keep", "record_id: pseudonymise", 1)
+	hashes := map[string]string{}
+	for _, doc := range []string{agreementDoc, v2Doc} {
+		if _, err := db.PutDocument(ctx, store.Document{Kind: agreements.KindAgreement, ID: "hlth-soc-02", YAML: []byte(doc)}); err != nil {
+			t.Fatal(err)
+		}
+		set, err := agreements.Load("doc.yaml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes[set.Agreements[0].Purpose] = set.Agreements[0].ContentHash()
+	}
+	const topic = "ingress.health.immunisations"
+	es := storetest.Entries(topic, 0, 0, 10) // offsets 0, 3, 6, 9 deliver
+	for i := range es {
+		for j := range es[i].Deliveries {
+			switch {
+			case i < 5:
+				es[i].Deliveries[j].ContentHash = hashes["Eligibility assessment for the child benefit"]
+			case i < 8:
+				es[i].Deliveries[j].ContentHash = hashes["Fraud investigation"]
+			default:
+				es[i].Deliveries[j].ContentHash = strings.Repeat("0", 64)
+			}
+		}
+	}
+	if err := db.Append(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	h := auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)))
+	for offset, want := range map[int]struct{ purpose, transform string }{
+		3: {"Eligibility assessment for the child benefit", "keep"},
+		6: {"Fraud investigation", "pseudonymise"},
+		9: {"", ""},
+	} {
+		code, body := get(t, h, "/api/v1/lineage?delivery_id="+ledger.DeliveryID("hlth-soc-02", topic, 0, int64(offset)))
+		if code != 200 {
+			t.Fatalf("lineage of offset %d: %d %v", offset, code, body)
+		}
+		var soc map[string]any
+		for _, d := range body["deliveries"].([]any) {
+			if d.(map[string]any)["agreement"] == "hlth-soc-02" {
+				soc = d.(map[string]any)
+			}
+		}
+		purpose, _ := soc["purpose"].(string)
+		var transform string
+		if ts, ok := soc["transforms"].([]any); ok && len(ts) == 1 {
+			transform, _ = ts[0].(map[string]any)["transform"].(string)
+		}
+		if purpose != want.purpose || transform != want.transform || soc["content_hash"] == "" {
+			t.Errorf("offset %d: purpose %q transform %q (delivery %v), want %q %q", offset, purpose, transform, soc, want.purpose, want.transform)
+		}
+	}
+	if rep, err := ledger.Verify(ctx, db, ledger.VerifyOptions{}); err != nil || !rep.OK() {
+		t.Fatalf("verify with content hashes: %v %+v", err, rep)
+	}
+}

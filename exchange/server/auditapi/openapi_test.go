@@ -100,7 +100,7 @@ func TestOpenAPISkipReasons(t *testing.T) {
 	doc := openAPI(t, setup(t))
 	b, _ := json.Marshal(doc["components"].(map[string]any)["schemas"].(map[string]any)["Skip"])
 	for _, r := range []string{policy.SkipFilter, policy.SkipNotYetValid, policy.SkipExpired, policy.SkipSuspended,
-		policy.SkipRevoked, policy.SkipNotActive, policy.SkipStale, policy.SkipEncode} {
+		policy.SkipRevoked, policy.SkipNotActive, policy.SkipStale, policy.SkipEncode, policy.SkipNotApproved, policy.SkipNotRecorded} {
 		if !strings.Contains(string(b), r) {
 			t.Errorf("skip reason %q not documented", r)
 		}
