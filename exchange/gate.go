@@ -128,9 +128,30 @@ func (g *Gate) Refresh(ctx context.Context) error {
 	for _, s := range states {
 		m[s.ID] = s
 	}
-	g.snap.Store(&gateSnapshot{states: m, readAt: start})
+	next := &gateSnapshot{states: m, readAt: start}
+	// Run and a caller's Refresh may overlap: never replace newer states
+	// with older ones.
+	for {
+		cur := g.snap.Load()
+		if cur != nil && cur.readAt.After(start) {
+			break
+		}
+		if g.snap.CompareAndSwap(cur, next) {
+			break
+		}
+	}
 	g.lastErr.Store(nil)
 	return nil
+}
+
+// States returns the states last read, by agreement id (nil before the
+// first read), and when that read started. The map is shared: read only.
+func (g *Gate) States() (map[string]store.AgreementState, time.Time) {
+	s := g.snap.Load()
+	if s == nil {
+		return nil, time.Time{}
+	}
+	return s.states, s.readAt
 }
 
 // Run polls the states until ctx ends. It never fails: a failed read is

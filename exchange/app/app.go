@@ -120,7 +120,11 @@ type App struct {
 	activity *activity.Log  // nil: no activity log
 	changes  chan struct{}  // registry changed; buffered 1, never closed
 	acls     *aclReconciler // nil unless kafka.manage_acls
-	authz    *authorizer
+	// gate and expirer enforce the stored agreement states (lifecycle.go);
+	// nil with a store that keeps none.
+	gate    *exchange.Gate
+	expirer *expirer
+	authz   *authorizer
 	// timeliness: SLA aggregates and quarantine notices (an activity
 	// observer), silence detection, and the notices producer.
 	aggregator *timeliness.Aggregator
@@ -195,7 +199,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		docs: a.db, keys: keys, log: cfg.Logger,
 		steward: a.steward, seed: cfg.SeedFromFiles,
 	}
-	plan, err := a.builder.build(ctx)
+	if err := a.startLifecycle(ctx); err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	plan, err := a.builder.buildWithStates(ctx)
 	if err != nil {
 		a.db.Close()
 		return nil, err
@@ -360,6 +368,9 @@ func (a *App) addReadyChecks() {
 	if a.acls != nil {
 		a.http.AddCheck("kafka_acls", a.acls.ready)
 	}
+	if a.gate != nil {
+		a.http.AddCheck("agreement_states", a.gate.Ready)
+	}
 }
 
 // brokerReachable is the readiness check of a Kafka broker: it accepts a
@@ -419,6 +430,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
 	run("plan reloader", a.reloadLoop)
+	if a.gate != nil {
+		run("lifecycle gate", a.gate.Run)
+		run("expiry timer", a.expirer.run)
+	}
 	run("timeliness aggregator", a.aggregator.Run)
 	run("silence monitor", a.monitor.Run)
 	if a.activity != nil {
@@ -478,6 +493,9 @@ func (a *App) newWorker(i int) (*exchange.Worker, error) {
 	}
 	observers = append(observers, a.aggregator)
 	opts = append(opts, exchange.WithActivity(observers))
+	if a.gate != nil {
+		opts = append(opts, exchange.WithGate(a.gate))
+	}
 	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: a.cfg.Kafka, Tuning: a.cfg.Worker}, a.holder, a.db, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating worker: %w", err)
@@ -494,8 +512,9 @@ func (a *App) recordKeys() exchange.RecordKeys {
 	}
 }
 
-// reloadLoop rebuilds the plan when the contracts directory or the registry
-// changes. A plan with problems is refused and the one in force stays.
+// reloadLoop rebuilds the plan when the contracts directory, the registry
+// or the stored agreement states change. A plan with problems is refused
+// and the one in force stays.
 func (a *App) reloadLoop(ctx context.Context) error {
 	return watchPolicy(ctx, a.builder, a.cfg.ReloadInterval, a.changes, a.log, func(ctx context.Context) { _ = a.Reload(ctx) })
 }
@@ -510,7 +529,7 @@ func (a *App) LastReloadError() error {
 
 // Reload rebuilds the plan now; it returns the error that kept the old plan.
 func (a *App) Reload(ctx context.Context) error {
-	plan, err := a.builder.build(ctx)
+	plan, err := a.builder.buildWithStates(ctx)
 	a.mu.Lock()
 	a.lastErr = err
 	a.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/policy"
@@ -34,6 +35,9 @@ type planBuilder struct {
 	docs        store.AgreementStore // nil: documents are not recorded
 	keys        *Keys
 	log         *slog.Logger
+	// gate holds the agreement states the plan is compiled with (nil: the
+	// files' statuses, a store without lifecycle states).
+	gate *exchange.Gate
 
 	// steward records agreement documents and their lifecycle (nil: as
 	// plain documents); seed lets a never-seen id take its file's status
@@ -46,8 +50,9 @@ type planBuilder struct {
 	built     int
 	derivedNo map[string]bool // derived subjects already set to compatibility NONE
 
-	content planContent     // of the plan last built
-	set     *agreements.Set // the documents of the plan last built
+	content   planContent     // of the plan last built
+	statesSig string          // statesSignature of the states it was compiled with
+	set       *agreements.Set // the documents of the plan last built
 	// changes says what the plan last built changed: against the previous
 	// plan, or at the first build against the documents recorded by an
 	// earlier start (nil on a fresh store). Names only, never values.
@@ -178,6 +183,9 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.applyStates(ctx, set, content); err != nil {
+		return nil, err
+	}
 	in := policy.Input{
 		Agencies:     set.Agencies,
 		Contracts:    set.Contracts,
@@ -217,6 +225,62 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	}
 	b.built++
 	return plan, nil
+}
+
+// applyStates compiles set with the stored agreement states (overlayStates),
+// read fresh, and adds each agreement's state to content (the plan version
+// changes with them). Like lastSig, statesSig is of the last attempt: a
+// build that fails is not retried until something changes again. States
+// that cannot be read refuse the build: the plan in force stays, and the
+// gate keeps enforcing on its own.
+func (b *planBuilder) applyStates(ctx context.Context, set *agreements.Set, content planContent) error {
+	if b.gate == nil {
+		return nil
+	}
+	if err := b.gate.Refresh(ctx); err != nil {
+		return err
+	}
+	states, _ := b.gate.States()
+	b.statesSig = statesSignature(states)
+	overlayStates(set, states)
+	for _, a := range set.Agreements {
+		content.add("state of agreement "+a.ID, []byte(a.Status))
+	}
+	return nil
+}
+
+// buildWithStates builds the plan, and builds it again when building
+// changed the agreement states it was compiled with: recording the files
+// may seed states (dev mode, --seed-from-files) or move an agreement whose
+// terms changed back to proposed, and the plan must not lag behind.
+func (b *planBuilder) buildWithStates(ctx context.Context) (*policy.Plan, error) {
+	plan, err := b.build(ctx)
+	if err != nil || b.gate == nil {
+		return plan, err
+	}
+	if err := b.gate.Refresh(ctx); err != nil || !b.statesChanged() {
+		return plan, nil // the reloader retries with the states once they read
+	}
+	changes := b.changes
+	again, err := b.build(ctx)
+	if err != nil {
+		// Keep the first plan; the reloader tries again at its next tick.
+		b.statesSig = ""
+		b.log.Error("rebuilding the plan with the agreement states recorded from the files", "err", err)
+		return plan, nil
+	}
+	b.changes = append(changes, b.changes...)
+	return again, nil
+}
+
+// statesChanged reports whether the gate's states differ from those the
+// plan last built was compiled with.
+func (b *planBuilder) statesChanged() bool {
+	if b.gate == nil {
+		return false
+	}
+	states, _ := b.gate.States()
+	return states != nil && statesSignature(states) != b.statesSig
 }
 
 // allSchemas lists every registered version of every subject: the plan needs

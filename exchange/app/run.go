@@ -66,7 +66,8 @@ func (g *group) serveHTTP(srv *server.Server, ln, metrics net.Listener) {
 	}
 }
 
-// watchPolicy calls reload when the contracts directory of b changes
+// watchPolicy calls reload when the contracts directory of b (or the
+// agreement states its plan was compiled with) changes
 // (polled every interval) or when changes delivers (nil: never), until
 // ctx ends. reload decides what a change means (App: a new plan,
 // IngestServer: new contracts) and keeps what is in force on a problem.
@@ -84,7 +85,7 @@ func watchPolicy(ctx context.Context, b *planBuilder, interval time.Duration, ch
 				log.Error("watching contracts directory", "dir", b.dir, "err", err)
 				continue
 			}
-			if !changed {
+			if !changed && !b.statesChanged() {
 				continue
 			}
 		}
