@@ -171,6 +171,12 @@ func (b *planBuilder) loadDocuments(ctx context.Context) (*agreements.Set, error
 func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Before the documents, so that a build failing on them still notes
+	// the states it was attempted with (readStates).
+	states, err := b.readStates(ctx)
+	if err != nil {
+		return nil, err
+	}
 	set, err := b.loadDocuments(ctx)
 	if err != nil {
 		return nil, err
@@ -183,8 +189,11 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.applyStates(ctx, set, content); err != nil {
-		return nil, err
+	if states != nil {
+		overlayStates(set, states)
+		for _, a := range set.Agreements {
+			content.add("state of agreement "+a.ID, []byte(a.Status))
+		}
 	}
 	in := policy.Input{
 		Agencies:     set.Agencies,
@@ -227,26 +236,25 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	return plan, nil
 }
 
-// applyStates compiles set with the stored agreement states (overlayStates),
-// read fresh, and adds each agreement's state to content (the plan version
-// changes with them). Like lastSig, statesSig is of the last attempt: a
+// readStates reads the agreement states the plan is compiled with
+// (overlayStates; the plan version changes with them), fresh, and notes
+// their signature: like lastSig, statesSig is of the last attempt, so a
 // build that fails is not retried until something changes again. States
 // that cannot be read refuse the build: the plan in force stays, and the
-// gate keeps enforcing on its own.
-func (b *planBuilder) applyStates(ctx context.Context, set *agreements.Set, content planContent) error {
+// gate keeps enforcing on its own. nil without a gate.
+func (b *planBuilder) readStates(ctx context.Context) (map[string]store.AgreementState, error) {
 	if b.gate == nil {
-		return nil
+		return nil, nil
 	}
 	if err := b.gate.Refresh(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	states, _ := b.gate.States()
 	b.statesSig = statesSignature(states)
-	overlayStates(set, states)
-	for _, a := range set.Agreements {
-		content.add("state of agreement "+a.ID, []byte(a.Status))
+	if states == nil {
+		states = map[string]store.AgreementState{}
 	}
-	return nil
+	return states, nil
 }
 
 // buildWithStates builds the plan, and builds it again when building
