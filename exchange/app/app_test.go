@@ -71,10 +71,11 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 }
 
 // TestDevStackDeliversAuditsAndHonoursRevocation runs the assembled exchange
-// on the example policy: records published with a plain Kafka client are
-// delivered, every decision is audited and served by /api/v1/audit, and
-// revoking an agreement by editing its file stops its deliveries after the
-// reload, without a restart.
+// on the example policy (seeded from the files, as dev mode does): records
+// published with a plain Kafka client are delivered, every decision is
+// audited and served by /api/v1/audit, and a steward's revocation (in the
+// store: files cannot revoke) stops its deliveries and reloads the plan,
+// without a restart.
 func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole exchange")
@@ -82,7 +83,7 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := copyExamples(t)
-	a, b, base := startStack(ctx, t, dir)
+	a, b, base := startStack(ctx, t, dir, func(c *Config) { c.SeedFromFiles = true })
 
 	latest, err := a.Registry().Latest(ctx, "ingress.health.immunisations-value")
 	if err != nil {
@@ -145,16 +146,9 @@ func TestDevStackDeliversAuditsAndHonoursRevocation(t *testing.T) {
 		t.Fatalf("statistics received %d of 20 valid, fresh records", delivered)
 	}
 
-	// Revoke the statistics agreement by editing its file.
-	p := filepath.Join(dir, "agreement-health-to-statistics-2026-002.yaml")
-	text, _ := os.ReadFile(p)
+	// Revoke the statistics agreement.
 	before := a.Plan().Version()
-	revoked := strings.Replace(string(text), "status: active", "status: revoked", 1) +
-		"  - {from: active, to: revoked, by: jonas.lindqvist, at: 2026-06-01T00:00:00Z, reason: \"Governance committee decision\"}\n"
-	if !strings.HasSuffix(strings.TrimSpace(string(text)), `"Start of the validity window"}`) {
-		t.Fatal("the example agreement no longer ends with its history; adjust this test")
-	}
-	os.WriteFile(p, []byte(revoked), 0o600)
+	revokeStored(ctx, t, a, "health-to-statistics-2026-002")
 	waitFor(t, "the plan to reload", 30*time.Second, func() bool {
 		if err := a.LastReloadError(); err != nil {
 			t.Fatalf("reload refused: %v", err)
@@ -275,7 +269,7 @@ func TestSampleRecordsReachDeliveryTopics(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, b, _ := startStack(ctx, t, copyExamples(t))
+	a, b, _ := startStack(ctx, t, copyExamples(t), func(c *Config) { c.SeedFromFiles = true })
 	sum, err := publishSample(ctx, t, a, b.Addr())
 	// The banner's own command must end cleanly: every line of the sample
 	// file is a record (the bad lines live in health.immunisations.bad.jsonl).

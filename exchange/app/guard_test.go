@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +161,7 @@ func TestRegistryWriteCannotFreezePolicy(t *testing.T) {
 		t.Fatalf("agreement %s: %+v, want active", other, info)
 	}
 	before := a.Plan().Version()
-	revoke(t, filepath.Join(dir, "agreement-"+other+".yaml"))
+	revokeStored(ctx, t, a, other)
 	if err := a.Reload(ctx); err != nil {
 		t.Fatalf("the revocation was refused: %v", err)
 	}
@@ -172,7 +171,7 @@ func TestRegistryWriteCannotFreezePolicy(t *testing.T) {
 	checkRevoked(ctx, t, a, other)
 	checkHealthQuarantined(t, a)
 	// So does one on the quarantined dataset itself (it delivers nothing anyway).
-	revoke(t, filepath.Join(dir, "agreement-health-to-statistics-2026-002.yaml"))
+	revokeStored(ctx, t, a, "health-to-statistics-2026-002")
 	if err := a.Reload(ctx); err != nil {
 		t.Fatalf("a revocation on the quarantined dataset was refused: %v", err)
 	}
@@ -191,20 +190,6 @@ func TestRegistryWriteCannotFreezePolicy(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "dataset quarantined") || !strings.Contains(log.String(), "dataset=health.immunisations") {
 		t.Fatalf("the log does not name the quarantined dataset:\n%s", log)
-	}
-}
-
-// revoke rewrites an active agreement's file as revoked, with its history.
-func revoke(t *testing.T, path string) {
-	t.Helper()
-	editWord(t, path, "status: active", "status: revoked")
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString("  - {from: active, to: revoked, by: priya.raman, at: 2026-06-01T00:00:00Z, reason: \"Steward decision\"}\n"); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,15 +30,18 @@ const ExpiryActor = "exchange"
 // ExpiryReason is the reason of those transitions.
 const ExpiryReason = "valid_until reached"
 
-// overlayStates sets the status of every agreement of set from its stored
-// state: the state's status when the state is for the file's terms (same
-// content hash), else proposed (terms nobody approved deliver nothing). A
-// final state (revoked, expired) holds whatever the terms: no file brings
-// the id back. An agreement with no state is proposed. Approvals and
-// history of files are not trusted either: they are cleared.
-func overlayStates(set *agreements.Set, states map[string]store.AgreementState) {
-	for i := range set.Agreements {
-		a := &set.Agreements[i]
+// overlayStates returns set with the status of every agreement taken from
+// its stored state: the state's status when the state is for the file's
+// terms (same content hash), else proposed (terms nobody approved deliver
+// nothing). A final state (revoked, expired) holds whatever the terms: no
+// file brings the id back. An agreement with no state is proposed.
+// Approvals and history of files are not trusted either: they are cleared.
+// set itself is left as the files say.
+func overlayStates(set *agreements.Set, states map[string]store.AgreementState) *agreements.Set {
+	out := *set
+	out.Agreements = slices.Clone(set.Agreements)
+	for i := range out.Agreements {
+		a := &out.Agreements[i]
 		st, ok := states[a.ID]
 		switch {
 		case ok && (st.Status.Final() || st.ContentHash == a.ContentHash()):
@@ -47,6 +51,7 @@ func overlayStates(set *agreements.Set, states map[string]store.AgreementState) 
 		}
 		a.Approvals, a.History = nil, nil
 	}
+	return &out
 }
 
 // statesSignature names every state with what a plan compiles from it, so

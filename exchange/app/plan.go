@@ -189,17 +189,20 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The plan (and the ACLs) follow the stored states; the files' own
+	// statuses and approvals still go to recordDocuments (seeding).
+	compiled := set
 	if states != nil {
-		overlayStates(set, states)
-		for _, a := range set.Agreements {
+		compiled = overlayStates(set, states)
+		for _, a := range compiled.Agreements {
 			content.add("state of agreement "+a.ID, []byte(a.Status))
 		}
 	}
 	in := policy.Input{
-		Agencies:     set.Agencies,
-		Contracts:    set.Contracts,
-		Agreements:   set.Agreements,
-		Calendars:    set.Calendars,
+		Agencies:     compiled.Agencies,
+		Contracts:    compiled.Contracts,
+		Agreements:   compiled.Agreements,
+		Calendars:    compiled.Calendars,
 		Schemas:      schemaList,
 		PseudonymKey: b.keys.PseudonymKey,
 		SubjectKey:   b.keys.SubjectKey(),
@@ -228,7 +231,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 		b.changes = content.changesSince(b.content)
 	}
 	b.content = content
-	b.set = set
+	b.set = compiled
 	if b.steward != nil {
 		b.steward.SetPolicy(set)
 	}
@@ -269,7 +272,7 @@ func (b *planBuilder) buildWithStates(ctx context.Context) (*policy.Plan, error)
 	if err := b.gate.Refresh(ctx); err != nil || !b.statesChanged() {
 		return plan, nil // the reloader retries with the states once they read
 	}
-	changes := b.changes
+	changes, first := b.changes, b.built == 1
 	again, err := b.build(ctx)
 	if err != nil {
 		// Keep the first plan; the reloader tries again at its next tick.
@@ -277,7 +280,13 @@ func (b *planBuilder) buildWithStates(ctx context.Context) (*policy.Plan, error)
 		b.log.Error("rebuilding the plan with the agreement states recorded from the files", "err", err)
 		return plan, nil
 	}
-	b.changes = append(changes, b.changes...)
+	if first {
+		// At a start, changes are against the documents recorded before
+		// (issue 15), not against the plan compiled a moment ago.
+		b.changes = changes
+	} else {
+		b.changes = append(changes, b.changes...)
+	}
 	return again, nil
 }
 

@@ -23,6 +23,7 @@ func startOn(t *testing.T, dir, data string) (*App, *bytes.Buffer) {
 		SigningKeyFile: filepath.Join(data, "ledger-signing.key"),
 		Logger:         slog.New(slog.NewTextHandler(&log, nil)),
 		HTTP:           testHTTP(t),
+		SeedFromFiles:  true, // dev mode's: the example agreements start active
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +100,8 @@ func TestPlanVersionStableAcrossRestarts(t *testing.T) {
 	if a.Plan().Version() == before {
 		t.Fatal("the reload kept the plan version")
 	}
-	want = `changed="agreement health-to-social-2026-001 changed"`
+	// New terms clear the approvals: the agreement's state changes too.
+	want = `changed="agreement health-to-social-2026-001 changed; state of agreement health-to-social-2026-001 changed"`
 	if line := planLine(log, "plan reloaded"); !strings.Contains(line, want) {
 		t.Errorf("reload log line %q, want %s", line, want)
 	}

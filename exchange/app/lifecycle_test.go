@@ -1,0 +1,275 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/tools/gen"
+	"github.com/exchange-gov/exchange/policy"
+)
+
+const (
+	statsAgreement = "health-to-statistics-2026-002"
+	statsFile      = "agreement-health-to-statistics-2026-002.yaml"
+)
+
+// seeded starts the exchange with the example agreements seeded from their
+// files (dev mode's way: their status active), and checks the plan
+// compiles the statistics agreement active.
+func seeded(ctx context.Context, t *testing.T, dir string) (*App, string, string) {
+	t.Helper()
+	a, b, base := startStack(ctx, t, dir, func(c *Config) { c.SeedFromFiles = true })
+	if info, ok := a.Plan().Agreement(statsAgreement); !ok || info.Status != agreements.StatusActive {
+		t.Fatalf("seeded agreement %s compiled %+v, want active", statsAgreement, info)
+	}
+	return a, b.Addr(), base
+}
+
+// revokeStored records a steward's revocation of active agreement id in
+// the store (files cannot revoke: issue 13).
+func revokeStored(ctx context.Context, t *testing.T, a *App, id string) {
+	t.Helper()
+	if _, err := a.Store().AddTransition(ctx, store.Transition{
+		AgreementID: id, From: agreements.StatusActive, To: agreements.StatusRevoked, By: "priya.raman", Reason: "governance committee decision",
+	}); err != nil {
+		t.Fatalf("revoking %s: %v", id, err)
+	}
+}
+
+// immunisations publishes n fresh, valid immunisation records.
+type immunisationPublisher struct {
+	ctx context.Context
+	t   *testing.T
+	g   *gen.Generator
+	w   *kafka.Writer
+}
+
+func newImmunisations(ctx context.Context, t *testing.T, a *App, broker string) *immunisationPublisher {
+	t.Helper()
+	latest, err := a.Registry().Latest(ctx, "ingress.health.immunisations-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gen.New(latest.Avro, latest.ID, gen.EventTime("administered_at"), gen.Seed(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(broker), Topic: names.Ingress("health.immunisations"), RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, Balancer: &kafka.Hash{}}
+	t.Cleanup(func() { w.Close() })
+	return &immunisationPublisher{ctx: ctx, t: t, g: g, w: w}
+}
+
+func (p *immunisationPublisher) publish(n int) {
+	p.t.Helper()
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		key, value, _, err := p.g.Next(time.Now())
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		msgs[i] = kafka.Message{Key: key, Value: value}
+	}
+	waitFor(p.t, "publishing", 30*time.Second, func() bool { return p.w.WriteMessages(p.ctx, msgs...) == nil })
+}
+
+// entries reads every ledger entry of health.immunisations, oldest first.
+func entries(ctx context.Context, t *testing.T, a *App) []ledger.Entry {
+	t.Helper()
+	page, err := a.Store().Query(ctx, ledger.Query{Dataset: "health.immunisations", Limit: ledger.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Entries
+}
+
+// TestRevocationHoldsWhilePolicyBroken: the kill switch. A revocation
+// recorded in the store stops deliveries of records published after it,
+// while the contracts directory has a problem elsewhere, so no plan can be
+// compiled (the plan in force still has the agreement active): the gate
+// alone stops them. Each record is audited as skipped (revoked); the
+// earlier deliveries carry the terms' content hash; the ledger verifies;
+// a restart leaves the agreement revoked.
+func TestRevocationHoldsWhilePolicyBroken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := copyExamples(t)
+	a, broker, _ := seeded(ctx, t, dir)
+	info, _ := a.Plan().Agreement(statsAgreement)
+	pub := newImmunisations(ctx, t, a, broker)
+	client := &kafka.Client{Addr: kafka.TCP(broker)}
+	stats := names.Deliver("statistics", statsAgreement)
+
+	pub.publish(20)
+	waitFor(t, "20 audited decisions", time.Minute, func() bool { return len(entries(ctx, t, a)) == 20 })
+	if n := topicSize(ctx, t, client, stats, 3); n != 20 {
+		t.Fatalf("statistics received %d of 20 records while active", n)
+	}
+
+	// Another agreement's file breaks: no plan compiles any more.
+	p := filepath.Join(dir, "agreement-tax-to-social-2026-004.yaml")
+	text, _ := os.ReadFile(p)
+	if err := os.WriteFile(p, append(text, "no_such_key: 1\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload to be refused", 30*time.Second, func() bool { return a.LastReloadError() != nil })
+
+	revokeStored(ctx, t, a, statsAgreement)
+	// The issue's bound: records published 2 s after the action.
+	time.Sleep(2 * time.Second)
+	if got, _ := a.Plan().Agreement(statsAgreement); got.Status != agreements.StatusActive {
+		t.Fatalf("the plan in force has the agreement %s; this test needs it still compiled active", got.Status)
+	}
+	pub.publish(20)
+	waitFor(t, "40 audited decisions", time.Minute, func() bool { return len(entries(ctx, t, a)) == 40 })
+	if n := topicSize(ctx, t, client, stats, 3); n != 20 {
+		t.Fatalf("statistics received %d records after its revocation, want none", n-20)
+	}
+	es := entries(ctx, t, a)
+	for i, e := range es {
+		var delivered, skipped bool
+		for _, d := range e.Deliveries {
+			if d.AgreementID == statsAgreement {
+				delivered = d.ContentHash == info.ContentHash
+			}
+		}
+		for _, s := range e.Skips {
+			skipped = skipped || s.AgreementID == statsAgreement && s.Reason == policy.SkipRevoked
+		}
+		if i < 20 && !delivered || i >= 20 && !skipped {
+			t.Fatalf("entry %d: deliveries %+v skips %+v; want delivered with content hash %s before the revocation, skipped as revoked after",
+				i, e.Deliveries, e.Skips, info.ContentHash)
+		}
+	}
+	if rep, err := ledger.Verify(ctx, a.Store(), ledger.VerifyOptions{}); err != nil || !rep.OK() {
+		t.Fatalf("ledger verify: %v %+v", err, rep)
+	}
+}
+
+// TestExpiresAtValidUntil: an active agreement whose valid_until passes
+// moves to expired by itself, recorded as the exchange with its reason,
+// with no record published; the plan then compiles it expired.
+func TestExpiresAtValidUntil(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := copyExamples(t)
+	p := filepath.Join(dir, statsFile)
+	text, _ := os.ReadFile(p)
+	until := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	edited := strings.Replace(string(text), "valid_until: 2029-01-01T00:00:00Z", "valid_until: "+until.Format(time.RFC3339), 1)
+	if edited == string(text) {
+		t.Fatal("the example agreement's valid_until changed; adjust this test")
+	}
+	if err := os.WriteFile(p, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ := seeded(ctx, t, dir)
+
+	var last store.Transition
+	waitFor(t, "the expiry to be recorded", time.Minute, func() bool {
+		ts, err := a.Store().Transitions(ctx, statsAgreement)
+		if err != nil || len(ts) == 0 {
+			return false
+		}
+		last = ts[len(ts)-1]
+		return last.To == agreements.StatusExpired
+	})
+	if last.From != agreements.StatusActive || last.By != ExpiryActor || last.Reason != ExpiryReason || last.At.Before(until) {
+		t.Fatalf("expiry transition %+v, want active → expired by %s (%s) at or after %s", last, ExpiryActor, ExpiryReason, until)
+	}
+	waitFor(t, "the plan to compile the agreement expired", 30*time.Second, func() bool {
+		info, ok := a.Plan().Agreement(statsAgreement)
+		return ok && info.Status == agreements.StatusExpired
+	})
+}
+
+// TestLineageShowsTermsDeliveredUnder: a record delivered before the
+// agreement's purpose changed shows, in its lineage, the purpose it was
+// delivered under; the changed terms (nobody approved them) deliver
+// nothing.
+func TestLineageShowsTermsDeliveredUnder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := copyExamples(t)
+	a, broker, base := seeded(ctx, t, dir)
+	pub := newImmunisations(ctx, t, a, broker)
+	pub.publish(5)
+	waitFor(t, "5 audited decisions", time.Minute, func() bool { return len(entries(ctx, t, a)) == 5 })
+	var id string
+	for _, d := range entries(ctx, t, a)[0].Deliveries {
+		if d.AgreementID == statsAgreement {
+			id = d.DeliveryID
+		}
+	}
+	if id == "" {
+		t.Fatal("the first record was not delivered to statistics")
+	}
+
+	p := filepath.Join(dir, statsFile)
+	text, _ := os.ReadFile(p)
+	const oldPurpose = "Quarterly official statistics on vaccine uptake"
+	edited := strings.Replace(string(text), oldPurpose, "Monthly research extracts", 1)
+	if err := os.WriteFile(p, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the plan to compile the new terms as not approved", 30*time.Second, func() bool {
+		info, ok := a.Plan().Agreement(statsAgreement)
+		return ok && info.Status == agreements.StatusProposed
+	})
+	pub.publish(5)
+	waitFor(t, "10 audited decisions", time.Minute, func() bool { return len(entries(ctx, t, a)) == 10 })
+	for _, e := range entries(ctx, t, a)[5:] {
+		for _, d := range e.Deliveries {
+			if d.AgreementID == statsAgreement {
+				t.Fatalf("delivered under terms nobody approved: %+v", e)
+			}
+		}
+	}
+
+	resp, err := apiGet(t, base, "/api/v1/lineage?delivery_id="+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l struct {
+		Deliveries []struct {
+			Agreement string `json:"agreement"`
+			Purpose   string `json:"purpose"`
+		} `json:"deliveries"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("lineage: %d %v", resp.StatusCode, err)
+	}
+	found := false
+	for _, d := range l.Deliveries {
+		if d.Agreement == statsAgreement {
+			found = true
+			if !strings.HasPrefix(d.Purpose, oldPurpose) {
+				t.Errorf("lineage purpose %q, want the purpose in force at delivery (%q…)", d.Purpose, oldPurpose)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("lineage lacks the statistics delivery: %+v", l)
+	}
+}
