@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -129,6 +128,12 @@ func managedACLsFollowThePlan(t *testing.T, w *aclWorld) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := copyExamples(t)
+	// Expiry: valid_until ahead by more than the setup below takes. Set in
+	// the file before the start: changing it later is a change of terms,
+	// which clears the approvals (issue 13) and drops the grant at once.
+	until := time.Now().Add(15 * time.Second).Truncate(time.Second)
+	editWord(t, filepath.Join(dir, "agreement-civil-registry-to-health-2026-003.yaml"),
+		"valid_until: 2031-03-01T00:00:00Z", "valid_until: "+until.UTC().Format(time.RFC3339))
 	data := t.TempDir()
 	var logs syncBuffer
 	k := exchange.KafkaConfig{Config: w.conn(t, "exchange"), ManageACLs: true}
@@ -143,6 +148,7 @@ func managedACLsFollowThePlan(t *testing.T, w *aclWorld) {
 		ReloadInterval: 50 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
 		HTTP:           testHTTP(t),
+		SeedFromFiles:  true, // dev mode's: the example agreements start active
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -162,29 +168,20 @@ func managedACLsFollowThePlan(t *testing.T, w *aclWorld) {
 	}
 	w.accessMatrix(ctx, t)
 
-	// Revocation: the consumer's next read is denied within 5 s of the edit.
-	p := filepath.Join(dir, "agreement-health-to-social-2026-001.yaml")
-	text, err := os.ReadFile(p)
-	if err != nil || !bytes.Contains(text, []byte("\nstatus: active\n")) {
-		t.Fatalf("%s: %v, or no longer active; adjust this test", p, err)
-	}
-	text = append(bytes.Replace(text, []byte("\nstatus: active\n"), []byte("\nstatus: revoked\n"), 1),
-		"  - {from: active, to: revoked, by: amara.okafor, at: 2026-06-01T00:00:00Z, reason: \"Governance committee decision\"}\n"...)
-	if err := os.WriteFile(p, text, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// Revocation (a steward's, in the store): the consumer's next read is
+	// denied within 5 s.
+	revokeStored(ctx, t, a, "health-to-social-2026-001")
 	revokedAt := time.Now()
 	waitFor(t, "the revoked consumer's read denied", 5*time.Second, func() bool { return denied(fetch(ctx, social, h2s)) })
-	t.Logf("read denied %v after the revocation was written", time.Since(revokedAt).Round(time.Millisecond))
+	t.Logf("read denied %v after the revocation was recorded", time.Since(revokedAt).Round(time.Millisecond))
 	if err := a.LastReloadError(); err != nil {
 		t.Fatalf("the revocation was refused: %v", err)
 	}
 
-	// Expiry: valid_until a few seconds ahead; the file changes now, the
-	// grant must go at valid_until (not before, not a minute later).
-	until := time.Now().Add(3 * time.Second).Truncate(time.Second)
-	p = filepath.Join(dir, "agreement-civil-registry-to-health-2026-003.yaml")
-	editWord(t, p, "valid_until: 2031-03-01T00:00:00Z", "valid_until: "+until.UTC().Format(time.RFC3339))
+	// Expiry: the grant must go at valid_until (not before, not a minute later).
+	if time.Now().After(until) {
+		t.Fatalf("the setup outlasted valid_until %v; give it more time", until)
+	}
 	waitFor(t, "the expired agreement's read denied", time.Until(until)+5*time.Second, func() bool {
 		err := fetch(ctx, health, c2h)
 		if denied(err) && time.Now().Before(until) {
