@@ -28,9 +28,9 @@ const revocationBound = 5 * time.Second
 // exchange managing the ACLs, the dataset's owner publishes with its own
 // credentials and the social-services agreement's consumer reads its
 // delivery topic with its own (a Fetch, which reports a refusal); the
-// agreement is revoked by editing its file mid-stream: the consumer's next
-// read is denied within 5 s of the edit, and nothing was lost or left
-// unaudited.
+// agreement is revoked by a steward (in the store) mid-stream: the
+// consumer's next read is denied within 5 s of the revocation, and nothing
+// was lost or left unaudited.
 func TestRevokedConsumerDeniedMidStream(t *testing.T) {
 	t.Run("kfake", func(t *testing.T) {
 		needBinary(t)
@@ -74,7 +74,7 @@ func revokedConsumerDenied(t *testing.T, b *kafkatest.SASLBroker, broker string)
 	w.waitFor("the revoked consumer's read denied", revocationBound, func() bool { return kafkatest.Denied(read()) })
 	deniedAfter := time.Since(edited)
 	_, boundary := w.revocationInForce(p, before)
-	t.Logf("read denied %v after the edit; plan in force after %d records published", deniedAfter.Round(time.Millisecond), boundary)
+	t.Logf("read denied %v after the revocation; plan in force after %d records published", deniedAfter.Round(time.Millisecond), boundary)
 
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func revokedConsumerDenied(t *testing.T, b *kafkatest.SASLBroker, broker string)
 	if err := read(); !kafkatest.Denied(err) {
 		t.Errorf("the revoked consumer reading %s after the stream: %v, want denied", w.socialT, err)
 	}
-	w.report(w.verify(nil), mon, fmt.Sprintf("%s with SASL/SCRAM and ACLs managed by the exchange; agreement revoked after %d records, its consumer's read denied %v after the edit (bound %v)",
+	w.report(w.verify(nil), mon, fmt.Sprintf("%s with SASL/SCRAM and ACLs managed by the exchange; agreement revoked after %d records, its consumer's read denied %v after the revocation (bound %v)",
 		broker, boundary, deniedAfter.Round(time.Millisecond), revocationBound))
 	// A clean stop leaves the group, which the clean-up then deletes.
 	p.signal(t, syscall.SIGTERM)

@@ -31,6 +31,7 @@ type entrySummary struct {
 	delivered   []string          // agreement ids
 	skips       map[string]string // agreement id -> reason
 	planVersion string
+	decided     time.Time
 }
 
 // figures are the numbers every scenario prints.
@@ -121,7 +122,7 @@ func (w *world) readLedger() (map[pos][]entrySummary, *ledger.Report, error) {
 			continue
 		}
 		err := db.ChainEntries(ctx, c, func(e *ledger.Entry) error {
-			s := entrySummary{decision: e.Decision, reasons: slices.Clone(e.Reasons), planVersion: e.PlanVersion, skips: map[string]string{}}
+			s := entrySummary{decision: e.Decision, reasons: slices.Clone(e.Reasons), planVersion: e.PlanVersion, skips: map[string]string{}, decided: e.DecisionTime}
 			for _, d := range e.Deliveries {
 				s.delivered = append(s.delivered, d.AgreementID)
 			}

@@ -341,7 +341,9 @@ func (w *world) start(name string, env ...string) *proc {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	args := []string{"serve", "--log-json=false"}
+	// The policy's agreements start in force, as their files say (issue 13:
+	// without seeding, a file's status is not proof and nothing delivers).
+	args := []string{"serve", "--log-json=false", "--seed-from-files"}
 	if w.sasl == nil {
 		args = append(args, "--insecure")
 	}

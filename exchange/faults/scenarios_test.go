@@ -16,6 +16,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/telemetry/otlptest"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/policy"
@@ -260,11 +262,13 @@ func TestSigtermInFlight(t *testing.T) {
 	w.report(w.verify(nil), mon, fmt.Sprintf("SIGTERM right after a burst of 1000 records was acknowledged; exited in %v (bound %v) with %d of 2000 records committed", exited, bound, committed))
 }
 
-// TestRevocationMidStream: the social-services agreement is revoked by
-// editing its file while records stream in. Records published after the
+// TestRevocationMidStream: a steward revokes the social-services agreement
+// (in the store) while records stream in. Records published after the
 // exchange logged the reload are never delivered to it and are audited as
-// skipped (revoked) under the new plan version; records published before
-// go either way, and their ledger entry says which.
+// skipped (revoked); records published before go either way, and their
+// ledger entry says which. The workers' gate applies the revocation before
+// the plan reloads, so a skip may carry the old plan version, but never a
+// decision time before the revocation.
 func TestRevocationMidStream(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	mon := w.monitorOffsets()
@@ -274,7 +278,7 @@ func TestRevocationMidStream(t *testing.T) {
 	done := w.stream(wr, goodMix, n, 50, 50*time.Millisecond)
 	w.waitFor("some of the stream committed", 60*time.Second, func() bool { return w.committedTotal() >= 300 })
 	before := len(p.reloadedVersions())
-	w.beginRevocation()
+	revokedAt := w.beginRevocation()
 	newPlan, boundary := w.revocationInForce(p, before)
 	t.Logf("plan %s in force after %d records published", newPlan, boundary)
 
@@ -301,8 +305,8 @@ func TestRevocationMidStream(t *testing.T) {
 			}
 			if e.skips[w.social] == policy.SkipRevoked {
 				skippedRevoked++
-				if e.planVersion != newPlan {
-					t.Errorf("ingress %s: skipped as revoked under plan %s, before the revocation", pos, e.planVersion)
+				if e.decided.Before(revokedAt) {
+					t.Errorf("ingress %s: skipped as revoked at %v, before the revocation (%v)", pos, e.decided, revokedAt)
 				}
 			}
 		}
@@ -313,9 +317,8 @@ func TestRevocationMidStream(t *testing.T) {
 	w.report(f, mon, fmt.Sprintf("revocation after %d records; delivered to the revoked agreement before it %d, skipped as revoked %d", boundary, deliveredSocial, skippedRevoked))
 }
 
-// beginRevocation revokes the social-services agreement by editing its
-// file, and returns when: from then on a record may be decided on either
-// plan.
+// beginRevocation revokes the social-services agreement, and returns
+// when: from then on a record may be decided either way.
 func (w *world) beginRevocation() time.Time {
 	w.mu.Lock()
 	w.revocation = revoking
@@ -368,26 +371,17 @@ func (w *world) revise(e expectation) expectation {
 	return e
 }
 
-// revokeSocial rewrites the social-services agreement as revoked, with the
-// history line validation requires, atomically (rename).
+// revokeSocial records a steward's revocation of the social-services
+// agreement in the scenario's store (files cannot revoke: issue 13).
 func (w *world) revokeSocial() {
-	path := filepath.Join(w.policy, "agreement-"+w.social+".yaml")
-	data, err := os.ReadFile(path)
+	db, err := store.Open(w.ctx, w.dbURL, store.WithoutMigrate())
 	if err != nil {
-		w.t.Fatal(err)
+		w.t.Fatalf("opening the store %s: %v", store.Redact(w.dbURL), err)
 	}
-	text := strings.Replace(string(data), "\nstatus: active\n", "\nstatus: revoked\n", 1)
-	if text == string(data) {
-		w.t.Fatal("agreement file has no 'status: active' line")
-	}
-	text = strings.TrimRight(text, "\n") + fmt.Sprintf("\n  - {from: active, to: revoked, by: priya.raman, at: %s, reason: \"Fault test: revoked mid-stream\"}\n",
-		time.Now().UTC().Format(time.RFC3339))
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		w.t.Fatal(err)
+	defer db.Close()
+	if _, err := db.AddTransition(w.ctx, store.Transition{AgreementID: w.social, From: agreements.StatusActive, To: agreements.StatusRevoked,
+		By: "priya.raman", Reason: "Fault test: revoked mid-stream"}); err != nil {
+		w.t.Fatalf("revoking %s: %v", w.social, err)
 	}
 }
 
