@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
@@ -179,6 +180,29 @@ func publishChunks(b *testing.B, k *testKafka, msgs []kafka.Message) {
 // Evaluate, delivery ids, traceparent, ledger entry), without Kafka.
 func BenchmarkDecide(b *testing.B) {
 	ex, msgs, w := decideBench(b)
+	var d policy.Decision
+	var sc trace.SpanContext
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := &msgs[i%len(msgs)]
+		m.Offset = int64(i)
+		_ = w.router.route(ex.plan, m, e2eNow, sc, &d)
+	}
+}
+
+// BenchmarkDecideGated is BenchmarkDecide with the lifecycle gate on
+// (every agreement active for its terms): the kill switch's cost per
+// record, one map lookup per delivered agreement.
+func BenchmarkDecideGated(b *testing.B) {
+	ex, msgs, w := decideBench(b)
+	states := map[string]store.AgreementState{}
+	for _, ds := range ex.plan.Datasets() {
+		for _, info := range ex.plan.Agreements(ds) {
+			states[info.ID] = store.AgreementState{ID: info.ID, Status: agreements.StatusActive, ContentHash: info.ContentHash}
+		}
+	}
+	w.router.gate = &gateSnapshot{states: states, readAt: e2eNow}
 	var d policy.Decision
 	var sc trace.SpanContext
 	b.ReportAllocs()

@@ -80,6 +80,7 @@ func startDevStackWith(ctx context.Context, t *testing.T, contracts, data string
 		Logger:         log,
 		HTTP:           sec,
 		HTTPIngest:     httpingest.Config{Enabled: true}, // as exchange dev
+		SeedFromFiles:  true,                             // as runDev: the examples carry their lifecycle
 	})
 	if err != nil {
 		t.Fatal(err)

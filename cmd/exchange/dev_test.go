@@ -30,6 +30,7 @@ func TestDevBannerListsEverySurface(t *testing.T) {
 		RegisterSchemaFiles: true, KeyFile: filepath.Join(data, devSecretKeyName), CreateKey: true,
 		SigningKeyFile: filepath.Join(data, devSigningKeyFile),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SeedFromFiles:  true, // as runDev
 	})
 	if err != nil {
 		t.Fatal(err)

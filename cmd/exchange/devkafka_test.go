@@ -6,15 +6,16 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 )
@@ -104,8 +105,9 @@ func TestDevModeAccess(t *testing.T) {
 	}
 }
 
-// TestDevModeRevocation: revoking an agreement in the contracts directory
-// takes its consumer's READ away within 5 s, through the plan reload.
+// TestDevModeRevocation: a steward's revocation (recorded in the store:
+// files cannot revoke) takes its consumer's READ away within 5 s, through
+// the plan reload.
 func TestDevModeRevocation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole exchange")
@@ -117,14 +119,8 @@ func TestDevModeRevocation(t *testing.T) {
 	social := s.asAgency(t, "social-services")
 	waitFor(t, "social-services reading its delivery", time.Minute, func() bool { return fetchOne(ctx, social, socialDeliver) == nil })
 
-	file := filepath.Join(contracts, "agreement-"+socialAgreement+".yaml")
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoked := strings.Replace(string(b), "status: active", "status: revoked", 1) +
-		"  - {from: active, to: revoked, by: amara.okafor, at: 2026-06-01T00:00:00Z, reason: \"test\"}\n"
-	if err := os.WriteFile(file, []byte(revoked), 0o644); err != nil {
+	if _, err := s.app.Store().AddTransition(ctx, store.Transition{AgreementID: socialAgreement,
+		From: agreements.StatusActive, To: agreements.StatusRevoked, By: "amara.okafor", Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	changed := time.Now()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,6 +182,11 @@ func TestExpiresAtValidUntil(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _, _ := seeded(ctx, t, dir)
+	rec := httptest.NewRecorder()
+	a.HTTP().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if !strings.Contains(rec.Body.String(), `{"name":"agreement_states","ok":true}`) {
+		t.Errorf("/readyz: %d %s, want the agreement states check ok", rec.Code, rec.Body)
+	}
 
 	var last store.Transition
 	waitFor(t, "the expiry to be recorded", time.Minute, func() bool {
