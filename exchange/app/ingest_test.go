@@ -158,7 +158,8 @@ func TestHTTPIngestWithACLs(t *testing.T) {
 		Kafka: exchange.KafkaConfig{Config: w.conn(t, "exchange"), ManageACLs: true}, DatabaseURL: "sqlite://" + filepath.Join(data, "x.db"),
 		ContractsDir: copyExamples(t), RegisterSchemaFiles: true, KeyFile: filepath.Join(data, "secret.key"), CreateKey: true,
 		ReloadInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), HTTP: testHTTP(t),
-		HTTPIngest: httpingest.Config{Enabled: true, MaxRecords: 50, MaxBodyBytes: 64 << 10, RecordsPerSecond: 0.001, Burst: 50},
+		HTTPIngest:    httpingest.Config{Enabled: true, MaxRecords: 50, MaxBodyBytes: 64 << 10, RecordsPerSecond: 0.001, Burst: 50},
+		SeedFromFiles: true, // dev mode's: the example agreements start active
 	})
 	if err != nil {
 		t.Fatal(err)
