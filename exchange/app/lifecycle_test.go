@@ -16,6 +16,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/exchange/store/storetest"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -28,9 +29,10 @@ const (
 // seeded starts the exchange with the example agreements seeded from their
 // files (dev mode's way: their status active), and checks the plan
 // compiles the statistics agreement active.
-func seeded(ctx context.Context, t *testing.T, dir string) (*App, string, string) {
+func seeded(ctx context.Context, t *testing.T, dir string, edits ...func(*Config)) (*App, string, string) {
 	t.Helper()
-	a, b, base := startStack(ctx, t, dir, func(c *Config) { c.SeedFromFiles = true })
+	edits = append([]func(*Config){func(c *Config) { c.SeedFromFiles = true }}, edits...)
+	a, b, base := startStack(ctx, t, dir, edits...)
 	if info, ok := a.Plan().Agreement(statsAgreement); !ok || info.Status != agreements.StatusActive {
 		t.Fatalf("seeded agreement %s compiled %+v, want active", statsAgreement, info)
 	}
@@ -106,10 +108,20 @@ func TestRevocationHoldsWhilePolicyBroken(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole exchange")
 	}
+	revocationHolds(t)
+}
+
+// TestRevocationHoldsWhilePolicyBrokenPostgres is the same on PostgreSQL.
+func TestRevocationHoldsWhilePolicyBrokenPostgres(t *testing.T) {
+	url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
+	revocationHolds(t, func(c *Config) { c.DatabaseURL = url })
+}
+
+func revocationHolds(t *testing.T, edits ...func(*Config)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := copyExamples(t)
-	a, broker, _ := seeded(ctx, t, dir)
+	a, broker, _ := seeded(ctx, t, dir, edits...)
 	info, _ := a.Plan().Agreement(statsAgreement)
 	pub := newImmunisations(ctx, t, a, broker)
 	client := &kafka.Client{Addr: kafka.TCP(broker)}
