@@ -180,6 +180,11 @@ func publishChunks(b *testing.B, k *testKafka, msgs []kafka.Message) {
 // Evaluate, delivery ids, traceparent, ledger entry), without Kafka.
 func BenchmarkDecide(b *testing.B) {
 	ex, msgs, w := decideBench(b)
+	routeEach(b, ex, msgs, w)
+}
+
+// routeEach routes msgs one by one, b.N records.
+func routeEach(b *testing.B, ex *examples, msgs []kafka.Message, w *Worker) {
 	var d policy.Decision
 	var sc trace.SpanContext
 	b.ReportAllocs()
@@ -203,15 +208,7 @@ func BenchmarkDecideGated(b *testing.B) {
 		}
 	}
 	w.router.gate = &gateSnapshot{states: states, readAt: e2eNow}
-	var d policy.Decision
-	var sc trace.SpanContext
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		m := &msgs[i%len(msgs)]
-		m.Offset = int64(i)
-		_ = w.router.route(ex.plan, m, e2eNow, sc, &d)
-	}
+	routeEach(b, ex, msgs, w)
 }
 
 // BenchmarkDecideBatch is BenchmarkDecide through routeBatch, batches of
