@@ -77,8 +77,11 @@ func statesSignature(states map[string]store.AgreementState) string {
 // whether or not the transition is recorded yet. Several replicas may race
 // to record it: the loser's ErrConflict is expected.
 type expirer struct {
-	gate   *exchange.Gate
-	store  store.AgreementStore
+	gate *exchange.Gate
+	// expire records one expiry (stewardship.Service.Expire: with the
+	// notices to both parties); a store.ErrConflict means another writer
+	// moved the agreement first.
+	expire func(ctx context.Context, id string, from agreements.Status, by, reason string, at time.Time) error
 	log    *slog.Logger
 	now    func() time.Time
 	resync time.Duration // longest wait between two scans
@@ -126,10 +129,7 @@ func (x *expirer) expireDue(ctx context.Context) (next time.Time) {
 			}
 			continue
 		}
-		_, err := x.store.AddTransition(ctx, store.Transition{
-			AgreementID: st.ID, Version: st.Version, From: st.Status, To: agreements.StatusExpired,
-			By: ExpiryActor, At: now, Reason: ExpiryReason,
-		})
+		err := x.expire(ctx, st.ID, st.Status, ExpiryActor, ExpiryReason, now)
 		switch {
 		case err == nil:
 			changed = true
@@ -166,6 +166,6 @@ func (a *App) startLifecycle(ctx context.Context) error {
 	}
 	a.gate = g
 	a.builder.gate = g
-	a.expirer = &expirer{gate: g, store: a.db, log: a.log.With("component", "expiry"), now: time.Now, resync: time.Second}
+	a.expirer = &expirer{gate: g, expire: a.steward.Expire, log: a.log.With("component", "expiry"), now: time.Now, resync: time.Second}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
@@ -175,7 +176,8 @@ func revocationHolds(t *testing.T, edits ...func(*Config)) {
 
 // TestExpiresAtValidUntil: an active agreement whose valid_until passes
 // moves to expired by itself, recorded as the exchange with its reason,
-// with no record published; the plan then compiles it expired.
+// with no record published; the plan then compiles it expired, and both
+// parties get a notice.
 func TestExpiresAtValidUntil(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole exchange")
@@ -216,6 +218,21 @@ func TestExpiresAtValidUntil(t *testing.T) {
 		info, ok := a.Plan().Agreement(statsAgreement)
 		return ok && info.Status == agreements.StatusExpired
 	})
+	// Both parties are told, like of any transition.
+	for _, agency := range []string{"health", "statistics"} {
+		waitFor(t, "the expiry notice to "+agency, 30*time.Second, func() bool {
+			ns, err := a.Store().Notices(ctx, sla.NoticeQuery{Agency: agency, Limit: sla.MaxNotices})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range ns {
+				if n.Kind == sla.KindAgreementTransition && n.Agreement == statsAgreement && n.Reason == string(agreements.StatusExpired) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 }
 
 // TestLineageShowsTermsDeliveredUnder: a record delivered before the
