@@ -3,10 +3,13 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +17,10 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/sla"
+	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
@@ -306,5 +311,66 @@ func TestLineageShowsTermsDeliveredUnder(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("lineage lacks the statistics delivery: %+v", l)
+	}
+}
+
+// TestExpiryRace: two processes' expiry timers find the same agreement past
+// its valid_until at once; exactly one expiry is recorded, the other sees
+// a conflict and moves on, and a third scan records nothing more.
+func TestExpiryRace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	text, err := os.ReadFile(filepath.Join("../../deploy/examples", statsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := agreements.Load(statsFile, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutDocument(ctx, store.Document{Kind: agreements.KindAgreement, ID: statsAgreement, YAML: text, Author: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := db.AddTransition(ctx, store.Transition{AgreementID: statsAgreement, To: agreements.StatusActive, By: "test", Reason: "test",
+		ContentHash: set.Agreements[0].ContentHash(), ValidUntil: now.Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	var xs []*expirer
+	for range 2 {
+		g, err := exchange.NewGate(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		xs = append(xs, &expirer{gate: g, expire: stewardship.New(db).Expire, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			now: func() time.Time { return now }, resync: time.Second})
+	}
+	var wg sync.WaitGroup
+	for _, x := range xs {
+		wg.Add(1)
+		go func() { defer wg.Done(); x.expireDue(ctx) }()
+	}
+	wg.Wait()
+	xs[0].expireDue(ctx)
+	ts, err := db.Transitions(ctx, statsAgreement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := 0
+	for _, tr := range ts {
+		if tr.To == agreements.StatusExpired {
+			expired++
+		}
+	}
+	if expired != 1 || ts[len(ts)-1].To != agreements.StatusExpired {
+		t.Fatalf("transitions %+v, want exactly one expiry, last", ts)
 	}
 }
