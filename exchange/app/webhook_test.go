@@ -91,6 +91,7 @@ func TestWebhookRunsInsideTheExchange(t *testing.T) {
 		kc := c.Kafka.Config
 		endpoint.Kafka = &kc
 		c.Webhooks = []webhook.Endpoint{endpoint}
+		c.SeedFromFiles = true // dev mode's: the example agreements start active
 	})
 	h := a.HTTP()
 	handler.Store(&h)
