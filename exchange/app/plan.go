@@ -168,9 +168,8 @@ func (b *planBuilder) loadDocuments(ctx context.Context) (*agreements.Set, error
 
 // build loads every contract and agreement, validates them against the
 // registered schemas and compiles the plan. Every problem comes back at once.
+// The caller holds b.mu (buildWithStates).
 func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	// Before the documents, so that a build failing on them still notes
 	// the states it was attempted with (readStates).
 	states, err := b.readStates(ctx)
@@ -265,11 +264,13 @@ func (b *planBuilder) readStates(ctx context.Context) (map[string]store.Agreemen
 // may seed states (dev mode, --seed-from-files) or move an agreement whose
 // terms changed back to proposed, and the plan must not lag behind.
 func (b *planBuilder) buildWithStates(ctx context.Context) (*policy.Plan, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	plan, err := b.build(ctx)
 	if err != nil || b.gate == nil {
 		return plan, err
 	}
-	if err := b.gate.Refresh(ctx); err != nil || !b.statesChanged() {
+	if err := b.gate.Refresh(ctx); err != nil || !b.statesChangedLocked() {
 		return plan, nil // the reloader retries with the states once they read
 	}
 	changes, first := b.changes, b.built == 1
@@ -293,6 +294,13 @@ func (b *planBuilder) buildWithStates(ctx context.Context) (*policy.Plan, error)
 // statesChanged reports whether the gate's states differ from those the
 // plan last built was compiled with.
 func (b *planBuilder) statesChanged() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.statesChangedLocked()
+}
+
+// statesChangedLocked is statesChanged with b.mu held.
+func (b *planBuilder) statesChangedLocked() bool {
 	if b.gate == nil {
 		return false
 	}
