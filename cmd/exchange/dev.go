@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,6 +120,9 @@ func runDev(ctx context.Context, args []string) error {
 		HTTPIngest:          httpingest.Config{Enabled: *httpIngest},
 		Outboxes:            *outboxes,
 		Webhooks:            webhooks,
+		// The console offers the dev identities; its cookies drop Secure
+		// only on plain HTTP at a loopback address.
+		Console: app.ConsoleConfig{DevCredentials: devCredentialsDir(*dataDir), PlainHTTPCookies: isLoopback(ln.Addr())},
 	})
 	if err != nil {
 		return err
@@ -214,4 +218,10 @@ func writeDevCommands(b *strings.Builder, kafka devKafkaView, httpAddr, contract
 		fmt.Fprintln(b)
 		break
 	}
+}
+
+// isLoopback reports whether addr is a loopback TCP address.
+func isLoopback(addr net.Addr) bool {
+	t, ok := addr.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }
