@@ -26,9 +26,9 @@ type auditData struct {
 	Query   url.Values // the filters as given, for the export and next links
 	Page    *ledger.Page
 	// Next and CSV are query strings built by url.Values.Encode.
-	Next template.URL
-	CSV  template.URL
-	Asked   bool
+	Next  template.URL
+	CSV   template.URL
+	Asked bool
 }
 
 // filtersOf keeps the audit API's filters of the request's query.

@@ -79,7 +79,7 @@ type Console struct {
 	sess     *sessions
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
-	verifyMu sync.Mutex                  // held while a "verify now" runs
+	verifyMu sync.Mutex                   // held while a "verify now" runs
 	verified atomic.Pointer[verification] // last "verify now" in this process; nil: none yet
 }
 

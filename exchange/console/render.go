@@ -49,8 +49,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"day": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"hex": func(b []byte) string { return hex.EncodeToString(b) },
+	"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"hex":  func(b []byte) string { return hex.EncodeToString(b) },
 	"join": strings.Join,
 	"query": func(kv ...string) template.URL {
 		v := url.Values{}

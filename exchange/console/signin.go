@@ -104,4 +104,3 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
 }
-
