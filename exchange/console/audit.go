@@ -22,9 +22,10 @@ var auditFilters = []string{"dataset", "agreement", "consumer", "decision", "rea
 const csvMaxPages = 50
 
 type auditData struct {
-	Filters map[string]string
-	Query   url.Values // the filters as given, for the export and next links
-	Page    *ledger.Page
+	Decisions []ledger.Decision // the decision filter's choices
+	Filters   map[string]string
+	Query     url.Values // the filters as given, for the export and next links
+	Page      *ledger.Page
 	// Next and CSV are query strings built by url.Values.Encode.
 	Next  template.URL
 	CSV   template.URL
@@ -47,7 +48,7 @@ func filtersOf(in url.Values) url.Values {
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, v *view) {
 	in := r.URL.Query()
 	q := filtersOf(in)
-	d := auditData{Filters: map[string]string{}, Query: q, Asked: len(q) > 0 || in.Has("search")}
+	d := auditData{Decisions: []ledger.Decision{ledger.Delivered, ledger.Dropped, ledger.Quarantined}, Filters: map[string]string{}, Query: q, Asked: len(q) > 0 || in.Has("search")}
 	for _, k := range auditFilters {
 		d.Filters[k] = q.Get(k)
 	}

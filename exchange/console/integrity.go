@@ -48,8 +48,9 @@ type integritySummary struct {
 }
 
 type integrityData struct {
-	integritySummary
-	States []chainState
+	Summary integritySummary
+	Last    *verification
+	States  []chainState
 }
 
 // chainStates reads every chain's newest checkpoint (one indexed read per
@@ -123,7 +124,7 @@ func (c *Console) integrity(w http.ResponseWriter, r *http.Request, v *view) {
 		c.failView(w, r, v, code, msg)
 		return
 	}
-	v.Title, v.Nav, v.Data = "Integrity", "integrity", integrityData{integritySummary: c.summarize(states), States: states}
+	v.Title, v.Nav, v.Data = "Integrity", "integrity", integrityData{Summary: c.summarize(states), Last: c.lastVerification(), States: states}
 	c.render(w, r, "integrity", v)
 }
 

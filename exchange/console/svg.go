@@ -25,7 +25,9 @@ type flowChart struct {
 
 type flowNode struct {
 	ID, Label string
-	X, Y      float64
+	// Lines are Label wrapped for the picture; joined they are Label.
+	Lines []string
+	X, Y  float64
 	// Anchor places the label outside the circle: start, middle or end.
 	Anchor     string
 	LX, LY     float64
@@ -40,7 +42,8 @@ type flowEdge struct {
 }
 
 const (
-	chartW, chartH = 760, 460
+	chartW, chartH = 900, 480
+	labelWidth     = 26 // characters per label line
 	nodeRadius     = 18
 	minEdge        = 1.5
 	maxEdge        = 12
@@ -80,11 +83,13 @@ func buildFlows(agencies []agreements.Agency, list []stewardship.View, volume ma
 	}
 	sort.Strings(ids)
 	pos := map[string]flowNode{}
-	cx, cy, rad := float64(chartW)/2, float64(chartH)/2, float64(chartH)/2-70
+	// An ellipse wider than high leaves room for the labels at the sides.
+	cx, cy, rx, ry := float64(chartW)/2, float64(chartH)/2, float64(chartW)/2-220, float64(chartH)/2-80
 	for i, id := range ids {
 		ang := -math.Pi/2 + 2*math.Pi*float64(i)/float64(max(len(ids), 1))
-		n := flowNode{ID: id, Label: names[id], X: cx + rad*math.Cos(ang), Y: cy + rad*math.Sin(ang), Agreements: touched[id]}
-		n.LX, n.LY = cx+(rad+nodeRadius+8)*math.Cos(ang), cy+(rad+nodeRadius+8)*math.Sin(ang)+4
+		n := flowNode{ID: id, Label: names[id], Lines: wrap(names[id], labelWidth),
+			X: cx + rx*math.Cos(ang), Y: cy + ry*math.Sin(ang), Agreements: touched[id]}
+		n.LX, n.LY = cx+(rx+nodeRadius+8)*math.Cos(ang), cy+(ry+nodeRadius+8)*math.Sin(ang)+4
 		switch c := math.Cos(ang); {
 		case c > 0.3:
 			n.Anchor = "start"
@@ -93,7 +98,7 @@ func buildFlows(agencies []agreements.Agency, list []stewardship.View, volume ma
 		default:
 			n.Anchor = "middle"
 			if math.Sin(ang) < 0 {
-				n.LY -= 6
+				n.LY -= 6 + 15*float64(len(n.Lines)-1)
 			} else {
 				n.LY += 10
 			}
@@ -140,4 +145,26 @@ func curve(a, b flowNode, k int) string {
 func providerAgency(dataset string) string {
 	a := agreements.Agreement{Provider: dataset}
 	return a.ProviderAgency()
+}
+
+// wrap cuts s into lines of about width characters at spaces, each space
+// kept at the end of its line, so the lines joined are s.
+func wrap(s string, width int) []string {
+	var lines []string
+	for len([]rune(s)) > width {
+		r := []rune(s)
+		cut := -1
+		for i := width; i > 0; i-- {
+			if r[i-1] == ' ' {
+				cut = i
+				break
+			}
+		}
+		if cut < 0 {
+			break // one long word: leave it whole
+		}
+		lines = append(lines, string(r[:cut]))
+		s = string(r[cut:])
+	}
+	return append(lines, s)
 }
