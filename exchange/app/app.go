@@ -228,7 +228,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.db.Close()
 		return nil, err
 	}
-	if err := a.mountHTTP(); err != nil {
+	if err := a.mountHTTP(ctx); err != nil {
 		a.db.Close()
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func telemetryDefaults(log *slog.Logger, reg *prometheus.Registry, tp trace.Trac
 
 // mountHTTP builds the HTTP surface: the registry, the audit API, the
 // console, and the index of them at / (Surfaces).
-func (a *App) mountHTTP() error {
+func (a *App) mountHTTP(ctx context.Context) error {
 	a.http = server.New(a.log, a.cfg.Metrics, a.cfg.HTTP.serverOptions()...)
 	a.cfg.HTTP.secure(a.http)
 	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log, registryhttp.WithAuthorize(a.authz.registry)))
@@ -275,7 +275,7 @@ func (a *App) mountHTTP() error {
 	a.mountIngest()
 	a.mountCatalog()
 	a.mountImports()
-	if err := a.mountConsole(api); err != nil {
+	if err := a.mountConsole(ctx, api); err != nil {
 		return err
 	}
 	for _, sf := range Surfaces {

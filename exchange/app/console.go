@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/exchange-gov/exchange/exchange/console"
@@ -18,20 +19,23 @@ type ConsoleConfig struct {
 	// exchange dev on plain HTTP at 127.0.0.1, where a browser would not
 	// send Secure cookies back. Default false: Secure.
 	PlainHTTPCookies bool
+	// OIDC, when set, signs people in at the configured issuer
+	// (authorization code with PKCE); its tokens go through HTTP.Auth.
+	OIDC *console.OIDCLogin
 }
 
 // mountConsole serves the console at /console/. It authenticates by its
 // own session cookie, so the server lets its paths through without an
 // Authorization header; it reads through api (the audit API's scope and
 // access log) and signs in with the HTTP API's authenticator.
-func (a *App) mountConsole(api *auditapi.Handler) error {
+func (a *App) mountConsole(ctx context.Context, api *auditapi.Handler) error {
 	subjectKey := a.keys.SubjectKey()
-	c, err := console.New(console.Config{
+	c, err := console.New(ctx, console.Config{
 		Store: a.db, Audit: api, Scope: a.authz.auditScope, Stewardship: a.steward, Agencies: a.steward.Agencies,
 		Authenticator: a.cfg.HTTP.Auth, SessionKey: a.keys.ConsoleSessionKey(), SecureCookies: !a.cfg.Console.PlainHTTPCookies,
-		DevCredentials: a.cfg.Console.DevCredentials,
-		SubjectHash:    func(id string) []byte { return policy.SubjectHash(subjectKey, id) },
-		CheckpointKey:  a.checkpointKey, Logger: a.log.With("component", "console"),
+		DevCredentials: a.cfg.Console.DevCredentials, OIDC: a.cfg.Console.OIDC,
+		SubjectHash:   func(id string) []byte { return policy.SubjectHash(subjectKey, id) },
+		CheckpointKey: a.checkpointKey, Logger: a.log.With("component", "console"),
 	})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/ed25519"
 	"embed"
 	"errors"
@@ -58,6 +59,9 @@ type Config struct {
 	// SecureCookies marks cookies Secure (and __Host-). Only plain-HTTP
 	// dev on 127.0.0.1 turns it off: a browser drops Secure cookies there.
 	SecureCookies bool
+	// OIDC, when set, signs people in at the configured issuer
+	// (authorization code with PKCE); New discovers its endpoints.
+	OIDC *OIDCLogin
 	// DevCredentials is exchange dev's credentials directory: its tokens
 	// are the identities the dev sign-in page offers. Empty: no dev sign-in.
 	DevCredentials string
@@ -79,13 +83,14 @@ type Console struct {
 	sess     *sessions
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
+	oidc     *oidcClient                  // nil: no OIDC sign-in
 	verifyMu sync.Mutex                   // held while a "verify now" runs
 	verified atomic.Pointer[verification] // last "verify now" in this process; nil: none yet
 }
 
-// New returns the console; it checks the configuration and parses the
-// templates.
-func New(cfg Config) (*Console, error) {
+// New returns the console; it checks the configuration, parses the
+// templates and discovers the OIDC issuer's endpoints (bounded by ctx).
+func New(ctx context.Context, cfg Config) (*Console, error) {
 	if cfg.Store == nil || cfg.Audit == nil || cfg.Scope == nil || cfg.Stewardship == nil || cfg.Agencies == nil || cfg.SubjectHash == nil {
 		return nil, errors.New("console: store, audit API, scope, stewardship, agencies and subject hash are required")
 	}
@@ -104,6 +109,14 @@ func New(cfg Config) (*Console, error) {
 	if c.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	if cfg.OIDC != nil {
+		if cfg.Authenticator == nil {
+			return nil, errors.New("console: OIDC sign-in needs the HTTP API's authenticator")
+		}
+		if c.oidc, err = newOIDCClient(ctx, cfg.OIDC); err != nil {
+			return nil, err
+		}
+	}
 	c.routes()
 	return c, nil
 }
@@ -116,6 +129,8 @@ func (c *Console) routes() {
 	c.mux.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix+"static/", http.FileServerFS(static)))
 	c.mux.HandleFunc("GET "+Prefix+"signin", c.signinPage)
 	c.mux.HandleFunc("POST "+Prefix+"signin/dev", c.signinDev)
+	c.mux.HandleFunc("POST "+Prefix+"signin/oidc", c.signinOIDC)
+	c.mux.HandleFunc("GET "+Prefix+"oidc/callback", c.oidcCallback)
 	c.mux.HandleFunc("POST "+Prefix+"logout", c.logout)
 	c.mux.Handle("GET "+Prefix+"{$}", c.signedIn(c.overview))
 	c.mux.Handle("GET "+Prefix+"audit", c.signedIn(c.audit))

@@ -70,15 +70,16 @@ func (c *Console) authenticateFile(ctx context.Context, file string) (*auth.Prin
 }
 
 type signinData struct {
-	Dev []devIdentity
+	OIDC bool // the issuer sign-in button
+	Dev  []devIdentity
 }
 
 func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 	s := c.sess.preSession(w, r)
 	v := &view{Principal: s.principal(), CSRF: c.sess.csrf(s), Title: "Sign in", Nav: "signin",
-		Data: signinData{Dev: c.devIdentities(r.Context())}}
-	if c.cfg.DevCredentials == "" {
-		v.Error = "Sign-in through the configured OIDC issuer is not available in this version of the console; see exchange/console/CONSOLE.md."
+		Data: signinData{OIDC: c.oidc != nil, Dev: c.devIdentities(r.Context())}}
+	if c.cfg.DevCredentials == "" && c.oidc == nil {
+		v.Error = "No sign-in is configured: set auth.oidc.console_client_id and auth.oidc.console_redirect_url (see README \"HTTP identity\")."
 	}
 	c.render(w, r, "signin", v)
 }
