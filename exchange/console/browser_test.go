@@ -185,8 +185,8 @@ func (b *browser) signIn(t *testing.T, identity string) {
 // signOut signs out and checks the console no longer serves a page.
 func (b *browser) signOut(t *testing.T) {
 	t.Helper()
-	b.do(t, "signing out", chromedp.Click(chromedp.CSS(`header form button`)), chromedp.WaitVisible(chromedp.CSS("#dev-identities")),
-		chromedp.Navigate(b.base+console.Prefix), chromedp.WaitVisible(chromedp.CSS("#dev-identities")))
+	b.do(t, "signing out", chromedp.Click(chromedp.CSS(`header form button`)), chromedp.WaitVisible(chromedp.CSS("#signin-options")),
+		chromedp.Navigate(b.base+console.Prefix), chromedp.WaitVisible(chromedp.CSS("#signin-options")))
 	if url := get(t, b, "location", chromedp.Location()); !strings.HasSuffix(url, console.Prefix+"signin") {
 		t.Fatalf("after sign-out %s led to %s, want the sign-in page", console.Prefix, url)
 	}

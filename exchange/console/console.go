@@ -129,7 +129,7 @@ func (c *Console) routes() {
 	c.mux.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix+"static/", http.FileServerFS(static)))
 	c.mux.HandleFunc("GET "+Prefix+"signin", c.signinPage)
 	c.mux.HandleFunc("POST "+Prefix+"signin/dev", c.signinDev)
-	c.mux.HandleFunc("POST "+Prefix+"signin/oidc", c.signinOIDC)
+	c.mux.HandleFunc("GET "+Prefix+"signin/oidc", c.signinOIDC)
 	c.mux.HandleFunc("GET "+Prefix+"oidc/callback", c.oidcCallback)
 	c.mux.HandleFunc("POST "+Prefix+"logout", c.logout)
 	c.mux.Handle("GET "+Prefix+"{$}", c.signedIn(c.overview))

@@ -78,8 +78,11 @@ func newOIDCClient(ctx context.Context, l *OIDCLogin) (*oidcClient, error) {
 		Endpoint: p.Endpoint(), Scopes: append([]string{oidc.ScopeOpenID}, l.Scopes...)}}, nil
 }
 
-// signinOIDC (POST, CSRF-checked) sends the browser to the issuer with a
-// fresh state and PKCE challenge.
+// signinOIDC sends the browser to the issuer with a fresh state and PKCE
+// challenge. It is a GET link, not a form: the CSP's form-action 'self'
+// would stop a form's redirect to the issuer, and starting a sign-in
+// changes nothing (the state check at the callback is what keeps a
+// forged answer out).
 func (c *Console) signinOIDC(w http.ResponseWriter, r *http.Request) {
 	if c.oidc == nil {
 		c.fail(w, r, http.StatusNotFound, "OIDC sign-in is not configured.")

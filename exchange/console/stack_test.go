@@ -78,9 +78,10 @@ func copyExamples(t *testing.T) string {
 }
 
 // startStack runs the stack until the test ends and publishes demo
-// records until the ledger holds at least minEntries, then stops the
-// demo and waits for the ledger to settle.
-func startStack(ctx context.Context, t *testing.T, minEntries int) *stack {
+// records until the ledger holds at least minEntries (none: 0), then
+// stops the demo and waits for the ledger to settle. edits change the
+// configuration first; base is the console's server address.
+func startStack(ctx context.Context, t *testing.T, minEntries int, edits ...func(c *app.Config, base string)) *stack {
 	t.Helper()
 	b, err := devbroker.Start("127.0.0.1:0")
 	if err != nil {
@@ -95,7 +96,7 @@ func startStack(ctx context.Context, t *testing.T, minEntries int) *stack {
 	dir := copyExamples(t)
 	credDir := filepath.Join(s.data, devissuer.CredentialsDir)
 	authn := devTokens(ctx, t, s.base, dir, credDir)
-	s.app, err = app.New(ctx, app.Config{
+	cfg := app.Config{
 		HTTP:  app.HTTPSecurity{Auth: authn},
 		Kafka: exchange.KafkaConfig{Config: s.kafka}, DatabaseURL: "sqlite://" + filepath.Join(s.data, "x.db"),
 		ContractsDir: dir, RegisterSchemaFiles: true, SeedFromFiles: true,
@@ -103,7 +104,11 @@ func startStack(ctx context.Context, t *testing.T, minEntries int) *stack {
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Timeliness: app.TimelinessConfig{FlushInterval: 100 * time.Millisecond},
 		Console:    app.ConsoleConfig{DevCredentials: credDir, PlainHTTPCookies: true},
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg, s.base)
+	}
+	s.app, err = app.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +120,9 @@ func startStack(ctx context.Context, t *testing.T, minEntries int) *stack {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.app.Run(runCtx, ln) }()
 	t.Cleanup(func() { stop(); <-done })
-	s.feed(ctx, t, minEntries)
+	if minEntries > 0 {
+		s.feed(ctx, t, minEntries)
+	}
 	return s
 }
 
