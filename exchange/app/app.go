@@ -229,6 +229,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	if err := a.mountHTTP(ctx); err != nil {
+		a.closeIngest()
 		a.db.Close()
 		return nil, err
 	}
