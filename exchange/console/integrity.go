@@ -53,10 +53,10 @@ type integrityData struct {
 	States  []chainState
 }
 
-// chainStates reads every chain's newest checkpoint (one indexed read per
-// chain) and checks its signature.
+// chainStates reads the chains table and every chain's newest checkpoint
+// (one indexed read per chain), and checks its signature.
 func (c *Console) chainStates(ctx context.Context) ([]chainState, error) {
-	chains, err := c.cfg.Store.Chains(ctx)
+	chains, err := c.cfg.Store.EntryChains(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -376,6 +376,11 @@ func testCheckpoints(t *testing.T, h Harness) {
 	if !ok || latest.Seq != 30 || !bytes.Equal(latest.Signature, cps[2].Signature) {
 		t.Fatalf("latest checkpoint %+v (ok %v), want seq 30", latest, ok)
 	}
+	chains, err := b.EntryChains(ctx)
+	must(t, err, "entry chains")
+	if len(chains) != 1 || chains[0] != (ledger.Chain{Topic: "ingress.x.y", Partition: 1}) {
+		t.Fatalf("entry chains %v, want ingress.x.y/1", chains)
+	}
 	if _, ok, err := b.LatestCheckpoint(ctx, ledger.Chain{Topic: "ingress.none", Partition: 0}); err != nil || ok {
 		t.Fatalf("latest checkpoint of a chain without any: ok %v, err %v", ok, err)
 	}
