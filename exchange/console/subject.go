@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
+	"github.com/exchange-gov/exchange/exchange/stewardship"
 )
 
 // subjectMaxPages bounds one report: this many pages of ledger.MaxLimit
@@ -169,7 +171,9 @@ func (t *termsCache) at(ctx context.Context, id string, when time.Time) (*agreem
 		return a, version, nil
 	}
 	a, err := t.c.cfg.Stewardship.TermsOf(ctx, id, version)
-	if err != nil {
+	if errors.Is(err, stewardship.ErrNotFound) {
+		a = nil // the row says the terms are not in the store
+	} else if err != nil {
 		return nil, 0, err
 	}
 	t.m[k] = a
