@@ -23,6 +23,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
+	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -122,7 +123,7 @@ func runDev(ctx context.Context, args []string) error {
 		Webhooks:            webhooks,
 		// The console offers the dev identities; its cookies drop Secure
 		// only on plain HTTP at a loopback address.
-		Console: app.ConsoleConfig{DevCredentials: devCredentialsDir(*dataDir), PlainHTTPCookies: isLoopback(ln.Addr())},
+		Console: app.ConsoleConfig{DevTokens: devissuer.ConsoleTokens(devCredentialsDir(*dataDir)), PlainHTTPCookies: isLoopback(ln.Addr())},
 	})
 	if err != nil {
 		return err

@@ -12,9 +12,9 @@ import (
 // ConsoleConfig is how the governance console (package console) signs
 // people in.
 type ConsoleConfig struct {
-	// DevCredentials is exchange dev's credentials directory: its tokens
-	// are offered on the dev sign-in page. Empty (serve): no dev sign-in.
-	DevCredentials string
+	// DevTokens lists the identities the dev sign-in page offers
+	// (exchange dev: devissuer.ConsoleTokens). Nil (serve): no dev sign-in.
+	DevTokens func() ([]console.DevToken, error)
 	// PlainHTTPCookies drops Secure from the session cookies: only for
 	// exchange dev on plain HTTP at 127.0.0.1, where a browser would not
 	// send Secure cookies back. Default false: Secure.
@@ -33,7 +33,7 @@ func (a *App) mountConsole(ctx context.Context, api *auditapi.Handler) error {
 	c, err := console.New(ctx, console.Config{
 		Store: a.db, Audit: api, Scope: a.authz.auditScope, Stewardship: a.steward, Agencies: a.steward.Agencies,
 		Authenticator: a.cfg.HTTP.Auth, SessionKey: a.keys.ConsoleSessionKey(), SecureCookies: !a.cfg.Console.PlainHTTPCookies,
-		DevCredentials: a.cfg.Console.DevCredentials, OIDC: a.cfg.Console.OIDC,
+		DevTokens: a.cfg.Console.DevTokens, OIDC: a.cfg.Console.OIDC,
 		SubjectHash:   func(id string) []byte { return policy.SubjectHash(subjectKey, id) },
 		CheckpointKey: a.checkpointKey, Logger: a.log.With("component", "console"),
 	})

@@ -62,9 +62,9 @@ type Config struct {
 	// OIDC, when set, signs people in at the configured issuer
 	// (authorization code with PKCE); New discovers its endpoints.
 	OIDC *OIDCLogin
-	// DevCredentials is exchange dev's credentials directory: its tokens
-	// are the identities the dev sign-in page offers. Empty: no dev sign-in.
-	DevCredentials string
+	// DevTokens lists the identities the dev sign-in page offers (exchange
+	// dev's token files, devissuer.ConsoleTokens). Nil: no dev sign-in.
+	DevTokens func() ([]DevToken, error)
 	// SubjectHash is the ledger's keyed hash of a data subject identifier.
 	SubjectHash func(identifier string) []byte
 	// CheckpointKey verifies checkpoints (its fingerprint is shown); nil

@@ -1,52 +1,53 @@
 // Sign-in and logout. In dev mode the sign-in page lists the identities
-// exchange dev issued tokens for (devissuer's files under the credentials
-// directory); signing in as one presents its token to the HTTP API's own
-// authenticator, so the console's principal and roles are exactly what
-// the API would see for that token.
+// exchange dev issued tokens for (Config.DevTokens); signing in as one
+// presents its token to the HTTP API's own authenticator, so the
+// console's principal and roles are exactly what the API would see for
+// that token.
 
 package console
 
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/exchange-gov/exchange/exchange/server/auth"
-	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 )
 
-// devIdentity is one identity of the dev sign-in page.
-type devIdentity struct {
-	File      string // relative to the credentials dir: the form's value
-	Principal *auth.Principal
+// DevToken is one identity the dev sign-in page offers: a name (what the
+// form posts, e.g. "stewards/amara.okafor.token") and its bearer token.
+type DevToken struct {
+	Name  string
+	Token string
 }
 
-// devIdentities lists the dev tokens the authenticator accepts, auditor
-// and operator first, then stewards and agency systems by agency.
+// devIdentity is one identity of the dev sign-in page, authenticated.
+type devIdentity struct {
+	File      string // DevToken.Name: the form's value
+	Principal *auth.Principal
+	token     string
+}
+
+// devIdentities lists the dev tokens the authenticator accepts, in the
+// order given, sorted by agency (auditor and operator first).
 func (c *Console) devIdentities(ctx context.Context) []devIdentity {
-	dir := c.cfg.DevCredentials
-	if dir == "" || c.cfg.Authenticator == nil {
+	if c.cfg.DevTokens == nil || c.cfg.Authenticator == nil {
 		return nil
 	}
-	files := []string{devissuer.AuditorFile, devissuer.OperatorFile}
-	for _, sub := range []string{devissuer.StewardsDir, devissuer.AgenciesDir} {
-		m, _ := filepath.Glob(filepath.Join(dir, sub, "*"+devissuer.TokenExt))
-		sort.Strings(m)
-		for _, f := range m {
-			files = append(files, filepath.Join(sub, filepath.Base(f)))
-		}
+	toks, err := c.cfg.DevTokens()
+	if err != nil {
+		c.log.Warn("dev sign-in: reading the dev tokens", "err", err)
+		return nil
 	}
 	var out []devIdentity
-	for _, f := range files {
-		p, err := c.authenticateFile(ctx, f)
+	for _, tok := range toks {
+		p, err := c.authenticateToken(ctx, tok.Token)
 		if err != nil {
-			c.log.Debug("dev identity not offered", "file", f, "err", err)
+			c.log.Debug("dev identity not offered", "name", tok.Name, "err", err)
 			continue
 		}
-		out = append(out, devIdentity{File: f, Principal: p})
+		out = append(out, devIdentity{File: tok.Name, Principal: p, token: tok.Token})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		return out[i].Principal.Agency < out[j].Principal.Agency
@@ -54,18 +55,14 @@ func (c *Console) devIdentities(ctx context.Context) []devIdentity {
 	return out
 }
 
-// authenticateFile presents the token in file (under the credentials
-// dir) to the authenticator.
-func (c *Console) authenticateFile(ctx context.Context, file string) (*auth.Principal, error) {
-	tok, err := os.ReadFile(filepath.Join(c.cfg.DevCredentials, file))
-	if err != nil {
-		return nil, err
-	}
+// authenticateToken presents a bearer token to the HTTP API's
+// authenticator.
+func (c *Console) authenticateToken(ctx context.Context, token string) (*auth.Principal, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, Prefix, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
 	return c.cfg.Authenticator.Authenticate(req)
 }
 
@@ -78,7 +75,7 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 	s := c.sess.preSession(w, r)
 	v := &view{Principal: s.principal(), CSRF: c.sess.csrf(s), Title: "Sign in", Nav: "signin",
 		Data: signinData{OIDC: c.oidc != nil, Dev: c.devIdentities(r.Context())}}
-	if c.cfg.DevCredentials == "" && c.oidc == nil {
+	if c.cfg.DevTokens == nil && c.oidc == nil {
 		v.Error = "No sign-in is configured: set auth.oidc.console_client_id and auth.oidc.console_redirect_url (see README \"HTTP identity\")."
 	}
 	c.render(w, r, "signin", v)

@@ -103,7 +103,7 @@ func startStack(ctx context.Context, t *testing.T, minEntries int, edits ...func
 		KeyFile: filepath.Join(s.data, "secret.key"), CreateKey: true, SigningKeyFile: filepath.Join(s.data, "ledger.key"),
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Timeliness: app.TimelinessConfig{FlushInterval: 100 * time.Millisecond},
-		Console:    app.ConsoleConfig{DevCredentials: credDir, PlainHTTPCookies: true},
+		Console:    app.ConsoleConfig{DevTokens: devissuer.ConsoleTokens(credDir), PlainHTTPCookies: true},
 	}
 	for _, edit := range edits {
 		edit(&cfg, s.base)
