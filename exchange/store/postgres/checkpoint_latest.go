@@ -29,16 +29,5 @@ func (db *DB) LatestCheckpoint(ctx context.Context, c ledger.Chain) (ledger.Chec
 // EntryChains lists the chains that have entries, from the chains table
 // alone (one row per topic-partition), by topic and partition.
 func (db *DB) EntryChains(ctx context.Context) ([]ledger.Chain, error) {
-	rows, err := db.pool.Query(ctx, `SELECT topic, partition FROM ledger_chains ORDER BY topic, partition`)
-	if err != nil {
-		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.Chain, error) {
-		var c ledger.Chain
-		return c, r.Scan(&c.Topic, &c.Partition)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
-	}
-	return out, nil
+	return db.listChains(ctx, `SELECT topic, partition FROM ledger_chains ORDER BY topic, partition`)
 }

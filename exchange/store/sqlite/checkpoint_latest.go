@@ -29,21 +29,5 @@ func (db *DB) LatestCheckpoint(ctx context.Context, c ledger.Chain) (cp ledger.C
 // EntryChains lists the chains that have entries, from the chains table
 // alone (one row per topic-partition), by topic and partition.
 func (db *DB) EntryChains(ctx context.Context) ([]ledger.Chain, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT topic, partition FROM ledger_chains ORDER BY topic, partition`)
-	if err != nil {
-		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
-	}
-	defer rows.Close()
-	var out []ledger.Chain
-	for rows.Next() {
-		var c ledger.Chain
-		if err := rows.Scan(&c.Topic, &c.Partition); err != nil {
-			return nil, fmt.Errorf("listing chains: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
-	}
-	return out, nil
+	return db.listChains(ctx, `SELECT topic, partition FROM ledger_chains ORDER BY topic, partition`)
 }
