@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/exchange-gov/exchange/exchange/console"
+	"github.com/exchange-gov/exchange/policy"
 )
 
 // TestConsoleInBrowser starts the dev stack with demo traffic and walks
@@ -127,6 +129,14 @@ func checkSubjectReport(ctx context.Context, t *testing.T, b *browser, s *stack)
 		}
 	}
 	b.shot(t, "subject-report")
+	acc, err := s.app.Store().Accesses(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := hex.EncodeToString(policy.SubjectHash(s.keys.SubjectKey(), id))
+	if len(acc) == 0 || acc[0].Purpose != "SAR-2026-0042" || !strings.Contains(acc[0].Who, "auditor") || !strings.Contains(acc[0].Query, hash) {
+		t.Errorf("the lookup is not the access log's newest entry: %+v", acc)
+	}
 	b.open(t, console.Prefix+"subject")
 	b.do(t, "a hostile identifier",
 		chromedp.SetValue(chromedp.CSS("#identifier"), hostile), chromedp.SetValue(chromedp.CSS("#purpose"), hostile),
