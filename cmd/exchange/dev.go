@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/tools/demo"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
+	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/policy"
 )
 
@@ -119,6 +121,9 @@ func runDev(ctx context.Context, args []string) error {
 		HTTPIngest:          httpingest.Config{Enabled: *httpIngest},
 		Outboxes:            *outboxes,
 		Webhooks:            webhooks,
+		// The console offers the dev identities; its cookies drop Secure
+		// only on plain HTTP at a loopback address.
+		Console: app.ConsoleConfig{DevTokens: devissuer.ConsoleTokens(devCredentialsDir(*dataDir)), PlainHTTPCookies: isLoopback(ln.Addr())},
 	})
 	if err != nil {
 		return err
@@ -214,4 +219,10 @@ func writeDevCommands(b *strings.Builder, kafka devKafkaView, httpAddr, contract
 		fmt.Fprintln(b)
 		break
 	}
+}
+
+// isLoopback reports whether addr is a loopback TCP address.
+func isLoopback(addr net.Addr) bool {
+	t, ok := addr.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/config"
+	"github.com/exchange-gov/exchange/exchange/console"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
 )
@@ -86,4 +87,22 @@ func authenticator(ctx context.Context, cfg config.Config, log *slog.Logger) (*a
 		opts = append(opts, auth.WithClientCerts(auth.CertMapping{Names: cfg.Auth.MTLS.Agencies, AgenciesByCN: byCN}))
 	}
 	return auth.New(opts...)
+}
+
+// consoleSignin is the console's OIDC sign-in of auth.oidc, when
+// console_client_id is set (the secret is read from its file).
+func consoleSignin(cfg config.Config) (app.ConsoleConfig, error) {
+	o := cfg.Auth.OIDC
+	if o.ConsoleClientID == "" {
+		return app.ConsoleConfig{}, nil
+	}
+	login := &console.OIDCLogin{Issuer: o.Issuer, ClientID: o.ConsoleClientID, RedirectURL: o.ConsoleRedirectURL}
+	if f := o.ConsoleClientSecretFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return app.ConsoleConfig{}, fmt.Errorf("auth.oidc.console_client_secret_file: %w", err)
+		}
+		login.ClientSecret = strings.TrimSpace(string(b))
+	}
+	return app.ConsoleConfig{OIDC: login}, nil
 }

@@ -61,7 +61,12 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer sv.close() // after the drain: the last batches' spans too
 	log, sec, ln := sv.log, sv.sec, sv.ln
+	consoleCfg, err := consoleSignin(cfg)
+	if err != nil {
+		return err
+	}
 	a, err := app.New(ctx, app.Config{
+		Console:          consoleCfg,
 		Kafka:            cfg.Kafka,
 		Worker:           cfg.Worker,
 		DatabaseURL:      cfg.Database.URL,

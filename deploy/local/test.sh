@@ -3,6 +3,8 @@
 #
 #   1. checks: gofmt, go vet, function length (deploy/local/funclen), go.mod
 #      tidy drift, build + smoke run of the binary
+#      and chromium for the console's browser tests (deploy/local/chromium.sh;
+#      screenshots under $EXCHANGE_TEST_ARTIFACTS, default bin/test-artifacts)
 #   2. servers: PostgreSQL (deploy/local/postgres.sh) unless
 #      EXCHANGE_TEST_DATABASE_URL is set, Apache Kafka (deploy/local/kafka.sh)
 #      unless EXCHANGE_TEST_KAFKA_BROKERS is set, and a second Apache Kafka
@@ -114,6 +116,11 @@ step "go vet" go vet ./...
 step "function length" go run "$local_dir/funclen"
 step "go mod tidy drift" bash "$local_dir/tidy-check.sh"
 step "build + smoke" smoke
+
+# The console's browser tests (exchange/console) drive Debian's chromium;
+# install it when missing. Their screenshots go under bin/ (git-ignored).
+step "chromium" bash "$local_dir/chromium.sh"
+export EXCHANGE_TEST_ARTIFACTS="${EXCHANGE_TEST_ARTIFACTS:-$root/bin/test-artifacts}"
 
 testsum="$work/testsum"
 step "build testsum" go build -o "$testsum" "$local_dir/testsum"

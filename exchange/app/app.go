@@ -89,6 +89,8 @@ type Config struct {
 	// Webhooks are the webhook connectors run in the process (each as its
 	// consumer agency, with its own Kafka credentials); default none.
 	Webhooks []webhook.Endpoint
+	// Console: how the governance console at /console/ signs people in.
+	Console ConsoleConfig
 }
 
 // TimelinessConfig tunes package timeliness in the app.
@@ -144,6 +146,9 @@ type App struct {
 	steward  *stewardship.Service
 	notifier *timeliness.Notifier
 	tmetrics *timeliness.Metrics
+	// checkpointKey verifies ledger checkpoints (console); nil without
+	// SigningKeyFile.
+	checkpointKey ed25519.PublicKey
 }
 
 // New opens the store, the registry and the keys, and compiles the first
@@ -183,6 +188,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return nil, fmt.Errorf("ledger signing key: %w", err)
 		}
 		storeOpts = append(storeOpts, store.WithSigningKey(key))
+		a.checkpointKey = key.Public().(ed25519.PublicKey)
 	}
 	a.db, err = store.Open(ctx, cfg.DatabaseURL, storeOpts...)
 	if err != nil {
@@ -230,7 +236,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.db.Close()
 		return nil, err
 	}
-	a.mountHTTP()
+	if err := a.mountHTTP(ctx); err != nil {
+		a.closeIngest()
+		a.db.Close()
+		return nil, err
+	}
 	a.addReadyChecks()
 	a.reportBroken(plan)
 	return a, nil
@@ -253,9 +263,9 @@ func telemetryDefaults(log *slog.Logger, reg *prometheus.Registry, tp trace.Trac
 	return log, reg, tp
 }
 
-// mountHTTP builds the HTTP surface: the registry, the audit API, and the
-// index of them at / (Surfaces).
-func (a *App) mountHTTP() {
+// mountHTTP builds the HTTP surface: the registry, the audit API, the
+// console, and the index of them at / (Surfaces).
+func (a *App) mountHTTP(ctx context.Context) error {
 	a.http = server.New(a.log, a.cfg.Metrics, a.cfg.HTTP.serverOptions()...)
 	a.cfg.HTTP.secure(a.http)
 	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log, registryhttp.WithAuthorize(a.authz.registry)))
@@ -274,9 +284,13 @@ func (a *App) mountHTTP() {
 	a.mountIngest()
 	a.mountCatalog()
 	a.mountImports()
+	if err := a.mountConsole(ctx, api); err != nil {
+		return err
+	}
 	for _, sf := range Surfaces {
 		a.http.Describe(sf.Path, sf.Description)
 	}
+	return nil
 }
 
 // Surfaces are the paths New mounts beyond the server's own (/healthz,
@@ -292,6 +306,7 @@ var Surfaces = []server.Surface{
 	{Path: "/api/v1/catalog", Description: "datasets agencies may request access to, and the access requests (/api/v1/catalog/requests)"},
 	{Path: "/api/v1/openapi.json", Description: "OpenAPI 3.1 document of /api/v1"},
 	{Path: "/api/v1/delivery-keys", Description: "the keys that verify deliveries' exchange-signature (JWK set)"},
+	{Path: "/console/", Description: "governance console (browser): flows, audit search, data subject report, integrity"},
 }
 
 // newRegistry is the registry over the store: a change asks for a plan

@@ -102,3 +102,7 @@ func (k *Keys) DeliverySigningKey() ed25519.PrivateKey {
 // `exchange dev` issues), so that they stay the same across restarts
 // without a second key file.
 func (k *Keys) DevSecret(label string) []byte { return k.derive("exchange/dev/v1/" + label) }
+
+// ConsoleSessionKey signs the console's session cookies and CSRF tokens:
+// every process of a group accepts the sessions of the others.
+func (k *Keys) ConsoleSessionKey() []byte { return k.derive("exchange/console-session/v1") }

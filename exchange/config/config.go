@@ -55,6 +55,9 @@
 //	    claims: {agency: agency, roles: roles}  # claim names; dotted names walk objects (realm_access.roles)
 //	    algorithms: [EdDSA, RS256, ES256]       # default; a subset may be given
 //	    clock_skew: 30s            # on exp and nbf; default 30s
+//	    console_client_id: exchange-console  # the console's sign-in (authorization code + PKCE); unset: no console sign-in
+//	    console_redirect_url: https://exchange.example.gov/console/oidc/callback  # registered at the issuer
+//	    console_client_secret_file: /var/run/secrets/exchange/console-client-secret  # only for a confidential client
 //	  basic:
 //	    users_file: /etc/exchange/registry-users  # user:<bcrypt|argon2id hash> lines (htpasswd -nB); user = agency id
 //	  mtls:                        # with http.tls.client_ca
@@ -206,6 +209,12 @@ type OIDC struct {
 	Claims     auth.ClaimNames `yaml:"claims"`
 	Algorithms []string        `yaml:"algorithms"`
 	ClockSkew  time.Duration   `yaml:"clock_skew"`
+	// The governance console's client at the issuer: its sign-in is the
+	// authorization-code flow with PKCE; its access tokens must carry
+	// Audience, as API tokens do.
+	ConsoleClientID         string `yaml:"console_client_id"`
+	ConsoleRedirectURL      string `yaml:"console_redirect_url"`
+	ConsoleClientSecretFile string `yaml:"console_client_secret_file"`
 }
 
 // Basic are the HTTP Basic users (Confluent serializers).
@@ -478,6 +487,12 @@ func (c Config) validateHTTPSecurity() []error {
 		if !slices.Contains(auth.Algorithms, a) {
 			errs = append(errs, fmt.Errorf("auth.oidc.algorithms: %q is not accepted (only %s)", a, strings.Join(auth.Algorithms, ", ")))
 		}
+	}
+	if (o.ConsoleClientID == "") != (o.ConsoleRedirectURL == "") || (o.ConsoleClientID != "" && o.Issuer == "") {
+		errs = append(errs, errors.New("auth.oidc: console_client_id and console_redirect_url go together, with an issuer"))
+	}
+	if o.ConsoleClientSecretFile != "" && o.ConsoleClientID == "" {
+		errs = append(errs, errors.New("auth.oidc.console_client_secret_file: needs console_client_id"))
 	}
 	if o.ClockSkew < 0 || o.ClockSkew > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("auth.oidc.clock_skew: %v, must be from 0 to 5m", o.ClockSkew))

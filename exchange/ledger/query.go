@@ -37,7 +37,7 @@ type Query struct {
 	Reason     string // carries this reason code
 	DeliveryID string
 	// SubjectHash selects the decisions about one data subject (the keyed
-	// hash the runtime stores). Not indexed: bound it with From/To.
+	// hash the runtime stores); indexed on both backends (subject_hash, decision time).
 	SubjectHash []byte
 	From, To    time.Time // decision time, From inclusive, To exclusive
 	// Source position: Topic alone, Topic+Partition, or all three.

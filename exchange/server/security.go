@@ -6,6 +6,7 @@ package server
 import (
 	"crypto/subtle"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/exchange-gov/exchange/exchange/server/auth"
@@ -43,6 +44,15 @@ func (s *Server) ConfluentErrors(prefix string) {
 	s.confluent = append(s.confluent, prefix)
 }
 
+// PublicPrefix serves every path under prefix (e.g. "/console/") without
+// a principal: the handler there authenticates by itself (the console's
+// session cookie, which the API's authenticator does not read).
+func (s *Server) PublicPrefix(prefix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.publicPrefixes = append(s.publicPrefixes, prefix)
+}
+
 func (s *Server) isPublic(r *http.Request) bool {
 	p := r.URL.Path
 	if p == "/metrics" && s.metricsToken != "" {
@@ -57,6 +67,11 @@ func (s *Server) isPublic(r *http.Request) bool {
 	}
 	for _, pub := range s.public {
 		if p == pub {
+			return true
+		}
+	}
+	for _, pre := range s.publicPrefixes {
+		if strings.HasPrefix(path.Clean(p)+"/", pre) {
 			return true
 		}
 	}

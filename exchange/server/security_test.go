@@ -188,3 +188,36 @@ func TestMetricsToken(t *testing.T) {
 		t.Errorf("with MetricsElsewhere /metrics is %d here", rec.Code)
 	}
 }
+
+// TestPublicPrefix: paths under a public prefix are served without
+// credentials (the console authenticates by its own cookie); a path that
+// only looks like it (another prefix, a dot-dot escape) still needs them.
+func TestPublicPrefix(t *testing.T) {
+	users, err := auth.NewBasicUsers(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := auth.New(auth.WithBasicUsers(users))
+	s := New(nil, nil)
+	s.SetAuthenticator(a)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "served") })
+	s.Handle("/console/", ok)
+	s.Handle("GET /consolex", ok)
+	s.Handle("GET /api/v1/secret", ok)
+	s.PublicPrefix("/console/")
+	for path, want := range map[string]int{
+		"/console/":                 http.StatusOK,
+		"/console/audit":            http.StatusOK,
+		"/consolex":                 http.StatusUnauthorized,
+		"/console/../api/v1/secret": http.StatusUnauthorized,
+		"/api/v1/secret":            http.StatusUnauthorized,
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://x"+path, nil)
+		req.URL.Path = path // keep the dot-dot as a client could send it
+		s.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("GET %s without credentials: %d, want %d", path, rec.Code, want)
+		}
+	}
+}

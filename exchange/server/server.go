@@ -42,6 +42,7 @@ type Server struct {
 	// security.go
 	authn            *auth.Authenticator
 	public           []string // paths served without a principal
+	publicPrefixes   []string // path prefixes served without a principal
 	confluent        []string // prefixes answering errors in Confluent's shape
 	metrics          http.Handler
 	metricsToken     string

@@ -305,3 +305,13 @@ func (s *Service) Terms(ctx context.Context) (map[string]*agreements.Agreement, 
 	}
 	return out, nil
 }
+
+// TermsOf returns the terms of version of agreement id (0: the latest
+// version), whatever its state: the console shows the terms in force
+// when a record was delivered.
+func (s *Service) TermsOf(ctx context.Context, id string, version int) (*agreements.Agreement, error) {
+	return s.terms(ctx, id, version)
+}
+
+// Agencies are the agencies of the policy in force (SetPolicy).
+func (s *Service) Agencies() []agreements.Agency { return s.policySet().Agencies }

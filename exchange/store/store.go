@@ -46,6 +46,12 @@ type Backend interface {
 	Schemas() schemas.Store
 	// Checkpoints calls fn with every checkpoint, chain by chain in Seq order.
 	Checkpoints(ctx context.Context, fn func(*ledger.Checkpoint) error) error
+	// LatestCheckpoint returns a chain's newest checkpoint (an indexed
+	// read, for the console); ok is false when the chain has none.
+	LatestCheckpoint(ctx context.Context, c ledger.Chain) (cp ledger.Checkpoint, ok bool, err error)
+	// EntryChains lists the chains that have entries, from the chains
+	// table alone (ledger.Source's Chains also reads the checkpoints).
+	EntryChains(ctx context.Context) ([]ledger.Chain, error)
 	// Migrate applies pending migrations and returns their names; it is a
 	// no-op (nil, nil) when the schema is current.
 	Migrate(ctx context.Context) ([]string, error)

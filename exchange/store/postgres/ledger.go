@@ -424,8 +424,13 @@ func scanEntry(r pgx.Row, e *ledger.Entry, tags ledger.TagCache) error {
 
 // Chains lists every chain with entries or checkpoints.
 func (db *DB) Chains(ctx context.Context) ([]ledger.Chain, error) {
-	rows, err := db.pool.Query(ctx, `SELECT topic, partition FROM ledger_chains
+	return db.listChains(ctx, `SELECT topic, partition FROM ledger_chains
 		UNION SELECT DISTINCT topic, partition FROM ledger_checkpoints ORDER BY 1, 2`)
+}
+
+// listChains runs a query of (topic, partition) rows.
+func (db *DB) listChains(ctx context.Context, query string) ([]ledger.Chain, error) {
+	rows, err := db.pool.Query(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
 	}

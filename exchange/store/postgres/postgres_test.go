@@ -288,3 +288,35 @@ func TestHighestOffsetPlan(t *testing.T) {
 		t.Errorf("highest offset does not read the end of the (chain, offset) indexes:\n%s", plan)
 	}
 }
+
+// TestSubjectQueryPlan: the data subject report's query reads the
+// (subject_hash, decision_time) index of the month partitions, not every
+// entry of the ledger.
+func TestSubjectQueryPlan(t *testing.T) {
+	b := openFresh(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool := b.(*postgres.DB).Pool()
+	if _, err := pool.Exec(ctx, `SELECT exchange_ensure_ledger_partition('2026-11-15T00:00:00Z')`); err != nil {
+		t.Fatal(err)
+	}
+	q := ledger.Query{SubjectHash: []byte{1, 2, 3}, Limit: ledger.MaxLimit}
+	cur, err := q.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlText, args := postgres.QuerySQL(q, cur)
+	rows, err := pool.Query(ctx, "EXPLAIN "+sqlText, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	t.Logf("plan:\n%s", plan)
+	if !strings.Contains(plan, "subject_hash_decision_time_idx") || strings.Contains(plan, "Seq Scan on ledger_entries") {
+		t.Errorf("a data subject's entries are not read through the subject index:\n%s", plan)
+	}
+}

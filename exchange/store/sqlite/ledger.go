@@ -21,6 +21,9 @@ const (
 	selectEntry = selectEntryColumns + ` FROM ledger_entries e JOIN ledger_chains c ON c.id = e.chain`
 	// selectEntryByTime reads the entries in the order of the time index.
 	selectEntryByTime = selectEntryColumns + ` FROM ledger_entries e INDEXED BY ledger_entries_time JOIN ledger_chains c ON c.id = e.chain`
+	// selectEntryBySubject reads one data subject's entries through the
+	// (subject_hash, decision_time_us) index (migration 0012).
+	selectEntryBySubject = selectEntryColumns + ` FROM ledger_entries e INDEXED BY ledger_entries_subject JOIN ledger_chains c ON c.id = e.chain`
 )
 
 // Append stores entries (see ledger.Appender) in one IMMEDIATE
@@ -279,8 +282,13 @@ func scanEntry(r scanner, e *ledger.Entry) error {
 
 // Chains lists every chain with entries or checkpoints.
 func (db *DB) Chains(ctx context.Context) ([]ledger.Chain, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT topic, partition FROM ledger_chains
+	return db.listChains(ctx, `SELECT topic, partition FROM ledger_chains
 		UNION SELECT topic, partition FROM ledger_checkpoints ORDER BY 1, 2`)
+}
+
+// listChains runs a query of (topic, partition) rows.
+func (db *DB) listChains(ctx context.Context, query string) ([]ledger.Chain, error) {
+	rows, err := db.r.QueryContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("listing chains: %w", classify(ctx, err))
 	}
@@ -411,9 +419,13 @@ func querySQL(q ledger.Query, cur *ledger.Cursor) (string, []any) {
 	// selected; queries that do not name a position read the time index,
 	// as they did when it held the whole order. A topic or delivery id
 	// selects through the (chain, offset) index instead.
+	// A data subject's entries are read through the subject index.
 	sqlText := selectEntryByTime
-	if q.Topic != "" || q.DeliveryID != "" {
+	switch {
+	case q.Topic != "" || q.DeliveryID != "":
 		sqlText = selectEntry
+	case q.SubjectHash != nil:
+		sqlText = selectEntryBySubject
 	}
 	if len(c.where) > 0 {
 		sqlText += " WHERE " + strings.Join(c.where, " AND ")

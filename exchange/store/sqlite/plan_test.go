@@ -62,7 +62,6 @@ func TestQueryPlans(t *testing.T) {
 		"agreement":      {Agreement: "agr-1", From: at},
 		"consumer":       {Consumer: "statistics"},
 		"decision":       {Decision: ledger.Quarantined, Reason: "quality:x"},
-		"subject":        {SubjectHash: []byte{1, 2, 3}, From: at, To: at.Add(time.Hour)},
 		"next page":      {After: next.Encode()},
 		"next page desc": {Sort: ledger.SortTimeDesc, After: nextDesc.Encode()},
 	} {
@@ -74,6 +73,25 @@ func TestQueryPlans(t *testing.T) {
 		}
 		if plan[len(plan)-1] != "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY" && plan[len(plan)-1] != "USE TEMP B-TREE FOR LAST 3 TERMS OF ORDER BY" {
 			t.Errorf("%s: plan sorts more than the ties of one time value:\n%s", name, text)
+		}
+	}
+}
+
+// TestSubjectQueryPlan: the data subject report's query (subject_hash,
+// with or without a time range) searches the subject index, not the
+// whole time index.
+func TestSubjectQueryPlan(t *testing.T) {
+	db := openTest(t)
+	at := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	for name, q := range map[string]ledger.Query{
+		"subject":            {SubjectHash: []byte{1, 2, 3}},
+		"subject time range": {SubjectHash: []byte{1, 2, 3}, From: at, To: at.Add(time.Hour)},
+	} {
+		plan := queryPlan(t, db, q)
+		text := strings.Join(plan, "\n")
+		t.Logf("%s:\n%s", name, text)
+		if len(plan) == 0 || !strings.HasPrefix(plan[0], "SEARCH e USING INDEX ledger_entries_subject (subject_hash=?") {
+			t.Errorf("%s: a data subject's entries are not searched through the subject index:\n%s", name, text)
 		}
 	}
 }

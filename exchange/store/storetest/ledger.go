@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -408,6 +409,19 @@ func testCheckpoints(t *testing.T, h Harness) {
 	must(t, err, "checkpoints")
 	if len(cps) != 3 || cps[0].Seq != 10 || cps[2].Seq != 30 {
 		t.Fatalf("checkpoints %+v, want seq 10, 20, 30", cps)
+	}
+	latest, ok, err := b.LatestCheckpoint(ctx, ledger.Chain{Topic: "ingress.x.y", Partition: 1})
+	must(t, err, "latest checkpoint")
+	if !ok || latest.Seq != 30 || !bytes.Equal(latest.Signature, cps[2].Signature) {
+		t.Fatalf("latest checkpoint %+v (ok %v), want seq 30", latest, ok)
+	}
+	chains, err := b.EntryChains(ctx)
+	must(t, err, "entry chains")
+	if len(chains) != 1 || chains[0] != (ledger.Chain{Topic: "ingress.x.y", Partition: 1}) {
+		t.Fatalf("entry chains %v, want ingress.x.y/1", chains)
+	}
+	if _, ok, err := b.LatestCheckpoint(ctx, ledger.Chain{Topic: "ingress.none", Partition: 0}); err != nil || ok {
+		t.Fatalf("latest checkpoint of a chain without any: ok %v, err %v", ok, err)
 	}
 	var all []ledger.Checkpoint
 	must(t, b.Checkpoints(ctx, func(cp *ledger.Checkpoint) error { all = append(all, *cp); return nil }), "all checkpoints")

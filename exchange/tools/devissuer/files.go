@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/console"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
 )
 
@@ -155,4 +156,35 @@ func writeFile(path, data string) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// ConsoleTokens lists the tokens under credDir for the console's dev
+// sign-in page: the auditor's, the operator's, then each steward's and
+// each agency system's, named by their path under credDir.
+func ConsoleTokens(credDir string) func() ([]console.DevToken, error) {
+	return func() ([]console.DevToken, error) {
+		names := []string{AuditorFile, OperatorFile}
+		for _, sub := range []string{StewardsDir, AgenciesDir} {
+			m, err := filepath.Glob(filepath.Join(credDir, sub, "*"+TokenExt))
+			if err != nil {
+				return nil, err
+			}
+			slices.Sort(m)
+			for _, f := range m {
+				names = append(names, filepath.Join(sub, filepath.Base(f)))
+			}
+		}
+		var out []console.DevToken
+		for _, n := range names {
+			b, err := os.ReadFile(filepath.Join(credDir, n))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("dev token %s: %w", n, err)
+			}
+			out = append(out, console.DevToken{Name: filepath.ToSlash(n), Token: strings.TrimSpace(string(b))})
+		}
+		return out, nil
+	}
 }
