@@ -31,7 +31,7 @@ type ConsoleConfig struct {
 func (a *App) mountConsole(ctx context.Context, api *auditapi.Handler) error {
 	subjectKey := a.keys.SubjectKey()
 	c, err := console.New(ctx, console.Config{
-		Store: a.db, Audit: api, Scope: a.authz.auditScope, Stewardship: a.steward, Agencies: a.steward.Agencies,
+		Store: a.db, Audit: api, Scope: a.authz.auditScope, Stewardship: a.steward, Catalog: a.catalog, Agencies: a.steward.Agencies,
 		Authenticator: a.cfg.HTTP.Auth, SessionKey: a.keys.ConsoleSessionKey(), SecureCookies: !a.cfg.Console.PlainHTTPCookies,
 		DevTokens: a.cfg.Console.DevTokens, OIDC: a.cfg.Console.OIDC,
 		SubjectHash:   func(id string) []byte { return policy.SubjectHash(subjectKey, id) },

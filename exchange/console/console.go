@@ -18,6 +18,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
+	"github.com/exchange-gov/exchange/exchange/server/catalogapi"
 	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 )
@@ -46,8 +47,13 @@ type Config struct {
 	// Scope is the audit API's scope of a request (the app's), which the
 	// overview applies to aggregates. Required.
 	Scope auditapi.ScopeFunc
-	// Stewardship lists agreements (overview). Required.
+	// Stewardship lists agreements (overview, agreements pages) and runs
+	// the steward actions of the agreement page. Required.
 	Stewardship *stewardship.Service
+	// Catalog is the catalog API (datasets, access requests); the catalog
+	// and access request pages ask it in-process, so its rules are the
+	// API's own. Nil: those pages answer 404.
+	Catalog *catalogapi.Handler
 	// Agencies are the agencies of the plan in force. Required.
 	Agencies func() []agreements.Agency
 	// Authenticator checks the credentials a sign-in presents: the dev
@@ -84,6 +90,7 @@ type Console struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	oidc     *oidcClient                  // nil: no OIDC sign-in
+	catalog  http.Handler                 // the catalog API's routes; nil: none
 	verifyMu sync.Mutex                   // held while a "verify now" runs
 	verified atomic.Pointer[verification] // last "verify now" in this process; nil: none yet
 }
@@ -117,6 +124,11 @@ func New(ctx context.Context, cfg Config) (*Console, error) {
 			return nil, err
 		}
 	}
+	if cfg.Catalog != nil {
+		m := http.NewServeMux()
+		cfg.Catalog.Mount(m)
+		c.catalog = m
+	}
 	c.routes()
 	return c, nil
 }
@@ -140,6 +152,7 @@ func (c *Console) routes() {
 	c.mux.Handle("POST "+Prefix+"subject", c.signedIn(c.subjectReport))
 	c.mux.Handle("GET "+Prefix+"integrity", c.signedIn(c.integrity))
 	c.mux.Handle("POST "+Prefix+"integrity/verify", c.signedIn(c.verifyNow))
+	c.agreementRoutes()
 	c.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "No such page.")
 	})

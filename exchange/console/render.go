@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -157,13 +158,32 @@ func (b *bufferWriter) WriteHeader(code int) {
 // principal and decodes its JSON answer into out; a non-200 answer is an
 // *apiError with the API's own message.
 func callAPI(r *http.Request, h http.Handler, path string, q url.Values, out any) error {
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, path+"?"+q.Encode(), nil)
+	return doAPI(r, h, http.MethodGet, path+"?"+q.Encode(), nil, out)
+}
+
+// doAPI asks h (an API handler: audit, catalog) method target as the
+// request's principal, with in (nil: no body) as its JSON body, and
+// decodes its JSON answer into out (nil: ignored); an answer other than
+// 2xx is an *apiError with the API's own message.
+func doAPI(r *http.Request, h http.Handler, method, target string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encoding %s %s: %w", method, target, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, target, body)
 	if err != nil {
-		return fmt.Errorf("building %s: %w", path, err)
+		return fmt.Errorf("building %s: %w", target, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	bw := &bufferWriter{header: http.Header{}}
 	h.ServeHTTP(bw, req)
-	if bw.status != http.StatusOK {
+	if bw.status < 200 || bw.status > 299 {
 		var body struct {
 			Error string `json:"error"`
 		}
@@ -173,8 +193,11 @@ func callAPI(r *http.Request, h http.Handler, path string, q url.Values, out any
 		}
 		return &apiError{Status: bw.status, Message: body.Error}
 	}
+	if out == nil {
+		return nil
+	}
 	if err := json.Unmarshal(bw.body.Bytes(), out); err != nil {
-		return fmt.Errorf("decoding %s: %w", path, err)
+		return fmt.Errorf("decoding %s: %w", target, err)
 	}
 	return nil
 }
