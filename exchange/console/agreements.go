@@ -103,6 +103,7 @@ type version struct {
 	Created time.Time
 	Author  string
 	InForce bool // the version the lifecycle state applies to
+	First   bool // the first readable version: nothing to compare with
 	Changes []agreements.FieldChange
 	Problem string // the version could not be read
 }
@@ -165,7 +166,10 @@ func (c *Console) versions(r *http.Request, a stewardship.View) ([]version, erro
 			// A stored version that no longer parses is shown, not fatal.
 			ver.Problem = err.Error()
 		} else {
-			ver.Changes = agreements.Diff(prev, terms)
+			ver.First = prev == nil
+			if !ver.First {
+				ver.Changes = agreements.Diff(prev, terms)
+			}
 			prev = terms
 		}
 		out = append(out, ver)
