@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/console"
@@ -50,7 +51,7 @@ func TestConsoleAgreementsInBrowser(t *testing.T) {
 
 	t.Run("auditor", func(t *testing.T) { walkAgreementsAuditor(t, b) })
 	t.Run("third agency", func(t *testing.T) { thirdAgency(ctx, t, b, s) })
-	t.Run("access request", func(t *testing.T) { accessRequest(t, b) })
+	t.Run("access request", func(t *testing.T) { accessRequest(ctx, t, b, s) })
 	t.Run("revocation", func(t *testing.T) { revokeFromPage(ctx, t, b, s) })
 
 	b.mu.Lock()
@@ -171,8 +172,9 @@ func thirdAgency(ctx context.Context, t *testing.T, b *browser, s *stack) {
 // catalog with a hostile purpose; tax's steward accepts it (a hostile
 // reason); the proposed
 // agreement's page offers tax's steward approve with the content hash,
-// confirmed on a second page; the approval is listed.
-func accessRequest(t *testing.T, b *browser) {
+// confirmed on a second page; the approval is listed. Amended terms in
+// between show as version 2 with its diff.
+func accessRequest(ctx context.Context, t *testing.T, b *browser, s *stack) {
 	b.signIn(t, "stewards/wei.zhang.token")
 	b.open(t, console.Prefix+"catalog/tax.income-assessments")
 	if b.count(t, "#request-form") != 1 {
@@ -208,6 +210,11 @@ func accessRequest(t *testing.T, b *browser) {
 	b.inert(t, "access requests as the provider")
 	b.do(t, "opening the proposed agreement",
 		chromedp.Click(chromedp.CSS(`#requests tbody tr:first-child a[href^="/console/agreements/"]`)), chromedp.WaitVisible(chromedp.CSS("#facts")))
+	amendTerms(ctx, t, s, strings.TrimPrefix(get(t, b, "location", chromedp.Location()), s.base+console.Prefix+"agreements/"))
+	b.do(t, "reloading", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#facts")))
+	if got := b.text(t, "#versions > li:first-child ul.diff"); !strings.Contains(got, "~ purpose:") || !strings.Contains(got, "Amended.") {
+		t.Errorf("version 2's diff: %q, want the purpose change", got)
+	}
 	hash := b.text(t, "#content-hash")
 	b.inert(t, "proposed agreement")
 	b.shot(t, "agreement-proposed")
@@ -388,4 +395,24 @@ func httpSignIn(t *testing.T, base, identity string) (*http.Client, string) {
 		t.Fatalf("signing in as %s: %d", identity, resp.StatusCode)
 	}
 	return c, m[1]
+}
+
+// amendTerms proposes agreement id's terms with an amended purpose as
+// tax's steward (the stewardship service, as POST /api/v1/agreements).
+func amendTerms(ctx context.Context, t *testing.T, s *stack, id string) {
+	t.Helper()
+	svc := s.app.Stewardship()
+	a, err := svc.TermsOf(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Purpose += " Amended."
+	a.Status, a.Approvals, a.History = "", nil, nil
+	y, err := agreements.MarshalAgreement(a, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Propose(ctx, stewardship.Actor{Name: "helena.marsh", Agency: "tax", Steward: true}, y); err != nil {
+		t.Fatalf("amending %s: %v", id, err)
+	}
 }
