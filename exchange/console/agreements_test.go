@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,9 +268,15 @@ func revokeFromPage(ctx context.Context, t *testing.T, b *browser, s *stack) {
 	b.shot(t, "agreement-revoked")
 	b.signOut(t)
 
-	// The runtime applied it once a decision after the action skips the
-	// agreement; everything decided after that is skipped too.
-	for i := 0; !s.skipped(ctx, t, revoked); i++ {
+	checkRevocationApplied(ctx, t, s, topic, revoked)
+}
+
+// checkRevocationApplied: the runtime applied the revocation once a
+// decision after the action skips the agreement; records published after
+// that are audited, and none reaches the delivery topic.
+func checkRevocationApplied(ctx context.Context, t *testing.T, s *stack, topic string, revoked time.Time) {
+	t.Helper()
+	for i := 0; !slices.ContainsFunc(s.decided(ctx, t, ledger.Query{Agreement: statsAgreement, From: revoked}), skips); i++ {
 		if i == 5 {
 			t.Fatalf("no record decided after the revocation was skipped by %s", statsAgreement)
 		}
@@ -280,14 +287,11 @@ func revokeFromPage(ctx context.Context, t *testing.T, b *browser, s *stack) {
 	if got := s.topicEnd(ctx, t, topic); got != end {
 		t.Errorf("%s received %d records published after the revocation applied", topic, got-end)
 	}
-	p, err := s.app.Store().Query(ctx, ledger.Query{Dataset: statsDataset, From: applied, Limit: ledger.MaxLimit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Entries) == 0 {
+	after := s.decided(ctx, t, ledger.Query{Dataset: statsDataset, From: applied})
+	if len(after) == 0 {
 		t.Fatal("no health record decided after the revocation applied")
 	}
-	for _, e := range p.Entries {
+	for _, e := range after {
 		for _, d := range e.Deliveries {
 			if d.AgreementID == statsAgreement {
 				t.Errorf("entry %s/%d@%d delivered to the revoked agreement", e.Topic, e.Partition, e.Offset)
@@ -296,21 +300,20 @@ func revokeFromPage(ctx context.Context, t *testing.T, b *browser, s *stack) {
 	}
 }
 
-// skipped reports whether a record decided since t skipped the agreement.
-func (s *stack) skipped(ctx context.Context, t *testing.T, since time.Time) bool {
+// skips reports whether e skipped the agreement the walk revokes.
+func skips(e ledger.Entry) bool {
+	return slices.ContainsFunc(e.Skips, func(sk ledger.Skip) bool { return sk.AgreementID == statsAgreement })
+}
+
+// decided is the first page (ledger.MaxLimit) of the entries of q.
+func (s *stack) decided(ctx context.Context, t *testing.T, q ledger.Query) []ledger.Entry {
 	t.Helper()
-	p, err := s.app.Store().Query(ctx, ledger.Query{Agreement: statsAgreement, From: since, Limit: ledger.MaxLimit})
+	q.Limit = ledger.MaxLimit
+	p, err := s.app.Store().Query(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range p.Entries {
-		for _, sk := range e.Skips {
-			if sk.AgreementID == statsAgreement {
-				return true
-			}
-		}
-	}
-	return false
+	return p.Entries
 }
 
 // ledgerSize counts the ledger's entries.

@@ -159,20 +159,7 @@ func (s *stack) feed(ctx context.Context, t *testing.T, minEntries int) {
 	demoCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = demo.Run(demoCtx, s.app, 200) }()
-	count := func() int {
-		n, after := 0, ""
-		for {
-			p, err := s.app.Store().Query(ctx, ledger.Query{Limit: ledger.MaxLimit, After: after})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += len(p.Entries)
-			if p.Next == "" {
-				return n
-			}
-			after = p.Next
-		}
-	}
+	count := func() int { return s.ledgerSize(ctx, t) }
 	waitFor(t, "demo entries in the ledger", 90*time.Second, func() bool { return count() >= minEntries })
 	stop()
 	<-done
