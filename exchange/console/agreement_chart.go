@@ -6,6 +6,7 @@ package console
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 
 	"github.com/exchange-gov/exchange/exchange/sla"
@@ -112,12 +113,12 @@ func layoutActivity(days []activityDay, quarantines bool) activityChart {
 		ch.Max = max(ch.Max, d.Delivered, d.Skipped, d.Quarantined)
 	}
 	ch.Any = ch.Max > 0
-	top := max(ch.Max, 1)
+	top := niceStep(float64(ch.Max)/actTicks) * actTicks
 	plotH := float64(actH - actTop - actBottom)
 	slot := float64(actW-actLeft-actRight) / float64(max(len(days), 1))
 	barW := slot*actDayInner/float64(len(activitySeries)) - actBarGap
 	for k := 0; k <= actTicks; k++ {
-		val := float64(top) * float64(k) / actTicks
+		val := top * float64(k) / actTicks
 		ch.Ticks = append(ch.Ticks, chartTick{X: actLeft - 6, Y: ch.Baseline - plotH*float64(k)/actTicks, Label: fmt.Sprintf("%.0f", val)})
 	}
 	for i := range days {
@@ -127,7 +128,7 @@ func layoutActivity(days []activityDay, quarantines bool) activityChart {
 			if n == 0 {
 				continue
 			}
-			h := plotH * float64(n) / float64(top)
+			h := plotH * float64(n) / top
 			d.Bars = append(d.Bars, chartBar{Class: activitySeries[s].Class, X: x0 + float64(s)*(barW+actBarGap), Y: ch.Baseline - h, W: barW, H: h,
 				Title: fmt.Sprintf("%s: %d %s", d.Day, n, activitySeries[s].Label)})
 		}
@@ -137,4 +138,20 @@ func layoutActivity(days []activityDay, quarantines bool) activityChart {
 	}
 	ch.Days = days
 	return ch
+}
+
+// niceStep is the smallest of 1, 2 or 5 times a power of ten that is at
+// least raw (and at least 1: counts are whole), so the axis' ticks are
+// round numbers.
+func niceStep(raw float64) float64 {
+	if raw <= 1 {
+		return 1
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			return m * mag
+		}
+	}
+	return 10 * mag
 }

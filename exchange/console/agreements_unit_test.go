@@ -97,6 +97,11 @@ func TestLayoutActivity(t *testing.T) {
 	if last := ch.Ticks[len(ch.Ticks)-1].Label; last != "40" {
 		t.Errorf("the axis ends at %s, want 40", last)
 	}
+	for raw, want := range map[float64]float64{0: 1, 0.25: 1, 3: 5, 10: 10, 12.75: 20, 51: 100, 260: 500} {
+		if got := niceStep(raw); got != want {
+			t.Errorf("niceStep(%v) = %v, want %v", raw, got, want)
+		}
+	}
 	if empty := layoutActivity([]activityDay{{Day: "2026-12-01"}}, false); empty.Any || len(empty.Days[0].Bars) != 0 {
 		t.Errorf("no records: %+v", empty)
 	}

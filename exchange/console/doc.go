@@ -25,8 +25,16 @@
 // context, so its validation, scope rules and access log are the API's
 // own; the overview reads the SLA aggregates and events and the
 // agreements' lifecycle, the integrity page each chain's newest
-// checkpoint (store LatestCheckpoint). No page scans the ledger, except
-// the auditor's explicit "verify now".
+// checkpoint (store LatestCheckpoint); the agreements pages read the
+// stewardship service and an agreement's daily SLA aggregates; the
+// catalog and access request pages ask the catalog API in-process. No
+// page scans the ledger, except the auditor's explicit "verify now".
+//
+// Actions: steward actions on an agreement (approve, suspend, resume,
+// revoke) go through a confirmation page, then stewardship.Service as the
+// signed-in principal; filing and deciding access requests go through the
+// catalog API's own handlers. The console shows buttons only to those who
+// may act, and the service or API refuses anyone else (403) anyway.
 //
 // CONSOLE.md beside this file says how to add a page.
 package console
