@@ -20,7 +20,6 @@ import (
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/sla"
-	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/postgres" // postgres:// URLs
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
@@ -64,6 +63,8 @@ func BenchmarkPagesPostgres(b *testing.B) {
 		{"lineage", http.MethodGet, Prefix + "lineage?delivery_id=" + sample.Deliveries[0].DeliveryID},
 		{"subject", http.MethodPost, Prefix + "subject"},
 		{"integrity", http.MethodGet, Prefix + "integrity"},
+		{"agreements", http.MethodGet, Prefix + "agreements"},
+		{"agreement", http.MethodGet, Prefix + "agreements/" + benchAgreement},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
@@ -117,7 +118,7 @@ func seedLedger(ctx context.Context, b *testing.B, db store.Backend, n int) {
 	}
 	day := sla.Day(time.Now())
 	if err := db.AddTimeliness(ctx, nil, []sla.Daily{{Day: day, Dataset: "health.immunisations", Records: int64(n), OnTime: int64(n / 3), Quarantined: int64(n / 3)},
-		{Day: day, Dataset: "health.immunisations", Agreement: "hlth-stat-01", Records: int64(n / 3), OnTime: int64(n / 3)}}); err != nil {
+		{Day: day, Dataset: "health.immunisations", Agreement: benchAgreement, Records: int64(n / 3), OnTime: int64(n / 3)}}); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -137,7 +138,7 @@ func benchConsole(ctx context.Context, b *testing.B, db store.Backend) (*Console
 		return db.RecordAccess(ctx, store.Access{Who: a.Who, At: a.At, Purpose: a.Purpose, Query: a.Query})
 	}))
 	key := make([]byte, 32)
-	c, err := New(ctx, Config{Store: db, Audit: api, Scope: all, Stewardship: stewardship.New(db),
+	c, err := New(ctx, Config{Store: db, Audit: api, Scope: all, Stewardship: benchStewardship(ctx, b, db),
 		Agencies:   func() []agreements.Agency { return nil },
 		SessionKey: key, SubjectHash: benchSubject,
 		CheckpointKey: storetest.TestKey(b).Public().(ed25519.PublicKey)})
