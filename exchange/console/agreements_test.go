@@ -53,7 +53,15 @@ func TestConsoleAgreementsInBrowser(t *testing.T) {
 	t.Run("auditor", func(t *testing.T) { walkAgreementsAuditor(t, b) })
 	t.Run("third agency", func(t *testing.T) { thirdAgency(ctx, t, b, s) })
 	t.Run("access request", func(t *testing.T) { accessRequest(ctx, t, b, s) })
-	t.Run("revocation", func(t *testing.T) { revokeFromPage(ctx, t, b, s) })
+	var revoked time.Time
+	t.Run("revocation", func(t *testing.T) { revoked = revokeFromPage(t, b) })
+	// Needs the runtime's lifecycle gate (issue 13, branch h-enforce).
+	t.Run("revocation on the delivery topic", func(t *testing.T) {
+		if revoked.IsZero() {
+			t.Skip("the revocation through the page failed")
+		}
+		checkRevocationApplied(ctx, t, s, revoked)
+	})
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -232,15 +240,9 @@ func accessRequest(ctx context.Context, t *testing.T, b *browser, s *stack) {
 }
 
 // revokeFromPage: health's steward revokes the statistics agreement with
-// a hostile reason through the confirmation step; the history shows it;
-// then records published after the runtime applied it are audited but
-// never reach the delivery topic.
-func revokeFromPage(ctx context.Context, t *testing.T, b *browser, s *stack) {
-	topic := names.Deliver("statistics", statsAgreement)
-	before := s.topicEnd(ctx, t, topic)
-	if before == 0 {
-		t.Fatalf("%s received nothing from the demo traffic before the revocation", topic)
-	}
+// a hostile reason through the confirmation step; the history shows it.
+// It returns when the action was confirmed.
+func revokeFromPage(t *testing.T, b *browser) time.Time {
 	b.signIn(t, "stewards/amara.okafor.token")
 	b.open(t, console.Prefix+"agreements/"+statsAgreement)
 	b.do(t, "revoking", chromedp.SetValue(chromedp.CSS("#reason-revoke"), hostile),
@@ -267,18 +269,22 @@ func revokeFromPage(ctx context.Context, t *testing.T, b *browser, s *stack) {
 	b.inert(t, "revoked agreement")
 	b.shot(t, "agreement-revoked")
 	b.signOut(t)
-
-	checkRevocationApplied(ctx, t, s, topic, revoked)
+	return revoked
 }
 
-// checkRevocationApplied: the runtime applied the revocation once a
-// decision after the action skips the agreement; records published after
-// that are audited, and none reaches the delivery topic.
-func checkRevocationApplied(ctx context.Context, t *testing.T, s *stack, topic string, revoked time.Time) {
+// checkRevocationApplied: the agreement delivered the demo traffic before
+// the revocation; the runtime applied it once a decision after the action
+// skips the agreement; records published after that are audited, and none
+// reaches the delivery topic.
+func checkRevocationApplied(ctx context.Context, t *testing.T, s *stack, revoked time.Time) {
 	t.Helper()
+	topic := names.Deliver("statistics", statsAgreement)
+	if s.topicEnd(ctx, t, topic) == 0 {
+		t.Fatalf("%s received nothing from the demo traffic before the revocation", topic)
+	}
 	for i := 0; !slices.ContainsFunc(s.decided(ctx, t, ledger.Query{Agreement: statsAgreement, From: revoked}), skips); i++ {
 		if i == 5 {
-			t.Fatalf("no record decided after the revocation was skipped by %s", statsAgreement)
+			t.Fatalf("the runtime did not apply the revocation: no record decided after it skipped %s (the lifecycle gate of issue 13 applies store states to deliveries)", statsAgreement)
 		}
 		s.feed(ctx, t, s.ledgerSize(ctx, t)+100)
 	}
