@@ -121,6 +121,8 @@ type agreementData struct {
 	Chart    activityChart
 	Actions  []action
 	Done     string // the action just taken (after the redirect)
+	// ProviderName and ConsumerName are the parties' names in agencies.yaml.
+	ProviderName, ConsumerName string
 }
 
 // agreementPage: the terms in force as a table, the version history with
@@ -135,6 +137,14 @@ func (c *Console) agreementPage(w http.ResponseWriter, r *http.Request, v *view)
 		return
 	}
 	d := agreementData{A: a, Actions: actionsFor(actorOf(v), a), Done: r.URL.Query().Get("done")}
+	for _, ag := range c.cfg.Agencies() {
+		switch ag.ID {
+		case providerAgency(a.Provider):
+			d.ProviderName = ag.Name
+		case a.Consumer:
+			d.ConsumerName = ag.Name
+		}
+	}
 	if d.Terms, err = c.cfg.Stewardship.TermsOf(ctx, id, a.Version); err == nil {
 		d.Versions, err = c.versions(r, a)
 	}

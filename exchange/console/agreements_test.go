@@ -112,6 +112,9 @@ func walkAgreementsAuditor(t *testing.T, b *browser) {
 	if n := b.count(t, "#actions, form.action"); n != 0 {
 		t.Errorf("an auditor is offered %d steward actions", n)
 	}
+	if got := b.text(t, "#consumer-name"); got != hostileName {
+		t.Errorf("consumer's name shows %q, want the hostile name verbatim", got)
+	}
 	b.inert(t, "agreement page")
 	b.shot(t, "agreement-auditor")
 
