@@ -162,6 +162,13 @@ func thirdAgency(ctx context.Context, t *testing.T, b *browser, s *stack) {
 
 	for _, who := range []string{"stewards/helena.marsh.token", "agencies/statistics.token"} {
 		c, csrf := httpSignIn(t, s.base, who)
+		resp, err := c.PostForm(s.base+console.Prefix+"requests/1/decision", url.Values{"decision": {"accept"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if readAll(t, resp); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: a decision without its CSRF token: %d, want 403", who, resp.StatusCode)
+		}
 		for _, step := range []string{"", "yes"} { // the confirmation page, and the action itself
 			form := url.Values{"csrf": {csrf}, "action": {"revoke"}, "reason": {"forged"}, "confirm": {step}}
 			resp, err := c.PostForm(s.base+console.Prefix+"agreements/"+statsAgreement+"/action", form)
