@@ -120,7 +120,7 @@ type agreementData struct {
 	Versions []version
 	Chart    activityChart
 	Actions  []action
-	Done     string // the action just taken (after the redirect)
+	Done     string // what the action just taken did (after the redirect)
 	// ProviderName and ConsumerName are the parties' names in agencies.yaml.
 	ProviderName, ConsumerName string
 }
@@ -136,7 +136,7 @@ func (c *Console) agreementPage(w http.ResponseWriter, r *http.Request, v *view)
 		c.stewardshipFail(w, r, v, err)
 		return
 	}
-	d := agreementData{A: a, Actions: actionsFor(actorOf(v), a), Done: r.URL.Query().Get("done")}
+	d := agreementData{A: a, Actions: actionsFor(actorOf(v), a), Done: doneMessages[r.URL.Query().Get("done")]}
 	for _, ag := range c.cfg.Agencies() {
 		switch ag.ID {
 		case providerAgency(a.Provider):
@@ -280,6 +280,11 @@ var consequences = map[string]string{
 	"suspend": "Deliveries stop within seconds, until a steward of either agency resumes the agreement. Both agencies are notified.",
 	"resume":  "Deliveries start again within seconds (if the agreement is within its validity window). Both agencies are notified.",
 	"revoke":  "Revocation is final: deliveries stop within seconds and the agreement can never be active again. Both agencies are notified.",
+}
+
+// doneMessages confirm an action after its redirect (?done=<action>).
+var doneMessages = map[string]string{
+	"approve": "Your approval is recorded.", "suspend": "Suspended.", "resume": "Resumed.", "revoke": "Revoked.",
 }
 
 // stewardshipFail shows a refusal of the stewardship service with its
