@@ -322,7 +322,7 @@ func skips(e ledger.Entry) bool {
 }
 
 // decided is the first page (ledger.MaxLimit) of the entries of q.
-func (s *stack) decided(ctx context.Context, t *testing.T, q ledger.Query) []ledger.Entry {
+func (s *stack) decided(ctx context.Context, t testing.TB, q ledger.Query) []ledger.Entry {
 	t.Helper()
 	q.Limit = ledger.MaxLimit
 	p, err := s.app.Store().Query(ctx, q)
@@ -333,7 +333,7 @@ func (s *stack) decided(ctx context.Context, t *testing.T, q ledger.Query) []led
 }
 
 // ledgerSize counts the ledger's entries.
-func (s *stack) ledgerSize(ctx context.Context, t *testing.T) int {
+func (s *stack) ledgerSize(ctx context.Context, t testing.TB) int {
 	t.Helper()
 	n, after := 0, ""
 	for {
@@ -351,7 +351,7 @@ func (s *stack) ledgerSize(ctx context.Context, t *testing.T) int {
 
 // topicEnd is the sum of topic's partitions' end offsets: how many records
 // it ever received (delivery topics are never compacted).
-func (s *stack) topicEnd(ctx context.Context, t *testing.T, topic string) int64 {
+func (s *stack) topicEnd(ctx context.Context, t testing.TB, topic string) int64 {
 	t.Helper()
 	kc, err := kafkaclient.New(s.kafka)
 	if err != nil {
