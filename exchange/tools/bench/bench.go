@@ -239,9 +239,12 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 		DatabaseURL:         cfg.DatabaseURL,
 		ContractsDir:        policyDir,
 		RegisterSchemaFiles: true,
-		KeyFile:             filepath.Join(tmp, "secret.key"),
-		CreateKey:           true,
-		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The bench policy's agreements are active as written, like
+		// exchange dev's examples: seeded into the lifecycle store.
+		SeedFromFiles: true,
+		KeyFile:       filepath.Join(tmp, "secret.key"),
+		CreateKey:     true,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the exchange: %w", err)
