@@ -25,6 +25,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 	_ "github.com/exchange-gov/exchange/exchange/store/sqlite" // sqlite:// URLs
+	"github.com/exchange-gov/exchange/exchange/tools/kafkatest"
 )
 
 // The end-to-end suite runs on an in-process kfake broker, or on the
@@ -185,7 +186,15 @@ func (k *testKafka) endOffsets(ctx context.Context, topic string) (map[int]int64
 
 // committed returns the group's committed offsets on topic (-1: none).
 func (k *testKafka) committed(ctx context.Context, group, topic string) (map[int]int64, error) {
-	ps, err := k.partitions(ctx, topic)
+	// The metadata request may meet a pooled connection a worker's
+	// shutdown left behind with an expired deadline (seen once on a loaded
+	// machine): a failed lookup is retried, the offsets are never guessed.
+	var ps []int
+	err := kafkatest.Eventually(10*time.Second, func(err error) bool { return err == nil || ctx.Err() != nil }, func() error {
+		var err error
+		ps, err = k.partitions(ctx, topic)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
