@@ -122,3 +122,27 @@ type NoticeQuery struct {
 
 // MaxNotices bounds NoticeQuery.Limit.
 const MaxNotices = 1000
+
+// ReasonDaily is one day's count of a dataset's records carrying one
+// reason code: Quarantined records quarantined with it (every reason of a
+// record counts), Warned records delivered with it as a warning (quality
+// rules of severity warn). The quality and quarantine pages of the
+// console chart failure rates from it against the dataset's Daily.Records.
+type ReasonDaily struct {
+	Day         string
+	Dataset     string
+	Reason      string
+	Quarantined int64
+	Warned      int64
+}
+
+// ReasonStore keeps the per-reason daily counts; both store backends
+// implement it beside Store (exchange/store/storetest checks them).
+type ReasonStore interface {
+	// AddReasons adds each row's counts to the stored ones of its (Day,
+	// Dataset, Reason), in one transaction.
+	AddReasons(ctx context.Context, rows []ReasonDaily) error
+	// Reasons returns the rows of days in [q.From, q.To] of q.Dataset
+	// (q.Agreement is ignored), by day, dataset, reason.
+	Reasons(ctx context.Context, q DailyQuery) ([]ReasonDaily, error)
+}

@@ -36,6 +36,8 @@ type Backend interface {
 	LifecycleStore
 	// Timeliness: last accepted records, SLA events and aggregates, notices.
 	sla.Store
+	// Per-reason daily counts (console quality and quarantine pages).
+	sla.ReasonStore
 	// AccessLog keeps the audit API's data-subject queries.
 	AccessLog
 	// IngestKeys keeps HTTP ingest's Idempotency-Key entries.

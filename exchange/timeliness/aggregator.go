@@ -27,6 +27,7 @@ type Owners func(dataset string) string
 // their dataset's owner; Run flushes them. Safe for concurrent use.
 type Aggregator struct {
 	store   sla.Store
+	reasons sla.ReasonStore // nil when the store keeps no per-reason counts
 	notify  *Notifier
 	owners  Owners
 	log     *slog.Logger
@@ -37,6 +38,7 @@ type Aggregator struct {
 	last      map[string]time.Time // per dataset: last accepted
 	delivered map[string]time.Time // per agreement: last delivered
 	daily     map[dailyKey]*sla.Daily
+	byReason  map[dailyKey]*sla.ReasonDaily // agreement field: the reason code
 	notices   []sla.Notice
 	limiter   *Limiter
 }
@@ -74,7 +76,8 @@ func NewAggregator(st sla.Store, n *Notifier, owners Owners, cfg AggregatorConfi
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
-	return &Aggregator{store: st, notify: n, owners: owners, log: cfg.Logger, metrics: cfg.Metrics,
+	rs, _ := st.(sla.ReasonStore)
+	return &Aggregator{store: st, reasons: rs, byReason: map[dailyKey]*sla.ReasonDaily{}, notify: n, owners: owners, log: cfg.Logger, metrics: cfg.Metrics,
 		every: cfg.FlushInterval, last: map[string]time.Time{}, delivered: map[string]time.Time{}, daily: map[dailyKey]*sla.Daily{},
 		limiter: NewLimiter(cfg.NoticesPerMinute, cfg.NoticeWindow)}
 }
@@ -112,6 +115,23 @@ func (a *Aggregator) ObserveActivity(b exchange.BatchActivity) {
 		}
 		a.quarantineNotices(ds, dt.Quarantines, b.Produced)
 	}
+	for l, n := range b.Quarantined {
+		a.reasonRow(day, l).Quarantined += int64(n)
+	}
+	for l, n := range b.Warned {
+		a.reasonRow(day, l).Warned += int64(n)
+	}
+}
+
+// reasonRow is the day's per-reason row of a dataset and reason code.
+func (a *Aggregator) reasonRow(day string, l exchange.DatasetLabel) *sla.ReasonDaily {
+	k := dailyKey{day, l.Dataset, l.Label}
+	r := a.byReason[k]
+	if r == nil {
+		r = &sla.ReasonDaily{Day: day, Dataset: l.Dataset, Reason: l.Label}
+		a.byReason[k] = r
+	}
+	return r
 }
 
 // staleAccepted counts the stale records of dt that were delivered flagged
@@ -182,8 +202,9 @@ func (a *Aggregator) Run(ctx context.Context) error {
 // summaries of the quarantine windows over by now.
 func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 	a.mu.Lock()
-	last, delivered, daily, notices := a.last, a.delivered, a.daily, a.notices
+	last, delivered, daily, notices, byReason := a.last, a.delivered, a.daily, a.notices, a.byReason
 	a.last, a.delivered, a.daily, a.notices = map[string]time.Time{}, map[string]time.Time{}, map[dailyKey]*sla.Daily{}, nil
+	a.byReason = map[dailyKey]*sla.ReasonDaily{}
 	for _, s := range a.limiter.Due(now) {
 		start, end := s.Start, s.End
 		notices = append(notices, sla.Notice{Kind: sla.KindQuarantineSummary, Dataset: s.Dataset, Reason: s.Reason, Count: s.Count,
@@ -211,7 +232,31 @@ func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 			a.restore(nil, delivered, nil)
 		}
 	}
+	a.flushReasons(ctx, byReason)
 	a.send(ctx, notices)
+}
+
+// flushReasons writes the per-reason counts (kept for the next flush when
+// the store fails).
+func (a *Aggregator) flushReasons(ctx context.Context, byReason map[dailyKey]*sla.ReasonDaily) {
+	if a.reasons == nil || len(byReason) == 0 {
+		return
+	}
+	rows := make([]sla.ReasonDaily, 0, len(byReason))
+	for _, r := range byReason {
+		rows = append(rows, *r)
+	}
+	if err := a.reasons.AddReasons(ctx, rows); err != nil {
+		a.metrics.flushFailures.Inc()
+		a.log.Warn("flushing reason aggregates failed; retrying with the next flush", "err", err)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, r := range rows {
+			row := a.reasonRow(r.Day, exchange.DatasetLabel{Dataset: r.Dataset, Label: r.Reason})
+			row.Quarantined += r.Quarantined
+			row.Warned += r.Warned
+		}
+	}
 }
 
 // restore merges an unflushed state back.

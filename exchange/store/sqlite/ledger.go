@@ -465,7 +465,10 @@ func (c *conds) recordFilters(q ledger.Query) {
 		}
 	}
 	if q.Decision != "" {
-		c.add("e.decision = ?", string(q.Decision))
+		// A literal (Normalize allowed only the three decisions): SQLite
+		// uses the partial index of quarantined entries (migration 0013)
+		// only for a literal.
+		c.add("e.decision = '" + string(q.Decision) + "'")
 	}
 	if q.Reason != "" {
 		c.add("EXISTS (SELECT 1 FROM json_each(e.reasons) r WHERE r.value = ?)", q.Reason)
