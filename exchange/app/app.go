@@ -149,6 +149,10 @@ type App struct {
 	// checkpointKey verifies ledger checkpoints (console); nil without
 	// SigningKeyFile.
 	checkpointKey ed25519.PublicKey
+
+	// consoleKafka: the console's Kafka clients (quarantine reads); nil
+	// until the console is mounted.
+	consoleKafka *kafkaclient.Clients
 }
 
 // New opens the store, the registry and the keys, and compiles the first
@@ -427,6 +431,7 @@ func (a *App) Topics() []string { return exchange.Topics(a.holder.Load()) }
 func (a *App) Close() error {
 	a.catalog.Drain() // its notices go out through the producer and the store
 	a.closeImports()
+	a.closeConsole()
 	return errors.Join(a.closeIngest(), a.notices.Close(), a.db.Close())
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/exchange-gov/exchange/exchange/console"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -30,12 +31,20 @@ type ConsoleConfig struct {
 // access log) and signs in with the HTTP API's authenticator.
 func (a *App) mountConsole(ctx context.Context, api *auditapi.Handler) error {
 	subjectKey := a.keys.SubjectKey()
+	// The console reads quarantined records (a provider steward's audited
+	// view) as the exchange: only its principal may read quarantine topics.
+	kc, err := kafkaclient.New(a.cfg.Kafka.Config)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	a.consoleKafka = kc
 	c, err := console.New(ctx, console.Config{
 		Store: a.db, Audit: api, Scope: a.authz.auditScope, Stewardship: a.steward, Catalog: a.catalog, Agencies: a.steward.Agencies,
 		Authenticator: a.cfg.HTTP.Auth, SessionKey: a.keys.ConsoleSessionKey(), SecureCookies: !a.cfg.Console.PlainHTTPCookies,
 		DevTokens: a.cfg.Console.DevTokens, OIDC: a.cfg.Console.OIDC,
 		SubjectHash:   func(id string) []byte { return policy.SubjectHash(subjectKey, id) },
 		CheckpointKey: a.checkpointKey, Logger: a.log.With("component", "console"),
+		Quarantine: console.NewKafkaQuarantine(kc), Registry: a.reg,
 	})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
@@ -43,4 +52,11 @@ func (a *App) mountConsole(ctx context.Context, api *auditapi.Handler) error {
 	a.http.Handle(console.Prefix, c)
 	a.http.PublicPrefix(console.Prefix)
 	return nil
+}
+
+// closeConsole releases the console's Kafka clients.
+func (a *App) closeConsole() {
+	if a.consoleKafka != nil {
+		a.consoleKafka.Close()
+	}
 }

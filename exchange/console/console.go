@@ -21,6 +21,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/server/catalogapi"
 	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store"
+	"github.com/exchange-gov/exchange/schemas"
 )
 
 // Prefix is where the console is served.
@@ -76,7 +77,13 @@ type Config struct {
 	// CheckpointKey verifies checkpoints (its fingerprint is shown); nil
 	// when the exchange signs none.
 	CheckpointKey ed25519.PublicKey
-	Logger        *slog.Logger
+	// Quarantine reads quarantined records for the quarantine page (the
+	// detail of an entry; values for the provider's stewards). Nil: the
+	// page lists entries without them.
+	Quarantine QuarantineReader
+	// Registry decodes quarantined values to JSON; nil: shown raw.
+	Registry *schemas.Registry
+	Logger   *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -153,6 +160,10 @@ func (c *Console) routes() {
 	c.mux.Handle("GET "+Prefix+"integrity", c.signedIn(c.integrity))
 	c.mux.Handle("POST "+Prefix+"integrity/verify", c.signedIn(c.verifyNow))
 	c.agreementRoutes()
+	c.mux.Handle("GET "+Prefix+"quality", c.signedIn(c.quality))
+	c.mux.Handle("GET "+Prefix+"quarantine", c.signedIn(c.quarantine))
+	c.mux.Handle("GET "+Prefix+"quarantine/entry", c.signedIn(c.quarantineEntry))
+	c.mux.Handle("POST "+Prefix+"quarantine/value", c.signedIn(c.quarantineValue))
 	c.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "No such page.")
 	})
