@@ -228,7 +228,7 @@ func walkQuarantineConsumer(ctx context.Context, t *testing.T, b *browser, s *st
 
 // signInHTTP signs in as a dev identity over plain HTTP and returns the
 // client and its session's CSRF token.
-func signInHTTP(t *testing.T, base, identity string) (*http.Client, string) {
+func signInHTTP(t testing.TB, base, identity string) (*http.Client, string) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}

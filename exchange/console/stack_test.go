@@ -53,7 +53,7 @@ type stack struct {
 
 // copyExamples copies deploy/examples into a fresh directory, giving the
 // statistics agency the display name hostileName.
-func copyExamples(t *testing.T) string {
+func copyExamples(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	paths, _ := filepath.Glob("../../deploy/examples/*.*")
@@ -81,7 +81,7 @@ func copyExamples(t *testing.T) string {
 // records until the ledger holds at least minEntries (none: 0), then
 // stops the demo and waits for the ledger to settle. edits change the
 // configuration first; base is the console's server address.
-func startStack(ctx context.Context, t *testing.T, minEntries int, edits ...func(c *app.Config, base string)) *stack {
+func startStack(ctx context.Context, t testing.TB, minEntries int, edits ...func(c *app.Config, base string)) *stack {
 	t.Helper()
 	b, err := devbroker.Start("127.0.0.1:0")
 	if err != nil {
@@ -128,7 +128,7 @@ func startStack(ctx context.Context, t *testing.T, minEntries int, edits ...func
 
 // devTokens writes the dev tokens of dir's agencies under credDir, as
 // exchange dev does, and returns the authenticator that accepts them.
-func devTokens(ctx context.Context, t *testing.T, base, dir, credDir string) *auth.Authenticator {
+func devTokens(ctx context.Context, t testing.TB, base, dir, credDir string) *auth.Authenticator {
 	t.Helper()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -154,7 +154,7 @@ func devTokens(ctx context.Context, t *testing.T, base, dir, credDir string) *au
 
 // feed runs the demo generator until the ledger holds minEntries, then
 // waits until two reads a while apart agree (the in-flight batches are in).
-func (s *stack) feed(ctx context.Context, t *testing.T, minEntries int) {
+func (s *stack) feed(ctx context.Context, t testing.TB, minEntries int) {
 	t.Helper()
 	demoCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -173,7 +173,7 @@ func (s *stack) feed(ctx context.Context, t *testing.T, minEntries int) {
 	})
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -245,7 +245,7 @@ func (s *stack) deliveries(ctx context.Context, t *testing.T, id string) map[str
 	}
 }
 
-func readAll(t *testing.T, resp *http.Response) string {
+func readAll(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
