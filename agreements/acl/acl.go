@@ -152,6 +152,9 @@ func exchangeRules(opt Options) []Rule {
 	p := opt.ExchangePrincipal
 	rules := []Rule{
 		allow(p, Topic, Prefixed, names.IngressPrefix, Read),
+		// The console shows a quarantined record to its provider's
+		// stewards: the exchange, its only reader, reads it back.
+		allow(p, Topic, Prefixed, names.QuarantinePrefix, Read),
 		allow(p, Group, Literal, opt.ExchangeGroup, Read),
 	}
 	for _, prefix := range exchangePrefixes {

@@ -98,6 +98,7 @@ func TestCompileWholeSet(t *testing.T) {
 		"User:xchg TOPIC PREFIXED notices. WRITE",
 		"User:xchg TOPIC PREFIXED quarantine. CREATE",
 		"User:xchg TOPIC PREFIXED quarantine. DESCRIBE",
+		"User:xchg TOPIC PREFIXED quarantine. READ",
 		"User:xchg TOPIC PREFIXED quarantine. WRITE",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
