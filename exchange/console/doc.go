@@ -27,8 +27,13 @@
 // agreements' lifecycle, the integrity page each chain's newest
 // checkpoint (store LatestCheckpoint); the agreements pages read the
 // stewardship service and an agreement's daily SLA aggregates; the
-// catalog and access request pages ask the catalog API in-process. No
-// page scans the ledger, except the auditor's explicit "verify now".
+// catalog and access request pages ask the catalog API in-process. The
+// quality page reads the per-reason and SLA aggregates; the quarantine
+// page those and the audit API's quarantined entries (a partial index);
+// an entry's detail and, for the provider agency's stewards only, its
+// value come from the quarantine topic (Config.Quarantine, the exchange's
+// own Kafka clients), each value view recorded in the access log first.
+// No page scans the ledger, except the auditor's explicit "verify now".
 //
 // Actions: steward actions on an agreement (approve, suspend, resume,
 // revoke) go through a confirmation page, then stewardship.Service as the
