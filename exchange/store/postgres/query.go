@@ -100,7 +100,7 @@ func (c *conds) recordFilters(q ledger.Query) {
 	if q.Decision != "" {
 		// A literal (Normalize allowed only the three decisions), so that
 		// a generic plan can use the partial index of quarantined entries
-		// (migration 0012).
+		// (migration 0013).
 		c.add("e.decision = '" + string(q.Decision) + "'")
 	}
 	if q.Reason != "" {
