@@ -181,12 +181,7 @@ func failures(f *periodFilter, rows []sla.Daily, reasons []sla.ReasonDaily) ([]f
 		fr.Rate = rate(fr.Quarantined+fr.Warned, fr.Records)
 		out = append(out, *fr)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Rate != out[j].Rate {
-			return out[i].Rate > out[j].Rate
-		}
-		return out[i].Dataset+" "+out[i].Rule < out[j].Dataset+" "+out[j].Rule
-	})
+	largestFirst(out, func(r failureRow) (float64, string) { return r.Rate, r.Dataset + " " + r.Rule })
 	sort.Strings(names)
 	ch := newSeriesChart("failure-rates", "Quality rule failure rates per day",
 		"One line per dataset and quality rule: the share of the dataset's records that failed the rule each day (quarantined or warned).",
@@ -258,6 +253,18 @@ func compliance(f *periodFilter, days []sla.DayReport, rows []sla.Daily) ([]slaR
 		"One line per dataset and per agreement: the share of the day's records accepted (a dataset) or delivered (an agreement) on time.",
 		"%", f.Days, names, perDay)
 	return out, ch
+}
+
+// largestFirst sorts rows by their value, largest first, then by name.
+func largestFirst[T any](rows []T, key func(T) (float64, string)) {
+	sort.Slice(rows, func(i, j int) bool {
+		vi, ni := key(rows[i])
+		vj, nj := key(rows[j])
+		if vi != vj {
+			return vi > vj
+		}
+		return ni < nj
+	})
 }
 
 // rate is n of total in % (0 when total is 0).

@@ -122,12 +122,7 @@ func quarantineReasons(f *periodFilter, reasons []sla.ReasonDaily) ([]reasonRow,
 	for _, rr := range byKey {
 		out = append(out, *rr)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Dataset+" "+out[i].Reason < out[j].Dataset+" "+out[j].Reason
-	})
+	largestFirst(out, func(r reasonRow) (float64, string) { return float64(r.Count), r.Dataset + " " + r.Reason })
 	sort.Strings(names)
 	ch := newSeriesChart("quarantine-reasons", "Quarantined records per day by reason",
 		"One line per dataset and reason code: the records quarantined with that reason each day (a record with several reasons counts under each).",
