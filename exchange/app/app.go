@@ -247,6 +247,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.addReadyChecks()
 	a.reportBroken(plan)
+	a.reportLeftOut()
 	return a, nil
 }
 
@@ -569,6 +570,7 @@ func (a *App) Reload(ctx context.Context) error {
 		a.logPlan("plan reloaded", plan)
 	}
 	a.reportBroken(plan)
+	a.reportLeftOut()
 	return nil
 }
 

@@ -18,8 +18,10 @@ import (
 // Lifecycle enforcement (issue 13): agreement states live in the store and
 // only steward actions change them. Three things here read them:
 //   - the gate (exchange.Gate), the workers' kill switch, polled per process;
-//   - the plan overlay: each agreement is compiled with the status its state
-//     gives the file's terms (a file cannot change a state);
+//   - the plan: each agreement with a state is compiled from the terms that
+//     state applies to (storedterms.go), with its status, whether a file
+//     holds them or they were proposed through the API; a file cannot
+//     change a state;
 //   - the expiry timer: an agreement past valid_until moves to expired.
 //
 // They are on when the store implements store.LifecycleReader.

@@ -57,6 +57,11 @@ type planBuilder struct {
 	// plan, or at the first build against the documents recorded by an
 	// earlier start (nil on a fresh store). Names only, never values.
 	changes []string
+	// leftOut describes the stored agreements the plan last built left
+	// out (their terms no longer validate); terms caches parsed stored
+	// terms by id and document version (storedterms.go).
+	leftOut []string
+	terms   map[termsKey]*agreements.Agreement
 }
 
 // dirSignature names every policy file with its size and modification time,
@@ -190,11 +195,13 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	}
 	// The plan (and the ACLs) follow the stored states; the files' own
 	// statuses and approvals still go to recordDocuments (seeding).
-	compiled := set
+	compiled, leftOut := set, []string(nil)
 	if states != nil {
-		compiled = overlayStates(set, states)
+		compiled, leftOut = b.withStoredTerms(ctx, set, states)
 		for _, a := range compiled.Agreements {
-			content.add("state of agreement "+a.ID, []byte(a.Status))
+			// The terms too: the plan version changes when stored terms
+			// no file holds change.
+			content.add("state of agreement "+a.ID, []byte(string(a.Status)+" "+a.ContentHash()))
 		}
 	}
 	in := policy.Input{
@@ -231,6 +238,7 @@ func (b *planBuilder) build(ctx context.Context) (*policy.Plan, error) {
 	}
 	b.content = content
 	b.set = compiled
+	b.leftOut = leftOut
 	if b.steward != nil {
 		b.steward.SetPolicy(set)
 	}
