@@ -91,14 +91,7 @@ func registerBody(schema string) string {
 // readyDetail is /readyz's "plan" detail.
 func readyDetail(t *testing.T, base string) string {
 	t.Helper()
-	_, body := call(t, "GET", base+"/readyz", "")
-	var r struct {
-		Details map[string]string `json:"details"`
-	}
-	if err := json.Unmarshal([]byte(body), &r); err != nil {
-		t.Fatalf("/readyz: %v: %s", err, body)
-	}
-	return r.Details["plan"]
+	return readyDetails(t, base)["plan"]
 }
 
 // TestRegistryWriteCannotFreezePolicy replays issue 12's attack. A version

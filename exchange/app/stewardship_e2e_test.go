@@ -379,3 +379,60 @@ func revocationHoldsEndToEnd(ctx context.Context, t *testing.T, s *stewardWorld,
 		t.Fatalf("after the old file, a restart and to: active: %+v", v)
 	}
 }
+
+// TestStoredTermsNoLongerValidLeftOut: terms proposed through the API and
+// approved (no file holds them) compile active; when the contract then
+// changes under them (the field they keep becomes sensitive), the reload
+// still succeeds, every other agreement stays compiled, and that one is
+// left out, named on /readyz's "agreements" detail.
+func TestStoredTermsNoLongerValidLeftOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole exchange")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := copyExamples(t)
+	a, _, base := startStack(ctx, t, dir)
+	const id = "civil-registry-to-statistics-2027-020"
+	terms := `{"kind": "Agreement", "id": "` + id + `", "provider": "civil-registry.births", "consumer": "statistics",
+		"purpose": "Births by sex for the vital statistics.", "legal_basis": "Statistics Act 2011, s.9(1)",
+		"valid_from": "2026-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z", "fields": {"sex": "keep", "municipality": "keep"}}`
+	if code, body := post(t, statsSteward, base, agreementsURL, terms); code != http.StatusOK {
+		t.Fatalf("proposing: %d %s", code, body)
+	}
+	s := &stewardWorld{a: a, base: base}
+	s.approveBoth(t, id, "civil-registry", "statistics")
+	waitFor(t, "the plan to compile "+id+" active", 30*time.Second, func() bool {
+		info, ok := a.Plan().Agreement(id)
+		return ok && info.Status == agreements.StatusActive
+	})
+	if d := readyDetails(t, base)["agreements"]; d != "" {
+		t.Fatalf("/readyz agreements detail %q before the contract changed", d)
+	}
+	editWord(t, filepath.Join(dir, "contract-civil-registry.births.yaml"), "sex: personal", "sex: sensitive")
+	if err := a.Reload(ctx); err != nil {
+		t.Fatalf("a contract change under stored terms refused the plan: %v", err)
+	}
+	if info, ok := a.Plan().Agreement(id); ok {
+		t.Fatalf("terms that keep a sensitive field compiled: %+v", info)
+	}
+	if _, ok := a.Plan().Agreement(healthBirths); !ok {
+		t.Fatalf("%s left out too", healthBirths)
+	}
+	if d := readyDetails(t, base)["agreements"]; !strings.Contains(d, id) || !strings.Contains(d, "sex") {
+		t.Fatalf("/readyz agreements detail %q, want %s and the field named", d, id)
+	}
+}
+
+// readyDetails are /readyz's details.
+func readyDetails(t *testing.T, base string) map[string]string {
+	t.Helper()
+	_, body := call(t, "GET", base+"/readyz", "")
+	var r struct {
+		Details map[string]string `json:"details"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("/readyz: %v: %s", err, body)
+	}
+	return r.Details
+}
