@@ -20,6 +20,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/publish"
+	"github.com/exchange-gov/exchange/exchange/stewardship"
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/schemas"
@@ -162,6 +163,20 @@ func (s *stewardWorld) approveBoth(t *testing.T, id string, provider, consumer s
 	}
 }
 
+// activate has both parties' stewards approve agreement id, waits for the
+// plan to compile it active and for the ACL sync to let the consumer read
+// its delivery topic (which the worker created).
+func (s *stewardWorld) activate(ctx context.Context, t *testing.T, id, provider, consumer string) {
+	t.Helper()
+	s.approveBoth(t, id, provider, consumer)
+	waitFor(t, "the plan to compile "+id+" active", 30*time.Second, func() bool {
+		info, ok := s.a.Plan().Agreement(id)
+		return ok && info.Status == agreements.StatusActive
+	})
+	c := s.w.clients(t, consumer)
+	waitFor(t, consumer+" reading its delivery topic of "+id, 30*time.Second, func() bool { return fetch(ctx, c, names.Deliver(consumer, id)) == nil })
+}
+
 // TestStewardshipEndToEnd runs issue 13's Done-when bullets that need
 // records flowing, in serve mode on SQLite and on PostgreSQL (skipped
 // without EXCHANGE_TEST_DATABASE_URL): accessRequestDelivers,
@@ -172,7 +187,11 @@ func TestStewardshipEndToEnd(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) { stewardshipEndToEnd(t, func(*Config) {}) })
 	t.Run("postgres", func(t *testing.T) {
-		url := storetest.CreateDatabase(t, storetest.PostgresURL(t))
+		super := os.Getenv(storetest.PostgresEnv)
+		if super == "" {
+			t.Skipf("%s is not set", storetest.PostgresEnv)
+		}
+		url := storetest.CreateDatabase(t, super)
 		stewardshipEndToEnd(t, func(c *Config) { c.DatabaseURL = url })
 	})
 }
@@ -183,6 +202,7 @@ func stewardshipEndToEnd(t *testing.T, db func(*Config)) {
 	s := newStewardWorld(ctx, t, db)
 	id := accessRequestDelivers(ctx, t, s)
 	fileEditAttackDeliversNothing(ctx, t, s, id)
+	expiryStopsDelivering(ctx, t, s, id)
 	revocationHoldsEndToEnd(ctx, t, s, id)
 	if rep, err := ledger.Verify(ctx, s.a.Store(), ledger.VerifyOptions{}); err != nil || !rep.OK() {
 		t.Fatalf("ledger verify: %v %+v", err, rep)
@@ -215,13 +235,7 @@ func accessRequestDelivers(ctx context.Context, t *testing.T, s *stewardWorld) s
 		info, ok := s.a.Plan().Agreement(id)
 		return ok && info.Status == agreements.StatusProposed
 	})
-	s.approveBoth(t, id, "civil-registry", "tax")
-	waitFor(t, "the plan to compile "+id+" active", 30*time.Second, func() bool {
-		info, ok := s.a.Plan().Agreement(id)
-		return ok && info.Status == agreements.StatusActive
-	})
-	tax := s.w.clients(t, "tax")
-	waitFor(t, "tax reading deliver.tax."+id, 30*time.Second, func() bool { return fetch(ctx, tax, names.Deliver("tax", id)) == nil })
+	s.activate(ctx, t, id, "civil-registry", "tax")
 
 	sent := s.births(ctx, t, "ar", 5)
 	var got []map[string]any
@@ -323,6 +337,7 @@ func stewardOf(t *testing.T, agency string) devissuer.Claims {
 // the steward who made it.
 func revocationHoldsEndToEnd(ctx context.Context, t *testing.T, s *stewardWorld, witness string) {
 	t.Helper()
+	termsChangeClearsApproval(ctx, t, s)
 	s.approveBoth(t, healthBirths, "civil-registry", "health")
 	waitFor(t, "the plan to compile "+healthBirths+" active", 30*time.Second, func() bool {
 		info, ok := s.a.Plan().Agreement(healthBirths)
@@ -435,4 +450,68 @@ func readyDetails(t *testing.T, base string) map[string]string {
 		t.Fatalf("/readyz: %v: %s", err, body)
 	}
 	return r.Details
+}
+
+// termsChangeClearsApproval: the civil registry's steward approves the
+// civil registry → health agreement; its file's terms then change, which
+// moves it back to proposed with no approvals, and the approval of the
+// old content hash no longer counts (409 for the other party).
+func termsChangeClearsApproval(ctx context.Context, t *testing.T, s *stewardWorld) {
+	t.Helper()
+	v := agreementAs(t, auditorClaims, s.base, healthBirths)
+	approve := func(who devissuer.Claims, hash string) (int, string) {
+		return post(t, who, s.base, agreementsURL+"/"+healthBirths+"/approve", `{"content_hash":"`+hash+`"}`)
+	}
+	if code, body := approve(civilSteward, v.ContentHash); code != http.StatusOK {
+		t.Fatalf("the civil registry approving: %d %s", code, body)
+	}
+	editWord(t, filepath.Join(s.dir, healthBFile), "for every", "for each")
+	if err := s.a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := agreementAs(t, auditorClaims, s.base, healthBirths)
+	if got.Status != string(agreements.StatusProposed) || len(got.Approvals) != 0 || got.ContentHash == v.ContentHash {
+		t.Fatalf("after a terms change: %+v, want proposed with no approvals under a new content hash", got)
+	}
+	if code, body := approve(healthSteward, v.ContentHash); code != http.StatusConflict {
+		t.Fatalf("health approving the old content hash: %d %s, want 409", code, body)
+	}
+}
+
+// expiryStopsDelivering: terms proposed through the API by the statistics
+// steward, valid until a few seconds ahead, approved by both parties,
+// deliver; at valid_until the agreement expires by itself (recorded as the
+// exchange, with no record published), and births published after that
+// reach witness but not statistics.
+func expiryStopsDelivering(ctx context.Context, t *testing.T, s *stewardWorld, witness string) {
+	t.Helper()
+	const id = "civil-registry-to-statistics-2026-030"
+	until := time.Now().Add(10 * time.Second).UTC().Truncate(time.Second)
+	terms := `{"kind": "Agreement", "id": "` + id + `", "provider": "civil-registry.births", "consumer": "statistics",
+		"purpose": "Births by municipality for the vital statistics.", "legal_basis": "Statistics Act 2011, s.9(1)",
+		"valid_from": "2026-01-01T00:00:00Z", "valid_until": "` + until.Format(time.RFC3339) + `", "fields": {"municipality": "keep", "plurality": "keep"}}`
+	if code, body := post(t, statsSteward, s.base, agreementsURL, terms); code != http.StatusOK {
+		t.Fatalf("proposing: %d %s", code, body)
+	}
+	s.activate(ctx, t, id, "civil-registry", "statistics")
+	sent := s.births(ctx, t, "exp1", 3)
+	waitFor(t, "births delivered to statistics", 30*time.Second, func() bool { return len(s.delivered(ctx, t, "statistics", id)) >= len(sent) })
+	if time.Now().After(until) {
+		t.Fatalf("the setup outlasted valid_until %v; give it more time", until)
+	}
+	var v stewardship.View
+	waitFor(t, "the expiry to be recorded", time.Until(until)+30*time.Second, func() bool {
+		v = agreementAs(t, auditorClaims, s.base, id)
+		return v.Status == string(agreements.StatusExpired)
+	})
+	if last := v.History[len(v.History)-1]; last.By != ExpiryActor || last.At.Before(until) {
+		t.Fatalf("expiry recorded as %+v, want by %s at or after %v", last, ExpiryActor, until)
+	}
+	delivered := s.size(ctx, t, "statistics", id)
+	before := len(s.delivered(ctx, t, "tax", witness))
+	sent = s.births(ctx, t, "exp2", 3)
+	waitFor(t, "births after the expiry processed", time.Minute, func() bool { return len(s.delivered(ctx, t, "tax", witness)) >= before+len(sent) })
+	if n := s.size(ctx, t, "statistics", id); n != delivered {
+		t.Fatalf("the expired agreement received %d records", n-delivered)
+	}
 }
