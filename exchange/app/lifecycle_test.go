@@ -248,10 +248,25 @@ func TestLineageShowsTermsDeliveredUnder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole exchange")
 	}
+	lineageShowsTermsDeliveredUnder(t)
+}
+
+// TestLineageShowsTermsDeliveredUnderPostgres is the same on PostgreSQL
+// (skipped without EXCHANGE_TEST_DATABASE_URL).
+func TestLineageShowsTermsDeliveredUnderPostgres(t *testing.T) {
+	super := os.Getenv(storetest.PostgresEnv)
+	if super == "" || testing.Short() {
+		t.Skipf("%s is not set", storetest.PostgresEnv)
+	}
+	url := storetest.CreateDatabase(t, super)
+	lineageShowsTermsDeliveredUnder(t, func(c *Config) { c.DatabaseURL = url })
+}
+
+func lineageShowsTermsDeliveredUnder(t *testing.T, edits ...func(*Config)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := copyExamples(t)
-	a, broker, base := seeded(ctx, t, dir)
+	a, broker, base := seeded(ctx, t, dir, edits...)
 	pub := newImmunisations(ctx, t, a, broker)
 	pub.publish(5)
 	waitFor(t, "5 audited decisions", time.Minute, func() bool { return len(entries(ctx, t, a)) == 5 })
