@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/schemas"
@@ -145,6 +146,9 @@ func TestDevStewardshipEndToEnd(t *testing.T) {
 	devFileEditAttack(ctx, t, d, id)
 	devApprovalRulesAndExpiry(ctx, t, d, id)
 	devRevocationHolds(ctx, t, d, id)
+	if rep, err := ledger.Verify(ctx, s.app.Store(), ledger.VerifyOptions{}); err != nil || !rep.OK() {
+		t.Fatalf("ledger verify: %v %+v", err, rep)
+	}
 }
 
 // devAccessRequestDelivers: helena.marsh (tax) requests births fields,
@@ -286,8 +290,16 @@ func devRevocationHolds(ctx context.Context, t *testing.T, d devSteward, witness
 		t.Fatalf("resuming a revoked agreement: %v %s, want 409", err, out)
 	}
 	nothing("rv3")
-	if st, _ := d.status(t, "marco.bianchi", id); st != string(agreements.StatusRevoked) {
-		t.Fatalf("after the old file and resume: %s, want revoked", st)
+	code, body := d.call(t, "marco.bianchi", "GET", "/api/v1/agreements/"+id, "")
+	var v struct {
+		Status  string `json:"status"`
+		History []struct{ To, By, Reason string }
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || len(v.History) == 0 {
+		t.Fatalf("GET %s: %d %s", id, code, body)
+	}
+	if last := v.History[len(v.History)-1]; v.Status != string(agreements.StatusRevoked) || last.To != "revoked" || last.By != "marco.bianchi@civil-registry" || last.Reason != "register audit" {
+		t.Fatalf("after the old file and resume: %s, last transition %+v; want revoked by marco.bianchi@civil-registry", v.Status, last)
 	}
 }
 
