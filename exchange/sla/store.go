@@ -146,3 +146,28 @@ type ReasonStore interface {
 	// (q.Agreement is ignored), by day, dataset, reason.
 	Reasons(ctx context.Context, q DailyQuery) ([]ReasonDaily, error)
 }
+
+// SkipDaily is one day's count of the records of a dataset that one
+// agreement did not receive for one reason (the policy Skip* codes: stale,
+// filter, revoked, suspended, expired, not_active, not_approved,
+// not_recorded...), as the ledger entries' Skips record them. The console's
+// "skipped (all reasons)" totals and charts are read from it.
+type SkipDaily struct {
+	Day       string
+	Dataset   string
+	Agreement string
+	Reason    string
+	Skipped   int64
+}
+
+// SkipStore keeps the per-reason daily skip counts; both store backends
+// implement it beside Store (exchange/store/storetest checks them).
+type SkipStore interface {
+	// AddSkips adds each row's count to the stored one of its (Day,
+	// Dataset, Agreement, Reason), in one transaction.
+	AddSkips(ctx context.Context, rows []SkipDaily) error
+	// Skips returns the rows of days in [q.From, q.To] of q.Dataset and
+	// q.Agreement (empty: all; AgreementNone selects nothing: every skip
+	// has an agreement), by day, dataset, agreement, reason.
+	Skips(ctx context.Context, q DailyQuery) ([]SkipDaily, error)
+}

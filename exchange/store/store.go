@@ -38,6 +38,8 @@ type Backend interface {
 	sla.Store
 	// Per-reason daily counts (console quality and quarantine pages).
 	sla.ReasonStore
+	// Per-reason daily skip counts (console overview and agreement chart).
+	sla.SkipStore
 	// AccessLog keeps the audit API's data-subject queries.
 	AccessLog
 	// IngestKeys keeps HTTP ingest's Idempotency-Key entries.

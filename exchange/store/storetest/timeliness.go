@@ -16,6 +16,7 @@ func RunTimeliness(t *testing.T, h Harness) {
 	t.Run("SilenceEvents", func(t *testing.T) { testSilenceEvents(t, h) })
 	t.Run("Daily", func(t *testing.T) { testDaily(t, h) })
 	t.Run("Reasons", func(t *testing.T) { testReasons(t, h) })
+	t.Run("Skips", func(t *testing.T) { testSkips(t, h) })
 	t.Run("Notices", func(t *testing.T) { testNotices(t, h) })
 }
 
