@@ -28,6 +28,7 @@ type Owners func(dataset string) string
 type Aggregator struct {
 	store   sla.Store
 	reasons sla.ReasonStore // nil when the store keeps no per-reason counts
+	skipper sla.SkipStore   // nil when the store keeps no skip counts
 	notify  *Notifier
 	owners  Owners
 	log     *slog.Logger
@@ -39,11 +40,14 @@ type Aggregator struct {
 	delivered map[string]time.Time // per agreement: last delivered
 	daily     map[dailyKey]*sla.Daily
 	byReason  map[dailyKey]*sla.ReasonDaily // agreement field: the reason code
+	skips     map[skipKey]int64
 	notices   []sla.Notice
 	limiter   *Limiter
 }
 
 type dailyKey struct{ day, dataset, agreement string }
+
+type skipKey struct{ day, dataset, agreement, reason string }
 
 // AggregatorConfig configures NewAggregator; zero values take the defaults.
 type AggregatorConfig struct {
@@ -77,7 +81,8 @@ func NewAggregator(st sla.Store, n *Notifier, owners Owners, cfg AggregatorConfi
 		cfg.Metrics = NewMetrics(nil)
 	}
 	rs, _ := st.(sla.ReasonStore)
-	return &Aggregator{store: st, reasons: rs, byReason: map[dailyKey]*sla.ReasonDaily{}, notify: n, owners: owners, log: cfg.Logger, metrics: cfg.Metrics,
+	ss, _ := st.(sla.SkipStore)
+	return &Aggregator{store: st, reasons: rs, skipper: ss, byReason: map[dailyKey]*sla.ReasonDaily{}, skips: map[skipKey]int64{}, notify: n, owners: owners, log: cfg.Logger, metrics: cfg.Metrics,
 		every: cfg.FlushInterval, last: map[string]time.Time{}, delivered: map[string]time.Time{}, daily: map[dailyKey]*sla.Daily{},
 		limiter: NewLimiter(cfg.NoticesPerMinute, cfg.NoticeWindow)}
 }
@@ -120,6 +125,11 @@ func (a *Aggregator) ObserveActivity(b exchange.BatchActivity) {
 	}
 	for l, n := range b.Warned {
 		a.reasonRow(day, l).Warned += int64(n)
+	}
+	// Every skip, whatever its reason (stale, filter, revoked...): the
+	// same counts as exchange_records_skipped_total.
+	for l, n := range b.Skipped {
+		a.skips[skipKey{day, l.Dataset, l.Agreement, l.Reason}] += int64(n)
 	}
 }
 
@@ -202,9 +212,9 @@ func (a *Aggregator) Run(ctx context.Context) error {
 // summaries of the quarantine windows over by now.
 func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 	a.mu.Lock()
-	last, delivered, daily, notices, byReason := a.last, a.delivered, a.daily, a.notices, a.byReason
+	last, delivered, daily, notices, byReason, skips := a.last, a.delivered, a.daily, a.notices, a.byReason, a.skips
 	a.last, a.delivered, a.daily, a.notices = map[string]time.Time{}, map[string]time.Time{}, map[dailyKey]*sla.Daily{}, nil
-	a.byReason = map[dailyKey]*sla.ReasonDaily{}
+	a.byReason, a.skips = map[dailyKey]*sla.ReasonDaily{}, map[skipKey]int64{}
 	for _, s := range a.limiter.Due(now) {
 		start, end := s.Start, s.End
 		notices = append(notices, sla.Notice{Kind: sla.KindQuarantineSummary, Dataset: s.Dataset, Reason: s.Reason, Count: s.Count,
@@ -233,7 +243,29 @@ func (a *Aggregator) Flush(ctx context.Context, now time.Time) {
 		}
 	}
 	a.flushReasons(ctx, byReason)
+	a.flushSkips(ctx, skips)
 	a.send(ctx, notices)
+}
+
+// flushSkips writes the skip counts (kept for the next flush when the
+// store fails).
+func (a *Aggregator) flushSkips(ctx context.Context, skips map[skipKey]int64) {
+	if a.skipper == nil || len(skips) == 0 {
+		return
+	}
+	rows := make([]sla.SkipDaily, 0, len(skips))
+	for k, n := range skips {
+		rows = append(rows, sla.SkipDaily{Day: k.day, Dataset: k.dataset, Agreement: k.agreement, Reason: k.reason, Skipped: n})
+	}
+	if err := a.skipper.AddSkips(ctx, rows); err != nil {
+		a.metrics.flushFailures.Inc()
+		a.log.Warn("flushing skip aggregates failed; retrying with the next flush", "err", err)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for k, n := range skips {
+			a.skips[k] += n
+		}
+	}
 }
 
 // flushReasons writes the per-reason counts (kept for the next flush when
