@@ -1,6 +1,7 @@
-// The agreement page's activity chart: records delivered, skipped as
-// stale and quarantined per day, from the SLA aggregates (sla.Daily, kept
-// while the ledger is written), never from the ledger.
+// The agreement page's activity chart: records delivered, skipped (every
+// reason) and quarantined per day, from the SLA and skip aggregates
+// (sla.Daily, sla.SkipDaily, kept while the ledger is written), never from
+// the ledger.
 
 package console
 
@@ -27,7 +28,7 @@ const (
 
 // series of the chart, in bar order: CSS class and legend.
 var activitySeries = []struct{ Class, Label string }{
-	{"bar-delivered", "delivered"}, {"bar-skipped", "skipped as stale"}, {"bar-quarantined", "quarantined (the dataset's)"},
+	{"bar-delivered", "delivered"}, {"bar-skipped", "skipped (all reasons)"}, {"bar-quarantined", "quarantined (the dataset's)"},
 }
 
 type activityChart struct {
@@ -63,9 +64,9 @@ type chartTick struct {
 	Label string
 }
 
-// agreementActivity reads a's daily aggregates over activityDays (two
-// indexed reads: the agreement's rows, its dataset's own rows) and lays
-// the chart out.
+// agreementActivity reads a's daily aggregates over activityDays (three
+// indexed reads: the agreement's rows, its skips, its dataset's own rows)
+// and lays the chart out.
 func (c *Console) agreementActivity(r *http.Request, a stewardship.View) (activityChart, error) {
 	scope, err := c.cfg.Scope(r)
 	if err != nil {
@@ -86,7 +87,15 @@ func (c *Console) agreementActivity(r *http.Request, a stewardship.View) (activi
 	for _, row := range rows {
 		if i, ok := index[row.Day]; ok {
 			days[i].Delivered += row.OnTime
-			days[i].Skipped += row.Stale
+		}
+	}
+	skips, err := c.cfg.Store.Skips(r.Context(), sla.DailyQuery{Dataset: a.Provider, Agreement: a.ID, From: from, To: to})
+	if err != nil {
+		return activityChart{}, err
+	}
+	for _, row := range skips {
+		if i, ok := index[row.Day]; ok {
+			days[i].Skipped += row.Skipped
 		}
 	}
 	quarantines := allows(scope, a.Provider, "")

@@ -54,7 +54,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) {
 		rows, err = c.cfg.Store.Daily(ctx, sla.DailyQuery{From: sla.Day(now.AddDate(0, 0, 1-days)), To: sla.Day(now)})
 		if err == nil {
 			d.Flows = buildFlows(c.cfg.Agencies(), list, volumes(rows, scope))
-			d.Delivered, d.Quarantined, d.Skipped = totals(rows, scope, d.Today)
+			d.Delivered, d.Quarantined = totals(rows, scope, d.Today)
+			d.Skipped, err = c.skipped(r, scope, d.Today)
 		}
 	}
 	if err == nil {
@@ -85,9 +86,9 @@ func volumes(rows []sla.Daily, scope auditapi.Scope) map[string]int64 {
 	return out
 }
 
-// totals are today's delivered (agreement rows' OnTime), quarantined (the
-// datasets' rows) and skipped-as-stale (agreement rows' Stale) records.
-func totals(rows []sla.Daily, scope auditapi.Scope, today string) (delivered, quarantined, skipped int64) {
+// totals are today's delivered (agreement rows' OnTime) and quarantined
+// (the datasets' rows) records.
+func totals(rows []sla.Daily, scope auditapi.Scope, today string) (delivered, quarantined int64) {
 	for _, row := range rows {
 		if row.Day != today || !allows(scope, row.Dataset, row.Agreement) {
 			continue
@@ -96,10 +97,26 @@ func totals(rows []sla.Daily, scope auditapi.Scope, today string) (delivered, qu
 			quarantined += row.Quarantined
 		} else {
 			delivered += row.OnTime
-			skipped += row.Stale
 		}
 	}
-	return delivered, quarantined, skipped
+	return delivered, quarantined
+}
+
+// skipped is the day's skips of every reason (stale, filter, revoked,
+// suspended...) the scope covers, from the daily skip aggregates (one
+// primary-key range read).
+func (c *Console) skipped(r *http.Request, scope auditapi.Scope, day string) (int64, error) {
+	rows, err := c.cfg.Store.Skips(r.Context(), sla.DailyQuery{From: day, To: day})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, row := range rows {
+		if allows(scope, row.Dataset, row.Agreement) {
+			n += row.Skipped
+		}
+	}
+	return n, nil
 }
 
 // allows is the audit API's scope rule for an aggregate row.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/exchange-gov/exchange/exchange/server/auditapi"
 	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -78,6 +79,14 @@ type qualityData struct {
 	FailureRate seriesChart
 	SLA         []slaRow
 	OnTime      seriesChart
+	Skips       []skipRow
+}
+
+// skipRow is the period's records of a dataset that an agreement did not
+// receive for one reason.
+type skipRow struct {
+	Dataset, Agreement, Reason string
+	Skipped                    int64
 }
 
 // quality: failure rates by quality rule and dataset over time (the
@@ -97,12 +106,16 @@ func (c *Console) quality(w http.ResponseWriter, r *http.Request, v *view) {
 	var days []sla.DayReport
 	var rows []sla.Daily
 	var reasons []sla.ReasonDaily
+	var skips []sla.SkipDaily
 	days, err = sla.Report(ctx, c.cfg.Store, q, nil, c.now())
 	if err == nil {
 		rows, err = c.cfg.Store.Daily(ctx, q)
 	}
 	if err == nil {
 		reasons, err = c.cfg.Store.Reasons(ctx, q)
+	}
+	if err == nil {
+		skips, err = c.cfg.Store.Skips(ctx, q)
 	}
 	if err != nil {
 		code, msg := c.errorOf(r, err)
@@ -117,8 +130,29 @@ func (c *Console) quality(w http.ResponseWriter, r *http.Request, v *view) {
 	d.Datasets = datasetsOf(rows)
 	d.Failures, d.FailureRate = failures(&d.periodFilter, rows, reasons)
 	d.SLA, d.OnTime = compliance(&d.periodFilter, days, rows)
+	d.Skips = skipTotals(skips, scope)
 	v.Title, v.Nav, v.Data = "Quality and timeliness", "quality", d
 	c.render(w, r, "quality", v)
+}
+
+// skipTotals sums the period's skips per dataset, agreement and reason
+// the scope covers, largest first.
+func skipTotals(rows []sla.SkipDaily, scope auditapi.Scope) []skipRow {
+	byKey := map[skipRow]int64{}
+	for _, x := range rows {
+		if allows(scope, x.Dataset, x.Agreement) {
+			byKey[skipRow{Dataset: x.Dataset, Agreement: x.Agreement, Reason: x.Reason}] += x.Skipped
+		}
+	}
+	out := make([]skipRow, 0, len(byKey))
+	for k, n := range byKey {
+		k.Skipped = n
+		out = append(out, k)
+	}
+	largestFirst(out, func(r skipRow) (float64, string) {
+		return float64(r.Skipped), r.Dataset + "\x00" + r.Agreement + "\x00" + r.Reason
+	})
+	return out
 }
 
 // datasetsOf are the datasets of rows, sorted.
