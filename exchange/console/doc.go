@@ -23,12 +23,12 @@
 // Reads: the audit search, lineage and data subject report ask the audit
 // API in-process (callAPI) with the signed-in principal in the request's
 // context, so its validation, scope rules and access log are the API's
-// own; the overview reads the SLA aggregates and events and the
+// own; the overview reads the SLA and skip aggregates and events and the
 // agreements' lifecycle, the integrity page each chain's newest
 // checkpoint (store LatestCheckpoint); the agreements pages read the
 // stewardship service and an agreement's daily SLA aggregates; the
 // catalog and access request pages ask the catalog API in-process. The
-// quality page reads the per-reason and SLA aggregates; the quarantine
+// quality page reads the per-reason, skip and SLA aggregates; the quarantine
 // page those and the audit API's quarantined entries (a partial index);
 // an entry's detail and, for the provider agency's stewards only, its
 // value come from the quarantine topic (Config.Quarantine, the exchange's

@@ -13,7 +13,9 @@
 //     dataset's last accepted decision time, each agreement's last delivery
 //     decision time, and the day's counts and lag histograms, and flushes
 //     them every FlushInterval (1 s) in one store transaction
-//     (AddTimeliness; the last deliveries in a second one, AddDelivered):
+//     (AddTimeliness; the last deliveries in a second one, AddDelivered;
+//     the per-reason quarantine and warning counts, AddReasons; every skip
+//     by dataset, agreement and reason, AddSkips):
 //     the record path pays one map update per batch, never a store round
 //     trip. It turns quarantined records into
 //     notices to the dataset's owner through a Limiter (at most

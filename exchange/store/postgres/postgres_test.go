@@ -12,6 +12,7 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/sla"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/exchange/store/postgres"
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
@@ -165,6 +166,13 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 	if _, err := rt.DecideAccessRequest(ctx, store.AccessDecision{ID: ar.ID, By: "amara.okafor"}); err != nil {
 		t.Fatalf("runtime role decides an access request: %v", err)
 	}
+	// It adds and reads the daily skip counts (grants of 0014).
+	if err := rt.AddSkips(ctx, []sla.SkipDaily{{Day: "2026-12-03", Dataset: "health.immunisations", Agreement: "a1", Reason: "revoked", Skipped: 2}}); err != nil {
+		t.Fatalf("runtime role adds skip counts: %v", err)
+	}
+	if got, err := rt.Skips(ctx, sla.DailyQuery{}); err != nil || len(got) != 1 || got[0].Skipped != 2 {
+		t.Fatalf("runtime role reads skip counts: %+v, %v", got, err)
+	}
 	rpool := rt.(*postgres.DB).Pool()
 	for _, sql := range []string{
 		`UPDATE agreement_transitions SET to_status = 'active'`,
@@ -183,6 +191,7 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 		`UPDATE documents SET yaml = ''`,
 		`DELETE FROM agreement_transitions`,
 		`DELETE FROM access_requests`,
+		`DELETE FROM sla_daily_skips`,
 		`ALTER TABLE ledger_entries DETACH PARTITION ledger_entries_2026_11`,
 		`DROP TABLE ledger_entries_2026_11`,
 		`SELECT exchange_detach_ledger_partition('ledger_entries_2026_11')`,
