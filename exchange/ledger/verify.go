@@ -68,6 +68,15 @@ type Report struct {
 	// were archived out of the database and are not checked here.
 	Archived []Anchor `json:"archived,omitempty"`
 	Breaks   []Break  `json:"breaks,omitempty"`
+	// PerChain counts the entries checked of each chain, in chain order
+	// (what a recorded verification keeps per chain).
+	PerChain []ChainCount `json:"-"`
+}
+
+// ChainCount is how many entries of a chain a verification checked.
+type ChainCount struct {
+	Chain
+	Entries int64
 }
 
 // OK reports whether no break was found.
@@ -129,11 +138,13 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (*Report, error
 		}
 		v.addCheckpoints(cps, "checkpoint", opts.PublicKey)
 		v.addCheckpoints(ext[c], "exported checkpoint", opts.PublicKey)
+		before := rep.Entries
 		if err := src.ChainEntries(ctx, c, v.entry); err != nil {
 			return nil, fmt.Errorf("reading entries of %s: %w", c, err)
 		}
 		v.finish()
 		rep.Chains++
+		rep.PerChain = append(rep.PerChain, ChainCount{Chain: c, Entries: rep.Entries - before})
 	}
 	return rep, nil
 }

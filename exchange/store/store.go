@@ -40,6 +40,8 @@ type Backend interface {
 	sla.ReasonStore
 	// Per-reason daily skip counts (console overview and agreement chart).
 	sla.SkipStore
+	// Verifications keeps each recorded verification of the chains.
+	Verifications
 	// AccessLog keeps the audit API's data-subject queries.
 	AccessLog
 	// IngestKeys keeps HTTP ingest's Idempotency-Key entries.

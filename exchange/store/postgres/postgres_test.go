@@ -173,6 +173,14 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 	if got, err := rt.Skips(ctx, sla.DailyQuery{}); err != nil || len(got) != 1 || got[0].Skipped != 2 {
 		t.Fatalf("runtime role reads skip counts: %+v, %v", got, err)
 	}
+	// It records verifications and reads them (grants of 0014).
+	if err := rt.RecordVerification(ctx, store.Verification{By: "auditor", At: time.Now(), Chains: []store.ChainVerification{
+		{Chain: ledger.Chain{Topic: "ingress.health.immunisations", Partition: 0}, Entries: 10, OK: true}}}); err != nil {
+		t.Fatalf("runtime role records a verification: %v", err)
+	}
+	if got, err := rt.LatestVerifications(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("runtime role reads verifications: %+v, %v", got, err)
+	}
 	rpool := rt.(*postgres.DB).Pool()
 	for _, sql := range []string{
 		`UPDATE agreement_transitions SET to_status = 'active'`,
@@ -192,6 +200,8 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 		`DELETE FROM agreement_transitions`,
 		`DELETE FROM access_requests`,
 		`DELETE FROM sla_daily_skips`,
+		`UPDATE ledger_verifications SET ok = true`,
+		`DELETE FROM ledger_verifications`,
 		`ALTER TABLE ledger_entries DETACH PARTITION ledger_entries_2026_11`,
 		`DROP TABLE ledger_entries_2026_11`,
 		`SELECT exchange_detach_ledger_partition('ledger_entries_2026_11')`,

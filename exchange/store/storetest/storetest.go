@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Ledger", func(t *testing.T) { RunLedger(t, h) })
 	t.Run("Agreements", func(t *testing.T) { RunAgreements(t, h) })
 	t.Run("Timeliness", func(t *testing.T) { RunTimeliness(t, h) })
+	t.Run("Verifications", func(t *testing.T) { testVerifications(t, h) })
 	t.Run("AccessLog", func(t *testing.T) { RunAccessLog(t, h) })
 	t.Run("IngestKeys", func(t *testing.T) { RunIngestKeys(t, h) })
 	t.Run("AccessRequests", func(t *testing.T) { RunAccessRequests(t, h) })
