@@ -7,6 +7,7 @@ import (
 
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server/auth"
+	"github.com/exchange-gov/exchange/exchange/store"
 )
 
 // verification is the outcome of one "verify now".
@@ -15,20 +16,8 @@ type verification struct {
 	By     string
 	Report *ledger.Report
 	Err    string // the check could not run
-}
-
-// chainBreaks are the breaks of one chain in a verification.
-func (v *verification) chainBreaks(c ledger.Chain) []ledger.Break {
-	if v == nil || v.Report == nil {
-		return nil
-	}
-	var out []ledger.Break
-	for _, b := range v.Report.Breaks {
-		if b.Chain == c {
-			out = append(out, b)
-		}
-	}
-	return out
+	// RecordErr: the check ran but its record could not be stored.
+	RecordErr string
 }
 
 type chainState struct {
@@ -36,7 +25,9 @@ type chainState struct {
 	Checkpoint *ledger.Checkpoint // newest; nil: none
 	SigOK      bool               // its signature verifies (against the pinned key when set)
 	SigProblem string
-	Breaks     []ledger.Break // of the last verification
+	// Verified is the chain's newest recorded verification (any process,
+	// the console's or `exchange audit verify`); nil: never verified.
+	Verified *store.ChainVerification
 }
 
 type integritySummary struct {
@@ -53,17 +44,25 @@ type integrityData struct {
 	States  []chainState
 }
 
-// chainStates reads the chains table and every chain's newest checkpoint
-// (one indexed read per chain), and checks its signature.
+// chainStates reads the chains table, every chain's newest checkpoint
+// (one indexed read per chain) and newest recorded verification, and
+// checks the checkpoint's signature.
 func (c *Console) chainStates(ctx context.Context) ([]chainState, error) {
 	chains, err := c.cfg.Store.EntryChains(ctx)
 	if err != nil {
 		return nil, err
 	}
-	last := c.lastVerification()
+	recorded, err := c.cfg.Store.LatestVerifications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byChain := make(map[ledger.Chain]*store.ChainVerification, len(recorded))
+	for i := range recorded {
+		byChain[recorded[i].Chain] = &recorded[i]
+	}
 	out := make([]chainState, 0, len(chains))
 	for _, ch := range chains {
-		st := chainState{Chain: ch, Breaks: last.chainBreaks(ch)}
+		st := chainState{Chain: ch, Verified: byChain[ch]}
 		cp, ok, err := c.cfg.Store.LatestCheckpoint(ctx, ch)
 		if err != nil {
 			return nil, err
@@ -143,6 +142,10 @@ func (c *Console) verifyNow(w http.ResponseWriter, r *http.Request, v *view) {
 	res := &verification{At: c.now().UTC(), By: v.Principal.String(), Report: rep}
 	if err != nil {
 		res.Err = "the check could not run: " + err.Error()
+	} else if rerr := c.cfg.Store.RecordVerification(r.Context(), store.VerificationOf(res.By, res.At, rep)); rerr != nil {
+		// The check ran; only its record is missing: say so on the page.
+		res.RecordErr = "the result could not be recorded: " + rerr.Error()
+		c.log.Warn("console: recording a verification failed", "by", res.By, "err", rerr)
 	}
 	c.verified.Store(res)
 	c.verifyMu.Unlock()

@@ -101,7 +101,7 @@ func walkAuditor(ctx context.Context, t *testing.T, b *browser, s *stack) {
 	b.shot(t, "lineage-auditor")
 
 	checkSubjectReport(ctx, t, b, s)
-	checkIntegrity(t, b)
+	checkIntegrity(ctx, t, b, s)
 	b.signOut(t)
 }
 
@@ -148,8 +148,9 @@ func checkSubjectReport(ctx context.Context, t *testing.T, b *browser, s *stack)
 }
 
 // checkIntegrity: chains with signed checkpoints; verify now finds the
-// ledger intact.
-func checkIntegrity(t *testing.T, b *browser) {
+// ledger intact, is recorded in the store for every chain (the test's own
+// store read) and the page shows each chain's verification by the auditor.
+func checkIntegrity(ctx context.Context, t *testing.T, b *browser, s *stack) {
 	t.Helper()
 	b.open(t, console.Prefix+"integrity")
 	if n := b.count(t, "#chains tbody tr"); n < 4 {
@@ -158,6 +159,28 @@ func checkIntegrity(t *testing.T, b *browser) {
 	b.do(t, "verify now", chromedp.Click(chromedp.CSS("#verify-form button")), chromedp.WaitVisible(chromedp.CSS("#last-verification strong")))
 	if got := b.text(t, "#last-verification"); !strings.Contains(got, "intact") {
 		t.Errorf("last verification: %q", got)
+	}
+	recorded, err := s.app.Store().LatestVerifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := b.texts(t, "#chains td.verified")
+	if len(recorded) == 0 || len(recorded) != len(cells) {
+		t.Errorf("%d chains shown, %d verifications recorded", len(cells), len(recorded))
+	}
+	for _, v := range recorded {
+		if !v.OK || !strings.HasPrefix(v.By, "auditor auditor") || v.Entries == 0 {
+			t.Errorf("recorded verification of %s: %+v, want intact, by the auditor, entries checked", v.Chain, v)
+		}
+	}
+	bys := b.texts(t, "#chains td.verified .by bdi")
+	if len(bys) != len(cells) {
+		t.Errorf("%d chain rows name who verified, of %d", len(bys), len(cells))
+	}
+	for i, by := range bys {
+		if !strings.HasPrefix(by, "auditor auditor") || !strings.Contains(cells[i], "intact") {
+			t.Errorf("chain row %d: verification %q by %q, want intact by the auditor", i, cells[i], by)
+		}
 	}
 	b.shot(t, "integrity-auditor")
 }
