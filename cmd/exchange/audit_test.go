@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,24 @@ func runCmd(t *testing.T, fn func(context.Context, *bytes.Buffer, *bytes.Buffer,
 	return stdout.String(), code
 }
 
+// recordedVerifications reads the newest recorded verification of each
+// chain of f's store.
+func recordedVerifications(t *testing.T, f auditFixture) []store.ChainVerification {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, f.url, store.WithoutMigrate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.LatestVerifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func verifyCmd(ctx context.Context, o, e *bytes.Buffer, a []string) error {
 	return auditVerify(ctx, o, e, a)
 }
@@ -137,6 +156,10 @@ func testAuditCommands(t *testing.T, newFixture func(t *testing.T) auditFixture)
 		if code != 0 || !strings.HasPrefix(out, "ok: 2 chains, 25 entries, 3 checkpoints intact") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
+		got := recordedVerifications(t, f)
+		if len(got) != 2 || !got[0].OK || !got[1].OK || got[0].Entries != 20 || got[1].Entries != 5 || !strings.HasPrefix(got[0].By, "cli") {
+			t.Fatalf("recorded verifications %s, want both chains intact (20 and 5 entries) by cli", describe(got))
+		}
 	})
 	t.Run("EditedRow", func(t *testing.T) {
 		f := newFixture(t)
@@ -145,6 +168,9 @@ func testAuditCommands(t *testing.T, newFixture func(t *testing.T) auditFixture)
 		want := "BROKEN: entry ingress.health.immunisations/3 offset 1006 (seq 7): content altered"
 		if code != 1 || !strings.HasPrefix(out, want) || strings.Count(out, "BROKEN") != 1 {
 			t.Fatalf("exit %d, want 1 and exactly %q:\n%s", code, want, out)
+		}
+		if got := recordedVerifications(t, f); len(got) != 2 || got[0].OK || !strings.HasPrefix("BROKEN: "+got[0].FirstBreak, want) || !got[1].OK {
+			t.Fatalf("recorded verifications %s, want the first chain broken at offset 1006", describe(got))
 		}
 	})
 	t.Run("DeletedRow", func(t *testing.T) {
@@ -257,4 +283,14 @@ func TestAuditFindsTheDevLedger(t *testing.T) {
 			t.Errorf("--database %s: err %v, want one containing %q", given, err, want)
 		}
 	}
+}
+
+// describe writes recorded verifications field by field (ledger.Chain's
+// String would hide them).
+func describe(vs []store.ChainVerification) string {
+	var b strings.Builder
+	for _, v := range vs {
+		fmt.Fprintf(&b, "[%s by %q at %s: %d entries, ok %t, first break %q] ", v.Chain, v.By, v.At, v.Entries, v.OK, v.FirstBreak)
+	}
+	return b.String()
 }
