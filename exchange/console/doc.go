@@ -25,7 +25,8 @@
 // context, so its validation, scope rules and access log are the API's
 // own; the overview reads the SLA and skip aggregates and events and the
 // agreements' lifecycle, the integrity page each chain's newest
-// checkpoint (store LatestCheckpoint); the agreements pages read the
+// checkpoint (store LatestCheckpoint) and newest recorded verification
+// (store LatestVerifications); the agreements pages read the
 // stewardship service and an agreement's daily SLA aggregates; the
 // catalog and access request pages ask the catalog API in-process. The
 // quality page reads the per-reason, skip and SLA aggregates; the quarantine
