@@ -2,15 +2,12 @@ package timeliness_test
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/sla"
-	"github.com/exchange-gov/exchange/exchange/store"
-	"github.com/exchange-gov/exchange/exchange/timeliness"
 )
 
 // TestAggregatorKeepsReasonCounts: the batches' quarantine and warning
@@ -18,13 +15,7 @@ import (
 // flush, added across batches and split by day.
 func TestAggregatorKeepsReasonCounts(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	agg := timeliness.NewAggregator(db, timeliness.NewNotifier(db, &sent{}, nil, nil), func(string) string { return "health" },
-		timeliness.AggregatorConfig{})
+	db, agg := sqliteAggregator(t)
 	day1 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	day2 := day1.Add(24 * time.Hour)
 	q := exchange.DatasetLabel{Dataset: dataset, Label: "quality:id_set"}

@@ -20,13 +20,7 @@ import (
 // split by day; the stale skips still reach the agreement's Daily row.
 func TestAggregatorCountsEverySkip(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	agg := timeliness.NewAggregator(db, timeliness.NewNotifier(db, &sent{}, nil, nil), func(string) string { return "health" },
-		timeliness.AggregatorConfig{})
+	db, agg := sqliteAggregator(t)
 	day1 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	day2 := day1.Add(24 * time.Hour)
 	revoked := exchange.SkipLabel{Dataset: dataset, Agreement: "ag-revoked", Reason: policy.SkipRevoked}
@@ -59,4 +53,18 @@ func TestAggregatorCountsEverySkip(t *testing.T) {
 	if len(daily) != 1 || daily[0].Stale != 2 {
 		t.Fatalf("ag-open's daily rows %+v, want one with 2 stale", daily)
 	}
+}
+
+// sqliteAggregator is an aggregator (default configuration, datasets owned
+// by health) over a fresh SQLite store, closed when the test ends.
+func sqliteAggregator(t *testing.T) (store.Backend, *timeliness.Aggregator) {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	agg := timeliness.NewAggregator(db, timeliness.NewNotifier(db, &sent{}, nil, nil), func(string) string { return "health" },
+		timeliness.AggregatorConfig{})
+	return db, agg
 }
