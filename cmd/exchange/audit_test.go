@@ -294,3 +294,47 @@ func describe(vs []store.ChainVerification) string {
 	}
 	return b.String()
 }
+
+// TestAuditVerifyReadOnlyRole: a PostgreSQL role that may only read the
+// ledger still verifies it (exit 0, "ok: …"); recording the result is
+// refused, which verify says on stderr, and nothing is recorded.
+func TestAuditVerifyReadOnlyRole(t *testing.T) {
+	f := postgresFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	role, password := storetest.RandomName("exchange_reader_"), storetest.RandomName("pw")
+	id := pgx.Identifier{role}.Sanitize()
+	for _, stmt := range []string{
+		"CREATE ROLE " + id + " LOGIN PASSWORD '" + password + "'",
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + id,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if cc, err := pgx.Connect(c, f.url); err == nil {
+			defer cc.Close(c)
+			_, _ = cc.Exec(c, "DROP OWNED BY "+id)
+			_, _ = cc.Exec(c, "DROP ROLE "+id)
+		}
+	})
+	var o, e bytes.Buffer
+	err = auditVerify(ctx, &o, &e, []string{"--database", storetest.WithUser(t, f.url, role, password), "--public-key", f.pubFile})
+	if err != nil || !strings.HasPrefix(o.String(), "ok: 2 chains, 25 entries") {
+		t.Fatalf("read-only verify: %v\n%s%s", err, o.String(), e.String())
+	}
+	if !strings.Contains(e.String(), "warning: this verification is not recorded") {
+		t.Errorf("read-only verify says nothing of the record it could not write: %q", e.String())
+	}
+	if got := recordedVerifications(t, f); len(got) != 0 {
+		t.Errorf("a read-only role recorded %s", describe(got))
+	}
+}
