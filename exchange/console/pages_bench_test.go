@@ -181,6 +181,12 @@ func fillLedger(ctx context.Context, b *testing.B, dbURL string, keys *app.Keys,
 	exec("lag histograms", `INSERT INTO sla_daily_lag (day, dataset, agreement, bucket, count)
 		SELECT day, dataset, agreement, 20 + (hashtext(day || agreement) & 3), on_time FROM sla_daily WHERE on_time > 0`)
 	exec("reason aggregates", insertReasons)
+	exec("skip aggregates", `INSERT INTO sla_daily_skips (day, dataset, agreement, reason, skipped)
+		SELECT day, dataset, agreement, r, 1 + on_time / 20 FROM sla_daily CROSS JOIN unnest(ARRAY['filter', 'revoked', 'stale']) r
+		WHERE agreement <> ''`)
+	exec("recorded verifications", `INSERT INTO ledger_verifications (verified_at, verified_by, topic, partition, entries, ok)
+		SELECT now() - make_interval(days => v), 'auditor auditor (bearer)', c.topic, c.partition, 1000, true
+		FROM ledger_chains c, generate_series(1, 30) v`)
 	exec("checkpoints", `INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at, key_id, public_key, signature)
 		SELECT c.topic, c.partition, s, sha256(int8send(s)), now() - interval '1 minute', 'bench', '\x00'::bytea, '\x00'::bytea
 		FROM ledger_chains c, generate_series(1000, 100000, 1000) s`)
