@@ -36,6 +36,12 @@ type integritySummary struct {
 	BadSigs     int                // newest checkpoints whose signature fails
 	Fingerprint string             // ledger.KeyID of the checkpoint key; "" without one
 	Last        *verification
+	// From the recorded verifications (each chain's newest): how many
+	// chains have one, how many of those found a break, and the newest and
+	// least recent of them, whichever process or CLI run recorded them.
+	Verified, Broken int
+	NewestCheck      *store.ChainVerification
+	OldestCheck      *store.ChainVerification
 }
 
 type integrityData struct {
@@ -86,6 +92,18 @@ func (c *Console) summarize(states []chainState) integritySummary {
 		s.Fingerprint = ledger.KeyID(c.cfg.CheckpointKey)
 	}
 	for _, st := range states {
+		if v := st.Verified; v != nil {
+			s.Verified++
+			if !v.OK {
+				s.Broken++
+			}
+			if s.NewestCheck == nil || v.At.After(s.NewestCheck.At) {
+				s.NewestCheck = v
+			}
+			if s.OldestCheck == nil || v.At.Before(s.OldestCheck.At) {
+				s.OldestCheck = v
+			}
+		}
 		if st.Checkpoint == nil {
 			continue
 		}

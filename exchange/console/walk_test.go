@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -183,6 +184,12 @@ func checkIntegrity(ctx context.Context, t *testing.T, b *browser, s *stack) {
 		}
 	}
 	b.shot(t, "integrity-auditor")
+	// The overview's glance reads the same recorded verifications.
+	b.open(t, console.Prefix)
+	want := fmt.Sprintf("%d of %d chains", len(recorded), len(cells))
+	if got := b.text(t, "#last-verification"); !strings.Contains(got, want) || !strings.Contains(got, "all intact") {
+		t.Errorf("overview's recorded verifications: %q, want %q and all intact", got, want)
+	}
 }
 
 func walkOperator(t *testing.T, b *browser) {
