@@ -139,7 +139,11 @@ type App struct {
 	failures   prometheus.Counter
 	webhooks   *webhook.Metrics // nil without webhooks
 	mu         sync.Mutex
-	lastErr    error // last reload failure, nil after a good reload
+	// reloading serialises Reload: it is exported, and the reload loop, a
+	// state change and callers may ask at once; what it reads of the
+	// builder after a build must be that build's.
+	reloading sync.Mutex
+	lastErr   error // last reload failure, nil after a good reload
 
 	// steward runs the agreement lifecycle (issue 13): steward actions,
 	// the file sync, the agreements API.
@@ -550,6 +554,8 @@ func (a *App) LastReloadError() error {
 
 // Reload rebuilds the plan now; it returns the error that kept the old plan.
 func (a *App) Reload(ctx context.Context) error {
+	a.reloading.Lock()
+	defer a.reloading.Unlock()
 	plan, err := a.builder.buildWithStates(ctx)
 	a.mu.Lock()
 	a.lastErr = err
