@@ -407,6 +407,17 @@ func (b *planBuilder) recordDocuments(ctx context.Context, set *agreements.Set) 
 // never takes its status from the file (except seeding a new id).
 func (b *planBuilder) recordDocument(ctx context.Context, set *agreements.Set, file string, d agreements.Document) error {
 	if a, ok := set.Agreement(d.ID); ok && d.Kind == agreements.KindAgreement && b.steward != nil {
+		// The file is read again here, after the set was loaded: if it was
+		// written in between, its text no longer holds the terms the set
+		// (and the plan) has. Syncing that text under the set's terms would
+		// store the new text without moving the lifecycle, and the next
+		// reload would find the text already synced. Skip it; the next
+		// reload (forced) syncs text and terms together.
+		if fresh, err := agreements.Load(file, d.YAML); err != nil || len(fresh.Agreements) != 1 || fresh.Agreements[0].ContentHash() != a.ContentHash() {
+			b.lastSig = ""
+			b.log.Info("agreement file changed during the reload; it is synced at the next", "agreement", d.ID, "file", file)
+			return nil
+		}
 		what, err := b.steward.SyncFile(ctx, file, d.YAML, a, b.seed)
 		if what != "" {
 			b.log.Info("agreement lifecycle recorded from file", "agreement", d.ID, "file", file, "what", what)
