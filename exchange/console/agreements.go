@@ -30,10 +30,6 @@ func (c *Console) agreementRoutes() {
 	c.mux.Handle("POST "+Prefix+"requests/{id}/decision", c.signedIn(c.decideRequest))
 }
 
-// statuses are the inventory's status filter's choices, in lifecycle order.
-var statuses = []agreements.Status{agreements.StatusDraft, agreements.StatusProposed, agreements.StatusApproved,
-	agreements.StatusActive, agreements.StatusSuspended, agreements.StatusRevoked, agreements.StatusExpired}
-
 type agreementFilters struct{ Status, Party, Text string }
 
 type agreementsData struct {
@@ -58,7 +54,7 @@ func (c *Console) agreementList(w http.ResponseWriter, r *http.Request, v *view)
 		c.failView(w, r, v, code, msg)
 		return
 	}
-	d := agreementsData{Filters: f, Statuses: statuses, Total: len(list), Rows: []stewardship.View{}}
+	d := agreementsData{Filters: f, Statuses: agreements.Statuses, Total: len(list), Rows: []stewardship.View{}}
 	for _, a := range list {
 		for _, p := range []string{providerAgency(a.Provider), a.Consumer} {
 			if !slices.Contains(d.Parties, p) {
