@@ -22,6 +22,17 @@ const (
 	NoticesPrefix    = "notices."
 )
 
+// Audit is the audit topic: every record decision's ledger entry is written
+// here by the exchange in the same produce as the record's deliveries, and
+// the indexer builds the SQL ledger from it. Only the exchange reads or
+// writes it; it is kept forever (the SQL ledger can be rebuilt from it).
+const Audit = "exchange.audit"
+
+// IndexerGroup is the consumer group of the audit indexer of the exchange
+// whose workers share group: its committed offsets say how far the SQL
+// ledger has indexed the audit topic.
+func IndexerGroup(group string) string { return group + ".indexer" }
+
 // DefaultGroup is the consumer group the exchange's workers share unless
 // configured otherwise.
 const DefaultGroup = "exchange"
