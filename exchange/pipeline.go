@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/exchange-gov/exchange/exchange/failpoint"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -215,7 +216,7 @@ func (pl *pipeline) run(ctx, procCtx context.Context) (restart bool, err error) 
 		}
 		batch = pl.fill(ctx, batch, linger)
 		pl.bufs[cur] = batch
-		failpoint("after_fetch")
+		failpoint.Hit("after_fetch")
 
 		if restart, stop := pl.dispatch(ctx, procCtx, cur, batch); stop {
 			return restart, nil

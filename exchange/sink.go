@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/exchange-gov/exchange/exchange/failpoint"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
@@ -26,7 +27,7 @@ func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 		return fmt.Errorf("producing %d messages: %w", len(p.msgs), err)
 	}
 	p.produced = time.Now()
-	failpoint("after_produce")
+	failpoint.Hit("after_produce")
 	return nil
 }
 
@@ -56,14 +57,14 @@ func (w *Worker) auditBatches(ctx context.Context, s *session, group []*prepared
 		}
 		return fmt.Errorf("appending %d ledger entries: %w", len(entries), err)
 	}
-	failpoint("after_ledger")
+	failpoint.Hit("after_ledger")
 	batches := make([][]fetched, len(group))
 	for i, p := range group {
 		batches[i] = p.batch
 		s.observeLag(p.batch) // before the commit: whoever sees the commit sees the lag
 	}
 	committed := s.commit(ctx, batches...)
-	failpoint("after_commit")
+	failpoint.Hit("after_commit")
 
 	w.metrics.ledgerGroup.Observe(float64(len(group)))
 	for _, p := range group {
