@@ -156,6 +156,13 @@ func exchangeRules(opt Options) []Rule {
 		// stewards: the exchange, its only reader, reads it back.
 		allow(p, Topic, Prefixed, names.QuarantinePrefix, Read),
 		allow(p, Group, Literal, opt.ExchangeGroup, Read),
+		// The audit topic: written with the deliveries, read back by the
+		// indexer (its own group); nobody else touches it.
+		allow(p, Topic, Literal, names.Audit(opt.ExchangeGroup), Read),
+		allow(p, Topic, Literal, names.Audit(opt.ExchangeGroup), Write),
+		allow(p, Topic, Literal, names.Audit(opt.ExchangeGroup), Create),
+		allow(p, Topic, Literal, names.Audit(opt.ExchangeGroup), Describe),
+		allow(p, Group, Literal, names.IndexerGroup(opt.ExchangeGroup), Read),
 	}
 	for _, prefix := range exchangePrefixes {
 		if prefix != names.IngressPrefix {

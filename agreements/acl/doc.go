@@ -22,6 +22,9 @@
 //   - READ on topic notices.A (literal).
 //   - the exchange (Options.ExchangePrincipal, default User:exchange):
 //     READ on topics prefixed ingress. and on its own group (literal);
+//     READ, WRITE, CREATE and DESCRIBE on its audit topic <group>.audit
+//     (literal) and READ on its indexer's group <group>.indexer (literal):
+//     nobody else reads or writes the audit;
 //     WRITE on topics prefixed deliver., quarantine. and notices.; CREATE and
 //     DESCRIBE on topics with each of those four prefixes; ALTER on the
 //     cluster only with Options.ManageACLs (it needs it to create and

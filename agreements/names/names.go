@@ -22,11 +22,14 @@ const (
 	NoticesPrefix    = "notices."
 )
 
-// Audit is the audit topic: every record decision's ledger entry is written
-// here by the exchange in the same produce as the record's deliveries, and
-// the indexer builds the SQL ledger from it. Only the exchange reads or
-// writes it; it is kept forever (the SQL ledger can be rebuilt from it).
-const Audit = "exchange.audit"
+// Audit is the audit topic of the exchange whose workers share group
+// ("exchange.audit" for the default group): every record decision's ledger
+// entry is written there by the exchange in the same produce as the
+// record's deliveries, and the indexer builds the SQL ledger from it. Only
+// the exchange reads or writes it; it is kept forever (the SQL ledger can
+// be rebuilt from it). One per exchange (group), so two exchanges sharing
+// a cluster never index each other's decisions.
+func Audit(group string) string { return group + ".audit" }
 
 // IndexerGroup is the consumer group of the audit indexer of the exchange
 // whose workers share group: its committed offsets say how far the SQL
