@@ -141,6 +141,44 @@ type Handler struct {
 	now        func() time.Time
 	scope      ScopeFunc // nil: every request sees all
 	access     AccessLog // nil: data-subject queries are not recorded
+	// waitIndexed returns once the ledger has indexed what the audit
+	// topic held when called; nil: ?wait=indexed is refused.
+	waitIndexed func(context.Context) error
+}
+
+// WithIndexWait lets requests ask for ?wait=indexed: wait returns once the
+// SQL ledger has indexed every decision the audit topic held when it was
+// called (App.WaitIndexed).
+func WithIndexWait(wait func(context.Context) error) Option {
+	return func(h *Handler) { h.waitIndexed = wait }
+}
+
+// maxIndexWait bounds ?wait=indexed.
+const maxIndexWait = 30 * time.Second
+
+// awaitIndex serves ?wait=indexed: it reports whether the request may go
+// on (false: an error was written).
+func (h *Handler) awaitIndex(w http.ResponseWriter, r *http.Request) bool {
+	switch r.URL.Query().Get("wait") {
+	case "":
+		return true
+	case "indexed":
+	default:
+		writeError(w, http.StatusBadRequest, "wait: the only value is indexed")
+		return false
+	}
+	if h.waitIndexed == nil {
+		writeError(w, http.StatusBadRequest, "wait=indexed: this server has no audit index to wait for")
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), maxIndexWait)
+	defer cancel()
+	if err := h.waitIndexed(ctx); err != nil {
+		h.log.Warn("waiting for the audit index", "err", err)
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the audit index did not catch up with the audit topic within %v; retry, or query without wait", maxIndexWait))
+		return false
+	}
+	return true
 }
 
 // Option configures New.
@@ -185,6 +223,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var auditParams = map[string]bool{
 	"dataset": true, "agreement": true, "consumer": true, "decision": true, "reason": true, "delivery_id": true,
 	"subject_hash": true, "purpose": true, "from": true, "to": true, "topic": true, "partition": true, "offset": true, "sort": true, "after": true, "limit": true,
+	"wait": true,
 }
 
 // maxParam bounds every parameter value.
@@ -208,6 +247,9 @@ func (h *Handler) Audit() http.Handler {
 		if q.SubjectHash != nil && !h.subjectQuery(w, r, scope, q.SubjectHash, r.URL.Query().Get("purpose")) {
 			return
 		}
+		if !h.awaitIndex(w, r) {
+			return
+		}
 		page, err := h.r.Query(r.Context(), q)
 		if err != nil {
 			h.storeError(w, r, err)
@@ -218,7 +260,7 @@ func (h *Handler) Audit() http.Handler {
 	})
 }
 
-var lineageParams = map[string]bool{"topic": true, "partition": true, "offset": true, "delivery_id": true}
+var lineageParams = map[string]bool{"topic": true, "partition": true, "offset": true, "delivery_id": true, "wait": true}
 
 // LineageDelivery is one place a record went.
 type LineageDelivery struct {
@@ -286,6 +328,9 @@ func (h *Handler) Lineage() http.Handler {
 			return
 		}
 		q.Limit = 2
+		if !h.awaitIndex(w, r) {
+			return
+		}
 		page, err := h.r.Query(r.Context(), q)
 		if err != nil {
 			h.storeError(w, r, err)

@@ -3,6 +3,7 @@ package auditapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,7 +32,7 @@ fields:
   record_id: keep
 `
 
-func setup(t *testing.T) http.Handler {
+func setup(t *testing.T, opts ...auditapi.Option) http.Handler {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -47,8 +48,45 @@ func setup(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	seedTimeliness(ctx, t, db)
-	return auditapi.New(db, auditapi.WithAgreements(auditapi.AgreementsFromStore(db)), auditapi.WithTimeliness(db),
-		auditapi.WithClock(func() time.Time { return seedNow }))
+	return auditapi.New(db, append([]auditapi.Option{auditapi.WithAgreements(auditapi.AgreementsFromStore(db)), auditapi.WithTimeliness(db),
+		auditapi.WithClock(func() time.Time { return seedNow })}, opts...)...)
+}
+
+// TestWaitIndexed: ?wait=indexed answers after the index wait returned,
+// 503 when the wait fails, and 400 for another value or a server without
+// an index to wait for.
+func TestWaitIndexed(t *testing.T) {
+	waited := 0
+	var fail error
+	h := setup(t, auditapi.WithIndexWait(func(ctx context.Context) error {
+		waited++
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("the index wait has no deadline")
+		}
+		return fail
+	}))
+	for _, target := range []string{"/api/v1/audit?wait=indexed&limit=5", "/api/v1/lineage?topic=ingress.health.immunisations&partition=0&offset=3&wait=indexed"} {
+		before := waited
+		if code, body := get(t, h, target); code != http.StatusOK {
+			t.Errorf("%s: %d %v", target, code, body)
+		}
+		if waited != before+1 {
+			t.Errorf("%s: the index wait ran %d times, want 1", target, waited-before)
+		}
+	}
+	if code, _ := get(t, h, "/api/v1/audit?limit=5"); code != http.StatusOK || waited != 2 {
+		t.Errorf("without wait: %d, waited %d times (want no wait)", code, waited)
+	}
+	fail = context.DeadlineExceeded
+	if code, body := get(t, h, "/api/v1/audit?wait=indexed"); code != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(body["error"]), "did not catch up") {
+		t.Errorf("failing wait: %d %v, want 503 naming the index", code, body)
+	}
+	if code, _ := get(t, h, "/api/v1/audit?wait=yes"); code != http.StatusBadRequest {
+		t.Errorf("wait=yes: %d, want 400", code)
+	}
+	if code, _ := get(t, setup(t), "/api/v1/audit?wait=indexed"); code != http.StatusBadRequest {
+		t.Errorf("wait=indexed without an index: %d, want 400", code)
+	}
 }
 
 func get(t *testing.T, h http.Handler, target string) (int, map[string]any) {
