@@ -5,7 +5,10 @@ package ledger
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Flag reasons: why an entry read from the audit topic was not chained.
@@ -66,4 +69,54 @@ type Index interface {
 // FlagReader lists recorded flags, newest first, and counts them all.
 type FlagReader interface {
 	Flags(ctx context.Context, limit int) (flags []Flag, total int64, err error)
+}
+
+// NewFlag is the flag of entry e refused for reason: its position, detail
+// and canonical encoding (e's chain fields are not encoded: they were
+// never set). FlaggedAt is left to the store.
+func NewFlag(e *Entry, reason, detail string) Flag {
+	c := *e
+	c.Seq, c.PrevHash, c.Hash = 0, nil, nil
+	return CleanFlag(Flag{Topic: e.Topic, Partition: e.Partition, Offset: e.Offset,
+		Reason: reason, Detail: detail, Entry: Canonical(&c)})
+}
+
+// CleanFlag makes f storable whatever the refused entry held: Topic and
+// Detail valid UTF-8 without NUL (PostgreSQL text refuses both) and at most
+// maxText and MaxFlagBytes long, Entry at most MaxFlagBytes. A flag must
+// never fail the transaction that records it: that would stop the index.
+func CleanFlag(f Flag) Flag {
+	f.Topic = cleanText(f.Topic, maxText)
+	f.Reason = cleanText(f.Reason, maxText)
+	f.Detail = cleanText(f.Detail, MaxFlagBytes)
+	if len(f.Entry) > MaxFlagBytes {
+		f.Entry = f.Entry[:MaxFlagBytes:MaxFlagBytes]
+	}
+	return f
+}
+
+func cleanText(s string, n int) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 && len(s) <= n {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) > n {
+		// Cut at n, then back off a rune cut in the middle (at most 3 bytes).
+		s = s[:n]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
+}
+
+// MaxFlagsList bounds one FlagReader.Flags call.
+const MaxFlagsList = 10_000
+
+// CheckFlagsLimit reports a bad FlagReader.Flags limit.
+func CheckFlagsLimit(limit int) error {
+	if limit < 1 || limit > MaxFlagsList {
+		return fmt.Errorf("listing ledger flags: limit %d is not within [1, %d]", limit, MaxFlagsList)
+	}
+	return nil
 }

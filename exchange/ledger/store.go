@@ -133,8 +133,25 @@ type Batch struct {
 // writers never deadlock); within a chain entries keep their order and a
 // repeated offset keeps its first occurrence.
 func NewBatch(entries []Entry) (*Batch, error) {
+	b, _, err := newBatch(entries, true)
+	return b, err
+}
+
+// NewIndexBatch is NewBatch for Index: an entry Validate refuses, or a
+// repeated position with another payload hash than its first occurrence, is
+// left out and returned as a Flag (FlaggedAt unset: the store's clock sets
+// it); res.Duplicates counts repeated positions with the same payload hash.
+func NewIndexBatch(entries []Entry) (*Batch, IndexResult) {
+	b, res, _ := newBatch(entries, false)
+	return b, res
+}
+
+// newBatch builds a batch; strict fails on the first invalid entry, else
+// invalid entries and conflicting repeats are flagged.
+func newBatch(entries []Entry, strict bool) (*Batch, IndexResult, error) {
+	var res IndexResult
 	b := &Batch{Entries: make(map[Chain][]*Entry)}
-	seen := make(map[Chain]map[int64]struct{})
+	seen := make(map[Chain]map[int64]*Entry)
 	copies := make([]Entry, len(entries))
 	tags := TagCache{}
 	for i := range entries {
@@ -143,19 +160,32 @@ func NewBatch(entries []Entry) (*Batch, error) {
 		e.Seq, e.PrevHash, e.Hash = 0, nil, nil
 		Normalize(e)
 		if err := validate(e, tags); err != nil {
-			return nil, err
+			if strict {
+				return nil, res, err
+			}
+			res.Flagged = append(res.Flagged, NewFlag(e, FlagInvalid, err.Error()))
+			continue
 		}
 		c := Chain{e.Topic, e.Partition}
 		offs, ok := seen[c]
 		if !ok {
-			offs = make(map[int64]struct{})
+			offs = make(map[int64]*Entry)
 			seen[c] = offs
 			b.Chains = append(b.Chains, c)
 		}
-		if _, dup := offs[e.Offset]; dup {
+		if first, dup := offs[e.Offset]; dup {
+			switch {
+			case strict:
+			case SameHash(first.PayloadHash, e.PayloadHash):
+				res.Duplicates++
+			default:
+				err := &PositionReusedError{Chain: c, Offset: e.Offset, HighestAudited: e.Offset,
+					StoredHash: first.PayloadHash, PayloadHash: e.PayloadHash}
+				res.Flagged = append(res.Flagged, NewFlag(e, FlagPositionReused, err.Error()))
+			}
 			continue
 		}
-		offs[e.Offset] = struct{}{}
+		offs[e.Offset] = e
 		b.Entries[c] = append(b.Entries[c], e)
 	}
 	sort.Slice(b.Chains, func(i, j int) bool {
@@ -164,7 +194,7 @@ func NewBatch(entries []Entry) (*Batch, error) {
 		}
 		return b.Chains[i].Partition < b.Chains[j].Partition
 	})
-	return b, nil
+	return b, res, nil
 }
 
 // Fresh returns the entries of chain c in b that the store does not hold
@@ -174,6 +204,23 @@ func NewBatch(entries []Entry) (*Batch, error) {
 // re-processing and is dropped; with another, the append must fail and
 // store nothing: the error is a *PositionReusedError.
 func (b *Batch) Fresh(c Chain, stored map[int64][]byte, highest int64) ([]*Entry, error) {
+	return b.split(c, stored, highest, func(_ *Entry, err *PositionReusedError) error { return err })
+}
+
+// IndexFresh is Fresh for Index: an entry at a position stored with another
+// payload hash is not fresh and comes back as a FlagPositionReused flag,
+// and dups counts the entries stored with the same payload hash.
+func (b *Batch) IndexFresh(c Chain, stored map[int64][]byte, highest int64) (fresh []*Entry, dups int, flags []Flag) {
+	fresh, _ = b.split(c, stored, highest, func(e *Entry, err *PositionReusedError) error {
+		flags = append(flags, NewFlag(e, FlagPositionReused, err.Error()))
+		return nil
+	})
+	return fresh, len(b.Entries[c]) - len(fresh) - len(flags), flags
+}
+
+// split returns the entries of chain c not in stored; reused is called for
+// each one stored with another payload hash, and its error ends the split.
+func (b *Batch) split(c Chain, stored map[int64][]byte, highest int64, reused func(*Entry, *PositionReusedError) error) ([]*Entry, error) {
 	es := b.Entries[c]
 	fresh := make([]*Entry, 0, len(es))
 	for _, e := range es {
@@ -181,8 +228,11 @@ func (b *Batch) Fresh(c Chain, stored map[int64][]byte, highest int64) ([]*Entry
 		if !ok {
 			fresh = append(fresh, e)
 		} else if !SameHash(h, e.PayloadHash) {
-			return nil, &PositionReusedError{Chain: c, Offset: e.Offset, HighestAudited: highest,
+			err := &PositionReusedError{Chain: c, Offset: e.Offset, HighestAudited: highest,
 				StoredHash: h, PayloadHash: e.PayloadHash}
+			if err := reused(e, err); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return fresh, nil

@@ -32,6 +32,9 @@ type Backend interface {
 	ledger.Reader
 	ledger.Source
 	ledger.PositionReader
+	// The ledger as the audit indexer writes it, and the entries it refused.
+	ledger.Index
+	ledger.FlagReader
 	AgreementStore
 	LifecycleStore
 	// Timeliness: last accepted records, SLA events and aggregates, notices.

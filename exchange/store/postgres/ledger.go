@@ -115,26 +115,86 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 	if err != nil {
 		return err
 	}
-	// A chain's dataset is stored once, on the chain.
+	if err := db.write(ctx, b, nil); err != nil {
+		return fmt.Errorf("ledger append of %d entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+// Index implements ledger.Index: Append's transaction, with the entries it
+// refuses recorded as flags in it (see ledger.NewIndexBatch and
+// ledger.Batch.IndexFresh; here also an entry whose dataset is not its
+// chain's).
+func (db *DB) Index(ctx context.Context, entries []ledger.Entry) (ledger.IndexResult, error) {
+	if len(entries) == 0 {
+		return ledger.IndexResult{}, nil
+	}
+	b, res := ledger.NewIndexBatch(entries)
+	if err := db.write(ctx, b, &res); err != nil {
+		return ledger.IndexResult{}, fmt.Errorf("ledger index of %d entries: %w", len(entries), err)
+	}
+	return res, nil
+}
+
+// write stores b in one transaction. res nil is Append: a reused position
+// or an entry of another dataset than its chain fails it. Otherwise res
+// gets the counts and flags; it is only meaningful when write returns nil.
+func (db *DB) write(ctx context.Context, b *ledger.Batch, res *ledger.IndexResult) error {
+	ids, err := db.chainIDs(ctx, b, res)
+	if err != nil {
+		return err
+	}
+	target, err := db.copyTarget(ctx, b)
+	if err != nil {
+		return err
+	}
+	return db.appendRetrying(ctx, b, ids, target, res)
+}
+
+// chainIDs returns the id of every chain of b, registering new ones. A
+// chain's dataset is stored once, on the chain: an entry of another
+// dataset fails an append (res nil) and is flagged invalid and left out of
+// b otherwise.
+func (db *DB) chainIDs(ctx context.Context, b *ledger.Batch, res *ledger.IndexResult) (map[ledger.Chain]int32, error) {
 	ids := make(map[ledger.Chain]int32, len(b.Chains))
 	for _, c := range b.Chains {
 		es := b.Entries[c]
 		r, err := db.chainOf(ctx, c, es[0].Dataset)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, e := range es {
-			if e.Dataset != r.dataset {
-				return fmt.Errorf("%w: %s/%d@%d: dataset %q, but chain %s holds dataset %q", ledger.ErrInvalidEntry, e.Topic, e.Partition, e.Offset, e.Dataset, c, r.dataset)
+		var kept []*ledger.Entry // nil while every entry is kept
+		for i, e := range es {
+			if e.Dataset == r.dataset {
+				if kept != nil {
+					kept = append(kept, e)
+				}
+				continue
 			}
+			err := fmt.Errorf("%w: %s/%d@%d: dataset %q, but chain %s holds dataset %q", ledger.ErrInvalidEntry, e.Topic, e.Partition, e.Offset, e.Dataset, c, r.dataset)
+			if res == nil {
+				return nil, err
+			}
+			res.Flagged = append(res.Flagged, ledger.NewFlag(e, ledger.FlagInvalid, err.Error()))
+			if kept == nil {
+				kept = append(make([]*ledger.Entry, 0, len(es)), es[:i]...)
+			}
+		}
+		if kept != nil {
+			b.Entries[c] = kept
 		}
 		ids[c] = r.id
 	}
-	// A batch within one month (the usual case) is copied straight into
-	// that month's table, which spares the server routing every row. One
-	// transaction for the whole batch: splitting it per chain keeps more
-	// server backends busy when the machine is idle, but costs a
-	// transaction each, which is what counts once it is not.
+	return ids, nil
+}
+
+// copyTarget returns the table b's entries are copied into, creating the
+// months' partitions. A batch within one month (the usual case) is copied
+// straight into that month's table, which spares the server routing every
+// row. One transaction for the whole batch: splitting it per chain keeps
+// more server backends busy when the machine is idle, but costs a
+// transaction each, which is what counts once it is not.
+func (db *DB) copyTarget(ctx context.Context, b *ledger.Batch) (string, error) {
 	target := "ledger_entries"
 	months := map[int64]bool{}
 	for _, c := range b.Chains {
@@ -146,7 +206,7 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 			months[m.Unix()] = true
 			name, err := db.ensurePartition(ctx, m)
 			if err != nil {
-				return err
+				return "", err
 			}
 			target = name
 		}
@@ -154,18 +214,24 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 	if len(months) > 1 {
 		target = "ledger_entries"
 	}
-	if err := db.appendRetrying(ctx, b, ids, target); err != nil {
-		return fmt.Errorf("ledger append of %d entries: %w", len(entries), err)
-	}
-	return nil
+	return target, nil
 }
 
 // appendRetrying appends b, retrying lost races (deadlock, serialization
-// failure, unique violation).
-func (db *DB) appendRetrying(ctx context.Context, b *ledger.Batch, ids map[ledger.Chain]int32, target string) error {
+// failure, unique violation). Each attempt starts res over from its value
+// on entry.
+func (db *DB) appendRetrying(ctx context.Context, b *ledger.Batch, ids map[ledger.Chain]int32, target string, res *ledger.IndexResult) error {
+	var base ledger.IndexResult
+	if res != nil {
+		base = *res
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = db.appendOnce(ctx, b, ids, target)
+		if res != nil {
+			*res = base
+			res.Flagged = append([]ledger.Flag(nil), base.Flagged...)
+		}
+		err = db.appendOnce(ctx, b, ids, target, res)
 		if err == nil || attempt == maxAppendAttempts || !retryable(err) || ctx.Err() != nil {
 			break
 		}
@@ -191,7 +257,7 @@ type chainState struct {
 // connection, in this order: BEGIN, the chain locks and head reads
 // (lockChains); the reads of stored offsets (dropStored); COPY of the fresh
 // entries (copyFresh); the checkpoints and COMMIT (commitChains).
-func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Chain]int32, target string) (err error) {
+func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Chain]int32, target string, res *ledger.IndexResult) (err error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -215,14 +281,22 @@ func (db *DB) appendOnce(ctx context.Context, b *ledger.Batch, ids map[ledger.Ch
 		return err
 	}
 	for _, s := range states {
-		if err := s.dropStored(ctx, conn, b); err != nil {
+		if err := s.dropStored(ctx, conn, b, res); err != nil {
 			return err
 		}
 	}
 	if err := copyFresh(ctx, conn, states, target); err != nil {
 		return err
 	}
-	return db.commitChains(ctx, conn, states)
+	var flags []ledger.Flag
+	if res != nil {
+		now := db.cfg.Now().UTC()
+		for i := range res.Flagged {
+			res.Flagged[i].FlaggedAt = now
+		}
+		flags = res.Flagged
+	}
+	return db.commitChains(ctx, conn, states, flags)
 }
 
 // lockChains begins the transaction, locks every chain of the batch in key
@@ -270,9 +344,9 @@ func (s *chainState) queueHeadReads(q *pgx.Batch) {
 }
 
 // dropStored sets s.fresh to the entries of b's chain s the chain does not
-// hold yet (ledger.Batch.Fresh): an offset above the chain's highest is
-// new; at or below it, ask.
-func (s *chainState) dropStored(ctx context.Context, conn *pgxpool.Conn, b *ledger.Batch) (err error) {
+// hold yet (ledger.Batch.Fresh, or IndexFresh adding to res when res is not
+// nil): an offset above the chain's highest is new; at or below it, ask.
+func (s *chainState) dropStored(ctx context.Context, conn *pgxpool.Conn, b *ledger.Batch, res *ledger.IndexResult) (err error) {
 	var maybe []int64
 	for _, e := range b.Entries[s.chain] {
 		if e.Offset <= s.head.MaxOffset {
@@ -290,8 +364,16 @@ func (s *chainState) dropStored(ctx context.Context, conn *pgxpool.Conn, b *ledg
 			return fmt.Errorf("reading stored offsets of %s: %w", s.chain, err)
 		}
 	}
-	s.fresh, err = b.Fresh(s.chain, stored, s.head.MaxOffset)
-	return err
+	if res == nil {
+		s.fresh, err = b.Fresh(s.chain, stored, s.head.MaxOffset)
+		return err
+	}
+	fresh, dups, flags := b.IndexFresh(s.chain, stored, s.head.MaxOffset)
+	s.fresh = fresh
+	res.Stored += len(fresh)
+	res.Duplicates += dups
+	res.Flagged = append(res.Flagged, flags...)
+	return nil
 }
 
 // copyFresh links every chain's fresh entries after its head and writes
@@ -323,13 +405,14 @@ func copyFresh(ctx context.Context, conn *pgxpool.Conn, states []*chainState, ta
 	return nil
 }
 
-// commitChains writes the signed checkpoints the chains are due and
-// commits, in one pipelined round trip. Nothing new (a retry or a
+// commitChains writes the signed checkpoints the chains are due and flags
+// and commits, in one pipelined round trip. Nothing new (a retry or a
 // re-processed batch) still commits, to release the locks; the transaction
 // wrote nothing.
-func (db *DB) commitChains(ctx context.Context, conn *pgxpool.Conn, states []*chainState) error {
+func (db *DB) commitChains(ctx context.Context, conn *pgxpool.Conn, states []*chainState, flags []ledger.Flag) error {
 	end := &pgx.Batch{}
 	db.queueCheckpoints(end, states)
+	queueFlags(end, flags)
 	end.Queue("COMMIT")
 	br := conn.SendBatch(ctx, end)
 	for i := 0; i < end.Len()-1; i++ {

@@ -181,6 +181,18 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 	if got, err := rt.LatestVerifications(ctx); err != nil || len(got) != 1 {
 		t.Fatalf("runtime role reads verifications: %+v, %v", got, err)
 	}
+	// It indexes, flags and lists flags (grants of 0015).
+	bad := storetest.Entries("ingress.health.immunisations", 1, 0, 2)
+	bad[1].Decision = "shredded"
+	if res, err := rt.Index(ctx, bad); err != nil || res.Stored != 1 || len(res.Flagged) != 1 {
+		t.Fatalf("runtime role index: %+v, %v", res, err)
+	}
+	if err := rt.RecordFlags(ctx, []ledger.Flag{{Reason: ledger.FlagMalformed, Detail: "bad magic"}}); err != nil {
+		t.Fatalf("runtime role records a flag: %v", err)
+	}
+	if _, total, err := rt.Flags(ctx, 10); err != nil || total != 2 {
+		t.Fatalf("runtime role lists flags: %d, %v", total, err)
+	}
 	rpool := rt.(*postgres.DB).Pool()
 	for _, sql := range []string{
 		`UPDATE agreement_transitions SET to_status = 'active'`,
@@ -196,6 +208,8 @@ func TestRuntimeRoleCannotRewriteLedger(t *testing.T) {
 		`DELETE FROM ledger_checkpoints`,
 		`TRUNCATE ledger_checkpoints`,
 		`DELETE FROM ledger_chains`,
+		`UPDATE ledger_flags SET reason = 'invalid'`,
+		`DELETE FROM ledger_flags`,
 		`UPDATE documents SET yaml = ''`,
 		`DELETE FROM agreement_transitions`,
 		`DELETE FROM access_requests`,

@@ -39,16 +39,57 @@ func (db *DB) Append(ctx context.Context, entries []ledger.Entry) error {
 	if err != nil {
 		return err
 	}
-	if err := db.stmts.prepare(ctx, db.w); err != nil {
-		return fmt.Errorf("ledger append: preparing inserts: %w", classify(ctx, err))
-	}
-	if err := db.withTx(ctx, func(tx *sql.Tx) error { return db.appendTx(ctx, tx, b) }); err != nil {
+	if err := db.write(ctx, b, nil); err != nil {
 		return fmt.Errorf("ledger append of %d entries: %w", len(entries), err)
 	}
 	return nil
 }
 
-func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
+// Index implements ledger.Index: Append's transaction, with the entries it
+// refuses recorded as flags in it (see ledger.NewIndexBatch and
+// ledger.Batch.IndexFresh).
+func (db *DB) Index(ctx context.Context, entries []ledger.Entry) (ledger.IndexResult, error) {
+	if len(entries) == 0 {
+		return ledger.IndexResult{}, nil
+	}
+	b, res := ledger.NewIndexBatch(entries)
+	if err := db.write(ctx, b, &res); err != nil {
+		return ledger.IndexResult{}, fmt.Errorf("ledger index of %d entries: %w", len(entries), err)
+	}
+	return res, nil
+}
+
+// write stores b in one transaction. res nil is Append: a reused position
+// fails it. Otherwise res gets the counts and flags (stamped with the
+// store's clock and inserted in the transaction); it is only meaningful
+// when write returns nil.
+func (db *DB) write(ctx context.Context, b *ledger.Batch, res *ledger.IndexResult) error {
+	if err := db.stmts.prepare(ctx, db.w); err != nil {
+		return fmt.Errorf("preparing inserts: %w", classify(ctx, err))
+	}
+	base := ledger.IndexResult{}
+	if res != nil {
+		base = *res
+	}
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		if res != nil {
+			*res = base // withTx does not retry, but keep a failed attempt's counts out
+		}
+		if err := db.appendTx(ctx, tx, b, res); err != nil {
+			return err
+		}
+		if res == nil || len(res.Flagged) == 0 {
+			return nil
+		}
+		now := db.cfg.Now().UTC()
+		for i := range res.Flagged {
+			res.Flagged[i].FlaggedAt = now
+		}
+		return insertFlags(ctx, tx, res.Flagged)
+	})
+}
+
+func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch, res *ledger.IndexResult) error {
 	w := rowWriter{db: db, tx: tx}
 	now := db.cfg.Now()
 	for _, c := range b.Chains {
@@ -72,7 +113,7 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 				return fmt.Errorf("reading head of %s: %w", c, err)
 			}
 		}
-		fresh, err := freshEntries(ctx, tx, b, c, chain, head.MaxOffset)
+		fresh, err := freshEntries(ctx, tx, b, c, chain, head.MaxOffset, res)
 		if err != nil {
 			return err
 		}
@@ -99,31 +140,42 @@ func (db *DB) appendTx(ctx context.Context, tx *sql.Tx, b *ledger.Batch) error {
 		if err := w.insert(ctx, chain, dataset, fresh); err != nil {
 			return fmt.Errorf("inserting entries of %s: %w", c, err)
 		}
-		if db.cfg.SigningKey == nil {
-			continue
-		}
-		var lastCP int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = ? AND partition = ?`,
-			c.Topic, c.Partition).Scan(&lastCP); err != nil {
-			return fmt.Errorf("reading last checkpoint of %s: %w", c, err)
-		}
-		if head.Seq-lastCP >= db.cfg.CheckpointEvery {
-			cp := ledger.Checkpoint{Topic: c.Topic, Partition: c.Partition, Seq: head.Seq, Hash: head.Hash}
-			ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at_us, key_id, public_key, signature)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time.UnixMicro(), cp.KeyID, cp.PublicKey, cp.Signature); err != nil {
-				return fmt.Errorf("writing checkpoint of %s: %w", c, err)
-			}
+		if err := db.checkpoint(ctx, tx, c, head, now); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// checkpoint writes a signed checkpoint of chain c at head when it is
+// CheckpointEvery or more past its last one (none without a signing key).
+func (db *DB) checkpoint(ctx context.Context, tx *sql.Tx, c ledger.Chain, head ledger.Head, now time.Time) error {
+	if db.cfg.SigningKey == nil {
+		return nil
+	}
+	var lastCP int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger_checkpoints WHERE topic = ? AND partition = ?`,
+		c.Topic, c.Partition).Scan(&lastCP); err != nil {
+		return fmt.Errorf("reading last checkpoint of %s: %w", c, err)
+	}
+	if head.Seq-lastCP < db.cfg.CheckpointEvery {
+		return nil
+	}
+	cp := ledger.Checkpoint{Topic: c.Topic, Partition: c.Partition, Seq: head.Seq, Hash: head.Hash}
+	ledger.SignCheckpoint(&cp, db.cfg.SigningKey, now)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_checkpoints (topic, partition, seq, hash, signed_at_us, key_id, public_key, signature)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cp.Topic, cp.Partition, cp.Seq, cp.Hash, cp.Time.UnixMicro(), cp.KeyID, cp.PublicKey, cp.Signature); err != nil {
+		return fmt.Errorf("writing checkpoint of %s: %w", c, err)
+	}
+	return nil
+}
+
 // freshEntries returns the entries of chain c (id chain, 0 when it has none
-// yet) in b that it does not hold yet (ledger.Batch.Fresh). An offset above
-// the chain's highest stored offset is new; for the others one range query
-// over the (chain, offset) index answers.
-func freshEntries(ctx context.Context, tx *sql.Tx, b *ledger.Batch, c ledger.Chain, chain int64, maxStored int64) ([]*ledger.Entry, error) {
+// yet) in b that it does not hold yet: ledger.Batch.Fresh, or IndexFresh
+// adding to res when res is not nil. An offset above the chain's highest
+// stored offset is new; for the others one range query over the (chain,
+// offset) index answers.
+func freshEntries(ctx context.Context, tx *sql.Tx, b *ledger.Batch, c ledger.Chain, chain int64, maxStored int64, res *ledger.IndexResult) ([]*ledger.Entry, error) {
 	es := b.Entries[c]
 	lo, hi := int64(-1), int64(-1)
 	for _, e := range es {
@@ -135,13 +187,23 @@ func freshEntries(ctx context.Context, tx *sql.Tx, b *ledger.Batch, c ledger.Cha
 		}
 	}
 	if hi < 0 {
+		if res != nil {
+			res.Stored += len(es)
+		}
 		return es, nil
 	}
 	stored, err := payloadHashes(ctx, tx, chain, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("reading stored offsets of %s: %w", c, err)
 	}
-	return b.Fresh(c, stored, maxStored)
+	if res == nil {
+		return b.Fresh(c, stored, maxStored)
+	}
+	fresh, dups, flags := b.IndexFresh(c, stored, maxStored)
+	res.Stored += len(fresh)
+	res.Duplicates += dups
+	res.Flagged = append(res.Flagged, flags...)
+	return fresh, nil
 }
 
 // payloadHashes reads the payload hashes of chain id chain's entries with

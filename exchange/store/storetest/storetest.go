@@ -46,6 +46,7 @@ func (h Harness) entryWhere() string {
 // Run runs every conformance test.
 func Run(t *testing.T, h Harness) {
 	t.Run("Ledger", func(t *testing.T) { RunLedger(t, h) })
+	t.Run("Index", func(t *testing.T) { RunIndex(t, h) })
 	t.Run("Agreements", func(t *testing.T) { RunAgreements(t, h) })
 	t.Run("Timeliness", func(t *testing.T) { RunTimeliness(t, h) })
 	t.Run("Verifications", func(t *testing.T) { testVerifications(t, h) })
