@@ -21,3 +21,12 @@ func BenchmarkLedgerAppendPostgres(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIndexPostgres: the audit indexer's write, batches of 10,000
+// entries over four chains, signed checkpoint per chain and batch, durable
+// commit.
+//
+//	EXCHANGE_TEST_DATABASE_URL=… go test -run '^$' -bench 'IndexPostgres$' -benchtime 50x ./exchange/store/postgres/
+func BenchmarkIndexPostgres(b *testing.B) {
+	storetest.BenchmarkIndex(b, openFreshB(b, store.WithSigningKey(storetest.TestKey(b))))
+}
