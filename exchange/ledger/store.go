@@ -151,7 +151,7 @@ func NewIndexBatch(entries []Entry) (*Batch, IndexResult) {
 func newBatch(entries []Entry, strict bool) (*Batch, IndexResult, error) {
 	var res IndexResult
 	b := &Batch{Entries: make(map[Chain][]*Entry)}
-	seen := make(map[Chain]map[int64]*Entry)
+	seen := make(map[Chain]*chainOffsets)
 	copies := make([]Entry, len(entries))
 	tags := TagCache{}
 	for i := range entries {
@@ -169,11 +169,11 @@ func newBatch(entries []Entry, strict bool) (*Batch, IndexResult, error) {
 		c := Chain{e.Topic, e.Partition}
 		offs, ok := seen[c]
 		if !ok {
-			offs = make(map[int64]*Entry)
+			offs = &chainOffsets{last: -1}
 			seen[c] = offs
 			b.Chains = append(b.Chains, c)
 		}
-		if first, dup := offs[e.Offset]; dup {
+		if first := offs.find(b.Entries[c], e.Offset); first != nil {
 			switch {
 			case strict:
 			case SameHash(first.PayloadHash, e.PayloadHash):
@@ -185,7 +185,7 @@ func newBatch(entries []Entry, strict bool) (*Batch, IndexResult, error) {
 			}
 			continue
 		}
-		offs[e.Offset] = e
+		offs.add(e)
 		b.Entries[c] = append(b.Entries[c], e)
 	}
 	sort.Slice(b.Chains, func(i, j int) bool {
@@ -195,6 +195,36 @@ func newBatch(entries []Entry, strict bool) (*Batch, IndexResult, error) {
 		return b.Chains[i].Partition < b.Chains[j].Partition
 	})
 	return b, res, nil
+}
+
+// chainOffsets finds a chain's repeated offsets in a batch. Offsets come in
+// increasing order (a partition is read in order), and then one above the
+// last is new without a lookup: the map is built only once an offset comes
+// out of order (10,000-entry Index calls spent 5% in it).
+type chainOffsets struct {
+	last int64
+	offs map[int64]*Entry // nil while offsets increase
+}
+
+// find returns the entry of es (the chain's entries so far) at offset, or nil.
+func (o *chainOffsets) find(es []*Entry, offset int64) *Entry {
+	if offset > o.last {
+		return nil
+	}
+	if o.offs == nil {
+		o.offs = make(map[int64]*Entry, 2*len(es))
+		for _, e := range es {
+			o.offs[e.Offset] = e
+		}
+	}
+	return o.offs[offset]
+}
+
+func (o *chainOffsets) add(e *Entry) {
+	o.last = max(o.last, e.Offset)
+	if o.offs != nil {
+		o.offs[e.Offset] = e
+	}
 }
 
 // Fresh returns the entries of chain c in b that the store does not hold
