@@ -1,4 +1,5 @@
-// Package indexer builds the SQL ledger from the audit topic (names.Audit).
+// Package indexer builds the SQL ledger from the audit topic (names.Audit of the
+// exchange's group).
 //
 // The worker writes each batch's ledger entries to the audit topic in the
 // same acks=all produce as its deliveries, so a record is durably audited in

@@ -146,6 +146,9 @@ func New(cfg Config, idx ledger.Index, opts ...Option) (*Indexer, error) {
 	return ix, nil
 }
 
+// Topic is the audit topic the indexer reads.
+func (ix *Indexer) Topic() string { return names.Audit(ix.cfg.Group) }
+
 // Group is the indexer's consumer group.
 func (ix *Indexer) Group() string { return names.IndexerGroup(ix.cfg.Group) }
 
@@ -156,7 +159,7 @@ func (ix *Indexer) Group() string { return names.IndexerGroup(ix.cfg.Group) }
 func (ix *Indexer) reader() *kafka.Reader {
 	return ix.clients.Reader(kafka.ReaderConfig{
 		GroupID:                ix.Group(),
-		Topic:                  names.Audit,
+		Topic:                  ix.Topic(),
 		StartOffset:            kafka.FirstOffset,
 		MinBytes:               1 << 20,
 		MaxBytes:               50 << 20,
@@ -186,7 +189,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		defer close(batches)
 		ix.fetchLoop(fctx, r, batches)
 	}()
-	ix.log.Info("audit indexer started", "topic", names.Audit, "group", ix.Group())
+	ix.log.Info("audit indexer started", "topic", ix.Topic(), "group", ix.Group())
 	for b := range batches {
 		if !ix.process(ctx, r, b) {
 			break

@@ -32,6 +32,7 @@ type Lag struct {
 type LagWatch struct {
 	clients  *kafkaclient.Clients
 	group    string // the indexer's group
+	topic    string // the audit topic
 	interval time.Duration
 	maxHist  int
 	log      *slog.Logger
@@ -90,7 +91,7 @@ func NewLagWatch(clients *kafkaclient.Clients, group string, opts ...LagOption) 
 		group = names.DefaultGroup
 	}
 	w := &LagWatch{
-		clients: clients, group: names.IndexerGroup(group), interval: time.Second, maxHist: 1000,
+		clients: clients, group: names.IndexerGroup(group), topic: names.Audit(group), interval: time.Second, maxHist: 1000,
 		log: slog.Default(), now: time.Now,
 	}
 	for _, o := range opts {
@@ -237,33 +238,33 @@ func caughtUp(ends, committed map[int]int64) bool {
 // error) when the topic does not exist.
 func (w *LagWatch) endOffsets(ctx context.Context) (map[int]int64, error) {
 	admin := w.clients.Admin()
-	meta, err := admin.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{names.Audit}})
+	meta, err := admin.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{w.topic}})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", names.Audit, err)
+		return nil, fmt.Errorf("metadata of %s: %w", w.topic, err)
 	}
 	if len(meta.Topics) != 1 || errors.Is(meta.Topics[0].Error, kafka.UnknownTopicOrPartition) {
 		return nil, nil
 	}
 	if err := meta.Topics[0].Error; err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", names.Audit, err)
+		return nil, fmt.Errorf("metadata of %s: %w", w.topic, err)
 	}
 	reqs := make([]kafka.OffsetRequest, 0, len(meta.Topics[0].Partitions))
 	for _, p := range meta.Topics[0].Partitions {
 		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
 	}
-	res, err := admin.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{names.Audit: reqs}})
+	res, err := admin.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{w.topic: reqs}})
 	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", names.Audit, err)
+		return nil, fmt.Errorf("end offsets of %s: %w", w.topic, err)
 	}
 	ends := make(map[int]int64, len(reqs))
-	for _, po := range res.Topics[names.Audit] {
+	for _, po := range res.Topics[w.topic] {
 		if po.Error != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", names.Audit, po.Partition, po.Error)
+			return nil, fmt.Errorf("end offset of %s/%d: %w", w.topic, po.Partition, po.Error)
 		}
 		ends[po.Partition] = po.LastOffset
 	}
 	if len(ends) != len(reqs) {
-		return nil, fmt.Errorf("end offsets of %s: %d of %d partitions answered", names.Audit, len(ends), len(reqs))
+		return nil, fmt.Errorf("end offsets of %s: %d of %d partitions answered", w.topic, len(ends), len(reqs))
 	}
 	return ends, nil
 }
@@ -275,7 +276,7 @@ func (w *LagWatch) committed(ctx context.Context, ends map[int]int64) (map[int]i
 	for p := range ends {
 		parts = append(parts, p)
 	}
-	res, err := w.clients.Admin().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: w.group, Topics: map[string][]int{names.Audit: parts}})
+	res, err := w.clients.Admin().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: w.group, Topics: map[string][]int{w.topic: parts}})
 	if err != nil {
 		return nil, fmt.Errorf("offsets of group %s: %w", w.group, err)
 	}
@@ -283,9 +284,9 @@ func (w *LagWatch) committed(ctx context.Context, ends map[int]int64) (map[int]i
 		return nil, fmt.Errorf("offsets of group %s: %w", w.group, res.Error)
 	}
 	committed := make(map[int]int64, len(parts))
-	for _, op := range res.Topics[names.Audit] {
+	for _, op := range res.Topics[w.topic] {
 		if op.Error != nil {
-			return nil, fmt.Errorf("offset of group %s on %s/%d: %w", w.group, names.Audit, op.Partition, op.Error)
+			return nil, fmt.Errorf("offset of group %s on %s/%d: %w", w.group, w.topic, op.Partition, op.Error)
 		}
 		committed[op.Partition] = op.CommittedOffset
 	}
