@@ -17,6 +17,8 @@ import (
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
+	_ "github.com/exchange-gov/exchange/exchange/store/postgres"
+	_ "github.com/exchange-gov/exchange/exchange/store/sqlite"
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 )
 
