@@ -280,11 +280,19 @@ func (w *LagWatch) committed(ctx context.Context, ends map[int]int64) (map[int]i
 	if err != nil {
 		return nil, fmt.Errorf("offsets of group %s: %w", w.group, err)
 	}
+	committed := make(map[int]int64, len(parts))
+	// A group that never committed: Apache Kafka answers -1 offsets, kfake
+	// (and newer protocol versions) Group ID Not Found.
+	if errors.Is(res.Error, kafka.GroupIdNotFound) {
+		return committed, nil
+	}
 	if res.Error != nil {
 		return nil, fmt.Errorf("offsets of group %s: %w", w.group, res.Error)
 	}
-	committed := make(map[int]int64, len(parts))
 	for _, op := range res.Topics[w.topic] {
+		if errors.Is(op.Error, kafka.GroupIdNotFound) {
+			continue
+		}
 		if op.Error != nil {
 			return nil, fmt.Errorf("offset of group %s on %s/%d: %w", w.group, w.topic, op.Partition, op.Error)
 		}
