@@ -15,13 +15,22 @@ import (
 type batch struct {
 	entries  []ledger.Entry // in message order, so each chain keeps its topic order
 	flags    []ledger.Flag  // malformed messages
-	last     []kafka.Message
+	last     []position     // each partition's last message
 	messages int
+}
+
+// position is a message's place, and the generation it was fetched under.
+type position struct {
+	gen       *kafka.Generation
+	topic     string
+	partition int
+	offset    int64
 }
 
 // add decodes m into b. A value that does not decode becomes a
 // FlagMalformed flag: one bad message must not stop the index.
-func (b *batch) add(m kafka.Message, now time.Time) {
+func (b *batch) add(f fetched, now time.Time) {
+	m := &f.msg
 	b.messages++
 	entries, err := ledger.ParseAuditBatch(m.Value)
 	if err != nil {
@@ -40,11 +49,11 @@ func (b *batch) add(m kafka.Message, now time.Time) {
 	} else {
 		b.entries = append(b.entries, entries...)
 	}
-	// Only a partition's last message is committed; its position is all
-	// the commit needs.
-	pos := kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	// Only a partition's last message is committed (messages of a
+	// partition arrive in order).
+	pos := position{gen: f.gen, topic: m.Topic, partition: m.Partition, offset: m.Offset}
 	for i := range b.last {
-		if b.last[i].Partition == m.Partition {
+		if b.last[i].partition == pos.partition && b.last[i].topic == pos.topic && b.last[i].gen == pos.gen {
 			b.last[i] = pos
 			return
 		}
@@ -55,11 +64,12 @@ func (b *batch) add(m kafka.Message, now time.Time) {
 // size is what counts against MaxBatchEntries.
 func (b *batch) size() int { return len(b.entries) + len(b.flags) }
 
-// fetchLoop gathers and decodes batches into out until ctx ends. Fetch
-// errors are logged and retried with backoff.
-func (ix *Indexer) fetchLoop(ctx context.Context, r *kafka.Reader, out chan<- *batch) {
-	for attempt := 0; ; {
-		b, err := ix.gather(ctx, r)
+// fetchLoop gathers and decodes batches from in into out until ctx ends or
+// in is closed; it closes out.
+func (ix *Indexer) fetchLoop(ctx context.Context, in <-chan fetched, out chan<- *batch) {
+	defer close(out)
+	for {
+		b, more := ix.gather(ctx, in)
 		if b != nil {
 			select {
 			case out <- b:
@@ -67,16 +77,7 @@ func (ix *Indexer) fetchLoop(ctx context.Context, r *kafka.Reader, out chan<- *b
 				return
 			}
 		}
-		if err == nil {
-			attempt = 0
-			continue
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		attempt++
-		ix.log.Warn("fetching the audit topic failed; retrying", "err", err, "attempt", attempt)
-		if !sleepCtx(ctx, backoff(attempt)) {
+		if !more {
 			return
 		}
 	}
@@ -84,25 +85,34 @@ func (ix *Indexer) fetchLoop(ctx context.Context, r *kafka.Reader, out chan<- *b
 
 // gather waits for an audit message, then takes what follows for up to
 // Linger or until the batch holds MaxBatchEntries. It returns the batch
-// gathered (nil when none) and the error that ended it, if any.
-func (ix *Indexer) gather(ctx context.Context, r *kafka.Reader) (*batch, error) {
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		return nil, err
+// (nil when none) and false when ctx ended or in was closed.
+func (ix *Indexer) gather(ctx context.Context, in <-chan fetched) (*batch, bool) {
+	var f fetched
+	var ok bool
+	select {
+	case f, ok = <-in:
+		if !ok {
+			return nil, false
+		}
+	case <-ctx.Done():
+		return nil, false
 	}
 	b := &batch{}
-	b.add(m, time.Now())
-	lctx, cancel := context.WithTimeout(ctx, ix.cfg.Linger)
-	defer cancel()
+	b.add(f, time.Now())
+	linger := time.NewTimer(ix.cfg.Linger)
+	defer linger.Stop()
 	for b.size() < ix.cfg.MaxBatchEntries {
-		m, err := r.FetchMessage(lctx)
-		if err != nil {
-			if ctx.Err() == nil && lctx.Err() != nil {
-				return b, nil // lingered long enough
+		select {
+		case f, ok = <-in:
+			if !ok {
+				return b, false
 			}
-			return b, err
+			b.add(f, time.Now())
+		case <-linger.C:
+			return b, true
+		case <-ctx.Done():
+			return b, false
 		}
-		b.add(m, time.Now())
 	}
-	return b, nil
+	return b, true
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -152,62 +151,33 @@ func (ix *Indexer) Topic() string { return names.Audit(ix.cfg.Group) }
 // Group is the indexer's consumer group.
 func (ix *Indexer) Group() string { return names.IndexerGroup(ix.cfg.Group) }
 
-// reader is the group Reader of the audit topic. A new group starts at the
-// first offset: the index must hold everything ever written. Fetches are
-// large (audit messages carry hundreds of entries each) and the queue holds
-// more than one batch, so fetching runs ahead of the index writes.
-func (ix *Indexer) reader() *kafka.Reader {
-	return ix.clients.Reader(kafka.ReaderConfig{
-		GroupID:                ix.Group(),
-		Topic:                  ix.Topic(),
-		StartOffset:            kafka.FirstOffset,
-		MinBytes:               1 << 20,
-		MaxBytes:               50 << 20,
-		MaxWait:                200 * time.Millisecond,
-		QueueCapacity:          10000,
-		CommitInterval:         0, // synchronous commits, after the Index call
-		ReadLagInterval:        -1,
-		ReadBackoffMin:         50 * time.Millisecond,
-		ReadBackoffMax:         time.Second,
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: 5 * time.Second,
-		Logger:                 kafka.LoggerFunc(func(f string, a ...any) { ix.log.Debug("kafka: " + fmt.Sprintf(f, a...)) }),
-		ErrorLogger:            kafka.LoggerFunc(func(f string, a ...any) { ix.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
-	})
-}
-
 // Run indexes the audit topic until ctx ends, then returns nil. A batch in
 // flight when ctx ends is abandoned uncommitted (its Index call, cancelled,
 // stores nothing; a completed one is still committed).
 func (ix *Indexer) Run(ctx context.Context) error {
-	r := ix.reader()
-	fctx, cancel := context.WithCancel(ctx)
+	m, err := ix.join()
+	if err != nil {
+		return err
+	}
 	batches := make(chan *batch, 1) // one batch decoded ahead of the one being indexed
-	fetched := make(chan struct{})
-	go func() {
-		defer close(fetched)
-		defer close(batches)
-		ix.fetchLoop(fctx, r, batches)
-	}()
+	go ix.fetchLoop(ctx, m.out, batches)
 	ix.log.Info("audit indexer started", "topic", ix.Topic(), "group", ix.Group())
 	for b := range batches {
-		if !ix.process(ctx, r, b) {
+		if !ix.process(ctx, m, b) {
 			break
 		}
 	}
-	cancel()
-	for range batches { // let the fetch goroutine see its cancel
-	}
-	<-fetched
-	if err := r.Close(); err != nil {
-		ix.log.Warn("closing the audit reader", "err", err)
+	// The membership outlives ctx until here, so the last batch's commit
+	// went through a live generation.
+	m.close(commitTimeout)
+	for range batches { // the fetch loop ends with ctx or m.out
 	}
 	ix.log.Info("audit indexer stopped")
 	return nil
 }
 
 // process indexes b and commits its offsets; false when ctx ended first.
-func (ix *Indexer) process(ctx context.Context, r *kafka.Reader, b *batch) bool {
+func (ix *Indexer) process(ctx context.Context, m *membership, b *batch) bool {
 	if len(b.flags) > 0 {
 		for _, f := range b.flags {
 			ix.log.Error("audit message flagged", "reason", f.Reason, "detail", f.Detail)
@@ -231,7 +201,8 @@ func (ix *Indexer) process(ctx context.Context, r *kafka.Reader, b *batch) bool 
 		}
 	}
 	failpoint.Hit("after_index")
-	ix.commit(r, b)
+	m.commit(b)
+	ix.metrics.messages.Add(float64(b.messages))
 	return true
 }
 
@@ -284,24 +255,6 @@ func (ix *Indexer) retry(ctx context.Context, what string, f func(context.Contex
 			return ctx.Err()
 		}
 	}
-}
-
-// commitTimeout bounds a commit: it runs even when Run's ctx has ended, so
-// a batch whose Index call succeeded is not indexed again after a restart.
-const commitTimeout = 10 * time.Second
-
-// commit commits b's offsets synchronously. A failed commit is logged and
-// not retried beyond kafka-go's own attempts: the next batch's commit
-// covers the partition, and after a rebalance or restart the store counts
-// the re-read entries as duplicates.
-func (ix *Indexer) commit(r *kafka.Reader, b *batch) {
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-	defer cancel()
-	if err := r.CommitMessages(ctx, b.last...); err != nil {
-		ix.log.Warn("committing audit offsets failed; the next commit covers them", "err", err, "messages", b.messages)
-		return
-	}
-	ix.metrics.messages.Add(float64(b.messages))
 }
 
 // backoff returns the wait before retry attempt n (1-based): 50ms doubling

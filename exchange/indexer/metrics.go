@@ -8,7 +8,7 @@ import (
 // name is listed here and nowhere else; labels hold result codes only.
 //
 //	exchange_index_entries_total{result}   entries indexed: stored (chained), duplicate (already indexed), flagged (refused, or a malformed audit message)
-//	exchange_index_messages_total          audit messages indexed (offsets committed after their Index call)
+//	exchange_index_messages_total          audit messages indexed (their offsets committed after their Index call)
 //	exchange_index_batch_entries           histogram: entries per Index call
 //	exchange_index_write_seconds           histogram: duration of a successful Index call
 //	exchange_index_write_failures_total    Index and RecordFlags calls that failed (each is retried)
