@@ -24,7 +24,7 @@ func BenchmarkIndexer(b *testing.B) {
 		b.StopTimer()
 		e := newEnv(b, "sqlite://"+filepath.Join(b.TempDir(), "exchange.db"))
 		for c := int32(0); c < chains; c++ {
-			e.publish(entries("ingress.health.immunisations", c, 0, perChain), per)
+			e.publish(entries(source, c, 0, perChain), per)
 		}
 		lw := NewLagWatch(e.clients, testGroup, LagLogger(quiet))
 		b.StartTimer()

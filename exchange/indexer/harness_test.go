@@ -27,6 +27,9 @@ const (
 	testPartitions = 3
 )
 
+// source is the ingress topic of the entries' chains.
+var source = names.Ingress("health.immunisations")
+
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // env is an embedded broker with the audit topic, and a real store.

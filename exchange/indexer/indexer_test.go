@@ -18,7 +18,7 @@ func TestIndexesAuditTopic(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		const perChain = 1250 // 5 messages of 250 per chain
 		for p := int32(0); p < 4; p++ {
-			e.publish(entries("ingress.health.immunisations", p, 0, perChain), 250)
+			e.publish(entries(source, p, 0, perChain), 250)
 		}
 		r := e.start(nil)
 		e.caughtUp()
@@ -38,7 +38,7 @@ func TestIndexesAuditTopic(t *testing.T) {
 // re-processing after a crash) are indexed once and counted as duplicates.
 func TestDuplicatesIndexedOnce(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		es := entries("ingress.health.immunisations", 0, 0, 300)
+		es := entries(source, 0, 0, 300)
 		e.publish(es, 100)
 		e.publish(es[100:200], 100) // the zombie's copy of the second message
 		r := e.start(nil)
@@ -59,8 +59,8 @@ func TestDuplicatesIndexedOnce(t *testing.T) {
 // position, and the entries around it are indexed.
 func TestMalformedMessageFlagged(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		es := entries("ingress.health.immunisations", 0, 0, 20)
-		key := chainKey("ingress.health.immunisations", 0)
+		es := entries(source, 0, 0, 20)
+		key := chainKey(source, 0)
 		e.write(
 			kafka.Message{Key: key, Value: ledger.AppendAuditBatch(nil, es[:10])},
 			kafka.Message{Key: key, Value: []byte("not an audit batch")},
@@ -109,14 +109,14 @@ func partitionOf(t *testing.T, e *env, key []byte) int {
 // index is complete.
 func TestRestartResumes(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		e.publish(entries("ingress.health.immunisations", 0, 0, 1000), 100)
-		e.publish(entries("ingress.health.immunisations", 1, 0, 1000), 100)
+		e.publish(entries(source, 0, 0, 1000), 100)
+		e.publish(entries(source, 1, 0, 1000), 100)
 		first := e.start(nil)
 		e.caughtUp()
 		first.stop(t)
 
-		e.publish(entries("ingress.health.immunisations", 0, 1000, 500), 100)
-		e.publish(entries("ingress.health.immunisations", 2, 0, 500), 100)
+		e.publish(entries(source, 0, 1000, 500), 100)
+		e.publish(entries(source, 2, 0, 500), 100)
 		second := e.start(nil)
 		e.caughtUp()
 		if got := e.verify(); got != 3000 {
@@ -135,7 +135,7 @@ func TestRestartResumes(t *testing.T) {
 // committed; once the store is back, the index completes.
 func TestStoreOutageRetried(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		e.publish(entries("ingress.health.immunisations", 0, 0, 600), 200)
+		e.publish(entries(source, 0, 0, 600), 200)
 		f := &failingIndex{inner: e.idx, down: true}
 		r := e.start(f)
 		waitFor(t, "three failed index writes", func() bool { return f.failed() >= 3 })

@@ -18,8 +18,8 @@ func TestLagWatch(t *testing.T) {
 		t.Fatalf("lag of an empty audit topic = %+v, want known, 0", lag)
 	}
 
-	e.publish(entries("ingress.health.immunisations", 0, 0, 500), 100)
-	e.publish(entries("ingress.health.immunisations", 1, 0, 300), 100)
+	e.publish(entries(source, 0, 0, 500), 100)
+	e.publish(entries(source, 1, 0, 300), 100)
 	lw.Poll(e.ctx)
 	if lag := lw.Lag(); !lag.Known || lag.Messages != 8 {
 		t.Fatalf("lag with the indexer stopped = %+v, want known, 8 messages", lag)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 )
@@ -21,8 +22,8 @@ func TestConfig(t *testing.T) {
 	if ix.cfg.MaxBatchEntries != 20000 || ix.cfg.Linger != 20*time.Millisecond || ix.cfg.StoreTimeout != 30*time.Second {
 		t.Errorf("defaults = %+v", ix.cfg)
 	}
-	if ix.Group() != "exchange.indexer" || ix.Topic() != "exchange.audit" {
-		t.Errorf("group %q topic %q, want exchange.indexer and exchange.audit", ix.Group(), ix.Topic())
+	if ix.Group() != names.IndexerGroup(names.DefaultGroup) || ix.Topic() != names.Audit(names.DefaultGroup) {
+		t.Errorf("group %q topic %q, want the default group's indexer group and audit topic", ix.Group(), ix.Topic())
 	}
 	for _, c := range []struct {
 		cfg  Config
@@ -46,13 +47,13 @@ func TestConfig(t *testing.T) {
 // a malformed flag with its position and truncated evidence, and commits
 // each partition's last message.
 func TestBatchAdd(t *testing.T) {
-	es := entries("ingress.health.immunisations", 0, 0, 5)
+	es := entries(source, 0, 0, 5)
 	huge := make([]byte, ledger.MaxFlagBytes+10)
 	b := &batch{}
 	now := time.Now()
-	b.add(fetched{msg: kafka.Message{Topic: "exchange.audit", Partition: 1, Offset: 7, Value: ledger.AppendAuditBatch(nil, es[:2])}}, now)
-	b.add(fetched{msg: kafka.Message{Topic: "exchange.audit", Partition: 1, Offset: 8, Value: huge}}, now)
-	b.add(fetched{msg: kafka.Message{Topic: "exchange.audit", Partition: 2, Offset: 3, Value: ledger.AppendAuditBatch(nil, es[2:])}}, now)
+	b.add(fetched{msg: kafka.Message{Topic: names.Audit(testGroup), Partition: 1, Offset: 7, Value: ledger.AppendAuditBatch(nil, es[:2])}}, now)
+	b.add(fetched{msg: kafka.Message{Topic: names.Audit(testGroup), Partition: 1, Offset: 8, Value: huge}}, now)
+	b.add(fetched{msg: kafka.Message{Topic: names.Audit(testGroup), Partition: 2, Offset: 3, Value: ledger.AppendAuditBatch(nil, es[2:])}}, now)
 	if len(b.entries) != 5 || b.size() != 6 || b.messages != 3 {
 		t.Fatalf("batch has %d entries, size %d, %d messages; want 5, 6, 3", len(b.entries), b.size(), b.messages)
 	}
@@ -62,7 +63,7 @@ func TestBatchAdd(t *testing.T) {
 		}
 	}
 	f := b.flags[0]
-	if f.Reason != ledger.FlagMalformed || !strings.HasPrefix(f.Detail, "audit message exchange.audit/1@8: ") || len(f.Entry) != ledger.MaxFlagBytes {
+	if f.Reason != ledger.FlagMalformed || !strings.HasPrefix(f.Detail, "audit message "+names.Audit(testGroup)+"/1@8: ") || len(f.Entry) != ledger.MaxFlagBytes {
 		t.Errorf("flag = %s %q (%d bytes)", f.Reason, f.Detail, len(f.Entry))
 	}
 	if len(b.last) != 2 || b.last[0].offset != 8 || b.last[1].offset != 3 {
