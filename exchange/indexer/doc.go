@@ -13,9 +13,14 @@
 // idempotency absorbs, the uncommitted tail; the index can be rebuilt from
 // the topic by a new group that starts at the first offset.
 //
-// Fetching and decoding the next batch overlaps the Index call of the
-// current one (two goroutines, one batch in flight between them); commits
-// happen in batch order from the index goroutine.
+// Fetching (one partition reader per assigned audit partition, as the
+// worker's group session does) and decoding the next batch overlap the
+// Index call of the current one (one decoded batch waits between them);
+// commits happen in batch order from the index goroutine, through the
+// consumer group generation the messages were fetched under. A crash
+// between an Index call and its commit (failpoint after_index) re-indexes
+// that batch: the store counts it as duplicates (and records its malformed
+// messages' flags again).
 //
 // LagWatch measures how far the index is behind the topic (messages, and
 // the age of the oldest message not yet indexed) and waits for catch-up

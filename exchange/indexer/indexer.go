@@ -58,7 +58,7 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("linger %v: must not be negative", c.Linger))
 	}
 	if c.StoreTimeout < 0 {
-		errs = append(errs, fmt.Errorf("store timeout %v: must be positive", c.StoreTimeout))
+		errs = append(errs, fmt.Errorf("store timeout %v: must not be negative", c.StoreTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("indexer config: %w", err)
@@ -109,7 +109,8 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithClients builds the indexer's Kafka clients with c instead of a new
-// builder from Config.Kafka (the process shares one).
+// builder from Config.Kafka (the process shares one; Config.Kafka is then
+// not used).
 func WithClients(c *kafkaclient.Clients) Option {
 	return func(ix *Indexer) {
 		if c != nil {
