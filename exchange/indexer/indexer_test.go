@@ -177,3 +177,33 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Stopped while its store is down, the indexer abandons the batch in
+// flight and returns, committing nothing; the next one indexes it all.
+func TestStopDuringOutage(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		e.publish(entries(source, 0, 0, 400), 200)
+		f := &failingIndex{inner: e.idx, down: true}
+		r := e.start(f)
+		waitFor(t, "a failed index write", func() bool { return f.failed() >= 1 })
+		r.stop(t)
+
+		lw := NewLagWatch(e.clients, testGroup, LagLogger(quiet))
+		lw.Poll(e.ctx)
+		if lag := lw.Lag(); !lag.Known || lag.Messages != 2 {
+			t.Errorf("lag after stopping during the outage = %+v, want 2 messages uncommitted", lag)
+		}
+		if got := testutil.ToFloat64(r.metrics.messages); got != 0 {
+			t.Errorf("messages_total = %v after stopping during the outage, want 0", got)
+		}
+
+		next := e.start(nil)
+		e.caughtUp()
+		if got := e.verify(); got != 400 {
+			t.Fatalf("index holds %d entries, want 400", got)
+		}
+		if got := testutil.ToFloat64(next.metrics.stored); got != 400 {
+			t.Errorf("the next indexer stored %v entries, want 400", got)
+		}
+	})
+}
