@@ -1,0 +1,47 @@
+package indexer
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// BenchmarkIndexer measures indexing a backlog of 200k audit entries (10
+// source chains, 500 entries per audit message, 3 audit partitions) from
+// the embedded broker into SQLite, from the indexer's start to its group
+// having committed every message. Run it alone (-benchtime=1x is enough):
+//
+//	go test -run '^$' -bench BenchmarkIndexer -benchtime=1x ./exchange/indexer/
+func BenchmarkIndexer(b *testing.B) {
+	const (
+		chains   = 10
+		perChain = 20000
+		per      = 500
+	)
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := newEnv(b, "sqlite://"+filepath.Join(b.TempDir(), "exchange.db"))
+		for c := int32(0); c < chains; c++ {
+			e.publish(entries(source, c, 0, perChain), per)
+		}
+		lw := NewLagWatch(e.clients, testGroup, LagLogger(quiet))
+		b.StartTimer()
+		start := time.Now()
+		r := e.start(nil)
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Minute)
+		err := lw.WaitCaughtUp(ctx)
+		cancel()
+		total += time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("the index did not catch up: %v", err)
+		}
+		r.stop(b)
+		if got := e.verify(); got != chains*perChain {
+			b.Fatalf("index holds %d entries, want %d", got, chains*perChain)
+		}
+	}
+	b.ReportMetric(float64(b.N*chains*perChain)/total.Seconds(), "entries/s")
+}
