@@ -17,6 +17,7 @@ package failpoint
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -68,4 +69,17 @@ func Hit(name string) {
 		_ = p.Kill() // SIGKILL on Unix
 	}
 	select {} // the signal is on its way: never return
+}
+
+// Reader is an empty reader whose Read passes the point name: placed
+// between the two halves of a stream (io.MultiReader), it stops the process
+// with the first half sent and the second not (index_mid_copy, in the
+// middle of a COPY).
+func Reader(name string) io.Reader { return pointReader(name) }
+
+type pointReader string
+
+func (p pointReader) Read([]byte) (int, error) {
+	Hit(string(p))
+	return 0, io.EOF
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/exchange-gov/exchange/exchange/failpoint"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 )
@@ -394,7 +396,7 @@ func copyFresh(ctx context.Context, conn *pgxpool.Conn, states []*chainState, ta
 		}
 	}
 	buf = appendCopyTrailer(buf)
-	tag, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf),
+	tag, err := conn.Conn().PgConn().CopyFrom(ctx, io.MultiReader(bytes.NewReader(buf[:len(buf)/2]), failpoint.Reader("index_mid_copy"), bytes.NewReader(buf[len(buf)/2:])),
 		"COPY "+pgx.Identifier{target}.Sanitize()+" ("+copyColumns+") FROM STDIN (FORMAT binary)")
 	if err != nil {
 		return fmt.Errorf("copying entries: %w", err)
