@@ -36,6 +36,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type env struct {
 	t       testing.TB
 	ctx     context.Context
+	brokers []string
+	dbURL   string
 	clients *kafkaclient.Clients
 	topic   string
 	db      store.Backend
@@ -77,7 +79,7 @@ func newEnv(t testing.TB, dbURL string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(clients.Close)
-	e := &env{t: t, ctx: ctx, clients: clients, topic: names.Audit(testGroup), db: db, idx: idx}
+	e := &env{t: t, ctx: ctx, brokers: c.ListenAddrs(), dbURL: dbURL, clients: clients, topic: names.Audit(testGroup), db: db, idx: idx}
 	_, err = clients.Admin().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 		{Topic: e.topic, NumPartitions: testPartitions, ReplicationFactor: 1},
 	}})
@@ -142,7 +144,7 @@ func (e *env) start(idx ledger.Index) *running {
 		idx = e.idx
 	}
 	m := NewMetrics(nil)
-	ix, err := New(Config{Group: testGroup}, idx, WithLogger(quiet), WithMetrics(m), WithClients(e.clients))
+	ix, err := New(testConfig(Config{}), idx, WithLogger(quiet), WithMetrics(m), WithClients(e.clients))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -236,4 +238,12 @@ func (f *failingIndex) setDown(down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.down = down
+}
+
+// testConfig is cfg with the test group and group timings kfake allows
+// (GroupMinSessionTimeout), so a killed member's partitions move quickly.
+func testConfig(cfg Config) Config {
+	cfg.Group = testGroup
+	cfg.SessionTimeout, cfg.HeartbeatInterval, cfg.RebalanceTimeout = time.Second, 100*time.Millisecond, 2*time.Second
+	return cfg
 }

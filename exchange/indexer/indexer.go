@@ -32,6 +32,10 @@ type Config struct {
 	Linger time.Duration
 	// StoreTimeout bounds one Index or RecordFlags call. Default 30s.
 	StoreTimeout time.Duration
+	// Consumer group timings; zero: kafka-go's defaults (session 10s,
+	// heartbeat 3s, rebalance 30s). A member killed without leaving holds
+	// its partitions until its session times out.
+	SessionTimeout, HeartbeatInterval, RebalanceTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -56,6 +60,9 @@ func (c *Config) validate() error {
 	}
 	if c.Linger < 0 {
 		errs = append(errs, fmt.Errorf("linger %v: must not be negative", c.Linger))
+	}
+	if c.SessionTimeout < 0 || c.HeartbeatInterval < 0 || c.RebalanceTimeout < 0 {
+		errs = append(errs, fmt.Errorf("group timings (session %v, heartbeat %v, rebalance %v): must not be negative", c.SessionTimeout, c.HeartbeatInterval, c.RebalanceTimeout))
 	}
 	if c.StoreTimeout < 0 {
 		errs = append(errs, fmt.Errorf("store timeout %v: must not be negative", c.StoreTimeout))
