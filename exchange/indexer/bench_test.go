@@ -2,18 +2,35 @@ package indexer
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/exchange-gov/exchange/exchange/store/storetest"
 )
 
 // BenchmarkIndexer measures indexing a backlog of 200k audit entries (10
 // source chains, 500 entries per audit message, 3 audit partitions) from
-// the embedded broker into SQLite, from the indexer's start to its group
-// having committed every message. Run it alone (-benchtime=1x is enough):
+// the embedded broker into SQLite, and into PostgreSQL with
+// EXCHANGE_TEST_DATABASE_URL, from the indexer's start to its group having
+// committed every message. Run it alone (-benchtime=1x is enough):
 //
 //	go test -run '^$' -bench BenchmarkIndexer -benchtime=1x ./exchange/indexer/
 func BenchmarkIndexer(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		benchIndexer(b, func() string { return "sqlite://" + filepath.Join(b.TempDir(), "exchange.db") })
+	})
+	b.Run("postgres", func(b *testing.B) {
+		super := os.Getenv(storetest.PostgresEnv)
+		if super == "" {
+			b.Skipf("%s is not set", storetest.PostgresEnv)
+		}
+		benchIndexer(b, func() string { return storetest.CreateDatabase(b, super) })
+	})
+}
+
+func benchIndexer(b *testing.B, dbURL func() string) {
 	const (
 		chains   = 10
 		perChain = 20000
@@ -22,7 +39,7 @@ func BenchmarkIndexer(b *testing.B) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		e := newEnv(b, "sqlite://"+filepath.Join(b.TempDir(), "exchange.db"))
+		e := newEnv(b, dbURL())
 		for c := int32(0); c < chains; c++ {
 			e.publish(entries(source, c, 0, perChain), per)
 		}
