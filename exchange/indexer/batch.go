@@ -68,51 +68,52 @@ func (b *batch) size() int { return len(b.entries) + len(b.flags) }
 // in is closed; it closes out.
 func (ix *Indexer) fetchLoop(ctx context.Context, in <-chan fetched, out chan<- *batch) {
 	defer close(out)
-	for {
-		b, more := ix.gather(ctx, in)
-		if b != nil {
-			select {
-			case out <- b:
-			case <-ctx.Done():
-				return
-			}
-		}
-		if !more {
-			return
-		}
+	for ix.gather(ctx, in, out) {
 	}
 }
 
-// gather waits for an audit message, then takes what follows for up to
-// Linger or until the batch holds MaxBatchEntries. It returns the batch
-// (nil when none) and false when ctx ended or in was closed.
-func (ix *Indexer) gather(ctx context.Context, in <-chan fetched) (*batch, bool) {
+// gather waits for an audit message, then takes what follows into one
+// batch and sends it to out: once Linger has passed, as soon as out takes
+// it, so the batch grows while the index write before it runs; at
+// MaxBatchEntries, when out takes it. It returns false when ctx ended or
+// in was closed (a batch gathered by then is still offered to out).
+func (ix *Indexer) gather(ctx context.Context, in <-chan fetched, out chan<- *batch) bool {
 	var f fetched
 	var ok bool
 	select {
 	case f, ok = <-in:
 		if !ok {
-			return nil, false
+			return false
 		}
 	case <-ctx.Done():
-		return nil, false
+		return false
 	}
 	b := &batch{}
 	b.add(f, time.Now())
 	linger := time.NewTimer(ix.cfg.Linger)
 	defer linger.Stop()
-	for b.size() < ix.cfg.MaxBatchEntries {
+	var ready chan<- *batch // nil (never ready) until Linger passed
+	more := true
+	for more && b.size() < ix.cfg.MaxBatchEntries {
 		select {
 		case f, ok = <-in:
 			if !ok {
-				return b, false
+				more = false
+				break
 			}
 			b.add(f, time.Now())
 		case <-linger.C:
-			return b, true
+			ready = out
+		case ready <- b:
+			return true
 		case <-ctx.Done():
-			return b, false
+			return false
 		}
 	}
-	return b, true
+	select {
+	case out <- b:
+		return more
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/exchange-gov/exchange/exchange/store/storetest"
 )
 
@@ -37,6 +39,7 @@ func benchIndexer(b *testing.B, dbURL func() string) {
 		per      = 500
 	)
 	var total time.Duration
+	var writes uint64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		e := newEnv(b, dbURL())
@@ -56,9 +59,15 @@ func benchIndexer(b *testing.B, dbURL func() string) {
 			b.Fatalf("the index did not catch up: %v", err)
 		}
 		r.stop(b)
+		var h dto.Metric
+		if err := r.metrics.batch.Write(&h); err != nil {
+			b.Fatal(err)
+		}
+		writes += h.GetHistogram().GetSampleCount()
 		if got := e.verify(); got != chains*perChain {
 			b.Fatalf("index holds %d entries, want %d", got, chains*perChain)
 		}
 	}
 	b.ReportMetric(float64(b.N*chains*perChain)/total.Seconds(), "entries/s")
+	b.ReportMetric(float64(b.N*chains*perChain)/float64(writes), "entries/write")
 }

@@ -27,8 +27,9 @@ type Config struct {
 	// MaxBatchEntries bounds the entries of one Index call (a batch ends at
 	// the message that reaches it). Default 20000.
 	MaxBatchEntries int
-	// Linger is how long a batch waits for more audit messages once its
-	// first one arrived. Default 20ms.
+	// Linger is how long a batch waits at least for more audit messages
+	// once its first one arrived; it keeps growing while the index write
+	// before it runs. Default 20ms.
 	Linger time.Duration
 	// StoreTimeout bounds one Index or RecordFlags call. Default 30s.
 	StoreTimeout time.Duration
@@ -167,7 +168,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	batches := make(chan *batch, 1) // one batch decoded ahead of the one being indexed
+	// Unbuffered: the next batch grows in gather (decoded as it arrives)
+	// until the index write before it returns and takes it.
+	batches := make(chan *batch)
 	go ix.fetchLoop(ctx, m.out, batches)
 	ix.log.Info("audit indexer started", "topic", ix.Topic(), "group", ix.Group())
 	for b := range batches {
