@@ -15,7 +15,9 @@
 //
 // Fetching (one partition reader per assigned audit partition, as the
 // worker's group session does) and decoding the next batch overlap the
-// Index call of the current one (one decoded batch waits between them);
+// Index call of the current one: the next batch is decoded as its messages
+// arrive and grows (to MaxBatchEntries) until that call returns, so a
+// slower store gets larger, cheaper writes;
 // commits happen in batch order from the index goroutine, through the
 // consumer group generation the messages were fetched under. A crash
 // between an Index call and its commit (failpoint after_index) re-indexes
