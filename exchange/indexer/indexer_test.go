@@ -207,3 +207,31 @@ func TestStopDuringOutage(t *testing.T) {
 		}
 	})
 }
+
+// Two indexers in one group (two exchange processes) index the audit
+// topic together; when one stops, the other takes its partitions over from
+// their committed offsets. The index ends complete, every entry stored once.
+func TestTwoMembers(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		for c := int32(0); c < 6; c++ {
+			e.publish(entries(source, c, 0, 500), 100)
+		}
+		a, b := e.start(nil), e.start(nil)
+		e.caughtUp()
+		a.stop(t)
+		for c := int32(0); c < 6; c++ {
+			e.publish(entries(source, c, 500, 500), 100)
+		}
+		e.caughtUp()
+		if got := e.verify(); got != 6000 {
+			t.Fatalf("index holds %d entries, want 6000", got)
+		}
+		stored := testutil.ToFloat64(a.metrics.stored) + testutil.ToFloat64(b.metrics.stored)
+		if stored != 6000 {
+			t.Errorf("the members stored %v entries together, want 6000", stored)
+		}
+		if got := testutil.ToFloat64(b.metrics.stored); got < 3000 {
+			t.Errorf("the remaining member stored %v entries, want at least the 3000 written after the other stopped", got)
+		}
+	})
+}
