@@ -315,9 +315,16 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 	}
 	lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	if err := waitLeaders(lctx, r.admin, topics); err != nil {
+	counts, err := waitLeaders(lctx, r.admin, topics)
+	if err != nil {
 		r.close()
 		return nil, err
+	}
+	// Topics an earlier run created on this broker keep their partitions;
+	// the run counts records on cfg.Partitions of them.
+	if n := counts[r.ingress]; n != cfg.Partitions {
+		r.close()
+		return nil, fmt.Errorf("topic %s has %d partitions on this broker, --partitions is %d: run with --partitions %d, or delete the bench's topics first", r.ingress, n, cfg.Partitions, n)
 	}
 	return r, nil
 }

@@ -124,7 +124,8 @@ func TestParseLatencyRates(t *testing.T) {
 // its own records only (both groups start where the first run's records
 // end); a run on a new broker with a database an earlier run filled is
 // refused up front, naming the problem (the embedded broker starts its
-// topics at offset 0, positions the ledger audited for other records).
+// topics at offset 0, positions the ledger audited for other records); so
+// is a run whose --partitions differs from the existing ingress topic's.
 func TestRepeatedRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts brokers and the whole exchange")
@@ -150,6 +151,12 @@ func TestRepeatedRuns(t *testing.T) {
 		if res.Raw.Records != 2000 || res.RawFranz.Records != 2000 || res.ExchangeCommit.Records != 2000 || res.Exchange.Records != 2000 {
 			t.Fatalf("run %d: raw %d, franz-go %d, exchange %d committed, %d indexed records; want this run's 2000", i, res.Raw.Records, res.RawFranz.Records, res.ExchangeCommit.Records, res.Exchange.Records)
 		}
+	}
+	// The ingress topic keeps the partitions the first run created.
+	var out6 bytes.Buffer
+	_, err = Run(ctx, Config{Records: 100, Brokers: []string{b.Addr()}, DatabaseURL: db, Partitions: 6, Timeout: time.Minute, Out: &out6})
+	if err == nil || !strings.Contains(err.Error(), "has 3 partitions on this broker, --partitions is 6") {
+		t.Fatalf("run with --partitions 6 on 3-partition topics: %v\n%s", err, out6.String())
 	}
 	_, out, err := run(nil) // a new embedded broker
 	if err == nil || !strings.Contains(err.Error(), "already holds entries") || !strings.Contains(err.Error(), "fresh database") {

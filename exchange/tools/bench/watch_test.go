@@ -82,12 +82,13 @@ func TestWaitLeaders(t *testing.T) {
 	if err := exchange.EnsureTopics(ctx, kc, topics, 3, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitLeaders(ctx, kc.Admin(), topics); err != nil {
-		t.Fatalf("created topics: %v", err)
+	counts, err := waitLeaders(ctx, kc.Admin(), topics)
+	if err != nil || counts[topics[0]] != 3 || counts[topics[1]] != 3 {
+		t.Fatalf("created topics: %v, partitions %v; want 3 each", err, counts)
 	}
 	tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	err = waitLeaders(tctx, kc.Admin(), append(topics, "bench.never-created"))
+	_, err = waitLeaders(tctx, kc.Admin(), append(topics, "bench.never-created"))
 	if err == nil || !strings.Contains(err.Error(), "bench.never-created") {
 		t.Fatalf("a topic that was never created: %v; want an error naming it", err)
 	}
