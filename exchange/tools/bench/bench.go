@@ -134,6 +134,7 @@ type run struct {
 	rawOut   string // topic of the kafka-go raw pass-through
 	franzOut string // topic of the franz-go raw pass-through
 	conn     kafkaclient.Config
+	parts    map[string]int // partitions of each topic of the run
 	nonce    string // suffix of this run's consumer groups
 	starts   map[int]int64
 	ends     map[int]int64
@@ -187,13 +188,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 // measureAll runs the contestants one after the other on the same records.
 func (r *run) measureAll(ctx context.Context, res *Result) error {
 	var err error
-	if res.Raw, err = r.measureRaw(ctx, r.rawGroup(), func(ctx context.Context) error {
+	if res.Raw, err = r.measureRaw(ctx, r.rawGroup(), r.rawOut, func(ctx context.Context) error {
 		return rawPassThrough(ctx, r.kc, r.rawGroup(), r.ingress, r.rawOut)
 	}); err != nil {
 		return fmt.Errorf("raw kafka-go pass-through: %w", err)
 	}
 	r.line("raw kafka-go", res.Raw)
-	if res.RawFranz, err = r.measureRaw(ctx, r.franzGroup(), func(ctx context.Context) error {
+	if res.RawFranz, err = r.measureRaw(ctx, r.franzGroup(), r.franzOut, func(ctx context.Context) error {
 		return franzPassThrough(ctx, r.conn, r.franzGroup(), r.ingress, r.franzOut)
 	}); err != nil {
 		return fmt.Errorf("raw franz-go pass-through: %w", err)
@@ -316,6 +317,7 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 	lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	counts, err := waitLeaders(lctx, r.admin, topics)
+	r.parts = counts
 	if err != nil {
 		r.close()
 		return nil, err
@@ -378,9 +380,14 @@ func (r *run) publishAll(ctx context.Context) error {
 	return nil
 }
 
-// measureRaw runs a raw pass-through (relay, consuming as group) until
-// it committed every published record.
-func (r *run) measureRaw(ctx context.Context, group string, relay func(context.Context) error) (Throughput, error) {
+// measureRaw runs a raw pass-through (relay, consuming as group, producing
+// to out) until it committed every published record, and checks it
+// produced them all.
+func (r *run) measureRaw(ctx context.Context, group, out string, relay func(context.Context) error) (Throughput, error) {
+	before, err := endOffsets(ctx, r.admin, out, r.parts[out])
+	if err != nil {
+		return Throughput{}, err
+	}
 	rctx, rcancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer rcancel()
 	rawDone := make(chan error, 1)
@@ -390,6 +397,18 @@ func (r *run) measureRaw(ctx context.Context, group string, relay func(context.C
 	<-rawDone
 	if err != nil {
 		return Throughput{}, err
+	}
+	after, err := endOffsets(ctx, r.admin, out, r.parts[out])
+	if err != nil {
+		return Throughput{}, err
+	}
+	var produced int64
+	for p, e := range after {
+		produced += e - before[p]
+	}
+	// At least once: a retried produce may write a record twice.
+	if produced < c.total-c.base {
+		return Throughput{}, fmt.Errorf("%d records on %s after committing %d", produced, out, c.total-c.base)
 	}
 	return c.throughput(c.last, r.avgBytes), nil
 }
