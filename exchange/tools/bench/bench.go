@@ -34,6 +34,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
@@ -55,6 +56,10 @@ type Config struct {
 	Brokers     []string // Kafka cluster; default: an embedded broker
 	DatabaseURL string   // store of the exchange; default: SQLite in a temp dir
 	Partitions  int      // of the ingress topic; default 3
+	// Processes is how many exchange instances run, in this process, as
+	// members of one worker group on one store (scale-out overhead on one
+	// machine). Default 1.
+	Processes int
 	// SASL makes the embedded broker authenticate every connection with
 	// SCRAM-SHA-512 and check ACLs; every client of the run (publisher, raw
 	// relay, exchange) signs in as its super user, so both contestants pay
@@ -107,6 +112,9 @@ func (cfg *Config) setDefaults() {
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = 3
 	}
+	if cfg.Processes <= 0 {
+		cfg.Processes = 1
+	}
 	if cfg.LatencyRecords <= 0 {
 		cfg.LatencyRecords = 3000
 	}
@@ -126,7 +134,8 @@ func (cfg *Config) setDefaults() {
 // between.
 type run struct {
 	cfg      Config
-	app      *app.App
+	app      *app.App             // the first of apps: its store, registry and topics are every process's
+	apps     []*app.App           // the exchange processes, one worker group
 	kc       *kafkaclient.Clients // the bench's publishers, raw relay and offset queries
 	admin    *kafka.Client
 	gen      *gen.Generator
@@ -135,7 +144,7 @@ type run struct {
 	franzOut string // topic of the franz-go raw pass-through
 	conn     kafkaclient.Config
 	parts    map[string]int // partitions of each topic of the run
-	nonce    string // suffix of this run's consumer groups
+	nonce    string         // suffix of this run's consumer groups
 	starts   map[int]int64
 	ends     map[int]int64
 	avgBytes float64 // mean published value size
@@ -171,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer r.close()
-	fmt.Fprintf(cfg.Out, "exchange bench: %d reference records (~5%% invalid) on %s, %d partitions, %s\n", cfg.Records, brokerDesc, cfg.Partitions, storeDesc)
+	fmt.Fprintf(cfg.Out, "exchange bench: %d reference records (~5%% invalid) on %s, %d partitions, %s, %d exchange process(es) in one group\n", cfg.Records, brokerDesc, cfg.Partitions, storeDesc, cfg.Processes)
 	if err := r.prepare(ctx); err != nil {
 		return res, err
 	}
@@ -283,33 +292,21 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.New(ctx, app.Config{
-		HTTP: app.HTTPSecurity{Auth: authn},
-		Kafka: exchange.KafkaConfig{
-			Config:     conn,
-			GroupID:    r.exchangeGroup(),
-			Partitions: cfg.Partitions,
-		},
-		DatabaseURL:         cfg.DatabaseURL,
-		ContractsDir:        policyDir,
-		RegisterSchemaFiles: true,
-		// The bench policy's agreements are active as written, like
-		// exchange dev's examples: seeded into the lifecycle store.
-		SeedFromFiles: true,
-		KeyFile:       filepath.Join(tmp, "secret.key"),
-		CreateKey:     true,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("starting the exchange: %w", err)
+	for i := 0; i < cfg.Processes; i++ {
+		a, err := r.newApp(ctx, authn, policyDir, tmp)
+		if err != nil {
+			r.closeApps()
+			return nil, fmt.Errorf("starting exchange process %d: %w", i+1, err)
+		}
+		r.apps = append(r.apps, a)
 	}
-	r.app = a
+	r.app = r.apps[0]
 	if r.kc, err = kafkaclient.New(conn, kafkaclient.AdminTimeout(10*time.Second)); err != nil {
-		a.Close()
+		r.closeApps()
 		return nil, err
 	}
 	r.admin = r.kc.Admin()
-	topics := append(a.Topics(), r.rawOut, r.franzOut)
+	topics := append(r.app.Topics(), r.rawOut, r.franzOut)
 	if err := exchange.EnsureTopics(ctx, r.kc, topics, cfg.Partitions, 0); err != nil {
 		r.close()
 		return nil, err
@@ -331,9 +328,37 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 	return r, nil
 }
 
+// newApp assembles one exchange process of the run; every one is a member
+// of the same worker group on the same store.
+func (r *run) newApp(ctx context.Context, authn *auth.Authenticator, policyDir, tmp string) (*app.App, error) {
+	return app.New(ctx, app.Config{
+		HTTP: app.HTTPSecurity{Auth: authn},
+		Kafka: exchange.KafkaConfig{
+			Config:     r.conn,
+			GroupID:    r.exchangeGroup(),
+			Partitions: r.cfg.Partitions,
+		},
+		DatabaseURL:         r.cfg.DatabaseURL,
+		ContractsDir:        policyDir,
+		RegisterSchemaFiles: true,
+		// The bench policy's agreements are active as written, like
+		// exchange dev's examples: seeded into the lifecycle store.
+		SeedFromFiles: true,
+		KeyFile:       filepath.Join(tmp, "secret.key"),
+		CreateKey:     true,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+}
+
+func (r *run) closeApps() {
+	for _, a := range r.apps {
+		a.Close()
+	}
+}
+
 func (r *run) close() {
 	r.kc.Close()
-	r.app.Close()
+	r.closeApps()
 }
 
 // prepare finds where this run's records will start and builds their
@@ -419,15 +444,25 @@ func (r *run) measureRaw(ctx context.Context, group, out string, relay func(cont
 func (r *run) measureExchange(ctx context.Context, res *Result) error {
 	ectx, ecancel := context.WithCancel(ctx)
 	defer ecancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	// Any process stopping is reported on appDone; each reports once.
+	appDone := make(chan error, len(r.apps))
+	lns := make([]net.Listener, 0, len(r.apps))
+	for range r.apps {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		lns = append(lns, ln)
 	}
-	appDone := make(chan error, 1)
+	for i, a := range r.apps {
+		go func() { appDone <- a.Run(ectx, lns[i]) }()
+	}
 	if r.cfg.OnExchangePhase != nil {
 		r.cfg.OnExchangePhase(true)
 	}
-	go func() { appDone <- r.app.Run(ectx, ln) }()
 	runErr := r.measureExchangeRate(ectx, res, appDone)
 	if r.cfg.OnExchangePhase != nil {
 		r.cfg.OnExchangePhase(false)
@@ -441,10 +476,39 @@ func (r *run) measureExchange(ctx context.Context, res *Result) error {
 		}
 	}
 	ecancel()
-	if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) && runErr == nil {
-		return fmt.Errorf("exchange stopped: %w", aerr)
+	for range r.apps {
+		if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) && runErr == nil {
+			runErr = fmt.Errorf("exchange stopped: %w", aerr)
+		}
 	}
 	return runErr
+}
+
+// reportMembers prints how many members the exchange's worker group has
+// and how many partitions each was assigned: with --processes, whether
+// every process took part.
+func (r *run) reportMembers(ctx context.Context) {
+	resp, err := r.admin.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{r.exchangeGroup()}})
+	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].Error != nil {
+		fmt.Fprintf(r.cfg.Out, "exchange group: not described (%v)\n", errors.Join(err, groupErr(resp)))
+		return
+	}
+	var parts []string
+	for _, m := range resp.Groups[0].Members {
+		n := 0
+		for _, t := range m.MemberAssignments.Topics {
+			n += len(t.Partitions)
+		}
+		parts = append(parts, strconv.Itoa(n))
+	}
+	fmt.Fprintf(r.cfg.Out, "exchange group: %d members of %d processes, partitions each: %s\n", len(resp.Groups[0].Members), len(r.apps), strings.Join(parts, "/"))
+}
+
+func groupErr(resp *kafka.DescribeGroupsResponse) error {
+	if resp != nil && len(resp.Groups) == 1 {
+		return resp.Groups[0].Error
+	}
+	return nil
 }
 
 // measureExchangeRate waits, at the same time, for the exchange's last
@@ -468,6 +532,9 @@ func (r *run) measureExchangeRate(ctx context.Context, res *Result, appDone chan
 		wcancel()
 		<-idx
 		return fmt.Errorf("exchange: %w", err)
+	}
+	if len(r.apps) > 1 {
+		r.reportMembers(ctx)
 	}
 	r.line("exchange to last commit", c.throughput(c.last, r.avgBytes))
 	res.ExchangeCommit = c.throughput(c.last, r.avgBytes)

@@ -163,3 +163,25 @@ func TestRepeatedRuns(t *testing.T) {
 		t.Fatalf("run on a new broker with a used database: %v\n%s", err, out)
 	}
 }
+
+// TestRunSeveralProcesses: with Processes 2 both exchange instances run in
+// one worker group and together move every record to the index; the group
+// line of the report says how many members took part.
+func TestRunSeveralProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker and the whole exchange twice")
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Config{Records: 3000, Partitions: 4, Processes: 2, LatencyRecords: 100, LatencyRates: []LatencyRate{{PerSec: 500}}, Timeout: 2 * time.Minute, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if res.ExchangeCommit.Records != 3000 || res.Exchange.Records != 3000 {
+		t.Fatalf("exchange %d committed, %d indexed records; want the 3000 published\n%s", res.ExchangeCommit.Records, res.Exchange.Records, out.String())
+	}
+	if !regexp.MustCompile(`(?m)^exchange group: \d+ members of 2 processes`).MatchString(out.String()) {
+		t.Fatalf("no group line for 2 processes:\n%s", out.String())
+	}
+}
