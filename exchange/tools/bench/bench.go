@@ -61,9 +61,10 @@ type Config struct {
 	// machine). Default 1.
 	Processes int
 	// SASL makes the embedded broker authenticate every connection with
-	// SCRAM-SHA-512 and check ACLs; every client of the run (publisher, raw
-	// relay, exchange) signs in as its super user, so both contestants pay
-	// the same handshakes. Only with the embedded broker. Default off.
+	// SCRAM-SHA-512 and check ACLs; every client of the run (publisher,
+	// both raw relays, exchange) signs in as its super user, so every
+	// contestant pays the same handshakes. Only with the embedded broker.
+	// Default off.
 	SASL bool
 	// LatencyRates are the publish rates of the latency probes run after
 	// the throughput runs, to measure publish → delivery latency. Default
@@ -82,8 +83,11 @@ type Config struct {
 
 // Throughput is one measured run.
 type Throughput struct {
-	Records   int64
-	Bytes     int64
+	Records int64 // moved in the run
+	Bytes   int64
+	// Timed are the records the rate is computed over: those committed
+	// after the first commit, in Elapsed (see commits.throughput).
+	Timed     int64
 	Elapsed   time.Duration
 	RecPerSec float64
 	MBPerSec  float64
@@ -213,7 +217,7 @@ func (r *run) measureAll(ctx context.Context, res *Result) error {
 }
 
 func (r *run) line(name string, tp Throughput) {
-	fmt.Fprintf(r.cfg.Out, "%-28s %8.0f rec/s  %6.1f MB/s  (%d records in %v)\n", name+":", tp.RecPerSec, tp.MBPerSec, tp.Records, tp.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(r.cfg.Out, "%-28s %8.0f rec/s  %6.1f MB/s  (%d records; %d after the first commit in %v)\n", name+":", tp.RecPerSec, tp.MBPerSec, tp.Records, tp.Timed, tp.Elapsed.Round(time.Millisecond))
 }
 
 // report prints the latency probes and the ratios, the kafka-go one last
@@ -734,7 +738,7 @@ func (c commits) throughput(end time.Time, avgBytes float64) Throughput {
 	}
 	rps := float64(n) / el.Seconds()
 	records := c.total - c.base
-	return Throughput{Records: records, Bytes: int64(float64(records) * avgBytes), Elapsed: el, RecPerSec: rps, MBPerSec: rps * avgBytes / 1e6}
+	return Throughput{Records: records, Bytes: int64(float64(records) * avgBytes), Timed: n, Elapsed: el, RecPerSec: rps, MBPerSec: rps * avgBytes / 1e6}
 }
 
 // waitCommitted polls the group's committed offsets until they reach ends,
