@@ -42,18 +42,28 @@ func (w *indexWatch) wait(ctx context.Context) (time.Time, int64, error) {
 	defer tick.Stop()
 	for {
 		behind, err := w.advance(ctx)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			return time.Time{}, 0, err
 		}
-		if behind < 0 {
+		if err == nil && behind < 0 {
 			return time.Now(), w.found(), nil
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, 0, fmt.Errorf("ledger index not caught up: %s/%d has every entry below offset %d of %d: %w", w.topic, behind, w.cursor[behind], w.end[behind], ctx.Err())
+			return time.Time{}, 0, w.notCaughtUp(ctx.Err())
 		case <-tick.C:
 		}
 	}
+}
+
+// notCaughtUp names the first partition still behind.
+func (w *indexWatch) notCaughtUp(cause error) error {
+	for _, p := range w.parts {
+		if w.cursor[p] < w.end[p] {
+			return fmt.Errorf("ledger index not caught up: %s/%d has every entry below offset %d of %d: %w", w.topic, p, w.cursor[p], w.end[p], cause)
+		}
+	}
+	return fmt.Errorf("ledger index: %w", cause)
 }
 
 // advance moves every cursor as far as the ledger allows and returns the
