@@ -147,11 +147,17 @@ func (r *run) readDeliveries(ctx, rctx context.Context, wg *sync.WaitGroup, deli
 	// Start each reader at the delivery topic's end as it is now, not at
 	// kafka.LastOffset: that is resolved by the reader's first fetch, which
 	// on a loaded machine can come after the first latency record arrived.
-	starts, err := endOffsets(ctx, r.admin, deliver, r.cfg.Partitions)
+	// An earlier run on this broker may have created it with other
+	// partitions than this run's.
+	parts := r.parts[deliver]
+	if parts == 0 {
+		parts = r.cfg.Partitions
+	}
+	starts, err := endOffsets(ctx, r.admin, deliver, parts)
 	if err != nil {
 		return err
 	}
-	for p := 0; p < r.cfg.Partitions; p++ {
+	for p := 0; p < parts; p++ {
 		rd := r.kc.Reader(kafka.ReaderConfig{Topic: deliver, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 10 * time.Millisecond})
 		if err := rd.SetOffset(starts[p]); err != nil {
 			rd.Close()
