@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -20,12 +21,18 @@ func runBench(ctx context.Context, args []string) error {
 	brokers := fs.String("brokers", "", "Kafka bootstrap brokers, comma-separated (default: an embedded broker)")
 	database := fs.String("database", os.Getenv("EXCHANGE_DATABASE_URL"), "store URL for the ledger (default: SQLite in a temp dir; env EXCHANGE_DATABASE_URL)")
 	partitions := fs.Int("partitions", 3, "partitions of the ingress topic")
+	processes := fs.Int("processes", 1, "exchange instances run in the bench, members of one worker group on one store (scale-out overhead; use with --partitions)")
 	useSASL := fs.Bool("sasl", false, "the embedded broker authenticates every client with SASL/SCRAM-SHA-512 and enforces ACLs (compare with and without)")
+	latencyRates := fs.String("latency-rates", "1000,half", "rates of the e2e latency probes, comma-separated: records a second, or \"half\" (half the exchange's measured rate to last commit)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the exchange phase (not the publish or raw phases) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := bench.Config{Records: *records, DatabaseURL: *database, Partitions: *partitions, SASL: *useSASL, Out: os.Stdout}
+	rates, err := bench.ParseLatencyRates(*latencyRates)
+	if err != nil {
+		return fmt.Errorf("--latency-rates: %w", err)
+	}
+	cfg := bench.Config{Records: *records, DatabaseURL: *database, Partitions: *partitions, Processes: *processes, SASL: *useSASL, LatencyRates: rates, Out: os.Stdout}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -45,6 +52,6 @@ func runBench(ctx context.Context, args []string) error {
 		bl = strings.Split(*brokers, ",")
 	}
 	cfg.Brokers = bl
-	_, err := bench.Run(ctx, cfg)
+	_, err = bench.Run(ctx, cfg)
 	return err
 }

@@ -1,9 +1,12 @@
 // Package bench is `exchange bench`: it publishes N reference records (the
 // 15-field immunisation record, ~5% invalid) to an ingress topic, runs the
-// exchange on them with the reference policy, and in the same run measures a
-// raw kafka-go pass-through (group consume → produce → commit, no policy) of
-// the same records on the same broker, so the ratio between the two is the
-// cost of the policy broker itself.
+// exchange on them with the reference policy, and in the same run measures
+// two raw pass-throughs (group consume → produce → commit, no policy) of the
+// same records on the same broker: one with kafka-go, the exchange's client,
+// and one with franz-go, tuned as well as it allows, so the ratios are the
+// cost of the policy broker itself and nobody tunes against a soft baseline.
+// The exchange is timed to its last committed offset and to the moment its
+// SQL ledger holds an entry for every record (the audit index caught up).
 package bench
 
 import (
@@ -22,7 +25,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -32,6 +34,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/app"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
+	"github.com/exchange-gov/exchange/exchange/server/auth"
 	"github.com/exchange-gov/exchange/exchange/tools/devbroker"
 	"github.com/exchange-gov/exchange/exchange/tools/devissuer"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
@@ -53,15 +56,23 @@ type Config struct {
 	Brokers     []string // Kafka cluster; default: an embedded broker
 	DatabaseURL string   // store of the exchange; default: SQLite in a temp dir
 	Partitions  int      // of the ingress topic; default 3
+	// Processes is how many exchange instances run, in this process, as
+	// members of one worker group on one store (scale-out overhead on one
+	// machine). Default 1.
+	Processes int
 	// SASL makes the embedded broker authenticate every connection with
-	// SCRAM-SHA-512 and check ACLs; every client of the run (publisher, raw
-	// relay, exchange) signs in as its super user, so both contestants pay
-	// the same handshakes. Only with the embedded broker. Default off.
+	// SCRAM-SHA-512 and check ACLs; every client of the run (publisher,
+	// both raw relays, exchange) signs in as its super user, so every
+	// contestant pays the same handshakes. Only with the embedded broker.
+	// Default off.
 	SASL bool
-	// LatencyRecords are published at LatencyRate/s after the throughput
-	// runs, to measure publish → delivery latency. Defaults 3000 and 1000.
+	// LatencyRates are the publish rates of the latency probes run after
+	// the throughput runs, to measure publish → delivery latency. Default
+	// 1,000 rec/s and half the exchange's measured rate to last commit.
+	LatencyRates []LatencyRate
+	// LatencyRecords is how many records the probe at 1,000 rec/s
+	// publishes (default 3000); every probe runs as long as that one.
 	LatencyRecords int
-	LatencyRate    int
 	Timeout        time.Duration // bound of each phase; default 10 min
 	Out            io.Writer     // progress and results; default os.Stdout
 	// OnExchangePhase, when set, is called with true as the exchange starts
@@ -72,8 +83,11 @@ type Config struct {
 
 // Throughput is one measured run.
 type Throughput struct {
-	Records   int64
-	Bytes     int64
+	Records int64 // moved in the run
+	Bytes   int64
+	// Timed are the records the rate is computed over: those committed
+	// after the first commit, in Elapsed (see commits.throughput).
+	Timed     int64
 	Elapsed   time.Duration
 	RecPerSec float64
 	MBPerSec  float64
@@ -81,10 +95,18 @@ type Throughput struct {
 
 // Result is what a benchmark run measured.
 type Result struct {
-	Raw, Exchange Throughput
-	P50, P99      time.Duration // publish → delivery
-	LatencyN      int           // delivered records the latency is computed over
-	Ratio         float64       // Exchange.RecPerSec / Raw.RecPerSec
+	Raw      Throughput // kafka-go pass-through
+	RawFranz Throughput // franz-go pass-through
+	// Exchange is the exchange until its ledger index caught up (every
+	// published position has an entry), ExchangeCommit until it committed
+	// its last offset; both are timed from its first commit.
+	Exchange, ExchangeCommit Throughput
+	Latency                  []Latency     // one per LatencyRates, in order
+	P50, P99                 time.Duration // of the first latency probe
+	LatencyN                 int           // delivered records of the first probe
+	Ratio                    float64       // Exchange.RecPerSec / Raw.RecPerSec
+	RatioFranz               float64       // Exchange.RecPerSec / RawFranz.RecPerSec
+	RatioCommit              float64       // ExchangeCommit.RecPerSec / Raw.RecPerSec
 }
 
 func (cfg *Config) setDefaults() {
@@ -94,11 +116,14 @@ func (cfg *Config) setDefaults() {
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = 3
 	}
+	if cfg.Processes <= 0 {
+		cfg.Processes = 1
+	}
 	if cfg.LatencyRecords <= 0 {
 		cfg.LatencyRecords = 3000
 	}
-	if cfg.LatencyRate <= 0 {
-		cfg.LatencyRate = 1000
+	if len(cfg.LatencyRates) == 0 {
+		cfg.LatencyRates = DefaultLatencyRates()
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Minute
@@ -113,19 +138,24 @@ func (cfg *Config) setDefaults() {
 // between.
 type run struct {
 	cfg      Config
-	app      *app.App
+	app      *app.App             // the first of apps: its store, registry and topics are every process's
+	apps     []*app.App           // the exchange processes, one worker group
 	kc       *kafkaclient.Clients // the bench's publishers, raw relay and offset queries
 	admin    *kafka.Client
 	gen      *gen.Generator
 	ingress  string
-	rawOut   string // topic of the raw pass-through
-	nonce    string // suffix of this run's consumer groups
+	rawOut   string // topic of the kafka-go raw pass-through
+	franzOut string // topic of the franz-go raw pass-through
+	conn     kafkaclient.Config
+	parts    map[string]int // partitions of each topic of the run
+	nonce    string         // suffix of this run's consumer groups
 	starts   map[int]int64
 	ends     map[int]int64
 	avgBytes float64 // mean published value size
 }
 
 func (r *run) rawGroup() string      { return "bench-raw-" + r.nonce }
+func (r *run) franzGroup() string    { return "bench-raw-franz-" + r.nonce }
 func (r *run) exchangeGroup() string { return "exchange-bench-" + r.nonce }
 
 // Run executes the benchmark: publish, then the raw pass-through, then the
@@ -154,27 +184,64 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer r.close()
-	fmt.Fprintf(cfg.Out, "exchange bench: %d reference records (~5%% invalid) on %s, %d partitions, %s\n", cfg.Records, brokerDesc, cfg.Partitions, storeDesc)
+	fmt.Fprintf(cfg.Out, "exchange bench: %d reference records (~5%% invalid) on %s, %d partitions, %s, %d exchange process(es) in one group\n", cfg.Records, brokerDesc, cfg.Partitions, storeDesc, cfg.Processes)
 	if err := r.prepare(ctx); err != nil {
 		return res, err
 	}
 	if err := r.publishAll(ctx); err != nil {
 		return res, err
 	}
-	if res.Raw, err = r.measureRaw(ctx); err != nil {
-		return res, fmt.Errorf("raw pass-through: %w", err)
-	}
-	fmt.Fprintf(cfg.Out, "raw pass-through:  %8.0f rec/s  %6.1f MB/s  (%d records in %v)\n", res.Raw.RecPerSec, res.Raw.MBPerSec, res.Raw.Records, res.Raw.Elapsed.Round(time.Millisecond))
-	if err := r.measureExchange(ctx, &res); err != nil {
+	if err := r.measureAll(ctx, &res); err != nil {
 		return res, err
 	}
-	fmt.Fprintf(cfg.Out, "exchange:          %8.0f rec/s  %6.1f MB/s  (%d records in %v)  e2e latency p50 %v p99 %v (%d records at %d/s)\n",
-		res.Exchange.RecPerSec, res.Exchange.MBPerSec, res.Exchange.Records, res.Exchange.Elapsed.Round(time.Millisecond),
-		res.P50.Round(100*time.Microsecond), res.P99.Round(100*time.Microsecond), res.LatencyN, cfg.LatencyRate)
-	res.Ratio = res.Exchange.RecPerSec / res.Raw.RecPerSec
-	fmt.Fprintf(cfg.Out, "ratio exchange/raw: %.2f (exchange %.0f rec/s, raw %.0f rec/s)\n", res.Ratio, res.Exchange.RecPerSec, res.Raw.RecPerSec)
+	r.report(&res)
 	return res, nil
 }
+
+// measureAll runs the contestants one after the other on the same records.
+func (r *run) measureAll(ctx context.Context, res *Result) error {
+	var err error
+	if res.Raw, err = r.measureRaw(ctx, r.rawGroup(), r.rawOut, func(ctx context.Context) error {
+		return rawPassThrough(ctx, r.kc, r.rawGroup(), r.ingress, r.rawOut)
+	}); err != nil {
+		return fmt.Errorf("raw kafka-go pass-through: %w", err)
+	}
+	r.line("raw kafka-go", res.Raw)
+	if res.RawFranz, err = r.measureRaw(ctx, r.franzGroup(), r.franzOut, func(ctx context.Context) error {
+		return franzPassThrough(ctx, r.conn, r.franzGroup(), r.ingress, r.franzOut)
+	}); err != nil {
+		return fmt.Errorf("raw franz-go pass-through: %w", err)
+	}
+	r.line("raw franz-go", res.RawFranz)
+	return r.measureExchange(ctx, res)
+}
+
+func (r *run) line(name string, tp Throughput) {
+	fmt.Fprintf(r.cfg.Out, "%-28s %8.0f rec/s  %6.1f MB/s  (%d records; %d after the first commit in %v)\n", name+":", tp.RecPerSec, tp.MBPerSec, tp.Records, tp.Timed, tp.Elapsed.Round(time.Millisecond))
+}
+
+// report prints the latency probes and the ratios, the kafka-go one last
+// (the machine-readable line).
+func (r *run) report(res *Result) {
+	for _, l := range res.Latency {
+		fmt.Fprintf(r.cfg.Out, "e2e latency at %d rec/s: p50 %.1f ms, p99 %.1f ms (%d delivered%s)\n", l.Rate, ms(l.P50), ms(l.P99), l.N, l.Note)
+	}
+	res.Ratio = res.Exchange.RecPerSec / res.Raw.RecPerSec
+	res.RatioFranz = res.Exchange.RecPerSec / res.RawFranz.RecPerSec
+	res.RatioCommit = res.ExchangeCommit.RecPerSec / res.Raw.RecPerSec
+	fmt.Fprintf(r.cfg.Out, "ratio exchange-commit/raw: %.2f (exchange %.0f rec/s to last commit, raw %.0f rec/s)\n", res.RatioCommit, res.ExchangeCommit.RecPerSec, res.Raw.RecPerSec)
+	fmt.Fprintf(r.cfg.Out, "ratio exchange/raw-franz: %.2f (exchange %.0f rec/s to index caught up, raw franz-go %.0f rec/s)\n", res.RatioFranz, res.Exchange.RecPerSec, res.RawFranz.RecPerSec)
+	fmt.Fprintf(r.cfg.Out, "ratio exchange/raw: %.2f (exchange %.0f rec/s to index caught up, raw %.0f rec/s)\n", res.Ratio, res.Exchange.RecPerSec, res.Raw.RecPerSec)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // benchUser is the embedded broker's super user with SASL.
 const benchUser = "bench"
@@ -219,7 +286,7 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 	if err := writePolicy(policyDir); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, ingress: names.Ingress(Dataset), rawOut: "bench.raw-passthrough", nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	r := &run{cfg: cfg, conn: conn, ingress: names.Ingress(Dataset), rawOut: "bench.raw-passthrough", franzOut: "bench.raw-franz", nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	// Nothing calls the bench's HTTP surface; it is secured all the same.
 	iss, err := devissuer.Load(tmp, "http://127.0.0.1")
 	if err != nil {
@@ -229,14 +296,53 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.New(ctx, app.Config{
+	for i := 0; i < cfg.Processes; i++ {
+		a, err := r.newApp(ctx, authn, policyDir, tmp)
+		if err != nil {
+			r.closeApps()
+			return nil, fmt.Errorf("starting exchange process %d: %w", i+1, err)
+		}
+		r.apps = append(r.apps, a)
+	}
+	r.app = r.apps[0]
+	if r.kc, err = kafkaclient.New(conn, kafkaclient.AdminTimeout(10*time.Second)); err != nil {
+		r.closeApps()
+		return nil, err
+	}
+	r.admin = r.kc.Admin()
+	topics := append(r.app.Topics(), r.rawOut, r.franzOut)
+	if err := exchange.EnsureTopics(ctx, r.kc, topics, cfg.Partitions, 0); err != nil {
+		r.close()
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	counts, err := waitLeaders(lctx, r.admin, topics)
+	r.parts = counts
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	// Topics an earlier run created on this broker keep their partitions;
+	// the run counts records on cfg.Partitions of them.
+	if n := counts[r.ingress]; n != cfg.Partitions {
+		r.close()
+		return nil, fmt.Errorf("topic %s has %d partitions on this broker, --partitions is %d: run with --partitions %d, or delete the bench's topics first", r.ingress, n, cfg.Partitions, n)
+	}
+	return r, nil
+}
+
+// newApp assembles one exchange process of the run; every one is a member
+// of the same worker group on the same store.
+func (r *run) newApp(ctx context.Context, authn *auth.Authenticator, policyDir, tmp string) (*app.App, error) {
+	return app.New(ctx, app.Config{
 		HTTP: app.HTTPSecurity{Auth: authn},
 		Kafka: exchange.KafkaConfig{
-			Config:     conn,
+			Config:     r.conn,
 			GroupID:    r.exchangeGroup(),
-			Partitions: cfg.Partitions,
+			Partitions: r.cfg.Partitions,
 		},
-		DatabaseURL:         cfg.DatabaseURL,
+		DatabaseURL:         r.cfg.DatabaseURL,
 		ContractsDir:        policyDir,
 		RegisterSchemaFiles: true,
 		// The bench policy's agreements are active as written, like
@@ -246,25 +352,17 @@ func start(ctx context.Context, cfg Config, conn kafkaclient.Config, tmp string)
 		CreateKey:     true,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		return nil, fmt.Errorf("starting the exchange: %w", err)
-	}
-	r.app = a
-	if r.kc, err = kafkaclient.New(conn, kafkaclient.AdminTimeout(10*time.Second)); err != nil {
+}
+
+func (r *run) closeApps() {
+	for _, a := range r.apps {
 		a.Close()
-		return nil, err
 	}
-	r.admin = r.kc.Admin()
-	if err := exchange.EnsureTopics(ctx, r.kc, append(a.Topics(), r.rawOut), cfg.Partitions, 0); err != nil {
-		r.close()
-		return nil, err
-	}
-	return r, nil
 }
 
 func (r *run) close() {
 	r.kc.Close()
-	r.app.Close()
+	r.closeApps()
 }
 
 // prepare finds where this run's records will start and builds their
@@ -303,7 +401,7 @@ func (r *run) publishAll(ctx context.Context) error {
 	if r.ends, err = endOffsets(ctx, r.admin, r.ingress, r.cfg.Partitions); err != nil {
 		return err
 	}
-	for _, group := range []string{r.rawGroup(), r.exchangeGroup()} {
+	for _, group := range []string{r.rawGroup(), r.franzGroup(), r.exchangeGroup()} {
 		if err := commitStarts(ctx, r.admin, group, r.ingress, r.starts); err != nil {
 			return err
 		}
@@ -311,53 +409,157 @@ func (r *run) publishAll(ctx context.Context) error {
 	return nil
 }
 
-// measureRaw runs the raw pass-through baseline until it committed every
-// published record.
-func (r *run) measureRaw(ctx context.Context) (Throughput, error) {
+// measureRaw runs a raw pass-through (relay, consuming as group, producing
+// to out) until it committed every published record, and checks it
+// produced them all.
+func (r *run) measureRaw(ctx context.Context, group, out string, relay func(context.Context) error) (Throughput, error) {
+	before, err := endOffsets(ctx, r.admin, out, r.parts[out])
+	if err != nil {
+		return Throughput{}, err
+	}
 	rctx, rcancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer rcancel()
 	rawDone := make(chan error, 1)
-	go func() { rawDone <- rawPassThrough(rctx, r.kc, r.rawGroup(), r.ingress, r.rawOut) }()
-	tp, err := waitCommitted(rctx, r.admin, r.rawGroup(), r.ingress, r.starts, r.ends, r.avgBytes, rawDone)
+	go func() { rawDone <- relay(rctx) }()
+	c, err := waitCommitted(rctx, r.admin, group, r.ingress, r.starts, r.ends, rawDone)
 	rcancel()
 	<-rawDone
-	return tp, err
+	if err != nil {
+		return Throughput{}, err
+	}
+	after, err := endOffsets(ctx, r.admin, out, r.parts[out])
+	if err != nil {
+		return Throughput{}, err
+	}
+	var produced int64
+	for p, e := range after {
+		produced += e - before[p]
+	}
+	// At least once: a retried produce may write a record twice.
+	if produced < c.total-c.base {
+		return Throughput{}, fmt.Errorf("%d records on %s after committing %d", produced, out, c.total-c.base)
+	}
+	return c.throughput(c.last, r.avgBytes), nil
 }
 
 // measureExchange runs the exchange on the same records until it committed
-// them all, then measures its latency with the exchange caught up, and
-// stops it.
+// them all and its ledger index caught up, then measures its latency with
+// the exchange caught up, and stops it.
 func (r *run) measureExchange(ctx context.Context, res *Result) error {
 	ectx, ecancel := context.WithCancel(ctx)
 	defer ecancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	// Any process stopping is reported on appDone; each reports once.
+	appDone := make(chan error, len(r.apps))
+	lns := make([]net.Listener, 0, len(r.apps))
+	for range r.apps {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		lns = append(lns, ln)
 	}
-	appDone := make(chan error, 1)
+	for i, a := range r.apps {
+		go func() { appDone <- a.Run(ectx, lns[i]) }()
+	}
 	if r.cfg.OnExchangePhase != nil {
 		r.cfg.OnExchangePhase(true)
 	}
-	go func() { appDone <- r.app.Run(ectx, ln) }()
-	wctx, wcancel := context.WithTimeout(ectx, r.cfg.Timeout)
-	res.Exchange, err = waitCommitted(wctx, r.admin, r.exchangeGroup(), r.ingress, r.starts, r.ends, r.avgBytes, appDone)
-	wcancel()
+	runErr := r.measureExchangeRate(ectx, res, appDone)
 	if r.cfg.OnExchangePhase != nil {
 		r.cfg.OnExchangePhase(false)
 	}
+	if runErr == nil {
+		lctx, lcancel := context.WithTimeout(ectx, r.cfg.Timeout)
+		res.Latency, runErr = r.latencies(lctx, res.ExchangeCommit.RecPerSec)
+		lcancel()
+		if runErr == nil {
+			res.P50, res.P99, res.LatencyN = res.Latency[0].P50, res.Latency[0].P99, res.Latency[0].N
+		}
+	}
+	ecancel()
+	for range r.apps {
+		if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) && runErr == nil {
+			runErr = fmt.Errorf("exchange stopped: %w", aerr)
+		}
+	}
+	return runErr
+}
+
+// reportMembers prints how many members the exchange's worker group has
+// and how many partitions each was assigned: with --processes, whether
+// every process took part.
+func (r *run) reportMembers(ctx context.Context) {
+	resp, err := r.admin.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{r.exchangeGroup()}})
+	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].Error != nil {
+		fmt.Fprintf(r.cfg.Out, "exchange group: not described (%v)\n", errors.Join(err, groupErr(resp)))
+		return
+	}
+	var parts []string
+	for _, m := range resp.Groups[0].Members {
+		n := 0
+		for _, t := range m.MemberAssignments.Topics {
+			n += len(t.Partitions)
+		}
+		parts = append(parts, strconv.Itoa(n))
+	}
+	fmt.Fprintf(r.cfg.Out, "exchange group: %d members of %d processes, partitions each: %s\n", len(resp.Groups[0].Members), len(r.apps), strings.Join(parts, "/"))
+}
+
+func groupErr(resp *kafka.DescribeGroupsResponse) error {
+	if resp != nil && len(resp.Groups) == 1 {
+		return resp.Groups[0].Error
+	}
+	return nil
+}
+
+// measureExchangeRate waits, at the same time, for the exchange's last
+// commit and for its ledger index to hold every published position; both
+// are timed from its first commit. appDone reports the exchange stopping.
+func (r *run) measureExchangeRate(ctx context.Context, res *Result, appDone chan error) error {
+	wctx, wcancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer wcancel()
+	type indexed struct {
+		at    time.Time
+		found int64
+		err   error
+	}
+	idx := make(chan indexed, 1)
+	go func() {
+		at, found, err := newIndexWatch(r.app.Store(), r.ingress, r.starts, r.ends).wait(wctx)
+		idx <- indexed{at, found, err}
+	}()
+	c, err := waitCommitted(wctx, r.admin, r.exchangeGroup(), r.ingress, r.starts, r.ends, appDone)
 	if err != nil {
+		wcancel()
+		<-idx
 		return fmt.Errorf("exchange: %w", err)
 	}
-	lctx, lcancel := context.WithTimeout(ectx, r.cfg.Timeout)
-	res.P50, res.P99, res.LatencyN, err = r.latency(lctx, names.Deliver(Consumer, Agreement))
-	lcancel()
-	ecancel()
-	if aerr := <-appDone; aerr != nil && !errors.Is(aerr, context.Canceled) {
-		return fmt.Errorf("exchange stopped: %w", aerr)
+	if len(r.apps) > 1 {
+		r.reportMembers(ctx)
 	}
-	if err != nil {
-		return fmt.Errorf("latency: %w", err)
+	r.line("exchange to last commit", c.throughput(c.last, r.avgBytes))
+	res.ExchangeCommit = c.throughput(c.last, r.avgBytes)
+	var in indexed
+	select {
+	case in = <-idx:
+	case aerr := <-appDone:
+		appDone <- aerr // for measureExchange
+		return fmt.Errorf("exchange stopped before its ledger index caught up: %v", aerr)
 	}
+	if in.err != nil {
+		return fmt.Errorf("exchange: %w", in.err)
+	}
+	if in.found != c.total-c.base {
+		return fmt.Errorf("exchange: the ledger index holds %d entries of this run, %d records were published", in.found, c.total-c.base)
+	}
+	// Both pollers tick every 20 ms: with a synchronous ledger write the
+	// index can be seen complete a tick before the last commit is. The
+	// exchange is done when both are.
+	res.Exchange = c.throughput(maxTime(in.at, c.last), r.avgBytes)
+	r.line("exchange to index caught up", res.Exchange)
 	return nil
 }
 
@@ -517,32 +719,51 @@ func commitStarts(ctx context.Context, c *kafka.Client, group, topic string, sta
 	return nil
 }
 
+// commits is a group's progress from its first commit past the run's
+// start offsets (first, at t0) to its last (total, at last).
+type commits struct {
+	base, first, total int64 // sums of offsets over the partitions
+	t0, last           time.Time
+}
+
+// throughput is the rate of the records committed after the first commit
+// over the time from t0 to end (the last commit, or the moment the ledger
+// index caught up), so the time the group takes to form is not counted
+// against any contestant.
+func (c commits) throughput(end time.Time, avgBytes float64) Throughput {
+	n, el := c.total-c.first, end.Sub(c.t0)
+	if n <= 0 || el <= 0 {
+		// Everything was committed at once: too few records to measure.
+		n, el = c.total-c.base, max(el, 0)+time.Millisecond
+	}
+	rps := float64(n) / el.Seconds()
+	records := c.total - c.base
+	return Throughput{Records: records, Bytes: int64(float64(records) * avgBytes), Timed: n, Elapsed: el, RecPerSec: rps, MBPerSec: rps * avgBytes / 1e6}
+}
+
 // waitCommitted polls the group's committed offsets until they reach ends,
-// from starts. The rate is measured from the first commit past starts to
-// the last, so the time the group takes to form is not counted against
-// either contestant.
-func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, starts, ends map[int]int64, avgBytes float64, done <-chan error) (Throughput, error) {
-	var total, base int64
+// from starts; done reports the consuming side stopping.
+func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, starts, ends map[int]int64, done chan error) (commits, error) {
+	var cs commits
 	parts := make([]int, 0, len(ends))
 	for p, e := range ends {
 		parts = append(parts, p)
-		total += e
-		base += starts[p]
+		cs.total += e
+		cs.base += starts[p]
 	}
 	sort.Ints(parts)
-	var t0 time.Time
-	var c0 int64
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return Throughput{}, fmt.Errorf("not caught up in time: %w", ctx.Err())
+			return cs, fmt.Errorf("not caught up in time: %w", ctx.Err())
 		case err := <-done:
+			done <- err // the caller waits for it too
 			if err == nil {
 				err = errors.New("stopped before catching up")
 			}
-			return Throughput{}, err
+			return cs, err
 		case <-tick.C:
 		}
 		resp, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
@@ -556,141 +777,13 @@ func waitCommitted(ctx context.Context, c *kafka.Client, group, topic string, st
 			}
 		}
 		now := time.Now()
-		if t0.IsZero() && committed > base {
-			t0, c0 = now, committed
+		if cs.t0.IsZero() && committed > cs.base {
+			cs.t0, cs.first = now, committed
 			continue
 		}
-		if committed >= total && !t0.IsZero() {
-			n := committed - c0
-			el := now.Sub(t0)
-			if n <= 0 || el <= 0 {
-				// Everything was committed at once: too few records to measure.
-				n, el = committed-base, now.Sub(t0)+time.Millisecond
-			}
-			rps := float64(n) / el.Seconds()
-			records := committed - base
-			return Throughput{Records: records, Bytes: int64(float64(records) * avgBytes), Elapsed: el, RecPerSec: rps, MBPerSec: rps * avgBytes / 1e6}, nil
+		if committed >= cs.total && !cs.t0.IsZero() {
+			cs.last = now
+			return cs, nil
 		}
 	}
-}
-
-// latencyProbe times records from their publish call to their arrival on
-// the delivery topic.
-type latencyProbe struct {
-	mu   sync.Mutex
-	sent map[string]time.Time // key → publish time, of valid records not yet seen
-	lat  []time.Duration
-}
-
-func (p *latencyProbe) published(key string, at time.Time) {
-	p.mu.Lock()
-	p.sent[key] = at
-	p.mu.Unlock()
-}
-
-func (p *latencyProbe) arrived(key string, at time.Time) {
-	p.mu.Lock()
-	if t, ok := p.sent[key]; ok {
-		p.lat = append(p.lat, at.Sub(t))
-		delete(p.sent, key)
-	}
-	p.mu.Unlock()
-}
-
-func (p *latencyProbe) delivered() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.lat)
-}
-
-// latency publishes records at a steady rate and times each one from the
-// publish call to its arrival on the delivery topic.
-func (r *run) latency(ctx context.Context, deliver string) (p50, p99 time.Duration, n int, err error) {
-	probe := &latencyProbe{sent: map[string]time.Time{}}
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	var wg sync.WaitGroup
-	if err := r.readDeliveries(ctx, rctx, &wg, deliver, probe); err != nil {
-		return 0, 0, 0, err
-	}
-	expected, err := r.publishTimed(ctx, probe)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for got := probe.delivered(); got < expected; got = probe.delivered() {
-		select {
-		case <-deadline.C:
-			return 0, 0, 0, fmt.Errorf("%d of %d valid latency records delivered within 30s", got, expected)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	stop()
-	wg.Wait()
-	lat := probe.lat
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return lat[len(lat)*50/100], lat[len(lat)*99/100], len(lat), nil
-}
-
-// readDeliveries starts one reader per partition of the delivery topic,
-// reporting each arrival to probe until rctx ends; wg counts them.
-func (r *run) readDeliveries(ctx, rctx context.Context, wg *sync.WaitGroup, deliver string, probe *latencyProbe) error {
-	// Start each reader at the delivery topic's end as it is now, not at
-	// kafka.LastOffset: that is resolved by the reader's first fetch, which
-	// on a loaded machine can come after the first latency record arrived.
-	starts, err := endOffsets(ctx, r.admin, deliver, r.cfg.Partitions)
-	if err != nil {
-		return err
-	}
-	for p := 0; p < r.cfg.Partitions; p++ {
-		rd := r.kc.Reader(kafka.ReaderConfig{Topic: deliver, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 10 * time.Millisecond})
-		if err := rd.SetOffset(starts[p]); err != nil {
-			rd.Close()
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer rd.Close()
-			for {
-				m, err := rd.ReadMessage(rctx) // no group: nothing is committed
-				if err != nil {
-					return
-				}
-				probe.arrived(string(m.Key), time.Now())
-			}
-		}()
-	}
-	return nil
-}
-
-// publishTimed publishes LatencyRecords at LatencyRate/s, noting the
-// publish time of each valid one, and returns how many were valid.
-func (r *run) publishTimed(ctx context.Context, probe *latencyProbe) (expected int, err error) {
-	w := r.kc.Writer(r.ingress)
-	w.BatchTimeout = time.Millisecond
-	defer w.Close()
-	tick := time.NewTicker(time.Second / time.Duration(r.cfg.LatencyRate))
-	defer tick.Stop()
-	for i := 0; i < r.cfg.LatencyRecords; i++ {
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-tick.C:
-		}
-		_, value, kind, err := r.gen.Next(time.Now())
-		if err != nil {
-			return 0, err
-		}
-		key := "lat-" + strconv.Itoa(i)
-		if kind == gen.Valid {
-			probe.published(key, time.Now())
-			expected++
-		}
-		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value}); err != nil {
-			return 0, err
-		}
-	}
-	return expected, nil
 }
