@@ -169,10 +169,10 @@ type Tuning struct {
 	// under the brokers' message.max.bytes (1 MiB by default; kfake refuses
 	// more). Default 900 KiB.
 	ProduceBatchBytes int64 `yaml:"produce_batch_bytes"`
-	// PipelineDepth is how many produced batches may wait for the audit
-	// stage (ledger append and commit, which takes up to 8 waiting batches
-	// at once). Deeper smooths ledger latency spikes; each place costs one
-	// batch buffer of MaxBatchRecords. Default 7.
+	// PipelineDepth is how many produced batches may wait for the commit
+	// stage (which takes up to 8 waiting batches at once). Deeper smooths
+	// commit latency spikes; each place costs one batch buffer of
+	// MaxBatchRecords. Default 7.
 	PipelineDepth int `yaml:"pipeline_depth"`
 
 	// FetchMinBytes and FetchMaxBytes bound what one fetch of a partition
@@ -190,8 +190,16 @@ type Tuning struct {
 	// WriteTimeout bounds one produce attempt; a timeout is an unknown
 	// outcome and is retried (kafka-go #1427). Default 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
-	// LedgerTimeout bounds one ledger append attempt. Default 10s.
+	// LedgerTimeout bounds one write of the audit indexer to the SQL
+	// ledger. Default 10s.
 	LedgerTimeout time.Duration `yaml:"ledger_timeout"`
+	// MaxIndexLag is how far the SQL ledger's index may fall behind the
+	// audit topic (the age of the oldest audit message not indexed yet)
+	// before the workers pause. Below it a database outage delays the
+	// index and deliveries go on (each is durably audited in the audit
+	// topic); past it nothing more is consumed until the index catches up.
+	// Default 15m.
+	MaxIndexLag time.Duration `yaml:"max_index_lag"`
 	// CommitTimeout bounds one offset commit, including the final one. Default 10s.
 	CommitTimeout time.Duration `yaml:"commit_timeout"`
 	// ShutdownTimeout is how long the batch in flight may take to finish
@@ -253,6 +261,7 @@ func (t *Tuning) setDefaults() {
 	defd(&t.Linger, 5*time.Millisecond)
 	defd(&t.WriteTimeout, 10*time.Second)
 	defd(&t.LedgerTimeout, 10*time.Second)
+	defd(&t.MaxIndexLag, 15*time.Minute)
 	defd(&t.CommitTimeout, 10*time.Second)
 	defd(&t.ShutdownTimeout, 10*time.Second)
 	defd(&t.PlanCheckInterval, time.Second)
@@ -305,7 +314,7 @@ func (t Tuning) negatives() []error {
 		d   time.Duration
 	}{
 		{"linger", t.Linger}, {"fetch_max_wait", t.FetchMaxWait}, {"write_timeout", t.WriteTimeout},
-		{"ledger_timeout", t.LedgerTimeout}, {"commit_timeout", t.CommitTimeout}, {"shutdown_timeout", t.ShutdownTimeout},
+		{"ledger_timeout", t.LedgerTimeout}, {"max_index_lag", t.MaxIndexLag}, {"commit_timeout", t.CommitTimeout}, {"shutdown_timeout", t.ShutdownTimeout},
 		{"plan_check_interval", t.PlanCheckInterval}, {"session_timeout", t.SessionTimeout},
 		{"heartbeat_interval", t.HeartbeatInterval}, {"rebalance_timeout", t.RebalanceTimeout},
 	}
@@ -353,6 +362,10 @@ func WithActivity(o ActivityObserver) Option { return func(w *Worker) { w.activi
 // holds (the kill switch), and batches wait while g is closed (nil: no
 // gate, the plan's statuses alone decide).
 func WithGate(g *Gate) Option { return func(w *Worker) { w.gate = g } }
+
+// WithIndexLag has the worker pause while the SQL ledger's index is more
+// than MaxIndexLag behind the audit topic, as l reports it (nil: no bound).
+func WithIndexLag(l IndexLag) Option { return func(w *Worker) { w.index = l } }
 
 // WithClock sets the clock used for decisions (freshness) and ledger
 // decision times (nil: the default). Default time.Now.

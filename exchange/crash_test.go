@@ -30,35 +30,7 @@ const (
 	envHelperSuffix  = "EXCHANGE_TEST_HELPER_SUFFIX"
 	envHelperLedger  = "EXCHANGE_TEST_HELPER_LEDGER"
 	envHelperReal    = "EXCHANGE_TEST_HELPER_REAL"
-	// envHelperCrash makes the helper SIGKILL itself at a fixed point of its
-	// 7th batch: "after-produce" (deliveries acknowledged, ledger not written)
-	// or "after-ledger" (ledger written, offsets not committed).
-	envHelperCrash = "EXCHANGE_TEST_HELPER_CRASH"
 )
-
-// crashingLedger SIGKILLs its own process around the n-th append.
-type crashingLedger struct {
-	Ledger
-	at    string
-	n     int
-	calls int
-}
-
-func (c *crashingLedger) Append(ctx context.Context, es []ledger.Entry) error {
-	c.calls++
-	if c.calls == c.n && c.at == "after-produce" {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // the signal is on its way
-	}
-	if err := c.Ledger.Append(ctx, es); err != nil {
-		return err
-	}
-	if c.calls == c.n && c.at == "after-ledger" {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-	return nil
-}
 
 // TestHelperWorker is not a test: it is the worker process of
 // TestCrashRecovery, run only when envHelper is set.
@@ -79,11 +51,9 @@ func TestHelperWorker(t *testing.T) {
 		t.Fatalf("opening the ledger: %v", err)
 	}
 	defer db.Close()
-	var lg Ledger = db
-	if at := os.Getenv(envHelperCrash); at != "" {
-		lg = &crashingLedger{Ledger: db, at: at, n: 7}
-	}
-	w, err := NewWorker(cfg, m.plans, lg, WithLogger(testLogger(t)))
+	// The process's audit indexer: a SIGKILL takes it down with the worker.
+	go func() { _ = newTestIndexer(t, k.brokers, m.group, db).Run(ctx) }()
+	w, err := NewWorker(cfg, m.plans, db, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatalf("NewWorker: %v", err)
 	}
@@ -92,24 +62,28 @@ func TestHelperWorker(t *testing.T) {
 	}
 }
 
-// TestCrashRecovery: a worker process dies by SIGKILL while records stream
-// in — killed from outside at an arbitrary point, or killing itself right
-// after a batch was produced (before its ledger append) or right after the
-// append (before the commit) — is restarted, and killed again once caught
-// up. Every record is delivered to every agreement at least once, all copies
+// TestCrashRecovery: a worker process (worker and audit indexer) dies by
+// SIGKILL while records stream in — killed from outside at an arbitrary
+// point, or killing itself right after a batch was produced with its audit
+// entries (after_produce) or right before its commit (after_ledger) — is
+// restarted, and killed again once caught up and indexed. Every record is delivered to every agreement at least once, all copies
 // of one record carry the same delivery id, and the SQLite ledger holds
 // exactly one entry for every record, in hash chains that verify.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts worker processes")
 	}
-	for _, at := range []string{"external", "after-produce", "after-ledger"} {
+	for _, at := range []string{"external", "after_produce", "after_ledger"} {
 		t.Run(at, func(t *testing.T) { testCrashRecovery(t, at) })
 	}
 }
 
 func testCrashRecovery(t *testing.T, at string) {
-	m := newMechanics(t, 3)
+	// The worker processes index their own ledger: no indexer here.
+	k := startKafka(t)
+	m := mechanicsWorld(t, k, suffix())
+	k.ensure(t, 3, Topics(m.plan)...)
+	k.ensureAudit(t, m.group, 3)
 	dir := t.TempDir()
 	ledgerPath := filepath.Join(dir, "ledger.db")
 	start := func(n int) *exec.Cmd {
@@ -121,7 +95,8 @@ func testCrashRecovery(t *testing.T, at string) {
 		cmd.Env = append(os.Environ(), envHelper+"=1", envHelperBrokers+"="+strings.Join(m.k.brokers, ","),
 			envHelperSuffix+"="+m.suffix, envHelperLedger+"="+ledgerPath, envHelperReal+"="+real)
 		if n == 1 && at != "external" {
-			cmd.Env = append(cmd.Env, envHelperCrash+"="+at)
+			// SIGKILL at a fixed point of the 7th batch (package failpoint).
+			cmd.Env = append(cmd.Env, "EXCHANGE_FAILPOINT="+at+":7")
 		}
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d.log", n)))
 		if err != nil {
@@ -177,6 +152,8 @@ func testCrashRecovery(t *testing.T, at string) {
 	}
 	total := chunks * per
 	m.k.waitCaughtUp(t, m.group, 120*time.Second, m.ingress)
+	// The index is one entry per position: complete when it counts them all.
+	waitFor(t, 120*time.Second, "the second process to index every record", func() bool { return entries() >= chunks*per })
 	_ = p2.Process.Signal(syscall.SIGKILL)
 	_ = p2.Wait()
 

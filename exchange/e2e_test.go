@@ -146,6 +146,8 @@ func sha256Hex(s string) string {
 func runOnExamples(t *testing.T, k *testKafka, ex *examples, group, ingress string, cases []kafka.Message) *testLedger {
 	t.Helper()
 	mem := newTestLedger(t)
+	k.ensureAudit(t, group, 3)
+	mem.index(t, k.brokers, group)
 	holder := &policy.Holder{}
 	holder.Store(ex.plan)
 	cfg := WorkerConfig{Kafka: kafkaAt(k.brokers, group)}

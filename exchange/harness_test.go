@@ -14,13 +14,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange/indexer"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
@@ -300,13 +301,14 @@ func entryKey(topic string, partition int32, offset int64) string {
 	return fmt.Sprintf("%s/%d/%d", topic, partition, offset)
 }
 
-// testLedger is the ledger the worker tests write: a real SQLite store in
-// the test's temporary directory, with a switch that makes appends fail
-// (the fail-closed tests).
+// testLedger is the ledger of the worker tests: a real SQLite store in the
+// test's temporary directory, written by a real audit indexer from the
+// audit topic; reads wait until it has indexed what the topic holds.
 type testLedger struct {
 	store.Backend
-	failing atomic.Bool
-	fails   atomic.Int64
+	// caughtUp returns once the index holds what the audit topic held
+	// when it was called; nil: no indexer runs.
+	caughtUp func(context.Context) error
 }
 
 func newTestLedger(t testing.TB) *testLedger {
@@ -321,20 +323,61 @@ func newTestLedger(t testing.TB) *testLedger {
 	return &testLedger{Backend: db}
 }
 
-func (l *testLedger) Append(ctx context.Context, es []ledger.Entry) error {
-	if l.failing.Load() {
-		l.fails.Add(1)
-		return fmt.Errorf("%w: switched off by the test", ledger.ErrUnavailable)
+// ensureAudit creates group's audit topic (as its worker would), so the
+// test's index lag watch finds it from the start.
+func (k *testKafka) ensureAudit(t testing.TB, group string, partitions int) {
+	t.Helper()
+	if err := EnsureAuditTopic(t.Context(), k.clients(t), names.Audit(group), partitions, 0); err != nil {
+		t.Fatalf("creating the audit topic: %v", err)
 	}
-	return l.Backend.Append(ctx, es)
+}
+
+// index runs the audit indexer of group's exchange (on brokers) into l
+// for the rest of the test; l's reads then wait for it to catch up.
+func (l *testLedger) index(t testing.TB, brokers []string, group string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	ix := newTestIndexer(t, brokers, group, l.Backend)
+	go func() { defer close(done); _ = ix.Run(ctx) }()
+	lw := newTestLagWatch(t, brokers, group)
+	t.Cleanup(func() { cancel(); <-done })
+	l.caughtUp = lw.WaitCaughtUp
+}
+
+// newTestIndexer is the audit indexer of group's exchange (on brokers),
+// writing idx.
+func newTestIndexer(t testing.TB, brokers []string, group string, idx ledger.Index) *indexer.Indexer {
+	t.Helper()
+	ix, err := indexer.New(indexer.Config{Kafka: kafkaAt(brokers, group).Config, Group: group, Linger: time.Millisecond}, idx, indexer.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatalf("indexer: %v", err)
+	}
+	return ix
+}
+
+// newTestLagWatch watches how far group's indexer is behind its audit topic.
+func newTestLagWatch(t testing.TB, brokers []string, group string) *indexer.LagWatch {
+	t.Helper()
+	clients, err := kafkaclient.New(kafkaAt(brokers, group).Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(clients.Close)
+	return indexer.NewLagWatch(clients, group)
 }
 
 // all returns every stored entry, chain by chain in seq order; the ledger
 // verifies first.
 func (l *testLedger) all(t testing.TB) []ledger.Entry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if l.caughtUp != nil {
+		if err := l.caughtUp(ctx); err != nil {
+			t.Fatalf("waiting for the audit index to catch up: %v", err)
+		}
+	}
 	if rep, err := ledger.Verify(ctx, l, ledger.VerifyOptions{}); err != nil || !rep.OK() {
 		t.Fatalf("ledger verify: %v %+v", err, rep)
 	}

@@ -23,9 +23,8 @@ import (
 //	exchange_batch_duration_seconds                           histogram: start of a batch's decisions to its commit
 //	exchange_batch_records                                    histogram: records per batch
 //	exchange_produce_retries_total                            produce attempts that failed (whole or partial) and were retried
-//	exchange_ledger_retries_total                             ledger appends that failed and were retried
-//	exchange_ledger_paused                                    workers of the process paused on ledger failures (fail closed)
-//	exchange_ledger_append_batches                            histogram: batches per ledger append (group commit)
+//	exchange_ledger_paused                                    workers of the process paused: the audit index is past max_index_lag (fail closed)
+//	exchange_commit_batches                                   histogram: batches per offset commit (group commit)
 //	exchange_commits_total{result}                            offset commits: ok, error, skipped_rebalance
 //	exchange_group_generations_total                          consumer group generations joined (rebalances)
 //	exchange_consumer_lag                                     records behind the high-water marks of the assigned partitions (all workers of the process), as of each one's last processed record
@@ -33,24 +32,23 @@ import (
 //	exchange_reader_stalls_total                              partitions found stalled by the watchdog (records waiting, none fetched for StallTimeout)
 //	exchange_partitions_halted{topic}                         partitions halted: a record reuses a source position audited for another record
 type Metrics struct {
-	in          *prometheus.CounterVec
-	delivered   *prometheus.CounterVec
-	skipped     *prometheus.CounterVec
-	quarantined *prometheus.CounterVec
-	warned      *prometheus.CounterVec
-	freshness   *prometheus.HistogramVec
-	batchDur    prometheus.Histogram
-	batchSize   prometheus.Histogram
-	ledgerGroup prometheus.Histogram
-	produceRetr prometheus.Counter
-	ledgerRetr  prometheus.Counter
-	paused      prometheus.Gauge
-	commits     *prometheus.CounterVec
-	generations prometheus.Counter
-	lag         prometheus.Gauge
-	restarts    prometheus.Counter
-	stalls      prometheus.Counter
-	halted      *prometheus.GaugeVec
+	in           *prometheus.CounterVec
+	delivered    *prometheus.CounterVec
+	skipped      *prometheus.CounterVec
+	quarantined  *prometheus.CounterVec
+	warned       *prometheus.CounterVec
+	freshness    *prometheus.HistogramVec
+	batchDur     prometheus.Histogram
+	batchSize    prometheus.Histogram
+	commitGroupH prometheus.Histogram
+	produceRetr  prometheus.Counter
+	paused       prometheus.Gauge
+	commits      *prometheus.CounterVec
+	generations  prometheus.Counter
+	lag          prometheus.Gauge
+	restarts     prometheus.Counter
+	stalls       prometheus.Counter
+	halted       *prometheus.GaugeVec
 
 	// Workers of one process share a Metrics: the lag gauge is the sum of
 	// each reader's (and the paused gauge counts paused workers).
@@ -134,19 +132,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Records per processed batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}),
-		ledgerGroup: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "exchange_ledger_append_batches",
-			Help:    "Batches per ledger append and offset commit (group commit: more when the ledger is the slowest stage).",
-			Buckets: prometheus.LinearBuckets(1, 1, auditGroup),
+		commitGroupH: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "exchange_commit_batches",
+			Help:    "Batches per offset commit (group commit: more when the commit is the slowest stage).",
+			Buckets: prometheus.LinearBuckets(1, 1, commitGroup),
 		}),
 		produceRetr: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "exchange_produce_retries_total", Help: "Produce attempts that failed wholly or partly and were retried.",
 		}),
-		ledgerRetr: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "exchange_ledger_retries_total", Help: "Ledger appends that failed and were retried.",
-		}),
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "exchange_ledger_paused", Help: "Workers paused because the ledger cannot be written.",
+			Name: "exchange_ledger_paused", Help: "Workers paused because the audit index is more than max_index_lag behind the audit topic (fail closed).",
 		}),
 		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "exchange_commits_total", Help: "Offset commits by result (ok, error, skipped_rebalance).",
@@ -170,7 +165,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.in, m.delivered, m.skipped, m.quarantined, m.warned, m.freshness,
-			m.batchDur, m.batchSize, m.ledgerGroup, m.produceRetr, m.ledgerRetr, m.paused, m.commits,
+			m.batchDur, m.batchSize, m.commitGroupH, m.produceRetr, m.paused, m.commits,
 			m.generations, m.lag, m.restarts, m.stalls, m.halted)
 	}
 	return m

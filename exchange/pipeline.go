@@ -1,4 +1,4 @@
-// The three-stage pipeline: fetch and decide, produce, audit and commit,
+// The three-stage pipeline: fetch and decide, produce, commit,
 // over consecutive batches whose buffers circulate through a free list.
 
 package exchange
@@ -19,27 +19,27 @@ import (
 	"github.com/exchange-gov/exchange/policy"
 )
 
-// auditGroup is how many produced batches the audit stage appends at once;
-// PipelineDepth of them may wait for it.
-const auditGroup = 8
+// commitGroup is how many produced batches the commit stage commits at
+// once; PipelineDepth of them may wait for it.
+const commitGroup = 8
 
 // pipeline is one consume call's state: the batch buffers with their free
 // list, and the hand-overs between the stages.
 //
 // Batch buffers and their decision slots circulate through free: the
-// consume goroutine takes one to fill, the audit stage returns it once the
-// batch is audited (or abandoned), so a buffer is never reused while a
+// consume goroutine takes one to fill, the commit stage returns it once the
+// batch is committed (or abandoned), so a buffer is never reused while a
 // stage still reads it.
 type pipeline struct {
 	w *Worker
 	s *session
 
-	bufs  [][]fetched // one per place a batch can be: filling, in the producer, queued for audit, in the audit group
+	bufs  [][]fetched // one per place a batch can be: filling, in the producer, queued for commit, in the commit group
 	slots [][]policy.Decision
 	free  chan int
 
 	in       chan *prepared // consume → producer stage; closed by stop
-	produced chan *prepared // producer → audit stage; closed by the producer
+	produced chan *prepared // producer → commit stage; closed by the producer
 	stageErr chan error     // each stage reports at most once
 	stages   sync.WaitGroup
 }
@@ -49,31 +49,27 @@ type pipeline struct {
 // watchdog finds a stalled partition (restart true).
 //
 // It is a three-stage pipeline: this goroutine fetches and decides the
-// next batch while the producer stage writes the one before and the audit
-// stage appends earlier ones to the ledger and commits them. Every stage
-// handles batches in order, so batches reach Kafka, the ledger and the
-// commit strictly in fetch order (per-key order and positional commits
-// depend on it), and a batch is committed only after its own produce and
-// ledger append. The audit stage takes every produced batch that is
-// waiting (up to auditGroup) into one ledger append and one commit — a
-// group commit: when the ledger is the slowest stage, its fixed cost per
-// transaction is shared by more records, while Kafka still sees batches of
-// MaxBatchRecords. When a stage is stuck (ledger down: fail closed), the
-// stages before it block on their hand-over and fetching stops once the
-// prefetch buffer is full; at most PipelineDepth+auditGroup+1 batches are
-// then produced and not yet audited (they are audited when the ledger
-// returns, or re-processed).
+// next batch while the producer stage writes the one before — its
+// deliveries, quarantine copies and audit entries, in one acks=all
+// produce — and the commit stage commits earlier ones. Every stage
+// handles batches in order, so batches reach Kafka and the commit strictly
+// in fetch order (per-key order and positional commits depend on it), and
+// a batch is committed only after its own produce, audit entries included.
+// The commit stage takes every produced batch that is waiting (up to
+// commitGroup) into one commit. When a stage is stuck (Kafka failing, or
+// the index past MaxIndexLag: fail closed), the stages before it block on
+// their hand-over and fetching stops once the prefetch buffer is full.
 func (w *Worker) consume(ctx, procCtx context.Context, s *session) (restart bool, err error) {
 	pl := w.newPipeline(s)
 	pl.stages.Add(2)
 	go pl.produceStage(procCtx)
-	go pl.auditStage(procCtx)
+	go pl.commitStage(procCtx)
 	defer func() { restart, err = pl.stop(procCtx, restart, err) }()
 	return pl.run(ctx, procCtx)
 }
 
 func (w *Worker) newPipeline(s *session) *pipeline {
-	nbufs := 1 + 1 + w.cfg.PipelineDepth + auditGroup
+	nbufs := 1 + 1 + w.cfg.PipelineDepth + commitGroup
 	pl := &pipeline{
 		w:        w,
 		s:        s,
@@ -93,21 +89,21 @@ func (w *Worker) newPipeline(s *session) *pipeline {
 }
 
 // produceStage writes each batch handed over on in, then passes it to the
-// audit stage. After a failure it only returns the batches' buffers.
+// commit stage. After a failure it only returns the batches' buffers.
 func (pl *pipeline) produceStage(procCtx context.Context) {
 	defer pl.stages.Done()
 	defer close(pl.produced)
 	failed := false
 	for p := range pl.in {
 		if !failed {
-			// Fail closed: while the ledger cannot be written, nothing
-			// more is produced (the audit stage retries what it holds).
-			err := pl.w.awaitLedger(procCtx)
+			// Fail closed past the index lag bound: nothing more is
+			// produced until the index catches up.
+			err := pl.w.awaitIndex(procCtx)
 			if err == nil {
 				err = pl.w.produceBatch(procCtx, p)
 			}
 			if err == nil {
-				pl.produced <- p // the audit stage drains even after a failure
+				pl.produced <- p // the commit stage drains even after a failure
 				continue
 			}
 			pl.stageErr <- err
@@ -118,21 +114,14 @@ func (pl *pipeline) produceStage(procCtx context.Context) {
 	}
 }
 
-// auditStage appends and commits the produced batches, every waiting one
-// (up to auditGroup) in one group, and returns their buffers to the free
-// list. After a failure it only returns the buffers.
-func (pl *pipeline) auditStage(procCtx context.Context) {
+// commitStage commits the produced batches, every waiting one (up to
+// commitGroup) in one commit, and returns their buffers to the free list.
+func (pl *pipeline) commitStage(procCtx context.Context) {
 	defer pl.stages.Done()
-	failed := false
-	group := make([]*prepared, 0, auditGroup)
+	group := make([]*prepared, 0, commitGroup)
 	for p := range pl.produced {
 		group = pl.gather(append(group[:0], p))
-		if !failed {
-			if err := pl.w.auditBatches(procCtx, pl.s, group); err != nil {
-				pl.stageErr <- err
-				failed = true
-			}
-		}
+		pl.w.commitBatches(procCtx, pl.s, group)
 		for _, q := range group {
 			q.span.End()
 			pl.free <- q.buf
@@ -141,9 +130,9 @@ func (pl *pipeline) auditStage(procCtx context.Context) {
 }
 
 // gather adds to group the produced batches already waiting, up to
-// auditGroup: they join its ledger append.
+// commitGroup: they join its commit.
 func (pl *pipeline) gather(group []*prepared) []*prepared {
-	for len(group) < auditGroup {
+	for len(group) < commitGroup {
 		select {
 		case q, ok := <-pl.produced:
 			if !ok {
@@ -345,10 +334,11 @@ func (w *Worker) prepare(ctx context.Context, plan *policy.Plan, batch []fetched
 	))
 	p.results = w.router.routeBatch(plan, batch, p.now, p.span.SpanContext(), decisions)
 	p.entries = make([]ledger.Entry, len(batch))
-	p.msgs = make([]kafka.Message, 0, len(batch)*2)
+	p.msgs = make([]kafka.Message, 0, len(batch)*2+4)
 	for i := range p.results {
 		p.msgs = append(p.msgs, p.results[i].out...)
 		p.entries[i] = p.results[i].entry
 	}
+	p.msgs = appendAuditMessages(p.msgs, w.auditTopic, p.entries)
 	return p
 }

@@ -68,6 +68,9 @@ func TestRecreatedIngressTopic(t *testing.T) {
 	// the new incarnation from its first offset; a group that never read
 	// the topic does the same on any broker.
 	m.group += "-after"
+	// Another group is another exchange: its own audit topic and indexer.
+	m.k.ensureAudit(t, m.group, 1)
+	m.ledger.index(t, m.k.brokers, m.group)
 	metrics := NewMetrics(prometheus.NewRegistry())
 	stop = runWorker(t, m.worker(t, nil, nil, WithMetrics(metrics)))
 	halted := metrics.halted.WithLabelValues(m.ingress)

@@ -1,5 +1,5 @@
-// The sink: produce deliveries and quarantine copies with retries, append
-// the ledger (fail closed), and the audit step that precedes each commit.
+// The sink: produce deliveries, quarantine copies and audit entries with
+// retries, then commit; the index lag bound that pauses the worker.
 
 package exchange
 
@@ -15,11 +15,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/exchange-gov/exchange/exchange/failpoint"
-	"github.com/exchange-gov/exchange/exchange/ledger"
 )
 
-// produceBatch writes every delivery and quarantine copy of a prepared
-// batch, acknowledged by all in-sync replicas (first step of its finish).
+// produceBatch writes every delivery, quarantine copy and audit message of
+// a prepared batch, acknowledged by all in-sync replicas (first step of
+// its finish).
 func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 	ctx = trace.ContextWithSpan(ctx, p.span)
 	if err := w.produce(ctx, p.msgs); err != nil {
@@ -31,32 +31,13 @@ func (w *Worker) produceBatch(ctx context.Context, p *prepared) error {
 	return nil
 }
 
-// auditBatches appends the ledger entries of a group of produced batches
-// in one append and only then commits their offsets in one commit. A failed
-// commit is logged and counted: the records are re-processed later, with
-// the same delivery ids, and the ledger keeps one entry each. Returns an
-// error only when the ledger append is abandoned (ctx ended): nothing of
-// the group is committed then.
-func (w *Worker) auditBatches(ctx context.Context, s *session, group []*prepared) error {
-	entries := group[0].entries
-	if len(group) > 1 {
-		n := 0
-		for _, p := range group {
-			n += len(p.entries)
-		}
-		entries = make([]ledger.Entry, 0, n)
-		for _, p := range group {
-			entries = append(entries, p.entries...)
-		}
-	}
-	// The append is traced under the group's first batch.
-	actx := trace.ContextWithSpan(ctx, group[0].span)
-	if err := w.appendLedger(actx, entries); err != nil {
-		for _, p := range group {
-			p.span.SetStatus(codes.Error, "ledger append abandoned")
-		}
-		return fmt.Errorf("appending %d ledger entries: %w", len(entries), err)
-	}
+// commitBatches commits the offsets of a group of produced batches in one
+// commit. Their ledger entries were in the same acknowledged produce as
+// their deliveries (the audit topic): once produced, a batch is durably
+// audited, and the SQL ledger indexes it asynchronously. A failed commit is
+// logged and counted: the records are re-processed later, with the same
+// delivery ids, and the index keeps one entry each.
+func (w *Worker) commitBatches(ctx context.Context, s *session, group []*prepared) {
 	failpoint.Hit("after_ledger")
 	batches := make([][]fetched, len(group))
 	for i, p := range group {
@@ -66,18 +47,17 @@ func (w *Worker) auditBatches(ctx context.Context, s *session, group []*prepared
 	committed := s.commit(ctx, batches...)
 	failpoint.Hit("after_commit")
 
-	w.metrics.ledgerGroup.Observe(float64(len(group)))
+	w.metrics.commitGroupH.Observe(float64(len(group)))
 	for _, p := range group {
 		w.observe(p)
 		w.metrics.batchSize.Observe(float64(len(p.batch)))
 		w.metrics.batchDur.Observe(time.Since(p.start).Seconds())
 		p.span.SetAttributes(
 			attribute.Int("exchange.messages_out", len(p.msgs)),
-			attribute.Int("exchange.ledger_group_batches", len(group)),
+			attribute.Int("exchange.commit_group_batches", len(group)),
 			attribute.Int("exchange.partitions_committed", committed),
 		)
 	}
-	return nil
 }
 
 // produce writes msgs synchronously, retrying failed ones with backoff until
@@ -119,43 +99,45 @@ func (w *Worker) produce(ctx context.Context, msgs []kafka.Message) error {
 	return nil
 }
 
-// awaitLedger returns once the ledger is not failing (appendLedger clears
-// w.paused on its next success), or ctx's error.
-func (w *Worker) awaitLedger(ctx context.Context) error {
-	for w.paused.Load() {
-		if !sleepCtx(ctx, 20*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
-	return nil
+// IndexLag tells the worker how far the SQL ledger's index is behind the
+// audit topic (indexer.LagWatch implements it): Behind is the age of the
+// oldest audit message not indexed yet, ok false while unknown.
+type IndexLag interface {
+	Behind() (behind time.Duration, ok bool)
 }
 
-// appendLedger appends entries, retrying with backoff until it succeeds or
-// ctx ends. While it fails, consumption is paused (fail closed): no further
-// batch is processed and nothing is committed.
-func (w *Worker) appendLedger(ctx context.Context, entries []ledger.Entry) error {
-	defer func() {
-		if w.paused.CompareAndSwap(true, false) {
-			w.metrics.setPaused(false)
-		}
-	}()
+// awaitIndex returns once the index is at most MaxIndexLag behind the audit
+// topic, or ctx's error. Past the bound the worker pauses (fail closed):
+// every delivery is durably audited in Kafka either way, but an index that
+// falls ever further behind would leave the governance queries and the
+// rebuild work unbounded. An unknown lag does not pause: the audit topic,
+// not the index, is what a delivery waits for.
+func (w *Worker) awaitIndex(ctx context.Context) error {
+	if w.index == nil {
+		return nil
+	}
+	defer w.setPaused(false)
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, w.cfg.LedgerTimeout)
-		err := w.ledger.Append(actx, entries)
-		cancel()
-		if err == nil {
+		behind, ok := w.index.Behind()
+		if !ok || behind <= w.cfg.MaxIndexLag {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if w.setPaused(true) {
+			w.log.Error("audit index too far behind the audit topic: consumption paused until it catches up",
+				"behind", behind.Round(time.Second), "max_index_lag", w.cfg.MaxIndexLag)
 		}
-		if w.paused.CompareAndSwap(false, true) {
-			w.metrics.setPaused(true)
-		}
-		w.metrics.ledgerRetr.Inc()
-		w.log.Error("ledger append failed: consumption paused; retrying", "err", err, "entries", len(entries), "attempt", attempt)
-		if !sleepCtx(ctx, backoff(attempt)) {
+		if !sleepCtx(ctx, min(backoff(attempt), time.Second)) {
 			return ctx.Err()
 		}
 	}
+}
+
+// setPaused records whether the worker is paused on the index lag and
+// reports whether that changed.
+func (w *Worker) setPaused(p bool) bool {
+	if !w.paused.CompareAndSwap(!p, p) {
+		return false
+	}
+	w.metrics.setPaused(p)
+	return true
 }

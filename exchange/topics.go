@@ -15,9 +15,10 @@ import (
 )
 
 // Topics lists every topic a plan needs, sorted and without duplicates:
-// ingress.<dataset> and quarantine.<dataset> for each dataset with a
-// contract, deliver.<consumer>.<agreement id> for each agreement, and
-// notices.<agency> for each agency owning a dataset or consuming one.
+// ingress.<dataset> and quarantine.<dataset>
+// for each dataset with a contract, deliver.<consumer>.<agreement id> for
+// each agreement, and notices.<agency> for each agency owning a dataset or
+// consuming one.
 func Topics(plan *policy.Plan) []string {
 	if plan == nil {
 		return nil
@@ -84,6 +85,30 @@ func EnsureTopics(ctx context.Context, c *kafkaclient.Clients, topics []string, 
 	cfgs := make([]kafka.TopicConfig, 0, len(topics))
 	for _, t := range topics {
 		cfgs = append(cfgs, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: rf})
+	}
+	return createTopics(ctx, c, cfgs)
+}
+
+// EnsureAuditTopic creates the audit topic (names.Audit) when it does not
+// exist yet, like EnsureTopics, with unlimited retention: the SQL ledger is
+// an index of it and must be rebuildable from it.
+func EnsureAuditTopic(ctx context.Context, c *kafkaclient.Clients, topic string, partitions, replicationFactor int) error {
+	if partitions <= 0 {
+		return fmt.Errorf("ensuring the audit topic: partitions must be positive, got %d", partitions)
+	}
+	rf := replicationFactor
+	if rf <= 0 {
+		rf = -1
+	}
+	return createTopics(ctx, c, []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: rf,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "-1"}, {ConfigName: "retention.bytes", ConfigValue: "-1"}}}})
+}
+
+// createTopics creates cfgs; "topic already exists" is success.
+func createTopics(ctx context.Context, c *kafkaclient.Clients, cfgs []kafka.TopicConfig) error {
+	topics := make([]string, len(cfgs))
+	for i := range cfgs {
+		topics[i] = cfgs[i].Topic
 	}
 	res, err := c.Admin().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: cfgs})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/policy"
@@ -30,19 +31,14 @@ type PlanSource interface {
 
 var _ PlanSource = (*policy.Holder)(nil)
 
-// Ledger is the audit ledger the worker writes before committing offsets.
-// Append must return only once the entries are durable, and must be
-// idempotent on (Topic, Partition, Offset): records are re-processed after a
-// crash or rebalance. An error means "not durable": the worker pauses
-// consumption and retries with backoff (fail closed); it never commits
-// offsets of records whose entries were not appended. Before a record at an
-// audited position is processed again, the worker reads the position's
-// payload hash (ledger.PositionReader): a different record there halts its
-// partition (see positionGuard).
-type Ledger interface {
-	Append(ctx context.Context, entries []ledger.Entry) error
-	ledger.PositionReader
-}
+// Ledger is what the worker reads of the SQL ledger: before a record at an
+// indexed position is processed again, the worker reads the position's
+// payload hash (ledger.PositionReader); a different record there halts its
+// partition (see positionGuard). The worker does not write the ledger: a
+// batch's entries go to the audit topic in the same produce as its
+// deliveries, and the indexer (package indexer) builds the SQL ledger from
+// that topic.
+type Ledger = ledger.PositionReader
 
 // Worker is one member of the exchange's consumer group: it routes every
 // record of the ingress topics it is assigned through the current plan.
@@ -61,15 +57,21 @@ type Worker struct {
 	activity ActivityObserver
 	// gate is the lifecycle kill switch; nil: the plan's statuses alone.
 	gate *Gate
+	// index says how far the SQL ledger's index is behind the audit
+	// topic; nil: no bound (MaxIndexLag is not enforced).
+	index IndexLag
 
 	clients *kafkaclient.Clients // every kafka-go client of the worker
 	writer  *kafka.Writer
+	// auditTopic receives every batch's ledger entries (names.Audit of
+	// the group).
+	auditTopic string
 
 	started atomic.Bool // Run was called (a Worker runs once)
 	running atomic.Bool
 	joined  atomic.Bool // a group generation was joined
 	current atomic.Pointer[session]
-	paused  atomic.Bool // ledger failing: consumption paused
+	paused  atomic.Bool // index past MaxIndexLag: consumption paused
 
 	// ensured holds the topics already created (or found) by this worker.
 	ensured map[string]struct{}
@@ -98,15 +100,16 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
 	w := &Worker{
-		router:  newRouter(&cfg),
-		cfg:     cfg,
-		plans:   plans,
-		ledger:  lg,
-		log:     slog.Default(),
-		tracer:  noop.NewTracerProvider().Tracer(""),
-		now:     time.Now,
-		ensured: map[string]struct{}{},
-		clients: clients,
+		router:     newRouter(&cfg),
+		cfg:        cfg,
+		plans:      plans,
+		ledger:     lg,
+		log:        slog.Default(),
+		tracer:     noop.NewTracerProvider().Tracer(""),
+		now:        time.Now,
+		ensured:    map[string]struct{}{},
+		clients:    clients,
+		auditTopic: names.Audit(cfg.Kafka.GroupID),
 	}
 	for _, o := range opts {
 		o(w)
@@ -138,7 +141,7 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 }
 
 // Ready reports whether the worker is consuming: it has joined a group
-// generation and is not paused on ledger failures. Suitable as a /readyz check.
+// generation and is not paused on the index lag. Suitable as a /readyz check.
 func (w *Worker) Ready(context.Context) error {
 	switch {
 	case !w.running.Load():
@@ -146,7 +149,8 @@ func (w *Worker) Ready(context.Context) error {
 	case !w.joined.Load():
 		return errors.New("worker has not joined the consumer group yet")
 	case w.paused.Load():
-		return errors.New("worker paused: ledger unavailable")
+		behind, _ := w.index.Behind()
+		return fmt.Errorf("worker paused: the audit index is %v behind the audit topic (max_index_lag %v)", behind.Round(time.Second), w.cfg.MaxIndexLag)
 	}
 	return nil
 }
@@ -247,6 +251,12 @@ func (w *Worker) waitPlan(ctx context.Context) (*policy.Plan, error) {
 func (w *Worker) ensurePlanTopics(ctx context.Context, plan *policy.Plan) error {
 	if w.cfg.SkipTopicCreation {
 		return nil
+	}
+	if _, ok := w.ensured[w.auditTopic]; !ok {
+		if err := EnsureAuditTopic(ctx, w.clients, w.auditTopic, w.cfg.Kafka.Partitions, w.cfg.Kafka.ReplicationFactor); err != nil {
+			return err
+		}
+		w.ensured[w.auditTopic] = struct{}{}
 	}
 	var missing []string
 	for _, t := range Topics(plan) {

@@ -44,6 +44,8 @@ func newMechanics(t *testing.T, partitions int) *mechanics {
 	k := startKafka(t)
 	m := mechanicsWorld(t, k, suffix())
 	k.ensure(t, partitions, Topics(m.plan)...)
+	k.ensureAudit(t, m.group, partitions)
+	m.ledger.index(t, k.brokers, m.group)
 	return m
 }
 
@@ -268,22 +270,25 @@ func TestWorkerRejects(t *testing.T) {
 	}
 }
 
-// TestWorkerFailClosed: while the ledger fails nothing is committed and the
-// worker reports itself paused; when it returns, everything is audited.
-func TestWorkerFailClosed(t *testing.T) {
+// TestWorkerPausesPastIndexLag: while the SQL ledger's index is more than
+// MaxIndexLag behind the audit topic, nothing is produced or committed and
+// the worker reports itself paused; once the index is back within the
+// bound, everything is delivered, committed and indexed.
+func TestWorkerPausesPastIndexLag(t *testing.T) {
 	m := newMechanics(t, 2)
-	m.ledger.failing.Store(true)
+	lag := &testLag{}
+	lag.set(time.Hour)
 	metrics := NewMetrics(nil)
-	w := m.worker(t, nil, nil, WithMetrics(metrics))
+	w := m.worker(t, nil, func(c *WorkerConfig) { c.MaxIndexLag = time.Minute }, WithMetrics(metrics), WithIndexLag(lag))
 	stop := runWorker(t, w)
 	m.k.publish(t, m.records(50, 0)...)
 
-	waitFor(t, 30*time.Second, "ledger retries", func() bool { return m.ledger.fails.Load() >= 3 })
+	waitFor(t, 30*time.Second, "the worker to check the index lag three times", func() bool { return lag.calls.Load() >= 3 })
 	if g := gaugeValue(t, metrics.paused); g != 1 {
-		t.Errorf("exchange_ledger_paused = %v while failing, want 1", g)
+		t.Errorf("exchange_ledger_paused = %v past the index lag bound, want 1", g)
 	}
-	if err := w.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "paused") {
-		t.Errorf("Ready while the ledger fails = %v, want paused", err)
+	if err := w.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "max_index_lag") {
+		t.Errorf("Ready past the bound = %v, want paused naming max_index_lag", err)
 	}
 	com, err := m.k.committed(t.Context(), m.group, m.ingress)
 	if err != nil {
@@ -291,10 +296,15 @@ func TestWorkerFailClosed(t *testing.T) {
 	}
 	for p, off := range com {
 		if off > 0 {
-			t.Errorf("partition %d committed to %d while the ledger was failing", p, off)
+			t.Errorf("partition %d committed to %d while paused", p, off)
 		}
 	}
-	m.ledger.failing.Store(false)
+	for _, topic := range []string{m.topicA, m.topicB} {
+		if got := m.k.readAll(t, topic); len(got) != 0 {
+			t.Errorf("%s received %d records while paused", topic, len(got))
+		}
+	}
+	lag.set(0)
 	m.k.waitCaughtUp(t, m.group, 60*time.Second, m.ingress)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
@@ -303,42 +313,43 @@ func TestWorkerFailClosed(t *testing.T) {
 		t.Errorf("ledger has %d entries, want 50", n)
 	}
 	if g := gaugeValue(t, metrics.paused); g != 0 {
-		t.Errorf("exchange_ledger_paused = %v after recovery, want 0", g)
+		t.Errorf("exchange_ledger_paused = %v after catching up, want 0", g)
 	}
 }
 
-// countingLedger counts the entries one worker appended.
-type countingLedger struct {
-	Ledger
-	n atomic.Int64
+// testLag is an index lag the test sets (the worker's IndexLag input).
+type testLag struct {
+	behind atomic.Int64
+	calls  atomic.Int64
 }
 
-func (c *countingLedger) Append(ctx context.Context, es []ledger.Entry) error {
-	if err := c.Ledger.Append(ctx, es); err != nil {
-		return err
-	}
-	c.n.Add(int64(len(es)))
-	return nil
+func (l *testLag) set(d time.Duration) { l.behind.Store(int64(d)) }
+
+func (l *testLag) Behind() (time.Duration, bool) {
+	l.calls.Add(1)
+	return time.Duration(l.behind.Load()), true
 }
 
 // TestTwoWorkersOneGroup: two workers share the partitions; both work, every
 // record is delivered, and the first one noticed the rebalance.
 func TestTwoWorkersOneGroup(t *testing.T) {
 	m := newMechanics(t, 4)
-	l1, l2 := &countingLedger{Ledger: m.ledger}, &countingLedger{Ledger: m.ledger}
 	m1, m2 := NewMetrics(nil), NewMetrics(nil)
-	w1 := m.worker(t, l1, nil, WithMetrics(m1))
+	// Records each worker committed (batch sizes are observed after the commit).
+	done1 := func() uint64 { return histogramCount(t, m1.batchSize) }
+	done2 := func() uint64 { return histogramCount(t, m2.batchSize) }
+	w1 := m.worker(t, nil, nil, WithMetrics(m1))
 	stop1 := runWorker(t, w1)
 	waitFor(t, 30*time.Second, "first worker joined", func() bool { return w1.Ready(t.Context()) == nil })
-	w2 := m.worker(t, l2, nil, WithMetrics(m2))
+	w2 := m.worker(t, nil, nil, WithMetrics(m2))
 	stop2 := runWorker(t, w2)
 	waitFor(t, 30*time.Second, "second worker joined", func() bool { return w2.Ready(t.Context()) == nil })
 
 	total := 0
 	deadline := time.Now().Add(60 * time.Second)
-	for l1.n.Load() == 0 || l2.n.Load() == 0 {
+	for done1() == 0 || done2() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("not both workers worked: %d and %d entries", l1.n.Load(), l2.n.Load())
+			t.Fatalf("not both workers worked: %d and %d batches", done1(), done2())
 		}
 		m.k.publish(t, m.records(200, total)...)
 		total += 200
@@ -366,7 +377,7 @@ func TestTwoWorkersOneGroup(t *testing.T) {
 	if n := m.ledger.len(t); n != total {
 		t.Errorf("ledger has %d entries, want %d", n, total)
 	}
-	t.Logf("records %d: worker 1 audited %d, worker 2 audited %d", total, l1.n.Load(), l2.n.Load())
+	t.Logf("records %d: worker 1 committed %d batches, worker 2 %d", total, done1(), done2())
 }
 
 // TestPlanReloadNewDataset: a plan with a new dataset makes the worker
@@ -451,6 +462,8 @@ func TestProduceFailureBlocksCommit(t *testing.T) {
 	k := startKafka(t)
 	m := mechanicsWorld(t, k, suffix())
 	k.ensure(t, 2, m.ingress, m.quar, m.topicB) // not topicA
+	k.ensureAudit(t, m.group, 2)
+	m.ledger.index(t, k.brokers, m.group)
 	metrics := NewMetrics(nil)
 	w := m.worker(t, nil, func(c *WorkerConfig) { c.SkipTopicCreation = true; c.WriteTimeout = time.Second }, WithMetrics(metrics))
 	stop := runWorker(t, w)
@@ -482,29 +495,19 @@ func TestProduceFailureBlocksCommit(t *testing.T) {
 	}
 }
 
-// blockingLedger blocks every append until its context ends.
-type blockingLedger struct {
-	nopLedger
-	calls atomic.Int64
-}
-
-func (l *blockingLedger) Append(ctx context.Context, _ []ledger.Entry) error {
-	l.calls.Add(1)
-	<-ctx.Done()
-	return ctx.Err()
-}
-
 // TestShutdownAbandonsStuckBatch: a batch stuck in flight at shutdown is
 // abandoned after ShutdownTimeout, uncommitted, and Run returns.
 func TestShutdownAbandonsStuckBatch(t *testing.T) {
 	m := newMechanics(t, 1)
-	bl := &blockingLedger{}
-	w := m.worker(t, bl, func(c *WorkerConfig) { c.ShutdownTimeout = 500 * time.Millisecond; c.LedgerTimeout = time.Hour })
+	// The index never catches up: the batch stays held before its produce.
+	lag := &testLag{}
+	lag.set(time.Hour)
+	w := m.worker(t, nil, func(c *WorkerConfig) { c.ShutdownTimeout = 500 * time.Millisecond; c.MaxIndexLag = time.Minute }, WithIndexLag(lag))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	m.k.publish(t, m.records(10, 0)...)
-	waitFor(t, 30*time.Second, "a ledger append in flight", func() bool { return bl.calls.Load() > 0 })
+	waitFor(t, 30*time.Second, "a batch held in flight", func() bool { return lag.calls.Load() > 0 })
 	cancel()
 	select {
 	case err := <-done:
@@ -519,7 +522,7 @@ func TestShutdownAbandonsStuckBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if com[0] > 0 {
-		t.Errorf("committed %d past an unaudited batch", com[0])
+		t.Errorf("committed %d past an abandoned batch", com[0])
 	}
 }
 
@@ -527,19 +530,17 @@ func TestShutdownAbandonsStuckBatch(t *testing.T) {
 // lets it finish and makes the final commit.
 func TestShutdownCommitsFinishedBatch(t *testing.T) {
 	m := newMechanics(t, 1)
-	gate := &gatedLedger{Ledger: m.ledger, inner: m.ledger, entered: make(chan struct{}, 100), release: make(chan struct{})}
-	w := m.worker(t, gate, nil)
+	// The batch is held before its produce by an index lag past the bound.
+	lag := &testLag{}
+	lag.set(time.Hour)
+	w := m.worker(t, nil, func(c *WorkerConfig) { c.MaxIndexLag = time.Minute }, WithIndexLag(lag))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	m.k.publish(t, m.records(10, 0)...)
-	select {
-	case <-gate.entered:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no ledger append")
-	}
-	cancel() // shutdown requested while the batch waits on the ledger
-	close(gate.release)
+	waitFor(t, 30*time.Second, "a batch held before its produce", func() bool { return lag.calls.Load() > 0 })
+	cancel() // shutdown requested while the batch is in flight
+	lag.set(0)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -556,24 +557,6 @@ func TestShutdownCommitsFinishedBatch(t *testing.T) {
 	if audited == 0 || com[0] != audited {
 		t.Errorf("committed offset %d, audited %d: the finished batch must be committed exactly", com[0], audited)
 	}
-}
-
-// gatedLedger holds appends until release is closed.
-type gatedLedger struct {
-	Ledger  // reads go straight to it
-	inner   Ledger
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (g *gatedLedger) Append(ctx context.Context, es []ledger.Entry) error {
-	g.entered <- struct{}{}
-	select {
-	case <-g.release:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return g.inner.Append(ctx, es)
 }
 
 // TestStallWatchdog: a partition with records waiting that delivers nothing
@@ -642,7 +625,7 @@ func TestBatchSpans(t *testing.T) {
 			switch a.Key {
 			case "exchange.records":
 				records += int(a.Value.AsInt64())
-			case "exchange.plan_version", "exchange.messages_out", "exchange.partitions_committed", "exchange.ledger_group_batches":
+			case "exchange.plan_version", "exchange.messages_out", "exchange.partitions_committed", "exchange.commit_group_batches":
 			default:
 				t.Errorf("unexpected span attribute %s", a.Key)
 			}
@@ -658,6 +641,15 @@ func TestBatchSpans(t *testing.T) {
 			t.Errorf("delivery traceparent %q is not in a batch span's trace", h)
 		}
 	}
+}
+
+func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		t.Fatalf("reading metric: %v", err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }
 
 func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {

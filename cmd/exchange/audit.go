@@ -30,6 +30,7 @@ const auditUsage = `usage:
   exchange audit verify [--database URL] [--public-key FILE] [--checkpoints FILE]
   exchange audit export [--database URL] [--out FILE]
   exchange audit query  [--database URL] [filters] [--after CURSOR] [--limit N]
+  exchange audit flags  [--database URL] [--limit N]
 
 verify recomputes every hash chain and checks every signed checkpoint (and,
 with --checkpoints, checkpoints exported earlier). It prints each break as
@@ -46,6 +47,12 @@ CURSOR}; pass --after CURSOR for the next page. Filters: --dataset,
 --agreement, --consumer, --decision, --reason, --delivery-id, --from, --to
 (RFC 3339, decision time), --subject-hash, --topic, --partition, --offset, --sort
 (decision_time or -decision_time).
+
+flags prints, newest first and as JSON {"total": N, "flags": […]}, the
+entries the audit indexer refused to chain: a position the ledger holds for
+another record (position_reused), an entry that fails validation (invalid),
+or an audit message that could not be decoded (malformed). Each is kept with
+its bytes as evidence; none is ever chained.
 
 URL is postgres://…, sqlite:relative/path.db or sqlite:///absolute/path.db
 (a bare path to an existing file is taken as SQLite); default
@@ -66,6 +73,8 @@ func runAudit(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		return auditExport(ctx, stdout, stderr, args[1:])
 	case "query":
 		return auditQuery(ctx, stdout, stderr, args[1:])
+	case "flags":
+		return auditFlagsCmd(ctx, stdout, stderr, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, auditUsage)
 		return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/exchange-gov/exchange/exchange/activity"
 	"github.com/exchange-gov/exchange/exchange/deliverysig"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+	"github.com/exchange-gov/exchange/exchange/indexer"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/server"
 	"github.com/exchange-gov/exchange/exchange/server/auditapi"
@@ -157,6 +158,12 @@ type App struct {
 	// consoleKafka: the console's Kafka clients (quarantine reads); nil
 	// until the console is mounted.
 	consoleKafka *kafkaclient.Clients
+
+	// indexer builds the SQL ledger from the audit topic; indexLag says
+	// how far behind it is (workers pause past worker.max_index_lag).
+	indexer      *indexer.Indexer
+	indexLag     *indexer.LagWatch
+	indexClients *kafkaclient.Clients
 }
 
 // New opens the store, the registry and the keys, and compiles the first
@@ -238,7 +245,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.activity = activity.New(cfg.Logger, cfg.ActivityInterval)
 	}
 	a.reloads, a.failures = reloadMetrics(cfg.Metrics)
-	if err := errors.Join(a.newTimeliness(), a.startACLSync(), a.newIngest(), a.newWebhooks(), a.newImports()); err != nil {
+	if err := errors.Join(a.newIndexer(), a.newTimeliness(), a.startACLSync(), a.newIngest(), a.newWebhooks(), a.newImports()); err != nil {
 		a.closeIngest()
 		a.closeImports()
 		a.db.Close()
@@ -280,7 +287,8 @@ func (a *App) mountHTTP(ctx context.Context) error {
 	a.http.Mount("/registry", registryhttp.Handler(a.reg, a.log, registryhttp.WithAuthorize(a.authz.registry)))
 	a.http.ConfluentErrors("/registry")
 	api := auditapi.New(a.db, auditapi.WithAgreements(auditapi.AgreementsFromStore(a.db)), auditapi.WithLogger(a.log),
-		auditapi.WithTimeliness(a.db), auditapi.WithScope(a.authz.auditScope), auditapi.WithAccessLog(accessLog(a.db)))
+		auditapi.WithTimeliness(a.db), auditapi.WithScope(a.authz.auditScope), auditapi.WithAccessLog(accessLog(a.db)),
+		auditapi.WithIndexWait(a.WaitIndexed))
 	a.http.Handle("GET /api/v1/audit", api.Audit())
 	a.http.Handle("GET /api/v1/lineage", api.Lineage())
 	a.http.Handle("GET /api/v1/openapi.json", api.OpenAPI())
@@ -389,6 +397,7 @@ func (a *App) addReadyChecks() {
 		return nil
 	})
 	a.http.AddCheck("kafka", brokerReachable(a.cfg.Kafka.Brokers[0]))
+	a.http.AddCheck("audit_index", a.indexReady)
 	if a.acls != nil {
 		a.http.AddCheck("kafka_acls", a.acls.ready)
 	}
@@ -437,6 +446,9 @@ func (a *App) Close() error {
 	a.catalog.Drain() // its notices go out through the producer and the store
 	a.closeImports()
 	a.closeConsole()
+	if a.indexClients != nil {
+		a.indexClients.Close()
+	}
 	return errors.Join(a.closeIngest(), a.notices.Close(), a.db.Close())
 }
 
@@ -455,6 +467,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
 	run("plan reloader", a.reloadLoop)
+	run("audit indexer", a.indexer.Run)
+	run("audit index lag", a.indexLag.Run)
 	if a.gate != nil {
 		run("lifecycle gate", a.gate.Run)
 		run("expiry timer", a.expirer.run)
@@ -521,6 +535,7 @@ func (a *App) newWorker(i int) (*exchange.Worker, error) {
 	if a.gate != nil {
 		opts = append(opts, exchange.WithGate(a.gate))
 	}
+	opts = append(opts, exchange.WithIndexLag(workerLag{a.indexLag}))
 	w, err := exchange.NewWorker(exchange.WorkerConfig{Kafka: a.cfg.Kafka, Tuning: a.cfg.Worker}, a.holder, a.db, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating worker: %w", err)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -164,6 +166,9 @@ func (ix *Indexer) Group() string { return names.IndexerGroup(ix.cfg.Group) }
 // flight when ctx ends is abandoned uncommitted (its Index call, cancelled,
 // stores nothing; a completed one is still committed).
 func (ix *Indexer) Run(ctx context.Context) error {
+	if !ix.awaitTopic(ctx) {
+		return nil
+	}
 	m, err := ix.join()
 	if err != nil {
 		return err
@@ -185,6 +190,25 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 	ix.log.Info("audit indexer stopped")
 	return nil
+}
+
+// awaitTopic returns once the audit topic exists (the workers create it),
+// false when ctx ended first. A group joined before its topic exists gets
+// no partitions, and kafka-go's partition watch does not notice the topic
+// appearing: the indexer would never read it.
+func (ix *Indexer) awaitTopic(ctx context.Context) bool {
+	for attempt := 1; ; attempt++ {
+		meta, err := ix.clients.Admin().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{ix.Topic()}})
+		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) > 0 {
+			return true
+		}
+		if attempt == 1 || attempt%60 == 0 {
+			ix.log.Info("waiting for the audit topic to be created by the workers", "topic", ix.Topic())
+		}
+		if !sleepCtx(ctx, 500*time.Millisecond) {
+			return false
+		}
+	}
 }
 
 // process indexes b and commits its offsets; false when ctx ended first.

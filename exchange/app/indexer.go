@@ -1,0 +1,63 @@
+// The audit indexer of the process and the index lag the workers and
+// /readyz read.
+
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/exchange-gov/exchange/exchange/indexer"
+	"github.com/exchange-gov/exchange/exchange/kafkaclient"
+)
+
+// newIndexer builds the process's audit indexer (it joins the group
+// <group>.indexer, so N processes share the audit partitions) and the lag
+// watch.
+func (a *App) newIndexer() error {
+	metrics := indexer.NewMetrics(a.cfg.Metrics)
+	ix, err := indexer.New(indexer.Config{
+		Kafka:        a.cfg.Kafka.Config,
+		Group:        a.cfg.Kafka.GroupID,
+		StoreTimeout: a.cfg.Worker.LedgerTimeout,
+	}, a.db, indexer.WithLogger(a.log.With("component", "indexer")), indexer.WithMetrics(metrics))
+	if err != nil {
+		return fmt.Errorf("audit indexer: %w", err)
+	}
+	clients, err := kafkaclient.New(a.cfg.Kafka.Config)
+	if err != nil {
+		return fmt.Errorf("audit index lag watch: %w", err)
+	}
+	a.indexer, a.indexClients = ix, clients
+	a.indexLag = indexer.NewLagWatch(clients, a.cfg.Kafka.GroupID, indexer.LagLogger(a.log.With("component", "index lag")), indexer.LagMetrics(metrics))
+	return nil
+}
+
+// workerLag is the index lag as the workers read it (exchange.IndexLag).
+type workerLag struct{ w *indexer.LagWatch }
+
+func (l workerLag) Behind() (time.Duration, bool) {
+	lag := l.w.Lag()
+	return lag.Behind, lag.Known
+}
+
+// indexReady is the audit_index check of /readyz: it fails while the
+// index is further behind the audit topic than the workers allow (they
+// are paused), and says how far behind it is.
+func (a *App) indexReady(context.Context) error {
+	lag := a.indexLag.Lag()
+	switch {
+	case !lag.Known:
+		return fmt.Errorf("audit index lag unknown (Kafka not answering)")
+	case lag.Behind > a.cfg.Worker.MaxIndexLag:
+		return fmt.Errorf("audit index %v behind the audit topic (%d messages), over worker.max_index_lag %v: workers paused",
+			lag.Behind.Round(time.Second), lag.Messages, a.cfg.Worker.MaxIndexLag)
+	}
+	return nil
+}
+
+// WaitIndexed returns once the SQL ledger holds every decision audited in
+// the audit topic when it was called (read-your-writes for audit queries
+// and tests), or ctx's error.
+func (a *App) WaitIndexed(ctx context.Context) error { return a.indexLag.WaitCaughtUp(ctx) }
