@@ -23,7 +23,7 @@ func runBench(ctx context.Context, args []string) error {
 	partitions := fs.Int("partitions", 3, "partitions of the ingress topic")
 	processes := fs.Int("processes", 1, "exchange instances run in the bench, members of one worker group on one store (scale-out overhead; use with --partitions)")
 	useSASL := fs.Bool("sasl", false, "the embedded broker authenticates every client with SASL/SCRAM-SHA-512 and enforces ACLs (compare with and without)")
-	latencyRates := fs.String("latency-rates", "1000,half", "rates of the e2e latency probes, comma-separated: records a second, or \"half\" (half the exchange's measured rate to last commit)")
+	latencyRates := fs.String("latency-rates", "1000,half", "rates of the e2e latency probes, comma-separated: records a second, or \"half\" (half the exchange's measured rate to index caught up)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the exchange phase (not the publish or raw phases) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -87,7 +87,7 @@ func checkLatencies(t *testing.T, res Result, out string) {
 	if len(res.Latency) != 2 {
 		t.Fatalf("%d latency probes, want 2", len(res.Latency))
 	}
-	half := int(res.ExchangeCommit.RecPerSec * 0.5)
+	half := int(res.Exchange.RecPerSec * 0.5)
 	for i, want := range []int{500, max(1, half)} {
 		l := res.Latency[i]
 		if l.Rate != want || l.N == 0 || l.P99 < l.P50 {

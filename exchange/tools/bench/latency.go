@@ -18,7 +18,7 @@ import (
 
 // LatencyRate is the publish rate of one latency probe: PerSec records a
 // second, or, with PerSec 0, the fraction OfMax of the exchange's measured
-// rate to last commit (issue 18 wants p99 at 1,000 rec/s and at half the
+// rate to index caught up (issue 18 wants p99 at 1,000 rec/s and at half the
 // maximum).
 type LatencyRate struct {
 	PerSec int
@@ -30,7 +30,7 @@ func DefaultLatencyRates() []LatencyRate { return []LatencyRate{{PerSec: 1000}, 
 
 // ParseLatencyRates parses a comma-separated list of rates: positive
 // integers (records a second) or "half" (half the exchange's measured rate
-// to last commit).
+// to index caught up).
 func ParseLatencyRates(s string) ([]LatencyRate, error) {
 	var out []LatencyRate
 	for _, f := range strings.Split(s, ",") {
@@ -57,14 +57,14 @@ type Latency struct {
 }
 
 // latencies runs one probe per configured rate, one after the other;
-// maxRate is the exchange's measured rate to last commit.
+// maxRate is the exchange's measured rate to index caught up.
 func (r *run) latencies(ctx context.Context, maxRate float64) ([]Latency, error) {
 	var out []Latency
 	for i, lr := range r.cfg.LatencyRates {
 		l := Latency{Rate: lr.PerSec}
 		if lr.PerSec == 0 {
 			l.Rate = max(1, int(maxRate*lr.OfMax))
-			l.Note = fmt.Sprintf("; %.2f of the exchange's %.0f rec/s to last commit", lr.OfMax, maxRate)
+			l.Note = fmt.Sprintf("; %.2f of the exchange's %.0f rec/s to index caught up", lr.OfMax, maxRate)
 		}
 		// Every probe lasts as long as LatencyRecords at 1,000 rec/s.
 		n := max(1, int(int64(l.Rate)*int64(r.cfg.LatencyRecords)/1000))
