@@ -200,6 +200,10 @@ type Tuning struct {
 	// topic); past it nothing more is consumed until the index catches up.
 	// Default 15m.
 	MaxIndexLag time.Duration `yaml:"max_index_lag"`
+	// IndexWriters is how many index writes the audit indexer runs at
+	// once, each over its own chains. Default: 4 on PostgreSQL (it locks
+	// per chain), 1 on SQLite (one writer).
+	IndexWriters int `yaml:"index_writers"`
 	// CommitTimeout bounds one offset commit, including the final one. Default 10s.
 	CommitTimeout time.Duration `yaml:"commit_timeout"`
 	// ShutdownTimeout is how long the batch in flight may take to finish
@@ -301,7 +305,7 @@ func (t Tuning) negatives() []error {
 	}{
 		{"max_batch_records", int64(t.MaxBatchRecords)}, {"max_record_bytes", int64(t.MaxRecordBytes)},
 		{"max_headers", int64(t.MaxHeaders)}, {"max_header_bytes", int64(t.MaxHeaderBytes)},
-		{"produce_batch_bytes", t.ProduceBatchBytes}, {"pipeline_depth", int64(t.PipelineDepth)},
+		{"produce_batch_bytes", t.ProduceBatchBytes}, {"pipeline_depth", int64(t.PipelineDepth)}, {"index_writers", int64(t.IndexWriters)},
 		{"fetch_min_bytes", int64(t.FetchMinBytes)}, {"fetch_max_bytes", int64(t.FetchMaxBytes)},
 	}
 	for _, s := range sizes {

@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/exchange-gov/exchange/exchange/indexer"
@@ -17,10 +18,18 @@ import (
 // watch.
 func (a *App) newIndexer() error {
 	metrics := indexer.NewMetrics(a.cfg.Metrics)
+	writers := a.cfg.Worker.IndexWriters
+	if writers == 0 {
+		writers = 1
+		if strings.HasPrefix(strings.ToLower(a.cfg.DatabaseURL), "postgres") {
+			writers = 4 // PostgreSQL locks per chain: writers on different chains run in parallel
+		}
+	}
 	ix, err := indexer.New(indexer.Config{
 		Kafka:        a.cfg.Kafka.Config,
 		Group:        a.cfg.Kafka.GroupID,
 		StoreTimeout: a.cfg.Worker.LedgerTimeout,
+		Writers:      writers,
 	}, a.db, indexer.WithLogger(a.log.With("component", "indexer")), indexer.WithMetrics(metrics))
 	if err != nil {
 		return fmt.Errorf("audit indexer: %w", err)

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,18 +22,22 @@ import (
 //	go test -run '^$' -bench BenchmarkIndexer -benchtime=1x ./exchange/indexer/
 func BenchmarkIndexer(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
-		benchIndexer(b, func() string { return "sqlite://" + filepath.Join(b.TempDir(), "exchange.db") })
+		benchIndexer(b, func() string { return "sqlite://" + filepath.Join(b.TempDir(), "exchange.db") }, 1)
 	})
 	b.Run("postgres", func(b *testing.B) {
 		super := os.Getenv(storetest.PostgresEnv)
 		if super == "" {
 			b.Skipf("%s is not set", storetest.PostgresEnv)
 		}
-		benchIndexer(b, func() string { return storetest.CreateDatabase(b, super) })
+		for _, w := range []int{1, 4} {
+			b.Run(fmt.Sprintf("writers=%d", w), func(b *testing.B) {
+				benchIndexer(b, func() string { return storetest.CreateDatabase(b, super) }, w)
+			})
+		}
 	})
 }
 
-func benchIndexer(b *testing.B, dbURL func() string) {
+func benchIndexer(b *testing.B, dbURL func() string, writers int) {
 	const (
 		chains   = 10
 		perChain = 20000
@@ -49,7 +54,7 @@ func benchIndexer(b *testing.B, dbURL func() string) {
 		lw := NewLagWatch(e.clients, testGroup, LagLogger(quiet))
 		b.StartTimer()
 		start := time.Now()
-		r := e.start(nil)
+		r := e.startWith(nil, Config{Writers: writers})
 		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Minute)
 		err := lw.WaitCaughtUp(ctx)
 		cancel()

@@ -140,11 +140,17 @@ type running struct {
 // the test ends.
 func (e *env) start(idx ledger.Index) *running {
 	e.t.Helper()
+	return e.startWith(idx, Config{})
+}
+
+// startWith is start with cfg's non-zero fields over the test config.
+func (e *env) startWith(idx ledger.Index, cfg Config) *running {
+	e.t.Helper()
 	if idx == nil {
 		idx = e.idx
 	}
 	m := NewMetrics(nil)
-	ix, err := New(testConfig(Config{}), idx, WithLogger(quiet), WithMetrics(m), WithClients(e.clients))
+	ix, err := New(testConfig(cfg), idx, WithLogger(quiet), WithMetrics(m), WithClients(e.clients))
 	if err != nil {
 		e.t.Fatal(err)
 	}

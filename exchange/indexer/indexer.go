@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -35,6 +36,12 @@ type Config struct {
 	Linger time.Duration
 	// StoreTimeout bounds one Index or RecordFlags call. Default 30s.
 	StoreTimeout time.Duration
+	// Writers is how many Index calls a batch is split into, run at once,
+	// each over its own chains (a chain's entries stay in one call, in
+	// order). PostgreSQL locks per chain, so writers on different chains
+	// proceed in parallel; SQLite has one writer, so more gain nothing
+	// there. Default 1.
+	Writers int
 	// Consumer group timings; zero: kafka-go's defaults (session 10s,
 	// heartbeat 3s, rebalance 30s). A member killed without leaving holds
 	// its partitions until its session times out.
@@ -54,12 +61,18 @@ func (c *Config) setDefaults() {
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = 30 * time.Second
 	}
+	if c.Writers == 0 {
+		c.Writers = 1
+	}
 }
 
 func (c *Config) validate() error {
 	var errs []error
 	if c.MaxBatchEntries < 1 {
 		errs = append(errs, fmt.Errorf("max batch entries %d: must be positive", c.MaxBatchEntries))
+	}
+	if c.Writers < 0 || c.Writers > 64 {
+		errs = append(errs, fmt.Errorf("writers %d: must be 1 to 64", c.Writers))
 	}
 	if c.Linger < 0 {
 		errs = append(errs, fmt.Errorf("linger %v: must not be negative", c.Linger))
@@ -223,7 +236,7 @@ func (ix *Indexer) process(ctx context.Context, m *membership, b *batch) bool {
 		ix.metrics.flagged.Add(float64(len(b.flags)))
 	}
 	if len(b.entries) > 0 {
-		res, err := ix.index(ctx, b.entries)
+		res, err := ix.indexAll(ctx, b.entries)
 		if err != nil {
 			return false
 		}
@@ -239,6 +252,61 @@ func (ix *Indexer) process(ctx context.Context, m *membership, b *batch) bool {
 	m.commit(b)
 	ix.metrics.messages.Add(float64(b.messages))
 	return true
+}
+
+// indexAll writes entries in Writers Index calls at once, each over its
+// own chains, and sums their results; an error means ctx ended before all
+// of them succeeded (what did succeed is stored, and is counted as
+// duplicates when the batch is read again).
+func (ix *Indexer) indexAll(ctx context.Context, entries []ledger.Entry) (ledger.IndexResult, error) {
+	parts := splitByChain(entries, ix.cfg.Writers)
+	if len(parts) == 1 {
+		return ix.index(ctx, parts[0])
+	}
+	results := make([]ledger.IndexResult, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = ix.index(ctx, parts[i])
+		}()
+	}
+	wg.Wait()
+	var sum ledger.IndexResult
+	for i := range parts {
+		if errs[i] != nil {
+			return sum, errs[i]
+		}
+		sum.Stored += results[i].Stored
+		sum.Duplicates += results[i].Duplicates
+		sum.Flagged = append(sum.Flagged, results[i].Flagged...)
+	}
+	return sum, nil
+}
+
+// splitByChain splits entries into at most n parts, every chain's entries
+// in one part, in their order.
+func splitByChain(entries []ledger.Entry, n int) [][]ledger.Entry {
+	if n <= 1 {
+		return [][]ledger.Entry{entries}
+	}
+	part := map[ledger.Chain]int{}
+	parts := make([][]ledger.Entry, 0, n)
+	for i := range entries {
+		c := ledger.Chain{Topic: entries[i].Topic, Partition: entries[i].Partition}
+		k, ok := part[c]
+		if !ok {
+			k = len(part) % n // chains round-robin over the parts
+			part[c] = k
+			if k == len(parts) {
+				parts = append(parts, make([]ledger.Entry, 0, len(entries)/n+1))
+			}
+		}
+		parts[k] = append(parts[k], entries[i])
+	}
+	return parts
 }
 
 // index writes entries in one Index call, retried until it succeeds or ctx

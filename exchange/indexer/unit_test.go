@@ -79,3 +79,37 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitByChain: every chain's entries land in one part, in order; at
+// most n parts; nothing lost.
+func TestSplitByChain(t *testing.T) {
+	var entries []ledger.Entry
+	for i := 0; i < 40; i++ {
+		entries = append(entries, ledger.Entry{Topic: "ingress.x", Partition: int32(i % 5), Offset: int64(i)})
+	}
+	for _, n := range []int{1, 2, 3, 8} {
+		parts := splitByChain(entries, n)
+		if len(parts) > n || len(parts) > 5 {
+			t.Fatalf("n=%d: %d parts", n, len(parts))
+		}
+		where := map[int32]int{}
+		total := 0
+		for k, p := range parts {
+			last := map[int32]int64{}
+			for _, e := range p {
+				if w, ok := where[e.Partition]; ok && w != k {
+					t.Errorf("n=%d: chain %d in parts %d and %d", n, e.Partition, w, k)
+				}
+				where[e.Partition] = k
+				if l, ok := last[e.Partition]; ok && e.Offset < l {
+					t.Errorf("n=%d: chain %d out of order", n, e.Partition)
+				}
+				last[e.Partition] = e.Offset
+			}
+			total += len(p)
+		}
+		if total != len(entries) {
+			t.Errorf("n=%d: %d entries in the parts, want %d", n, total, len(entries))
+		}
+	}
+}
