@@ -250,6 +250,9 @@ func (f *failingIndex) setDown(down bool) {
 // (GroupMinSessionTimeout), so a killed member's partitions move quickly.
 func testConfig(cfg Config) Config {
 	cfg.Group = testGroup
+	if cfg.Writers == 0 {
+		cfg.Writers = 2 // the tests run the parallel path (chains split over two writes)
+	}
 	cfg.SessionTimeout, cfg.HeartbeatInterval, cfg.RebalanceTimeout = time.Second, 100*time.Millisecond, 2*time.Second
 	return cfg
 }
