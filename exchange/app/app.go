@@ -467,7 +467,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		run(fmt.Sprintf("worker %d", i), w.Run)
 	}
 	run("plan reloader", a.reloadLoop)
-	run("audit indexer", a.indexer.Run)
+	run("audit indexer", a.runIndexer)
 	run("audit index lag", a.indexLag.Run)
 	if a.gate != nil {
 		run("lifecycle gate", a.gate.Run)

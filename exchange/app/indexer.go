@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exchange-gov/exchange/agreements/names"
+	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/indexer"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
 )
@@ -25,18 +27,19 @@ func (a *App) newIndexer() error {
 			writers = 4 // PostgreSQL locks per chain: writers on different chains run in parallel
 		}
 	}
+	clients, err := kafkaclient.New(a.cfg.Kafka.Config)
+	if err != nil {
+		return fmt.Errorf("audit indexer: %w", err)
+	}
 	ix, err := indexer.New(indexer.Config{
 		Kafka:        a.cfg.Kafka.Config,
 		Group:        a.cfg.Kafka.GroupID,
 		StoreTimeout: a.cfg.Worker.LedgerTimeout,
 		Writers:      writers,
-	}, a.db, indexer.WithLogger(a.log.With("component", "indexer")), indexer.WithMetrics(metrics))
+	}, a.db, indexer.WithLogger(a.log.With("component", "indexer")), indexer.WithMetrics(metrics), indexer.WithClients(clients))
 	if err != nil {
+		clients.Close()
 		return fmt.Errorf("audit indexer: %w", err)
-	}
-	clients, err := kafkaclient.New(a.cfg.Kafka.Config)
-	if err != nil {
-		return fmt.Errorf("audit index lag watch: %w", err)
 	}
 	a.indexer, a.indexClients = ix, clients
 	a.indexLag = indexer.NewLagWatch(clients, a.cfg.Kafka.GroupID, indexer.LagLogger(a.log.With("component", "index lag")), indexer.LagMetrics(metrics))
@@ -49,6 +52,18 @@ type workerLag struct{ w *indexer.LagWatch }
 func (l workerLag) Behind() (time.Duration, bool) {
 	lag := l.w.Lag()
 	return lag.Behind, lag.Known
+}
+
+// runIndexer creates the audit topic when it is missing (the workers would
+// too, but the indexer can only join its group once the topic exists, and
+// the creation refreshes its clients' metadata at once), then runs the
+// indexer until ctx ends.
+func (a *App) runIndexer(ctx context.Context) error {
+	err := exchange.EnsureAuditTopic(ctx, a.indexClients, names.Audit(a.cfg.Kafka.GroupID), a.cfg.Kafka.Partitions, a.cfg.Kafka.ReplicationFactor)
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("creating the audit topic failed; the workers create it later", "err", err)
+	}
+	return a.indexer.Run(ctx)
 }
 
 // indexReady is the audit_index check of /readyz: it fails while the

@@ -704,11 +704,29 @@ func checkLedgerFresh(ctx context.Context, lg ledger.PositionReader, topic strin
 
 // commitStarts sets group's offsets on topic to starts before any member
 // joins (an empty group accepts commits with no generation).
+//
+// On a freshly started broker the group coordinator may not be ready yet
+// (its offsets topic is being created): those answers are retried, bounded
+// by ctx.
 func commitStarts(ctx context.Context, c *kafka.Client, group, topic string, starts map[int]int64) error {
 	req := &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{}}
 	for p, o := range starts {
 		req.Topics[topic] = append(req.Topics[topic], kafka.OffsetCommit{Partition: p, Offset: o})
 	}
+	for {
+		err := commitStartsOnce(ctx, c, req, group, topic)
+		if err == nil || !coordinatorNotReady(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (waiting for the group coordinator: %v)", err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func commitStartsOnce(ctx context.Context, c *kafka.Client, req *kafka.OffsetCommitRequest, group, topic string) error {
 	resp, err := c.OffsetCommit(ctx, req)
 	if err != nil {
 		return fmt.Errorf("setting the start offsets of group %s: %w", group, err)
@@ -719,6 +737,12 @@ func commitStarts(ctx context.Context, c *kafka.Client, group, topic string, sta
 		}
 	}
 	return nil
+}
+
+// coordinatorNotReady: the broker's group coordinator is still starting.
+func coordinatorNotReady(err error) bool {
+	return errors.Is(err, kafka.NotCoordinatorForGroup) || errors.Is(err, kafka.GroupCoordinatorNotAvailable) ||
+		errors.Is(err, kafka.GroupLoadInProgress)
 }
 
 // commits is a group's progress from its first commit past the run's

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/tools/gen"
@@ -181,39 +182,46 @@ func (r *run) readDeliveries(ctx, rctx context.Context, wg *sync.WaitGroup, deli
 
 // publishTimed publishes n records at rate/s, noting the publish time of
 // each valid one, and returns how many were valid. Every millisecond it
-// hands the records due by then to an asynchronous writer, so rates far
-// above 1,000/s keep their schedule (a synchronous write per record
-// cannot).
+// hands the records due by then to a franz-go producer (no linger, acks
+// from all in-sync replicas, several requests in flight per broker), so
+// the schedule holds at any rate and no queue builds in the publisher: a
+// kafka-go async writer sends one request per partition at a time, and on
+// Apache Kafka its queue, not the exchange, made the latency.
 func (r *run) publishTimed(ctx context.Context, probe *latencyProbe, prefix string, rate, n int) (expected int, err error) {
-	w := r.kc.Writer(r.ingress)
-	w.BatchTimeout = time.Millisecond
-	w.Async = true
+	opts, err := franzOpts(r.conn)
+	if err != nil {
+		return 0, err
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(r.ingress), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))...)
+	if err != nil {
+		return 0, fmt.Errorf("latency publisher: %w", err)
+	}
+	defer cl.Close()
 	var mu sync.Mutex
 	var werr error
-	w.Completion = func(_ []kafka.Message, err error) {
-		mu.Lock()
-		if werr == nil && err != nil {
-			werr = err
+	done := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if werr == nil {
+				werr = err
+			}
+			mu.Unlock()
 		}
-		mu.Unlock()
 	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
-	var msgs []kafka.Message
 	for i := 0; i < n; {
 		select {
 		case <-ctx.Done():
-			w.Close()
 			return 0, ctx.Err()
 		case <-tick.C:
 		}
 		due := min(n, int(time.Since(start).Seconds()*float64(rate))+1)
-		msgs = nil // the async writer may still hold the last ones
 		for ; i < due; i++ {
 			_, value, kind, err := r.gen.Next(time.Now())
 			if err != nil {
-				w.Close()
 				return 0, err
 			}
 			key := prefix + strconv.Itoa(i)
@@ -221,16 +229,10 @@ func (r *run) publishTimed(ctx context.Context, probe *latencyProbe, prefix stri
 				probe.published(key, time.Now())
 				expected++
 			}
-			msgs = append(msgs, kafka.Message{Key: []byte(key), Value: value})
-		}
-		if len(msgs) > 0 {
-			if err := w.WriteMessages(ctx, msgs...); err != nil {
-				w.Close()
-				return 0, err
-			}
+			cl.Produce(ctx, &kgo.Record{Key: []byte(key), Value: value}, done)
 		}
 	}
-	if err := w.Close(); err != nil {
+	if err := cl.Flush(ctx); err != nil {
 		return 0, fmt.Errorf("flushing the latency records: %w", err)
 	}
 	mu.Lock()
