@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/exchange-gov/exchange/agreements/names"
@@ -169,6 +171,11 @@ type Tuning struct {
 	// under the brokers' message.max.bytes (1 MiB by default; kfake refuses
 	// more). Default 900 KiB.
 	ProduceBatchBytes int64 `yaml:"produce_batch_bytes"`
+	// ProduceCompression compresses what the worker produces (deliveries,
+	// quarantine copies, audit entries): none (the default), snappy, lz4,
+	// zstd or gzip. It trades CPU for bytes on the wire and on the
+	// brokers' disks (BENCHMARKS.md measures it).
+	ProduceCompression string `yaml:"produce_compression"`
 	// PipelineDepth is how many produced batches may wait for the commit
 	// stage (which takes up to 8 waiting batches at once). Deeper smooths
 	// commit latency spikes; each place costs one batch buffer of
@@ -291,10 +298,30 @@ func (t Tuning) Validate() error {
 		errs = append(errs, fmt.Errorf("worker.max_record_bytes %d plus max_header_bytes %d (and 4 KiB) must fit in produce_batch_bytes %d",
 			t.MaxRecordBytes, t.MaxHeaderBytes, t.ProduceBatchBytes))
 	}
+	if _, err := t.compression(); err != nil {
+		errs = append(errs, err)
+	}
 	if t.FetchMinBytes > t.FetchMaxBytes {
 		errs = append(errs, fmt.Errorf("worker.fetch_min_bytes %d is over fetch_max_bytes %d", t.FetchMinBytes, t.FetchMaxBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// compression is ProduceCompression as kafka-go's codec (0: none).
+func (t Tuning) compression() (kafka.Compression, error) {
+	switch t.ProduceCompression {
+	case "", "none":
+		return 0, nil
+	case "snappy":
+		return kafka.Snappy, nil
+	case "lz4":
+		return kafka.Lz4, nil
+	case "zstd":
+		return kafka.Zstd, nil
+	case "gzip":
+		return kafka.Gzip, nil
+	}
+	return 0, fmt.Errorf("worker.produce_compression %q: want none, snappy, lz4, zstd or gzip", t.ProduceCompression)
 }
 
 func (t Tuning) negatives() []error {

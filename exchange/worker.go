@@ -135,6 +135,7 @@ func NewWorker(cfg WorkerConfig, plans PlanSource, lg Ledger, opts ...Option) (*
 	// kafka-go's internal retries are short; the worker retries on top with
 	// its own backoff and never gives up on a batch.
 	w.writer.MaxAttempts = 3
+	w.writer.Compression, _ = cfg.compression() // validated above
 	w.writer.WriteTimeout = cfg.WriteTimeout
 	w.writer.ReadTimeout = cfg.WriteTimeout
 	return w, nil

@@ -24,6 +24,7 @@ func runBench(ctx context.Context, args []string) error {
 	processes := fs.Int("processes", 1, "exchange instances run in the bench, members of one worker group on one store (scale-out overhead; use with --partitions)")
 	useSASL := fs.Bool("sasl", false, "the embedded broker authenticates every client with SASL/SCRAM-SHA-512 and enforces ACLs (compare with and without)")
 	latencyRates := fs.String("latency-rates", "1000,half", "rates of the e2e latency probes, comma-separated: records a second, or \"half\" (half the exchange's measured rate to index caught up)")
+	compression := fs.String("compression", "", "worker.produce_compression of the exchange: none, snappy, lz4, zstd or gzip (default none)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the exchange phase (not the publish or raw phases) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,6 +34,10 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("--latency-rates: %w", err)
 	}
 	cfg := bench.Config{Records: *records, DatabaseURL: *database, Partitions: *partitions, Processes: *processes, SASL: *useSASL, LatencyRates: rates, Out: os.Stdout}
+	cfg.Tuning.ProduceCompression = *compression
+	if err := cfg.Tuning.Validate(); err != nil {
+		return err
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

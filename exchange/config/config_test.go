@@ -170,13 +170,14 @@ func TestWorkerTuning(t *testing.T) {
 	}
 	base := "kafka: {brokers: [k1:9092]}\ndatabase: {url: postgres://db/x}\ncontracts: {dir: /c}\nsecrets: {key_file: /k}\n"
 	p := filepath.Join(t.TempDir(), "exchange.yaml")
-	os.WriteFile(p, []byte(base+"worker:\n  max_batch_records: 250\n  linger: 1ms\n  stall_timeout: -1s\n  pipeline_depth: 3\n  fetch_max_bytes: 1048576\n"), 0o600)
+	os.WriteFile(p, []byte(base+"worker:\n  max_batch_records: 250\n  linger: 1ms\n  stall_timeout: -1s\n  pipeline_depth: 3\n  fetch_max_bytes: 1048576\n  produce_compression: lz4\n  max_index_lag: 2m\n"), 0o600)
 	cfg, err := Load(p, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := def
 	want.MaxBatchRecords, want.Linger, want.StallTimeout, want.PipelineDepth, want.FetchMaxBytes = 250, time.Millisecond, -time.Second, 3, 1<<20
+	want.ProduceCompression, want.MaxIndexLag = "lz4", 2*time.Minute
 	if cfg.Worker != want {
 		t.Errorf("worker = %+v\nwant %+v", cfg.Worker, want)
 	}
@@ -194,6 +195,9 @@ func TestWorkerTuning(t *testing.T) {
 		{"worker:\n  max_record_bytes: 2097152\n", "worker.max_record_bytes 2097152 plus max_header_bytes 16384 (and 4 KiB) must fit in produce_batch_bytes 921600"},
 		{"worker:\n  fetch_min_bytes: 20000000\n", "worker.fetch_min_bytes 20000000 is over fetch_max_bytes 10485760"},
 		{"worker:\n  pipeline_depth: -2\n", "worker.pipeline_depth: -2, must be positive"},
+		{"worker:\n  produce_compression: brotli\n", `worker.produce_compression "brotli": want none, snappy, lz4, zstd or gzip`},
+		{"worker:\n  index_writers: -1\n", "worker.index_writers: -1, must be positive"},
+		{"worker:\n  max_index_lag: -1m\n", "worker.max_index_lag: -1m0s, must be positive"},
 	} {
 		os.WriteFile(p, []byte(base+c.yaml), 0o600)
 		if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -73,8 +73,11 @@ type Config struct {
 	// LatencyRecords is how many records the probe at 1,000 rec/s
 	// publishes (default 3000); every probe runs as long as that one.
 	LatencyRecords int
-	Timeout        time.Duration // bound of each phase; default 10 min
-	Out            io.Writer     // progress and results; default os.Stdout
+	// Tuning tunes the exchange's workers (exchange.yaml's worker block),
+	// e.g. ProduceCompression; zero values take the defaults.
+	Tuning  exchange.Tuning
+	Timeout time.Duration // bound of each phase; default 10 min
+	Out     io.Writer     // progress and results; default os.Stdout
 	// OnExchangePhase, when set, is called with true as the exchange starts
 	// on the published records and with false once it has caught up (to
 	// profile that phase alone).
@@ -343,6 +346,7 @@ func (r *run) newApp(ctx context.Context, authn *auth.Authenticator, policyDir, 
 			Partitions: r.cfg.Partitions,
 		},
 		DatabaseURL:         r.cfg.DatabaseURL,
+		Worker:              r.cfg.Tuning,
 		ContractsDir:        policyDir,
 		RegisterSchemaFiles: true,
 		// The bench policy's agreements are active as written, like
