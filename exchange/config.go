@@ -245,6 +245,12 @@ func DefaultTuning() Tuning {
 	return t
 }
 
+// WithDefaults returns t with every unset value at its default.
+func (t Tuning) WithDefaults() Tuning {
+	t.setDefaults()
+	return t
+}
+
 // setDefaults sets every zero (or negative, but StallTimeout's) value to its
 // default: the one place the defaults are declared.
 func (t *Tuning) setDefaults() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -40,12 +41,25 @@ const (
 // states are older than MaxAge (the store cannot be read), the gate is
 // closed: workers pause before deciding a batch (WaitOpen) rather than
 // skip records, so nothing is lost and nothing revoked is delivered.
+//
+// One exception, bounded by WithGateOutageGrace: while the store is
+// unreachable (its errors wrap ledger.ErrUnavailable), the states last read
+// stay in force for up to the grace. Nobody can record a suspension or
+// revocation meanwhile: the stewardship service writes the same database.
+// Deliveries then ride out a database outage (issue 18: each is durably
+// audited in the audit topic) instead of stopping 1.5 s into it. The one
+// risk left, a process that still reaches the database recording an
+// action this one cannot read, is bounded by the grace; any other read
+// failure closes the gate after MaxAge, as before.
 type Gate struct {
 	reader store.LifecycleReader
 	poll   time.Duration
 	maxAge time.Duration
-	log    *slog.Logger
-	now    func() time.Time
+	// outageGrace: how long the last states stay in force while the store
+	// is unreachable; 0: not at all.
+	outageGrace time.Duration
+	log         *slog.Logger
+	now         func() time.Time
 
 	snap    atomic.Pointer[gateSnapshot]
 	lastErr atomic.Pointer[error] // of the last read; nil after a success
@@ -76,6 +90,17 @@ func WithGateMaxAge(d time.Duration) GateOption {
 	return func(g *Gate) {
 		if d > 0 {
 			g.maxAge = d
+		}
+	}
+}
+
+// WithGateOutageGrace keeps the states last read in force for up to d
+// while the store is unreachable (errors wrapping ledger.ErrUnavailable),
+// instead of closing the gate after MaxAge. Default 0: no grace.
+func WithGateOutageGrace(d time.Duration) GateOption {
+	return func(g *Gate) {
+		if d > 0 {
+			g.outageGrace = d
 		}
 	}
 }
@@ -169,7 +194,8 @@ func (g *Gate) Run(ctx context.Context) error {
 		}
 		switch {
 		case err != nil && !failing:
-			g.log.Error("agreement states unreadable; deliveries pause once they are older than the bound", "err", err, "max_age", g.maxAge)
+			g.log.Error("agreement states unreadable; deliveries pause once they are older than the bound", "err", err, "max_age", g.maxAge,
+				"outage_grace", g.outageGrace, "store_unreachable", errors.Is(err, ledger.ErrUnavailable))
 		case err == nil && failing:
 			g.log.Info("agreement states readable again")
 		}
@@ -186,16 +212,32 @@ func (g *Gate) Run(ctx context.Context) error {
 // now, else nil.
 func (g *Gate) current(now time.Time) *gateSnapshot {
 	s := g.snap.Load()
-	if s == nil || now.Sub(s.readAt) > g.maxAge {
+	if s == nil {
 		return nil
 	}
-	return s
+	age := now.Sub(s.readAt)
+	if age <= g.maxAge || (age <= g.outageGrace && g.storeUnreachable()) {
+		return s
+	}
+	return nil
+}
+
+// storeUnreachable reports whether the last read failed because the store
+// could not be reached.
+func (g *Gate) storeUnreachable() bool {
+	p := g.lastErr.Load()
+	return p != nil && errors.Is(*p, ledger.ErrUnavailable)
 }
 
 // Ready reports whether the gate is open: the states were read within
 // MaxAge. Suitable as a /readyz check.
 func (g *Gate) Ready(context.Context) error {
-	if g.current(g.now()) != nil {
+	now := g.now()
+	if s := g.current(now); s != nil {
+		if now.Sub(s.readAt) > g.maxAge {
+			return fmt.Errorf("agreement states unreadable (database unreachable): deliveries go on under the states read at %s, for at most %v (outage grace)",
+				s.readAt.UTC().Format(time.RFC3339), g.outageGrace)
+		}
 		return nil
 	}
 	reason := "not read yet"

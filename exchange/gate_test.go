@@ -3,12 +3,14 @@ package exchange
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/exchange-gov/exchange/agreements"
+	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
 	"github.com/exchange-gov/exchange/policy"
 )
@@ -145,6 +147,51 @@ func TestGateFailsClosed(t *testing.T) {
 	}
 	if snap, err := g.WaitOpen(ctx, clock); snap == nil || err != nil {
 		t.Fatalf("WaitOpen after a good read = %v, %v", snap, err)
+	}
+}
+
+// TestGateOutageGrace: while the store is unreachable (ErrUnavailable) the
+// states last read stay in force past MaxAge, up to the grace, and Ready
+// says so; past the grace the gate closes; any other read error closes it
+// after MaxAge as without a grace.
+func TestGateOutageGrace(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	states := &memStates{states: map[string]store.AgreementState{}}
+	g, err := NewGate(states, WithGateClock(clock), WithGatePoll(100*time.Millisecond), WithGateMaxAge(time.Second),
+		WithGateOutageGrace(time.Minute), WithGateLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := g.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	states.fail(fmt.Errorf("postgres: %w: connection refused", ledger.ErrUnavailable))
+	_ = g.Refresh(ctx)
+	advance(30 * time.Second)
+	if g.current(clock()) == nil {
+		t.Fatal("gate closed 30 s into a database outage with a 1 min grace")
+	}
+	if err := g.Ready(ctx); err == nil || !strings.Contains(err.Error(), "outage grace") {
+		t.Errorf("Ready inside the grace = %v, want a degraded report naming the outage grace", err)
+	}
+	advance(31 * time.Second)
+	if g.current(clock()) != nil {
+		t.Fatal("gate open past the outage grace")
+	}
+
+	states.fail(nil)
+	if err := g.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	states.fail(errors.New("permission denied for table agreement_transitions"))
+	_ = g.Refresh(ctx)
+	advance(1100 * time.Millisecond)
+	if g.current(clock()) != nil {
+		t.Fatal("gate open past MaxAge on an error that is not an outage")
 	}
 }
 

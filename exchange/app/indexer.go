@@ -70,13 +70,13 @@ func (a *App) runIndexer(ctx context.Context) error {
 // index is further behind the audit topic than the workers allow (they
 // are paused), and says how far behind it is.
 func (a *App) indexReady(context.Context) error {
-	lag := a.indexLag.Lag()
+	lag, maxLag := a.indexLag.Lag(), a.cfg.Worker.WithDefaults().MaxIndexLag
 	switch {
 	case !lag.Known:
 		return fmt.Errorf("audit index lag unknown (Kafka not answering)")
-	case lag.Behind > a.cfg.Worker.MaxIndexLag:
+	case lag.Behind > maxLag:
 		return fmt.Errorf("audit index %v behind the audit topic (%d messages), over worker.max_index_lag %v: workers paused",
-			lag.Behind.Round(time.Second), lag.Messages, a.cfg.Worker.MaxIndexLag)
+			lag.Behind.Round(time.Second), lag.Messages, maxLag)
 	}
 	return nil
 }

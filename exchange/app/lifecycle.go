@@ -159,7 +159,8 @@ func (a *App) startLifecycle(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	g, err := exchange.NewGate(lr, exchange.WithGateLogger(a.log))
+	// A database outage is ridden out as long as the index may lag.
+	g, err := exchange.NewGate(lr, exchange.WithGateLogger(a.log), exchange.WithGateOutageGrace(a.cfg.Worker.WithDefaults().MaxIndexLag))
 	if err != nil {
 		return err
 	}
