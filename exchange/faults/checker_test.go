@@ -558,7 +558,38 @@ func (w *world) auditedEntries(f *figures, upTo map[int]int64, audit auditLog, i
 	}
 	f.chains = fmt.Sprintf("%d chains, %d entries, %d signed checkpoints verify", rep.Chains, rep.Entries, rep.Checkpoints)
 	compareAudit(f, audit, idx)
+	w.checkFlags(f)
 	return idx
+}
+
+// checkFlags fails on any entry the index refused (ledger_flags): in these
+// scenarios no position is reused and every entry is valid, so a flag is
+// a defect of the record path or the index.
+func (w *world) checkFlags(f *figures) {
+	ctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, w.dbURL, store.WithoutMigrate())
+	if err != nil {
+		f.errorf("opening the store: %v", err)
+		return
+	}
+	defer db.Close()
+	fr, ok := db.(ledger.FlagReader)
+	if !ok {
+		f.errorf("the store %T lists no flags (ledger.FlagReader)", db)
+		return
+	}
+	flags, total, err := fr.Flags(ctx, 5)
+	if err != nil {
+		f.errorf("listing the index's flags: %v", err)
+		return
+	}
+	for _, fl := range flags {
+		f.errorf("the index refused an entry: %s/%d/%d %s: %s", fl.Topic, fl.Partition, fl.Offset, fl.Reason, fl.Detail)
+	}
+	if total > int64(len(flags)) {
+		f.errorf("the index refused %d entries in all", total)
+	}
 }
 
 // report prints the figures line (test log and stdout, so that CI output
