@@ -574,12 +574,7 @@ func (w *world) checkFlags(f *figures) {
 		return
 	}
 	defer db.Close()
-	fr, ok := db.(ledger.FlagReader)
-	if !ok {
-		f.errorf("the store %T lists no flags (ledger.FlagReader)", db)
-		return
-	}
-	flags, total, err := fr.Flags(ctx, 5)
+	flags, total, err := db.Flags(ctx, 5)
 	if err != nil {
 		f.errorf("listing the index's flags: %v", err)
 		return
