@@ -532,27 +532,31 @@ func (w *world) endOffsets(topic string) (map[int]int64, error) {
 }
 
 // partitionCount is how many partitions topic has (0 when it does not
-// exist).
+// exist). It asks ListOffsets of partitions up to maxProbe, not Metadata:
+// kafka-go's Transport answers Metadata from its cache (refreshed every
+// 6 s), which does not know topics the exchange created since.
 func (w *world) partitionCount(topic string) (int, error) {
+	const maxProbe = 32
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := 0; p < maxProbe; p++ {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	}
 	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
 	defer cancel()
-	md, err := w.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	resp, err := w.client.ListOffsets(ctx, req)
 	if err != nil {
-		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+		return 0, fmt.Errorf("partitions of %s: %w", topic, err)
 	}
-	for _, tp := range md.Topics {
-		if tp.Name != topic {
-			continue
+	n := 0
+	for _, po := range resp.Topics[topic] {
+		switch {
+		case po.Error == nil:
+			n = max(n, po.Partition+1)
+		case !errors.Is(po.Error, kafka.UnknownTopicOrPartition):
+			return 0, fmt.Errorf("partitions of %s: partition %d: %w", topic, po.Partition, po.Error)
 		}
-		if errors.Is(tp.Error, kafka.UnknownTopicOrPartition) {
-			return 0, nil
-		}
-		if tp.Error != nil {
-			return 0, fmt.Errorf("metadata of %s: %w", topic, tp.Error)
-		}
-		return len(tp.Partitions), nil
 	}
-	return 0, nil
+	return n, nil
 }
 
 // endOffsetsOf returns the next offset of each of the n partitions of topic.
