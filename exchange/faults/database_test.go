@@ -20,7 +20,7 @@ func TestDatabaseOutage(t *testing.T) {
 	mon := w.monitorOffsets()
 	p := w.start("exchange")
 	wr := w.publisher()
-	const n = 6000
+	const n = 10000 // 20 s of stream: it goes on through the outage
 	done := w.stream(wr, goodMix, n, 50, 100*time.Millisecond)
 	w.waitFor("some of the stream committed", 60*time.Second, func() bool { return w.committedTotal() >= 300 })
 	pg.run(t, "down")
@@ -30,11 +30,20 @@ func TestDatabaseOutage(t *testing.T) {
 	w.waitForState("deliveries and commits to go on while the index fails its writes and lags", 60*time.Second, func() (bool, string) {
 		out, com, fails := w.outputs(), w.committedTotal(), p.sample(metricIndexFailures)
 		lag = max(lag, p.sample(metricIndexLagSeconds))
-		state := fmt.Sprintf("outputs %d → %d, committed %d → %d, failed index writes %.0f → %.0f, index lag %.1f s, workers paused %.0f",
-			out0, out, com0, com, fails0, fails, lag, p.sample(metricLedgerPaused))
+		state := fmt.Sprintf("outputs %d → %d, committed %d → %d, failed index writes %.0f → %.0f, index lag %.1f s, workers paused %.0f; %s",
+			out0, out, com0, com, fails0, fails, lag, p.sample(metricLedgerPaused), p.readiness())
 		return out > out0 && com > com0 && fails >= fails0+3 && lag > 0, state
 	})
 	w.checkCommitted("PostgreSQL down")
+	// Not only the batches under way when it went down: deliveries go on
+	// while the index lag grows past what one batch explains.
+	out1, com1 := w.outputs(), w.committedTotal()
+	w.waitForState("deliveries and commits to go on as the index lag grows", 60*time.Second, func() (bool, string) {
+		out, com := w.outputs(), w.committedTotal()
+		lag = max(lag, p.sample(metricIndexLagSeconds))
+		return out > out1 && com > com1 && lag >= 3, fmt.Sprintf("outputs %d → %d, committed %d → %d, index lag %.1f s, workers paused %.0f; %s",
+			out1, out, com1, com, lag, p.sample(metricLedgerPaused), p.readiness())
+	})
 	outDown, comDown, fails := w.outputs()-out0, w.committedTotal()-com0, p.sample(metricIndexFailures)-fails0
 	pg.run(t, "up")
 	downFor := time.Since(downAt).Round(100 * time.Millisecond)
@@ -76,8 +85,8 @@ func TestDatabaseOutagePastMaxIndexLag(t *testing.T) {
 	downAt := time.Now()
 	w.waitForState("the workers to pause past max_index_lag", 60*time.Second, func() (bool, string) {
 		paused := p.sample(metricLedgerPaused)
-		return paused == 1, fmt.Sprintf("workers paused %.0f, index lag %.1f s, failed index writes %.0f",
-			paused, p.sample(metricIndexLagSeconds), p.sample(metricIndexFailures))
+		return paused == 1, fmt.Sprintf("workers paused %.0f, index lag %.1f s, failed index writes %.0f; %s",
+			paused, p.sample(metricIndexLagSeconds), p.sample(metricIndexFailures), p.readiness())
 	})
 	pausedAfter := time.Since(downAt).Round(100 * time.Millisecond)
 	// A batch whose produce was under way when the pause began may still

@@ -722,6 +722,18 @@ func (p *proc) sample(name string) float64 {
 	return v
 }
 
+// readiness describes p's /readyz for a failure message.
+func (p *proc) readiness() string {
+	failing, ok := p.failingChecks()
+	switch {
+	case !ok:
+		return "/readyz not answering"
+	case len(failing) == 0:
+		return "/readyz ready"
+	}
+	return "/readyz failing " + strings.Join(failing, ", ")
+}
+
 // failingChecks lists the names of the /readyz checks p fails (nil when
 // ready); ok is false when p does not answer.
 func (p *proc) failingChecks() (names []string, ok bool) {
