@@ -1,11 +1,14 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestDatabaseOutage: a dedicated PostgreSQL is stopped mid-stream and
@@ -75,13 +78,50 @@ func TestDatabaseOutage(t *testing.T) {
 // catches up, the workers resume, and everything completes.
 func TestDatabaseOutagePastMaxIndexLag(t *testing.T) {
 	w, pg := newOutageWorld(t, "worker: {max_index_lag: 3s}\n")
+	w.pastMaxIndexLag("PostgreSQL stopped", func() { pg.run(t, "down") }, func() { pg.run(t, "up") })
+}
+
+// TestIndexStalledPastMaxIndexLag: max_index_lag 3s, and the index alone
+// stalled — a transaction of the test holds the ledger tables locked
+// (ACCESS EXCLUSIVE) while the rest of PostgreSQL answers (the agreement
+// states the gate reads among it) — so the index lag bound is what pauses
+// the workers; as TestDatabaseOutagePastMaxIndexLag otherwise.
+func TestIndexStalledPastMaxIndexLag(t *testing.T) {
+	w, pg := newOutageWorld(t, "worker: {max_index_lag: 3s}\n")
+	var tx pgx.Tx
+	lock := func() {
+		conn, err := pgx.Connect(w.ctx, pg.url)
+		if err != nil {
+			t.Fatalf("connecting to PostgreSQL: %v", err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		if tx, err = conn.Begin(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(w.ctx, "LOCK TABLE ledger_chains, ledger_entries IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatalf("locking the ledger tables: %v", err)
+		}
+	}
+	unlock := func() {
+		if err := tx.Rollback(w.ctx); err != nil {
+			t.Fatalf("releasing the ledger tables: %v", err)
+		}
+	}
+	w.pastMaxIndexLag("ledger tables locked", lock, unlock)
+}
+
+// pastMaxIndexLag streams records, stalls the index with stall, checks
+// that the workers pause past max_index_lag (3s) and hold everything
+// there, resumes it, and runs the full check.
+func (w *world) pastMaxIndexLag(what string, stall, resume func()) {
+	t := w.t
 	mon := w.monitorOffsets()
 	p := w.start("exchange")
 	wr := w.publisher()
 	const n = 8000
 	done := w.stream(wr, goodMix, n, 50, 100*time.Millisecond)
 	w.waitFor("some of the stream committed", 60*time.Second, func() bool { return w.committedTotal() >= 300 })
-	pg.run(t, "down")
+	stall()
 	downAt := time.Now()
 	w.waitForState("the workers to pause past max_index_lag", 60*time.Second, func() (bool, string) {
 		paused := p.sample(metricLedgerPaused)
@@ -107,13 +147,13 @@ func TestDatabaseOutagePastMaxIndexLag(t *testing.T) {
 	if held == 0 {
 		t.Errorf("every ingress record committed while paused: the pause held nothing back")
 	}
-	pg.run(t, "up")
+	resume()
 	downFor := time.Since(downAt).Round(100 * time.Millisecond)
 	w.waitFor("the workers to resume", 90*time.Second, func() bool {
 		v, ok := p.metric(metricLedgerPaused)
 		return ok && v == 0
 	})
-	t.Logf("PostgreSQL down for %v; workers paused %v after it went down, %d ingress records held back", downFor, pausedAfter, held)
+	t.Logf("%s for %v; workers paused %v after it began, %d ingress records held back", what, downFor, pausedAfter, held)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +161,8 @@ func TestDatabaseOutagePastMaxIndexLag(t *testing.T) {
 	if !p.running() {
 		t.Errorf("the exchange exited: %v", p.err)
 	}
-	w.report(w.verify(nil), mon, fmt.Sprintf("PostgreSQL stopped for %v mid-stream with max_index_lag 3s; workers paused %v after it went down, %d records held back meanwhile",
-		downFor, pausedAfter, held))
+	w.report(w.verify(nil), mon, fmt.Sprintf("%s for %v mid-stream with max_index_lag 3s; workers paused %v after it began, %d records held back meanwhile",
+		what, downFor, pausedAfter, held))
 }
 
 // newOutageWorld is a scenario on a PostgreSQL of its own, every exchange

@@ -16,36 +16,50 @@ import (
 	"github.com/exchange-gov/exchange/agreements/names"
 )
 
-// TestIndexerKilledMidCopy: on a PostgreSQL of its own, the exchange
-// SIGKILLs itself (failpoint index_mid_copy) in the middle of its first
-// large index write — half of the rows sent inside COPY, nothing
-// committed — while it works through a backlog large enough that the
-// index writes are large. The index then holds a verified prefix of each
-// chain of the audit topic, short of what the audit topic holds: nothing
-// of the killed write. Restarted without the failpoint, the exchange
-// finishes; the index is complete (one entry per record), verifies, and
-// `exchange audit verify` says ok.
+// TestIndexerKilledMidCopy: on a PostgreSQL of its own, a first exchange
+// indexes 5,000 records and stops; then, with a backlog of 20,000 more (so
+// that the index writes are large), the exchange SIGKILLs itself
+// (failpoint index_mid_copy) in the middle of its first index write —
+// half of the rows sent inside COPY, nothing committed. The index then
+// holds exactly the first 5,000 positions, a verified prefix of each
+// chain of the audit topic: nothing of the killed write. Restarted without
+// the failpoint, the exchange finishes; the index is complete (one entry
+// per record), verifies, and `exchange audit verify` says ok.
 func TestIndexerKilledMidCopy(t *testing.T) {
 	needBinary(t)
 	pg := startPostgres(t)
 	w := newWorld(t, worldOpts{dbURL: pg.url})
 	mon := w.monitorOffsets()
 	wr := w.publisher()
-	const backlog = 20000
-	if err := w.publish(w.ctx, wr, goodMix, 0, backlog); err != nil {
+	const before, backlog = 5000, 20000
+	if err := w.publish(w.ctx, wr, goodMix, 0, before); err != nil {
+		t.Fatal(err)
+	}
+	p0 := w.start("exchange-0")
+	w.waitIngressConsumed(60 * time.Second)
+	w.waitForState("the first records indexed", 60*time.Second, func() (bool, string) {
+		idx, _, err := w.readIndex(false)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(idx) == before, fmt.Sprintf("%d of %d indexed", len(idx), before)
+	})
+	p0.signal(t, syscall.SIGTERM)
+	<-p0.done
+	if err := w.publish(w.ctx, wr, goodMix, before, backlog); err != nil {
 		t.Fatal(err)
 	}
 	p := w.start("exchange-1-index_mid_copy", "EXCHANGE_FAILPOINT=index_mid_copy:1")
 	w.awaitSelfKill(p, "index_mid_copy", 120*time.Second)
 	indexed, audited := w.checkIndexPrefix("after the kill mid-COPY")
-	if indexed >= audited {
-		t.Errorf("after the kill mid-COPY the index holds all %d positions the audit topic holds: the killed write's rows were committed", audited)
+	if indexed != before {
+		t.Errorf("after the kill mid-COPY the index holds %d positions, want the %d indexed before: the killed write's rows were committed, or earlier ones lost", indexed, before)
 	}
 	upTo := w.checkCommitted("after the kill mid-COPY")
-	note := fmt.Sprintf("kill -9 mid-COPY with %d of %d audited positions indexed and %d of %d records committed", indexed, audited, sum(upTo), backlog)
+	note := fmt.Sprintf("kill -9 mid-COPY with %d of %d audited positions indexed and %d of %d records committed", indexed, audited, sum(upTo), before+backlog)
 	t.Log(note)
 	w.start("exchange-2")
-	if err := w.publish(w.ctx, wr, goodMix, backlog, 1000); err != nil {
+	if err := w.publish(w.ctx, wr, goodMix, before+backlog, 1000); err != nil {
 		t.Fatal(err)
 	}
 	w.waitIngressConsumed(120 * time.Second)
