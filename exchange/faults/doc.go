@@ -74,7 +74,8 @@
 //   - TestDatabaseOutage: a dedicated PostgreSQL (deploy/local/postgres.sh
 //     with its own state dir) is stopped mid-stream and restarted: while it
 //     is down deliveries and commits go on (outputs and committed offsets
-//     grow; every committed record is in the audit topic), the index's
+//     grow, still once the index lag is past 3 s; every committed record
+//     is in the audit topic), the index's
 //     writes fail (exchange_index_write_failures_total) and it lags
 //     (exchange_index_lag_seconds > 0); once it is back the index catches
 //     up and the full check passes.
@@ -84,13 +85,19 @@
 //     /readyz fails audit_index), and outputs and committed offsets stay
 //     where they are over an observation window while records wait; once
 //     PostgreSQL is back everything resumes and the full check passes.
-//   - TestIndexerKilledMidCopy: on a dedicated PostgreSQL, with a backlog
-//     of 20,000 records so that index writes are large, the exchange kills
-//     itself (failpoint index_mid_copy) halfway through the rows of its
-//     first large index COPY: the index then holds a verified prefix of
-//     each chain of the audit topic, short of what the topic holds (nothing
-//     of the killed write); restarted, the exchange completes the index,
-//     the full check passes, and the real `exchange audit verify` says ok.
+//   - TestIndexStalledPastMaxIndexLag: the same bound with the index alone
+//     stalled — a transaction of the test holds the ledger tables locked
+//     while the rest of PostgreSQL (the agreement states the lifecycle
+//     gate reads among it) answers — so that the lag bound, not the gate,
+//     is what pauses the workers.
+//   - TestIndexerKilledMidCopy: on a dedicated PostgreSQL, a first
+//     exchange indexes 5,000 records and stops; with a backlog of 20,000
+//     more (so that index writes are large) the next one kills itself
+//     (failpoint index_mid_copy) halfway through the rows of its first
+//     index COPY: the index then holds exactly the 5,000, a verified
+//     prefix of each chain of the audit topic (nothing of the killed
+//     write); restarted, the exchange completes the index, the full check
+//     passes, and the real `exchange audit verify` says ok.
 //   - TestIndexerKilledAfterIndex: the exchange kills itself (failpoint
 //     after_index) right after its first index write committed, before the
 //     indexer's group committed those audit messages: the index holds a
