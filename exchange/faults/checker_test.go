@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange"
 	"github.com/exchange-gov/exchange/exchange/ledger"
 	"github.com/exchange-gov/exchange/exchange/store"
@@ -39,6 +41,7 @@ type figures struct {
 	sent, delivered, quarantined, duplicates, lost, unaudited int
 	acked                                                     int
 	chains                                                    string
+	audit                                                     string // what the audit topic held
 	errs                                                      []string
 }
 
@@ -55,17 +58,27 @@ func (f figures) String() string {
 		f.sent, f.delivered, f.quarantined, f.duplicates, f.lost, f.unaudited)
 }
 
-// readTopic reads every record of every partition of topic.
+// readTopic reads every record of every partition of topic, partition by
+// partition, each in offset order.
 func (w *world) readTopic(topic string) ([]kafka.Message, error) {
-	end, err := w.endOffsets(topic)
+	// The exchange creates the topics it writes (the audit topic among
+	// them) with as many partitions as it is configured for; ask.
+	n, err := w.partitionCount(topic)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", topic, err)
+	}
+	if n == 0 {
+		return nil, nil // deleted (TestQuarantineTopicDeleted) or not created yet: holds nothing
+	}
+	end, err := w.endOffsetsOf(topic, n)
 	if errors.Is(err, kafka.UnknownTopicOrPartition) {
-		return nil, nil // deleted (TestQuarantineTopicDeleted): holds nothing
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", topic, err)
 	}
 	var out []kafka.Message
-	for p := 0; p < partitions; p++ {
+	for p := 0; p < n; p++ {
 		if end[p] == 0 {
 			continue
 		}
@@ -102,9 +115,28 @@ func (w *world) readPartition(topic string, p int, end int64) ([]kafka.Message, 
 	}
 }
 
-// readLedger returns the ledger entries of the ingress topic by position,
-// and the verification of every chain and checkpoint of the store.
+// summarize keeps what the checker compares of an entry.
+func summarize(e *ledger.Entry) entrySummary {
+	s := entrySummary{decision: e.Decision, reasons: slices.Clone(e.Reasons), planVersion: e.PlanVersion, skips: map[string]string{}, decided: e.DecisionTime}
+	for _, d := range e.Deliveries {
+		s.delivered = append(s.delivered, d.AgreementID)
+	}
+	for _, sk := range e.Skips {
+		s.skips[sk.AgreementID] = sk.Reason
+	}
+	return s
+}
+
+// readLedger returns the SQL ledger's (the audit index's) entries of the
+// ingress topic by position, and the verification of every chain and
+// checkpoint of the store.
 func (w *world) readLedger() (map[pos][]entrySummary, *ledger.Report, error) {
+	return w.readIndex(true)
+}
+
+// readIndex is readLedger; without verify the report is nil (a cheap read
+// for polling).
+func (w *world) readIndex(verify bool) (map[pos][]entrySummary, *ledger.Report, error) {
 	ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
 	defer cancel()
 	db, err := store.Open(ctx, w.dbURL, store.WithoutMigrate())
@@ -122,26 +154,132 @@ func (w *world) readLedger() (map[pos][]entrySummary, *ledger.Report, error) {
 			continue
 		}
 		err := db.ChainEntries(ctx, c, func(e *ledger.Entry) error {
-			s := entrySummary{decision: e.Decision, reasons: slices.Clone(e.Reasons), planVersion: e.PlanVersion, skips: map[string]string{}, decided: e.DecisionTime}
-			for _, d := range e.Deliveries {
-				s.delivered = append(s.delivered, d.AgreementID)
-			}
-			for _, sk := range e.Skips {
-				s.skips[sk.AgreementID] = sk.Reason
-			}
 			p := pos{int(e.Partition), e.Offset}
-			out[p] = append(out[p], s)
+			out[p] = append(out[p], summarize(e))
 			return nil
 		})
 		if err != nil {
 			return nil, nil, err
 		}
 	}
+	if !verify {
+		return out, nil, nil
+	}
 	rep, err := ledger.Verify(ctx, db, ledger.VerifyOptions{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("verifying the ledger: %w", err)
 	}
 	return out, rep, nil
+}
+
+// auditLog is what the audit topic holds for the scenario's ingress
+// records: the first entry of every position — the one the index keeps;
+// later ones are a re-processing's (after a kill or a rebalance)
+// duplicates — and how many entries there were.
+type auditLog struct {
+	first map[pos]entrySummary
+	// order lists, per ingress partition, the offsets of the first entries
+	// in the order the audit topic holds them: the order the index chains.
+	order      map[int][]int64
+	messages   int
+	entries    int
+	duplicates int
+}
+
+func (a auditLog) String() string {
+	return fmt.Sprintf("%d messages, %d entries, %d positions, %d duplicates", a.messages, a.entries, len(a.first), a.duplicates)
+}
+
+// readAudit reads the whole audit topic of the scenario's exchange. The
+// entries of one ingress partition are all in one audit partition (the
+// message key is the source chain), in the order they were written, so
+// the first one read for a position is the first one written.
+func (w *world) readAudit() (auditLog, error) {
+	a := auditLog{first: map[pos]entrySummary{}, order: map[int][]int64{}}
+	topic := names.Audit(w.group)
+	msgs, err := w.readTopic(topic)
+	if err != nil {
+		return a, err
+	}
+	for _, m := range msgs {
+		es, err := ledger.ParseAuditBatch(m.Value)
+		if err != nil {
+			return a, fmt.Errorf("%s: message at %d/%d: %w", topic, m.Partition, m.Offset, err)
+		}
+		a.messages++
+		for i := range es {
+			e := &es[i]
+			if e.Topic != w.ingress {
+				return a, fmt.Errorf("%s: message at %d/%d holds an entry of %s/%d/%d, not of %s", topic, m.Partition, m.Offset, e.Topic, e.Partition, e.Offset, w.ingress)
+			}
+			if want := fmt.Sprintf("%s/%d", e.Topic, e.Partition); string(m.Key) != want {
+				return a, fmt.Errorf("%s: message at %d/%d has key %q and holds an entry of %s", topic, m.Partition, m.Offset, m.Key, want)
+			}
+			a.entries++
+			p := pos{int(e.Partition), e.Offset}
+			if _, dup := a.first[p]; dup {
+				a.duplicates++
+				continue
+			}
+			a.first[p] = summarize(e)
+			a.order[p.part] = append(a.order[p.part], p.off)
+		}
+	}
+	return a, nil
+}
+
+// indexCatchUp bounds how long the final check waits for the SQL ledger
+// (the asynchronous index of the audit topic) to hold every record.
+const indexCatchUp = 120 * time.Second
+
+// awaitIndex polls the SQL ledger until it holds an entry for every
+// position of want, or indexCatchUp passes; then it reads it once more,
+// verifying every chain and checkpoint.
+func (w *world) awaitIndex(want map[pos]bool) (map[pos][]entrySummary, *ledger.Report, error) {
+	missing := len(want)
+	err := pollEvery(w.ctx, indexCatchUp, 500*time.Millisecond, func() error {
+		idx, _, err := w.readIndex(false)
+		if err != nil {
+			return err
+		}
+		missing = 0
+		for p := range want {
+			if len(idx[p]) == 0 {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d of %d records not indexed", missing, len(want))
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Logf("the index did not catch up within %v: %v", indexCatchUp, err)
+	}
+	return w.readIndex(true)
+}
+
+// compareAudit checks that the index holds, for every position, exactly
+// the audit topic's first entry (first valid entry wins), and nothing the
+// audit topic does not hold.
+func compareAudit(f *figures, audit auditLog, idx map[pos][]entrySummary) {
+	for p, a := range audit.first {
+		es := idx[p]
+		if len(es) == 0 {
+			continue // counted as unaudited where the record is checked
+		}
+		e := es[0]
+		ad, ed := slices.Sorted(slices.Values(a.delivered)), slices.Sorted(slices.Values(e.delivered))
+		if a.decision != e.decision || !slices.Equal(ad, ed) || !slices.Equal(a.reasons, e.reasons) || !maps.Equal(a.skips, e.skips) {
+			f.errorf("ingress %s: the index holds %s %v deliveries %v skips %v, the audit topic's first entry %s %v deliveries %v skips %v",
+				p, e.decision, e.reasons, ed, e.skips, a.decision, a.reasons, ad, a.skips)
+		}
+	}
+	for p := range idx {
+		if _, ok := audit.first[p]; !ok {
+			f.errorf("index entry for %s, which the audit topic does not hold", p)
+		}
+	}
 }
 
 func header(m kafka.Message, key string) string {
@@ -169,11 +307,13 @@ func (w *world) sourceOf(m kafka.Message) (pos, bool) {
 	return pos{p, o}, err1 == nil && err2 == nil
 }
 
-// verify reads back the ingress, delivery and quarantine topics and the
-// ledger, and checks every ingress record against its expectation. With
-// upTo nil every record must be complete; otherwise only records below
-// upTo[partition] must be (those the group committed), and records beyond
-// are checked only for misrouting.
+// verify reads back the ingress, delivery, quarantine and audit topics and
+// checks every ingress record against its expectation. With upTo nil every
+// record must be complete, and its audit is checked in the index (the SQL
+// ledger, once it caught up: exactly one entry, chains verified, agreeing
+// with the audit topic); otherwise only records below upTo[partition] must
+// be (those the group committed), their audit is checked in the audit
+// topic, and records beyond are checked only for misrouting.
 func (w *world) verify(upTo map[int]int64) figures {
 	var f figures
 	ingress, err := w.readTopic(w.ingress)
@@ -216,15 +356,16 @@ func (w *world) verify(upTo map[int]int64) figures {
 		}
 		quar[p] = append(quar[p], m)
 	}
-	entries, rep, err := w.readLedger()
+	audit, err := w.readAudit()
 	if err != nil {
-		f.errorf("reading the ledger: %v", err)
+		f.errorf("reading the audit topic: %v", err)
 		return f
 	}
-	if !rep.OK() {
-		f.errorf("ledger verification: %d breaks, first %+v", len(rep.Breaks), rep.Breaks[0])
+	f.audit = audit.String()
+	entries := w.auditedEntries(&f, upTo, audit, ingress)
+	if entries == nil {
+		return f
 	}
-	f.chains = fmt.Sprintf("%d chains, %d entries, %d signed checkpoints verify", rep.Chains, rep.Entries, rep.Checkpoints)
 
 	w.mu.Lock()
 	expect := make(map[string]expectation, len(w.expect))
@@ -261,9 +402,12 @@ func (w *world) verify(upTo map[int]int64) figures {
 		case len(es) > 1:
 			f.errorf("ingress %s (%s): %d ledger entries, want exactly 1", p, exp.kind, len(es))
 			entry = &es[0]
+		case required && upTo == nil:
+			f.unaudited++
+			f.errorf("ingress %s (%s): no entry in the index (SQL ledger)", p, exp.kind)
 		case required:
 			f.unaudited++
-			f.errorf("ingress %s (%s): no ledger entry", p, exp.kind)
+			f.errorf("ingress %s (%s): committed, and no entry in the audit topic", p, exp.kind)
 		}
 		q := quar[p]
 		if exp.reason != "" {
@@ -368,7 +512,7 @@ func (w *world) verify(upTo map[int]int64) figures {
 	// Nothing may come from nowhere.
 	for p := range entries {
 		if !inIngress[p] {
-			f.errorf("ledger entry for %s, which is not an ingress record", p)
+			f.errorf("audit entry for %s, which is not an ingress record", p)
 		}
 	}
 	for ag := range outTopics {
@@ -386,6 +530,63 @@ func (w *world) verify(upTo map[int]int64) figures {
 	return f
 }
 
+// auditedEntries returns the entries a record's audit is checked against.
+// Below the committed offsets (upTo set) that is the audit topic's first
+// entry per position: a commit follows the acknowledgement of the batch's
+// audit entries, while the index may lag. At the end (upTo nil) it waits
+// for the index to catch up and returns the index's entries — which must
+// verify and agree with the audit topic. Nil when they cannot be read.
+func (w *world) auditedEntries(f *figures, upTo map[int]int64, audit auditLog, ingress []kafka.Message) map[pos][]entrySummary {
+	if upTo != nil {
+		out := make(map[pos][]entrySummary, len(audit.first))
+		for p, e := range audit.first {
+			out[p] = []entrySummary{e}
+		}
+		return out
+	}
+	want := make(map[pos]bool, len(ingress))
+	for _, m := range ingress {
+		want[pos{m.Partition, m.Offset}] = true
+	}
+	idx, rep, err := w.awaitIndex(want)
+	if err != nil {
+		f.errorf("reading the index (SQL ledger): %v", err)
+		return nil
+	}
+	if !rep.OK() {
+		f.errorf("ledger verification: %d breaks, first %+v", len(rep.Breaks), rep.Breaks[0])
+	}
+	f.chains = fmt.Sprintf("%d chains, %d entries, %d signed checkpoints verify", rep.Chains, rep.Entries, rep.Checkpoints)
+	compareAudit(f, audit, idx)
+	w.checkFlags(f)
+	return idx
+}
+
+// checkFlags fails on any entry the index refused (ledger_flags): in these
+// scenarios no position is reused and every entry is valid, so a flag is
+// a defect of the record path or the index.
+func (w *world) checkFlags(f *figures) {
+	ctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, w.dbURL, store.WithoutMigrate())
+	if err != nil {
+		f.errorf("opening the store: %v", err)
+		return
+	}
+	defer db.Close()
+	flags, total, err := db.Flags(ctx, 5)
+	if err != nil {
+		f.errorf("listing the index's flags: %v", err)
+		return
+	}
+	for _, fl := range flags {
+		f.errorf("the index refused an entry: %s/%d/%d %s: %s", fl.Topic, fl.Partition, fl.Offset, fl.Reason, fl.Detail)
+	}
+	if total > int64(len(flags)) {
+		f.errorf("the index refused %d entries in all", total)
+	}
+}
+
 // report prints the figures line (test log and stdout, so that CI output
 // shows it) and fails the test on any lost or unaudited record, any other
 // problem found, and any committed-offset regression.
@@ -394,7 +595,8 @@ func (w *world) report(f figures, mon *offsetMonitor, faults string) {
 	line := f.String()
 	w.t.Logf("%s: %s", w.t.Name(), line)
 	fmt.Printf("%s: %s\n", w.t.Name(), line)
-	extra := fmt.Sprintf("acknowledged %d; ledger: %s; faults: %s", f.acked, f.chains, faults)
+	extra := fmt.Sprintf("acknowledged %d; audit topic: %s; ledger: %s; index duplicates counted by the running processes: %s; faults: %s",
+		f.acked, f.audit, f.chains, w.indexDuplicates(), faults)
 	if mon != nil {
 		regs, polls := mon.finish()
 		extra += fmt.Sprintf("; committed-offset polls %d, regressions %d", polls, len(regs))
@@ -426,8 +628,9 @@ func (w *world) report(f figures, mon *offsetMonitor, faults string) {
 }
 
 // checkCommitted verifies that every ingress record below the group's
-// committed offsets was delivered (or quarantined) and audited: nothing is
-// committed past what was done. It returns the committed offsets.
+// committed offsets was delivered (or quarantined) and audited — its entry
+// is in the audit topic; the index may lag — : nothing is committed past
+// what was done. It returns the committed offsets.
 func (w *world) checkCommitted(when string) map[int]int64 {
 	w.t.Helper()
 	com, err := w.committed()
@@ -443,8 +646,8 @@ func (w *world) checkCommitted(when string) map[int]int64 {
 		w.t.Errorf("%s: %s", when, e)
 	}
 	if f.lost != 0 || f.unaudited != 0 {
-		w.t.Errorf("%s: committed past records not done: %d without their outputs, %d without a ledger entry", when, f.lost, f.unaudited)
+		w.t.Errorf("%s: committed past records not done: %d without their outputs, %d without an audit topic entry", when, f.lost, f.unaudited)
 	}
-	w.t.Logf("%s: committed %v covers %d records, all delivered or quarantined and audited", when, upTo, f.sent)
+	w.t.Logf("%s: committed %v covers %d records, all delivered or quarantined and audited (in the audit topic)", when, upTo, f.sent)
 	return upTo
 }

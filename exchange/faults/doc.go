@@ -6,7 +6,7 @@
 // kfake broker by default, Apache Kafka when EXCHANGE_TEST_KAFKA_BROKERS is
 // set (except the embedded broker's restart; the Apache Kafka crash runs a
 // dedicated broker of its own) — and a store (a SQLite file, or a dedicated
-// PostgreSQL for the database outage).
+// PostgreSQL for the database outages and the indexer kill mid-COPY).
 // Every scenario uses its own copy of the example policy of deploy/examples
 // (the health.immunisations contract and its two agreements) under unique
 // dataset and agreement names, its own consumer group and its own store, so
@@ -21,29 +21,45 @@
 // values size:too_large.
 //
 // One checker (world.verify) reads back the ingress topic, both delivery
-// topics, the quarantine topic and the ledger (from the store) and passes
-// only if every ingress record (every acknowledged one is there) was
-// delivered to exactly the agreements it should reach — duplicates only
-// with the delivery id derived from agreement and source position — or
-// quarantined with its reason, and has exactly one ledger entry that agrees
-// with the topics. While a scenario runs, the group's committed offsets are
-// polled (kafka-go Client.OffsetFetch) and must never go backwards. Each
-// scenario prints
+// topics, the quarantine topic, the audit topic (<group>.audit: the
+// ledger entries each batch produced together with its deliveries) and
+// the ledger (the SQL store: the audit indexer's asynchronous, verifiable
+// index of the audit topic), and passes only if every ingress record
+// (every acknowledged one is there) was delivered to exactly the
+// agreements it should reach — duplicates only with the delivery id
+// derived from agreement and source position — or quarantined with its
+// reason, and is audited. After every kill or stop, audited means: the
+// record's entry is in the audit topic (its first entry per position;
+// later ones are a re-processing's duplicates), since the index may lag;
+// the checker verifies that everything below the group's committed
+// offsets was delivered and audited: nothing is committed past what was
+// done. At the end it waits (up to 120 s) for the index to hold every
+// record, then requires exactly one index entry per record, every chain
+// and signed checkpoint to verify (ledger.Verify), and the index to agree
+// with the audit topic's first entry of each position (decision, reasons,
+// deliveries, skips). While a scenario runs, the group's committed
+// offsets are polled (kafka-go Client.OffsetFetch) and must never go
+// backwards. Each scenario prints
 //
 //	sent N, delivered N, quarantined N, duplicates N, lost N, unaudited N
 //
-// and fails unless lost and unaudited are 0. After every kill or stop the
-// checker also verifies that everything below the committed offsets was
-// delivered and audited: nothing is committed past what was done.
+// (unaudited: committed records without an audit topic entry, at the end
+// records without an index entry) and fails unless lost and unaudited are
+// 0; a second line gives the audit topic's messages, entries and
+// duplicates, the verified chains, and the duplicates the running
+// processes' indexers counted (exchange_index_entries_total).
 //
 // Scenarios:
 //
 //   - TestKillAtFailpoints: the exchange kills itself with SIGKILL at each
-//     of the four points of a batch's life — after_fetch, after_produce,
-//     after_ledger, after_commit — through the test-only failpoints of
-//     exchange/failpoint.go (EXCHANGE_FAILPOINT=<name>:<n>); each new process
-//     finds a backlog, dies on its first batch, and is restarted; after each
-//     kill nothing is committed past what was done; then the full check.
+//     of the four points of a batch's life — after_fetch, after_produce
+//     (deliveries, quarantine copies and audit entries acknowledged),
+//     after_ledger (right before the commit), after_commit — through the
+//     test-only failpoints of exchange/failpoint
+//     (EXCHANGE_FAILPOINT=<name>:<n>); each new process finds a backlog,
+//     dies on its first batch, and is restarted; after each kill nothing
+//     is committed past what was done and audited in the audit topic; then
+//     the full check.
 //   - TestKillAtRandomMoments: kill -9 of the exchange process at seeded
 //     random moments (EXCHANGE_FAULTS_SEED repeats a run) shortly after each
 //     new process's first delivery, while records stream in; four kills,
@@ -56,13 +72,42 @@
 //     own state dir) is killed with SIGKILL mid-stream and started again on
 //     the same port and log dir.
 //   - TestDatabaseOutage: a dedicated PostgreSQL (deploy/local/postgres.sh
-//     with its own state dir) is stopped mid-stream until the exchange has
-//     failed several ledger appends and then restarted: while it is down
-//     nothing further is delivered and no offset is committed (fail closed);
-//     afterwards exactly one ledger entry per record.
+//     with its own state dir) is stopped mid-stream and restarted: while it
+//     is down deliveries and commits go on (outputs and committed offsets
+//     grow, still once the index lag is past 3 s; every committed record
+//     is in the audit topic), the index's
+//     writes fail (exchange_index_write_failures_total) and it lags
+//     (exchange_index_lag_seconds > 0); once it is back the index catches
+//     up and the full check passes.
+//   - TestDatabaseOutagePastMaxIndexLag: the same with worker
+//     max_index_lag 3s (an exchange.yaml the harness writes, worldOpts
+//     config): past the bound the workers pause (exchange_ledger_paused 1,
+//     /readyz fails audit_index), and outputs and committed offsets stay
+//     where they are over an observation window while records wait; once
+//     PostgreSQL is back everything resumes and the full check passes.
+//   - TestIndexStalledPastMaxIndexLag: the same bound with the index alone
+//     stalled — a transaction of the test holds the ledger tables locked
+//     while the rest of PostgreSQL (the agreement states the lifecycle
+//     gate reads among it) answers — so that the lag bound, not the gate,
+//     is what pauses the workers.
+//   - TestIndexerKilledMidCopy: on a dedicated PostgreSQL, a first
+//     exchange indexes 5,000 records and stops; with a backlog of 20,000
+//     more (so that index writes are large) the next one kills itself
+//     (failpoint index_mid_copy) halfway through the rows of its first
+//     index COPY: the index then holds exactly the 5,000, a verified
+//     prefix of each chain of the audit topic (nothing of the killed
+//     write); restarted, the exchange completes the index, the full check
+//     passes, and the real `exchange audit verify` says ok.
+//   - TestIndexerKilledAfterIndex: the exchange kills itself (failpoint
+//     after_index) right after its first index write committed, before the
+//     indexer's group committed those audit messages: the index holds a
+//     verified prefix and the group no offset; the restarted indexer
+//     counts every entry of that write again as a duplicate, chains none of
+//     them twice (the index grows by exactly what it stored), and the full
+//     check and `exchange audit verify` pass.
 //   - TestRebalanceStorm: instances join and leave (1 → 3 → 1) during a
 //     stream; one is stopped (SIGSTOP) past its session timeout between the
-//     ledger append and the commit of a batch (failpoint after_ledger with
+//     audit produce and the commit of a batch (failpoint after_ledger with
 //     the pause action) and resumed. It found a runtime defect (the resumed
 //     member's commit of a batch finished under its old generation was sent
 //     by kafka-go's group Reader under the new one, and the group's

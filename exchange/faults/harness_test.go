@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,6 +83,7 @@ type world struct {
 	dir      string // scratch
 	policy   string // contracts dir the exchange reads
 	dbURL    string
+	config   string // exchange.yaml every process reads ("" = none)
 	keyFile  string
 	schemaID int
 	schema   avro.Schema
@@ -110,6 +112,10 @@ type worldOpts struct {
 	sasl       *kafkatest.SASLBroker
 	persistent bool   // embedded broker with a data dir and synchronous writes
 	dbURL      string // "" = a SQLite file in the scenario's temp dir
+	// config is YAML every exchange process of the scenario reads as its
+	// exchange.yaml (--config), e.g. "worker: {max_index_lag: 3s}"; the
+	// harness's EXCHANGE_* variables override it. "" = no file.
+	config string
 }
 
 // newWorld prepares a scenario: broker, topics, policy copy, store with the
@@ -177,6 +183,12 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.keyFile = filepath.Join(w.dir, "secret.key")
 	if err := os.WriteFile(w.keyFile, []byte(randHex(32)[:32]), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if o.config != "" {
+		w.config = filepath.Join(w.dir, "exchange.yaml")
+		if err := os.WriteFile(w.config, []byte(o.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.dbURL = o.dbURL
 	if w.dbURL == "" {
@@ -275,6 +287,12 @@ func (w *world) createTopic(topic string) {
 // poll calls fn until it returns nil, ctx ends or timeout passes; it returns
 // fn's last error then.
 func poll(ctx context.Context, timeout time.Duration, fn func() error) error {
+	return pollEvery(ctx, timeout, 10*time.Millisecond, fn)
+}
+
+// pollEvery is poll with a pause of every between calls (for conditions
+// that cost several requests).
+func pollEvery(ctx context.Context, timeout, every time.Duration, fn func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := fn()
@@ -286,9 +304,28 @@ func poll(ctx context.Context, timeout time.Duration, fn func() error) error {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
+}
+
+// waitForState polls cond until it holds; the test fails after timeout,
+// with the state cond last described.
+func (w *world) waitForState(what string, timeout time.Duration, cond func() (bool, string)) {
+	w.t.Helper()
+	var state string
+	err := pollEvery(w.ctx, timeout, 200*time.Millisecond, func() error {
+		var ok bool
+		if ok, state = cond(); ok {
+			return nil
+		}
+		return errors.New("not yet")
+	})
+	if err != nil {
+		w.dumpLogs()
+		w.t.Fatalf("timed out after %v waiting for %s; last: %s", timeout, what, state)
+	}
+	w.t.Logf("%s: %s", what, state)
 }
 
 // waitFor polls cond until it holds; the test fails after timeout.
@@ -346,6 +383,9 @@ func (w *world) start(name string, env ...string) *proc {
 	args := []string{"serve", "--log-json=false", "--seed-from-files"}
 	if w.sasl == nil {
 		args = append(args, "--insecure")
+	}
+	if w.config != "" {
+		args = append(args, "--config", w.config)
 	}
 	p.cmd = exec.Command(exchangeBin, args...)
 	p.cmd.Env = append(os.Environ(),
@@ -485,10 +525,44 @@ func (w *world) waitIngressConsumed(timeout time.Duration) {
 	})
 }
 
-// endOffsets returns the next offset of every partition of topic.
+// endOffsets returns the next offset of every partition of topic (one of
+// the scenario's, with partitions partitions).
 func (w *world) endOffsets(topic string) (map[int]int64, error) {
+	return w.endOffsetsOf(topic, partitions)
+}
+
+// partitionCount is how many partitions topic has (0 when it does not
+// exist). It asks ListOffsets of partitions up to maxProbe, not Metadata:
+// kafka-go's Transport answers Metadata from its cache (refreshed every
+// 6 s), which does not know topics the exchange created since.
+func (w *world) partitionCount(topic string) (int, error) {
+	const maxProbe = 32
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for p := 0; p < partitions; p++ {
+	for p := 0; p < maxProbe; p++ {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	defer cancel()
+	resp, err := w.client.ListOffsets(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	n := 0
+	for _, po := range resp.Topics[topic] {
+		switch {
+		case po.Error == nil:
+			n = max(n, po.Partition+1)
+		case !errors.Is(po.Error, kafka.UnknownTopicOrPartition):
+			return 0, fmt.Errorf("partitions of %s: partition %d: %w", topic, po.Partition, po.Error)
+		}
+	}
+	return n, nil
+}
+
+// endOffsetsOf returns the next offset of each of the n partitions of topic.
+func (w *world) endOffsetsOf(topic string, n int) (map[int]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := 0; p < n; p++ {
 		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
 	}
 	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
@@ -504,8 +578,8 @@ func (w *world) endOffsets(topic string) (map[int]int64, error) {
 		}
 		out[po.Partition] = po.LastOffset
 	}
-	if len(out) != partitions {
-		return nil, fmt.Errorf("%s: %d partitions listed", topic, len(out))
+	if len(out) != n {
+		return nil, fmt.Errorf("%s: %d partitions listed, want %d", topic, len(out), n)
 	}
 	return out, nil
 }
@@ -593,21 +667,32 @@ func (m *offsetMonitor) finish() ([]string, int) {
 
 var httpAddrRe = regexp.MustCompile(`exchange serving"? http=(\S+)`)
 
-// metric sums the samples of a metric on p's /metrics (every label set);
-// ok is false when p is not serving yet or does not answer.
-func (p *proc) metric(name string) (float64, bool) {
+// get fetches path from p's HTTP server; ok is false when p is not
+// serving yet or does not answer.
+func (p *proc) get(path string) (body []byte, status int, ok bool) {
 	m := httpAddrRe.FindStringSubmatch(p.log())
 	if m == nil {
-		return 0, false
+		return nil, 0, false
 	}
 	c := http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get("http://" + m[1] + "/metrics")
+	resp, err := c.Get("http://" + m[1] + path)
 	if err != nil {
-		return 0, false
+		return nil, 0, false
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, false
+	}
+	return body, resp.StatusCode, true
+}
+
+// metric sums the samples of a metric on p's /metrics (every label set;
+// a name given with its labels, `name{l="v"}`, selects that sample); ok
+// is false when p is not serving yet or does not answer.
+func (p *proc) metric(name string) (float64, bool) {
+	body, status, ok := p.get("/metrics")
+	if !ok || status != http.StatusOK {
 		return 0, false
 	}
 	var sum float64
@@ -631,6 +716,48 @@ func (p *proc) metric(name string) (float64, bool) {
 	return sum, true
 }
 
+// sample is metric's value, 0 when p does not answer.
+func (p *proc) sample(name string) float64 {
+	v, _ := p.metric(name)
+	return v
+}
+
+// readiness describes p's /readyz for a failure message.
+func (p *proc) readiness() string {
+	failing, ok := p.failingChecks()
+	switch {
+	case !ok:
+		return "/readyz not answering"
+	case len(failing) == 0:
+		return "/readyz ready"
+	}
+	return "/readyz failing " + strings.Join(failing, ", ")
+}
+
+// failingChecks lists the names of the /readyz checks p fails (nil when
+// ready); ok is false when p does not answer.
+func (p *proc) failingChecks() (names []string, ok bool) {
+	body, _, ok := p.get("/readyz")
+	if !ok {
+		return nil, false
+	}
+	var r struct {
+		Checks []struct {
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, false
+	}
+	for _, c := range r.Checks {
+		if !c.OK {
+			names = append(names, c.Name)
+		}
+	}
+	return names, true
+}
+
 // committedTotal is the sum of the group's committed ingress offsets (0
 // when it cannot be read).
 func (w *world) committedTotal() int64 {
@@ -644,3 +771,38 @@ func (w *world) committedTotal() int64 {
 	}
 	return n
 }
+
+// indexDuplicates sums, over the running processes, the audit entries
+// their indexers found already indexed (counted, not chained); a killed
+// process's count is gone with it.
+func (w *world) indexDuplicates() string {
+	w.mu.Lock()
+	procs := append([]*proc(nil), w.procs...)
+	w.mu.Unlock()
+	var sum float64
+	n := 0
+	for _, p := range procs {
+		if !p.running() {
+			continue
+		}
+		if v, ok := p.metric(metricIndexDuplicates); ok {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return "none running"
+	}
+	return fmt.Sprintf("%.0f (%d processes)", sum, n)
+}
+
+// Metrics the scenarios read (exchange/indexer, the worker); a name with
+// its labels selects that one sample (proc.metric).
+const (
+	metricIndexDuplicates   = `exchange_index_entries_total{result="duplicate"}`
+	metricIndexStored       = `exchange_index_entries_total{result="stored"}`
+	metricIndexFailures     = "exchange_index_write_failures_total"
+	metricIndexStoreFailing = "exchange_index_store_failing"
+	metricIndexLagSeconds   = "exchange_index_lag_seconds"
+	metricLedgerPaused      = "exchange_ledger_paused"
+)

@@ -514,48 +514,6 @@ func TestRebalanceStorm(t *testing.T) {
 		in(a), inB, inC, gens(a)))
 }
 
-// TestDatabaseOutage: a dedicated PostgreSQL is stopped mid-stream until
-// the exchange has failed several ledger appends, then started again.
-// While it is down nothing further is delivered and nothing committed (fail
-// closed); afterwards every record has exactly one ledger entry.
-func TestDatabaseOutage(t *testing.T) {
-	needBinary(t)
-	pg := startPostgres(t)
-	w := newWorld(t, worldOpts{dbURL: pg.url})
-	mon := w.monitorOffsets()
-	p := w.start("exchange")
-	wr := w.publisher()
-	const n = 3000
-	done := w.stream(wr, goodMix, n, 50, 50*time.Millisecond)
-	w.waitFor("some of the stream committed", 60*time.Second, func() bool { return w.committedTotal() >= 300 })
-	pg.run(t, "down")
-	downAt := time.Now()
-	retries := func() float64 { v, _ := p.metric("exchange_ledger_retries_total"); return v }
-	w.waitFor("the exchange to fail a ledger append", 60*time.Second, func() bool { return retries() >= 1 })
-	frozen := w.outputs()
-	com := w.committedTotal()
-	// Down past the capped backoff (50 ms doubling to 5 s: the ninth
-	// failure comes after a 5 s wait) and past one append timeout (10 s).
-	w.waitFor("eight more failed ledger appends", 90*time.Second, func() bool { return retries() >= 9 })
-	if now := w.outputs(); now != frozen {
-		t.Errorf("records written while the ledger is down: delivery and quarantine topics held %d, then %d", frozen, now)
-	}
-	if c := w.committedTotal(); c != com {
-		t.Errorf("offsets committed while the ledger is down: %d, then %d", com, c)
-	}
-	r := retries()
-	pg.run(t, "up")
-	t.Logf("PostgreSQL down for %v; %.0f ledger appends failed", time.Since(downAt).Round(100*time.Millisecond), r)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	w.waitIngressConsumed(75 * time.Second)
-	if !p.running() {
-		t.Errorf("the exchange exited: %v", p.err)
-	}
-	w.report(w.verify(nil), mon, fmt.Sprintf("PostgreSQL stopped for %v mid-stream (%.0f failed ledger appends, nothing written or committed meanwhile)", time.Since(downAt).Round(time.Second), r))
-}
-
 // deliveredTotal is the number of records in the statistics delivery topic
 // (0 when it cannot be read).
 func (w *world) deliveredTotal() int64 {
@@ -583,46 +541,6 @@ func (w *world) outputs() int64 {
 		}
 	}
 	return n
-}
-
-// postgres is a PostgreSQL server of this test alone, run by
-// deploy/local/postgres.sh with its own state dir.
-type postgres struct {
-	state string
-	url   string
-}
-
-func startPostgres(t *testing.T) *postgres {
-	t.Helper()
-	pg := &postgres{state: t.TempDir()}
-	out, err := pg.script("start")
-	if err != nil {
-		t.Fatalf("PostgreSQL is required for the database outage scenario and could not be started by deploy/local/postgres.sh: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := pg.script("stop"); err != nil {
-			t.Errorf("stopping PostgreSQL: %v\n%s", err, out)
-		}
-	})
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	pg.url = lines[len(lines)-1]
-	if !strings.HasPrefix(pg.url, "postgres://") {
-		t.Fatalf("deploy/local/postgres.sh start printed no URL:\n%s", out)
-	}
-	return pg
-}
-
-func (pg *postgres) run(t *testing.T, cmd string) {
-	t.Helper()
-	if out, err := pg.script(cmd); err != nil {
-		t.Fatalf("postgres.sh %s: %v\n%s", cmd, err, out)
-	}
-}
-
-// script runs deploy/local/postgres.sh with this server's state dir; stdout
-// only is returned on success (the URL), both on failure.
-func (pg *postgres) script(cmd string) (string, error) {
-	return runLocalScript("postgres.sh", pg.state, cmd)
 }
 
 // runLocalScript runs deploy/local/<name> cmd... with EXCHANGE_LOCAL_STATE
