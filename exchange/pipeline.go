@@ -258,15 +258,8 @@ func (pl *pipeline) dispatch(ctx, procCtx context.Context, cur int, batch []fetc
 		// The sink retries; a missing topic shows as produce errors.
 		w.log.Warn("creating topics failed", "err", err)
 	}
-	if w.gate != nil {
-		// Fail closed: decide no batch on agreement states older than
-		// the gate's bound; wait for fresh ones (the batch stays
-		// uncommitted if the wait ends with ctx).
-		snap, err := w.gate.WaitOpen(ctx, w.now)
-		if err != nil {
-			return false, true
-		}
-		w.router.gate = snap
+	if !w.awaitDecide(ctx) {
+		return false, true // ctx ended: the batch stays uncommitted
 	}
 	p := w.prepare(procCtx, plan, batch, pl.slots[cur])
 	p.buf = cur
@@ -289,6 +282,30 @@ func (pl *pipeline) dispatch(ctx, procCtx context.Context, cur int, batch []fetc
 		return true, true
 	}
 	return false, false
+}
+
+// awaitDecide returns once a batch may be decided, false when ctx ended
+// first. Fail closed, twice: past the index lag bound nothing more is
+// decided until the index catches up (checked first and on every turn: a
+// database outage can close the gate and then outlast the bound, and the
+// pause must show); and with a gate, nothing is decided on agreement
+// states older than its bound. It sets the router's gate snapshot.
+func (w *Worker) awaitDecide(ctx context.Context) bool {
+	for attempt := 1; ; attempt++ {
+		if err := w.awaitIndex(ctx); err != nil {
+			return false
+		}
+		if w.gate == nil {
+			return true
+		}
+		if snap := w.gate.current(w.now()); snap != nil {
+			w.router.gate = snap
+			return true
+		}
+		if !sleepCtx(ctx, min(backoff(attempt), w.gate.poll)) {
+			return false
+		}
+	}
 }
 
 // idleCheck runs every PlanCheckInterval while no record arrives: it

@@ -321,12 +321,16 @@ func TestWorkerPausesPastIndexLag(t *testing.T) {
 type testLag struct {
 	behind atomic.Int64
 	calls  atomic.Int64
+	// lagFrom: the calls before this one (1-based) see no lag; 0: all see it.
+	lagFrom atomic.Int64
 }
 
 func (l *testLag) set(d time.Duration) { l.behind.Store(int64(d)) }
 
 func (l *testLag) Behind() (time.Duration, bool) {
-	l.calls.Add(1)
+	if n := l.calls.Add(1); n < l.lagFrom.Load() {
+		return 0, true
+	}
 	return time.Duration(l.behind.Load()), true
 }
 
@@ -530,15 +534,17 @@ func TestShutdownAbandonsStuckBatch(t *testing.T) {
 // lets it finish and makes the final commit.
 func TestShutdownCommitsFinishedBatch(t *testing.T) {
 	m := newMechanics(t, 1)
-	// The batch is held before its produce by an index lag past the bound.
+	// The batch is decided (the lag is checked once before), then held
+	// before its produce by an index lag past the bound.
 	lag := &testLag{}
+	lag.lagFrom.Store(2)
 	lag.set(time.Hour)
 	w := m.worker(t, nil, func(c *WorkerConfig) { c.MaxIndexLag = time.Minute }, WithIndexLag(lag))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	m.k.publish(t, m.records(10, 0)...)
-	waitFor(t, 30*time.Second, "a batch held before its produce", func() bool { return lag.calls.Load() > 0 })
+	waitFor(t, 30*time.Second, "a decided batch held before its produce", func() bool { return lag.calls.Load() > 2 })
 	cancel() // shutdown requested while the batch is in flight
 	lag.set(0)
 	select {
