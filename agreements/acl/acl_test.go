@@ -87,6 +87,7 @@ func TestCompileWholeSet(t *testing.T) {
 		"User:social-services TOPIC LITERAL notices.social-services READ",
 		"User:xchg CLUSTER LITERAL kafka-cluster ALTER",
 		"User:xchg GROUP LITERAL xg READ",
+		"User:xchg GROUP LITERAL xg.indexer READ",
 		"User:xchg TOPIC PREFIXED deliver. CREATE",
 		"User:xchg TOPIC PREFIXED deliver. DESCRIBE",
 		"User:xchg TOPIC PREFIXED deliver. WRITE",
@@ -100,6 +101,10 @@ func TestCompileWholeSet(t *testing.T) {
 		"User:xchg TOPIC PREFIXED quarantine. DESCRIBE",
 		"User:xchg TOPIC PREFIXED quarantine. READ",
 		"User:xchg TOPIC PREFIXED quarantine. WRITE",
+		"User:xchg TOPIC LITERAL xg.audit CREATE",
+		"User:xchg TOPIC LITERAL xg.audit DESCRIBE",
+		"User:xchg TOPIC LITERAL xg.audit READ",
+		"User:xchg TOPIC LITERAL xg.audit WRITE",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
