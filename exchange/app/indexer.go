@@ -20,7 +20,8 @@ import (
 // watch.
 func (a *App) newIndexer() error {
 	metrics := indexer.NewMetrics(a.cfg.Metrics)
-	writers := a.cfg.Worker.IndexWriters
+	tuning := a.cfg.Worker.WithDefaults()
+	writers := tuning.IndexWriters
 	if writers == 0 {
 		writers = 1
 		if strings.HasPrefix(strings.ToLower(a.cfg.DatabaseURL), "postgres") {
@@ -36,6 +37,13 @@ func (a *App) newIndexer() error {
 		Group:        a.cfg.Kafka.GroupID,
 		StoreTimeout: a.cfg.Worker.LedgerTimeout,
 		Writers:      writers,
+		// The workers' group timings: a killed process's partitions move
+		// to the survivors after the same session timeout in both groups
+		// (kafka-go's 30 s default would hold the index back three times
+		// as long as the deliveries).
+		SessionTimeout:    tuning.SessionTimeout,
+		HeartbeatInterval: tuning.HeartbeatInterval,
+		RebalanceTimeout:  tuning.RebalanceTimeout,
 	}, a.db, indexer.WithLogger(a.log.With("component", "indexer")), indexer.WithMetrics(metrics), indexer.WithClients(clients))
 	if err != nil {
 		clients.Close()
