@@ -44,6 +44,7 @@ func (a *App) newIndexer() error {
 		SessionTimeout:    tuning.SessionTimeout,
 		HeartbeatInterval: tuning.HeartbeatInterval,
 		RebalanceTimeout:  tuning.RebalanceTimeout,
+		StallTimeout:      tuning.StallTimeout, // the workers' reader watchdog bound
 	}, a.db, indexer.WithLogger(a.log.With("component", "indexer")), indexer.WithMetrics(metrics), indexer.WithClients(clients))
 	if err != nil {
 		clients.Close()

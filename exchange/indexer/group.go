@@ -91,14 +91,25 @@ func (m *membership) run(ctx context.Context) {
 
 // fetchPartition reads one assigned partition from the group's committed
 // offset until the generation ends. Returning earlier would end the
-// generation, so errors are retried.
+// generation, so errors are retried, and a reader the stall watch finds
+// hung is replaced by a new one at the next offset to read.
 func (m *membership) fetchPartition(gctx context.Context, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment) {
-	ix := m.ix
-	if gctx.Err() != nil {
-		return
+	next := pa.Offset // the committed offset, or kafka-go's FirstOffset sentinel
+	if next < 0 && next != kafka.FirstOffset && next != kafka.LastOffset {
+		next = kafka.FirstOffset
 	}
+	for gctx.Err() == nil {
+		next = m.readPartition(gctx, gen, topic, pa.ID, next)
+	}
+}
+
+// readPartition reads partition from offset next with one reader until
+// gctx ends or the stall watch gives up on the reader; it returns the next
+// offset to read.
+func (m *membership) readPartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, next int64) int64 {
+	ix := m.ix
 	r := ix.clients.Reader(kafka.ReaderConfig{
-		Topic: topic, Partition: pa.ID,
+		Topic: topic, Partition: partition,
 		// Large fetches: an audit message carries hundreds of entries.
 		MinBytes: 1 << 20, MaxBytes: 50 << 20, MaxWait: 200 * time.Millisecond,
 		QueueCapacity: 1000, ReadLagInterval: -1,
@@ -106,31 +117,32 @@ func (m *membership) fetchPartition(gctx context.Context, gen *kafka.Generation,
 		Logger: kafka.LoggerFunc(ix.kafkaDebug), ErrorLogger: kafka.LoggerFunc(ix.kafkaWarn),
 	})
 	defer r.Close()
-	start := pa.Offset // the committed offset, or kafka-go's FirstOffset sentinel
-	if start < 0 && start != kafka.FirstOffset && start != kafka.LastOffset {
-		start = kafka.FirstOffset
+	if err := r.SetOffset(next); err != nil {
+		ix.log.Warn("setting the audit fetch offset failed", "topic", topic, "partition", partition, "offset", next, "err", err)
 	}
-	if err := r.SetOffset(start); err != nil {
-		ix.log.Warn("setting the audit fetch offset failed", "topic", topic, "partition", pa.ID, "offset", start, "err", err)
-	}
+	rctx, stall := ix.watchStall(gctx, topic, partition)
+	defer stall.stop()
 	for attempt := 0; ; {
-		msg, err := r.FetchMessage(gctx)
+		stall.fetching(next)
+		msg, err := ix.fetchMessage(rctx, r)
+		stall.fetched()
 		if err != nil {
-			if gctx.Err() != nil {
-				return
+			if gctx.Err() != nil || rctx.Err() != nil {
+				return next
 			}
 			attempt++
-			ix.log.Warn("fetching the audit topic failed; retrying", "partition", pa.ID, "err", err, "attempt", attempt)
-			if !sleepCtx(gctx, backoff(attempt)) {
-				return
+			ix.log.Warn("fetching the audit topic failed; retrying", "partition", partition, "err", err, "attempt", attempt)
+			if !sleepCtx(rctx, backoff(attempt)) {
+				return next
 			}
 			continue
 		}
 		attempt = 0
+		next = msg.Offset + 1
 		select {
 		case m.out <- fetched{msg: msg, gen: gen}:
 		case <-gctx.Done():
-			return
+			return next
 		}
 	}
 }

@@ -143,8 +143,9 @@ func (e *env) start(idx ledger.Index) *running {
 	return e.startWith(idx, Config{})
 }
 
-// startWith is start with cfg's non-zero fields over the test config.
-func (e *env) startWith(idx ledger.Index, cfg Config) *running {
+// startWith is start with cfg's non-zero fields over the test config;
+// each tweak changes the indexer before it runs.
+func (e *env) startWith(idx ledger.Index, cfg Config, tweaks ...func(*Indexer)) *running {
 	e.t.Helper()
 	if idx == nil {
 		idx = e.idx
@@ -153,6 +154,9 @@ func (e *env) startWith(idx ledger.Index, cfg Config) *running {
 	ix, err := New(testConfig(cfg), idx, WithLogger(quiet), WithMetrics(m), WithClients(e.clients))
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for _, tw := range tweaks {
+		tw(ix)
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	r := &running{ix: ix, metrics: m, cancel: cancel, done: make(chan error, 1)}

@@ -42,10 +42,15 @@ type Config struct {
 	// proceed in parallel; SQLite has one writer, so more gain nothing
 	// there. Default 1.
 	Writers int
-	// Consumer group timings; zero: kafka-go's defaults (session 10s,
-	// heartbeat 3s, rebalance 30s). A member killed without leaving holds
-	// its partitions until its session times out.
+	// Consumer group timings; zero: kafka-go's defaults (session 30s,
+	// heartbeat 3s, rebalance 30s; the exchange passes its workers'). A
+	// member killed without leaving holds its partitions until its session
+	// times out.
 	SessionTimeout, HeartbeatInterval, RebalanceTimeout time.Duration
+	// StallTimeout: a partition reader that waited this long for a
+	// message while its partition held more is replaced (see stallWatch).
+	// Default 2m; negative disables.
+	StallTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -63,6 +68,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Writers == 0 {
 		c.Writers = 1
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 2 * time.Minute
 	}
 }
 
@@ -97,6 +105,9 @@ type Indexer struct {
 	log     *slog.Logger
 	metrics *Metrics
 	tracer  trace.Tracer
+
+	// fetchHook, when set by a test, fetches in place of the reader.
+	fetchHook func(context.Context, *kafka.Reader) (kafka.Message, error)
 }
 
 // Option configures an Indexer.

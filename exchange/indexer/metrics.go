@@ -13,6 +13,7 @@ import (
 //	exchange_index_write_seconds           histogram: duration of a successful Index call
 //	exchange_index_write_failures_total    Index and RecordFlags calls that failed (each is retried)
 //	exchange_index_store_failing           1 while the store refuses the index's writes, else 0
+//	exchange_index_reader_stalls_total     audit partition readers replaced by the stall watch (no message fetched for StallTimeout while the partition held more)
 //	exchange_index_lag_messages            audit messages not yet indexed (LagWatch)
 //	exchange_index_lag_seconds             age of the oldest audit message not yet indexed (LagWatch)
 type Metrics struct {
@@ -24,6 +25,7 @@ type Metrics struct {
 	write      prometheus.Histogram
 	failures   prometheus.Counter
 	failing    prometheus.Gauge
+	stalls     prometheus.Counter
 	lagMsgs    prometheus.Gauge
 	lagSecs    prometheus.Gauge
 }
@@ -55,6 +57,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		failing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "exchange_index_store_failing", Help: "1 while the store refuses index writes.",
 		}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exchange_index_reader_stalls_total", Help: "Audit partition readers replaced after fetching nothing for the stall timeout while their partition held more.",
+		}),
 		lagMsgs: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "exchange_index_lag_messages", Help: "Audit topic messages not yet indexed.",
 		}),
@@ -63,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(entries, m.messages, m.batch, m.write, m.failures, m.failing, m.lagMsgs, m.lagSecs)
+		reg.MustRegister(entries, m.messages, m.batch, m.write, m.failures, m.failing, m.stalls, m.lagMsgs, m.lagSecs)
 	}
 	return m
 }
