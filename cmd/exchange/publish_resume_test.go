@@ -23,7 +23,6 @@ import (
 
 	"github.com/exchange-gov/exchange/agreements/names"
 	"github.com/exchange-gov/exchange/exchange/kafkaclient"
-	"github.com/exchange-gov/exchange/exchange/publish"
 	"github.com/exchange-gov/exchange/exchange/tools/devcreds"
 )
 
@@ -180,7 +179,7 @@ func waitForCheckpoint(ctx context.Context, t *testing.T, path string, n int) (i
 func waitForRecordsAfter(ctx context.Context, t *testing.T, kc *kafkaclient.Clients, topic string, offsets map[int]int64) {
 	t.Helper()
 	for {
-		ends, err := publish.EndOffsets(ctx, kc, topic)
+		ends, err := kc.EndOffsets(ctx, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +200,7 @@ func waitForRecordsAfter(ctx context.Context, t *testing.T, kc *kafkaclient.Clie
 // and counts each key.
 func countTopicKeys(ctx context.Context, t *testing.T, kc *kafkaclient.Clients, topic string) map[string]int {
 	t.Helper()
-	ends, err := publish.EndOffsets(ctx, kc, topic)
+	ends, err := kc.EndOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,10 @@ func TestHelperIndexer(t *testing.T) {
 		t.Fatalf("open store: %v", err)
 	}
 	defer db.Close()
-	cfg := testConfig(Config{Kafka: kafkaclient.Config{Brokers: strings.Split(os.Getenv(envHelperBrokers), ",")}, MaxBatchEntries: 1000})
+	// One writer: each batch is one Index call and one COPY, so the second
+	// hit of a failpoint is in the second batch, after the first committed
+	// (with two writers a batch over two chains makes two COPYs at once).
+	cfg := testConfig(Config{Kafka: kafkaclient.Config{Brokers: strings.Split(os.Getenv(envHelperBrokers), ",")}, MaxBatchEntries: 1000, Writers: 1})
 	ix, err := New(cfg, db.(ledger.Index), WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)

@@ -237,36 +237,11 @@ func caughtUp(ends, committed map[int]int64) bool {
 // endOffsets are the audit topic's end offsets by partition; nil (and no
 // error) when the topic does not exist.
 func (w *LagWatch) endOffsets(ctx context.Context) (map[int]int64, error) {
-	admin := w.clients.Admin()
-	meta, err := admin.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{w.topic}})
-	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", w.topic, err)
-	}
-	if len(meta.Topics) != 1 || errors.Is(meta.Topics[0].Error, kafka.UnknownTopicOrPartition) {
+	ends, err := w.clients.EndOffsets(ctx, w.topic)
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
 		return nil, nil
 	}
-	if err := meta.Topics[0].Error; err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", w.topic, err)
-	}
-	reqs := make([]kafka.OffsetRequest, 0, len(meta.Topics[0].Partitions))
-	for _, p := range meta.Topics[0].Partitions {
-		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
-	}
-	res, err := admin.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{w.topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", w.topic, err)
-	}
-	ends := make(map[int]int64, len(reqs))
-	for _, po := range res.Topics[w.topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", w.topic, po.Partition, po.Error)
-		}
-		ends[po.Partition] = po.LastOffset
-	}
-	if len(ends) != len(reqs) {
-		return nil, fmt.Errorf("end offsets of %s: %d of %d partitions answered", w.topic, len(ends), len(reqs))
-	}
-	return ends, nil
+	return ends, err
 }
 
 // committed are the indexer group's committed offsets of the partitions

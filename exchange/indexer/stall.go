@@ -95,21 +95,15 @@ func waitingBehind(next, end int64) bool {
 func (ix *Indexer) endOffset(ctx context.Context, topic string, partition int) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	res, err := ix.clients.Admin().ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(partition)}},
-	})
+	ends, err := ix.clients.EndOffsets(ctx, topic)
 	if err != nil {
-		return 0, fmt.Errorf("end offset of %s/%d: %w", topic, partition, err)
+		return 0, err
 	}
-	for _, po := range res.Topics[topic] {
-		if po.Partition == partition {
-			if po.Error != nil {
-				return 0, fmt.Errorf("end offset of %s/%d: %w", topic, partition, po.Error)
-			}
-			return po.LastOffset, nil
-		}
+	end, ok := ends[partition]
+	if !ok {
+		return 0, fmt.Errorf("end offset of %s/%d: no such partition", topic, partition)
 	}
-	return 0, fmt.Errorf("end offset of %s/%d: not in the answer", topic, partition)
+	return end, nil
 }
 
 // fetchMessage fetches the next message of r (the fetch hook of tests

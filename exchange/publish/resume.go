@@ -144,7 +144,7 @@ func OpenResume(ctx context.Context, kc *kafkaclient.Clients, topic, file, path 
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		r.cp = want
-		offsets, err := EndOffsets(ctx, kc, topic)
+		offsets, err := kc.EndOffsets(ctx, topic)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +175,7 @@ func OpenResume(ctx context.Context, kc *kafkaclient.Clients, topic, file, path 
 // findLines asks the finder for the lines published after the checkpoint,
 // unless no partition grew since (the end offsets need only DESCRIBE).
 func (r *Resume) findLines(ctx context.Context) (map[int]struct{}, error) {
-	end, err := EndOffsets(ctx, r.kc, r.cp.Topic)
+	end, err := r.kc.EndOffsets(ctx, r.cp.Topic)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ func (r *Resume) save(ctx context.Context, line int, sum Summary, force bool) er
 	if !force && time.Since(r.saved) < r.every {
 		return nil
 	}
-	offsets, err := EndOffsets(ctx, r.kc, r.cp.Topic)
+	offsets, err := r.kc.EndOffsets(ctx, r.cp.Topic)
 	if err != nil {
 		return fmt.Errorf("checkpoint after line %d: %w", line, err)
 	}
@@ -319,46 +319,6 @@ func fileIdentity(file string) (int64, string, error) {
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// EndOffsets returns the end offset (the next offset to be written) of every
-// partition of topic.
-func EndOffsets(ctx context.Context, kc *kafkaclient.Clients, topic string) (map[int]int64, error) {
-	admin := kc.Admin()
-	meta, err := admin.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
-	}
-	var reqs []kafka.OffsetRequest
-	for _, t := range meta.Topics {
-		if t.Name != topic {
-			continue
-		}
-		if t.Error != nil {
-			return nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
-		}
-		for _, p := range t.Partitions {
-			reqs = append(reqs, kafka.LastOffsetOf(p.ID))
-		}
-	}
-	if len(reqs) == 0 {
-		return nil, fmt.Errorf("topic %s has no partitions", topic)
-	}
-	resp, err := admin.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
-	out := make(map[int]int64, len(reqs))
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p.Partition, p.Error)
-		}
-		out[p.Partition] = p.LastOffset
-	}
-	if len(out) != len(reqs) {
-		return nil, fmt.Errorf("end offsets of %s: %d of %d partitions answered", topic, len(out), len(reqs))
-	}
-	return out, nil
-}
-
 // ScanImport reads topic from the offsets of a checkpoint (0 for a
 // partition it does not name) to the current end, and returns the lines of
 // the records whose HeaderImport is id. Partitions that did not grow are
@@ -396,7 +356,7 @@ func (e *RangeTooLargeError) Error() string {
 // never a key or value. from may not name a partition the topic lacks or
 // a negative offset; an offset past the end reads nothing there.
 func ScanImportRange(ctx context.Context, kc *kafkaclient.Clients, topic, id string, from map[int]int64, limit int64) (ImportScan, error) {
-	end, err := EndOffsets(ctx, kc, topic)
+	end, err := kc.EndOffsets(ctx, topic)
 	if err != nil {
 		return ImportScan{}, err
 	}

@@ -94,7 +94,7 @@ func (w *resumeWorld) run(t *testing.T, enc *Encoder, stop func(Summary) bool) (
 // countKeys reads the whole topic as w.kc and counts each key.
 func (w *resumeWorld) countKeys(t *testing.T) map[string]int {
 	t.Helper()
-	end, err := EndOffsets(w.ctx, w.kc, w.topic)
+	end, err := w.kc.EndOffsets(w.ctx, w.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
